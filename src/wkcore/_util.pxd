@@ -1,0 +1,40 @@
+# cython: language_level=3
+"""Byte helpers and the error record shared by the kernels (all inline, no state)."""
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+cdef enum:
+    WK_OK = 0
+    WK_EIO = 1          # errno is in err.errnum
+    WK_ECORRUPT = 2     # the file contradicts its format
+    WK_ENOMEM = 3
+    WK_EUNSUPPORTED = 4
+    WK_EMISMATCH = 5    # the file is valid but not what the caller expected
+
+cdef struct wk_err:
+    int code
+    int errnum
+    char msg[200]
+
+cdef extern from *:
+    """
+    #include <stdio.h>
+    #define WK_FAIL(e, c, ...) ((e)->code = (c), snprintf((e)->msg, sizeof((e)->msg), __VA_ARGS__), -1)
+    """
+    int WK_FAIL(wk_err* e, int code, const char* fmt, ...) nogil
+
+cdef inline uint64_t load_le64(const uint8_t* p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)   # x86-64 and aarch64 are little-endian
+    return v
+
+cdef inline void store_le64(uint8_t* p, uint64_t v) noexcept nogil:
+    memcpy(p, &v, 8)
+
+cdef inline uint32_t load_le32(const uint8_t* p) noexcept nogil:
+    cdef uint32_t v
+    memcpy(&v, p, 4)
+    return v
+
+cdef inline void store_le32(uint8_t* p, uint32_t v) noexcept nogil:
+    memcpy(p, &v, 4)

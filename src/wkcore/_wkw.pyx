@@ -1,0 +1,634 @@
+# cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
+"""WKW files: header and jump-table checks, and box reads and writes of one file.
+
+A WKW file is a cube of file_len³ blocks of block_len³ voxels, blocks in Morton order,
+voxels in Fortran order with channels interleaved (see FORMATS.md). Every entry point
+below does all of its I/O and (de)compression with the GIL released: Python threads
+working on different files run in parallel. Nothing here keeps state between calls.
+Compressed files are rewritten whole into a temporary file that is renamed over the old
+one, so a reader or a crash sees the old file or the new one, never a torn one.
+"""
+from libc.stdint cimport uint8_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memset
+from libc.errno cimport errno, ENOENT
+from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC
+from posix.unistd cimport close, pread, pwrite, ftruncate, unlink
+from posix.stat cimport struct_stat, fstat
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
+
+from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
+                           WK_EMISMATCH, load_le64, store_le64)
+from wkcore._morton cimport morton_encode, morton_decode
+from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact
+from wkcore._raise import raise_for
+
+cdef extern from "<stdio.h>" nogil:
+    int rename(const char* old, const char* new)
+
+DEF HEADER_SIZE = 16
+DEF LZ4HC_LEVEL = 9
+DEF MAX_SIDE_LOG2 = 21       # file side of at most 2**21 voxels
+DEF MAX_BLOCK_LOG2 = 10
+DEF LZ4_MAX_RATIO = 255      # an LZ4 block expands at most ~255x
+DEF SPAN_SLACK = 1 << 20
+
+cdef int TYPE_BYTES[7]
+TYPE_BYTES[:] = [0, 1, 2, 4, 8, 4, 8]
+
+cdef struct layout:
+    int block_log2
+    int file_log2
+    int block_type
+    int voxel_type
+    int voxel_bytes
+    uint64_t data_offset
+
+cdef struct region:
+    uint8_t* ptr          # element (c=0) of the first voxel of the box in the caller's array
+    Py_ssize_t sc, sx, sy, sz
+    int nc, ts
+
+# ---- header ---------------------------------------------------------------------------
+
+cdef inline uint64_t n_blocks(const layout* L) noexcept nogil:
+    return (<uint64_t>1) << (3 * L.file_log2)
+
+cdef inline uint64_t block_bytes(const layout* L) noexcept nogil:
+    return ((<uint64_t>1) << (3 * L.block_log2)) * <uint64_t>L.voxel_bytes
+
+cdef int parse_header(const uint8_t* h, layout* L, wk_err* e) noexcept nogil:
+    if h[0] != 0x57 or h[1] != 0x4B or h[2] != 0x57:
+        return WK_FAIL(e, WK_ECORRUPT, "header: magic is %02x %02x %02x, not 'WKW'", h[0], h[1], h[2])
+    if h[3] != 1:
+        return WK_FAIL(e, WK_ECORRUPT, "header: version %d is not 1", h[3])
+    L.block_log2 = h[4] & 0xF
+    L.file_log2 = h[4] >> 4
+    L.block_type = h[5]
+    L.voxel_type = h[6]
+    L.voxel_bytes = h[7]
+    L.data_offset = load_le64(h + 8)
+    if L.block_log2 > MAX_BLOCK_LOG2 or L.block_log2 + L.file_log2 > MAX_SIDE_LOG2:
+        return WK_FAIL(e, WK_ECORRUPT, "header: block_len 2**%d and file_len 2**%d exceed the format's limits",
+                       L.block_log2, L.file_log2)
+    if L.block_type < 1 or L.block_type > 3:
+        return WK_FAIL(e, WK_ECORRUPT, "header: block type %d is not 1, 2 or 3", L.block_type)
+    if L.voxel_type < 1 or L.voxel_type > 6:
+        return WK_FAIL(e, WK_ECORRUPT, "header: voxel type %d is not in 1..6", L.voxel_type)
+    if L.voxel_bytes == 0 or L.voxel_bytes % TYPE_BYTES[L.voxel_type] != 0:
+        return WK_FAIL(e, WK_ECORRUPT, "header: %d bytes per voxel is not a multiple of %d",
+                       L.voxel_bytes, TYPE_BYTES[L.voxel_type])
+    return 0
+
+cdef void build_header(const layout* L, uint8_t* h) noexcept nogil:
+    h[0] = 0x57; h[1] = 0x4B; h[2] = 0x57; h[3] = 1
+    h[4] = <uint8_t>((L.file_log2 << 4) | L.block_log2)
+    h[5] = <uint8_t>L.block_type
+    h[6] = <uint8_t>L.voxel_type
+    h[7] = <uint8_t>L.voxel_bytes
+    store_le64(h + 8, L.data_offset)
+
+cdef int check_sizes(const layout* L, uint64_t file_size, wk_err* e) noexcept nogil:
+    """The file's size and data offset agree with its header."""
+    cdef uint64_t N = n_blocks(L), bb = block_bytes(L)
+    if L.block_type == 1:
+        if L.data_offset < HEADER_SIZE or L.data_offset > file_size \
+                or (file_size - L.data_offset) // bb != N or (file_size - L.data_offset) % bb != 0:
+            return WK_FAIL(e, WK_ECORRUPT, "raw file of %llu bytes does not hold %llu blocks of %llu bytes after offset %llu",
+                           file_size, N, bb, L.data_offset)
+    else:
+        if L.data_offset != HEADER_SIZE + 8 * N:
+            return WK_FAIL(e, WK_ECORRUPT, "header: data offset %llu is not 16 + 8 x %llu blocks", L.data_offset, N)
+        if L.data_offset > file_size:
+            return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is truncated inside its jump table", file_size)
+        if bb > LZ4_MAX_RATIO * file_size + 64:
+            return WK_FAIL(e, WK_ECORRUPT, "blocks of %llu bytes cannot come from a file of %llu bytes", bb, file_size)
+    return 0
+
+cdef int same_geometry(const layout* f, const layout* x, wk_err* e) noexcept nogil:
+    if f.block_log2 != x.block_log2 or f.file_log2 != x.file_log2 or f.voxel_type != x.voxel_type \
+            or f.voxel_bytes != x.voxel_bytes:
+        return WK_FAIL(e, WK_EMISMATCH,
+                       "header (block_len 2**%d, file_len 2**%d, voxel type %d, %d bytes/voxel) differs from the layer's (2**%d, 2**%d, %d, %d)",
+                       f.block_log2, f.file_log2, f.voxel_type, f.voxel_bytes,
+                       x.block_log2, x.file_log2, x.voxel_type, x.voxel_bytes)
+    return 0
+
+# ---- I/O helpers ----------------------------------------------------------------------
+
+cdef int read_exact(int fd, uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
+    cdef Py_ssize_t r
+    while n > 0:
+        r = pread(fd, buf, n if n < 0x40000000 else 0x40000000, off)
+        if r < 0:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "read failed")
+        if r == 0:
+            return WK_FAIL(e, WK_ECORRUPT, "file ends at byte %llu, %llu bytes short", off, n)
+        buf += r; off += r; n -= r
+    return 0
+
+cdef int write_all(int fd, const uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
+    cdef Py_ssize_t r
+    while n > 0:
+        r = pwrite(fd, buf, n if n < 0x40000000 else 0x40000000, off)
+        if r < 0:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "write failed")
+        buf += r; off += r; n -= r
+    return 0
+
+cdef int open_existing(const char* path, int flags, layout* F, uint64_t* size, wk_err* e) noexcept nogil:
+    """Open and check the header; returns the fd, -2 if the file does not exist, -1 on error."""
+    cdef struct_stat st
+    cdef uint8_t h[HEADER_SIZE]
+    cdef int fd = c_open(path, flags)
+    if fd < 0:
+        if errno == ENOENT:
+            return -2
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot open")
+    if fstat(fd, &st) != 0:
+        e.errnum = errno
+        close(fd)
+        return WK_FAIL(e, WK_EIO, "cannot stat")
+    size[0] = <uint64_t>st.st_size
+    if size[0] < HEADER_SIZE:
+        close(fd)
+        return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is shorter than the 16-byte header", size[0])
+    if read_exact(fd, h, HEADER_SIZE, 0, e) or parse_header(h, F, e) or check_sizes(F, size[0], e):
+        close(fd)
+        return -1
+    return fd
+
+# ---- region <-> block copies ------------------------------------------------------------
+
+cdef void copy_region(uint8_t* blk, int B, int vs, const region* r, Py_ssize_t ax, Py_ssize_t ay, Py_ssize_t az,
+                      int lx, int ly, int lz, int nx, int ny, int nz, bint to_block) noexcept nogil:
+    """Copy the nx×ny×nz voxels at (lx, ly, lz) of a block from/to the caller's array at (ax, ay, az)."""
+    cdef int x, y, z, c, ts = r.ts
+    cdef bint fast = r.sx == vs and (r.nc == 1 or r.sc == ts)
+    cdef size_t row = <size_t>nx * vs
+    cdef uint8_t* b
+    cdef uint8_t* a
+    cdef uint8_t* pa
+    cdef uint8_t* pb
+    for z in range(nz):
+        for y in range(ny):
+            b = blk + (<size_t>lx + <size_t>(ly + y) * B + <size_t>(lz + z) * B * B) * vs
+            a = r.ptr + ax * r.sx + (ay + y) * r.sy + (az + z) * r.sz
+            if fast:
+                if to_block:
+                    memcpy(b, a, row)
+                else:
+                    memcpy(a, b, row)
+                continue
+            for x in range(nx):
+                for c in range(r.nc):
+                    pa = a + x * r.sx + c * r.sc
+                    pb = b + x * vs + c * ts
+                    if to_block:
+                        memcpy(pb, pa, ts)
+                    else:
+                        memcpy(pa, pb, ts)
+
+cdef inline bint clip(int64_t b0, int B, const int64_t* box, int axis, int* l0, int* n) noexcept nogil:
+    """Intersect block [b0, b0+B) with the box along one axis; False if empty."""
+    cdef int64_t lo = box[axis] if box[axis] > b0 else b0
+    cdef int64_t hi = box[axis + 3] if box[axis + 3] < b0 + B else b0 + B
+    if hi <= lo:
+        return False
+    l0[0] = <int>(lo - b0)
+    n[0] = <int>(hi - lo)
+    return True
+
+# ---- read -------------------------------------------------------------------------------
+
+cdef struct bufs:
+    uint8_t* blk
+    uint8_t* table
+    uint8_t* span
+    uint8_t* one
+
+cdef void free_bufs(bufs* k) noexcept nogil:
+    free(k.blk); free(k.table); free(k.span); free(k.one)
+
+cdef int read_box(const char* path, const layout* X, const int64_t* box, const region* r, int* found, wk_err* e) noexcept nogil:
+    cdef layout F
+    cdef uint64_t size
+    cdef bufs k
+    cdef int fd, rc
+    found[0] = 0
+    fd = open_existing(path, O_RDONLY, &F, &size, e)
+    if fd == -2:
+        return 0
+    if fd < 0:
+        return -1
+    found[0] = 1
+    if same_geometry(&F, X, e):
+        close(fd)
+        return -1
+    k.blk = k.table = k.span = k.one = NULL
+    rc = read_blocks(fd, &F, size, box, r, &k, e)
+    free_bufs(&k)
+    close(fd)
+    return rc
+
+cdef int read_blocks(int fd, const layout* F, uint64_t size, const int64_t* box, const region* r, bufs* k, wk_err* e) noexcept nogil:
+    cdef uint64_t bb = block_bytes(F), m, lo_m = <uint64_t>-1, hi_m = 0, span0 = 0, span1 = 0, s, t, touched
+    cdef int B = 1 << F.block_log2, g = F.block_log2, lx, ly, lz, nx, ny, nz
+    cdef int64_t bx, by, bz
+    cdef const uint8_t* cbuf
+    k.blk = <uint8_t*>malloc(bb)
+    if k.blk == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
+    if F.block_type != 1:
+        # The range of the jump table that the touched blocks need, then one read of
+        # their bytes when they lie close together in the file.
+        touched = 0
+        for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
+            for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
+                for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
+                    m = morton_encode(bx, by, bz)
+                    touched += 1
+                    if m < lo_m: lo_m = m
+                    if m > hi_m: hi_m = m
+        k.table = <uint8_t*>malloc(8 * (hi_m - lo_m + 2))
+        if k.table == NULL:
+            return WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
+        if lo_m == 0:
+            store_le64(k.table, F.data_offset)
+            if read_exact(fd, k.table + 8, 8 * (hi_m + 1), HEADER_SIZE, e):
+                return -1
+        elif read_exact(fd, k.table, 8 * (hi_m - lo_m + 2), HEADER_SIZE + 8 * (lo_m - 1), e):
+            return -1
+        for m in range(hi_m - lo_m + 2):
+            t = load_le64(k.table + 8 * m)
+            if t < F.data_offset or t > size or (m > 0 and t < load_le64(k.table + 8 * (m - 1))):
+                return WK_FAIL(e, WK_ECORRUPT, "jump table entry %llu is %llu, outside [%llu, %llu] or decreasing",
+                               lo_m + m - 1, t, F.data_offset, size)
+        span0 = load_le64(k.table)
+        span1 = load_le64(k.table + 8 * (hi_m - lo_m + 1))
+        if touched * 4 >= hi_m - lo_m + 1 or span1 - span0 <= SPAN_SLACK:
+            k.span = <uint8_t*>malloc(span1 - span0 + 1)
+            if k.span == NULL:
+                return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", span1 - span0)
+            if read_exact(fd, k.span, span1 - span0, span0, e):
+                return -1
+    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
+        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
+            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
+                clip(bx * B, B, box, 0, &lx, &nx)
+                clip(by * B, B, box, 1, &ly, &ny)
+                clip(bz * B, B, box, 2, &lz, &nz)
+                m = morton_encode(bx, by, bz)
+                if F.block_type == 1:
+                    if read_exact(fd, k.blk, bb, F.data_offset + m * bb, e):
+                        return -1
+                else:
+                    s = load_le64(k.table + 8 * (m - lo_m))
+                    t = load_le64(k.table + 8 * (m - lo_m + 1))
+                    if k.span != NULL:
+                        cbuf = k.span + (s - span0)
+                    else:
+                        free(k.one)
+                        k.one = <uint8_t*>malloc(t - s + 1)
+                        if k.one == NULL:
+                            return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", t - s)
+                        if read_exact(fd, k.one, t - s, s, e):
+                            return -1
+                        cbuf = k.one
+                    if lz4_decompress_exact(cbuf, t - s, k.blk, bb):
+                        return WK_FAIL(e, WK_ECORRUPT, "block %llu (%lld, %lld, %lld): LZ4 data of %llu bytes does not decode to %llu bytes",
+                                       m, bx, by, bz, t - s, bb)
+                copy_region(k.blk, B, F.voxel_bytes, r, bx * B + lx - box[0], by * B + ly - box[1], bz * B + lz - box[2],
+                            lx, ly, lz, nx, ny, nz, False)
+    return 0
+
+# ---- write ------------------------------------------------------------------------------
+
+cdef int patch_block(uint8_t* blk, const layout* L, int64_t bx, int64_t by, int64_t bz, const int64_t* box,
+                     const region* r, bint* full) noexcept nogil:
+    """Copy the caller's voxels into block (bx, by, bz); returns 0 if the box misses it."""
+    cdef int B = 1 << L.block_log2, lx, ly, lz, nx, ny, nz
+    if not (clip(bx * B, B, box, 0, &lx, &nx) and clip(by * B, B, box, 1, &ly, &ny) and clip(bz * B, B, box, 2, &lz, &nz)):
+        return 0
+    full[0] = nx == B and ny == B and nz == B
+    copy_region(blk, B, L.voxel_bytes, r, bx * B + lx - box[0], by * B + ly - box[1], bz * B + lz - box[2],
+                lx, ly, lz, nx, ny, nz, True)
+    return 1
+
+cdef inline bint touches(int64_t bx, int64_t by, int64_t bz, int B, const int64_t* box, bint* full) noexcept nogil:
+    cdef int lx, ly, lz, nx, ny, nz
+    if not (clip(bx * B, B, box, 0, &lx, &nx) and clip(by * B, B, box, 1, &ly, &ny) and clip(bz * B, B, box, 2, &lz, &nz)):
+        return False
+    full[0] = nx == B and ny == B and nz == B
+    return True
+
+cdef int write_raw(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r, wk_err* e) noexcept nogil:
+    cdef layout F
+    cdef uint64_t size, bb = block_bytes(L), m
+    cdef uint8_t h[HEADER_SIZE]
+    cdef int fd, rc = 0, B = 1 << L.block_log2
+    cdef int64_t bx, by, bz
+    cdef bint full
+    cdef uint8_t* blk
+    fd = open_existing(path, O_RDWR, &F, &size, e)
+    if fd == -1:
+        return -1
+    if fd == -2:
+        # Create the full-size (sparse) file under a temporary name, then publish it.
+        L.data_offset = HEADER_SIZE
+        build_header(L, h)
+        fd = c_open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0o644)
+        if fd < 0:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "cannot create")
+        if write_all(fd, h, HEADER_SIZE, 0, e) or ftruncate(fd, HEADER_SIZE + n_blocks(L) * bb) != 0 \
+                or rename(tmp, path) != 0:
+            if e.code == WK_OK:
+                e.errnum = errno
+                WK_FAIL(e, WK_EIO, "cannot create")
+            close(fd)
+            unlink(tmp)
+            return -1
+        F = L[0]
+    elif same_geometry(&F, L, e):
+        close(fd)
+        return -1
+    elif F.block_type != 1:
+        close(fd)
+        return WK_FAIL(e, WK_EMISMATCH, "file is compressed (block type %d) but the layer's header says raw", F.block_type)
+    blk = <uint8_t*>malloc(bb)
+    if blk == NULL:
+        close(fd)
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
+    for bz in range(box[2] >> L.block_log2, ((box[5] - 1) >> L.block_log2) + 1):
+        for by in range(box[1] >> L.block_log2, ((box[4] - 1) >> L.block_log2) + 1):
+            for bx in range(box[0] >> L.block_log2, ((box[3] - 1) >> L.block_log2) + 1):
+                m = morton_encode(bx, by, bz)
+                touches(bx, by, bz, B, box, &full)
+                if not full and read_exact(fd, blk, bb, F.data_offset + m * bb, e):
+                    rc = -1
+                    break
+                patch_block(blk, L, bx, by, bz, box, r, &full)
+                if write_all(fd, blk, bb, F.data_offset + m * bb, e):
+                    rc = -1
+                    break
+            if rc: break
+        if rc: break
+    free(blk)
+    close(fd)
+    return rc
+
+cdef int write_compressed(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r, wk_err* e) noexcept nogil:
+    cdef layout F
+    cdef uint64_t size = 0
+    cdef int fd_in, fd_out, rc
+    cdef bufs k
+    k.blk = k.table = k.span = k.one = NULL
+    fd_in = open_existing(path, O_RDONLY, &F, &size, e)
+    if fd_in == -1:
+        return -1
+    if fd_in >= 0:
+        rc = same_geometry(&F, L, e)
+        if not rc and F.block_type == 1:
+            rc = WK_FAIL(e, WK_EMISMATCH, "file is raw but the layer's header says compressed")
+        if not rc:
+            L.block_type = F.block_type
+            k.one = <uint8_t*>malloc(size)     # the whole old file
+            if k.one == NULL:
+                rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", size)
+            else:
+                rc = read_exact(fd_in, k.one, size, 0, e)
+        close(fd_in)
+        if rc:
+            free(k.one)
+            return -1
+    fd_out = c_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    if fd_out < 0:
+        free(k.one)
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot create")
+    rc = rebuild(fd_out, L, k.one, size, box, r, &k, e)
+    if close(fd_out) != 0 and rc == 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot close")
+    if rc == 0 and rename(tmp, path) != 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
+    if rc:
+        unlink(tmp)
+    free_bufs(&k)
+    return rc
+
+cdef int old_block(const uint8_t* old, uint64_t size, const layout* L, uint64_t m, uint64_t* s, uint64_t* t, wk_err* e) noexcept nogil:
+    """Byte range [s, t) of block m in the old file's bytes, checked."""
+    s[0] = L.data_offset if m == 0 else load_le64(old + HEADER_SIZE + 8 * (m - 1))
+    t[0] = load_le64(old + HEADER_SIZE + 8 * m)
+    if t[0] < s[0] or t[0] > size or s[0] < L.data_offset:
+        return WK_FAIL(e, WK_ECORRUPT, "jump table entry %llu is %llu, outside [%llu, %llu]", m, t[0], s[0], size)
+    return 0
+
+cdef int rebuild(int fd, layout* L, const uint8_t* old, uint64_t size, const int64_t* box, const region* r,
+                 bufs* k, wk_err* e) noexcept nogil:
+    """Write the new compressed file: touched blocks re-encoded, the others copied."""
+    cdef uint64_t bb = block_bytes(L), N = n_blocks(L), m, s, t, pos, cap, out_cap, out_len = 0
+    cdef uint64_t x, y, z
+    cdef int B = 1 << L.block_log2, hc = LZ4HC_LEVEL if L.block_type == 3 else 0
+    cdef Py_ssize_t clen, zero_len = -1
+    cdef bint full
+    cdef uint8_t* head
+    cdef uint8_t* out
+    L.data_offset = HEADER_SIZE + 8 * N
+    cap = lz4_bound(bb)
+    out_cap = cap + (8 << 20)
+    k.table = head = <uint8_t*>malloc(L.data_offset)
+    k.blk = <uint8_t*>malloc(bb)
+    k.span = out = <uint8_t*>malloc(out_cap)     # staging buffer of encoded blocks
+    if head == NULL or k.blk == NULL or out == NULL or cap == 0:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate buffers for blocks of %llu bytes", bb)
+    build_header(L, head)
+    pos = L.data_offset
+    for m in range(N):
+        morton_decode(m, &x, &y, &z)
+        if old != NULL and old_block(old, size, L, m, &s, &t, e):
+            return -1
+        if touches(x, y, z, B, box, &full):
+            if full:
+                pass
+            elif old != NULL:
+                if lz4_decompress_exact(old + s, t - s, k.blk, bb):
+                    return WK_FAIL(e, WK_ECORRUPT, "block %llu: LZ4 data of %llu bytes does not decode to %llu bytes", m, t - s, bb)
+            else:
+                memset(k.blk, 0, bb)
+            patch_block(k.blk, L, x, y, z, box, r, &full)
+            if out_len + cap > out_cap:
+                if write_all(fd, out, out_len, pos - out_len, e):
+                    return -1
+                out_len = 0
+            clen = lz4_compress(k.blk, bb, out + out_len, cap, hc)
+            if clen < 0:
+                return WK_FAIL(e, WK_ENOMEM, "LZ4 compression of block %llu failed", m)
+        else:
+            if old != NULL:
+                clen = <Py_ssize_t>(t - s)
+            else:
+                if zero_len < 0:
+                    memset(k.blk, 0, bb)
+                    k.one = <uint8_t*>malloc(cap)
+                    if k.one == NULL:
+                        return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", cap)
+                    zero_len = lz4_compress(k.blk, bb, k.one, cap, hc)
+                clen = zero_len
+            if out_len + clen > out_cap:
+                if write_all(fd, out, out_len, pos - out_len, e):
+                    return -1
+                out_len = 0
+            if <uint64_t>clen > out_cap:    # stored bigger than LZ4 would make it: write through
+                if write_all(fd, old + s, clen, pos, e):
+                    return -1
+                pos += clen
+                store_le64(head + HEADER_SIZE + 8 * m, pos)
+                continue
+            memcpy(out + out_len, (old + s) if old != NULL else k.one, clen)
+        out_len += clen
+        pos += clen
+        store_le64(head + HEADER_SIZE + 8 * m, pos)
+    if write_all(fd, out, out_len, pos - out_len, e) or write_all(fd, head, L.data_offset, 0, e):
+        return -1
+    return 0
+
+# ---- Python entry points ----------------------------------------------------------------
+
+cdef int fill_region(region* r, Py_buffer* v, tuple offset, int voxel_type, int voxel_bytes, tuple extent) except -1:
+    cdef int i
+    cdef Py_ssize_t ox, oy, oz
+    if v.ndim != 4:
+        raise ValueError(f"array must be 4-D (c, x, y, z), got {v.ndim}-D")
+    r.ts = TYPE_BYTES[voxel_type]
+    if v.itemsize != r.ts:
+        raise ValueError(f"array items are {v.itemsize} bytes, the file's voxel type has {r.ts}")
+    r.nc = voxel_bytes // r.ts
+    if v.shape[0] != r.nc:
+        raise ValueError(f"array has {v.shape[0]} channels, the file has {r.nc}")
+    for i in range(3):
+        if offset[i] < 0 or offset[i] + extent[i] > v.shape[i + 1]:
+            raise ValueError(f"box of extent {extent} at {offset} does not fit an array of shape "
+                             f"{tuple(v.shape[k] for k in range(4))}")
+    r.sc = v.strides[0]; r.sx = v.strides[1]; r.sy = v.strides[2]; r.sz = v.strides[3]
+    ox = offset[0]; oy = offset[1]; oz = offset[2]
+    r.ptr = <uint8_t*>v.buf + ox * r.sx + oy * r.sy + oz * r.sz
+    return 0
+
+cdef int check_box(const layout* L, tuple box, int64_t* b) except -1:
+    cdef int i
+    cdef int64_t side = (<int64_t>1) << (L.block_log2 + L.file_log2)
+    if len(box) != 6:
+        raise ValueError("box must be (x0, y0, z0, x1, y1, z1)")
+    for i in range(6):
+        b[i] = box[i]
+    for i in range(3):
+        if not (0 <= b[i] < b[i + 3] <= side):
+            raise ValueError(f"box {box} is empty or not inside the file's [0, {side}) cube")
+    return 0
+
+cdef int check_layout(layout* L, int block_log2, int file_log2, int block_type, int voxel_type, int voxel_bytes) except -1:
+    cdef uint8_t h[HEADER_SIZE]
+    cdef wk_err e
+    L.block_log2 = block_log2; L.file_log2 = file_log2; L.block_type = block_type
+    L.voxel_type = voxel_type; L.voxel_bytes = voxel_bytes; L.data_offset = 0
+    if not (0 <= block_log2 <= 15 and 0 <= file_log2 <= 15 and 0 <= voxel_bytes <= 255):
+        raise ValueError("layout field out of range")
+    build_header(L, h)
+    e.code = 0
+    if parse_header(h, L, &e):
+        raise ValueError(e.msg.decode())
+    return 0
+
+
+def read(path, tuple layout_, tuple box, out, tuple out_offset) -> bool:
+    """Read `box` (file voxel coordinates) of one WKW file into `out[:, ox:, oy:, oz:]`.
+
+    `layout_` is (block_log2, file_log2, voxel_type, voxel_bytes) as header.wkw says.
+    Returns False, leaving `out` untouched, if the file does not exist.
+    """
+    cdef layout L
+    cdef int64_t b[6]
+    cdef region r
+    cdef Py_buffer v
+    cdef wk_err e
+    cdef int found = 0, rc
+    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
+    cdef const char* cp = p
+    check_layout(&L, layout_[0], layout_[1], 1, layout_[2], layout_[3])
+    check_box(&L, box, b)
+    PyObject_GetBuffer(out, &v, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
+    try:
+        fill_region(&r, &v, out_offset, L.voxel_type, L.voxel_bytes, (b[3] - b[0], b[4] - b[1], b[5] - b[2]))
+        e.code = 0; e.errnum = 0
+        with nogil:
+            rc = read_box(cp, &L, b, &r, &found, &e)
+    finally:
+        PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+    return bool(found)
+
+
+def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset) -> None:
+    """Write `data[:, dx:, dy:, dz:]` into `box` of one WKW file, creating it if needed.
+
+    `layout_` is (block_log2, file_log2, block_type, voxel_type, voxel_bytes); an existing
+    file keeps its own block type. Raw files are patched in place; compressed files are
+    rebuilt in `tmp_path` (same folder) and renamed over `path`.
+    """
+    cdef layout L
+    cdef int64_t b[6]
+    cdef region r
+    cdef Py_buffer v
+    cdef wk_err e
+    cdef int rc
+    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
+    cdef bytes tp = tmp_path.encode() if isinstance(tmp_path, str) else bytes(tmp_path)
+    cdef const char* cp = p
+    cdef const char* ctp = tp
+    check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
+    check_box(&L, box, b)
+    PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
+    try:
+        fill_region(&r, &v, data_offset, L.voxel_type, L.voxel_bytes, (b[3] - b[0], b[4] - b[1], b[5] - b[2]))
+        e.code = 0; e.errnum = 0
+        with nogil:
+            if L.block_type == 1:
+                rc = write_raw(cp, ctp, &L, b, &r, &e)
+            else:
+                rc = write_compressed(cp, ctp, &L, b, &r, &e)
+    finally:
+        PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+
+
+def parse_header_bytes(data, path="<bytes>") -> tuple:
+    """(block_log2, file_log2, block_type, voxel_type, voxel_bytes, data_offset) of a header."""
+    cdef layout L
+    cdef wk_err e
+    cdef const uint8_t[::1] d = bytes(data[:HEADER_SIZE]) if len(data) >= HEADER_SIZE else None
+    if d is None:
+        raise_for(WK_ECORRUPT, 0, f"header is {len(data)} bytes, needs 16", path)
+    e.code = 0
+    if parse_header(&d[0], &L, &e):
+        raise_for(e.code, 0, e.msg.decode(errors="replace"), path)
+    return (L.block_log2, L.file_log2, L.block_type, L.voxel_type, L.voxel_bytes, L.data_offset)
+
+
+def header_bytes(int block_log2, int file_log2, int block_type, int voxel_type, int voxel_bytes,
+                 unsigned long long data_offset=0) -> bytes:
+    """The 16 header bytes for a layout (data offset 0 is what header.wkw holds)."""
+    cdef layout L
+    cdef uint8_t h[HEADER_SIZE]
+    check_layout(&L, block_log2, file_log2, block_type, voxel_type, voxel_bytes)
+    L.data_offset = data_offset
+    build_header(&L, h)
+    return bytes(h[:HEADER_SIZE])

@@ -1,0 +1,61 @@
+"""The one exception hierarchy of wkpy.
+
+Every class also inherits the builtin that webknossos-libs raises in the same spot,
+so code written against webknossos keeps catching what it caught before.
+"""
+
+from wkcore.errors import CorruptFileError, UnsupportedError, WkError
+
+__all__ = [
+    "WkError",
+    "CorruptFileError",
+    "UnsupportedError",
+    "PropertiesError",
+    "MissingLayerError",
+    "DuplicateError",
+    "ReadOnlyError",
+    "AlignmentError",
+    "InvalidRequestError",
+    "DataMismatchError",
+    "DatasetExistsError",
+    "DatasetNotFoundError",
+]
+
+
+class PropertiesError(CorruptFileError):
+    """`datasource-properties.json` (or a zarr.json) is malformed or names unknown values."""
+
+
+class MissingLayerError(WkError, KeyError, IndexError):
+    """No layer or mag of that name."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateError(WkError, IndexError):
+    """A layer or mag of that name exists already."""
+
+
+class ReadOnlyError(WkError, RuntimeError, PermissionError):
+    """A write to a read-only dataset, layer, mag or view."""
+
+
+class AlignmentError(WkError, ValueError):
+    """A write box that is not aligned to the shard grid, without `allow_unaligned=True`."""
+
+
+class InvalidRequestError(WkError, ValueError, AssertionError):
+    """An offset not divisible by the mag, a non-positive size, a channel-count mismatch."""
+
+
+class DataMismatchError(WkError, ValueError):
+    """Data of the wrong dtype or shape for the layer, or an unsupported dtype or shape."""
+
+
+class DatasetExistsError(WkError, RuntimeError):
+    """Creating a dataset over a non-empty folder, or a conflicting `exist_ok`."""
+
+
+class DatasetNotFoundError(WkError, FileNotFoundError):
+    """Opening a dataset whose folder or properties file does not exist."""
