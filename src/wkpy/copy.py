@@ -1,0 +1,137 @@
+"""Copying data between mags, layers and datasets, shard by shard on an executor."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wkpy.errors import InvalidRequestError
+from wkpy.executor import map_on_executor
+from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
+from wkpy.properties import LayerProperties, MagProperties, element_class_for
+from wkpy.storage import Array, open_array
+from wkpy.view import box_in_mag
+
+if TYPE_CHECKING:
+    from wkpy.dataset import Dataset
+    from wkpy.layer import Layer
+    from wkpy.mag_view import MagView
+
+__all__ = ["copy_mag_data", "copy_layer", "foreign_layer_of", "register_existing_layer"]
+
+
+def _copy_box(job: tuple[Array, Array, tuple[int, int, int], tuple[int, int, int]]) -> None:
+    """One task: copy a box (mag voxels) from one array to another; all-zero boxes are skipped."""
+    source, target, offset, shape = job
+    data = source.read(offset, shape)
+    if data.any():
+        target.write(offset, data)
+
+
+def copy_mag_data(source: MagView, target: Array, executor: Executor | None, progress_desc: str | None = None) -> None:
+    """Copy the data of `source` inside its layer's box into `target`, one target shard per task.
+
+    Only target shards that overlap a source shard on disk are visited, and no two tasks
+    write the same target shard, so any executor can run them in parallel.
+    """
+    region = box_in_mag(source.bounding_box, source.mag, allow_empty=True)
+    if region.is_empty():
+        return
+    shard = Vec3Int(target.info.shard_shape)
+    wanted: set[tuple[int, ...]] = set()
+    for offset, shape in source._array.list_shards():
+        on_disk = BoundingBox(offset, shape).intersected_with(region, dont_assert=True)
+        if on_disk.is_empty():
+            continue
+        first, last = on_disk.topleft // shard, (on_disk.bottomright - 1) // shard
+        for k in range(first.z, last.z + 1):
+            for j in range(first.y, last.y + 1):
+                for i in range(first.x, last.x + 1):
+                    wanted.add((k, j, i))
+    jobs = []
+    for k, j, i in sorted(wanted):
+        box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(region, dont_assert=True)
+        if not box.is_empty():
+            jobs.append((source._array, target, tuple(box.topleft), tuple(box.size)))
+    map_on_executor(_copy_box, jobs, executor, progress_desc)
+
+
+def foreign_layer_of(layer: Layer | str | os.PathLike[str]) -> Layer:
+    """A `Layer`, given one or the path of a layer folder inside a dataset."""
+    from wkpy.dataset import Dataset
+    from wkpy.layer import Layer
+
+    if isinstance(layer, Layer):
+        return layer
+    path = Path(layer)
+    return Dataset.open(path.parent).get_layer(path.name)
+
+
+def copy_layer(
+    source: Layer,
+    dataset: Dataset,
+    new_layer_name: str | None,
+    *,
+    chunk_shape: Vec3IntLike | int | None,
+    shard_shape: Vec3IntLike | int | None,
+    compress: bool | None,
+    data_format: str | None,
+    executor: Executor | None,
+) -> Layer:
+    """Copy every mag of `source` into a new layer of `dataset`."""
+    new = dataset.add_layer(
+        new_layer_name or source.name, source.category, dtype_per_channel=source.dtype_per_channel,
+        num_channels=source.num_channels, data_format=data_format or source.data_format,
+        bounding_box=source.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None),
+    )
+    extra = dict(source._properties.extra)
+    dvc = source.default_view_configuration
+    dataset._update_layer(new.name, lambda p: (p.extra.update(extra), setattr(p, "default_view_configuration", dvc)))
+    for mag, view in source.mags.items():
+        target = new.add_mag(
+            mag,
+            chunk_shape=chunk_shape if chunk_shape is not None else view.info.chunk_shape,
+            shard_shape=shard_shape if shard_shape is not None else view.info.shard_shape,
+            compress=view.info.compression if compress is None else compress,
+        )
+        copy_mag_data(view, target._array, executor, f"copying {source.name}/{mag.to_layer_name()}")
+    return new
+
+
+def register_existing_layer(
+    dataset: Dataset, layer_name: str, category: str, data_format: str, **kwargs: Any
+) -> Layer:
+    """Add a layer whose folder already holds mag folders; the box comes from files on disk."""
+    folder = dataset.path / layer_name
+    if not folder.is_dir():
+        raise InvalidRequestError(f"{folder} is not a folder")
+    mags: list[tuple[Mag, Array]] = []
+    for child in sorted(folder.iterdir()):
+        try:
+            mag = Mag(child.name)
+        except (ValueError, TypeError):
+            continue
+        mags.append((mag, open_array(child, data_format)))
+    if not mags:
+        raise InvalidRequestError(f"{folder} holds no mag folders")
+    info = mags[0][1].info
+    box = kwargs.pop("bounding_box", None)
+    if box is None:
+        box = BoundingBox((0, 0, 0), (0, 0, 0))
+        for mag, array in mags:
+            for offset, shape in array.list_shards():
+                box = box.extended_by(BoundingBox(offset, shape).from_mag_to_mag1(mag))
+    if kwargs:
+        raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
+    props = LayerProperties(
+        name=layer_name, category=category, bounding_box=box,
+        element_class=element_class_for(info.dtype, info.num_channels), data_format=data_format,
+        num_channels=info.num_channels,
+        mags=[MagProperties(mag=m, path=f"./{layer_name}/{m.to_layer_name()}" if (folder / m.to_layer_name()).exists()
+                            else f"./{layer_name}/{m.to_long_layer_name()}",
+                            cube_length=a.info.shard_shape[0] if data_format == "wkw" else None)
+              for m, a in mags],
+    )
+    return dataset._register_layer(props)

@@ -1,0 +1,380 @@
+"""`Dataset`: a folder with `datasource-properties.json` and one sub-folder per layer."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wkpy.errors import (
+    DatasetExistsError,
+    DatasetNotFoundError,
+    DuplicateError,
+    InvalidRequestError,
+    MissingLayerError,
+    ReadOnlyError,
+)
+from wkpy.geometry import BoundingBox, Vec3IntLike
+from wkpy.layer import Layer, SegmentationLayer
+from wkpy.properties import (
+    PROPERTIES_FILE_NAME,
+    DatasetProperties,
+    LayerProperties,
+    element_class_for,
+    load_properties,
+    save_properties,
+)
+from wkpy.voxel_size import Vec3FloatLike, VoxelSize
+
+__all__ = ["Dataset", "COLOR_CATEGORY", "SEGMENTATION_CATEGORY"]
+
+COLOR_CATEGORY = "color"
+SEGMENTATION_CATEGORY = "segmentation"
+DEFAULT_DATA_FORMAT = "wkw"
+
+
+def _layer_class(category: str) -> type[Layer]:
+    return SegmentationLayer if category == SEGMENTATION_CATEGORY else Layer
+
+
+class Dataset:
+    """A dataset on the local file system.
+
+    ``Dataset(path, voxel_size=...)`` creates one (or, with ``exist_ok=True``, opens an
+    existing one with the same voxel size); ``Dataset.open(path)`` opens one.
+    """
+
+    def __init__(
+        self,
+        dataset_path: str | os.PathLike[str],
+        voxel_size: Vec3FloatLike | None = None,
+        name: str | None = None,
+        exist_ok: bool = False,
+        *,
+        voxel_size_with_unit: VoxelSize | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self.path = Path(dataset_path)
+        if voxel_size is not None and voxel_size_with_unit is not None:
+            raise InvalidRequestError("give voxel_size or voxel_size_with_unit, not both")
+        if voxel_size is not None:
+            voxel_size_with_unit = VoxelSize(tuple(voxel_size))  # type: ignore[arg-type]
+        self._read_only = read_only
+        self._lock = threading.RLock()
+        try:
+            props: DatasetProperties | None = load_properties(self.path / PROPERTIES_FILE_NAME)
+        except DatasetNotFoundError:
+            if read_only:
+                raise DatasetNotFoundError(f"{self.path}: no dataset to open read-only") from None
+            props = None
+        if props is not None:
+            if not exist_ok:
+                raise DatasetExistsError(f"{self.path}: a dataset exists already (use Dataset.open or exist_ok=True)")
+            self._init_from(props)
+            if voxel_size_with_unit is None:
+                raise InvalidRequestError("give voxel_size when using Dataset(...) on an existing dataset, "
+                                          "or use Dataset.open(path)")
+            if self.voxel_size_with_unit != voxel_size_with_unit:
+                raise DatasetExistsError(f"{self.path}: exists with voxel size {self.voxel_size_with_unit}, "
+                                         f"not {voxel_size_with_unit}")
+            if name is not None and name != self.name:
+                raise DatasetExistsError(f"{self.path}: exists with name {self.name!r}, not {name!r}")
+            return
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise DatasetExistsError(f"{self.path}: exists and is not an empty folder")
+        if voxel_size_with_unit is None:
+            raise InvalidRequestError("a new dataset needs voxel_size (or voxel_size_with_unit)")
+        self.path.mkdir(parents=True, exist_ok=True)
+        props = DatasetProperties(
+            id={"name": name or self.path.resolve().name, "team": ""},
+            voxel_size=voxel_size_with_unit.factor,
+            unit=voxel_size_with_unit.unit.value,
+        )
+        self._init_from(props)
+        self._save()
+
+    def _init_from(self, props: DatasetProperties) -> None:
+        self._properties = props
+        self._layers: dict[str, Layer] = {}
+        for layer_props in props.data_layers:
+            self._layers[layer_props.name] = _layer_class(layer_props.category)(self, layer_props)
+
+    @classmethod
+    def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
+        """Open an existing dataset (FileNotFoundError if there is none)."""
+        self = cls.__new__(cls)
+        self.path = Path(dataset_path)
+        self._read_only = read_only
+        self._lock = threading.RLock()
+        if not self.path.exists():
+            raise DatasetNotFoundError(f"{self.path}: no such dataset folder")
+        self._init_from(load_properties(self.path / PROPERTIES_FILE_NAME))
+        return self
+
+    # ---- properties -----------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self._properties.id.get("name", self.path.name))
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._ensure_writable()
+        with self._lock:
+            self._properties.id["name"] = value
+            self._save()
+
+    @property
+    def voxel_size(self) -> tuple[float, float, float]:
+        """Voxel size in nanometres."""
+        return self.voxel_size_with_unit.to_nanometer()
+
+    @property
+    def voxel_size_with_unit(self) -> VoxelSize:
+        return VoxelSize(self._properties.voxel_size, self._properties.unit)  # type: ignore[arg-type]
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def resolved_path(self) -> Path:
+        return self.path.resolve()
+
+    @property
+    def default_view_configuration(self) -> dict[str, Any] | None:
+        return self._properties.default_view_configuration
+
+    @default_view_configuration.setter
+    def default_view_configuration(self, value: dict[str, Any] | None) -> None:
+        self._ensure_writable()
+        with self._lock:
+            self._properties.default_view_configuration = value
+            self._save()
+
+    @property
+    def layers(self) -> dict[str, Layer]:
+        return dict(self._layers)
+
+    def __repr__(self) -> str:
+        return f"Dataset({os.fspath(self.path)!r})"
+
+    def _ensure_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"dataset {self.path} is read-only")
+
+    def _save(self) -> None:
+        save_properties(self.path / PROPERTIES_FILE_NAME, self._properties)
+
+    def _update_layer(self, name: str, change: Callable[[LayerProperties], None]) -> None:
+        """Apply `change` to a layer's properties and save them (failed changes are not saved)."""
+        with self._lock:
+            layer_props = self._properties.get_layer(name)
+            if layer_props is None:
+                raise MissingLayerError(f"dataset {self.path} has no layer {name!r}")
+            backup = copy.deepcopy(layer_props)
+            try:
+                change(layer_props)
+                self._save()
+            except BaseException:
+                layer_props.__dict__.update(backup.__dict__)
+                raise
+
+    # ---- layers ---------------------------------------------------------------------
+    def get_layer(self, layer_name: str) -> Layer:
+        try:
+            return self._layers[layer_name]
+        except KeyError:
+            raise MissingLayerError(f"dataset {self.path} has no layer {layer_name!r}; "
+                                    f"it has {sorted(self._layers)}") from None
+
+    def get_color_layers(self) -> list[Layer]:
+        return [layer for layer in self._layers.values() if layer.category == COLOR_CATEGORY]
+
+    def get_segmentation_layers(self) -> list[SegmentationLayer]:
+        return [layer for layer in self._layers.values() if isinstance(layer, SegmentationLayer)]
+
+    def add_layer(
+        self,
+        layer_name: str,
+        category: str,
+        *,
+        dtype_per_layer: Any = None,
+        dtype_per_channel: Any = None,
+        num_channels: int | None = None,
+        data_format: str = DEFAULT_DATA_FORMAT,
+        bounding_box: BoundingBox | None = None,
+        largest_segment_id: int | None = None,
+        **kwargs: Any,
+    ) -> Layer:
+        """Add an empty layer (no mags yet; see `Layer.add_mag`)."""
+        self._ensure_writable()
+        if kwargs:
+            raise TypeError(f"add_layer() got unexpected keyword arguments {sorted(kwargs)}")
+        if layer_name in self._layers:
+            raise DuplicateError(f"dataset {self.path} has a layer {layer_name!r} already")
+        if category not in (COLOR_CATEGORY, SEGMENTATION_CATEGORY):
+            raise InvalidRequestError(f"category must be 'color' or 'segmentation', got {category!r}")
+        if "/" in layer_name or layer_name in ("", ".", ".."):
+            raise InvalidRequestError(f"{layer_name!r} is not a valid layer name")
+        num_channels = 1 if num_channels is None else int(num_channels)
+        if dtype_per_layer is not None:
+            if dtype_per_channel is not None:
+                raise InvalidRequestError("give dtype_per_channel or dtype_per_layer, not both")
+            layer_dtype = np.dtype(dtype_per_layer)
+            dtype_per_channel = np.dtype(f"{layer_dtype.kind}{layer_dtype.itemsize // num_channels}")
+        dtype = np.dtype("uint8" if dtype_per_channel is None else dtype_per_channel)
+        data_format = str(getattr(data_format, "value", data_format))
+        props = LayerProperties(
+            name=layer_name,
+            category=category,
+            bounding_box=bounding_box if bounding_box is not None else BoundingBox((0, 0, 0), (0, 0, 0)),
+            element_class=element_class_for(dtype, num_channels),
+            data_format=data_format,
+            num_channels=num_channels,
+            largest_segment_id=largest_segment_id if category == SEGMENTATION_CATEGORY else None,
+        )
+        (self.path / layer_name).mkdir(parents=True, exist_ok=True)
+        return self._register_layer(props)
+
+    def _register_layer(self, props: LayerProperties) -> Layer:
+        with self._lock:
+            self._properties.data_layers.append(props)
+            try:
+                self._save()
+            except BaseException:
+                self._properties.data_layers.remove(props)
+                raise
+            layer = _layer_class(props.category)(self, props)
+            self._layers[props.name] = layer
+            return layer
+
+    def get_or_add_layer(self, layer_name: str, category: str, **kwargs: Any) -> Layer:
+        if layer_name in self._layers:
+            return self._layers[layer_name]
+        return self.add_layer(layer_name, category, **kwargs)
+
+    def delete_layer(self, layer_name: str) -> None:
+        """Remove a layer from the properties and delete its folder (or symlink)."""
+        self._ensure_writable()
+        layer = self.get_layer(layer_name)
+        with self._lock:
+            self._properties.data_layers.remove(layer._properties)
+            self._save()
+            del self._layers[layer_name]
+        if layer.path.is_symlink():
+            layer.path.unlink()
+        else:
+            shutil.rmtree(layer.path, ignore_errors=True)
+
+    def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
+        """A new empty layer with the dtype, channels, category and box of `other_layer`."""
+        return self.add_layer(
+            layer_name, other_layer.category, dtype_per_channel=other_layer.dtype_per_channel,
+            num_channels=other_layer.num_channels, data_format=other_layer.data_format,
+            bounding_box=other_layer.bounding_box,
+            largest_segment_id=getattr(other_layer, "largest_segment_id", None),
+        )
+
+    def add_symlink_layer(
+        self, foreign_layer: Layer | str | os.PathLike[str], new_layer_name: str | None = None,
+        *, make_relative: bool = False,
+    ) -> Layer:
+        """Link another dataset's layer into this one (a filesystem symlink plus properties)."""
+        from wkpy.copy import foreign_layer_of
+
+        self._ensure_writable()
+        foreign = foreign_layer_of(foreign_layer)
+        name = new_layer_name or foreign.name
+        if name in self._layers:
+            raise DuplicateError(f"dataset {self.path} has a layer {name!r} already")
+        target = foreign.path.resolve()
+        link = self.path / name
+        link.symlink_to(os.path.relpath(target, self.path.resolve()) if make_relative else target,
+                        target_is_directory=True)
+        props = copy.deepcopy(foreign._properties)
+        props.name = name
+        for mag_props in props.mags:
+            mag_path = foreign.get_mag(mag_props.mag).path.resolve()
+            mag_props.path = (os.path.relpath(mag_path, self.path.resolve()) if make_relative else mag_path).__str__()
+        try:
+            return self._register_layer(props)
+        except BaseException:
+            link.unlink()
+            raise
+
+    def add_layer_for_existing_files(
+        self, layer_name: str, category: str, *, data_format: str = DEFAULT_DATA_FORMAT, **kwargs: Any
+    ) -> Layer:
+        """Register a layer folder that already holds mags (found on disk, box from files)."""
+        from wkpy.copy import register_existing_layer
+
+        self._ensure_writable()
+        return register_existing_layer(self, layer_name, category, data_format, **kwargs)
+
+    def add_copy_layer(
+        self, foreign_layer: Layer | str | os.PathLike[str], new_layer_name: str | None = None, *,
+        chunk_shape: Vec3IntLike | int | None = None, shard_shape: Vec3IntLike | int | None = None,
+        compress: bool | None = None, data_format: str | None = None, executor: Executor | None = None,
+    ) -> Layer:
+        """Copy another layer (all mags) into this dataset, re-chunking if asked."""
+        from wkpy.copy import copy_layer, foreign_layer_of
+
+        self._ensure_writable()
+        return copy_layer(foreign_layer_of(foreign_layer), self, new_layer_name, chunk_shape=chunk_shape,
+                          shard_shape=shard_shape, compress=compress, data_format=data_format, executor=executor)
+
+    def copy_dataset(
+        self,
+        new_dataset_path: str | os.PathLike[str],
+        *,
+        voxel_size: Vec3FloatLike | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        data_format: str | None = None,
+        compress: bool | None = None,
+        exists_ok: bool = False,
+        layers_to_ignore: list[str] | None = None,
+        executor: Executor | None = None,
+        voxel_size_with_unit: VoxelSize | None = None,
+    ) -> Dataset:
+        """Copy every layer into a new dataset, re-chunking, re-sharding, (de)compressing
+        and converting the format as asked, shard by shard on `executor`."""
+        from wkpy.copy import copy_layer
+
+        if chunks_per_shard is not None:
+            if shard_shape is not None:
+                raise InvalidRequestError("give shard_shape or chunks_per_shard, not both")
+            from wkpy.geometry import Vec3Int
+
+            shard_shape = Vec3Int.from_vec_or_int(chunk_shape or 32) * Vec3Int.from_vec_or_int(chunks_per_shard)
+        if voxel_size is None and voxel_size_with_unit is None:
+            voxel_size_with_unit = self.voxel_size_with_unit
+        new = Dataset(new_dataset_path, voxel_size=voxel_size, voxel_size_with_unit=voxel_size_with_unit,
+                      name=self.name, exist_ok=exists_ok)
+        new.default_view_configuration = self.default_view_configuration
+        for layer in self._layers.values():
+            if layers_to_ignore and layer.name in layers_to_ignore:
+                continue
+            copy_layer(layer, new, None, chunk_shape=chunk_shape, shard_shape=shard_shape, compress=compress,
+                       data_format=data_format, executor=executor)
+        return new
+
+    def compress(self, executor: Executor | None = None) -> None:
+        """Compress every mag of every layer in place."""
+        self._ensure_writable()
+        for layer in self._layers.values():
+            layer.compress(executor=executor)
+
+    def downsample(self, sampling_mode: str = "anisotropic", coarsest_mag: Any = None,
+                   executor: Executor | None = None) -> None:
+        """Downsample every layer from its finest mag."""
+        for layer in self._layers.values():
+            layer.downsample(coarsest_mag=coarsest_mag, sampling_mode=sampling_mode, executor=executor)

@@ -1,0 +1,237 @@
+"""`Layer` and `SegmentationLayer`: a named set of mags with one bounding box and dtype."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from wkpy.errors import DataMismatchError, DuplicateError, MissingLayerError, ReadOnlyError
+from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from wkpy.mag_view import MagView
+from wkpy.properties import LayerProperties, MagProperties
+from wkpy.storage import ArrayInfo, create_array, open_array
+
+if TYPE_CHECKING:
+    from wkpy.dataset import Dataset
+
+__all__ = ["Layer", "SegmentationLayer", "DEFAULT_CHUNK_SHAPE", "DEFAULT_SHARD_SHAPE"]
+
+DEFAULT_CHUNK_SHAPE = Vec3Int(32, 32, 32)
+DEFAULT_SHARD_SHAPE = Vec3Int(1024, 1024, 1024)
+
+
+def _shape(value: Vec3IntLike | int | None, default: Vec3Int, what: str) -> Vec3Int:
+    shape = default if value is None else Vec3Int.from_vec_or_int(value)
+    if any(v < 1 or v & (v - 1) for v in shape):
+        raise DataMismatchError(f"{what} must be a power of two in each dimension, got {tuple(shape)}")
+    return shape
+
+
+def chunk_and_shard_shape(
+    chunk_shape: Vec3IntLike | int | None,
+    shard_shape: Vec3IntLike | int | None,
+    chunks_per_shard: Vec3IntLike | int | None,
+) -> tuple[Vec3Int, Vec3Int]:
+    """Resolve the chunk and shard shapes of a new mag, with webknossos' defaults and checks."""
+    chunk = _shape(chunk_shape, DEFAULT_CHUNK_SHAPE, "chunk_shape")
+    if shard_shape is not None and chunks_per_shard is not None:
+        raise DataMismatchError("give shard_shape or chunks_per_shard, not both")
+    if chunks_per_shard is not None:
+        shard = chunk * Vec3Int.from_vec_or_int(chunks_per_shard)
+    else:
+        shard = _shape(shard_shape, DEFAULT_SHARD_SHAPE, "shard_shape")
+    shard = _shape(shard, shard, "shard_shape")
+    if shard % chunk != Vec3Int(0, 0, 0):
+        raise DataMismatchError(f"shard_shape {tuple(shard)} must be a multiple of chunk_shape {tuple(chunk)}")
+    return chunk, shard
+
+
+class Layer:
+    """One layer of a dataset. Do not construct; use `Dataset.add_layer` / `get_layer`."""
+
+    def __init__(self, dataset: Dataset, properties: LayerProperties) -> None:
+        self._dataset = dataset
+        self._properties = properties
+        self._mags: dict[Mag, MagView] = {}
+        for mag_props in properties.mags:
+            path = self._resolve_mag_path(mag_props)
+            self._mags[mag_props.mag] = MagView(self, mag_props.mag, path, open_array(path, self.data_format),
+                                                read_only=dataset.read_only)
+
+    # ---- properties -----------------------------------------------------------------
+    @property
+    def dataset(self) -> Dataset:
+        return self._dataset
+
+    @property
+    def name(self) -> str:
+        return self._properties.name
+
+    @property
+    def path(self) -> Path:
+        """The layer's folder inside the dataset (may be a symlink)."""
+        return self._dataset.path / self.name
+
+    @property
+    def category(self) -> str:
+        return self._properties.category
+
+    @property
+    def dtype_per_channel(self) -> np.dtype:
+        return self._properties.dtype_per_channel
+
+    @property
+    def num_channels(self) -> int:
+        assert self._properties.num_channels is not None
+        return self._properties.num_channels
+
+    @property
+    def data_format(self) -> str:
+        return self._properties.data_format
+
+    @property
+    def read_only(self) -> bool:
+        return self._dataset.read_only
+
+    @property
+    def bounding_box(self) -> BoundingBox:
+        """The layer's box in mag-1 voxels; setting it saves the properties."""
+        return self._properties.bounding_box
+
+    @bounding_box.setter
+    def bounding_box(self, box: BoundingBox) -> None:
+        self._ensure_writable()
+        self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", BoundingBox(box.topleft, box.size)))
+
+    @property
+    def default_view_configuration(self) -> dict[str, Any] | None:
+        return self._properties.default_view_configuration
+
+    @default_view_configuration.setter
+    def default_view_configuration(self, value: dict[str, Any] | None) -> None:
+        self._ensure_writable()
+        self._dataset._update_layer(self.name, lambda p: setattr(p, "default_view_configuration", value))
+
+    def _ensure_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"layer {self.name!r} of {self._dataset.path} is read-only")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {self.category}, {self.dtype_per_channel}×{self.num_channels})"
+
+    # ---- mags -----------------------------------------------------------------------
+    @property
+    def mags(self) -> dict[Mag, MagView]:
+        """The mags, finest first."""
+        return dict(sorted(self._mags.items()))
+
+    def get_mag(self, mag: MagLike) -> MagView:
+        mag = Mag(mag)
+        try:
+            return self._mags[mag]
+        except KeyError:
+            raise MissingLayerError(f"layer {self.name!r} has no mag {mag}; it has {sorted(self._mags)}") from None
+
+    def get_finest_mag(self) -> MagView:
+        if not self._mags:
+            raise MissingLayerError(f"layer {self.name!r} has no mags")
+        return self._mags[min(self._mags)]
+
+    def get_or_add_mag(self, mag: MagLike, **kwargs: Any) -> MagView:
+        mag = Mag(mag)
+        return self._mags[mag] if mag in self._mags else self.add_mag(mag, **kwargs)
+
+    def add_mag(
+        self,
+        mag: MagLike,
+        *,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        compress: bool = True,
+    ) -> MagView:
+        """Create an empty mag (folder, header, properties entry)."""
+        self._ensure_writable()
+        mag = Mag(mag)
+        if mag in self._mags:
+            raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard)
+        path = self.path / mag.to_layer_name()
+        info = ArrayInfo(self.data_format, self.dtype_per_channel, self.num_channels,
+                         tuple(chunk), tuple(shard), bool(compress))  # type: ignore[arg-type]
+        array = create_array(path, info)
+        self._mags[mag] = MagView(self, mag, path, array)
+        entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}",
+                              cube_length=shard.x if self.data_format == "wkw" else None)
+        self._dataset._update_layer(self.name, lambda p: p.mags.append(entry))
+        return self._mags[mag]
+
+    def delete_mag(self, mag: MagLike) -> None:
+        """Remove a mag: its properties entry, then its folder."""
+        self._ensure_writable()
+        view = self.get_mag(mag)
+        self._dataset._update_layer(self.name, lambda p: p.mags.remove(p.get_mag(view.mag)))
+        del self._mags[view.mag]
+        if view.path.is_symlink():
+            view.path.unlink()
+        elif view.path.resolve().is_relative_to(self.path.resolve()):
+            shutil.rmtree(view.path, ignore_errors=True)
+
+    def _resolve_mag_path(self, mag_props: MagProperties) -> Path:
+        if mag_props.path:
+            path = Path(mag_props.path)
+            return path if path.is_absolute() else self._dataset.path / path
+        for name in (mag_props.mag.to_layer_name(), mag_props.mag.to_long_layer_name(), str(mag_props.mag.max_dim)):
+            if (self.path / name).exists():
+                return self.path / name
+        return self.path / mag_props.mag.to_layer_name()
+
+    def _compress_mag(self, view: MagView, executor: Executor | None) -> None:
+        """Rewrite one mag compressed: copy into a sibling folder, then swap folders."""
+        from wkpy.copy import copy_mag_data
+
+        self._ensure_writable()
+        if view.info.compression:
+            return
+        info = ArrayInfo(view.info.data_format, view.info.dtype, view.info.num_channels,
+                         view.info.chunk_shape, view.info.shard_shape, True)
+        tmp = view.path.with_name(f".{view.path.name}.compressing")
+        shutil.rmtree(tmp, ignore_errors=True)
+        target = create_array(tmp, info)
+        copy_mag_data(view, target, executor)
+        old = view.path.with_name(f".{view.path.name}.uncompressed")
+        os.replace(view.path, old)
+        os.replace(tmp, view.path)
+        shutil.rmtree(old, ignore_errors=True)
+        view._array = open_array(view.path, view.info.data_format)
+
+    def compress(self, executor: Executor | None = None) -> None:
+        """Compress every mag of this layer in place."""
+        for view in self.mags.values():
+            self._compress_mag(view, executor)
+
+
+class SegmentationLayer(Layer):
+    """A layer of segment ids, with a persisted `largest_segment_id`."""
+
+    @property
+    def largest_segment_id(self) -> int | None:
+        return self._properties.largest_segment_id
+
+    @largest_segment_id.setter
+    def largest_segment_id(self, value: int | None) -> None:
+        self._ensure_writable()
+        if value is not None:
+            value = int(value)
+        self._dataset._update_layer(self.name, lambda p: setattr(p, "largest_segment_id", value))
+
+    def refresh_largest_segment_id(self, executor: Executor | None = None) -> None:
+        """Set `largest_segment_id` to the maximum over the finest mag (None if empty)."""
+        view = self.get_finest_mag()
+        maxima = view.map_chunk(lambda v: int(v.read().max()), executor=executor)
+        self.largest_segment_id = max(maxima) if maxima else None

@@ -1,0 +1,66 @@
+"""`MagView`: one magnification of a layer, whose box is the layer's bounding box."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wkpy.geometry import BoundingBox, Mag
+from wkpy.storage import Array
+from wkpy.view import View
+
+if TYPE_CHECKING:
+    from wkpy.layer import Layer
+
+__all__ = ["MagView"]
+
+
+class MagView(View):
+    """A whole mag of a layer. Writes beyond the layer's box grow it (see `write`)."""
+
+    def __init__(self, layer: Layer, mag: Mag, path: Path, array: Array, read_only: bool = False) -> None:
+        super().__init__(array, None, mag, read_only)
+        self._layer = layer
+        self._path = Path(path)
+
+    @property
+    def layer(self) -> Layer:
+        return self._layer
+
+    @property
+    def path(self) -> Path:
+        """The mag's folder."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """Folder-style name of the mag, e.g. ``"2-2-1"``."""
+        return self._mag.to_layer_name()
+
+    @property
+    def bounding_box(self) -> BoundingBox:
+        """The layer's bounding box, rounded outward to this mag (mag-1 coordinates)."""
+        return self._layer.bounding_box.align_with_mag(self._mag, ceil=True)
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only or self._layer.read_only
+
+    def _accept_write_box(self, box: BoundingBox, json_update_allowed: bool) -> BoundingBox:
+        """Grow the layer's box to cover `box` (saved unless `json_update_allowed` is False)."""
+        layer_box = self.bounding_box
+        if layer_box.contains_bbox(box):
+            return layer_box
+        grown = self._layer.bounding_box.extended_by(box)
+        if json_update_allowed:
+            self._layer.bounding_box = grown
+        return grown
+
+    def get_bounding_boxes_on_disk(self) -> list[BoundingBox]:
+        """Mag-1 boxes of the shards that exist on disk."""
+        return [BoundingBox(off, shape).from_mag_to_mag1(self._mag) for off, shape in self._array.list_shards()]
+
+    def compress(self, executor: Executor | None = None) -> None:
+        """Rewrite this mag compressed, in place (shard by shard)."""
+        self._layer._compress_mag(self, executor)

@@ -1,0 +1,34 @@
+"""The ``datasource-properties.json`` model: parsing, validation and writing.
+
+`DatasetProperties.to_json` (and `save_properties`) produce what webknossos 4.3.3 writes
+for the same dataset: same keys, key order, number formatting and 4-space indentation.
+Fields the model does not know are kept in ``extra`` dicts and written back.
+"""
+
+from ._dtypes import dtype_and_channels, element_class_for
+from ._io import load_properties, save_properties
+from ._model import DatasetProperties, LayerProperties, MagProperties
+from ._schema import (
+    CATEGORIES,
+    DATA_FORMATS,
+    DEFAULT_AXIS_ORDER,
+    JS_MAX_SAFE_INTEGER,
+    LENGTH_UNITS,
+    PROPERTIES_FILE_NAME,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "DATA_FORMATS",
+    "DEFAULT_AXIS_ORDER",
+    "JS_MAX_SAFE_INTEGER",
+    "LENGTH_UNITS",
+    "PROPERTIES_FILE_NAME",
+    "DatasetProperties",
+    "LayerProperties",
+    "MagProperties",
+    "dtype_and_channels",
+    "element_class_for",
+    "load_properties",
+    "save_properties",
+]

@@ -1,0 +1,76 @@
+"""Reading and atomically writing ``datasource-properties.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from wkpy.errors import DatasetNotFoundError, PropertiesError
+
+from ._model import DatasetProperties
+from ._schema import PROPERTIES_FILE_NAME
+
+__all__ = ["load_properties", "save_properties"]
+
+
+def _file_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    return p / PROPERTIES_FILE_NAME if p.is_dir() else p
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def load_properties(path: str | os.PathLike[str]) -> DatasetProperties:
+    """Read and validate a properties file (or the one in dataset folder `path`).
+
+    Raises
+    ------
+    DatasetNotFoundError
+        The file does not exist.
+    PropertiesError
+        The file is not JSON or is malformed; the message names the file and field.
+    """
+    file = _file_path(path)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{file}: properties file not found") from None
+    try:
+        obj = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise PropertiesError(f"{file}: not valid JSON: {exc}") from None
+    return DatasetProperties.from_json(obj, source=str(file))
+
+
+def save_properties(path: str | os.PathLike[str], props: DatasetProperties) -> None:
+    """Write `props` atomically to `path` (a file, or a dataset folder).
+
+    The JSON goes to a temporary file in the same folder that then replaces the target,
+    so readers see the old or the new file, never a partial one. On failure the
+    temporary file is removed and the old file is untouched.
+    """
+    file = _file_path(path)
+    obj = props.to_json()
+    tmp = file.with_name(f".{file.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(obj, handle, indent=4, allow_nan=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.chmod(tmp, file.stat().st_mode & 0o7777)
+        except FileNotFoundError:
+            pass
+        os.replace(tmp, file)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

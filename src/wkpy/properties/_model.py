@@ -1,0 +1,342 @@
+"""The dataclasses for the dataset, its layers and their mags."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wkpy.errors import DataMismatchError, PropertiesError
+from wkpy.geometry import BoundingBox, Mag
+
+from ._dtypes import dtype_and_channels, element_class_for
+from ._schema import (
+    CATEGORIES,
+    DATA_FORMATS,
+    DATASET_KEYS,
+    DEFAULT_AXIS_ORDER,
+    JS_MAX_SAFE_INTEGER,
+    LAYER_KEYS,
+    LENGTH_UNITS,
+    MAG_KEYS,
+    Invalid,
+    as_integer,
+    as_list,
+    as_object,
+    as_string,
+    at,
+    layer_extra_for_writing,
+    normal_axis_order,
+    ordered,
+    parse_axis_order,
+    parse_bounding_box,
+    parse_mag_value,
+    parse_segment_id,
+    required,
+    show,
+)
+
+__all__ = ["MagProperties", "LayerProperties", "DatasetProperties"]
+
+@dataclass
+class MagProperties:
+    """One entry of a layer's ``mags`` list.
+
+    Attributes
+    ----------
+    mag : Mag
+    path : str or None
+        Where the mag's data lives, e.g. ``"./color/2-2-1"``; None in old files.
+    cube_length : int or None
+        WKW file side length in voxels (``cubeLength``); None for other formats.
+    axis_order : dict or None
+        ``axisOrder``; None (or the order without ``c``) becomes ``{"c":0,"x":1,"y":2,"z":3}``.
+    extra : dict
+        Keys this model does not know, written back unchanged.
+    """
+
+    mag: Mag
+    path: str | None = None
+    cube_length: int | None = None
+    axis_order: dict[str, int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mag, Mag):
+            self.mag = Mag(self.mag)
+        self.axis_order = normal_axis_order(self.axis_order)
+
+    @classmethod
+    def _from_json(cls, value: Any, where: str, mag_key: str = "mag") -> MagProperties:
+        obj = as_object(value, where)
+        mag = parse_mag_value(required(obj, mag_key, where), at(where, mag_key))
+        path = obj.get("path")
+        if path is not None:
+            path = as_string(path, at(where, "path"))
+        cube_length = obj.get("cubeLength")
+        if cube_length is not None:
+            cube_length = as_integer(cube_length, at(where, "cubeLength"), 1)
+        axis_order = parse_axis_order(obj.get("axisOrder"), at(where, "axisOrder"))
+        known = {mag_key, "path", "cubeLength", "axisOrder"}
+        extra = {k: copy.deepcopy(v) for k, v in obj.items() if k not in known}
+        return cls(mag, path, cube_length, axis_order, extra)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object webknossos writes for this mag."""
+        known: dict[str, Any] = {"mag": list(self.mag.to_list())}
+        if self.path is not None:
+            known["path"] = self.path
+        if self.cube_length is not None:
+            known["cubeLength"] = self.cube_length
+        known["axisOrder"] = normal_axis_order(self.axis_order)
+        return ordered(known, self.extra, MAG_KEYS)
+
+
+@dataclass
+class LayerProperties:
+    """One entry of ``dataLayers``.
+
+    Attributes
+    ----------
+    name : str
+    category : str
+        ``"color"`` or ``"segmentation"``.
+    bounding_box : BoundingBox
+        In mag-1 voxels.
+    element_class : str
+        Canonical ``elementClass`` (``"uint24"``, ``"float"``...).
+    data_format : str
+        ``"wkw"``, ``"zarr3"``, ``"zarr"``, ``"n5"`` or ``"neuroglancerPrecomputed"``.
+    num_channels : int or None
+        None derives it from `element_class` on construction.
+    mags : list of MagProperties
+    largest_segment_id : int or None
+        Segmentation layers only; written as a bigint envelope above 2**53 - 1.
+    default_view_configuration : dict or None
+    extra : dict
+        Other keys (``coordinateTransformations``, ``mappings``, ``attachments``,
+        ``additionalAxes``, unknown ones), written back.
+    """
+
+    name: str
+    category: str
+    bounding_box: BoundingBox
+    element_class: str
+    data_format: str = "wkw"
+    num_channels: int | None = None
+    mags: list[MagProperties] = field(default_factory=list)
+    largest_segment_id: int | None = None
+    default_view_configuration: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        dtype, self.num_channels = dtype_and_channels(self.element_class, self.num_channels)
+        self.element_class = element_class_for(dtype, self.num_channels)
+
+    @property
+    def dtype_per_channel(self) -> np.dtype:
+        """The numpy dtype of one channel."""
+        return dtype_and_channels(self.element_class, self.num_channels)[0]
+
+    def get_mag(self, mag: Any) -> MagProperties | None:
+        """The entry for `mag` (anything `Mag` accepts), or None."""
+        wanted = Mag(mag).to_list()
+        return next((m for m in self.mags if list(m.mag.to_list()) == list(wanted)), None)
+
+    @classmethod
+    def _from_json(cls, value: Any, where: str) -> LayerProperties:
+        obj = as_object(value, where)
+        name = as_string(required(obj, "name", where), at(where, "name"))
+        category = required(obj, "category", where)
+        if category not in CATEGORIES:
+            raise Invalid(at(where, "category"), f"expected 'color' or 'segmentation', got {show(category)}")
+        bbox = parse_bounding_box(required(obj, "boundingBox", where), at(where, "boundingBox"))
+        data_format = obj.get("dataFormat", "wkw")
+        if data_format not in DATA_FORMATS:
+            raise Invalid(at(where, "dataFormat"), f"expected one of {', '.join(DATA_FORMATS)}, got {show(data_format)}")
+        if "wkwResolutions" in obj:
+            key, mag_key = "wkwResolutions", "resolution"
+        elif "mags" in obj:
+            key, mag_key = "mags", "mag"
+        else:
+            raise Invalid(at(where, "mags"), "missing required field")
+        mags_where = at(where, key)
+        mags = [
+            MagProperties._from_json(m, at(mags_where, i), mag_key)
+            for i, m in enumerate(as_list(obj[key], mags_where))
+        ]
+        seen: set[tuple[int, ...]] = set()
+        for i, m in enumerate(mags):
+            if tuple(m.mag.to_list()) in seen:
+                raise Invalid(at(at(mags_where, i), mag_key), f"duplicate mag {m.mag.to_list()}")
+            seen.add(tuple(m.mag.to_list()))
+        orders = [normal_axis_order(m.axis_order) for m in mags]
+        if any(o != orders[0] for o in orders):
+            raise Invalid(mags_where, "axisOrder must be the same for all mags")
+        element_class = required(obj, "elementClass", where)
+        num_channels = obj.get("numChannels")
+        if num_channels is not None:
+            num_channels = as_integer(num_channels, at(where, "numChannels"), 1)
+        try:
+            dtype_and_channels(element_class, num_channels)
+        except DataMismatchError as exc:
+            raise Invalid(at(where, "elementClass"), str(exc)) from None
+        largest = None
+        if category == "segmentation":
+            largest = parse_segment_id(obj.get("largestSegmentId"), at(where, "largestSegmentId"))
+        view = obj.get("defaultViewConfiguration")
+        if view is not None:
+            view = copy.deepcopy(as_object(view, at(where, "defaultViewConfiguration")))
+        known = {"name", "category", "boundingBox", "dataFormat", "mags", "wkwResolutions",
+                 "elementClass", "numChannels", "defaultViewConfiguration"}  # fmt: skip
+        if category == "segmentation":
+            known.add("largestSegmentId")
+        extra = {k: copy.deepcopy(v) for k, v in obj.items() if k not in known}
+        return cls(name, category, bbox, element_class, data_format, num_channels, mags,
+                   largest, view, extra)  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object webknossos writes for this layer."""
+        dtype, channels = dtype_and_channels(self.element_class, self.num_channels)
+        topleft, size = self.bounding_box.topleft, self.bounding_box.size
+        known: dict[str, Any] = {
+            "name": self.name,
+            "category": self.category,
+            "boundingBox": {
+                "topLeft": [int(v) for v in topleft],
+                "width": int(size[0]),
+                "height": int(size[1]),
+                "depth": int(size[2]),
+            },
+            "dataFormat": self.data_format,
+            "mags": [m.to_json() for m in self.mags],
+        }
+        if not self.mags:  # webknossos keeps the axis order in the box when there is no mag
+            known["boundingBox"]["axisOrder"] = dict(DEFAULT_AXIS_ORDER)
+        if self.default_view_configuration is not None:
+            known["defaultViewConfiguration"] = copy.deepcopy(self.default_view_configuration)
+        if self.category == "segmentation" and self.largest_segment_id is not None:
+            lsid = int(self.largest_segment_id)
+            known["largestSegmentId"] = (
+                {"customJsonEncoding": "bigint", "value": str(lsid)} if lsid > JS_MAX_SAFE_INTEGER else lsid
+            )
+        known["numChannels"] = channels
+        known["elementClass"] = element_class_for(dtype, channels)
+        return ordered(known, layer_extra_for_writing(self.extra), LAYER_KEYS)
+
+
+@dataclass
+class DatasetProperties:
+    """The whole ``datasource-properties.json``.
+
+    Attributes
+    ----------
+    id : dict
+        ``{"name": ..., "team": ...}`` (legacy, kept as read).
+    voxel_size : tuple of 3 floats
+        ``scale.factor``.
+    unit : str
+        ``scale.unit``, a full unit name such as ``"nanometer"``.
+    version : int
+    data_layers : list of LayerProperties
+    default_view_configuration : dict or None
+    extra : dict
+        Unknown top-level keys, written back after the known ones.
+    """
+
+    id: dict[str, Any]
+    voxel_size: tuple[float, float, float]
+    unit: str = "nanometer"
+    version: int = 1
+    data_layers: list[LayerProperties] = field(default_factory=list)
+    default_view_configuration: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.voxel_size = tuple(float(v) for v in self.voxel_size)  # type: ignore[assignment]
+        self.unit = LENGTH_UNITS.get(self.unit, self.unit)
+
+    def get_layer(self, name: str) -> LayerProperties | None:
+        """The layer called `name`, or None."""
+        return next((layer for layer in self.data_layers if layer.name == name), None)
+
+    @classmethod
+    def from_json(cls, obj: Any, *, source: str | None = None) -> DatasetProperties:
+        """Parse and validate a decoded properties file.
+
+        Parameters
+        ----------
+        obj : dict
+            The decoded JSON; not modified.
+        source : str, optional
+            File name prefixed to error messages.
+
+        Raises
+        ------
+        PropertiesError
+            A field is missing, has the wrong type or an unknown value; the message
+            names the field, e.g. ``dataLayers[0].boundingBox.width``.
+        """
+        try:
+            return cls._from_json(obj)
+        except Invalid as exc:
+            prefix = "".join(f"{p}: " for p in (source, exc.where) if p)
+            raise PropertiesError(prefix + exc.message) from None
+
+    @classmethod
+    def _from_json(cls, value: Any) -> DatasetProperties:
+        obj = as_object(value, "")
+        id_ = copy.deepcopy(as_object(required(obj, "id", ""), "id"))
+        scale = required(obj, "scale", "")
+        unit = "nanometer"
+        if isinstance(scale, dict):
+            factor = required(scale, "factor", "scale")
+            factor_where = "scale.factor"
+            if "unit" in scale:
+                unit = scale["unit"]
+                if not isinstance(unit, str) or unit not in LENGTH_UNITS:
+                    raise Invalid("scale.unit", f"unknown length unit {show(unit)}")
+                unit = LENGTH_UNITS[unit]
+        else:
+            factor, factor_where = scale, "scale"
+        if not isinstance(factor, list) or len(factor) != 3:
+            raise Invalid(factor_where, f"expected a list of 3 numbers, got {show(factor)}")
+        for i, f in enumerate(factor):
+            ok = isinstance(f, (int, float)) and not isinstance(f, bool)
+            if not ok or not math.isfinite(f) or f <= 0:
+                raise Invalid(at(factor_where, i), f"expected a positive number, got {show(f)}")
+        version = as_integer(obj.get("version", 1), "version")
+        layers = [
+            LayerProperties._from_json(layer, at("dataLayers", i))
+            for i, layer in enumerate(as_list(required(obj, "dataLayers", ""), "dataLayers"))
+        ]
+        names: set[str] = set()
+        for i, layer in enumerate(layers):
+            if layer.name in names:
+                raise Invalid(f"dataLayers[{i}].name", f"duplicate layer name {layer.name!r}")
+            names.add(layer.name)
+        view = obj.get("defaultViewConfiguration")
+        if view is not None:
+            view = copy.deepcopy(as_object(view, "defaultViewConfiguration"))
+        extra = {k: copy.deepcopy(v) for k, v in obj.items() if k not in DATASET_KEYS}
+        return cls(id_, tuple(factor), unit, version, layers, view, extra)  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object webknossos writes for these properties."""
+        known: dict[str, Any] = {
+            "id": copy.deepcopy(self.id),
+            "scale": {"factor": [float(v) for v in self.voxel_size], "unit": self.unit},
+            "dataLayers": [layer.to_json() for layer in self.data_layers],
+            "version": self.version,
+        }
+        if self.default_view_configuration is not None:
+            known["defaultViewConfiguration"] = copy.deepcopy(self.default_view_configuration)
+        return ordered(known, self.extra, DATASET_KEYS)
+
+    def to_json_text(self) -> str:
+        """The file content webknossos writes: 4-space indent, no trailing newline."""
+        return json.dumps(self.to_json(), indent=4, allow_nan=False)

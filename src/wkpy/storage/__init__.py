@@ -1,0 +1,30 @@
+"""Storage backends behind one small array interface (`Array`), one class per format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wkpy.errors import UnsupportedError
+from wkpy.storage.array import Array, ArrayInfo
+from wkpy.storage.wkw import WkwArray
+
+__all__ = ["Array", "ArrayInfo", "open_array", "create_array", "FORMATS"]
+
+FORMATS = {"wkw": WkwArray}
+
+
+def _cls(data_format: str) -> type:
+    try:
+        return FORMATS[data_format]
+    except KeyError:
+        raise UnsupportedError(f"data format {data_format!r} is not supported; use one of {sorted(FORMATS)}") from None
+
+
+def open_array(path: Path, data_format: str) -> Array:
+    """Open the mag folder `path` written in `data_format`."""
+    return _cls(data_format).open(Path(path))  # type: ignore[no-any-return]
+
+
+def create_array(path: Path, info: ArrayInfo) -> Array:
+    """Create an empty mag folder at `path` with the layout `info`."""
+    return _cls(info.data_format).create(Path(path), info)  # type: ignore[no-any-return]

@@ -1,0 +1,117 @@
+"""WKW mags: a `header.wkw` and files `z{Z}/y{Y}/x{X}.wkw`, each a shard of blocks."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from wkcore import _wkw
+from wkpy.errors import CorruptFileError, DataMismatchError, UnsupportedError
+from wkpy.executor import run_tasks
+from wkpy.storage.array import ArrayInfo, Vec3, split_by_shard
+
+__all__ = ["WkwArray", "VOXEL_TYPES"]
+
+VOXEL_TYPES = {np.dtype(t): i + 1 for i, t in enumerate(["uint8", "uint16", "uint32", "uint64", "float32", "float64"])}
+_DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
+_FILE_RE = re.compile(r"^x(\d+)\.wkw$")
+
+# Writers of one file within this process take turns (striped, so the table stays small).
+_FILE_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+def _log2(n: int, what: str) -> int:
+    if n < 1 or n & (n - 1):
+        raise DataMismatchError(f"WKW {what} must be a power of two, got {n}")
+    return n.bit_length() - 1
+
+
+class WkwArray:
+    """One WKW mag folder."""
+
+    def __init__(self, path: Path, info: ArrayInfo, block_type: int) -> None:
+        self.path = Path(path)
+        self.info = info
+        self._block_type = block_type
+        self._voxel_type = VOXEL_TYPES[info.dtype]
+        self._voxel_bytes = info.num_channels * info.dtype.itemsize
+        self._block_log2 = _log2(info.chunk_shape[0], "chunk (block) side")
+        self._file_log2 = _log2(info.shard_shape[0] // info.chunk_shape[0], "blocks per file side")
+        self._side = info.shard_shape[0]
+
+    @classmethod
+    def open(cls, path: Path) -> "WkwArray":
+        header = Path(path) / "header.wkw"
+        try:
+            raw = header.read_bytes()
+        except FileNotFoundError:
+            raise CorruptFileError(f"{header}: missing; the mag folder is not a WKW array") from None
+        block_log2, file_log2, block_type, voxel_type, voxel_bytes, _ = _wkw.parse_header_bytes(raw, header)
+        dtype = _DTYPES[voxel_type]
+        block, side = 1 << block_log2, 1 << (block_log2 + file_log2)
+        info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1)
+        return cls(path, info, block_type)
+
+    @classmethod
+    def create(cls, path: Path, info: ArrayInfo) -> "WkwArray":
+        if info.dtype not in VOXEL_TYPES:
+            raise UnsupportedError(f"WKW cannot store {info.dtype}; use uint8/16/32/64, float32 or float64")
+        for name, shape in (("chunk_shape", info.chunk_shape), ("shard_shape", info.shard_shape)):
+            if len(set(shape)) != 1:
+                raise DataMismatchError(f"WKW needs a cubic {name}, got {tuple(shape)}")
+        if info.shard_shape[0] % info.chunk_shape[0]:
+            raise DataMismatchError(f"shard_shape {info.shard_shape} is not a multiple of chunk_shape {info.chunk_shape}")
+        array = cls(path, info, 2 if info.compression else 1)
+        header = _wkw.header_bytes(array._block_log2, array._file_log2, array._block_type,
+                                   array._voxel_type, array._voxel_bytes)
+        array.path.mkdir(parents=True, exist_ok=True)
+        tmp = array.path / f".header.wkw.{os.getpid()}.{threading.get_ident()}"
+        tmp.write_bytes(header)
+        os.replace(tmp, array.path / "header.wkw")
+        return array
+
+    def _file(self, idx: Vec3) -> Path:
+        return self.path / f"z{idx[2]}" / f"y{idx[1]}" / f"x{idx[0]}.wkw"
+
+    def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
+        out = np.zeros((self.info.num_channels, *shape), self.info.dtype, order="F")
+        layout = (self._block_log2, self._file_log2, self._voxel_type, self._voxel_bytes)
+
+        def task(part):  # type: ignore[no-untyped-def]
+            box = (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
+            return lambda: _wkw.read(os.fspath(self._file(part.index)), layout, box, out, part.start)
+
+        run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))
+        return out
+
+    def write(self, offset: Vec3, data: np.ndarray) -> None:
+        layout = (self._block_log2, self._file_log2, self._block_type, self._voxel_type, self._voxel_bytes)
+        shape = data.shape[1:]
+
+        def task(part):  # type: ignore[no-untyped-def]
+            def run() -> None:
+                path = self._file(part.index)
+                box = (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+                with _FILE_LOCKS[hash(path) % len(_FILE_LOCKS)]:
+                    _wkw.write(os.fspath(path), tmp, layout, box, data, part.start)
+            return run
+
+        run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))  # type: ignore[arg-type]
+
+    def list_shards(self) -> list[tuple[Vec3, Vec3]]:
+        found = []
+        side = self._side
+        for zdir in self.path.glob("z*"):
+            for ydir in zdir.glob("y*"):
+                for f in ydir.iterdir():
+                    m = _FILE_RE.match(f.name)
+                    if m and zdir.name[1:].isdigit() and ydir.name[1:].isdigit():
+                        idx = (int(m.group(1)), int(ydir.name[1:]), int(zdir.name[1:]))
+                        found.append(((idx[0] * side, idx[1] * side, idx[2] * side), (side,) * 3))
+        return sorted(found, key=lambda b: (b[0][2], b[0][1], b[0][0]))

@@ -1,0 +1,356 @@
+"""`View`: a box of one mag, read and written in mag-1 coordinates."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from wkpy.errors import AlignmentError, DataMismatchError, InvalidRequestError, ReadOnlyError
+from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
+from wkpy.storage.array import Array, ArrayInfo
+
+if TYPE_CHECKING:
+    from wkpy.slice_io import BufferedSliceReader, BufferedSliceWriter
+
+__all__ = ["View", "UnalignedWriteWarning"]
+
+
+class UnalignedWriteWarning(UserWarning):
+    """A write to uncompressed WKW that is not aligned to the shard grid (allowed, but slow)."""
+
+
+def resolve_box(
+    view_box: BoundingBox,
+    mag: Mag,
+    *,
+    size: Vec3IntLike | None = None,
+    relative_offset: Vec3IntLike | None = None,
+    absolute_offset: Vec3IntLike | None = None,
+    relative_bounding_box: BoundingBox | None = None,
+    absolute_bounding_box: BoundingBox | None = None,
+    size_in_mag: Vec3IntLike | None = None,
+) -> BoundingBox:
+    """The one place where the offset/size/bounding-box keywords become a mag-1 box.
+
+    `size` is in mag 1 and goes with an offset; `size_in_mag` (the shape of written
+    data) is used when no size is given. With no position at all the result starts at
+    the view's top-left; with neither a size it is the view's box.
+    """
+    given = [k for k, v in (("relative_offset", relative_offset), ("absolute_offset", absolute_offset),
+                            ("relative_bounding_box", relative_bounding_box),
+                            ("absolute_bounding_box", absolute_bounding_box)) if v is not None]
+    if len(given) > 1:
+        raise InvalidRequestError(f"give at most one of {', '.join(given)}")
+    if absolute_bounding_box is not None or relative_bounding_box is not None:
+        if size is not None:
+            raise InvalidRequestError("a size cannot be given together with a bounding box")
+        if absolute_bounding_box is not None:
+            return BoundingBox(absolute_bounding_box.topleft, absolute_bounding_box.size)
+        return BoundingBox(relative_bounding_box.topleft, relative_bounding_box.size).offset(view_box.topleft)  # type: ignore[union-attr]
+    if absolute_offset is not None:
+        topleft = Vec3Int(absolute_offset)
+    elif relative_offset is not None:
+        topleft = view_box.topleft + Vec3Int(relative_offset)
+    else:
+        topleft = view_box.topleft
+        if size is None and size_in_mag is None:
+            return view_box
+    if size is not None:
+        return BoundingBox(topleft, Vec3Int(size))
+    if size_in_mag is None:
+        raise InvalidRequestError("an offset needs a size")
+    return BoundingBox(topleft, Vec3Int(size_in_mag) * mag.to_vec3_int())
+
+
+def box_in_mag(box: BoundingBox, mag: Mag, *, allow_empty: bool = False) -> BoundingBox:
+    """Mag-1 box → box in the mag's voxels, checking sign, emptiness and divisibility."""
+    if not box.topleft.is_positive():
+        raise InvalidRequestError(f"offset {tuple(box.topleft)} (in mag 1) must not be negative")
+    if not allow_empty and not box.size.is_positive(strictly_positive=True):
+        raise InvalidRequestError(f"size {tuple(box.size)} (in mag 1) must be positive in every dimension")
+    m = mag.to_vec3_int()
+    if box.topleft % m != Vec3Int(0, 0, 0) or box.bottomright % m != Vec3Int(0, 0, 0):
+        raise InvalidRequestError(f"box {box} (in mag 1) is not aligned with mag {mag}")
+    return BoundingBox(box.topleft // m, box.size // m)
+
+
+class View:
+    """A box (in mag-1 coordinates) of one mag of a layer.
+
+    Parameters
+    ----------
+    array : the storage of the mag.
+    bounding_box : the box, in mag 1.
+    mag : the magnification.
+    read_only : refuse writes.
+    """
+
+    def __init__(self, array: Array, bounding_box: BoundingBox | None, mag: Mag, read_only: bool = False) -> None:
+        self._array = array
+        self._bounding_box = bounding_box
+        self._mag = Mag(mag)
+        self._read_only = read_only
+
+    # ---- properties -----------------------------------------------------------------
+    @property
+    def bounding_box(self) -> BoundingBox:
+        """The view's box in mag-1 coordinates."""
+        assert self._bounding_box is not None
+        return self._bounding_box
+
+    @property
+    def mag(self) -> Mag:
+        return self._mag
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def info(self) -> ArrayInfo:
+        """Storage layout: chunk and shard shape, compression, voxel type, channels."""
+        return self._array.info
+
+    @property
+    def num_channels(self) -> int:
+        return self._array.info.num_channels
+
+    def get_dtype(self) -> np.dtype:
+        """The dtype of one channel."""
+        return self._array.info.dtype
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mag={self._mag}, bounding_box={self.bounding_box})"
+
+    # ---- read -----------------------------------------------------------------------
+    def read(
+        self,
+        size: Vec3IntLike | None = None,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> np.ndarray:
+        """Voxels of a box as a (c, x, y, z) array in the mag's resolution.
+
+        Offsets and sizes are in mag 1; without them the view's whole box is read.
+        Regions never written read as 0.
+        """
+        if size is not None and relative_offset is None and absolute_offset is None \
+                and relative_bounding_box is None and absolute_bounding_box is None:
+            warnings.warn("read(size=...) without an offset reads size in the current mag from the "
+                          "view's top-left; pass relative_offset=(0, 0, 0) and a mag-1 size instead",
+                          DeprecationWarning, stacklevel=2)
+            box = resolve_box(self.bounding_box, self._mag, size_in_mag=size, relative_offset=(0, 0, 0))
+        else:
+            box = resolve_box(self.bounding_box, self._mag, size=size, relative_offset=relative_offset,
+                              absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
+                              absolute_bounding_box=absolute_bounding_box)
+        return self._read_in_mag(box_in_mag(box, self._mag))
+
+    def _read_in_mag(self, box: BoundingBox) -> np.ndarray:
+        return self._array.read(tuple(box.topleft), tuple(box.size))  # type: ignore[arg-type]
+
+    # ---- write ----------------------------------------------------------------------
+    def _ensure_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"{self} is read-only")
+
+    def write(
+        self,
+        data: np.ndarray,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+        allow_unaligned: bool = False,
+        json_update_allowed: bool = True,
+        allow_resize: bool = False,
+    ) -> None:
+        """Write a (x, y, z) or (c, x, y, z) array at a mag-1 position.
+
+        Parameters
+        ----------
+        data : array of the layer's dtype, in the mag's resolution.
+        allow_unaligned : allow a box that is not aligned to the shard grid.
+        json_update_allowed : on a `MagView`, grow and save the layer's bounding box
+            (set False for parallel writers; set `layer.bounding_box` at the end).
+        allow_resize : accepted for webknossos compatibility; growth is always allowed.
+
+        Raises
+        ------
+        ReadOnlyError, DataMismatchError, InvalidRequestError, AlignmentError
+        """
+        self._ensure_writable()
+        data = self._as_cxyz(data)
+        box = resolve_box(self.bounding_box, self._mag, relative_offset=relative_offset,
+                          absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
+                          absolute_bounding_box=absolute_bounding_box, size_in_mag=data.shape[1:])
+        target = box_in_mag(box, self._mag)
+        if tuple(target.size) != data.shape[1:]:
+            raise DataMismatchError(f"data of shape {data.shape} does not fit the box {box} "
+                                    f"({tuple(target.size)} voxels in mag {self._mag})")
+        clip = self._accept_write_box(box, json_update_allowed)
+        if not allow_unaligned:
+            self._check_alignment(target, box_in_mag(clip.align_with_mag(self._mag, ceil=True), self._mag))
+        self._array.write(tuple(target.topleft), data)  # type: ignore[arg-type]
+
+    def _as_cxyz(self, data: Any) -> np.ndarray:
+        data = np.asarray(data)
+        nc = self.num_channels
+        if data.ndim == 3:
+            if nc != 1:
+                raise InvalidRequestError(f"data of shape {data.shape} has 1 channel, the layer has {nc}")
+            data = data[np.newaxis]
+        elif data.ndim == 4:
+            if data.shape[0] != nc:
+                raise InvalidRequestError(f"data of shape {data.shape} has {data.shape[0]} channels, the layer has {nc}")
+        else:
+            raise DataMismatchError(f"data must be (x, y, z) or (c, x, y, z), got shape {data.shape}")
+        if data.dtype != self.get_dtype():
+            raise DataMismatchError(f"data of dtype {data.dtype} cannot be written to a layer of dtype {self.get_dtype()}")
+        return data
+
+    def _accept_write_box(self, box: BoundingBox, json_update_allowed: bool) -> BoundingBox:
+        """Check that a sub-view write stays inside the view; returns the box to clip against."""
+        if not self.bounding_box.contains_bbox(box):
+            raise InvalidRequestError(f"the box to write {box} is not inside the view's box {self.bounding_box}")
+        return self.bounding_box
+
+    def _check_alignment(self, target: BoundingBox, clip: BoundingBox) -> None:
+        """Refuse (or, for raw WKW, warn about) a write box not aligned to the shard grid."""
+        shard = self._array.info.shard_shape
+        aligned = target.align_with_mag(shard, ceil=True).intersected_with(clip, dont_assert=True)
+        if aligned == target:
+            return
+        message = (f"the box to write {target} (in mag {self._mag}) is not aligned with the shard shape "
+                   f"{tuple(shard)}; write shard-aligned boxes or pass allow_unaligned=True")
+        if self._array.info.data_format == "wkw" and not self._array.info.compression:
+            warnings.warn(message, UnalignedWriteWarning, stacklevel=3)
+            return
+        raise AlignmentError(message)
+
+    # ---- sub-views and chunked work -------------------------------------------------
+    def get_view(
+        self,
+        size: Vec3IntLike | None = None,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+        read_only: bool | None = None,
+    ) -> View:
+        """A sub-view; only read-only views may reach outside this view's box."""
+        if read_only is None:
+            read_only = self._read_only
+        elif self._read_only and not read_only:
+            raise ReadOnlyError(f"a writable view cannot be made from the read-only {self}")
+        if size is not None and relative_offset is None and absolute_offset is None \
+                and relative_bounding_box is None and absolute_bounding_box is None:
+            relative_offset = (0, 0, 0)
+        box = resolve_box(self.bounding_box, self._mag, size=size, relative_offset=relative_offset,
+                          absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
+                          absolute_bounding_box=absolute_bounding_box)
+        box_in_mag(box, self._mag, allow_empty=self.bounding_box.is_empty())
+        if not read_only and not self.bounding_box.contains_bbox(box):
+            raise InvalidRequestError(f"the sub-view {box} is larger than {self.bounding_box}; "
+                                      "only read-only views may be")
+        return View(self._array, box, self._mag, read_only)
+
+    def chunk(
+        self,
+        chunk_shape: Vec3IntLike | int,
+        chunk_border_alignments: Vec3IntLike | int | None = None,
+        read_only: bool | None = None,
+    ) -> Iterator[View]:
+        """Sub-views tiling this view (mag-1 shapes and alignment)."""
+        for box in self.bounding_box.chunk(chunk_shape, chunk_border_alignments):
+            yield self.get_view(absolute_bounding_box=box, read_only=read_only)
+
+    def _default_chunk_shape(self) -> Vec3Int:
+        return Vec3Int(self._array.info.shard_shape) * self._mag.to_vec3_int()
+
+    def for_each_chunk(
+        self,
+        func_per_chunk: Callable[[tuple[View, int]], None],
+        chunk_shape: Vec3IntLike | None = None,
+        executor: Executor | None = None,
+        progress_desc: str | None = None,
+    ) -> None:
+        """Call `func_per_chunk((view, i))` for each shard-sized chunk, on `executor`."""
+        from wkpy.executor import map_on_executor
+
+        shape = Vec3Int(chunk_shape) if chunk_shape is not None else self._default_chunk_shape()
+        views = list(self.chunk(shape, shape))
+        map_on_executor(func_per_chunk, [(v, i) for i, v in enumerate(views)], executor, progress_desc)
+
+    def map_chunk(
+        self,
+        func_per_chunk: Callable[[View], Any],
+        chunk_shape: Vec3IntLike | None = None,
+        executor: Executor | None = None,
+        progress_desc: str | None = None,
+    ) -> list[Any]:
+        """`func_per_chunk(view)` for each chunk, results in chunk order."""
+        from wkpy.executor import map_on_executor
+
+        shape = Vec3Int(chunk_shape) if chunk_shape is not None else self._default_chunk_shape()
+        return map_on_executor(func_per_chunk, list(self.chunk(shape, shape)), executor, progress_desc)
+
+    def for_zipped_chunks(
+        self,
+        func_per_chunk: Callable[[tuple[View, View, int]], None],
+        target_view: View,
+        source_chunk_shape: Vec3IntLike | None = None,
+        target_chunk_shape: Vec3IntLike | None = None,
+        executor: Executor | None = None,
+        progress_desc: str | None = None,
+    ) -> None:
+        """Pair chunks of this view with the same regions of `target_view` and process them."""
+        from wkpy.executor import map_on_executor
+
+        src_shape = Vec3Int(source_chunk_shape) if source_chunk_shape is not None else self._default_chunk_shape()
+        dst_shape = Vec3Int(target_chunk_shape) if target_chunk_shape is not None else target_view._default_chunk_shape()
+        if src_shape != dst_shape:
+            raise InvalidRequestError(f"source chunk shape {src_shape} and target chunk shape {dst_shape} "
+                                      "must cover the same mag-1 region")
+        offset = target_view.bounding_box.topleft - self.bounding_box.topleft
+        jobs = []
+        for i, target in enumerate(target_view.chunk(dst_shape, dst_shape)):
+            source = self.get_view(absolute_bounding_box=target.bounding_box.offset(-offset), read_only=True)
+            jobs.append((source, target, i))
+        map_on_executor(func_per_chunk, jobs, executor, progress_desc)
+
+    def content_is_equal(self, other: View, executor: Executor | None = None) -> bool:
+        """Whether both views hold the same voxels (compared shard by shard)."""
+        if self.bounding_box.size != other.bounding_box.size or self._mag != other._mag:
+            return False
+        offset = other.bounding_box.topleft - self.bounding_box.topleft
+        shape = self._default_chunk_shape()
+
+        def same(view: View) -> bool:
+            there = other.get_view(absolute_bounding_box=view.bounding_box.offset(offset), read_only=True)
+            return bool(np.array_equal(view.read(), there.read()))
+
+        from wkpy.executor import map_on_executor
+
+        return all(map_on_executor(same, list(self.chunk(shape, shape, read_only=True)), executor, None))
+
+    def get_buffered_slice_writer(self, **kwargs: Any) -> BufferedSliceWriter:
+        """A writer that takes z-slices one by one and writes them in shard-deep slabs."""
+        from wkpy.slice_io import BufferedSliceWriter
+
+        return BufferedSliceWriter(self, **kwargs)
+
+    def get_buffered_slice_reader(self, **kwargs: Any) -> BufferedSliceReader:
+        """A reader that yields z-slices, reading shard-deep slabs."""
+        from wkpy.slice_io import BufferedSliceReader
+
+        return BufferedSliceReader(self, **kwargs)
