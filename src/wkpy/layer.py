@@ -14,7 +14,7 @@ from wkpy.errors import DataMismatchError, DuplicateError, MissingLayerError, Re
 from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from wkpy.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
-from wkpy.storage import ArrayInfo, create_array, open_array
+from wkpy.storage import ArrayInfo, create_array
 
 if TYPE_CHECKING:
     from wkpy.dataset import Dataset
@@ -60,8 +60,7 @@ class Layer:
         self._mags: dict[Mag, MagView] = {}
         for mag_props in properties.mags:
             path = self._resolve_mag_path(mag_props)
-            self._mags[mag_props.mag] = MagView(self, mag_props.mag, path, open_array(path, self.data_format),
-                                                read_only=dataset.read_only)
+            self._mags[mag_props.mag] = MagView(self, mag_props.mag, path, read_only=dataset.read_only)
 
     # ---- properties -----------------------------------------------------------------
     @property
@@ -208,7 +207,7 @@ class Layer:
         os.replace(view.path, old)
         os.replace(tmp, view.path)
         shutil.rmtree(old, ignore_errors=True)
-        view._array = open_array(view.path, view.info.data_format)
+        view._array = None
 
     def compress(self, executor: Executor | None = None) -> None:
         """Compress every mag of this layer in place."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wkpy.geometry import BoundingBox, Mag
-from wkpy.storage import Array
+from wkpy.storage import Array, open_array
 from wkpy.view import View
 
 if TYPE_CHECKING:
@@ -19,10 +19,21 @@ __all__ = ["MagView"]
 class MagView(View):
     """A whole mag of a layer. Writes beyond the layer's box grow it (see `write`)."""
 
-    def __init__(self, layer: Layer, mag: Mag, path: Path, array: Array, read_only: bool = False) -> None:
-        super().__init__(array, None, mag, read_only)
+    def __init__(self, layer: Layer, mag: Mag, path: Path, array: Array | None = None, read_only: bool = False) -> None:
         self._layer = layer
         self._path = Path(path)
+        super().__init__(array, None, mag, read_only)  # type: ignore[arg-type]
+
+    @property
+    def _array(self) -> Array:
+        """The storage, opened on first use (so datasets with missing mags still open)."""
+        if self._opened is None:
+            self._opened = open_array(self._path, self._layer.data_format)
+        return self._opened
+
+    @_array.setter
+    def _array(self, array: Array | None) -> None:
+        self._opened = array
 
     @property
     def layer(self) -> Layer:

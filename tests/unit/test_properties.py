@@ -22,6 +22,7 @@ from wkpy.properties import (
     DatasetProperties,
     LayerProperties,
     MagProperties,
+    default_mag_path,
     dtype_and_channels,
     element_class_for,
     load_properties,
@@ -247,6 +248,17 @@ def test_hand_built_properties() -> None:
         "numChannels": 1, "elementClass": "float",
     }
     assert DatasetProperties.from_json(props.to_json()) == props
+
+
+def test_default_mag_path_and_layer_without_mags() -> None:
+    assert default_mag_path("color", 1) == "./color/1"
+    assert default_mag_path("color", "2-2-1") == "./color/2-2-1"
+    assert default_mag_path("seg", [4, 4, 4]) == "./seg/4"
+    obj = _sample()
+    obj["dataLayers"][0]["mags"] = []
+    box = DatasetProperties.from_json(obj).to_json()["dataLayers"][0]["boundingBox"]
+    assert box == {"topLeft": [5, 6, 7], "width": 70, "height": 50, "depth": 40,
+                   "axisOrder": DEFAULT_AXIS_ORDER}
 
 
 def test_json_is_not_aliased() -> None:
@@ -485,6 +497,7 @@ MALFORMED: list[tuple[Mutation, str]] = [
     (_set("scale.factor[0]", -1.0), "scale.factor[0]: expected a positive number"),
     (_set("scale.factor[2]", 0), "scale.factor[2]: expected a positive number"),
     (_set("scale.factor[2]", True), "scale.factor[2]: expected a positive number"),
+    (_set("scale.factor[2]", 10**400), "scale.factor[2]: expected a positive number"),
     (_set("scale.unit", "parsecs"), "scale.unit: unknown length unit 'parsecs'"),
     (_set("scale.unit", None), "scale.unit: unknown length unit None"),
     (_set("version", "1"), "version: expected an integer, got '1'"),

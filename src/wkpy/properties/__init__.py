@@ -7,7 +7,7 @@ Fields the model does not know are kept in ``extra`` dicts and written back.
 
 from ._dtypes import dtype_and_channels, element_class_for
 from ._io import load_properties, save_properties
-from ._model import DatasetProperties, LayerProperties, MagProperties
+from ._model import DatasetProperties, LayerProperties, MagProperties, default_mag_path
 from ._schema import (
     CATEGORIES,
     DATA_FORMATS,
@@ -27,6 +27,7 @@ __all__ = [
     "DatasetProperties",
     "LayerProperties",
     "MagProperties",
+    "default_mag_path",
     "dtype_and_channels",
     "element_class_for",
     "load_properties",

@@ -52,7 +52,8 @@ def dtype_and_channels(element_class: str, num_channels: int | None = None) -> t
     if num_channels is None:
         num_channels = 3 if element_class == "uint24" else 1
     channels = _check_channels(num_channels)
-    match = re.fullmatch(r"(uint|int|float)([1-9][0-9]{0,5})", _FLOAT_ALIASES.get(element_class, element_class))
+    name = _FLOAT_ALIASES.get(element_class, element_class)
+    match = re.fullmatch(r"(uint|int|float)([1-9][0-9]{0,5})", name)
     bits = int(match.group(2)) if match else 0
     per_channel = f"{match.group(1)}{bits // channels}" if match else ""
     if not match or bits % channels or per_channel not in _PER_CHANNEL_DTYPES:
@@ -65,7 +66,16 @@ def dtype_and_channels(element_class: str, num_channels: int | None = None) -> t
 def element_class_for(dtype_per_channel: Any, num_channels: int = 1) -> str:
     """The ``elementClass`` webknossos writes for `num_channels` channels of a dtype.
 
-    Examples: uint8 x 3 is ``"uint24"``, float32 is ``"float"``, float64 is ``"double"``.
+    Parameters
+    ----------
+    dtype_per_channel : dtype-like
+        e.g. ``np.uint8``; uint8 x 3 gives ``"uint24"``, float32 ``"float"``, float64
+        ``"double"``, int16 ``"int16"``.
+    num_channels : int
+
+    Returns
+    -------
+    str
 
     Raises
     ------

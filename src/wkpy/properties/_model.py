@@ -40,7 +40,22 @@ from ._schema import (
     show,
 )
 
-__all__ = ["MagProperties", "LayerProperties", "DatasetProperties"]
+__all__ = ["MagProperties", "LayerProperties", "DatasetProperties", "default_mag_path"]
+
+
+def _positive_finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value)) and value > 0
+    except OverflowError:
+        return False
+
+
+def default_mag_path(layer_name: str, mag: Any) -> str:
+    """The ``path`` webknossos writes for a new mag, e.g. ``"./color/2-2-1"`` or ``"./color/2"``."""
+    return f"./{layer_name}/{Mag(mag).to_layer_name()}"
+
 
 @dataclass
 class MagProperties:
@@ -54,7 +69,8 @@ class MagProperties:
     cube_length : int or None
         WKW file side length in voxels (``cubeLength``); None for other formats.
     axis_order : dict or None
-        ``axisOrder``; None (or the order without ``c``) becomes ``{"c":0,"x":1,"y":2,"z":3}``.
+        ``axisOrder``; None (and the order without ``c``) becomes
+        ``{"c": 0, "x": 1, "y": 2, "z": 3}``, which webknossos writes for every mag.
     extra : dict
         Keys this model does not know, written back unchanged.
     """
@@ -153,11 +169,13 @@ class LayerProperties:
         name = as_string(required(obj, "name", where), at(where, "name"))
         category = required(obj, "category", where)
         if category not in CATEGORIES:
-            raise Invalid(at(where, "category"), f"expected 'color' or 'segmentation', got {show(category)}")
+            message = f"expected 'color' or 'segmentation', got {show(category)}"
+            raise Invalid(at(where, "category"), message)
         bbox = parse_bounding_box(required(obj, "boundingBox", where), at(where, "boundingBox"))
         data_format = obj.get("dataFormat", "wkw")
         if data_format not in DATA_FORMATS:
-            raise Invalid(at(where, "dataFormat"), f"expected one of {', '.join(DATA_FORMATS)}, got {show(data_format)}")
+            message = f"expected one of {', '.join(DATA_FORMATS)}, got {show(data_format)}"
+            raise Invalid(at(where, "dataFormat"), message)
         if "wkwResolutions" in obj:
             key, mag_key = "wkwResolutions", "resolution"
         elif "mags" in obj:
@@ -187,7 +205,9 @@ class LayerProperties:
             raise Invalid(at(where, "elementClass"), str(exc)) from None
         largest = None
         if category == "segmentation":
-            largest = parse_segment_id(obj.get("largestSegmentId"), at(where, "largestSegmentId"))
+            largest = parse_segment_id(
+                obj.get("largestSegmentId"), at(where, "largestSegmentId")
+            )
         view = obj.get("defaultViewConfiguration")
         if view is not None:
             view = copy.deepcopy(as_object(view, at(where, "defaultViewConfiguration")))
@@ -222,7 +242,9 @@ class LayerProperties:
         if self.category == "segmentation" and self.largest_segment_id is not None:
             lsid = int(self.largest_segment_id)
             known["largestSegmentId"] = (
-                {"customJsonEncoding": "bigint", "value": str(lsid)} if lsid > JS_MAX_SAFE_INTEGER else lsid
+                {"customJsonEncoding": "bigint", "value": str(lsid)}
+                if lsid > JS_MAX_SAFE_INTEGER
+                else lsid
             )
         known["numChannels"] = channels
         known["elementClass"] = element_class_for(dtype, channels)
@@ -306,8 +328,7 @@ class DatasetProperties:
         if not isinstance(factor, list) or len(factor) != 3:
             raise Invalid(factor_where, f"expected a list of 3 numbers, got {show(factor)}")
         for i, f in enumerate(factor):
-            ok = isinstance(f, (int, float)) and not isinstance(f, bool)
-            if not ok or not math.isfinite(f) or f <= 0:
+            if not _positive_finite(f):
                 raise Invalid(at(factor_where, i), f"expected a positive number, got {show(f)}")
         version = as_integer(obj.get("version", 1), "version")
         layers = [

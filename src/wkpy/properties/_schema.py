@@ -111,7 +111,9 @@ def parse_segment_id(value: Any, where: str) -> int | None:
 def parse_bounding_box(value: Any, where: str) -> BoundingBox:
     obj = as_object(value, where)
     topleft = as_vec3(required(obj, "topLeft", where), at(where, "topLeft"))
-    size = [as_integer(required(obj, k, where), at(where, k), 0) for k in ("width", "height", "depth")]
+    size = [
+        as_integer(required(obj, k, where), at(where, k), 0) for k in ("width", "height", "depth")
+    ]
     try:
         return BoundingBox(topleft, size)
     except (TypeError, ValueError, AssertionError) as exc:
@@ -167,14 +169,15 @@ def floats(value: Any) -> Any:
 
 
 def layer_extra_for_writing(extra: dict[str, Any]) -> dict[str, Any]:
-    """Drop empty optional fields and write transformation numbers as floats, as webknossos does."""
+    """Drop empty optional layer fields, write transformation numbers as floats (as webknossos)."""
     out = dict(extra)
     for key in ("coordinateTransformations", "mappings", "additionalAxes"):
         if key in out and (out[key] is None or out[key] == []):
             del out[key]
     attachments = out.get("attachments", 0)
     if attachments is None or (
-        isinstance(attachments, dict) and all(v is None or len(v) == 0 for v in attachments.values())
+        isinstance(attachments, dict)
+        and all(v is None or v == [] or v == {} for v in attachments.values())
     ):
         del out["attachments"]
     transforms = out.get("coordinateTransformations")

@@ -1,0 +1,206 @@
+"""The WKW file kernel: headers, box reads/writes against a numpy model, hostile files."""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import FIXTURES, fixtures_or_skip, random_volume
+from wkcore import CorruptFileError, _wkw
+
+SEEN_HEADER = bytes.fromhex("574b570115030103") + (80).to_bytes(8, "little")
+
+
+def test_header_from_formats_md_parses():
+    assert _wkw.parse_header_bytes(SEEN_HEADER) == (5, 1, 3, 1, 3, 80)
+
+
+def test_header_bytes_are_built_exactly():
+    assert _wkw.header_bytes(5, 1, 3, 1, 3, 80) == SEEN_HEADER
+    assert _wkw.header_bytes(5, 1, 3, 1, 3) == SEEN_HEADER[:8] + bytes(8)
+
+
+def test_fixture_mag_headers_match_what_we_build():
+    root = fixtures_or_skip()
+    headers = sorted(root.glob("wkw_*/*/*/header.wkw"))
+    assert headers
+    for h in headers:
+        raw = h.read_bytes()
+        assert _wkw.header_bytes(*_wkw.parse_header_bytes(raw)) == raw
+
+
+@pytest.mark.parametrize("offset,value,field", [
+    (0, 0x58, "magic"), (3, 2, "version"), (5, 7, "block type"), (6, 9, "voxel type"),
+    (7, 0, "bytes per voxel"), (4, 0xFB, "limits"),
+])
+def test_bad_header_fields_are_named(offset, value, field):
+    raw = bytearray(SEEN_HEADER)
+    raw[offset] = value
+    with pytest.raises(CorruptFileError, match=field):
+        _wkw.parse_header_bytes(bytes(raw))
+
+
+def test_short_header_is_refused():
+    with pytest.raises(CorruptFileError, match="16"):
+        _wkw.parse_header_bytes(SEEN_HEADER[:10])
+
+
+def layout(block_type, dtype, nc, block_log2=3, file_log2=2):
+    voxel_type = {"uint8": 1, "uint16": 2, "uint32": 3, "uint64": 4, "float32": 5, "float64": 6}[np.dtype(dtype).name]
+    return (block_log2, file_log2, block_type, voxel_type, nc * np.dtype(dtype).itemsize)
+
+
+def read_layout(full):
+    return (full[0], full[1], full[3], full[4])
+
+
+SIDE = 32  # block 8, 4 blocks per side
+boxes = st.tuples(*[st.integers(0, SIDE - 1)] * 3).flatmap(
+    lambda lo: st.tuples(st.just(lo), st.tuples(*[st.integers(l + 1, SIDE) for l in lo])))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(boxes, min_size=1, max_size=4), st.sampled_from([1, 2, 3]),
+       st.sampled_from([("uint8", 1), ("uint8", 3), ("uint16", 1), ("float64", 2)]), st.sampled_from("CF"))
+def test_writes_then_reads_match_a_numpy_model(tmp_path, writes, block_type, kind, order):
+    dtype, nc = kind
+    full = layout(block_type, dtype, nc)
+    path = tmp_path / f"f{block_type}{dtype}{nc}{order}{len(writes)}.wkw"
+    path.unlink(missing_ok=True)
+    model = np.zeros((nc, SIDE, SIDE, SIDE), dtype)
+    for n, (lo, hi) in enumerate(writes):
+        shape = tuple(h - l for l, h in zip(lo, hi))
+        data = np.asarray(random_volume((nc, *shape), dtype, seed=n), order=order)
+        _wkw.write(str(path), str(path) + ".tmp", full, (*lo, *hi), data, (0, 0, 0))
+        model[:, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = data
+    lo, hi = writes[0]
+    out = np.zeros((nc, SIDE, SIDE, SIDE), dtype, order=order)
+    assert _wkw.read(str(path), read_layout(full), (0, 0, 0, SIDE, SIDE, SIDE), out, (0, 0, 0))
+    np.testing.assert_array_equal(out, model)
+    part = np.zeros((nc, *[h - l for l, h in zip(lo, hi)]), dtype)
+    _wkw.read(str(path), read_layout(full), (*lo, *hi), part, (0, 0, 0))
+    np.testing.assert_array_equal(part, model[:, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])
+    assert not Path(str(path) + ".tmp").exists()
+
+
+def test_missing_file_reads_as_not_found_and_leaves_the_buffer(tmp_path):
+    out = np.full((1, 4, 4, 4), 7, np.uint8)
+    assert _wkw.read(str(tmp_path / "nope.wkw"), (3, 2, 1, 1), (0, 0, 0, 4, 4, 4), out, (0, 0, 0)) is False
+    assert (out == 7).all()
+
+
+def test_raw_file_has_its_full_size_and_compressed_file_is_smaller(tmp_path):
+    data = np.zeros((1, 8, 8, 8), np.uint8)
+    for bt in (1, 2):
+        p = tmp_path / f"{bt}.wkw"
+        _wkw.write(str(p), str(p) + ".tmp", layout(bt, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+        size = p.stat().st_size
+        if bt == 1:
+            assert size == 16 + 64 * 512
+        else:
+            assert size < 16 + 64 * 8 + 64 * 64
+
+
+@pytest.mark.parametrize("bad", [
+    dict(box=(0, 0, 0, 33, 8, 8)), dict(box=(4, 0, 0, 4, 8, 8)), dict(shape=(2, 8, 8, 8)),
+    dict(dtype="uint16"), dict(shape=(1, 8, 8)), dict(offset=(1, 0, 0)),
+])
+def test_bad_arguments_raise_value_errors(tmp_path, bad):
+    shape, dtype = bad.get("shape", (1, 8, 8, 8)), bad.get("dtype", "uint8")
+    data = np.zeros(shape, dtype)
+    with pytest.raises(ValueError):
+        _wkw.write(str(tmp_path / "a.wkw"), str(tmp_path / "a.tmp"), layout(2, "uint8", 1),
+                   bad.get("box", (0, 0, 0, 8, 8, 8)), data, bad.get("offset", (0, 0, 0)))
+
+
+def test_a_read_only_buffer_cannot_be_read_into(tmp_path):
+    data = np.zeros((1, 8, 8, 8), np.uint8)
+    p = tmp_path / "a.wkw"
+    _wkw.write(str(p), str(p) + ".t", layout(2, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+    data.flags.writeable = False
+    with pytest.raises((ValueError, BufferError)):
+        _wkw.read(str(p), (3, 2, 1, 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+
+
+def test_a_file_of_another_layout_is_refused(tmp_path):
+    p = tmp_path / "a.wkw"
+    data = np.zeros((1, 8, 8, 8), np.uint8)
+    _wkw.write(str(p), str(p) + ".t", layout(2, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+    with pytest.raises(CorruptFileError, match="differs"):
+        _wkw.read(str(p), (3, 2, 2, 2), (0, 0, 0, 8, 8, 8), np.zeros((1, 8, 8, 8), np.uint16), (0, 0, 0))
+
+
+# ---- hostile files ------------------------------------------------------------------------
+
+def _real_files():
+    if not FIXTURES.is_dir():
+        return []
+    return sorted(p for p in FIXTURES.glob("wkw_*/*/*/z*/y*/x*.wkw"))
+
+
+def _mag_layout(path: Path):
+    h = _wkw.parse_header_bytes((path.parents[2] / "header.wkw").read_bytes())
+    return (h[0], h[1], h[3], h[4])
+
+
+def _read_all(path: Path, lay) -> np.ndarray:
+    side = 1 << (lay[0] + lay[1])
+    dtype = {1: "uint8", 2: "uint16", 3: "uint32", 4: "uint64", 5: "float32", 6: "float64"}[lay[2]]
+    nc = lay[3] // np.dtype(dtype).itemsize
+    out = np.zeros((nc, side, side, side), dtype)
+    _wkw.read(str(path), lay, (0, 0, 0, side, side, side), out, (0, 0, 0))
+    return out
+
+
+@pytest.mark.parametrize("cut", [0, 5, 16, 100, -1])
+def test_truncated_real_files_raise_corrupt_file_error(tmp_path, cut):
+    files = _real_files() or pytest.skip("no fixture files")
+    for src in files:
+        raw = src.read_bytes()
+        p = tmp_path / "t.wkw"
+        p.write_bytes(raw[:cut] if cut >= 0 else raw[: len(raw) // 2])
+        with pytest.raises(CorruptFileError, match="t.wkw"):
+            _read_all(p, _mag_layout(src))
+
+
+def test_a_header_claiming_huge_blocks_allocates_nothing_big(tmp_path):
+    p = tmp_path / "big.wkw"
+    # block_len 2**10, file_len 2**0, LZ4, uint64 x 31 channels: a 248 GiB block from 100 bytes
+    p.write_bytes(_wkw.header_bytes(10, 0, 2, 4, 248, 24) + (120).to_bytes(8, "little") + bytes(96))
+    with pytest.raises(CorruptFileError):
+        _wkw.read(str(p), (10, 0, 4, 248), (0, 0, 0, 1, 1, 1), np.zeros((31, 1, 1, 1), np.uint64), (0, 0, 0))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_real_files_only_raise_typed_errors(tmp_path, data):
+    files = _real_files() or pytest.skip("no fixture files")
+    src = data.draw(st.sampled_from(files))
+    raw = bytearray(src.read_bytes())
+    for _ in range(data.draw(st.integers(1, 8))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        if data.draw(st.booleans()) and pos < 16 + 8 * 64:  # aim at header and jump table
+            raw[pos] = data.draw(st.integers(0, 255))
+        else:
+            raw[pos] ^= 1 << data.draw(st.integers(0, 7))
+    if data.draw(st.booleans()):
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    p = tmp_path / "fuzz.wkw"
+    p.write_bytes(bytes(raw))
+    lay = _mag_layout(src)
+    try:
+        _read_all(p, lay)
+    except CorruptFileError:
+        pass
+    # writing into a damaged file must fail cleanly too, leaving no temp file behind
+    h = _wkw.parse_header_bytes((src.parents[2] / "header.wkw").read_bytes())
+    nc = lay[3] // {1: 1, 2: 2, 3: 4, 4: 8, 5: 4, 6: 8}[lay[2]]
+    dtype = {1: "uint8", 2: "uint16", 3: "uint32", 4: "uint64", 5: "float32", 6: "float64"}[lay[2]]
+    try:
+        _wkw.write(str(p), str(p) + ".tmp", (h[0], h[1], h[2], h[3], h[4]), (1, 2, 3, 9, 9, 9),
+                   np.ones((nc, 8, 7, 6), dtype), (0, 0, 0))
+    except CorruptFileError:
+        assert not os.path.exists(str(p) + ".tmp")
