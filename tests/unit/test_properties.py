@@ -30,7 +30,8 @@ from wkpy.properties import (
 )
 from wkpy.properties import _io as properties_io
 
-FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+FIXTURES = Path(os.environ.get("WKPY_SHARED", SHARED)) / "fixtures"
 PROPERTY_FILES = sorted(FIXTURES.rglob(PROPERTIES_FILE_NAME)) if FIXTURES.is_dir() else []
 # Files webknossos 4.3.3 wrote itself (the upstream ones are older or hand-made).
 WK_WRITTEN = [f for f in PROPERTY_FILES if "upstream" not in f.parts]
@@ -123,7 +124,7 @@ def test_fixture_loads(file: Path) -> None:
         )
         raw_mags = raw_layer.get("mags") or raw_layer["wkwResolutions"]
         assert len(layer.mags) == len(raw_mags)
-        dtype, channels = dtype_and_channels(layer.element_class, layer.num_channels)
+        _, channels = dtype_and_channels(layer.element_class, layer.num_channels)
         assert channels == raw_layer.get("numChannels", channels)
     # the dataset folder works as well as the file
     assert load_properties(file.parent) == props
@@ -512,51 +513,77 @@ MALFORMED: list[tuple[Mutation, str]] = [
     (_set(f"{L0}.category", "colour"), "dataLayers[0].category: expected 'color' or"),
     (_set(f"{L0}.category", None), "dataLayers[0].category: expected 'color' or"),
     (_del(f"{L0}.boundingBox"), "dataLayers[0].boundingBox: missing required field"),
-    (_set(f"{L0}.boundingBox", [0, 0, 0, 1, 1, 1]), "dataLayers[0].boundingBox: expected an object"),
+    (_set(f"{L0}.boundingBox", [0, 0, 0, 1, 1, 1]),
+     "dataLayers[0].boundingBox: expected an object"),
     (_del(f"{L0}.boundingBox.topLeft"), "dataLayers[0].boundingBox.topLeft: missing required"),
-    (_set(f"{L0}.boundingBox.topLeft", [1, 2]), "dataLayers[0].boundingBox.topLeft: expected a list of 3"),
-    (_set(f"{L0}.boundingBox.topLeft", "0,0,0"), "dataLayers[0].boundingBox.topLeft: expected a list of 3"),
-    (_set(f"{L0}.boundingBox.topLeft[2]", "x"), "dataLayers[0].boundingBox.topLeft[2]: expected an integer, got 'x'"),
-    (_set(f"{L0}.boundingBox.width", "abc"), "dataLayers[0].boundingBox.width: expected an integer, got 'abc'"),
+    (_set(f"{L0}.boundingBox.topLeft", [1, 2]),
+     "dataLayers[0].boundingBox.topLeft: expected a list of 3"),
+    (_set(f"{L0}.boundingBox.topLeft", "0,0,0"),
+     "dataLayers[0].boundingBox.topLeft: expected a list of 3"),
+    (_set(f"{L0}.boundingBox.topLeft[2]", "x"),
+     "dataLayers[0].boundingBox.topLeft[2]: expected an integer, got 'x'"),
+    (_set(f"{L0}.boundingBox.width", "abc"),
+     "dataLayers[0].boundingBox.width: expected an integer, got 'abc'"),
     (_del(f"{L0}.boundingBox.height"), "dataLayers[0].boundingBox.height: missing required field"),
-    (_set(f"{L0}.boundingBox.height", -1), "dataLayers[0].boundingBox.height: expected an integer >= 0, got -1"),
-    (_set(f"{L0}.boundingBox.depth", 1.5), "dataLayers[0].boundingBox.depth: expected an integer, got 1.5"),
-    (_set(f"{L0}.boundingBox.depth", True), "dataLayers[0].boundingBox.depth: expected an integer, got True"),
-    (_set(f"{L0}.boundingBox.depth", None), "dataLayers[0].boundingBox.depth: expected an integer, got None"),
+    (_set(f"{L0}.boundingBox.height", -1),
+     "dataLayers[0].boundingBox.height: expected an integer >= 0, got -1"),
+    (_set(f"{L0}.boundingBox.depth", 1.5),
+     "dataLayers[0].boundingBox.depth: expected an integer, got 1.5"),
+    (_set(f"{L0}.boundingBox.depth", True),
+     "dataLayers[0].boundingBox.depth: expected an integer, got True"),
+    (_set(f"{L0}.boundingBox.depth", None),
+     "dataLayers[0].boundingBox.depth: expected an integer, got None"),
     (_del(f"{L0}.elementClass"), "dataLayers[0].elementClass: missing required field"),
-    (_set(f"{L0}.elementClass", "uint7"), "dataLayers[0].elementClass: unsupported element class 'uint7'"),
+    (_set(f"{L0}.elementClass", "uint7"),
+     "dataLayers[0].elementClass: unsupported element class 'uint7'"),
     (_set(f"{L0}.elementClass", 8), "dataLayers[0].elementClass: element class must be a string"),
     (_set(f"{L1}.elementClass", "complex64"), "dataLayers[1].elementClass: unsupported"),
-    (_set(f"{L0}.numChannels", 2), "dataLayers[0].elementClass: unsupported element class 'uint24' with 2"),
+    (_set(f"{L0}.numChannels", 2),
+     "dataLayers[0].elementClass: unsupported element class 'uint24' with 2"),
     (_set(f"{L0}.numChannels", "3"), "dataLayers[0].numChannels: expected an integer, got '3'"),
     (_set(f"{L0}.numChannels", 0), "dataLayers[0].numChannels: expected an integer >= 1, got 0"),
-    (_set(f"{L0}.dataFormat", "tiff"), "dataLayers[0].dataFormat: expected one of wkw, zarr, zarr3"),
+    (_set(f"{L0}.dataFormat", "tiff"),
+     "dataLayers[0].dataFormat: expected one of wkw, zarr, zarr3"),
     (_set(f"{L0}.dataFormat", None), "dataLayers[0].dataFormat: expected one of"),
     (_del(f"{L0}.mags"), "dataLayers[0].mags: missing required field"),
     (_set(f"{L0}.mags", {"mag": [1, 1, 1]}), "dataLayers[0].mags: expected a list"),
     (_set(f"{L0}.mags[1]", 1), "dataLayers[0].mags[1]: expected an object, got 1"),
     (_del(f"{L0}.mags[0].mag"), "dataLayers[0].mags[0].mag: missing required field"),
     (_set(f"{L0}.mags[0].mag", [1, 1]), "dataLayers[0].mags[0].mag: expected a list of 3"),
-    (_set(f"{L0}.mags[0].mag", [3, 3, 3]), "dataLayers[0].mags[0].mag: mag components must be powers of two"),
-    (_set(f"{L0}.mags[0].mag", [0, 1, 1]), "dataLayers[0].mags[0].mag[0]: expected an integer >= 1, got 0"),
+    (_set(f"{L0}.mags[0].mag", [3, 3, 3]),
+     "dataLayers[0].mags[0].mag: mag components must be powers of two"),
+    (_set(f"{L0}.mags[0].mag", [0, 1, 1]),
+     "dataLayers[0].mags[0].mag[0]: expected an integer >= 1, got 0"),
     (_set(f"{L0}.mags[0].mag", "1"), "dataLayers[0].mags[0].mag: expected an integer, got '1'"),
     (_set(f"{L0}.mags[1].mag", [1, 1, 1]), "dataLayers[0].mags[1].mag: duplicate mag [1, 1, 1]"),
-    (_set(f"{L0}.mags[0].path", 5), "dataLayers[0].mags[0].path: expected a non-empty string, got 5"),
-    (_set(f"{L0}.mags[0].cubeLength", "32"), "dataLayers[0].mags[0].cubeLength: expected an integer, got '32'"),
-    (_set(f"{L0}.mags[0].cubeLength", 0), "dataLayers[0].mags[0].cubeLength: expected an integer >= 1"),
-    (_set(f"{L0}.mags[0].axisOrder", "cxyz"), "dataLayers[0].mags[0].axisOrder: expected an object"),
-    (_set(f"{L0}.mags[0].axisOrder", {"c": 0, "x": "1"}), "dataLayers[0].mags[0].axisOrder.x: expected an integer"),
-    (_set(f"{L0}.mags[1].axisOrder", {"c": 0, "x": 3, "y": 2, "z": 1}), "dataLayers[0].mags: axisOrder must be the same"),
-    (_set(f"{L1}.largestSegmentId", "abc"), "dataLayers[1].largestSegmentId: expected an integer, got 'abc'"),
-    (_set(f"{L1}.largestSegmentId", 1.5), "dataLayers[1].largestSegmentId: expected an integer, got 1.5"),
-    (_set(f"{L1}.largestSegmentId", False), "dataLayers[1].largestSegmentId: expected an integer, got False"),
+    (_set(f"{L0}.mags[0].path", 5),
+     "dataLayers[0].mags[0].path: expected a non-empty string, got 5"),
+    (_set(f"{L0}.mags[0].cubeLength", "32"),
+     "dataLayers[0].mags[0].cubeLength: expected an integer, got '32'"),
+    (_set(f"{L0}.mags[0].cubeLength", 0),
+     "dataLayers[0].mags[0].cubeLength: expected an integer >= 1"),
+    (_set(f"{L0}.mags[0].axisOrder", "cxyz"),
+     "dataLayers[0].mags[0].axisOrder: expected an object"),
+    (_set(f"{L0}.mags[0].axisOrder", {"c": 0, "x": "1"}),
+     "dataLayers[0].mags[0].axisOrder.x: expected an integer"),
+    (_set(f"{L0}.mags[1].axisOrder", {"c": 0, "x": 3, "y": 2, "z": 1}),
+     "dataLayers[0].mags: axisOrder must be the same"),
+    (_set(f"{L1}.largestSegmentId", "abc"),
+     "dataLayers[1].largestSegmentId: expected an integer, got 'abc'"),
+    (_set(f"{L1}.largestSegmentId", 1.5),
+     "dataLayers[1].largestSegmentId: expected an integer, got 1.5"),
+    (_set(f"{L1}.largestSegmentId", False),
+     "dataLayers[1].largestSegmentId: expected an integer, got False"),
     (_set(f"{L1}.largestSegmentId", {"customJsonEncoding": "bigint", "value": 5}),
      "dataLayers[1].largestSegmentId.value: expected a decimal string, got 5"),
     (_set(f"{L1}.largestSegmentId", {"customJsonEncoding": "bigint", "value": "0x10"}),
      "dataLayers[1].largestSegmentId.value: expected a decimal string"),
-    (_set(f"{L1}.largestSegmentId", {"value": "10"}), "dataLayers[1].largestSegmentId: expected an integer"),
-    (_set(f"{L1}.defaultViewConfiguration", [1]), "dataLayers[1].defaultViewConfiguration: expected an object"),
-    (_set("defaultViewConfiguration", "pos"), "defaultViewConfiguration: expected an object, got 'pos'"),
+    (_set(f"{L1}.largestSegmentId", {"value": "10"}),
+     "dataLayers[1].largestSegmentId: expected an integer"),
+    (_set(f"{L1}.defaultViewConfiguration", [1]),
+     "dataLayers[1].defaultViewConfiguration: expected an object"),
+    (_set("defaultViewConfiguration", "pos"),
+     "defaultViewConfiguration: expected an object, got 'pos'"),
 ]
 
 
@@ -696,8 +723,9 @@ def _wk_dataset(tmp_path: Path, data_format: str) -> Path:
     ds = wk.Dataset(path, voxel_size=(11.2, 11.2, 25))
     color = ds.add_layer("color", wk.COLOR_CATEGORY, dtype=np.uint8, num_channels=3,
                          data_format=data_format)
-    color.add_mag(1).write(np.arange(3 * 20 * 10 * 5, dtype=np.uint8).reshape(3, 20, 10, 5),
-                           absolute_offset=(3, 4, 5), allow_resize=True)
+    small = {"chunk_shape": 32, "shard_shape": 64} if data_format == "zarr3" else {}
+    data = np.arange(3 * 20 * 10 * 5, dtype=np.uint8).reshape(3, 20, 10, 5)
+    color.add_mag(1, **small).write(data, absolute_offset=(3, 4, 5), allow_resize=True)
     color.add_mag("2-2-1")
     seg = ds.add_layer("segmentation", wk.SEGMENTATION_CATEGORY, dtype=np.uint32,
                        largest_segment_id=123456, data_format=data_format)
