@@ -20,6 +20,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES,
 from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
                            WK_EMISMATCH, load_le64, store_le64)
 from wkcore._morton cimport morton_encode, morton_decode
+from wkcore._copy cimport copy3d
 from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact
 from wkcore._raise import raise_for
 
@@ -166,31 +167,30 @@ cdef int open_existing(const char* path, int flags, layout* F, uint64_t* size, w
 cdef void copy_region(uint8_t* blk, int B, int vs, const region* r, Py_ssize_t ax, Py_ssize_t ay, Py_ssize_t az,
                       int lx, int ly, int lz, int nx, int ny, int nz, bint to_block) noexcept nogil:
     """Copy the nx×ny×nz voxels at (lx, ly, lz) of a block from/to the caller's array at (ax, ay, az)."""
-    cdef int x, y, z, c, ts = r.ts
-    cdef bint fast = r.sx == vs and (r.nc == 1 or r.sc == ts)
-    cdef size_t row = <size_t>nx * vs
-    cdef uint8_t* b
-    cdef uint8_t* a
-    cdef uint8_t* pa
-    cdef uint8_t* pb
-    for z in range(nz):
-        for y in range(ny):
-            b = blk + (<size_t>lx + <size_t>(ly + y) * B + <size_t>(lz + z) * B * B) * vs
-            a = r.ptr + ax * r.sx + (ay + y) * r.sy + (az + z) * r.sz
-            if fast:
-                if to_block:
-                    memcpy(b, a, row)
-                else:
-                    memcpy(a, b, row)
-                continue
-            for x in range(nx):
-                for c in range(r.nc):
-                    pa = a + x * r.sx + c * r.sc
-                    pb = b + x * vs + c * ts
-                    if to_block:
-                        memcpy(pb, pa, ts)
-                    else:
-                        memcpy(pa, pb, ts)
+    cdef Py_ssize_t bs[3]
+    cdef Py_ssize_t rs[3]
+    cdef Py_ssize_t n[3]
+    cdef int c
+    cdef uint8_t* b = blk + (<size_t>lx + <size_t>ly * B + <size_t>lz * B * B) * vs
+    cdef uint8_t* a = r.ptr + ax * r.sx + ay * r.sy + az * r.sz
+    bs[0] = vs; bs[1] = <Py_ssize_t>B * vs; bs[2] = <Py_ssize_t>B * B * vs
+    rs[0] = r.sx; rs[1] = r.sy; rs[2] = r.sz
+    n[0] = nx; n[1] = ny; n[2] = nz
+    if r.sx == vs and (r.nc == 1 or r.sc == r.ts):
+        # the array has the block's own layout (Fortran order, channels interleaved):
+        # copy x-runs as bytes
+        n[0] = <Py_ssize_t>nx * vs
+        bs[0] = rs[0] = 1
+        if to_block:
+            copy3d(b, bs, a, rs, n, rs, 1)
+        else:
+            copy3d(a, rs, b, bs, n, rs, 1)
+        return
+    for c in range(r.nc):
+        if to_block:
+            copy3d(b + c * r.ts, bs, a + c * r.sc, rs, n, rs, r.ts)
+        else:
+            copy3d(a + c * r.sc, rs, b + c * r.ts, bs, n, rs, r.ts)
 
 cdef inline bint clip(int64_t b0, int B, const int64_t* box, int axis, int* l0, int* n) noexcept nogil:
     """Intersect block [b0, b0+B) with the box along one axis; False if empty."""

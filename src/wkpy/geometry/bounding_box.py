@@ -18,6 +18,7 @@ from .vec3_int import XYZ_AXES, Vec3Int, Vec3IntLike
 
 __all__ = ["BoundingBox"]
 
+_tuple_new = tuple.__new__
 _vec = Vec3Int.from_xyz
 _CHECKPOINT = re.compile(r"([0-9]+_){5}[0-9]+")
 
@@ -68,13 +69,14 @@ class BoundingBox:
     def __init__(self, topleft: Vec3IntLike, size: Vec3IntLike) -> None:
         tl = topleft if type(topleft) is Vec3Int else Vec3Int(topleft)
         sz = size if type(size) is Vec3Int else Vec3Int(size)
-        sx, sy, sz_z = sz
-        if sx < 0 or sy < 0 or sz_z < 0:
-            tl = _vec(tl[0] + min(sx, 0), tl[1] + min(sy, 0), tl[2] + min(sz_z, 0))
-            sz = _vec(abs(sx), abs(sy), abs(sz_z))
+        w, h, d = sz
+        if w < 0 or h < 0 or d < 0:
+            tl = _tuple_new(Vec3Int, (tl[0] + min(w, 0), tl[1] + min(h, 0), tl[2] + min(d, 0)))
+            w, h, d = abs(w), abs(h), abs(d)
+            sz = _tuple_new(Vec3Int, (w, h, d))
         _set_topleft(self, tl)
         _set_size(self, sz)
-        _set_bottomright(self, tl + sz)
+        _set_bottomright(self, _tuple_new(Vec3Int, (tl[0] + w, tl[1] + h, tl[2] + d)))
 
     @classmethod
     def _make(cls, topleft: Vec3Int, size: Vec3Int) -> BoundingBox:
@@ -82,13 +84,17 @@ class BoundingBox:
         self = object.__new__(cls)
         _set_topleft(self, topleft)
         _set_size(self, size)
-        _set_bottomright(self, topleft + size)
+        _set_bottomright(
+            self,
+            _tuple_new(Vec3Int, (topleft[0] + size[0], topleft[1] + size[1], topleft[2] + size[2])),
+        )
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
-    __delattr__ = __setattr__  # type: ignore[assignment]
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __reduce__(self) -> tuple[type[BoundingBox], tuple[tuple[int, ...], tuple[int, ...]]]:
         return (type(self), (self.topleft.to_tuple(), self.size.to_tuple()))
@@ -350,13 +356,11 @@ class BoundingBox:
         """
         (a0, a1, a2), (b0, b1, b2) = self.topleft, other.topleft
         (c0, c1, c2), (d0, d1, d2) = self.bottomright, other.bottomright
-        tl = _vec(max(a0, b0), max(a1, b1), max(a2, b2))
-        size = _vec(
-            max(min(c0, d0) - tl[0], 0), max(min(c1, d1) - tl[1], 0), max(min(c2, d2) - tl[2], 0)
-        )
-        if not dont_assert and not (size[0] and size[1] and size[2]):
+        t0, t1, t2 = max(a0, b0), max(a1, b1), max(a2, b2)
+        s0, s1, s2 = max(min(c0, d0) - t0, 0), max(min(c1, d1) - t1, 0), max(min(c2, d2) - t2, 0)
+        if not dont_assert and not (s0 and s1 and s2):
             raise InvalidRequestError(f"No intersection between bounding boxes {self} and {other}.")
-        return self._make(tl, size)
+        return self._make(_tuple_new(Vec3Int, (t0, t1, t2)), _tuple_new(Vec3Int, (s0, s1, s2)))
 
     def extended_by(self, other: BoundingBox) -> BoundingBox:
         """Smallest box containing both; an empty box on either side is ignored."""
@@ -462,9 +466,9 @@ class BoundingBox:
         s0, s1, s2 = step
         make = self._make
         for x, y, z in toplefts:
-            tl = _vec(max(x, a0), max(y, a1), max(z, a2))
-            size = _vec(min(x + s0, b0) - tl[0], min(y + s1, b1) - tl[1], min(z + s2, b2) - tl[2])
-            yield make(tl, size)
+            t0, t1, t2 = max(x, a0), max(y, a1), max(z, a2)
+            size = (min(x + s0, b0) - t0, min(y + s1, b1) - t1, min(z + s2, b2) - t2)
+            yield make(_tuple_new(Vec3Int, (t0, t1, t2)), _tuple_new(Vec3Int, size))
 
 
 _set_topleft = BoundingBox.topleft.__set__  # type: ignore[attr-defined]

@@ -21,9 +21,7 @@ _LONG_NAME = re.compile(r"(\d+)-(\d+)-(\d+)")
 
 def _parse(mag_like: Any) -> Vec3Int:
     """Convert a mag-like value to a validated Vec3Int of powers of two."""
-    if isinstance(mag_like, Vec3Int):
-        vec = mag_like
-    elif isinstance(mag_like, (Integral, np.integer)):
+    if type(mag_like) is int or isinstance(mag_like, (Integral, np.integer)):
         value = int(mag_like)
         vec = Vec3Int.from_xyz(value, value, value)
     elif isinstance(mag_like, str):
@@ -37,7 +35,7 @@ def _parse(mag_like: Any) -> Vec3Int:
                     f"A mag string must look like '2' or '2-2-1', got {mag_like!r}."
                 )
             vec = Vec3Int(*(int(part) for part in match.groups()))
-    elif isinstance(mag_like, (Iterable, np.ndarray)):
+    elif isinstance(mag_like, (Vec3Int, Iterable, np.ndarray)):
         vec = Vec3Int(mag_like)
     else:
         raise ValueError(
@@ -80,7 +78,8 @@ class Mag:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
-    __delattr__ = __setattr__  # type: ignore[assignment]
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __reduce__(self) -> tuple[type[Mag], tuple[tuple[int, int, int]]]:
         return (type(self), (self._mag.to_tuple(),))

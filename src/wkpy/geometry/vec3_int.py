@@ -96,7 +96,12 @@ class Vec3Int(tuple):
                     return _tuple_new(cls, args)
                 return _tuple_new(cls, (int(x), int(y), int(z)))
             if len(args) == 1:
-                return _triple_from(cls, args[0])
+                value = args[0]
+                if type(value) is tuple and len(value) == 3:
+                    x, y, z = value
+                    if type(x) is int and type(y) is int and type(z) is int:
+                        return _tuple_new(cls, value)
+                return _triple_from(cls, value)
             raise _bad_input(args)
         return cls._from_keywords(args, kwargs)
 

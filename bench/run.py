@@ -1,0 +1,421 @@
+"""wkpy against its peers on the same data, in the same run.
+
+    python bench/run.py [--size small|full] [--only W1,R1,...] [--repeats N]
+
+Prints one table: workload, system, format, median throughput (MB/s of uncompressed
+voxels) or latency, min–max over the repeats, peak extra RSS, and the ratio wkpy/peer;
+then the machine's limits (memcpy, single-core LZ4/zstd, file write/read) and wkpy's
+figures as fractions of them. Peers that are not installed are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data import em_like, labels  # noqa: E402
+from measure import Result, cpu_count, run  # noqa: E402
+
+warnings.filterwarnings("ignore")
+SIZES = {"small": (128, 128, 64), "full": (1024, 1024, 512)}
+MB = 1e6
+
+
+def have(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+# ---- systems: each offers write(path, data, fmt) / read(path, offset, shape, fmt) ---------------
+
+class WkApi:
+    """wkpy or webknossos through the full dataset façade."""
+
+    def __init__(self, module: str) -> None:
+        self.name = module
+        self.module = module
+
+    def wk(self):  # imported in the benchmark child only
+        return __import__(self.module)
+
+    def create(self, path: Path, fmt: str, dtype: str, compress: bool = True, shard: int = 1024):
+        wk = self.wk()
+        ds = wk.Dataset(path, voxel_size=(1, 1, 1))
+        layer = ds.add_layer("color", "color" if dtype == "uint8" else "segmentation",
+                             dtype_per_channel=dtype, data_format=fmt,
+                             **({} if dtype == "uint8" else {"largest_segment_id": 0}))
+        return layer.add_mag(1, chunk_shape=32, shard_shape=shard, compress=compress)
+
+    def write(self, path: Path, data: np.ndarray, fmt: str, compress: bool = True) -> None:
+        mag = self.create(path, fmt, data.dtype.name, compress)
+        kwargs = {"allow_resize": True} if self.module == "webknossos" else {}
+        mag.write(data, absolute_offset=(0, 0, 0), allow_unaligned=True, **kwargs)
+
+    def write_slabs(self, path: Path, data: np.ndarray, fmt: str, depth: int = 8) -> None:
+        mag = self.create(path, fmt, data.dtype.name)
+        kwargs = {"allow_resize": True} if self.module == "webknossos" else {}
+        for z in range(0, data.shape[2], depth):
+            mag.write(data[:, :, z:z + depth], absolute_offset=(0, 0, z), allow_unaligned=True, **kwargs)
+
+    def open(self, path: Path):
+        return self.wk().Dataset.open(path).get_layer("color").get_mag(1)
+
+    def read(self, mag, offset, shape) -> np.ndarray:
+        return mag.read(absolute_offset=offset, size=shape)
+
+    def copy(self, src: Path, dst: Path) -> None:
+        self.wk().Dataset.open(src).copy_dataset(dst, compress=True, chunk_shape=32, shard_shape=1024)
+
+
+class WkwLib:
+    """The `wkw` library directly (WKW only)."""
+
+    name = "wkw"
+    # wkw writes compressed files only whole: its files here are cubes that tile the volume
+    # (512³ for the full size), and it cannot take the 8-slice slabs of W2.
+
+    def write(self, path: Path, data: np.ndarray, fmt: str, compress: bool = True) -> None:
+        import wkw
+
+        side = min(512, *data.shape[1:])
+        bt = wkw.Header.BLOCK_TYPE_LZ4 if compress else wkw.Header.BLOCK_TYPE_RAW
+        with wkw.Dataset.create(str(path), wkw.Header(data.dtype, block_len=32, file_len=side // 32,
+                                                      block_type=bt)) as ds:
+            ds.write((0, 0, 0), data)
+
+    def open(self, path: Path):
+        import wkw
+
+        return wkw.Dataset.open(str(path))
+
+    def read(self, ds, offset, shape) -> np.ndarray:
+        return ds.read(offset, shape)
+
+
+class TensorStore:
+    """tensorstore on the Zarr3 array webknossos would write (Zarr3 only)."""
+
+    name = "tensorstore"
+
+    def spec(self, path: Path, shape, dtype: str, compress: bool = True) -> dict:
+        codecs = [{"name": "transpose", "configuration": {"order": [3, 2, 1, 0]}},
+                  {"name": "bytes", "configuration": {"endian": "little"}}]
+        if compress:
+            codecs.append({"name": "zstd", "configuration": {"level": 5, "checksum": True}})
+        return {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path / "color" / "1")},
+                "metadata": {"shape": [1, *shape], "data_type": dtype,
+                             "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [1, 1024, 1024, 1024]}},
+                             "codecs": [{"name": "sharding_indexed", "configuration": {
+                                 "chunk_shape": [1, 32, 32, 32], "codecs": codecs,
+                                 "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+                                                  {"name": "crc32c"}], "index_location": "end"}}]},
+                "create": True, "delete_existing": True}
+
+    def write(self, path: Path, data: np.ndarray, fmt: str, compress: bool = True) -> None:
+        import tensorstore as ts
+
+        arr = ts.open(self.spec(path, data.shape[1:], data.dtype.name, compress)).result()
+        arr.write(data).result()
+
+    def write_slabs(self, path: Path, data: np.ndarray, fmt: str, depth: int = 8) -> None:
+        import tensorstore as ts
+
+        arr = ts.open(self.spec(path, data.shape[1:], data.dtype.name)).result()
+        for z in range(0, data.shape[3], depth):
+            arr[:, :, :, z:z + depth].write(data[:, :, :, z:z + depth]).result()
+
+    def open(self, path: Path):
+        import tensorstore as ts
+
+        return ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path / "color" / "1")}}).result()
+
+    def read(self, arr, offset, shape) -> np.ndarray:
+        x, y, z = offset
+        return arr[:, x:x + shape[0], y:y + shape[1], z:z + shape[2]].read().result()
+
+
+def systems(fmt: str) -> list:
+    out = [WkApi("wkpy")]
+    if have("webknossos"):
+        out.append(WkApi("webknossos"))
+    if fmt == "wkw" and have("wkw"):
+        out.append(WkwLib())
+    if fmt == "zarr3" and have("tensorstore"):
+        out.append(TensorStore())
+    return out
+
+
+def formats() -> list[str]:
+    import wkpy.storage
+
+    return [f for f in ("wkw", "zarr3") if f in wkpy.storage.FORMATS]
+
+
+# ---- workloads ------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, size: str, repeats: int, root: Path) -> None:
+        self.shape = SIZES[size]
+        self.repeats = repeats
+        self.root = root
+        self.data = em_like(self.shape)[np.newaxis]
+        self.labels = labels(self.shape)[np.newaxis]
+        self.rows: list[tuple] = []
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def fresh(self, path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    def add(self, workload: str, system: str, fmt: str, result: Result, nbytes: int | None, unit: str = "MB/s") -> None:
+        self.rows.append((workload, system, fmt, result, nbytes, unit))
+
+    def prepared(self, system, fmt: str, name: str = "ref") -> Path:
+        """A dataset written by `system` to read from."""
+        path = self.path(f"{system.name}-{fmt}-{name}")
+        if not path.exists():
+            run(lambda: system.write(path, self.data, fmt), 1)
+        return path
+
+    def w1(self, fmt: str) -> None:
+        for s in systems(fmt):
+            p = self.path(f"w1-{s.name}-{fmt}")
+            self.add("W1 write 1 call", s.name, fmt, run(lambda: s.write(p, self.data, fmt), self.repeats,
+                                                          lambda: self.fresh(p)), self.data.nbytes)
+
+    def w1_labels(self, fmt: str) -> None:
+        for s in systems(fmt):
+            p = self.path(f"w1l-{s.name}-{fmt}")
+            self.add("W1 labels uint32", s.name, fmt, run(lambda: s.write(p, self.labels, fmt), self.repeats,
+                                                           lambda: self.fresh(p)), self.labels.nbytes)
+
+    def w2(self, fmt: str) -> None:
+        for s in systems(fmt):
+            if not hasattr(s, "write_slabs"):
+                continue
+            p = self.path(f"w2-{s.name}-{fmt}")
+            self.add("W2 write 8-slice slabs", s.name, fmt,
+                     run(lambda: s.write_slabs(p, self.data, fmt), self.repeats, lambda: self.fresh(p)),
+                     self.data.nbytes)
+
+    def r1(self, fmt: str) -> None:
+        for s in systems(fmt):
+            p = self.prepared(s, fmt)
+
+            def read_all() -> None:
+                got = s.read(s.open(p), (0, 0, 0), self.shape)
+                assert got.shape[-3:] == self.shape
+
+            self.add("R1 read all", s.name, fmt, run(read_all, self.repeats), self.data.nbytes)
+
+    def r1_labels(self, fmt: str) -> None:
+        for s in systems(fmt):
+            p = self.path(f"{s.name}-{fmt}-labels")
+            if not p.exists():
+                run(lambda: s.write(p, self.labels, fmt), 1)
+            self.add("R1 labels uint32", s.name, fmt,
+                     run(lambda: s.read(s.open(p), (0, 0, 0), self.shape), self.repeats), self.labels.nbytes)
+
+    def _random_reads(self, n: int, size: int, aligned: bool, seed: int) -> list:
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(n):
+            hi = [max(1, d - size) for d in self.shape]
+            off = [int(rng.integers(0, h)) for h in hi]
+            if aligned:
+                off = [o // size * size for o in off]
+            out.append(tuple(off))
+        return out
+
+    def r2(self, fmt: str) -> None:
+        offsets = self._random_reads(200, 64, False, 2)
+        for s in systems(fmt):
+            p = self.prepared(s, fmt)
+
+            def reads() -> tuple[float, float]:
+                handle = s.open(p)
+                lat = []
+                for off in offsets:
+                    t0 = time.perf_counter()
+                    s.read(handle, off, (64, 64, 64))
+                    lat.append(time.perf_counter() - t0)
+                return float(np.median(lat)), float(np.percentile(lat, 95))
+
+            self.add("R2 200×64³ unaligned", s.name, fmt, run(reads, self.repeats), None, "ms")
+
+    def r3(self, fmt: str) -> None:
+        offsets = self._random_reads(2000, 32, True, 3)
+        for s in systems(fmt):
+            p = self.prepared(s, fmt)
+
+            def reads() -> None:
+                handle = s.open(p)
+                for off in offsets:
+                    s.read(handle, off, (32, 32, 32))
+
+            self.add("R3 2000×32³ aligned", s.name, fmt, run(reads, self.repeats), 2000 * 32**3)
+
+    def c1(self, fmt: str) -> None:
+        for s in systems(fmt):
+            if not hasattr(s, "copy"):
+                continue
+            src = self.path(f"c1src-{s.name}-{fmt}")
+            if not src.exists():
+                run(lambda: s.write(src, self.data, fmt, compress=False), 1)
+            dst = self.path(f"c1dst-{s.name}-{fmt}")
+            self.add("C1 copy raw→compressed", s.name, fmt, run(lambda: s.copy(src, dst), self.repeats,
+                                                                 lambda: self.fresh(dst)), self.data.nbytes)
+
+    def p1(self, fmt: str) -> None:
+        """Two threads writing two distinct shards vs one thread writing one."""
+        import wkpy
+
+        shard = min(256, self.shape[0])
+        block = np.ascontiguousarray(self.data[:, :shard, :shard, :min(shard, self.shape[2])])
+
+        def writer(threads: int):
+            def go() -> None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                p = self.path(f"p1-{threads}-{fmt}")
+                shutil.rmtree(p, ignore_errors=True)
+                ds = wkpy.Dataset(p, voxel_size=(1, 1, 1))
+                mag = ds.add_layer("c", "color", data_format=fmt).add_mag(1, shard_shape=shard)
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(lambda i: mag.write(block, absolute_offset=(i * shard, 0, 0),
+                                                      json_update_allowed=False), range(threads)))
+            return go
+
+        one = run(writer(1), self.repeats)
+        two = run(writer(2), self.repeats)
+        self.add("P1 1 thread, 1 shard", "wkpy", fmt, one, block.nbytes)
+        self.add("P1 2 threads, 2 shards", "wkpy", fmt, two, 2 * block.nbytes)
+
+
+WORKLOADS = {"W1": ["w1", "w1_labels"], "W2": ["w2"], "R1": ["r1", "r1_labels"], "R2": ["r2"], "R3": ["r3"],
+             "C1": ["c1"], "P1": ["p1"]}
+
+
+# ---- limits -----------------------------------------------------------------------------------
+
+def limits(data: np.ndarray, root: Path) -> dict[str, float]:
+    """Single-core throughput (MB/s) of what bounds the workloads, on the same data."""
+    from wkcore import _codecs
+
+    buf = data.tobytes()
+    block = 32 * 32 * 32
+    chunks = [buf[i:i + block] for i in range(0, min(len(buf), 64 * 2**20), block)]
+    total = sum(len(c) for c in chunks)
+
+    def best(fn, n=3) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    out = {}
+    dst = np.empty_like(data)
+    out["memcpy"] = data.nbytes / best(lambda: np.copyto(dst, data)) / MB
+    lz4 = [_codecs.lz4_compress_block(c) for c in chunks]
+    out["lz4 compress (1 core)"] = total / best(lambda: [_codecs.lz4_compress_block(c) for c in chunks]) / MB
+    out["lz4 decompress (1 core)"] = total / best(lambda: [_codecs.lz4_decompress_block(c, block) for c in lz4]) / MB
+    out["lz4 ratio"] = total / sum(len(c) for c in lz4)
+    zs = [_codecs.zstd_compress_frame(c, 5, True) for c in chunks]
+    out["zstd-5 compress (1 core)"] = total / best(lambda: [_codecs.zstd_compress_frame(c, 5, True) for c in chunks]) / MB
+    out["zstd-5 decompress (1 core)"] = total / best(lambda: [_codecs.zstd_decompress_frame(c, block) for c in zs]) / MB
+    out["zstd-5 ratio"] = total / sum(len(c) for c in zs)
+    f = root / "limit.bin"
+
+    def write_file() -> None:
+        with open(f, "wb") as h:
+            h.write(buf)
+            h.flush()
+            os.fsync(h.fileno())
+
+    out["file write+fsync"] = len(buf) / best(write_file) / MB
+    out["file read (cached)"] = len(buf) / best(lambda: f.read_bytes()) / MB
+    f.unlink()
+    return out
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+def report(bench: Bench, lim: dict[str, float]) -> None:
+    print(f"\n{'workload':26} {'system':12} {'fmt':6} {'median':>12} {'min–max':>19} {'peak RSS':>10} {'wkpy/peer':>9}")
+    medians = {}
+    for workload, system, fmt, res, nbytes, unit in bench.rows:
+        medians[(workload, system, fmt)] = (res, nbytes, unit)
+    for workload, system, fmt, res, nbytes, unit in bench.rows:
+        if unit == "MB/s":
+            speed = [nbytes / s / MB for s in res.seconds]
+            med, lo, hi = nbytes / res.median / MB, min(speed), max(speed)
+            text = f"{med:9.1f} MB/s", f"{lo:8.1f}–{hi:.1f}"
+        else:
+            med_lat, p95 = res.extra
+            med = med_lat
+            text = f"{med_lat * 1e3:7.2f} ms", f"p95 {p95 * 1e3:.2f} ms"
+        ratio = ""
+        ours = medians.get((workload, "wkpy", fmt))
+        if system != "wkpy" and ours is not None:
+            if unit == "MB/s":
+                ratio = f"{res.median / ours[0].median:8.2f}×"
+            else:
+                ratio = f"{res.extra[0] / ours[0].extra[0]:8.2f}×"
+        print(f"{workload:26} {system:12} {fmt:6} {text[0]:>12} {text[1]:>19} {res.peak_bytes / 2**20:7.0f} MiB {ratio:>9}")
+    print("\nlimits on this machine (same data):")
+    for k, v in lim.items():
+        print(f"  {k:28} {v:10.1f}" + ("" if "ratio" in k else " MB/s"))
+    cores = cpu_count()
+    for (workload, system, fmt), (res, nbytes, unit) in medians.items():
+        if system != "wkpy" or unit != "MB/s" or fmt != "wkw":
+            continue
+        speed = nbytes / res.median / MB
+        if workload.startswith("W1 write"):
+            print(f"  wkpy {workload} = {speed / (cores * lim['lz4 compress (1 core)']):.0%} of cores × LZ4 compress")
+        if workload == "R1 read all":
+            print(f"  wkpy {workload} = {speed / (cores * lim['lz4 decompress (1 core)']):.0%} of cores × LZ4 decompress")
+    one = medians.get(("P1 1 thread, 1 shard", "wkpy", "wkw"))
+    two = medians.get(("P1 2 threads, 2 shards", "wkpy", "wkw"))
+    if one and two:
+        print(f"  P1 two-thread scaling: {(two[1] / two[0].median) / (one[1] / one[0].median):.2f}× (ideal {min(2, cores)}×)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=SIZES, default="small")
+    ap.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated: " + ",".join(WORKLOADS))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--formats", default=None, help="comma-separated subset of wkw,zarr3")
+    args = ap.parse_args()
+    for peer in ("webknossos", "wkw", "tensorstore", "zarr"):
+        if not have(peer):
+            print(f"note: {peer} is not installed; its rows are skipped (pip install '.[bench]')")
+    root = Path(tempfile.mkdtemp(prefix="wkpy-bench-"))
+    try:
+        bench = Bench(args.size, args.repeats, root)
+        print(f"volume {bench.shape} uint8 ({bench.data.nbytes / MB:.0f} MB), {cpu_count()} cores, "
+              f"{args.repeats} repeats, numpy {np.__version__}")
+        fmts = args.formats.split(",") if args.formats else formats()
+        for key in args.only.split(","):
+            for fmt in fmts:
+                for method in WORKLOADS[key.strip()]:
+                    getattr(bench, method)(fmt)
+        report(bench, limits(bench.data, root))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

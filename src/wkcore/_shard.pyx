@@ -1,0 +1,951 @@
+# cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
+"""Zarr v3 chunk files: `sharding_indexed` shards and plain (unsharded) chunk files.
+
+A shard file holds encoded inner chunks and an index: for every inner chunk, in C order of
+the inner-chunk grid over (c, x, y, z), a u64 pair (offset, nbytes), both 2**64-1 for a
+chunk that is absent, optionally followed by the index's CRC-32C; the index sits at the
+end of the file (default) or at its start. An unsharded chunk file is one encoded chunk.
+Encoding one chunk: a permutation of its axes (`transpose`; the decoded chunk's byte
+strides), the `bytes` codec (element byte order), then bytes-to-bytes steps in order (at
+most three of zstd, blosc, gzip, crc32c). See FORMATS.md, section 3.
+
+Box reads decode only the inner chunks the box touches. Box writes re-encode only touched
+chunks, copy the others' encoded bytes as they are, drop chunks that are entirely the fill
+value, and write the new file under a temporary name renamed over the old one; a shard left
+without chunks is not written (an existing one is removed).
+
+Threading: every entry point releases the GIL for all I/O and codec work and keeps its
+state (codec contexts, buffers) on its own stack and heap; nothing is shared between calls,
+so threads working on different files run in parallel. Callers serialise writers of one file.
+"""
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.string cimport memcpy, memcmp, memset
+from libc.errno cimport errno, ENOENT
+from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC
+from posix.unistd cimport close, pread, pwrite, unlink
+from posix.stat cimport struct_stat, fstat
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
+
+from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
+                           load_le64, store_le64, load_le32, store_le32)
+from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
+                             crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, DECODE_OK, DECODE_NOMEM,
+                             BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
+from wkcore._raise import raise_for
+
+cdef extern from "<stdio.h>" nogil:
+    int rename(const char* old, const char* new)
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #define WK_ABSENT UINT64_MAX
+    static inline uint16_t wk_bswap16(uint16_t v) { return __builtin_bswap16(v); }
+    static inline uint32_t wk_bswap32(uint32_t v) { return __builtin_bswap32(v); }
+    static inline uint64_t wk_bswap64(uint64_t v) { return __builtin_bswap64(v); }
+    """
+    uint64_t WK_ABSENT
+    uint16_t wk_bswap16(uint16_t) nogil
+    uint32_t wk_bswap32(uint32_t) nogil
+    uint64_t wk_bswap64(uint64_t) nogil
+
+DEF MAX_STEPS = 3
+DEF STEP_CRC = 0
+DEF STAGE = 8 << 20              # bytes of encoded chunks gathered before one pwrite
+DEF SPAN_SLACK = 1 << 20
+DEF MAX_CHUNKS = 1 << 24         # inner chunks per shard (an index of 256 MiB)
+DEF MAX_CHUNK_BYTES = 1 << 31
+
+cdef struct step:
+    int kind                     # STEP_CRC or CODEC_*
+    wk_codec codec               # configuration only: every state pointer is NULL
+
+cdef struct zspec:
+    int ts                       # bytes per element
+    int64_t shard[4]             # elements per shard along (c, x, y, z)
+    int64_t chunk[4]             # elements per inner chunk
+    int64_t grid[4]              # inner chunks per shard
+    uint64_t n_chunks
+    Py_ssize_t cstride[4]        # byte strides of a decoded chunk
+    uint64_t chunk_bytes
+    uint64_t work_bytes          # capacity of each work buffer (largest stage of the chain + slack)
+    int big_endian
+    int n_steps
+    step steps[MAX_STEPS]        # bytes-to-bytes steps in encoding order
+    int sharded
+    int index_at_start
+    int index_big_endian
+    int index_crc
+    uint8_t fill[8]              # fill value, native byte order
+
+cdef struct region:
+    uint8_t* ptr                 # the caller's element at the box start
+    Py_ssize_t s[4]              # its byte strides (c, x, y, z)
+
+cdef struct work:
+    wk_codec codecs[MAX_STEPS]   # live codec state of this call
+    uint64_t* index              # (offset, nbytes) per inner chunk, native order, checked
+    uint8_t* a                   # decoded / encoded chunk buffers
+    uint8_t* b
+    uint8_t* enc                 # encoded bytes of one chunk, or of a span of chunks
+    uint64_t enc_cap
+    uint8_t* stage               # new file bytes not yet written
+    uint64_t staged
+    uint64_t stage_at            # file offset of stage[0]
+    int fd_in
+    int fd_out
+
+cdef void work_init(work* W, const zspec* S) noexcept nogil:
+    cdef int i
+    memset(W, 0, sizeof(work))
+    for i in range(S.n_steps):
+        W.codecs[i] = S.steps[i].codec
+    W.fd_in = W.fd_out = -1
+
+cdef void work_free(work* W, const zspec* S) noexcept nogil:
+    cdef int i
+    for i in range(S.n_steps):
+        codec_release(&W.codecs[i])
+    free(W.index); free(W.a); free(W.b); free(W.enc); free(W.stage)
+    if W.fd_in >= 0:
+        close(W.fd_in)
+    if W.fd_out >= 0:
+        close(W.fd_out)
+    W.index = NULL; W.a = W.b = W.enc = W.stage = NULL
+    W.fd_in = W.fd_out = -1
+
+cdef int alloc_work(work* W, const zspec* S, wk_err* e) noexcept nogil:
+    W.a = <uint8_t*>malloc(S.work_bytes)
+    W.b = <uint8_t*>malloc(S.work_bytes)
+    if W.a == NULL or W.b == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate two chunk buffers of %llu bytes", S.work_bytes)
+    return 0
+
+cdef int grow_enc(work* W, uint64_t n, wk_err* e) noexcept nogil:
+    """Make W.enc hold n bytes plus 8 of slack (n is bounded by a file size)."""
+    cdef uint8_t* p
+    if n + 8 <= W.enc_cap:
+        return 0
+    p = <uint8_t*>realloc(W.enc, n + 8)
+    if p == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", n)
+    W.enc = p
+    W.enc_cap = n + 8
+    return 0
+
+# ---- I/O helpers ----------------------------------------------------------------------
+
+cdef int read_exact(int fd, uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
+    cdef Py_ssize_t r
+    while n > 0:
+        r = pread(fd, buf, n if n < 0x40000000 else 0x40000000, off)
+        if r < 0:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "read failed")
+        if r == 0:
+            return WK_FAIL(e, WK_ECORRUPT, "file ends at byte %llu, %llu bytes short", off, n)
+        buf += r; off += r; n -= r
+    return 0
+
+cdef int write_all(int fd, const uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
+    cdef Py_ssize_t r
+    while n > 0:
+        r = pwrite(fd, buf, n if n < 0x40000000 else 0x40000000, off)
+        if r < 0:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "write failed")
+        buf += r; off += r; n -= r
+    return 0
+
+cdef int open_in(const char* path, work* W, uint64_t* size, wk_err* e) noexcept nogil:
+    """Open an existing file for reading: 1 if found, 0 if absent, -1 on error."""
+    cdef struct_stat st
+    W.fd_in = c_open(path, O_RDONLY)
+    if W.fd_in < 0:
+        if errno == ENOENT:
+            return 0
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot open")
+    if fstat(W.fd_in, &st) != 0:
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot stat")
+    size[0] = <uint64_t>st.st_size
+    return 1
+
+# ---- the index ----------------------------------------------------------------------------
+
+cdef inline uint64_t index_bytes(const zspec* S) noexcept nogil:
+    return (S.n_chunks * 16 + (4 if S.index_crc else 0)) if S.sharded else 0
+
+cdef void chunk_coords(const zspec* S, uint64_t m, int64_t* g) noexcept nogil:
+    cdef int k
+    for k in range(3, -1, -1):
+        g[k] = <int64_t>(m % <uint64_t>S.grid[k])
+        m //= <uint64_t>S.grid[k]
+
+cdef int load_index(work* W, const zspec* S, uint64_t size, wk_err* e) noexcept nogil:
+    """Read, check and decode the index of the open shard W.fd_in (or make the one entry of
+    an unsharded chunk file); every present entry lies inside the file's data bytes."""
+    cdef uint64_t n = S.n_chunks, isz = index_bytes(S), at, lo, hi, off, nb, m
+    cdef uint32_t want, got
+    cdef uint8_t tail[4]
+    cdef int64_t g[4]
+    W.index = <uint64_t*>malloc(16 * n)
+    if W.index == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate an index of %llu chunks", n)
+    if not S.sharded:
+        W.index[0] = 0
+        W.index[1] = size
+        return 0
+    if size < isz:
+        return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is shorter than its %llu-byte shard index", size, isz)
+    at = 0 if S.index_at_start else size - isz
+    if read_exact(W.fd_in, <uint8_t*>W.index, 16 * n, at, e):
+        return -1
+    if S.index_crc:
+        if read_exact(W.fd_in, tail, 4, at + 16 * n, e):
+            return -1
+        want = load_le32(tail)
+        got = crc32c(<uint8_t*>W.index, 16 * n)
+        if want != got:
+            return WK_FAIL(e, WK_ECORRUPT, "shard index checksum is 0x%08x, the index bytes give 0x%08x", want, got)
+    lo = isz if S.index_at_start else 0
+    hi = size if S.index_at_start else size - isz
+    for m in range(2 * n):
+        W.index[m] = wk_bswap64(W.index[m]) if S.index_big_endian else load_le64(<uint8_t*>&W.index[m])
+    for m in range(n):
+        off = W.index[2 * m]
+        nb = W.index[2 * m + 1]
+        if off == WK_ABSENT and nb == WK_ABSENT:
+            continue
+        if off < lo or off > hi or nb > hi - off:
+            chunk_coords(S, m, g)
+            return WK_FAIL(e, WK_ECORRUPT,
+                           "shard index entry %llu (chunk %lld,%lld,%lld,%lld) is (offset %llu, %llu bytes), outside the data bytes [%llu, %llu)",
+                           m, g[0], g[1], g[2], g[3], off, nb, lo, hi)
+    return 0
+
+cdef void encode_index(const work* W, const zspec* S, uint8_t* out) noexcept nogil:
+    cdef uint64_t m, v
+    for m in range(2 * S.n_chunks):
+        v = W.index[m]
+        store_le64(out + 8 * m, wk_bswap64(v) if S.index_big_endian else v)
+    if S.index_crc:
+        store_le32(out + 16 * S.n_chunks, crc32c(out, 16 * S.n_chunks))
+
+# ---- one chunk: decode, encode, fill ----------------------------------------------------------
+
+cdef void byteswap(uint8_t* p, uint64_t n, int ts) noexcept nogil:
+    cdef uint64_t i
+    cdef uint16_t v2
+    cdef uint32_t v4
+    cdef uint64_t v8
+    if ts == 2:
+        for i in range(0, n, 2):
+            memcpy(&v2, p + i, 2); v2 = wk_bswap16(v2); memcpy(p + i, &v2, 2)
+    elif ts == 4:
+        for i in range(0, n, 4):
+            memcpy(&v4, p + i, 4); v4 = wk_bswap32(v4); memcpy(p + i, &v4, 4)
+    elif ts == 8:
+        for i in range(0, n, 8):
+            memcpy(&v8, p + i, 8); v8 = wk_bswap64(v8); memcpy(p + i, &v8, 8)
+
+cdef const char* step_name(int kind) noexcept nogil:
+    if kind == CODEC_ZSTD:
+        return "zstd"
+    if kind == CODEC_BLOSC:
+        return "blosc"
+    if kind == CODEC_GZIP:
+        return "gzip"
+    return "crc32c"
+
+cdef int decode_chunk(work* W, const zspec* S, uint8_t* src, uint64_t n, uint64_t m, uint8_t** out,
+                      wk_err* e) noexcept nogil:
+    """Undo the bytes-to-bytes steps; `out` gets the native-order chunk (in W.a, W.b or src)."""
+    cdef uint8_t* cur = src
+    cdef uint8_t* dst
+    cdef uint64_t cur_len = n, expected, ncrc = 0
+    cdef int i, j, r
+    cdef uint32_t want, got
+    cdef int64_t g[4]
+    for i in range(S.n_steps - 1, -1, -1):
+        if S.steps[i].kind == STEP_CRC:
+            if cur_len < 4:
+                chunk_coords(S, m, g)
+                return WK_FAIL(e, WK_ECORRUPT, "chunk %lld,%lld,%lld,%lld: %llu bytes cannot hold a CRC-32C",
+                               g[0], g[1], g[2], g[3], cur_len)
+            want = load_le32(cur + cur_len - 4)
+            got = crc32c(cur, cur_len - 4)
+            if want != got:
+                chunk_coords(S, m, g)
+                return WK_FAIL(e, WK_ECORRUPT, "chunk %lld,%lld,%lld,%lld: CRC-32C is 0x%08x, its bytes give 0x%08x",
+                               g[0], g[1], g[2], g[3], want, got)
+            cur_len -= 4
+            continue
+        ncrc = 0
+        for j in range(i):
+            if S.steps[j].kind == STEP_CRC:
+                ncrc += 1
+        expected = S.chunk_bytes + 4 * ncrc
+        dst = W.b if cur == W.a else W.a
+        r = codec_decode(&W.codecs[i], cur, cur_len, dst, expected)
+        if r == DECODE_NOMEM:
+            return WK_FAIL(e, WK_ENOMEM, "out of memory decoding %s data", step_name(S.steps[i].kind))
+        if r != DECODE_OK:
+            chunk_coords(S, m, g)
+            return WK_FAIL(e, WK_ECORRUPT, "chunk %lld,%lld,%lld,%lld: %s data of %llu bytes does not decode to %llu bytes",
+                           g[0], g[1], g[2], g[3], step_name(S.steps[i].kind), cur_len, expected)
+        cur = dst
+        cur_len = expected
+    if cur_len != S.chunk_bytes:
+        chunk_coords(S, m, g)
+        return WK_FAIL(e, WK_ECORRUPT, "chunk %lld,%lld,%lld,%lld holds %llu bytes, not the %llu of a chunk",
+                       g[0], g[1], g[2], g[3], cur_len, S.chunk_bytes)
+    if S.big_endian and S.ts > 1:
+        byteswap(cur, S.chunk_bytes, S.ts)
+    out[0] = cur
+    return 0
+
+cdef int encode_chunk(work* W, const zspec* S, uint8_t** out, uint64_t* out_len, wk_err* e) noexcept nogil:
+    """Apply the steps to the native-order chunk in W.a (which this scrambles)."""
+    cdef uint8_t* cur = W.a
+    cdef uint8_t* dst
+    cdef uint64_t cur_len = S.chunk_bytes
+    cdef Py_ssize_t r
+    cdef int i
+    if S.big_endian and S.ts > 1:
+        byteswap(cur, S.chunk_bytes, S.ts)
+    for i in range(S.n_steps):
+        if S.steps[i].kind == STEP_CRC:
+            store_le32(cur + cur_len, crc32c(cur, cur_len))
+            cur_len += 4
+            continue
+        dst = W.b if cur == W.a else W.a
+        r = codec_encode(&W.codecs[i], cur, cur_len, dst, S.work_bytes - 4 * MAX_STEPS)
+        if r < 0:
+            return WK_FAIL(e, WK_ENOMEM, "%s compression of a chunk of %llu bytes failed", step_name(S.steps[i].kind), cur_len)
+        cur = dst
+        cur_len = <uint64_t>r
+    out[0] = cur
+    out_len[0] = cur_len
+    return 0
+
+cdef void fill_chunk(uint8_t* p, const zspec* S) noexcept nogil:
+    cdef uint64_t i
+    if S.ts == 1:
+        memset(p, S.fill[0], S.chunk_bytes)
+        return
+    i = 0
+    while i < S.chunk_bytes:
+        memcpy(p + i, S.fill, S.ts)
+        i += <uint64_t>S.ts
+
+cdef bint is_fill(const uint8_t* p, const zspec* S) noexcept nogil:
+    """Every element equals the fill value: the first does, and the buffer repeats with period ts."""
+    return memcmp(p, S.fill, S.ts) == 0 and memcmp(p, p + S.ts, S.chunk_bytes - S.ts) == 0
+
+# ---- strided copies between a chunk and the caller's array ----------------------------------
+
+cdef void copy_row(uint8_t* dst, Py_ssize_t ds, const uint8_t* src, Py_ssize_t ss, int64_t n, int ts) noexcept nogil:
+    cdef int64_t i
+    if ds == ts and ss == ts:
+        memcpy(dst, src, n * ts)
+    elif ts == 1:
+        for i in range(n):
+            dst[i * ds] = src[i * ss]
+    elif ts == 2:
+        for i in range(n):
+            memcpy(dst + i * ds, src + i * ss, 2)
+    elif ts == 4:
+        for i in range(n):
+            memcpy(dst + i * ds, src + i * ss, 4)
+    else:
+        for i in range(n):
+            memcpy(dst + i * ds, src + i * ss, 8)
+
+cdef void copy_box(uint8_t* chunk, const Py_ssize_t* cs, uint8_t* arr, const Py_ssize_t* as_, const int64_t* n,
+                   int ts, bint to_chunk) noexcept nogil:
+    """Copy an n[0]×n[1]×n[2]×n[3] box between a chunk and an array, both given by the
+    address of the box's first element and byte strides. Loops run in the chunk's memory
+    order, and axes contiguous in both are merged so the inner loop is one memcpy."""
+    cdef int ax[4]
+    cdef int i, j, t, d = 0
+    cdef Py_ssize_t C[4]
+    cdef Py_ssize_t A[4]
+    cdef int64_t N[4]
+    cdef int64_t i0, i1, i2
+    cdef uint8_t* c0
+    cdef uint8_t* a0
+    for i in range(4):
+        ax[i] = i
+    for i in range(1, 4):                 # sort axes by chunk stride, largest first
+        t = ax[i]
+        j = i - 1
+        while j >= 0 and cs[ax[j]] < cs[t]:
+            ax[j + 1] = ax[j]
+            j -= 1
+        ax[j + 1] = t
+    for i in range(4):
+        if n[ax[i]] == 1:
+            continue
+        if d > 0 and C[d - 1] == cs[ax[i]] * n[ax[i]] and A[d - 1] == as_[ax[i]] * n[ax[i]]:
+            N[d - 1] *= n[ax[i]]          # merge into the previous (outer) axis
+            C[d - 1] = cs[ax[i]]
+            A[d - 1] = as_[ax[i]]
+            continue
+        N[d] = n[ax[i]]; C[d] = cs[ax[i]]; A[d] = as_[ax[i]]
+        d += 1
+    while d < 4:                          # pad outer axes of length 1
+        for i in range(d, 0, -1):
+            N[i] = N[i - 1]; C[i] = C[i - 1]; A[i] = A[i - 1]
+        N[0] = 1; C[0] = 0; A[0] = 0
+        d += 1
+    for i0 in range(N[0]):
+        for i1 in range(N[1]):
+            for i2 in range(N[2]):
+                c0 = chunk + i0 * C[0] + i1 * C[1] + i2 * C[2]
+                a0 = arr + i0 * A[0] + i1 * A[1] + i2 * A[2]
+                if to_chunk:
+                    copy_row(c0, C[3], a0, A[3], N[3], ts)
+                else:
+                    copy_row(a0, A[3], c0, C[3], N[3], ts)
+
+cdef bint overlap(const zspec* S, const int64_t* g, const int64_t* box, int64_t* l, int64_t* n, int64_t* at) noexcept nogil:
+    """Part of chunk g inside the box: start l in the chunk, extent n, start `at` in the box."""
+    cdef int k
+    cdef int64_t c0, lo, hi
+    for k in range(4):
+        c0 = g[k] * S.chunk[k]
+        lo = box[k] if box[k] > c0 else c0
+        hi = box[k + 4] if box[k + 4] < c0 + S.chunk[k] else c0 + S.chunk[k]
+        if hi <= lo:
+            return False
+        l[k] = lo - c0
+        n[k] = hi - lo
+        at[k] = lo - box[k]
+    return True
+
+cdef inline uint8_t* chunk_at(uint8_t* p, const zspec* S, const int64_t* l) noexcept nogil:
+    return p + l[0] * S.cstride[0] + l[1] * S.cstride[1] + l[2] * S.cstride[2] + l[3] * S.cstride[3]
+
+cdef inline uint8_t* region_at(const region* r, const int64_t* at) noexcept nogil:
+    return r.ptr + at[0] * r.s[0] + at[1] * r.s[1] + at[2] * r.s[2] + at[3] * r.s[3]
+
+cdef inline uint64_t chunk_number(const zspec* S, const int64_t* g) noexcept nogil:
+    return <uint64_t>(((g[0] * S.grid[1] + g[1]) * S.grid[2] + g[2]) * S.grid[3] + g[3])
+
+# ---- read -------------------------------------------------------------------------------
+
+cdef int read_box(const char* path, const zspec* S, const int64_t* box, const region* r, int* found,
+                  wk_err* e) noexcept nogil:
+    cdef work W
+    cdef int rc
+    work_init(&W, S)
+    rc = read_chunks(path, &W, S, box, r, found, e)
+    work_free(&W, S)
+    return rc
+
+cdef int read_chunks(const char* path, work* W, const zspec* S, const int64_t* box, const region* r, int* found,
+                     wk_err* e) noexcept nogil:
+    cdef uint64_t size = 0, m, off, nb, span0 = WK_ABSENT, span1 = 0, total = 0, touched = 0
+    cdef int64_t g0[4]
+    cdef int64_t g1[4]
+    cdef int64_t g[4]
+    cdef int64_t l[4]
+    cdef int64_t n[4]
+    cdef int64_t at[4]
+    cdef bint span = False
+    cdef uint8_t* src
+    cdef uint8_t* cur
+    cdef int k
+    found[0] = open_in(path, W, &size, e)
+    if found[0] <= 0:
+        return found[0]
+    if load_index(W, S, size, e):
+        return -1
+    for k in range(4):
+        g0[k] = box[k] // S.chunk[k]
+        g1[k] = (box[k + 4] - 1) // S.chunk[k] + 1
+    # One read for all touched chunks when they lie close together in the file.
+    for g[0] in range(g0[0], g1[0]):
+        for g[1] in range(g0[1], g1[1]):
+            for g[2] in range(g0[2], g1[2]):
+                for g[3] in range(g0[3], g1[3]):
+                    m = chunk_number(S, g)
+                    off = W.index[2 * m]
+                    if off == WK_ABSENT:
+                        continue
+                    nb = W.index[2 * m + 1]
+                    touched += 1
+                    total += nb
+                    if off < span0: span0 = off
+                    if off + nb > span1: span1 = off + nb
+    if touched == 0:
+        return 0
+    if span1 - span0 <= 2 * total + SPAN_SLACK:
+        if grow_enc(W, span1 - span0, e) or read_exact(W.fd_in, W.enc, span1 - span0, span0, e):
+            return -1
+        span = True
+    if alloc_work(W, S, e):
+        return -1
+    for g[0] in range(g0[0], g1[0]):
+        for g[1] in range(g0[1], g1[1]):
+            for g[2] in range(g0[2], g1[2]):
+                for g[3] in range(g0[3], g1[3]):
+                    m = chunk_number(S, g)
+                    off = W.index[2 * m]
+                    if off == WK_ABSENT:
+                        continue
+                    nb = W.index[2 * m + 1]
+                    if span:
+                        src = W.enc + (off - span0)
+                    else:
+                        if grow_enc(W, nb, e) or read_exact(W.fd_in, W.enc, nb, off, e):
+                            return -1
+                        src = W.enc
+                    if decode_chunk(W, S, src, nb, m, &cur, e):
+                        return -1
+                    overlap(S, g, box, l, n, at)
+                    copy_box(chunk_at(cur, S, l), S.cstride, region_at(r, at), r.s, n, S.ts, False)
+    return 0
+
+# ---- write ------------------------------------------------------------------------------
+
+cdef int flush_stage(work* W, const char* tmp, wk_err* e) noexcept nogil:
+    if W.fd_out < 0:
+        W.fd_out = c_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if W.fd_out < 0:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "cannot create the temporary file")
+    if write_all(W.fd_out, W.stage, W.staged, W.stage_at, e):
+        return -1
+    W.stage_at += W.staged
+    W.staged = 0
+    return 0
+
+cdef int append(work* W, const char* tmp, const uint8_t* p, uint64_t n, wk_err* e) noexcept nogil:
+    if W.staged + n > STAGE and flush_stage(W, tmp, e):
+        return -1
+    if n > STAGE:
+        if write_all(W.fd_out, p, n, W.stage_at, e):
+            return -1
+        W.stage_at += n
+        return 0
+    memcpy(W.stage + W.staged, p, n)
+    W.staged += n
+    return 0
+
+cdef int append_old(work* W, const char* tmp, uint64_t off, uint64_t n, wk_err* e) noexcept nogil:
+    """Copy n encoded bytes of the old file through the stage."""
+    cdef uint64_t piece
+    while n > 0:
+        if W.staged == STAGE and flush_stage(W, tmp, e):
+            return -1
+        piece = STAGE - W.staged
+        if piece > n:
+            piece = n
+        if read_exact(W.fd_in, W.stage + W.staged, piece, off, e):
+            return -1
+        W.staged += piece
+        off += piece
+        n -= piece
+    return 0
+
+cdef int write_box(const char* path, const char* tmp, const zspec* S, const int64_t* box, const region* r,
+                   int* outcome, wk_err* e) noexcept nogil:
+    cdef work W
+    cdef int rc
+    work_init(&W, S)
+    rc = rebuild(path, tmp, &W, S, box, r, outcome, e)
+    if rc == 0 and outcome[0] == 0:
+        if close(W.fd_out) != 0:
+            e.errnum = errno
+            rc = WK_FAIL(e, WK_EIO, "cannot close the temporary file")
+        W.fd_out = -1
+        if rc == 0 and rename(tmp, path) != 0:
+            e.errnum = errno
+            rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
+        if rc:
+            unlink(tmp)
+    elif rc and W.fd_out >= 0:
+        unlink(tmp)
+    work_free(&W, S)
+    return rc
+
+cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, const int64_t* box, const region* r,
+                 int* outcome, wk_err* e) noexcept nogil:
+    """Write the new file to `tmp` (outcome 0), or, if no chunk is left, remove `path`
+    (outcome 1) or leave it absent (outcome 2)."""
+    cdef uint64_t size = 0, m, off, nb, present = 0, isz = index_bytes(S), enc_len
+    cdef uint64_t* old = NULL
+    cdef int64_t g[4]
+    cdef int64_t l[4]
+    cdef int64_t n[4]
+    cdef int64_t at[4]
+    cdef bint full
+    cdef int k, exists
+    cdef uint8_t* cur
+    exists = open_in(path, W, &size, e)
+    if exists < 0:
+        return -1
+    if exists:
+        if load_index(W, S, size, e):
+            return -1
+        old = W.index
+    W.index = <uint64_t*>malloc(16 * S.n_chunks)
+    W.stage = <uint8_t*>malloc(STAGE)
+    if W.index == NULL or W.stage == NULL:
+        free(old)
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate the index and write buffers")
+    rc = alloc_work(W, S, e)
+    if rc:
+        free(old)
+        return -1
+    W.stage_at = isz if S.index_at_start else 0
+    for m in range(S.n_chunks):
+        chunk_coords(S, m, g)
+        off = old[2 * m] if old != NULL else WK_ABSENT
+        nb = old[2 * m + 1] if old != NULL else WK_ABSENT
+        W.index[2 * m] = W.index[2 * m + 1] = WK_ABSENT
+        if overlap(S, g, box, l, n, at):
+            full = True
+            for k in range(4):
+                full = full and n[k] == S.chunk[k]
+            if not full:
+                if off != WK_ABSENT:
+                    if grow_enc(W, nb, e) or read_exact(W.fd_in, W.enc, nb, off, e) \
+                            or decode_chunk(W, S, W.enc, nb, m, &cur, e):
+                        free(old)
+                        return -1
+                    if cur != W.a:
+                        memcpy(W.a, cur, S.chunk_bytes)
+                else:
+                    fill_chunk(W.a, S)
+            copy_box(chunk_at(W.a, S, l), S.cstride, region_at(r, at), r.s, n, S.ts, True)
+            if is_fill(W.a, S):
+                continue
+            if encode_chunk(W, S, &cur, &enc_len, e):
+                free(old)
+                return -1
+            W.index[2 * m] = W.stage_at + W.staged
+            W.index[2 * m + 1] = enc_len
+            if append(W, tmp, cur, enc_len, e):
+                free(old)
+                return -1
+        elif off != WK_ABSENT:
+            W.index[2 * m] = W.stage_at + W.staged
+            W.index[2 * m + 1] = nb
+            if append_old(W, tmp, off, nb, e):
+                free(old)
+                return -1
+        else:
+            continue
+        present += 1
+    free(old)
+    if present == 0:
+        outcome[0] = 2
+        if exists:
+            outcome[0] = 1
+            if unlink(path) != 0 and errno != ENOENT:
+                e.errnum = errno
+                return WK_FAIL(e, WK_EIO, "cannot remove the emptied file")
+        return 0
+    outcome[0] = 0
+    if isz:
+        if W.staged + isz > STAGE and flush_stage(W, tmp, e):
+            return -1
+        if S.index_at_start:
+            if flush_stage(W, tmp, e):
+                return -1
+            encode_index(W, S, W.stage)
+            W.staged = isz
+            W.stage_at = 0
+        else:
+            encode_index(W, S, W.stage + W.staged)
+            W.staged += isz
+    return flush_stage(W, tmp, e)
+
+# ---- Python entry points ------------------------------------------------------------------
+
+_STEP_KINDS = {"crc32c": STEP_CRC, "zstd": CODEC_ZSTD, "blosc": CODEC_BLOSC, "gzip": CODEC_GZIP}
+_BLOSC_CNAMES = {"blosclz": BLOSC_BLOSCLZ, "lz4": BLOSC_LZ4, "lz4hc": BLOSC_LZ4HC, "zlib": BLOSC_ZLIB, "zstd": BLOSC_ZSTD}
+
+
+cdef class ShardSpec:
+    """How the chunk files of one Zarr v3 array are laid out and encoded.
+
+    Parameters
+    ----------
+    itemsize : bytes per element (1, 2, 4 or 8).
+    shard_shape, chunk_shape : elements along (c, x, y, z) per file and per inner chunk
+        (equal for unsharded arrays).
+    order : the `transpose` codec's permutation of (c, x, y, z); (0, 1, 2, 3) is C order.
+    big_endian : the `bytes` codec's byte order.
+    steps : bytes-to-bytes codecs in encoding order: ``("crc32c",)``, ``("zstd", level,
+        checksum)``, ``("gzip", level)``, ``("blosc", cname, clevel, shuffle, typesize,
+        blocksize)`` with shuffle 0/1/2 (none/byte/bit).
+    sharded : whether files carry an index of inner chunks.
+    index_at_start, index_big_endian, index_crc : the index's location and codecs.
+    fill : the fill value as `itemsize` bytes, native (little-endian) order.
+    """
+
+    cdef zspec s
+
+    def __init__(self, int itemsize, shard_shape, chunk_shape, order, bint big_endian, steps, bint sharded,
+                 bint index_at_start=False, bint index_big_endian=False, bint index_crc=True, bytes fill=None):
+        cdef int k, i
+        cdef uint64_t size, biggest
+        memset(&self.s, 0, sizeof(zspec))
+        if itemsize not in (1, 2, 4, 8):
+            raise ValueError(f"element size {itemsize} is not 1, 2, 4 or 8 bytes")
+        shard_shape, chunk_shape, order = tuple(shard_shape), tuple(chunk_shape), tuple(order)
+        if len(shard_shape) != 4 or len(chunk_shape) != 4 or sorted(order) != [0, 1, 2, 3]:
+            raise ValueError(f"need 4-D shapes and a permutation of 0..3, got {shard_shape}, {chunk_shape}, {order}")
+        n_chunks, chunk_elems = 1, 1
+        for k in range(4):
+            if chunk_shape[k] < 1 or shard_shape[k] < 1 or shard_shape[k] % chunk_shape[k]:
+                raise ValueError(f"shard shape {shard_shape} is not a positive multiple of chunk shape {chunk_shape}")
+            n_chunks *= shard_shape[k] // chunk_shape[k]
+            chunk_elems *= chunk_shape[k]
+        if n_chunks > MAX_CHUNKS or (not sharded and n_chunks != 1):
+            raise ValueError(f"{n_chunks} inner chunks per shard (limit {MAX_CHUNKS}; 1 when unsharded)")
+        if chunk_elems * itemsize > MAX_CHUNK_BYTES:
+            raise ValueError(f"a chunk of {chunk_shape} × {itemsize} bytes exceeds {MAX_CHUNK_BYTES} bytes")
+        fill = bytes(itemsize) if fill is None else fill
+        if len(fill) != itemsize:
+            raise ValueError(f"fill value has {len(fill)} bytes, not {itemsize}")
+        steps = list(steps)
+        if len(steps) > MAX_STEPS:
+            raise ValueError(f"at most {MAX_STEPS} bytes-to-bytes codecs, got {len(steps)}")
+        self.s.ts = itemsize
+        self.s.n_chunks = n_chunks
+        self.s.chunk_bytes = chunk_elems * itemsize
+        for k in range(4):
+            self.s.shard[k] = shard_shape[k]
+            self.s.chunk[k] = chunk_shape[k]
+            self.s.grid[k] = shard_shape[k] // chunk_shape[k]
+        # transpose: the chunk is stored as np.transpose(chunk, order) in C order
+        size = itemsize
+        for i in range(3, -1, -1):
+            self.s.cstride[order[i]] = size
+            size *= chunk_shape[order[i]]
+        self.s.big_endian = big_endian
+        self.s.sharded = sharded
+        self.s.index_at_start = index_at_start
+        self.s.index_big_endian = index_big_endian
+        self.s.index_crc = index_crc
+        for k in range(itemsize):
+            self.s.fill[k] = fill[k]
+        self.s.n_steps = len(steps)
+        size = biggest = self.s.chunk_bytes
+        for i, st in enumerate(steps):
+            kind = _STEP_KINDS.get(st[0]) if st else None
+            if kind is None:
+                raise ValueError(f"unknown bytes-to-bytes codec {st!r}")
+            self.s.steps[i].kind = kind
+            codec_init(&self.s.steps[i].codec, CODEC_ZSTD if kind == STEP_CRC else kind)
+            if kind == STEP_CRC:
+                size += 4
+            else:
+                _configure(&self.s.steps[i].codec, st)
+                size = codec_bound(&self.s.steps[i].codec, size)
+            biggest = max(biggest, size)
+        self.s.work_bytes = biggest + 4 * MAX_STEPS + 16
+
+    @property
+    def n_chunks(self) -> int:
+        return self.s.n_chunks
+
+    @property
+    def chunk_bytes(self) -> int:
+        return self.s.chunk_bytes
+
+    @property
+    def index_bytes(self) -> int:
+        return index_bytes(&self.s)
+
+
+cdef int _configure(wk_codec* c, tuple st) except -1:
+    if st[0] == "zstd":
+        _, level, checksum = st
+        if not -131072 <= level <= 22:
+            raise ValueError(f"zstd level {level} is out of range")
+        c.level, c.checksum = level, bool(checksum)
+    elif st[0] == "gzip":
+        _, level = st
+        if not 0 <= level <= 9:
+            raise ValueError(f"gzip level {level} is not in 0..9")
+        c.level = level
+    else:
+        _, cname, clevel, shuffle, typesize, blocksize = st
+        if cname not in _BLOSC_CNAMES or not 0 <= clevel <= 9 or shuffle not in (0, 1, 2) \
+                or not 1 <= typesize <= 1 << 20 or not 0 <= blocksize < 1 << 30:
+            raise ValueError(f"bad blosc configuration {st!r}")
+        c.cname, c.level, c.shuffle, c.typesize, c.blocksize = _BLOSC_CNAMES[cname], clevel, shuffle, typesize, blocksize
+    return 0
+
+
+cdef int _box(const zspec* S, tuple box, int64_t* b) except -1:
+    cdef int k
+    if len(box) != 8:
+        raise ValueError("box must be (c0, x0, y0, z0, c1, x1, y1, z1)")
+    for k in range(8):
+        b[k] = box[k]
+    for k in range(4):
+        if not (0 <= b[k] < b[k + 4] <= S.shard[k]):
+            raise ValueError(f"box {box} is empty or not inside the shard {tuple(S.shard[i] for i in range(4))}")
+    return 0
+
+
+cdef int _region(region* r, Py_buffer* v, tuple offset, const int64_t* b, int ts) except -1:
+    cdef int k
+    if v.ndim != 4:
+        raise ValueError(f"array must be 4-D (c, x, y, z), got {v.ndim}-D")
+    if v.itemsize != ts:
+        raise ValueError(f"array items are {v.itemsize} bytes, the chunks' are {ts}")
+    if len(offset) != 4:
+        raise ValueError("array offset must have 4 values (c, x, y, z)")
+    r.ptr = <uint8_t*>v.buf
+    for k in range(4):
+        if offset[k] < 0 or offset[k] + b[k + 4] - b[k] > v.shape[k]:
+            raise ValueError(f"box {tuple(b[i] for i in range(8))} at {offset} does not fit an array of shape "
+                             f"{tuple(v.shape[i] for i in range(4))}")
+        r.s[k] = v.strides[k]
+        r.ptr += <Py_ssize_t>offset[k] * v.strides[k]
+    return 0
+
+
+cdef bytes _fs(path):
+    return path.encode() if isinstance(path, str) else bytes(path)
+
+
+def read(path, ShardSpec spec, tuple box, out, tuple out_offset) -> bool:
+    """Read `box` (shard-local (c0, x0, y0, z0, c1, x1, y1, z1)) of one chunk file into
+    `out[c:, x:, y:, z:]` at `out_offset`. Absent chunks leave `out` untouched; returns
+    False if the file does not exist."""
+    cdef int64_t b[8]
+    cdef region r
+    cdef Py_buffer v
+    cdef wk_err e
+    cdef int found = 0, rc
+    cdef bytes p = _fs(path)
+    cdef const char* cp = p
+    _box(&spec.s, box, b)
+    PyObject_GetBuffer(out, &v, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
+    try:
+        _region(&r, &v, out_offset, b, spec.s.ts)
+        e.code = 0; e.errnum = 0
+        with nogil:
+            rc = read_box(cp, &spec.s, b, &r, &found, &e)
+    finally:
+        PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+    return bool(found)
+
+
+def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset) -> int:
+    """Write `data[c:, x:, y:, z:]` at `data_offset` into `box` of one chunk file.
+
+    The new file is built in `tmp_path` (same folder) and renamed over `path`. Returns 0 if
+    the file was written, 1 if it was removed (no chunk left), 2 if it stays absent.
+    """
+    cdef int64_t b[8]
+    cdef region r
+    cdef Py_buffer v
+    cdef wk_err e
+    cdef int rc, outcome = 2
+    cdef bytes p = _fs(path)
+    cdef bytes tp = _fs(tmp_path)
+    cdef const char* cp = p
+    cdef const char* ctp = tp
+    _box(&spec.s, box, b)
+    PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
+    try:
+        _region(&r, &v, data_offset, b, spec.s.ts)
+        e.code = 0; e.errnum = 0
+        with nogil:
+            rc = write_box(cp, ctp, &spec.s, b, &r, &outcome, &e)
+    finally:
+        PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+    return outcome
+
+
+def read_index(path, ShardSpec spec) -> list | None:
+    """The checked index of one chunk file: (offset, nbytes) per inner chunk in C order,
+    None for absent chunks; None if the file does not exist."""
+    cdef work W
+    cdef wk_err e
+    cdef uint64_t size = 0
+    cdef int rc
+    cdef bytes p = _fs(path)
+    cdef const char* cp = p
+    e.code = 0; e.errnum = 0
+    work_init(&W, &spec.s)
+    try:
+        with nogil:
+            rc = open_in(cp, &W, &size, &e)
+            if rc == 1:
+                rc = load_index(&W, &spec.s, size, &e)
+                if rc == 0:
+                    rc = 1
+        if rc < 0:
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+        if rc == 0:
+            return None
+        return [None if W.index[2 * m] == WK_ABSENT else (W.index[2 * m], W.index[2 * m + 1])
+                for m in range(spec.s.n_chunks)]
+    finally:
+        work_free(&W, &spec.s)
+
+
+def decode_chunk_bytes(ShardSpec spec, data, name="<bytes>") -> bytes:
+    """Decode one encoded inner chunk into its native-order bytes (in the chunk's memory order)."""
+    cdef work W
+    cdef wk_err e
+    cdef uint8_t* cur
+    cdef int rc
+    cdef const uint8_t[::1] src = bytes(data)
+    cdef uint64_t n = len(data)
+    e.code = 0; e.errnum = 0
+    work_init(&W, &spec.s)
+    try:
+        with nogil:
+            rc = grow_enc(&W, n, &e) or alloc_work(&W, &spec.s, &e)
+            if rc == 0:
+                if n:
+                    memcpy(W.enc, &src[0], n)
+                rc = decode_chunk(&W, &spec.s, W.enc, n, 0, &cur, &e)
+        if rc:
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+        return cur[:spec.s.chunk_bytes]
+    finally:
+        work_free(&W, &spec.s)
+
+
+def encode_chunk_bytes(ShardSpec spec, data) -> bytes:
+    """Encode one chunk given as native-order bytes in the chunk's memory order."""
+    cdef work W
+    cdef wk_err e
+    cdef uint8_t* cur
+    cdef uint64_t n = 0
+    cdef int rc
+    cdef const uint8_t[::1] src = bytes(data)
+    if len(data) != spec.s.chunk_bytes:
+        raise ValueError(f"a chunk has {spec.s.chunk_bytes} bytes, got {len(data)}")
+    e.code = 0; e.errnum = 0
+    work_init(&W, &spec.s)
+    try:
+        with nogil:
+            rc = alloc_work(&W, &spec.s, &e)
+            if rc == 0:
+                memcpy(W.a, &src[0], spec.s.chunk_bytes)
+                rc = encode_chunk(&W, &spec.s, &cur, &n, &e)
+        if rc:
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), "<bytes>")
+        return cur[:n]
+    finally:
+        work_free(&W, &spec.s)

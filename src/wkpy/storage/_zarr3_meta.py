@@ -1,0 +1,395 @@
+"""`zarr.json` of Zarr v3 arrays: parse and check it, and write it as webknossos does.
+
+webknossos writes array metadata through tensorstore, whose JSON is compact with sorted
+keys and normalised codec configurations (defaults spelled out, a 1-byte type's `bytes`
+codec without `endian`, the default chunk-key separator and index location left out);
+`dumps_array` and `normalize_codec` reproduce that text byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wkpy.errors import PropertiesError, UnsupportedError
+
+__all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "array_document", "dumps_array",
+           "normalize_codec", "default_codecs", "write_json_atomic"]
+
+ZARR_JSON = "zarr.json"
+DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+          "float16", "float32", "float64")
+COMPRESSORS = ("zstd", "blosc", "gzip")
+_SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+_BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
+_AXES = {4: ("c", "x", "y", "z"), 3: ("x", "y", "z")}
+
+
+@dataclass(frozen=True)
+class Zarr3Config:
+    """Codec chain of the (inner) chunks and chunk-key encoding for a new Zarr3 mag.
+
+    Mirrors webknossos' `Zarr3Config`: `codecs` is the list of codec objects applied to each
+    chunk (e.g. ``[{"name": "transpose", ...}, {"name": "bytes"}, {"name": "zstd", ...}]``);
+    None means webknossos' default. `chunk_key_encoding` None means ``{"name": "default"}``.
+    """
+
+    codecs: Sequence[Mapping[str, Any]] | None = None
+    chunk_key_encoding: Mapping[str, Any] | None = None
+
+    def __hash__(self) -> int:
+        return hash(json.dumps([self.codecs, self.chunk_key_encoding], sort_keys=True, default=str))
+
+
+def default_codecs(compress: bool) -> list[dict[str, Any]]:
+    """webknossos' chunk codecs: Fortran order, little endian, then zstd level 5 with checksum."""
+    codecs: list[dict[str, Any]] = [
+        {"name": "transpose", "configuration": {"order": [3, 2, 1, 0]}},
+        {"name": "bytes", "configuration": {"endian": "little"}},
+    ]
+    if compress:
+        codecs.append({"name": "zstd", "configuration": {"level": 5, "checksum": True}})
+    return codecs
+
+
+@dataclass(frozen=True)
+class ArrayMeta:
+    """A checked `zarr.json` of an array, with every shape as 4-D (c, x, y, z)."""
+
+    file: Path
+    doc: dict[str, Any] = field(repr=False)
+    ndim: int
+    shape: tuple[int, int, int, int]
+    dtype: np.dtype
+    fill: bytes                         # the fill value as little-endian bytes
+    shard: tuple[int, int, int, int]    # the regular grid's chunk (a file)
+    chunk: tuple[int, int, int, int]    # the inner chunk (== shard when unsharded)
+    sharded: bool
+    inner_codecs: tuple[dict[str, Any], ...]
+    order: tuple[int, int, int, int]
+    big_endian: bool
+    steps: tuple[tuple[Any, ...], ...]
+    index_at_start: bool
+    index_big_endian: bool
+    index_crc: bool
+    key_prefix: str                     # "c" + separator for the default encoding, else ""
+    separator: str
+
+    @property
+    def compressed(self) -> bool:
+        return any(s[0] in COMPRESSORS for s in self.steps)
+
+    @property
+    def fill_value(self) -> Any:
+        return np.frombuffer(self.fill, self.dtype.newbyteorder("<"))[0]
+
+    def key(self, index: Sequence[int]) -> str:
+        """The file name (relative to the array folder) of the grid chunk at `index` (4-D)."""
+        parts = index[1:] if self.ndim == 3 else index
+        return self.key_prefix + self.separator.join(str(int(i)) for i in parts)
+
+    def parse_key(self, key: str) -> tuple[int, int, int, int] | None:
+        """The 4-D grid index of a file name, or None if it is not a chunk key."""
+        if not key.startswith(self.key_prefix):
+            return None
+        parts = key[len(self.key_prefix):].split(self.separator)
+        if len(parts) != self.ndim or not all(p.isdecimal() for p in parts):
+            return None
+        idx = tuple(int(p) for p in parts)
+        return (0, *idx) if self.ndim == 3 else idx  # type: ignore[return-value]
+
+    def with_shape(self, shape: Sequence[int]) -> ArrayMeta:
+        doc = dict(self.doc)
+        doc["shape"] = list(shape[1:] if self.ndim == 3 else shape)
+        return _parse(self.file, doc)
+
+
+def _fail(file: Path, what: str) -> PropertiesError:
+    return PropertiesError(f"{file}: {what}")
+
+
+def _get(file: Path, obj: Any, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise _fail(file, f"{where} has no field {key!r}")
+    value = obj[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _fail(file, f"{where}.{key} is {value!r}, not a {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _ints(file: Path, value: Any, where: str, ndim: int, low: int) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) != ndim or \
+            not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in value):
+        raise _fail(file, f"{where} is {value!r}, not {ndim} integers >= {low}")
+    return tuple(value)
+
+
+def _codec(file: Path, c: Any, where: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(c, str):
+        return c, {}
+    if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+        raise _fail(file, f"{where} is {c!r}, not a codec object with a name")
+    conf = c.get("configuration", {})
+    if not isinstance(conf, dict):
+        raise _fail(file, f"{where}.configuration is {conf!r}, not an object")
+    return c["name"], conf
+
+
+def _step(file: Path, name: str, conf: dict[str, Any], where: str, itemsize: int) -> tuple[Any, ...]:
+    """A bytes-to-bytes codec as a `ShardSpec` step."""
+    def num(key: str, default: int, low: int, high: int) -> int:
+        v = conf.get(key, default)
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise _fail(file, f"{where}.configuration.{key} is {v!r}, not an integer in [{low}, {high}]")
+        return v
+
+    if name == "crc32c":
+        return ("crc32c",)
+    if name == "zstd":
+        checksum = conf.get("checksum", False)
+        if not isinstance(checksum, bool):
+            raise _fail(file, f"{where}.configuration.checksum is {checksum!r}, not a boolean")
+        return ("zstd", num("level", 0, -131072, 22), checksum)
+    if name == "gzip":
+        return ("gzip", num("level", 6, 0, 9))
+    if name == "blosc":
+        cname, shuffle = conf.get("cname", "lz4"), conf.get("shuffle", "noshuffle")
+        if cname not in _BLOSC_CNAMES:
+            raise UnsupportedError(f"{file}: {where}: blosc cname {cname!r} is not one of {list(_BLOSC_CNAMES)}")
+        if shuffle not in _SHUFFLES:
+            raise _fail(file, f"{where}.configuration.shuffle is {shuffle!r}, not one of {list(_SHUFFLES)}")
+        return ("blosc", cname, num("clevel", 5, 0, 9), _SHUFFLES[shuffle], num("typesize", itemsize, 1, 255),
+                num("blocksize", 0, 0, (1 << 30) - 1))
+    raise UnsupportedError(f"{file}: {where}: codec {name!r} is not supported "
+                           f"(supported: transpose, bytes, sharding_indexed, zstd, blosc, gzip, crc32c)")
+
+
+def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,
+           ) -> tuple[tuple[int, ...], bool, list[tuple[Any, ...]], int | None]:
+    """(4-D order, big endian, bytes-to-bytes steps, index of sharding_indexed or None)."""
+    if not isinstance(codecs, list) or not codecs:
+        raise _fail(file, f"{where} is {codecs!r}, not a non-empty list of codecs")
+    order: tuple[int, ...] = tuple(range(ndim))
+    big, steps, serializer = False, [], None
+    for i, c in enumerate(codecs):
+        name, conf = _codec(file, c, f"{where}[{i}]")
+        if serializer is None and name == "transpose":
+            if i != 0:
+                raise UnsupportedError(f"{file}: {where}[{i}]: more than one transpose codec is not supported")
+            order = _ints(file, conf.get("order"), f"{where}[{i}].configuration.order", ndim, 0)
+            if sorted(order) != list(range(ndim)):
+                raise _fail(file, f"{where}[{i}].configuration.order {list(order)} is not a permutation")
+        elif serializer is None and name in ("bytes", "sharding_indexed"):
+            serializer = i
+            if name == "bytes":
+                endian = conf.get("endian", "little")
+                if endian not in ("little", "big"):
+                    raise _fail(file, f"{where}[{i}].configuration.endian is {endian!r}, not 'little' or 'big'")
+                big = endian == "big"
+        elif serializer is None:
+            raise UnsupportedError(f"{file}: {where}[{i}]: codec {name!r} where an array codec (transpose, "
+                                   "bytes, sharding_indexed) must come is not supported")
+        else:
+            steps.append(_step(file, name, conf, f"{where}[{i}]", itemsize))
+    if serializer is None:
+        raise _fail(file, f"{where} has no 'bytes' or 'sharding_indexed' codec")
+    if len(steps) > 3 or sum(s[0] in COMPRESSORS for s in steps) > 1 or sum(s[0] == "crc32c" for s in steps) > 1:
+        raise UnsupportedError(f"{file}: {where}: at most one compressor and one crc32c are supported")
+    order4 = order if ndim == 4 else (0, *(o + 1 for o in order))
+    sharding = serializer if _codec(file, codecs[serializer], where)[0] == "sharding_indexed" else None
+    return order4, big, steps, sharding
+
+
+def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
+    le = dtype.newbyteorder("<")
+    try:
+        if dtype.kind == "f" and isinstance(value, str):
+            if value.startswith("0x"):
+                raw = int(value, 16).to_bytes(dtype.itemsize, "big")
+                return raw[::-1]
+            value = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[value]
+        if dtype.kind == "b" and not isinstance(value, bool) or dtype.kind in "iu" and \
+                (not isinstance(value, int) or isinstance(value, bool)):
+            raise TypeError
+        if not isinstance(value, (bool, int, float)):
+            raise TypeError
+        arr = np.array(value, dtype=le)
+        if dtype.kind in "iu" and int(arr) != value:
+            raise OverflowError
+        return arr.tobytes()
+    except (TypeError, KeyError, ValueError, OverflowError):
+        raise _fail(file, f"fill_value {value!r} is not a {dtype} value") from None
+
+
+def _parse(file: Path, doc: Any) -> ArrayMeta:
+    if not isinstance(doc, dict):
+        raise _fail(file, "is not a JSON object")
+    if doc.get("zarr_format") != 3:
+        raise _fail(file, f"zarr_format is {doc.get('zarr_format')!r}, not 3")
+    if doc.get("node_type") != "array":
+        raise _fail(file, f"node_type is {doc.get('node_type')!r}, not 'array' (a group is not a mag)")
+    for key in doc.get("storage_transformers") or []:
+        raise UnsupportedError(f"{file}: storage transformer {key!r} is not supported")
+    shape = _get(file, doc, "shape", "zarr.json", list)
+    ndim = len(shape)
+    if ndim not in _AXES:
+        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (need (c,) x, y, z)")
+    shape = _ints(file, shape, "shape", ndim, 0)
+    dtype_name = _get(file, doc, "data_type", "zarr.json", str)
+    if dtype_name not in DTYPES:
+        raise UnsupportedError(f"{file}: data_type {dtype_name!r} is not supported; use one of {list(DTYPES)}")
+    dtype = np.dtype(dtype_name)
+    names = doc.get("dimension_names")
+    if names is not None:
+        names = tuple("c" if n == "channel" else n for n in names) if isinstance(names, list) else names
+        if names != _AXES[ndim]:
+            raise UnsupportedError(f"{file}: dimension_names {doc['dimension_names']!r} are not {list(_AXES[ndim])}")
+    grid = _get(file, doc, "chunk_grid", "zarr.json", dict)
+    if grid.get("name") != "regular":
+        raise UnsupportedError(f"{file}: chunk_grid {grid.get('name')!r} is not supported (only 'regular')")
+    shard = _ints(file, _get(file, grid, "configuration", "chunk_grid", dict).get("chunk_shape"),
+                  "chunk_grid.configuration.chunk_shape", ndim, 1)
+    cke = _get(file, doc, "chunk_key_encoding", "zarr.json", dict)
+    kname = cke.get("name")
+    if kname not in ("default", "v2"):
+        raise UnsupportedError(f"{file}: chunk_key_encoding {kname!r} is not supported ('default' or 'v2')")
+    sep = (cke.get("configuration") or {}).get("separator", "/" if kname == "default" else ".")
+    if sep not in ("/", "."):
+        raise _fail(file, f"chunk_key_encoding.configuration.separator is {sep!r}, not '/' or '.'")
+    fill = _fill(file, doc.get("fill_value"), dtype)
+    order, big, steps, sharding = _chain(file, _get(file, doc, "codecs", "zarr.json", list), "codecs", ndim,
+                                         dtype.itemsize)
+    chunk, inner = shard, doc["codecs"]
+    at_start, index_big, index_crc = False, False, False
+    if sharding is not None:
+        if sharding != 0 or steps or order != tuple(range(4)):
+            raise UnsupportedError(f"{file}: codecs: sharding_indexed must be the only codec")
+        where = "codecs[0].configuration"
+        conf = _codec(file, doc["codecs"][0], "codecs[0]")[1]
+        chunk = _ints(file, conf.get("chunk_shape"), f"{where}.chunk_shape", ndim, 1)
+        if any(s % c for s, c in zip(shard, chunk)):
+            raise _fail(file, f"{where}.chunk_shape {list(chunk)} does not divide the shard shape {list(shard)}")
+        inner = conf.get("codecs")
+        order, big, steps, nested = _chain(file, inner, f"{where}.codecs", ndim, dtype.itemsize)
+        if nested is not None:
+            raise UnsupportedError(f"{file}: {where}.codecs: nested sharding_indexed is not supported")
+        location = conf.get("index_location", "end")
+        if location not in ("start", "end"):
+            raise _fail(file, f"{where}.index_location is {location!r}, not 'start' or 'end'")
+        at_start = location == "start"
+        index_big, index_crc = _index_codecs(file, conf.get("index_codecs"), f"{where}.index_codecs")
+    shard4 = shard if ndim == 4 else (1, *shard)
+    chunk4 = chunk if ndim == 4 else (1, *chunk)
+    shape4 = shape if ndim == 4 else (1, *shape)
+    return ArrayMeta(file, doc, ndim, shape4, dtype, fill, shard4, chunk4, sharding is not None,  # type: ignore[arg-type]
+                     tuple(inner), order, big, tuple(steps), at_start, index_big, index_crc,  # type: ignore[arg-type]
+                     "c" + sep if kname == "default" else "", sep)
+
+
+def _index_codecs(file: Path, codecs: Any, where: str) -> tuple[bool, bool]:
+    if not isinstance(codecs, list) or not codecs:
+        raise _fail(file, f"{where} is {codecs!r}, not a non-empty list of codecs")
+    names = [_codec(file, c, f"{where}[{i}]") for i, c in enumerate(codecs)]
+    if names[0][0] != "bytes" or len(names) > 2 or (len(names) == 2 and names[1][0] != "crc32c"):
+        raise UnsupportedError(f"{file}: {where} {[n for n, _ in names]} is not supported (bytes, then optional crc32c)")
+    endian = names[0][1].get("endian", "little")
+    if endian not in ("little", "big"):
+        raise _fail(file, f"{where}[0].configuration.endian is {endian!r}, not 'little' or 'big'")
+    return endian == "big", len(names) == 2
+
+
+def parse_array(file: Path) -> ArrayMeta:
+    """Read and check an array's `zarr.json`.
+
+    Raises
+    ------
+    PropertiesError
+        The file is not JSON or a field is missing or malformed (the message names both).
+    UnsupportedError
+        A valid array that wkpy cannot handle (codec, data type, key encoding, rank).
+    """
+    try:
+        text = Path(file).read_bytes()
+    except FileNotFoundError:
+        raise PropertiesError(f"{file}: missing; the mag folder is not a Zarr v3 array") from None
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise PropertiesError(f"{file}: not valid JSON ({e})") from None
+    return _parse(Path(file), doc)
+
+
+def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:
+    """A codec object as tensorstore writes it (defaults spelled out)."""
+    name = codec["name"]
+    conf = dict(codec.get("configuration") or {})
+    if name == "bytes":
+        return {"name": "bytes"} if itemsize == 1 else {"configuration": {"endian": conf.get("endian", "little")}, "name": "bytes"}
+    if name == "zstd":
+        conf = {"checksum": conf.get("checksum", False), "level": conf.get("level", 3)}
+    elif name == "gzip":
+        conf = {"level": conf.get("level", 6)}
+    elif name == "blosc":
+        shuffle = conf.get("shuffle", "bitshuffle" if itemsize == 1 else "shuffle")
+        conf = {"blocksize": conf.get("blocksize", 0), "clevel": conf.get("clevel", 5),
+                "cname": conf.get("cname", "lz4"), "shuffle": shuffle,
+                **({} if shuffle == "noshuffle" else {"typesize": conf.get("typesize", itemsize)})}
+    elif name == "transpose":
+        conf = {"order": list(conf["order"])}
+    return {"configuration": conf, "name": name} if conf else {"name": name}
+
+
+def array_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], shard: Sequence[int],
+                   codecs: Sequence[Mapping[str, Any]], chunk_key_encoding: Mapping[str, Any] | None = None,
+                   ) -> dict[str, Any]:
+    """The `zarr.json` webknossos writes for a new, empty (c, x, y, z) mag."""
+    chunk4, shard4 = [num_channels, *chunk], [num_channels, *shard]
+    inner = [normalize_codec(c, dtype.itemsize) for c in codecs]
+    cke = dict(chunk_key_encoding or {"name": "default"})
+    name, sep = cke.get("name", "default"), (cke.get("configuration") or {}).get("separator")
+    cke = {"name": name} if sep in (None, "/" if name == "default" else ".") else \
+        {"configuration": {"separator": sep}, "name": name}
+    top = inner if chunk4 == shard4 else [{"configuration": {
+        "chunk_shape": chunk4, "codecs": inner,
+        "index_codecs": [{"configuration": {"endian": "little"}, "name": "bytes"}, {"name": "crc32c"}]},
+        "name": "sharding_indexed"}]
+    return {"chunk_grid": {"configuration": {"chunk_shape": shard4}, "name": "regular"},
+            "chunk_key_encoding": cke, "codecs": top, "data_type": str(dtype),
+            "dimension_names": ["c", "x", "y", "z"], "fill_value": 0.0 if dtype.kind == "f" else
+            (False if dtype.kind == "b" else 0), "node_type": "array", "shape": [num_channels, 0, 0, 0],
+            "zarr_format": 3}
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+def dumps_array(doc: Mapping[str, Any]) -> str:
+    """Array metadata text exactly as tensorstore writes it: compact, keys sorted."""
+    return json.dumps(_json_safe(dict(doc)), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def write_json_atomic(file: Path, text: str) -> None:
+    """Write `text` to a temporary sibling and rename it over `file`."""
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, file)
+
+
+# struct is imported for readers of hex fill values on big-endian hosts; keep the name used.
+_ = struct
