@@ -340,13 +340,16 @@ cdef Py_ssize_t blosc_memcpyed(const wk_codec* c, const uint8_t* src, int32_t n,
 cdef Py_ssize_t blosc_encode(wk_codec* c, const uint8_t* src, size_t n_, uint8_t* dst, size_t cap) noexcept nogil:
     """A C-Blosc1 chunk (format version 2, 16-byte header) of at most n + 16 bytes.
 
-    Blocks are shuffled by Blosc2's kernels and split into one stream per byte of the type
+    Blocks are shuffled by Blosc2's kernels (a bit shuffle only for blocks of a multiple of
+    8 elements, as Blosc1 does) and split into one stream per byte of the type
     exactly when every Blosc1 reader would split them (typesize <= 16 and at least 128
     elements per block, not the last partial block); a stream that does not shrink is
     stored raw, and a chunk that does not shrink is stored as a plain copy.
     """
     cdef int ts = c.typesize if 0 < c.typesize <= 255 else 1
     cdef int32_t n = <int32_t>n_, bs, bsize, nblocks, leftover, j, k, nstreams, neblock
+    if n_ % ts:
+        ts = 1      # no block may end inside an element: readers disagree on such tails
     cdef int64_t pos, room, limit = <int64_t>n_ + BLOSC_HEADER
     cdef Py_ssize_t cs
     cdef uint8_t flags
@@ -386,7 +389,9 @@ cdef Py_ssize_t blosc_encode(wk_codec* c, const uint8_t* src, size_t n_, uint8_t
         if flags & 0x01:
             blosc2_shuffle(ts, bsize, p, c.scratch)
             p = c.scratch
-        elif (flags & 0x04) and bsize >= ts:
+        elif (flags & 0x04) and (bsize // ts) % 8 == 0:
+            # Blosc1 (and Blosc2 reading format 2) bit-shuffles only blocks of a multiple
+            # of 8 elements and stores other blocks unshuffled.
             blosc2_bitshuffle(ts, bsize, p, c.scratch)
             p = c.scratch
         nstreams = ts if (split and bsize == bs) else 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import Executor
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wkpy.errors import InvalidRequestError
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from wkpy.layer import Layer
     from wkpy.mag_view import MagView
 
-__all__ = ["copy_mag_data", "copy_layer", "foreign_layer_of", "register_existing_layer"]
+__all__ = ["copy_mag_data", "copy_layer", "foreign_layer_of", "register_existing_layer", "run_per_shard"]
 
 
 def _copy_box(job: tuple[Array, Array, tuple[int, int, int], tuple[int, int, int]]) -> None:
@@ -56,6 +57,20 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
         if not box.is_empty():
             jobs.append((source._array, target, tuple(box.topleft), tuple(box.size)))
     map_on_executor(_copy_box, jobs, executor, progress_desc)
+
+
+def run_per_shard(
+    task: Callable[[Any], None], target: MagView, layer_box: BoundingBox, executor: Executor | None,
+    job: Callable[[Any], Any], progress_desc: str | None = None,
+) -> None:
+    """Run `task(job(box))` for every target shard box (target-mag voxels) in `layer_box`."""
+    from wkpy.downsampling import target_boxes
+
+    region = box_in_mag(layer_box.align_with_mag(target.mag, ceil=True), target.mag, allow_empty=True)
+    if region.is_empty():
+        return
+    boxes = target_boxes(region, Vec3Int(target.info.shard_shape))
+    map_on_executor(task, [job(box) for box in boxes], executor, progress_desc)
 
 
 def foreign_layer_of(layer: Layer | str | os.PathLike[str]) -> Layer:

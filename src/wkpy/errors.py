@@ -19,6 +19,7 @@ __all__ = [
     "DataMismatchError",
     "DatasetExistsError",
     "DatasetNotFoundError",
+    "OperationError",
 ]
 
 
@@ -59,3 +60,7 @@ class DatasetExistsError(WkError, RuntimeError):
 
 class DatasetNotFoundError(WkError, FileNotFoundError):
     """Opening a dataset whose folder or properties file does not exist."""
+
+
+class OperationError(WkError, RuntimeError):
+    """An operation that cannot be carried out as asked (e.g. an unreachable mag ladder)."""

@@ -10,11 +10,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wkpy.errors import DataMismatchError, DuplicateError, MissingLayerError, ReadOnlyError
+from wkpy.errors import (
+    DataMismatchError,
+    DuplicateError,
+    InvalidRequestError,
+    MissingLayerError,
+    OperationError,
+    ReadOnlyError,
+)
 from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from wkpy.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.storage import ArrayInfo, create_array
+from wkpy.view import box_in_mag
 
 if TYPE_CHECKING:
     from wkpy.dataset import Dataset
@@ -213,6 +221,146 @@ class Layer:
         """Compress every mag of this layer in place."""
         for view in self.mags.values():
             self._compress_mag(view, executor)
+
+
+    # ---- downsampling --------------------------------------------------------------
+    def downsample(
+        self,
+        *,
+        from_mag: MagLike | None = None,
+        coarsest_mag: MagLike | None = None,
+        interpolation_mode: str = "default",
+        compress: bool = True,
+        sampling_mode: str = "anisotropic",
+        align_with_other_layers: bool = True,
+        buffer_shape: Vec3IntLike | int | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        force_sampling_scheme: bool = False,
+        allow_overwrite: bool = False,
+        only_setup_mags: bool = False,
+        executor: Executor | None = None,
+    ) -> None:
+        """Make coarser mags from `from_mag` (default: the finest) up to `coarsest_mag`.
+
+        `sampling_mode` "anisotropic" grows the mags toward cubic physical voxels,
+        "isotropic" doubles every axis, "constant_z" keeps z. Segmentation layers use the
+        mode filter by default, color layers the median. `buffer_shape` is accepted for
+        compatibility; work is split per target shard.
+        """
+        from wkpy.downsampling import SamplingModes, default_coarsest_mag, mags_to_downsample
+
+        start = Mag(from_mag) if from_mag is not None else self.get_finest_mag().mag
+        top = Mag(coarsest_mag) if coarsest_mag is not None else default_coarsest_mag(self.bounding_box.size)
+        mode = SamplingModes.parse(sampling_mode)
+        if self.bounding_box.size.z == 1:
+            mode = SamplingModes.CONSTANT_Z
+        voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
+        if mode == SamplingModes.CONSTANT_Z:
+            top = Mag((top.x, top.y, start.z))
+        align = {m for layer in self._dataset.layers.values() for m in layer.mags} if align_with_other_layers else set()
+        ladder = mags_to_downsample(start, top, voxel_size, align)
+        if len({m.max_dim for m in ladder}) != len(ladder) and not force_sampling_scheme:
+            raise OperationError(f"the mag ladder {[m.to_layer_name() for m in ladder]} repeats a maximum "
+                                      "factor, which WEBKNOSSOS does not support; use another sampling_mode "
+                                      "or force_sampling_scheme=True")
+        for prev, mag in zip([start, *ladder[:-1]], ladder):
+            self.downsample_mag(prev, mag, interpolation_mode=interpolation_mode, compress=compress,
+                                chunk_shape=chunk_shape, shard_shape=shard_shape, allow_overwrite=allow_overwrite,
+                                only_setup_mag=only_setup_mags, executor=executor)
+
+    def downsample_mag(
+        self,
+        from_mag: MagLike,
+        target_mag: MagLike,
+        *,
+        interpolation_mode: str = "default",
+        compress: bool = True,
+        buffer_shape: Vec3IntLike | int | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        allow_overwrite: bool = False,
+        only_setup_mag: bool = False,
+        executor: Executor | None = None,
+    ) -> MagView:
+        """Fill `target_mag` from `from_mag`, one target shard per task on `executor`."""
+        from wkpy.copy import run_per_shard
+        from wkpy.downsampling import downsample_job, interpolation_for
+
+        self._ensure_writable()
+        source = self.get_mag(from_mag)
+        target_mag = Mag(target_mag)
+        if not all(a <= b for a, b in zip(source.mag.to_list(), target_mag.to_list())) or source.mag == target_mag:
+            raise InvalidRequestError(f"cannot downsample from {source.mag} to the finer or equal mag {target_mag}")
+        factors = tuple(t // f for t, f in zip(target_mag.to_list(), source.mag.to_list()))
+        if any(t % f for t, f in zip(target_mag.to_list(), source.mag.to_list())):
+            raise InvalidRequestError(f"mag {target_mag} is not a multiple of {source.mag}")
+        mode = interpolation_for(interpolation_mode, self.category)
+        target = self._target_mag(target_mag, source, compress, chunk_shape, shard_shape, allow_overwrite)
+        if only_setup_mag:
+            return target
+        valid = box_in_mag(self.bounding_box.align_with_mag(source.mag, ceil=True), source.mag, allow_empty=True)
+        run_per_shard(downsample_job, target, self.bounding_box, executor,
+                      lambda box: (source._array, target._array, box, factors, mode,
+                                   (tuple(valid.topleft), tuple(valid.size))),
+                      f"downsampling {self.name} to {target_mag.to_layer_name()}")
+        return target
+
+    def _target_mag(self, mag: Mag, like: MagView, compress: bool, chunk_shape: Any, shard_shape: Any,
+                    allow_overwrite: bool) -> MagView:
+        if mag in self._mags:
+            if not allow_overwrite:
+                raise InvalidRequestError(f"mag {mag} exists; pass allow_overwrite=True to overwrite it")
+            return self._mags[mag]
+        return self.add_mag(mag, chunk_shape=chunk_shape or like.info.chunk_shape,
+                            shard_shape=shard_shape or like.info.shard_shape, compress=compress)
+
+    def downsample_mag_list(self, from_mag: MagLike, target_mags: list[MagLike], **kwargs: Any) -> None:
+        """Downsample into each of `target_mags` in turn, each from the one before."""
+        prev = Mag(from_mag)
+        for mag in target_mags:
+            self.downsample_mag(prev, mag, **kwargs)
+            prev = Mag(mag)
+
+    def redownsample(self, *, interpolation_mode: str = "default", compress: bool = True,
+                     executor: Executor | None = None, **kwargs: Any) -> None:
+        """Recompute every mag but the finest from the one before it."""
+        mags = list(self.mags)
+        for prev, mag in zip(mags, mags[1:]):
+            self.downsample_mag(prev, mag, interpolation_mode=interpolation_mode, compress=compress,
+                                allow_overwrite=True, executor=executor)
+
+    def upsample(
+        self,
+        *,
+        from_mag: MagLike,
+        finest_mag: MagLike = 1,
+        compress: bool = True,
+        sampling_mode: str = "anisotropic",
+        align_with_other_layers: bool = True,
+        buffer_shape: Vec3IntLike | int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        """Make finer mags from `from_mag` down to `finest_mag` by repeating voxels."""
+        from wkpy.copy import run_per_shard
+        from wkpy.downsampling import SamplingModes, mags_to_downsample, upsample_job
+
+        self._ensure_writable()
+        start, finest = Mag(from_mag), Mag(finest_mag)
+        mode = SamplingModes.parse(sampling_mode)
+        voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
+        align = {m for layer in self._dataset.layers.values() for m in layer.mags} if align_with_other_layers else set()
+        ladder = [finest, *mags_to_downsample(finest, start, voxel_size, align)]
+        ladder = list(reversed(ladder))
+        if ladder[0] != start:
+            ladder.insert(0, start)
+        for prev, mag in zip(ladder, ladder[1:]):
+            source = self.get_mag(prev)
+            factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
+            target = self._target_mag(mag, source, compress, None, None, False)
+            run_per_shard(upsample_job, target, self.bounding_box, executor,
+                          lambda box: (source._array, target._array, box, factors),
+                          f"upsampling {self.name} to {mag.to_layer_name()}")
 
 
 class SegmentationLayer(Layer):

@@ -7,10 +7,11 @@ from pathlib import Path
 from wkpy.errors import UnsupportedError
 from wkpy.storage.array import Array, ArrayInfo
 from wkpy.storage.wkw import WkwArray
+from wkpy.storage.zarr3 import Zarr3Array, Zarr3Config
 
-__all__ = ["Array", "ArrayInfo", "open_array", "create_array", "FORMATS"]
+__all__ = ["Array", "ArrayInfo", "open_array", "create_array", "FORMATS", "Zarr3Array", "Zarr3Config"]
 
-FORMATS = {"wkw": WkwArray}
+FORMATS = {"wkw": WkwArray, "zarr3": Zarr3Array}
 
 
 def _cls(data_format: str) -> type:

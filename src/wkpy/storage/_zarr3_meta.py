@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import struct
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 
 from wkpy.errors import PropertiesError, UnsupportedError
 
-__all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "array_document", "dumps_array",
+__all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_doc", "array_document", "dumps_array",
            "normalize_codec", "default_codecs", "write_json_atomic"]
 
 ZARR_JSON = "zarr.json"
@@ -214,8 +213,7 @@ def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
     try:
         if dtype.kind == "f" and isinstance(value, str):
             if value.startswith("0x"):
-                raw = int(value, 16).to_bytes(dtype.itemsize, "big")
-                return raw[::-1]
+                return int(value, 16).to_bytes(dtype.itemsize, "little")
             value = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[value]
         if dtype.kind == "b" and not isinstance(value, bool) or dtype.kind in "iu" and \
                 (not isinstance(value, int) or isinstance(value, bool)):
@@ -307,6 +305,11 @@ def _index_codecs(file: Path, codecs: Any, where: str) -> tuple[bool, bool]:
     return endian == "big", len(names) == 2
 
 
+def parse_array_doc(file: Path, doc: Any) -> ArrayMeta:
+    """Check an array document (as read from `file`, or about to be written there)."""
+    return _parse(file, doc)
+
+
 def parse_array(file: Path) -> ArrayMeta:
     """Read and check an array's `zarr.json`.
 
@@ -389,7 +392,3 @@ def write_json_atomic(file: Path, text: str) -> None:
     tmp = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, file)
-
-
-# struct is imported for readers of hex fill values on big-endian hosts; keep the name used.
-_ = struct

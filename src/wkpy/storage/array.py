@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from wkpy.storage._zarr3_meta import Zarr3Config
 
 Vec3 = tuple[int, int, int]
 
@@ -15,7 +18,9 @@ class ArrayInfo:
     """Layout of one mag on disk, in the mag's own voxels.
 
     `chunk_shape` is the unit of compression (a WKW block, a Zarr inner chunk) and
-    `shard_shape` the unit of files (a WKW file, a Zarr shard).
+    `shard_shape` the unit of files (a WKW file, a Zarr shard). `zarr3_config` (Zarr3 only)
+    gives the chunk codecs and key encoding; None means webknossos' defaults, with zstd if
+    `compression`. An opened Zarr3 array reports its own codecs there.
     """
 
     data_format: str
@@ -24,6 +29,7 @@ class ArrayInfo:
     chunk_shape: Vec3
     shard_shape: Vec3
     compression: bool
+    zarr3_config: Zarr3Config | None = None
 
     @property
     def voxel_type(self) -> np.dtype:

@@ -1,0 +1,227 @@
+"""Zarr v3 mags: a `zarr.json` and chunk files (`c/0/0/0/0`), sharded or not.
+
+Every voxel of a request is copied by the `wkcore._shard` kernel, one task per chunk file
+on the internal I/O pool. Writers of one file in this process take turns (striped locks);
+a file is replaced by renaming a complete new one over it, so readers never see a torn
+file. The array's shape in `zarr.json` grows, shard-aligned, when data is written beyond it
+(as webknossos does), under an advisory lock on the mag folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from wkcore import _shard
+from wkpy.errors import DataMismatchError, UnsupportedError
+from wkpy.executor import run_tasks
+from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group
+from wkpy.storage._zarr3_meta import (
+    DTYPES,
+    ZARR_JSON,
+    ArrayMeta,
+    Zarr3Config,
+    array_document,
+    default_codecs,
+    dumps_array,
+    parse_array,
+    parse_array_doc,
+    write_json_atomic,
+)
+from wkpy.storage.array import ArrayInfo, Vec3
+
+__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group"]
+
+Vec4 = tuple[int, int, int, int]
+
+_FILE_LOCKS = [threading.Lock() for _ in range(64)]
+_META_LOCK = threading.Lock()
+
+
+def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
+    try:
+        return _shard.ShardSpec(meta.dtype.itemsize, meta.shard, meta.chunk, meta.order, meta.big_endian,
+                                meta.steps, meta.sharded, meta.index_at_start, meta.index_big_endian,
+                                meta.index_crc, meta.fill)
+    except ValueError as e:
+        raise UnsupportedError(f"{meta.file}: {e}") from None
+
+
+def _split(offset: Vec4, shape: Vec4, shard: Vec4) -> Iterator[tuple[Vec4, tuple[int, ...], Vec4]]:
+    """(grid index, shard-local box (lo..., hi...), start in the request) per touched file."""
+    ranges = [range(offset[a] // shard[a], -(-(offset[a] + shape[a]) // shard[a])) for a in range(4)]
+    for idx in itertools.product(*ranges):
+        lo = [max(offset[a], idx[a] * shard[a]) for a in range(4)]
+        hi = [min(offset[a] + shape[a], (idx[a] + 1) * shard[a]) for a in range(4)]
+        box = tuple(lo[a] - idx[a] * shard[a] for a in range(4)) + tuple(hi[a] - idx[a] * shard[a] for a in range(4))
+        yield idx, box, tuple(lo[a] - offset[a] for a in range(4))  # type: ignore[misc]
+
+
+class Zarr3Array:
+    """One Zarr v3 mag folder (the `Array` interface of `wkpy.storage.array`)."""
+
+    def __init__(self, path: Path, meta: ArrayMeta) -> None:
+        self.path = Path(path)
+        self._set_meta(meta)
+
+    def _set_meta(self, meta: ArrayMeta) -> None:
+        self._meta = meta
+        self._spec = _spec(meta)
+        codecs = tuple(meta.inner_codecs)
+        self.info = ArrayInfo("zarr3", meta.dtype, meta.shape[0], meta.chunk[1:], meta.shard[1:],  # type: ignore[arg-type]
+                              meta.compressed, Zarr3Config(codecs, meta.doc["chunk_key_encoding"]))
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path) -> Zarr3Array:
+        """Open the mag folder `path`.
+
+        Raises
+        ------
+        PropertiesError
+            `zarr.json` is missing or malformed (the message names the file and field).
+        UnsupportedError
+            A codec, data type or key encoding that wkpy does not read.
+        """
+        return cls(path, parse_array(Path(path) / ZARR_JSON))
+
+    @classmethod
+    def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
+        """Create an empty mag (shape (c, 0, 0, 0)) with webknossos' metadata for `info`.
+
+        `info.zarr3_config` overrides the chunk codecs and key encoding; without it the
+        codecs are webknossos' defaults (zstd only if `info.compression`).
+        """
+        dtype = np.dtype(info.dtype)
+        if dtype.name not in DTYPES:
+            raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
+        if any(s % c for s, c in zip(info.shard_shape, info.chunk_shape)):
+            raise DataMismatchError(f"shard_shape {tuple(info.shard_shape)} is not a multiple of "
+                                    f"chunk_shape {tuple(info.chunk_shape)}")
+        config = info.zarr3_config or Zarr3Config()
+        codecs = list(config.codecs) if config.codecs is not None else default_codecs(info.compression)
+        doc = array_document(dtype, info.num_channels, info.chunk_shape, info.shard_shape, codecs,
+                             config.chunk_key_encoding)
+        path = Path(path)
+        file = path / ZARR_JSON
+        meta = parse_array_doc(file, doc)        # check before anything is written
+        path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(file, dumps_array(doc))
+        return cls(path, meta)
+
+    # ---- shape --------------------------------------------------------------------------
+    @property
+    def shape(self) -> Vec3:
+        """The array's extent along x, y, z as `zarr.json` says (reads beyond it give the fill value)."""
+        return self._meta.shape[1:]  # type: ignore[return-value]
+
+    def refresh(self) -> None:
+        """Re-read `zarr.json` (another process may have grown the array)."""
+        self._set_meta(parse_array(self._meta.file))
+
+    def resize(self, end: Sequence[int]) -> None:
+        """Grow the shape so that it covers [0, end) along x, y, z, rounded up to whole shards.
+
+        The shape never shrinks. The update re-reads `zarr.json` and is serialised by a lock
+        on the mag folder, so concurrent growers (threads or processes) all take effect.
+        """
+        shard = self._meta.shard
+        want = [-(-int(end[a]) // shard[a + 1]) * shard[a + 1] for a in range(3)]
+        if all(w <= s for w, s in zip(want, self.shape)):
+            return
+        with _META_LOCK:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                meta = parse_array(self._meta.file)
+                shape = (meta.shape[0], *(max(w, s) for w, s in zip(want, meta.shape[1:])))
+                if shape != meta.shape:
+                    meta = meta.with_shape(shape)
+                    write_json_atomic(meta.file, dumps_array(meta.doc))
+                self._set_meta(meta)
+            finally:
+                os.close(fd)  # releases the lock
+
+    # ---- data ---------------------------------------------------------------------------
+    def _file(self, idx: Sequence[int]) -> Path:
+        return self.path / self._meta.key(idx)
+
+    def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
+        """Voxels of the box as a Fortran-ordered (c, x, y, z) array; the fill value where
+        nothing was written or the box leaves the array."""
+        meta = self._meta
+        out = np.full((meta.shape[0], *shape), meta.fill_value, meta.dtype, order="F")
+        if any(offset[a] + shape[a] > meta.shape[a + 1] for a in range(3)):
+            self.refresh()
+            meta = self._meta
+        lo = [max(0, offset[a]) for a in range(3)]
+        hi = [min(offset[a] + shape[a], meta.shape[a + 1]) for a in range(3)]
+        if any(h <= l for l, h in zip(lo, hi)):
+            return out
+        spec = self._spec
+        base = (0, lo[0] - offset[0], lo[1] - offset[1], lo[2] - offset[2])
+
+        def task(idx: Vec4, box: tuple[int, ...], start: Vec4):  # type: ignore[no-untyped-def]
+            at = tuple(base[a] + start[a] for a in range(4))
+            return lambda: _shard.read(os.fspath(self._file(idx)), spec, box, out, at)
+
+        box4 = ((0, *lo), (meta.shape[0], *(h - l for l, h in zip(lo, hi))))
+        run_tasks(task(*p) for p in _split(box4[0], box4[1], meta.shard))  # type: ignore[arg-type]
+        return out
+
+    def write(self, offset: Vec3, data: np.ndarray) -> None:
+        """Store a (c, x, y, z) array at `offset`, growing the array's shape if needed.
+
+        Raises
+        ------
+        DataMismatchError
+            `data` has another dtype (never cast silently) or channel count than the array.
+        """
+        data = np.asarray(data)
+        if data.ndim != 4 or data.shape[0] != self.info.num_channels:
+            raise DataMismatchError(f"data of shape {data.shape} is not (c={self.info.num_channels}, x, y, z)")
+        if data.dtype != self.info.dtype:
+            raise DataMismatchError(f"data of dtype {data.dtype} cannot be written to a {self.info.dtype} array")
+        if min(offset) < 0:
+            raise DataMismatchError(f"offset {tuple(offset)} is negative")
+        if 0 in data.shape:
+            return
+        self.resize([offset[a] + data.shape[a + 1] for a in range(3)])
+        spec = self._spec
+
+        def task(idx: Vec4, box: tuple[int, ...], start: Vec4):  # type: ignore[no-untyped-def]
+            def run() -> None:
+                path = self._file(idx)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+                with _FILE_LOCKS[hash(path) % len(_FILE_LOCKS)]:
+                    _shard.write(os.fspath(path), tmp, spec, box, data, start)
+            return run
+
+        parts = _split((0, *offset), data.shape, self._meta.shard)  # type: ignore[arg-type]
+        run_tasks(task(*p) for p in parts)
+
+    def list_shards(self) -> list[tuple[Vec3, Vec3]]:
+        """(offset, shape) along x, y, z of every chunk file on disk, ordered z, y, x."""
+        meta, found = self._meta, set()
+        for root, _, files in os.walk(self.path):
+            rel = os.path.relpath(root, self.path)
+            for name in files:
+                key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+                idx = meta.parse_key(key)
+                if idx is not None:
+                    found.add(idx[1:])
+        side = meta.shard[1:]
+        return [(tuple(i * s for i, s in zip(idx, side)), side)  # type: ignore[misc]
+                for idx in sorted(found, key=lambda i: (i[2], i[1], i[0]))]
+
+    def shard_index(self, offset: Vec3) -> list[tuple[int, int] | None] | None:
+        """The checked index of the shard file holding voxel `offset` (None if absent)."""
+        idx = (0, *(offset[a] // self._meta.shard[a + 1] for a in range(3)))
+        return _shard.read_index(os.fspath(self._file(idx)), self._spec)

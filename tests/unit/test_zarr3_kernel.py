@@ -1,0 +1,409 @@
+"""The Zarr3 shard kernel and its codecs: a numpy model, pure-Python oracles, hostile files."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import shutil
+import struct
+import tempfile
+import threading
+import zlib
+from pathlib import Path
+
+import blosc2
+import google_crc32c
+import numcodecs
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import fixtures_or_skip
+from wkcore import CorruptFileError, UnsupportedError, _codecs, _shard
+
+ABSENT = 2**64 - 1
+WK_DEFAULT = [("zstd", 5, True)]
+FIXTURE_SHARD = "zarr3_sharded/segmentation/1/c/0/0/0/0"
+
+
+def spec_for(dtype="uint8", shard=(1, 64, 64, 64), chunk=(1, 32, 32, 32), order=(3, 2, 1, 0), steps=WK_DEFAULT,
+             sharded=True, big_endian=False, index_at_start=False, index_big_endian=False, index_crc=True, fill=0):
+    dtype = np.dtype(dtype)
+    return _shard.ShardSpec(dtype.itemsize, shard, chunk, order, big_endian, steps, sharded, index_at_start,
+                            index_big_endian, index_crc, np.array(fill, dtype).tobytes())
+
+
+def oracle_index(raw: bytes, n: int, at_start: bool = False, crc: bool = True, big: bool = False):
+    """A pure-Python reading of a shard index (the sharding_indexed spec)."""
+    size = 16 * n + (4 if crc else 0)
+    part = raw[:size] if at_start else raw[len(raw) - size:]
+    values = struct.unpack(f"{'>' if big else '<'}{2 * n}Q", part[:16 * n])
+    if crc:
+        assert struct.unpack("<I", part[16 * n:])[0] == google_crc32c.value(part[:16 * n])
+    return [None if values[2 * i] == ABSENT else (values[2 * i], values[2 * i + 1]) for i in range(n)]
+
+
+# ---- codecs ------------------------------------------------------------------------------
+
+BLOSC_CASES = list(itertools.product(["blosclz", "lz4", "lz4hc", "zlib", "zstd"], [0, 1, 2], [1, 2, 4, 8]))
+
+
+@pytest.mark.parametrize("cname,shuffle,typesize", BLOSC_CASES)
+def test_blosc_chunks_are_blosc1_and_numcodecs_reads_them(cname, shuffle, typesize):
+    data = (np.arange(40000) % 251).astype(f"u{typesize}").tobytes()
+    chunk = _codecs.blosc_compress_chunk(data, cname, 5, shuffle, typesize)
+    assert chunk[0] == 2, "C-Blosc1 format version"
+    assert len(chunk) < len(data)
+    assert bytes(numcodecs.Blosc().decode(chunk)) == data
+    assert _codecs.blosc_decompress_chunk(chunk, len(data)) == data
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=5000), st.sampled_from(["lz4", "zstd", "blosclz", "zlib"]), st.integers(0, 9),
+       st.sampled_from([0, 1, 2]), st.sampled_from([1, 2, 4, 8, 16, 3]), st.sampled_from([0, 128, 1000]))
+def test_blosc_round_trips_through_numcodecs_both_ways(data, cname, clevel, shuffle, typesize, blocksize):
+    ours = _codecs.blosc_compress_chunk(data, cname, clevel, shuffle, typesize, blocksize)
+    assert len(ours) <= len(data) + 16
+    assert _codecs.blosc_decompress_chunk(ours, len(data)) == data
+    if data:
+        assert bytes(numcodecs.Blosc().decode(ours)) == data
+        theirs = numcodecs.Blosc(cname=cname, clevel=clevel, shuffle=shuffle, blocksize=blocksize).encode(data)
+        assert _codecs.blosc_decompress_chunk(theirs, len(data)) == data
+
+
+def test_blosc2_format_chunks_decode_too():
+    data = np.arange(50000, dtype=np.uint32).tobytes()
+    for chunk in (blosc2.compress(data, typesize=4), blosc2.compress(bytes(len(data)), typesize=4)):
+        assert chunk[0] >= 3
+        assert _codecs.blosc_decompress_chunk(chunk, len(data)) in (data, bytes(len(data)))
+
+
+def test_gzip_members_match_python_gzip_and_zlib():
+    data = np.arange(30000, dtype=np.uint16).tobytes()
+    member = _codecs.gzip_compress_member(data, 5)
+    assert member[:2] == b"\x1f\x8b"
+    assert gzip.decompress(member) == data
+    assert _codecs.gzip_decompress_member(member, len(data)) == data
+    assert _codecs.gzip_decompress_member(gzip.compress(data, 9), len(data)) == data
+    assert _codecs.gzip_decompress_member(zlib.compress(data), len(data)) == data
+
+
+@pytest.mark.parametrize("decode", [_codecs.blosc_decompress_chunk, _codecs.gzip_decompress_member])
+def test_wrong_sizes_and_flipped_bytes_are_corrupt(decode):
+    data = np.arange(30000, dtype=np.uint16).tobytes()
+    enc = bytearray(_codecs.blosc_compress_chunk(data, "zstd", 5, 1, 2) if decode is _codecs.blosc_decompress_chunk
+                    else _codecs.gzip_compress_member(data))
+    with pytest.raises(CorruptFileError):
+        decode(bytes(enc), len(data) - 2)
+    enc[len(enc) // 2] ^= 0xFF
+    enc[-3] ^= 0xFF
+    with pytest.raises(CorruptFileError):
+        decode(bytes(enc), len(data))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 70000))
+def test_garbage_never_crashes_blosc_or_gzip(data, size):
+    for decode in (_codecs.blosc_decompress_chunk, _codecs.gzip_decompress_member):
+        try:
+            out = decode(data, size)
+        except CorruptFileError:
+            continue
+        assert len(out) == size
+
+
+# ---- ShardSpec -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs", [
+    dict(shard=(1, 64, 64, 64), chunk=(1, 48, 32, 32)),          # not a divisor
+    dict(order=(0, 1, 2, 2)),
+    dict(steps=[("lzma", 1)]),
+    dict(steps=[("zstd", 5, True)] * 4),
+    dict(steps=[("blosc", "snappy", 5, 1, 1, 0)]),
+    dict(sharded=False),                                         # unsharded needs chunk == shard
+    dict(shard=(1, 1 << 20, 1 << 20, 1 << 20), chunk=(1, 1, 1, 1)),
+    dict(shard=(1, 1 << 12, 1 << 12, 1 << 12), chunk=(1, 1 << 12, 1 << 12, 1 << 12)),
+])
+def test_bad_specs_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        spec_for(**kwargs)
+
+
+# ---- the index -----------------------------------------------------------------------------
+
+def test_fixture_index_is_the_one_formats_md_describes():
+    path = fixtures_or_skip() / FIXTURE_SHARD
+    raw = path.read_bytes()
+    spec = spec_for("uint64")
+    index = _shard.read_index(path, spec)
+    assert index == oracle_index(raw, 8)
+    assert index[0] == (0, 220) and index[1] == (220, 319) and index[7] == (2510, 612)
+    assert struct.unpack("<I", raw[-4:])[0] == 0x511106E9
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.booleans(), st.booleans(), st.booleans(), st.integers(0, 2**8 - 1))
+def test_written_index_matches_the_oracle(tmp_path, at_start, big, crc, pattern):
+    spec = spec_for(shard=(1, 8, 8, 8), chunk=(1, 4, 4, 4), steps=[("zstd", 1, False)], index_at_start=at_start,
+                    index_big_endian=big, index_crc=crc)
+    data = np.zeros((1, 8, 8, 8), np.uint8, order="F")
+    for m in range(8):
+        if pattern >> m & 1:
+            x, y, z = (m >> 2) & 1, (m >> 1) & 1, m & 1
+            data[0, 4 * x:4 * x + 4, 4 * y:4 * y + 4, 4 * z:4 * z + 4] = m + 1
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "s"
+    outcome = _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0))
+    if pattern == 0:
+        assert outcome == 2 and not path.exists()
+        return
+    assert outcome == 0
+    index = _shard.read_index(path, spec)
+    assert index == oracle_index(path.read_bytes(), 8, at_start, crc, big)
+    assert [e is not None for e in index] == [bool(pattern >> m & 1) for m in range(8)]
+
+
+# ---- reads and writes against a numpy model -------------------------------------------------
+
+CHAINS = [[], [("zstd", 3, True)], [("blosc", "lz4", 5, 1, 2, 0)], [("blosc", "zstd", 3, 2, 4, 256)],
+          [("gzip", 4)], [("crc32c",)], [("zstd", 1, False), ("crc32c",)], [("crc32c",), ("gzip", 1)]]
+DTYPES = ["uint8", "int16", "uint32", "float32", "uint64", "float64"]
+
+
+@st.composite
+def layouts(draw):
+    chunk = tuple(draw(st.sampled_from([1, 2, 3, 4])) for _ in range(4))
+    sharded = draw(st.booleans())
+    grid = tuple(draw(st.integers(1, 3)) for _ in range(4)) if sharded else (1, 1, 1, 1)
+    shard = tuple(c * g for c, g in zip(chunk, grid))
+    return dict(dtype=draw(st.sampled_from(DTYPES)), shard=shard, chunk=chunk,
+                order=tuple(draw(st.permutations(range(4)))), steps=draw(st.sampled_from(CHAINS)),
+                sharded=sharded, big_endian=draw(st.booleans()), index_at_start=draw(st.booleans()),
+                index_crc=draw(st.booleans()), fill=draw(st.sampled_from([0, 3])))
+
+
+@st.composite
+def boxes(draw, shard):
+    lo = [draw(st.integers(0, s - 1)) for s in shard]
+    hi = [draw(st.integers(l + 1, s)) for l, s in zip(lo, shard)]
+    return tuple(lo) + tuple(hi)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_box_writes_and_reads_match_a_numpy_model(tmp_path, data):
+    lay = data.draw(layouts())
+    spec = spec_for(**lay)
+    dtype, shard, chunk = np.dtype(lay["dtype"]), lay["shard"], lay["chunk"]
+    model = np.full(shard, lay["fill"], dtype)
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "shard"
+    for _ in range(data.draw(st.integers(1, 4))):
+        box = data.draw(boxes(shard))
+        ext = tuple(box[k + 4] - box[k] for k in range(4))
+        if data.draw(st.booleans()):
+            values = np.full(ext, lay["fill"], dtype)           # erase
+        else:
+            values = np.random.default_rng(data.draw(st.integers(0, 99))).integers(0, 4, ext).astype(dtype)
+        order = data.draw(st.sampled_from("CF"))
+        padded = np.zeros((ext[0] + 1, ext[1] + 2, ext[2], ext[3] + 1), dtype, order=order)
+        padded[1:, 2:, :, 1:] = values
+        _shard.write(path, f"{path}.tmp", spec, box, padded, (1, 2, 0, 1))
+        model[box[0]:box[4], box[1]:box[5], box[2]:box[6], box[3]:box[7]] = values
+        out = np.full((shard[0] + 1, *shard[1:]), lay["fill"], dtype, order=data.draw(st.sampled_from("CF")))
+        found = _shard.read(path, spec, (0, 0, 0, 0, *shard), out, (1, 0, 0, 0))
+        assert found == path.exists()
+        assert np.array_equal(out[1:], model)      # absent chunks leave `out` as it was: the fill
+        rbox = data.draw(boxes(shard))
+        part = np.full(tuple(rbox[k + 4] - rbox[k] for k in range(4)), lay["fill"], dtype)
+        _shard.read(path, spec, rbox, part, (0, 0, 0, 0))
+        assert np.array_equal(part, model[rbox[0]:rbox[4], rbox[1]:rbox[5], rbox[2]:rbox[6], rbox[3]:rbox[7]])
+        index = _shard.read_index(path, spec)
+        blocks = [model[g[0] * chunk[0]:(g[0] + 1) * chunk[0], g[1] * chunk[1]:(g[1] + 1) * chunk[1],
+                        g[2] * chunk[2]:(g[2] + 1) * chunk[2], g[3] * chunk[3]:(g[3] + 1) * chunk[3]]
+                  for g in itertools.product(*(range(s // c) for s, c in zip(shard, chunk)))]
+        present = [bool((b != lay["fill"]).any()) for b in blocks]
+        assert (index is not None) == any(present)
+        if index is not None:
+            assert [e is not None for e in index] == present
+
+
+@pytest.mark.parametrize("steps", CHAINS)
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 2, 1, 0), (1, 3, 0, 2)])
+def test_chunk_codec_round_trip_and_transpose_layout(steps, order):
+    spec = spec_for("uint16", shard=(2, 4, 6, 8), chunk=(2, 4, 6, 8), order=order, steps=steps, sharded=False,
+                    big_endian=True)
+    chunk = np.arange(2 * 4 * 6 * 8, dtype=np.uint16).reshape(2, 4, 6, 8)
+    raw = np.transpose(chunk, order).astype(">u2").tobytes()     # what the zarr spec stores
+    native = np.transpose(chunk, order).astype("<u2").tobytes()
+    enc = _shard.encode_chunk_bytes(spec, native)
+    assert _shard.decode_chunk_bytes(spec, enc) == native
+    if not steps:
+        assert enc == raw
+
+
+def test_all_fill_chunks_are_omitted_and_an_emptied_shard_is_removed(tmp_path):
+    spec = spec_for(shard=(1, 8, 8, 8), chunk=(1, 4, 4, 4), fill=5)
+    path = tmp_path / "s"
+    data = np.full((1, 8, 8, 8), 5, np.uint8)
+    assert _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0)) == 2
+    assert not path.exists()
+    data[0, 5, 5, 5] = 1
+    assert _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0)) == 0
+    assert [e is not None for e in _shard.read_index(path, spec)] == [False] * 7 + [True]
+    data[0, 5, 5, 5] = 5
+    assert _shard.write(path, f"{path}.tmp", spec, (0, 4, 4, 4, 1, 8, 8, 8), data, (0, 4, 4, 4)) == 1
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_untouched_chunks_are_copied_byte_for_byte(tmp_path):
+    src = fixtures_or_skip() / FIXTURE_SHARD
+    path = tmp_path / "s"
+    shutil.copy(src, path)
+    spec = spec_for("uint64")
+    before, raw = _shard.read_index(path, spec), path.read_bytes()
+    one = np.array([[[[7]]]], np.uint64)
+    _shard.write(path, f"{path}.tmp", spec, (0, 40, 40, 40, 1, 41, 41, 41), one, (0, 0, 0, 0))
+    after, new = _shard.read_index(path, spec), path.read_bytes()
+    for m in range(7):       # chunk 7 (1,1,1) holds (40, 40, 40)
+        (o1, n1), (o2, n2) = before[m], after[m]
+        assert raw[o1:o1 + n1] == new[o2:o2 + n2]
+    assert after[7] != before[7]
+
+
+# ---- hostile files ------------------------------------------------------------------------
+
+def _shard_copy(tmp_path: Path) -> tuple[Path, bytes]:
+    path = tmp_path / "c0"
+    shutil.copy(fixtures_or_skip() / FIXTURE_SHARD, path)
+    return path, path.read_bytes()
+
+
+def _read_all(path, spec=None):
+    out = np.zeros((1, 64, 64, 64), np.uint64)
+    return _shard.read(path, spec or spec_for("uint64"), (0, 0, 0, 0, 1, 64, 64, 64), out, (0, 0, 0, 0))
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda raw: raw[:-1], "checksum"),                                    # truncated index
+    (lambda raw: raw[:50], "shorter than its"),
+    (lambda raw: raw[:-5] + bytes([raw[-5] ^ 1]) + raw[-4:], "checksum"),   # flipped index byte
+    (lambda raw: raw[:-4] + b"\0\0\0\0", "checksum"),
+    (lambda raw: raw[:300] + bytes([raw[300] ^ 0x55]) + raw[301:], "zstd data"),
+])
+def test_corrupt_shards_raise_typed_errors_naming_the_file(tmp_path, mutate, message):
+    path, raw = _shard_copy(tmp_path)
+    path.write_bytes(mutate(raw))
+    with pytest.raises(CorruptFileError, match=message) as err:
+        _read_all(path)
+    assert str(path) in str(err.value)
+
+
+def _with_entry(raw: bytes, m: int, offset: int, nbytes: int) -> bytes:
+    index = bytearray(raw[-132:-4])
+    index[16 * m:16 * m + 16] = struct.pack("<QQ", offset, nbytes)
+    return raw[:-132] + bytes(index) + struct.pack("<I", google_crc32c.value(bytes(index)))
+
+
+@pytest.mark.parametrize("offset,nbytes", [(3000, 200), (100, 10**12), (2**63, 1), (ABSENT, 5), (5, ABSENT)])
+def test_index_entries_past_the_data_are_refused(tmp_path, offset, nbytes):
+    path, raw = _shard_copy(tmp_path)
+    path.write_bytes(_with_entry(raw, 3, offset, nbytes))
+    with pytest.raises(CorruptFileError, match=r"index entry 3 \(chunk 0,0,1,1\)"):
+        _read_all(path)
+    with pytest.raises(CorruptFileError):      # a write must not trust it either
+        _shard.write(path, f"{path}.tmp", spec_for("uint64"), (0, 0, 0, 0, 1, 1, 1, 1),
+                     np.ones((1, 1, 1, 1), np.uint64), (0, 0, 0, 0))
+    assert not Path(f"{path}.tmp").exists()
+
+
+def test_a_corrupt_blosc_chunk_names_codec_and_chunk(tmp_path):
+    spec = spec_for("uint16", shard=(1, 8, 8, 8), chunk=(1, 8, 8, 8), steps=[("blosc", "lz4", 5, 1, 2, 0)])
+    path = tmp_path / "b"
+    data = np.arange(512, dtype=np.uint16).reshape(1, 8, 8, 8)
+    _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0))
+    raw = bytearray(path.read_bytes())
+    raw[20] ^= 0xFF
+    raw[24] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    out = np.zeros((1, 8, 8, 8), np.uint16)
+    with pytest.raises(CorruptFileError, match="blosc data"):
+        _shard.read(path, spec, (0, 0, 0, 0, 1, 8, 8, 8), out, (0, 0, 0, 0))
+
+
+def _hostile_sources(tmp_path: Path) -> list[tuple[Path, _shard.ShardSpec, tuple]]:
+    """Real shard files: the fixture (zstd) and ones we write with blosc, gzip and crc32c."""
+    out = [(fixtures_or_skip() / FIXTURE_SHARD, spec_for("uint64"), (1, 64, 64, 64))]
+    data = (np.indices((1, 16, 16, 16)).sum(axis=0) % 7).astype(np.uint16)
+    for i, steps in enumerate([[("blosc", "zstd", 5, 1, 2, 0)], [("gzip", 5), ("crc32c",)], [("crc32c",)]]):
+        spec = spec_for("uint16", shard=(1, 16, 16, 16), chunk=(1, 8, 8, 8), steps=steps, index_at_start=i == 2)
+        path = tmp_path / f"src{i}"
+        _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 16, 16, 16), data, (0, 0, 0, 0))
+        out.append((path, spec, (1, 16, 16, 16)))
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_shards_only_raise_typed_errors(tmp_path, data):
+    sources = _hostile_sources(tmp_path)
+    src, spec, shape = data.draw(st.sampled_from(sources))
+    raw = bytearray(src.read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        kind = data.draw(st.sampled_from(["flip", "set", "truncate", "extend", "entry"]))
+        if kind == "flip" and raw:
+            raw[data.draw(st.integers(0, len(raw) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+        elif kind == "set" and raw:
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+        elif kind == "truncate":
+            del raw[data.draw(st.integers(0, len(raw))):]
+        elif kind == "extend":
+            raw += data.draw(st.binary(max_size=64))
+        elif kind == "entry" and len(raw) >= 16:
+            at = data.draw(st.integers(0, len(raw) - 8))
+            raw[at:at + 8] = struct.pack("<Q", data.draw(st.sampled_from([0, 1, len(raw), 2**63, ABSENT - 1])))
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "victim"
+    path.write_bytes(bytes(raw))
+    out = np.zeros(shape, np.uint64 if shape[1] == 64 else np.uint16)
+    try:
+        _shard.read(path, spec, (0, 0, 0, 0, *shape), out, (0, 0, 0, 0))
+    except (CorruptFileError, UnsupportedError, OSError):
+        pass
+    try:
+        _shard.write(path, f"{path}.tmp", spec, (0, 1, 1, 1, 1, 3, 3, 3), out, (0, 1, 1, 1))
+    except (CorruptFileError, UnsupportedError, OSError):
+        assert not Path(f"{path}.tmp").exists()
+
+
+# ---- threads ----------------------------------------------------------------------------------
+
+def test_threads_hammering_the_kernels_agree_with_the_model(tmp_path):
+    spec = spec_for("uint16", shard=(1, 32, 32, 32), chunk=(1, 8, 8, 8), steps=[("blosc", "lz4", 5, 1, 2, 0)])
+    rng = np.random.default_rng(1)
+    models = [np.zeros((1, 32, 32, 32), np.uint16) for _ in range(4)]
+    locks = [threading.Lock() for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        r = np.random.default_rng(seed)
+        try:
+            for _ in range(25):
+                f = int(r.integers(0, 4))
+                lo = r.integers(0, 31, 3)
+                hi = [int(r.integers(l + 1, 33)) for l in lo]
+                vals = r.integers(0, 3, (1, *(h - l for l, h in zip(lo, hi)))).astype(np.uint16)
+                path = tmp_path / f"f{f}"
+                with locks[f]:
+                    _shard.write(path, f"{path}.{seed}.tmp", spec, (0, *lo, 1, *hi), vals, (0, 0, 0, 0))
+                    models[f][:, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = vals
+                out = np.zeros((1, 32, 32, 32), np.uint16)
+                with locks[f]:
+                    _shard.read(path, spec, (0, 0, 0, 0, 1, 32, 32, 32), out, (0, 0, 0, 0))
+                    assert np.array_equal(out, models[f])
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(int(rng.integers(1 << 30)),)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
