@@ -343,14 +343,16 @@ class View:
 
         return all(map_on_executor(same, list(self.chunk(shape, shape, read_only=True)), executor, None))
 
-    def get_buffered_slice_writer(self, **kwargs: Any) -> BufferedSliceWriter:
-        """A writer that takes z-slices one by one and writes them in shard-deep slabs."""
+    def get_buffered_slice_writer(self, buffer_size: int | None = None, dimension: str | int = "z",
+                                  **kwargs: Any) -> BufferedSliceWriter:
+        """A writer that takes slices one by one and writes them in shard-deep slabs."""
         from wkpy.slice_io import BufferedSliceWriter
 
-        return BufferedSliceWriter(self, **kwargs)
+        return BufferedSliceWriter(self, buffer_size, dimension, **kwargs)
 
-    def get_buffered_slice_reader(self, **kwargs: Any) -> BufferedSliceReader:
-        """A reader that yields z-slices, reading shard-deep slabs."""
+    def get_buffered_slice_reader(self, buffer_size: int | None = None, dimension: str | int = "z",
+                                  **kwargs: Any) -> BufferedSliceReader:
+        """A reader that yields slices, reading shard-deep slabs."""
         from wkpy.slice_io import BufferedSliceReader
 
-        return BufferedSliceReader(self, **kwargs)
+        return BufferedSliceReader(self, buffer_size, dimension, **kwargs)

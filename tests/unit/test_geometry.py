@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from wkpy.errors import InvalidRequestError
 from wkpy.geometry import bounding_box as bounding_box_module
@@ -41,7 +42,7 @@ def key(box: object) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return (tuple(box.topleft), tuple(box.size))  # type: ignore[attr-defined]
 
 
-def outcome(fn):  # noqa: ANN001, ANN201
+def outcome(fn):
     """Result of `fn()` as a comparable value, or the marker of an assertion failure."""
     try:
         result = fn()
@@ -99,7 +100,7 @@ def test_geometry_does_not_import_webknossos() -> None:
         lambda: Vec3Int(wk.Vec3Int(1, 2, 3)),
     ],
 )
-def test_vec3int_constructor_forms(make) -> None:  # noqa: ANN001
+def test_vec3int_constructor_forms(make) -> None:
     v = make()
     assert type(v) is Vec3Int
     assert v == (1, 2, 3) and (v.x, v.y, v.z) == (1, 2, 3)
@@ -114,7 +115,7 @@ def test_vec3int_from_another_vec3int_is_identity() -> None:
 
 @pytest.mark.parametrize("bad", [(), (1, 2), (1, 2, 3, 4), ([1, 2],), ([1, 2, 3, 4],), (5,),
                                  (np.zeros((1, 3)),), (np.zeros(4),)])
-def test_vec3int_wrong_arity_raises_value_and_assertion_error(bad) -> None:  # noqa: ANN001
+def test_vec3int_wrong_arity_raises_value_and_assertion_error(bad) -> None:
     with pytest.raises(ValueError):
         Vec3Int(*bad)
     with pytest.raises(AssertionError):
@@ -129,7 +130,7 @@ def test_vec3int_bad_keywords_and_types() -> None:
     with pytest.raises(TypeError):
         Vec3Int(None, 1, 2)
     with pytest.raises(TypeError):
-        Vec3Int(1, 2, 3) + None  # noqa: B018
+        Vec3Int(1, 2, 3) + None
     with pytest.raises(TypeError):
         Vec3Int(1, 2, 3).pairmax(None)  # type: ignore[arg-type]
 
@@ -159,7 +160,7 @@ def test_vec3int_is_an_immutable_hashable_tuple() -> None:
 
 @SETTINGS
 @given(triples, triples)
-def test_vec3int_arithmetic_matches_webknossos(a, b) -> None:  # noqa: ANN001
+def test_vec3int_arithmetic_matches_webknossos(a, b) -> None:
     ours, theirs = Vec3Int(a), wk.Vec3Int(a)
     for other in (Vec3Int(b), b, list(b), np.array(b), b[0]):
         assert ours + other == tuple(theirs + other)
@@ -180,7 +181,7 @@ def test_vec3int_arithmetic_matches_webknossos(a, b) -> None:  # noqa: ANN001
 
 @SETTINGS
 @given(triples, nonzero_triples)
-def test_vec3int_division_matches_webknossos(a, b) -> None:  # noqa: ANN001
+def test_vec3int_division_matches_webknossos(a, b) -> None:
     ours, theirs = Vec3Int(a), wk.Vec3Int(a)
     for other in (Vec3Int(b), b, b[0]):
         assert ours // other == tuple(theirs // other)
@@ -190,7 +191,7 @@ def test_vec3int_division_matches_webknossos(a, b) -> None:  # noqa: ANN001
 
 @SETTINGS
 @given(triples, nonzero_triples)
-def test_vec3int_reflected_operators_are_elementwise(a, b) -> None:  # noqa: ANN001
+def test_vec3int_reflected_operators_are_elementwise(a, b) -> None:
     v, arr, other = Vec3Int(a), np.array(a), np.array(b)
     assert b + v == tuple(other + arr) and type(b + v) is Vec3Int
     assert list(b) + v == tuple(other + arr)
@@ -206,14 +207,14 @@ def test_vec3int_ceildiv_of_positive_divisors_is_ceiling() -> None:
     assert Vec3Int(5, 6, 0).ceildiv(3) == (2, 2, 0)
     assert Vec3Int(5, 6, 7).ceildiv((2, 4, 7)) == (3, 2, 1)
     with pytest.raises(ZeroDivisionError):
-        Vec3Int(1, 2, 3) // 0  # noqa: B018
+        Vec3Int(1, 2, 3) // 0
 
 
 @pytest.mark.parametrize(
     "source,target",
     [(0, 2), (2, 0), (1, 1), (-1, 0), ([0, 1], [2, 0]), ([0, 1, 2], [2, 1, 0]), ((2,), (1,))],
 )
-def test_vec3int_moveaxis_matches_numpy(source, target) -> None:  # noqa: ANN001
+def test_vec3int_moveaxis_matches_numpy(source, target) -> None:
     expected = np.moveaxis(np.zeros((1, 2, 3)), source, target).shape
     assert Vec3Int(1, 2, 3).moveaxis(source, target) == expected
 
@@ -251,7 +252,7 @@ def test_vec3int_helpers() -> None:
     with pytest.raises(KeyError):
         v.get("t")
     with pytest.raises(KeyError):
-        v.c  # noqa: B018
+        v.c
     assert v.xyz is v and v.with_xyz((4, 5, 6)) == (4, 5, 6) and v.axes == ("x", "y", "z")
     assert v.to_list() == [1, 2, 3] and type(v.to_tuple()) is tuple and v.to_tuple() == (1, 2, 3)
     arr = v.to_np()
@@ -271,7 +272,7 @@ def test_vec3int_helpers() -> None:
         (Mag("16-8-1"), (16, 8, 1)), (wk.Mag("2-2-1"), (2, 2, 1)),
     ],
 )
-def test_mag_constructor_forms(mag_like, expected) -> None:  # noqa: ANN001
+def test_mag_constructor_forms(mag_like, expected) -> None:
     mag = Mag(mag_like)
     assert mag.to_tuple() == expected and (mag.x, mag.y, mag.z) == expected
     assert mag.to_vec3_int() == expected and type(mag.to_vec3_int()) is Vec3Int
@@ -280,7 +281,7 @@ def test_mag_constructor_forms(mag_like, expected) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("bad", [0, -2, 3, 6, "3", "0-1-1", (1, 2, 3), [2, 2, 0]])
-def test_mag_rejects_non_powers_of_two(bad) -> None:  # noqa: ANN001
+def test_mag_rejects_non_powers_of_two(bad) -> None:
     with pytest.raises(ValueError):
         Mag(bad)
     with pytest.raises(AssertionError):
@@ -288,7 +289,7 @@ def test_mag_rejects_non_powers_of_two(bad) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("bad", ["2-2", " 2", "x", "", 2.0, None, (2, 2), object()])
-def test_mag_rejects_malformed_input(bad) -> None:  # noqa: ANN001
+def test_mag_rejects_malformed_input(bad) -> None:
     with pytest.raises(ValueError):
         Mag(bad)
 
@@ -299,7 +300,7 @@ def test_mag_equality_and_hash() -> None:
     assert 2 == Mag(2) and "2-2-1" == Mag("2-2-1") and (2, 2, 1) == Mag("2-2-1")
     assert len({Mag("2"), Mag(2), Mag((2, 2, 2))}) == 1
     assert hash(Mag(2)) == hash((2, 2, 2)) == hash(wk.Mag(2))
-    assert Mag(2) != Mag("2-2-1") and Mag(2) != "x" and Mag(2) != 3 and Mag(2) != None  # noqa: E711
+    assert Mag(2) != Mag("2-2-1") and Mag(2) != "x" and Mag(2) != 3 and Mag(2) != None
     two = Mag(2)
     assert Mag(two) is two
     mag = Mag("4-2-1")
@@ -312,7 +313,7 @@ def test_mag_equality_and_hash() -> None:
 
 @SETTINGS
 @given(mag_triples)
-def test_mag_naming_matches_webknossos(triple) -> None:  # noqa: ANN001
+def test_mag_naming_matches_webknossos(triple) -> None:
     ours, theirs = Mag(triple), wk.Mag(triple)
     assert ours.to_layer_name() == theirs.to_layer_name() == str(ours) == str(theirs)
     assert ours.to_long_layer_name() == theirs.to_long_layer_name()
@@ -324,7 +325,7 @@ def test_mag_naming_matches_webknossos(triple) -> None:  # noqa: ANN001
 
 @SETTINGS
 @given(mag_triples, mag_triples)
-def test_mag_ordering_and_arithmetic_match_webknossos(a, b) -> None:  # noqa: ANN001
+def test_mag_ordering_and_arithmetic_match_webknossos(a, b) -> None:
     ours_a, ours_b, theirs_a, theirs_b = Mag(a), Mag(b), wk.Mag(a), wk.Mag(b)
     assert (ours_a < ours_b) == (theirs_a < theirs_b)
     assert (ours_a <= ours_b) == (theirs_a <= theirs_b)
@@ -339,7 +340,7 @@ def test_mag_ordering_and_arithmetic_match_webknossos(a, b) -> None:  # noqa: AN
         expected = (theirs_a // theirs_b).to_tuple()
     except (ValueError, AssertionError):
         with pytest.raises(ValueError):
-            ours_a // ours_b  # noqa: B018
+            ours_a // ours_b
     else:
         assert (ours_a // ours_b).to_tuple() == expected
     exact = all(x % y == 0 for x, y in zip(a, b))
@@ -347,12 +348,12 @@ def test_mag_ordering_and_arithmetic_match_webknossos(a, b) -> None:  # noqa: AN
         assert ours_a / ours_b == ours_a // ours_b
     else:
         with pytest.raises(ValueError):
-            ours_a / ours_b  # noqa: B018
+            ours_a / ours_b
 
 
 @SETTINGS
 @given(st.lists(mag_triples, min_size=1, max_size=8))
-def test_mag_sorting_matches_webknossos(triples_list) -> None:  # noqa: ANN001
+def test_mag_sorting_matches_webknossos(triples_list) -> None:
     ours = [m.to_tuple() for m in sorted(Mag(t) for t in triples_list)]
     theirs = [m.to_tuple() for m in sorted(wk.Mag(t) for t in triples_list)]
     assert ours == theirs
@@ -365,15 +366,15 @@ def test_mag_ordering_quirks_follow_webknossos() -> None:
     assert Mag("2-2-1") <= Mag(2) and Mag("2-2-1") > Mag(2) and Mag(2) > Mag("2-2-1")
     assert not Mag("2-2-1") < Mag(2) and Mag(1) < Mag(2) < 4
     with pytest.raises(ValueError):
-        Mag(2) < "x"  # noqa: B015
+        Mag(2) < "x"
 
 
 def test_mag_division_errors() -> None:
     assert Mag(4) // 2 == Mag(2) and Mag(4) / 2 == Mag(2) and Mag(4) // Mag("2-2-1") == Mag("2-2-4")
     with pytest.raises(ValueError):
-        Mag(2) // 4  # noqa: B018
+        Mag(2) // 4
     with pytest.raises(ValueError):
-        Mag("2-2-1") / 2  # noqa: B018
+        Mag("2-2-1") / 2
 
 
 # ---- BoundingBox --------------------------------------------------------------------
@@ -407,7 +408,7 @@ def test_bounding_box_zero_size_is_empty() -> None:
 
 @SETTINGS
 @given(boxes)
-def test_bounding_box_constructor_matches_webknossos_incl_negative_sizes(args) -> None:  # noqa: ANN001
+def test_bounding_box_constructor_matches_webknossos_incl_negative_sizes(args) -> None:
     ours, theirs = BoundingBox(*args), wk.BoundingBox(*args)
     assert key(ours) == key(theirs) and ours.bottomright == tuple(theirs.bottomright)
     assert ours.size.is_positive()
@@ -436,12 +437,12 @@ def test_bounding_box_is_immutable_hashable_and_picklable() -> None:
     for clone in (pickle.loads(pickle.dumps(box)), copy.copy(box), copy.deepcopy(box)):
         assert clone == box and clone.bottomright == box.bottomright
     with pytest.raises(TypeError):
-        box < same  # type: ignore[operator]  # noqa: B015
+        box < same  # type: ignore[operator]
 
 
 @SETTINGS
 @given(boxes)
-def test_bounding_box_serialisation_round_trips(args) -> None:  # noqa: ANN001
+def test_bounding_box_serialisation_round_trips(args) -> None:
     box = BoundingBox(*args)
     assert BoundingBox.from_tuple6(box.to_tuple6()) == box
     assert BoundingBox.from_tuple2((box.topleft, box.size)) == box
@@ -485,7 +486,7 @@ def test_bounding_box_bad_formats() -> None:
 
 @SETTINGS
 @given(boxes, boxes)
-def test_bounding_box_set_operations_match_webknossos(a, b) -> None:  # noqa: ANN001
+def test_bounding_box_set_operations_match_webknossos(a, b) -> None:
     ours_a, ours_b, theirs_a, theirs_b = BoundingBox(*a), BoundingBox(*b), wk.BoundingBox(*a), wk.BoundingBox(*b)
     assert outcome(lambda: ours_a.intersected_with(ours_b)) == outcome(lambda: theirs_a.intersected_with(theirs_b))
     assert key(ours_a.intersected_with(ours_b, dont_assert=True)) == key(
@@ -498,7 +499,7 @@ def test_bounding_box_set_operations_match_webknossos(a, b) -> None:  # noqa: AN
 
 @SETTINGS
 @given(boxes, boxes)
-def test_intersection_and_union_properties(a, b) -> None:  # noqa: ANN001
+def test_intersection_and_union_properties(a, b) -> None:
     box_a, box_b = BoundingBox(*a), BoundingBox(*b)
     union = box_a.extended_by(box_b)
     if not box_a.is_empty():
@@ -516,7 +517,7 @@ def test_intersection_and_union_properties(a, b) -> None:  # noqa: ANN001
 
 @SETTINGS
 @given(boxes, st.tuples(coords, coords, coords))
-def test_bounding_box_contains_point_matches_webknossos(args, point) -> None:  # noqa: ANN001
+def test_bounding_box_contains_point_matches_webknossos(args, point) -> None:
     ours, theirs = BoundingBox(*args), wk.BoundingBox(*args)
     assert ours.contains(point) == theirs.contains(point)
     assert ours.contains(Vec3Int(point)) == theirs.contains(list(point))
@@ -538,7 +539,7 @@ mag_or_vec = st.one_of(
 
 @SETTINGS
 @given(boxes, mag_or_vec, st.booleans())
-def test_align_with_mag_matches_webknossos(args, mag, ceil) -> None:  # noqa: ANN001
+def test_align_with_mag_matches_webknossos(args, mag, ceil) -> None:
     kind, triple = mag
     ours_mag = Mag(triple) if kind == "mag" else Vec3Int(triple)
     theirs_mag = wk.Mag(triple) if kind == "mag" else wk.Vec3Int(triple)
@@ -563,7 +564,7 @@ def test_align_with_mag_accepts_int_and_string() -> None:
 
 @SETTINGS
 @given(boxes, mag_triples)
-def test_in_mag_and_back_match_webknossos(args, triple) -> None:  # noqa: ANN001
+def test_in_mag_and_back_match_webknossos(args, triple) -> None:
     ours, theirs = BoundingBox(*args), wk.BoundingBox(*args)
     assert outcome(lambda: ours.in_mag(Mag(triple))) == outcome(lambda: theirs.in_mag(wk.Mag(triple)))
     aligned_ours = ours.align_with_mag(Mag(triple), ceil=True)
@@ -587,7 +588,7 @@ chunk_shapes = st.tuples(*[st.integers(1, 12)] * 3)
 
 
 @st.composite
-def shapes_and_alignments(draw):  # noqa: ANN001, ANN201
+def shapes_and_alignments(draw):
     alignment = draw(st.tuples(*[st.integers(1, 6)] * 3))
     factors = draw(st.tuples(*[st.integers(1, 3)] * 3))
     return tuple(a * f for a, f in zip(alignment, factors)), alignment
@@ -595,7 +596,7 @@ def shapes_and_alignments(draw):  # noqa: ANN001, ANN201
 
 @SETTINGS
 @given(chunk_boxes, chunk_shapes)
-def test_chunk_matches_webknossos(args, shape) -> None:  # noqa: ANN001
+def test_chunk_matches_webknossos(args, shape) -> None:
     ours = [key(c) for c in BoundingBox(*args).chunk(shape)]
     theirs = [key(c) for c in wk.BoundingBox(*args).chunk(shape)]
     assert ours == theirs
@@ -606,7 +607,7 @@ def test_chunk_matches_webknossos(args, shape) -> None:  # noqa: ANN001
 
 @SETTINGS
 @given(chunk_boxes, shapes_and_alignments())
-def test_chunk_with_alignment_matches_webknossos(args, shape_and_alignment) -> None:  # noqa: ANN001
+def test_chunk_with_alignment_matches_webknossos(args, shape_and_alignment) -> None:
     shape, alignment = shape_and_alignment
     box = BoundingBox(*args)
     chunks = list(box.chunk(shape, alignment))
@@ -623,7 +624,7 @@ def test_chunk_with_alignment_matches_webknossos(args, shape_and_alignment) -> N
 
 @SETTINGS
 @given(chunk_boxes, shapes_and_alignments(), chunk_boxes)
-def test_iter_chunk_toplefts_with_clip_matches_webknossos(args, shape_and_alignment, clip) -> None:  # noqa: ANN001
+def test_iter_chunk_toplefts_with_clip_matches_webknossos(args, shape_and_alignment, clip) -> None:
     shape, alignment = shape_and_alignment
     ours = BoundingBox(*args).iter_chunk_toplefts(shape, alignment, clip_to=BoundingBox(*clip))
     theirs = wk.BoundingBox(*args).iter_chunk_toplefts(shape, alignment, clip_to=wk.BoundingBox(*clip))
@@ -649,7 +650,7 @@ def test_chunk_example_and_errors() -> None:
 
 @SETTINGS
 @given(boxes, triples, st.one_of(st.none(), st.tuples(*[st.integers(-10, 10)] * 3)))
-def test_derived_boxes_match_webknossos(args, vector, right) -> None:  # noqa: ANN001
+def test_derived_boxes_match_webknossos(args, vector, right) -> None:
     ours, theirs = BoundingBox(*args), wk.BoundingBox(*args)
     left = tuple(v % 21 - 10 for v in vector)
     assert key(ours.padded_with_margins(left, right)) == key(theirs.padded_with_margins(left, right))
@@ -670,7 +671,7 @@ def test_derived_boxes_match_webknossos(args, vector, right) -> None:  # noqa: A
 
 @SETTINGS
 @given(st.lists(st.tuples(coords, coords, coords), min_size=1, max_size=10))
-def test_from_points_matches_webknossos(points) -> None:  # noqa: ANN001
+def test_from_points_matches_webknossos(points) -> None:
     ours = BoundingBox.from_points(points)
     assert key(ours) == key(wk.BoundingBox.from_points(points))
     assert all(ours.contains(p) for p in points)
@@ -678,7 +679,7 @@ def test_from_points_matches_webknossos(points) -> None:  # noqa: ANN001
 
 @SETTINGS
 @given(st.lists(boxes, max_size=8), mag_triples)
-def test_group_boxes_with_aligned_mag_matches_webknossos(box_args, triple) -> None:  # noqa: ANN001
+def test_group_boxes_with_aligned_mag_matches_webknossos(box_args, triple) -> None:
     ours = BoundingBox.group_boxes_with_aligned_mag([BoundingBox(*a) for a in box_args], Mag(triple))
     theirs = wk.BoundingBox.group_boxes_with_aligned_mag([wk.BoundingBox(*a) for a in box_args], wk.Mag(triple))
     assert {key(k): [key(b) for b in v] for k, v in ours.items()} == {

@@ -23,7 +23,7 @@ _vec = Vec3Int.from_xyz
 _CHECKPOINT = re.compile(r"([0-9]+_){5}[0-9]+")
 
 
-def _mag_vec(mag: Union[MagLike, Vec3IntLike, int]) -> Vec3Int:
+def _mag_vec(mag: MagLike | Vec3IntLike | int) -> Vec3Int:
     """Factors of `mag`; a plain vector is taken as is (it need not be a power of two)."""
     if isinstance(mag, Mag):
         return mag.to_vec3_int()
@@ -178,7 +178,7 @@ class BoundingBox:
         return cls.from_tuple6(values)  # type: ignore[arg-type]
 
     @classmethod
-    def from_auto(cls, obj: Union[BoundingBox, str, dict, list, tuple]) -> BoundingBox:
+    def from_auto(cls, obj: BoundingBox | str | dict | list | tuple) -> BoundingBox:
         """Accept a box, a csv or json string, a config or wkw dict, or a 2-/6-sequence."""
         if isinstance(obj, cls):
             return obj
@@ -272,7 +272,7 @@ class BoundingBox:
         i = _axis_index(axis)
         return (self.topleft[i], self.bottomright[i])
 
-    def contains(self, coord: Union[Vec3IntLike, np.ndarray]) -> bool:
+    def contains(self, coord: Vec3IntLike | np.ndarray) -> bool:
         """Whether a point lies inside; numpy points may have float coordinates."""
         tl, br = self.topleft, self.bottomright
         if isinstance(coord, np.ndarray):
@@ -310,7 +310,7 @@ class BoundingBox:
     with_bottomright_xyz = with_bottomright
 
     def with_bounds(
-        self, axis: str, new_topleft: Optional[int] = None, new_size: Optional[int] = None
+        self, axis: str, new_topleft: int | None = None, new_size: int | None = None
     ) -> BoundingBox:
         """Copy with the start and/or size along one named axis replaced."""
         i = _axis_index(axis)
@@ -319,19 +319,19 @@ class BoundingBox:
         return type(self)(tl, size)
 
     def with_bounds_x(
-        self, new_topleft_x: Optional[int] = None, new_size_x: Optional[int] = None
+        self, new_topleft_x: int | None = None, new_size_x: int | None = None
     ) -> BoundingBox:
         """`with_bounds` along x."""
         return self.with_bounds("x", new_topleft_x, new_size_x)
 
     def with_bounds_y(
-        self, new_topleft_y: Optional[int] = None, new_size_y: Optional[int] = None
+        self, new_topleft_y: int | None = None, new_size_y: int | None = None
     ) -> BoundingBox:
         """`with_bounds` along y."""
         return self.with_bounds("y", new_topleft_y, new_size_y)
 
     def with_bounds_z(
-        self, new_topleft_z: Optional[int] = None, new_size_z: Optional[int] = None
+        self, new_topleft_z: int | None = None, new_size_z: int | None = None
     ) -> BoundingBox:
         """`with_bounds` along z."""
         return self.with_bounds("z", new_topleft_z, new_size_z)
@@ -341,7 +341,7 @@ class BoundingBox:
         return self._make(self.topleft + Vec3Int(vector), self.size)
 
     def padded_with_margins(
-        self, margins_left: Vec3IntLike, margins_right: Optional[Vec3IntLike] = None
+        self, margins_left: Vec3IntLike, margins_right: Vec3IntLike | None = None
     ) -> BoundingBox:
         """Grow by `margins_left` before and `margins_right` (default: the same) after."""
         left = Vec3Int(margins_left)
@@ -390,7 +390,7 @@ class BoundingBox:
         return self._make(self.topleft * m, self.size * m)
 
     def align_with_mag(
-        self, mag: Union[MagLike, Vec3IntLike, int], ceil: bool = False
+        self, mag: MagLike | Vec3IntLike | int, ceil: bool = False
     ) -> BoundingBox:
         """Snap both corners to multiples of `mag`.
 
@@ -413,8 +413,8 @@ class BoundingBox:
     def iter_chunk_toplefts(
         self,
         chunk_shape: Vec3IntLike,
-        chunk_border_alignments: Optional[Vec3IntLike] = None,
-        clip_to: Optional[BoundingBox] = None,
+        chunk_border_alignments: Vec3IntLike | None = None,
+        clip_to: BoundingBox | None = None,
     ) -> Iterator[tuple[int, int, int]]:
         """Toplefts of the (unclipped) grid cells that `chunk` yields, x slowest.
 
@@ -448,7 +448,7 @@ class BoundingBox:
     def chunk(
         self,
         chunk_shape: Vec3IntLike,
-        chunk_border_alignments: Optional[Vec3IntLike] = None,
+        chunk_border_alignments: Vec3IntLike | None = None,
     ) -> Iterator[BoundingBox]:
         """Split into boxes of at most `chunk_shape`, clipped to this box, x slowest.
 
@@ -471,6 +471,6 @@ class BoundingBox:
             yield make(_tuple_new(Vec3Int, (t0, t1, t2)), _tuple_new(Vec3Int, size))
 
 
-_set_topleft = BoundingBox.topleft.__set__  # type: ignore[attr-defined]
-_set_size = BoundingBox.size.__set__  # type: ignore[attr-defined]
-_set_bottomright = BoundingBox.bottomright.__set__  # type: ignore[attr-defined]
+_set_topleft = vars(BoundingBox)["topleft"].__set__
+_set_size = vars(BoundingBox)["size"].__set__
+_set_bottomright = vars(BoundingBox)["bottomright"].__set__

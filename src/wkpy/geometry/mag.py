@@ -149,15 +149,15 @@ class Mag:
 
     # ---- arithmetic --------------------------------------------------------------
 
-    def __mul__(self, factor: Union[int, MagLike]) -> Mag:
+    def __mul__(self, factor: int | MagLike) -> Mag:
         return Mag(self._mag * _factor(factor))
 
     __rmul__ = __mul__
 
-    def __floordiv__(self, divisor: Union[int, MagLike]) -> Mag:
+    def __floordiv__(self, divisor: int | MagLike) -> Mag:
         return Mag(self._mag // _factor(divisor))
 
-    def __truediv__(self, divisor: Union[int, MagLike]) -> Mag:
+    def __truediv__(self, divisor: int | MagLike) -> Mag:
         d = _factor(divisor)
         if self._mag % d != (0, 0, 0):
             raise InvalidRequestError(f"{self!r} is not divisible by {divisor!r}.")
@@ -203,6 +203,6 @@ def _factor(value: Any) -> Any:
     return value._mag if isinstance(value, Mag) else value
 
 
-_set_vec = Mag._mag.__set__  # type: ignore[attr-defined]
+_set_vec = vars(Mag)["_mag"].__set__
 
-MagLike = Union[int, str, list, tuple, np.ndarray, Mag, Vec3Int]
+MagLike: TypeAlias = int | str | list[int] | tuple[int, ...] | np.ndarray | Mag | Vec3Int

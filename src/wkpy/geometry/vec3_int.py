@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from numbers import Integral
 from operator import floordiv, itemgetter, mod, sub
-from typing import Any, Callable, Optional, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def _triple_from(cls: type[Vec3Int], value: Any) -> Vec3Int:
     return _tuple_new(cls, (int(x), int(y), int(z)))
 
 
-def _operand(other: Any) -> Optional[tuple[int, int, int]]:
+def _operand(other: Any) -> tuple[int, int, int] | None:
     """Return `other` as three ints for an element-wise operation, or None if unsupported."""
     if type(other) is int:
         return (other, other, other)
@@ -63,7 +63,7 @@ def _operand(other: Any) -> Optional[tuple[int, int, int]]:
     return None
 
 
-class Vec3Int(tuple):
+class Vec3Int(tuple[int, ...]):
     """Immutable vector of three integers (x, y, z).
 
     A `tuple` subclass, so it hashes, compares and unpacks like ``(x, y, z)``, but
@@ -202,19 +202,19 @@ class Vec3Int(tuple):
     def __neg__(self) -> Vec3Int:
         return _tuple_new(type(self), (-self[0], -self[1], -self[2]))
 
-    def ceildiv(self, other: Union[int, Vec3IntLike]) -> Vec3Int:
+    def ceildiv(self, other: int | Vec3IntLike) -> Vec3Int:
         """Element-wise ``(self + other - 1) // other`` (ceil division for positive divisors)."""
         return self._map(other, lambda a, b: (a + b - 1) // b)
 
-    def pairmax(self, other: Union[int, Vec3IntLike]) -> Vec3Int:
+    def pairmax(self, other: int | Vec3IntLike) -> Vec3Int:
         """Element-wise maximum with `other`."""
         return self._map(other, max)
 
-    def pairmin(self, other: Union[int, Vec3IntLike]) -> Vec3Int:
+    def pairmin(self, other: int | Vec3IntLike) -> Vec3Int:
         """Element-wise minimum with `other`."""
         return self._map(other, min)
 
-    def add_or_none(self, other: Optional[Vec3IntLike]) -> Optional[Vec3Int]:
+    def add_or_none(self, other: Vec3IntLike | None) -> Vec3Int | None:
         """Return ``self + other``, or None if `other` is None."""
         return None if other is None else self + other
 
@@ -238,7 +238,7 @@ class Vec3Int(tuple):
         """Whether all three components are equal."""
         return self[0] == self[1] == self[2]
 
-    def get(self, axis: str, default: Optional[int] = None) -> int:
+    def get(self, axis: str, default: int | None = None) -> int:
         """Component of the named `axis`; `default` (or `KeyError`) if there is none."""
         if axis in XYZ_AXES:
             return self[XYZ_AXES.index(axis)]
@@ -248,7 +248,7 @@ class Vec3Int(tuple):
 
     # ---- derived vectors ---------------------------------------------------------
 
-    def with_replaced(self, axis: Union[str, int], new_element: int) -> Vec3Int:
+    def with_replaced(self, axis: str | int, new_element: int) -> Vec3Int:
         """Copy with the component at `axis` (name or index 0-2) replaced."""
         index = XYZ_AXES.index(axis) if isinstance(axis, str) else axis
         if not 0 <= index < 3:
@@ -274,7 +274,7 @@ class Vec3Int(tuple):
         return Vec3Int(new_xyz)
 
     def moveaxis(
-        self, source: Union[int, Iterable[int]], target: Union[int, Iterable[int]]
+        self, source: int | Iterable[int], target: int | Iterable[int]
     ) -> Vec3Int:
         """Move components like `numpy.moveaxis` moves axes (not a swap)."""
         src = [source] if isinstance(source, (int, np.integer)) else list(source)
@@ -320,7 +320,7 @@ class Vec3Int(tuple):
         return Vec3Int(int(vec[0]), int(vec[1]), int(vec[2]))
 
     @staticmethod
-    def from_vec_or_int(vec_or_int: Union[Vec3IntLike, int]) -> Vec3Int:
+    def from_vec_or_int(vec_or_int: Vec3IntLike | int) -> Vec3Int:
         """An int `n` becomes ``(n, n, n)``; anything else goes through the constructor."""
         if isinstance(vec_or_int, (Integral, np.integer)):
             return Vec3Int.full(int(vec_or_int))
@@ -352,4 +352,4 @@ class Vec3Int(tuple):
         return cls(an_int, an_int, an_int)
 
 
-Vec3IntLike = Union[Vec3Int, tuple[int, int, int], list[int], np.ndarray, Iterable[int]]
+Vec3IntLike: TypeAlias = Vec3Int | tuple[int, int, int] | list[int] | np.ndarray | Iterable[int]

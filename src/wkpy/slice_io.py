@@ -1,0 +1,145 @@
+"""Slice-by-slice import and export: buffered writers and readers along x, y or z."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from wkpy.errors import AlignmentError, DataMismatchError
+from wkpy.geometry import BoundingBox, Vec3Int, Vec3IntLike
+from wkpy.view import box_in_mag, resolve_box
+
+if TYPE_CHECKING:
+    from wkpy.view import View
+
+__all__ = ["BufferedSliceWriter", "BufferedSliceReader"]
+
+_AXES = {"x": 0, "y": 1, "z": 2}
+
+
+def _axis(dimension: str | int) -> int:
+    axis = _AXES.get(dimension, dimension) if isinstance(dimension, str) else dimension
+    if axis not in (0, 1, 2):
+        raise ValueError(f"dimension must be x, y, z or 0, 1, 2, got {dimension!r}")
+    return int(axis)
+
+
+class BufferedSliceWriter:
+    """Collects 2-D slices ((w, h) or (c, w, h)) and writes them `buffer_size` at a time.
+
+    Use as a context manager; leaving it writes what is still buffered.
+    """
+
+    def __init__(
+        self,
+        view: View,
+        buffer_size: int | None = None,
+        dimension: str | int = "z",
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+        use_logging: bool = False,
+        allow_unaligned: bool = False,
+        json_update_allowed: bool = True,
+    ) -> None:
+        self._view = view
+        self._axis = _axis(dimension)
+        self._buffer_size = buffer_size or view.info.shard_shape[self._axis]
+        self._allow_unaligned = allow_unaligned
+        self._json_update_allowed = json_update_allowed
+        self._slices: list[np.ndarray] = []
+        self._written = 0
+        if all(v is None for v in (relative_offset, absolute_offset, relative_bounding_box, absolute_bounding_box)):
+            relative_offset = (0, 0, 0)
+        box = resolve_box(view.bounding_box, view.mag, relative_offset=relative_offset,
+                          absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
+                          absolute_bounding_box=absolute_bounding_box, size_in_mag=(0, 0, 0))
+        self._topleft = box_in_mag(box, view.mag, allow_empty=True).topleft  # in the mag's voxels
+        depth = view.info.chunk_shape[self._axis]
+        if self._topleft[self._axis] % depth and not allow_unaligned:
+            raise AlignmentError(f"offset {self._topleft[self._axis]} along the slice axis is not a multiple of "
+                                 f"the chunk depth {depth}; pass allow_unaligned=True")
+        if self._buffer_size >= depth and self._buffer_size % depth and not allow_unaligned:
+            raise AlignmentError(f"buffer_size {self._buffer_size} is not a multiple of the chunk depth {depth}; "
+                                 "pass allow_unaligned=True")
+
+    def send(self, section: np.ndarray) -> None:
+        """Add the next slice; full buffers are written at once."""
+        section = np.asarray(section)
+        if section.ndim == 2:
+            section = section[np.newaxis]
+        if section.ndim != 3 or section.shape[0] != self._view.num_channels:
+            raise DataMismatchError(f"a slice must be (w, h) or ({self._view.num_channels}, w, h), got {section.shape}")
+        if section.dtype != self._view.get_dtype():
+            raise DataMismatchError(f"slice of dtype {section.dtype}, the layer has {self._view.get_dtype()}")
+        self._slices.append(section)
+        if len(self._slices) == self._buffer_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._slices:
+            return
+        width = max(s.shape[1] for s in self._slices)
+        height = max(s.shape[2] for s in self._slices)
+        slab = np.zeros((self._slices[0].shape[0], width, height, len(self._slices)), self._view.get_dtype(), order="F")
+        for i, s in enumerate(self._slices):
+            slab[:, : s.shape[1], : s.shape[2], i] = s
+        # move the stacking axis (last) to the slice dimension
+        slab = np.moveaxis(slab, 3, 1 + self._axis) if self._axis != 2 else slab
+        offset = list(self._topleft)
+        offset[self._axis] += self._written
+        self._slices = []
+        self._written += slab.shape[1 + self._axis]
+        self._view.write(slab, absolute_offset=Vec3Int(offset) * self._view.mag.to_vec3_int(),
+                         allow_unaligned=self._allow_unaligned, json_update_allowed=self._json_update_allowed)
+
+    def __enter__(self) -> BufferedSliceWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._flush()
+
+
+class BufferedSliceReader:
+    """Yields the slices ((c, w, h)) of a box along x, y or z, reading `buffer_size` at a time."""
+
+    def __init__(
+        self,
+        view: View,
+        buffer_size: int | None = None,
+        dimension: str | int = "z",
+        *,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+        use_logging: bool = False,
+    ) -> None:
+        self._view = view
+        self._axis = _axis(dimension)
+        self._buffer_size = buffer_size or view.info.shard_shape[self._axis]
+        box = resolve_box(view.bounding_box, view.mag, relative_bounding_box=relative_bounding_box,
+                          absolute_bounding_box=absolute_bounding_box)
+        self._box = box_in_mag(box, view.mag)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        axis, mag = self._axis, self._view.mag.to_vec3_int()
+        start, stop = self._box.topleft[axis], self._box.bottomright[axis]
+        for lo in range(start, stop, self._buffer_size):
+            size = list(self._box.size)
+            size[axis] = min(self._buffer_size, stop - lo)
+            offset = list(self._box.topleft)
+            offset[axis] = lo
+            data = self._view.read(absolute_offset=Vec3Int(offset) * mag, size=Vec3Int(size) * mag)
+            yield from np.moveaxis(data, 1 + axis, 0)
+
+    def __enter__(self) -> Iterator[np.ndarray]:
+        return iter(self)
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
