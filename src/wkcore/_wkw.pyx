@@ -325,7 +325,43 @@ cdef inline bint touches(int64_t bx, int64_t by, int64_t bz, int B, const int64_
     full[0] = nx == B and ny == B and nz == B
     return True
 
-cdef int write_raw(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r, wk_err* e) noexcept nogil:
+cdef int write_journal(int fd, const char* journal, const layout* F, const int64_t* box, uint8_t* blk,
+                       wk_err* e) noexcept nogil:
+    """Save the old contents of every block the box touches (an undo log), ending with a
+    commit marker: a crash before the marker leaves the file untouched, after it the log
+    can restore the old file (see wkpy.storage.wkw)."""
+    cdef uint64_t bb = block_bytes(F), m, pos = 16
+    cdef int64_t bx, by, bz
+    cdef uint8_t head[16]
+    cdef int g = F.block_log2, rc = 0
+    cdef int jfd = c_open(journal, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    if jfd < 0:
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot create the undo journal")
+    memcpy(head, b"WKWJ", 4)
+    head[4] = 1; head[5] = 0; head[6] = 0; head[7] = 0
+    store_le64(head + 8, bb)
+    rc = write_all(jfd, head, 16, 0, e)
+    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
+        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
+            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
+                if rc:
+                    break
+                m = morton_encode(bx, by, bz)
+                store_le64(head, m)
+                rc = read_exact(fd, blk, bb, F.data_offset + m * bb, e) or write_all(jfd, head, 8, pos, e) \
+                    or write_all(jfd, blk, bb, pos + 8, e)
+                pos += 8 + bb
+    if not rc:
+        store_le64(head, <uint64_t>-1)
+        rc = write_all(jfd, head, 8, pos, e)
+    close(jfd)
+    return rc
+
+cdef int write_raw(const char* path, const char* tmp, const char* journal, layout* L, const int64_t* box,
+                   const region* r, wk_err* e) noexcept nogil:
+    """Patch a raw file in place (creating it full-size and zeroed if missing), with an
+    undo journal first when `journal` is not empty."""
     cdef layout F
     cdef uint64_t size, bb = block_bytes(L), m
     cdef uint8_t h[HEADER_SIZE]
@@ -363,20 +399,22 @@ cdef int write_raw(const char* path, const char* tmp, layout* L, const int64_t* 
     if blk == NULL:
         close(fd)
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
+    if journal[0] != 0:
+        rc = write_journal(fd, journal, &F, box, blk, e)
     for bz in range(box[2] >> L.block_log2, ((box[5] - 1) >> L.block_log2) + 1):
         for by in range(box[1] >> L.block_log2, ((box[4] - 1) >> L.block_log2) + 1):
             for bx in range(box[0] >> L.block_log2, ((box[3] - 1) >> L.block_log2) + 1):
+                if rc:
+                    break
                 m = morton_encode(bx, by, bz)
                 touches(bx, by, bz, B, box, &full)
                 if not full and read_exact(fd, blk, bb, F.data_offset + m * bb, e):
                     rc = -1
                     break
                 patch_block(blk, L, bx, by, bz, box, r, &full)
-                if write_all(fd, blk, bb, F.data_offset + m * bb, e):
-                    rc = -1
-                    break
-            if rc: break
-        if rc: break
+                rc = write_all(fd, blk, bb, F.data_offset + m * bb, e)
+    if rc == 0 and journal[0] != 0:
+        unlink(journal)    # the new state is complete
     free(blk)
     close(fd)
     return rc
@@ -576,12 +614,13 @@ def read(path, tuple layout_, tuple box, out, tuple out_offset) -> bool:
     return bool(found)
 
 
-def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset) -> None:
+def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset, journal_path="") -> None:
     """Write `data[:, dx:, dy:, dz:]` into `box` of one WKW file, creating it if needed.
 
     `layout_` is (block_log2, file_log2, block_type, voxel_type, voxel_bytes); an existing
-    file keeps its own block type. Raw files are patched in place; compressed files are
-    rebuilt in `tmp_path` (same folder) and renamed over `path`.
+    file keeps its own block type. Compressed files are rebuilt in `tmp_path` (same
+    folder) and renamed over `path`. Raw files are patched in place, after saving the old
+    blocks to `journal_path` (if given), which is removed once the patch is complete.
     """
     cdef layout L
     cdef int64_t b[6]
@@ -591,8 +630,10 @@ def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset) -> 
     cdef int rc
     cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
     cdef bytes tp = tmp_path.encode() if isinstance(tmp_path, str) else bytes(tmp_path)
+    cdef bytes jp = journal_path.encode() if isinstance(journal_path, str) else bytes(journal_path)
     cdef const char* cp = p
     cdef const char* ctp = tp
+    cdef const char* cjp = jp
     check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
     check_box(&L, box, b)
     PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
@@ -601,7 +642,7 @@ def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset) -> 
         e.code = 0; e.errnum = 0
         with nogil:
             if L.block_type == 1:
-                rc = write_raw(cp, ctp, &L, b, &r, &e)
+                rc = write_raw(cp, ctp, cjp, &L, b, &r, &e)
             else:
                 rc = write_compressed(cp, ctp, &L, b, &r, &e)
     finally:

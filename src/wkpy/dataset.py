@@ -23,6 +23,7 @@ from wkpy.errors import (
 )
 from wkpy.geometry import BoundingBox, Vec3IntLike
 from wkpy.layer import Layer, SegmentationLayer
+from wkpy.locking import lock_file_for, path_lock
 from wkpy.properties import (
     PROPERTIES_FILE_NAME,
     DatasetProperties,
@@ -126,9 +127,7 @@ class Dataset:
     @name.setter
     def name(self, value: str) -> None:
         self._ensure_writable()
-        with self._lock:
-            self._properties.id["name"] = value
-            self._save()
+        self._transact(lambda p: p.id.__setitem__("name", value))
 
     @property
     def voxel_size(self) -> tuple[float, float, float]:
@@ -154,9 +153,7 @@ class Dataset:
     @default_view_configuration.setter
     def default_view_configuration(self, value: dict[str, Any] | None) -> None:
         self._ensure_writable()
-        with self._lock:
-            self._properties.default_view_configuration = value
-            self._save()
+        self._transact(lambda p: setattr(p, "default_view_configuration", value))
 
     @property
     def layers(self) -> dict[str, Layer]:
@@ -172,19 +169,48 @@ class Dataset:
     def _save(self) -> None:
         save_properties(self.path / PROPERTIES_FILE_NAME, self._properties)
 
+    def _transact(self, change: Callable[[DatasetProperties], None]) -> None:
+        """Apply `change` to the properties on disk and save them, under the dataset's lock.
+
+        The file is re-read first, so changes made meanwhile by other processes (or other
+        `Dataset` objects) are kept and merged, not overwritten; then this object adopts
+        the result. A change that raises leaves file and memory untouched.
+        """
+        with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
+            fresh = load_properties(self.path / PROPERTIES_FILE_NAME)
+            change(fresh)
+            save_properties(self.path / PROPERTIES_FILE_NAME, fresh)
+            self._adopt(fresh)
+
+    def _adopt(self, fresh: DatasetProperties) -> None:
+        """Take over `fresh`, keeping the identity of layer property objects we hold."""
+        mine = {layer.name: layer for layer in self._properties.data_layers}
+        merged = []
+        for layer_props in fresh.data_layers:
+            if layer_props.name in mine:
+                mine[layer_props.name].__dict__.update(layer_props.__dict__)
+                merged.append(mine[layer_props.name])
+            else:
+                merged.append(layer_props)
+        self._properties.__dict__.update(fresh.__dict__)
+        self._properties.data_layers = merged
+        for gone in set(self._layers) - {p.name for p in merged}:
+            del self._layers[gone]
+        for layer_props in merged:
+            if layer_props.name not in self._layers:
+                self._layers[layer_props.name] = _layer_class(layer_props.category)(self, layer_props)
+        for layer in self._layers.values():
+            layer._sync_mags()
+
     def _update_layer(self, name: str, change: Callable[[LayerProperties], None]) -> None:
-        """Apply `change` to a layer's properties and save them (failed changes are not saved)."""
-        with self._lock:
-            layer_props = self._properties.get_layer(name)
+        """Apply `change` to one layer's properties on disk (see `_transact`)."""
+        def apply(props: DatasetProperties) -> None:
+            layer_props = props.get_layer(name)
             if layer_props is None:
                 raise MissingLayerError(f"dataset {self.path} has no layer {name!r}")
-            backup = copy.deepcopy(layer_props)
-            try:
-                change(layer_props)
-                self._save()
-            except BaseException:
-                layer_props.__dict__.update(backup.__dict__)
-                raise
+            change(layer_props)
+
+        self._transact(apply)
 
     # ---- layers ---------------------------------------------------------------------
     def get_layer(self, layer_name: str) -> Layer:
@@ -244,16 +270,13 @@ class Dataset:
         return self._register_layer(props)
 
     def _register_layer(self, props: LayerProperties) -> Layer:
-        with self._lock:
-            self._properties.data_layers.append(props)
-            try:
-                self._save()
-            except BaseException:
-                self._properties.data_layers.remove(props)
-                raise
-            layer = _layer_class(props.category)(self, props)
-            self._layers[props.name] = layer
-            return layer
+        def add(fresh: DatasetProperties) -> None:
+            if fresh.get_layer(props.name) is not None:
+                raise DuplicateError(f"dataset {self.path} has a layer {props.name!r} already")
+            fresh.data_layers.append(copy.deepcopy(props))
+
+        self._transact(add)
+        return self._layers[props.name]
 
     def get_or_add_layer(self, layer_name: str, category: str, **kwargs: Any) -> Layer:
         if layer_name in self._layers:
@@ -264,10 +287,7 @@ class Dataset:
         """Remove a layer from the properties and delete its folder (or symlink)."""
         self._ensure_writable()
         layer = self.get_layer(layer_name)
-        with self._lock:
-            self._properties.data_layers.remove(layer._properties)
-            self._save()
-            del self._layers[layer_name]
+        self._transact(lambda p: p.data_layers.remove(p.get_layer(layer_name)))
         if layer.path.is_symlink():
             layer.path.unlink()
         else:

@@ -66,9 +66,17 @@ class Layer:
         self._dataset = dataset
         self._properties = properties
         self._mags: dict[Mag, MagView] = {}
-        for mag_props in properties.mags:
-            path = self._resolve_mag_path(mag_props)
-            self._mags[mag_props.mag] = MagView(self, mag_props.mag, path, read_only=dataset.read_only)
+        self._sync_mags()
+
+    def _sync_mags(self) -> None:
+        """Match the mag views to the properties (after they changed, maybe elsewhere)."""
+        listed = {m.mag: m for m in self._properties.mags}
+        for mag in set(self._mags) - set(listed):
+            del self._mags[mag]
+        for mag, mag_props in listed.items():
+            if mag not in self._mags:
+                self._mags[mag] = MagView(self, mag, self._resolve_mag_path(mag_props),
+                                          read_only=self._dataset.read_only)
 
     # ---- properties -----------------------------------------------------------------
     @property
@@ -114,6 +122,11 @@ class Layer:
     def bounding_box(self, box: BoundingBox) -> None:
         self._ensure_writable()
         self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", BoundingBox(box.topleft, box.size)))
+
+    def _grow_bounding_box(self, box: BoundingBox) -> None:
+        """Extend the box on disk to cover `box`, merging with growth by other writers."""
+        self._ensure_writable()
+        self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", p.bounding_box.extended_by(box)))
 
     @property
     def default_view_configuration(self) -> dict[str, Any] | None:
@@ -172,10 +185,16 @@ class Layer:
         info = ArrayInfo(self.data_format, self.dtype_per_channel, self.num_channels,
                          tuple(chunk), tuple(shard), bool(compress))  # type: ignore[arg-type]
         array = create_array(path, info)
-        self._mags[mag] = MagView(self, mag, path, array)
         entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}",
                               cube_length=shard.x if self.data_format == "wkw" else None)
-        self._dataset._update_layer(self.name, lambda p: p.mags.append(entry))
+
+        def add(p: LayerProperties) -> None:
+            if p.get_mag(mag) is not None:
+                raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+            p.mags.append(entry)
+
+        self._dataset._update_layer(self.name, add)
+        self._mags[mag]._array = array
         return self._mags[mag]
 
     def delete_mag(self, mag: MagLike) -> None:
@@ -183,7 +202,6 @@ class Layer:
         self._ensure_writable()
         view = self.get_mag(mag)
         self._dataset._update_layer(self.name, lambda p: p.mags.remove(p.get_mag(view.mag)))
-        del self._mags[view.mag]
         if view.path.is_symlink():
             view.path.unlink()
         elif view.path.resolve().is_relative_to(self.path.resolve()):

@@ -63,10 +63,10 @@ class MagView(View):
         layer_box = self.bounding_box
         if layer_box.contains_bbox(box):
             return layer_box
-        grown = self._layer.bounding_box.extended_by(box)
         if json_update_allowed:
-            self._layer.bounding_box = grown
-        return grown
+            self._layer._grow_bounding_box(box)
+            return self._layer.bounding_box
+        return self._layer.bounding_box.extended_by(box)
 
     def get_bounding_boxes_on_disk(self) -> list[BoundingBox]:
         """Mag-1 boxes of the shards that exist on disk."""

@@ -97,12 +97,13 @@ def test_group_metadata_is_byte_identical_to_webknossos():
 
 @pytest.mark.parametrize("dtype,channels,chunk,shard,compress", [
     ("uint8", 1, 32, 1024, True), ("uint16", 1, 32, 1024, True), ("uint8", 3, 32, 64, False),
-    ("float32", 1, 32, 64, True), ("uint64", 1, 32, 32, True), ("uint32", 1, 16, 64, False),
+    ("float32", 1, 32, 64, True), ("uint64", 1, 32, 32, True), ("uint32", 1, 64, 128, False),
 ])
 def test_new_mags_match_webknossos_byte_for_byte(tmp_path, dtype, channels, chunk, shard, compress):
     wk = pytest.importorskip("webknossos")
     ds = wk.Dataset(tmp_path / "wk", voxel_size=(11.2, 11.2, 25))
-    layer = ds.add_layer("l", "color", dtype_per_channel=dtype, num_channels=channels, data_format="zarr3")
+    category = "segmentation" if dtype == "uint64" else "color"
+    layer = ds.add_layer("l", category, dtype_per_channel=dtype, num_channels=channels, data_format="zarr3")
     ref = layer.add_mag(1, chunk_shape=chunk, shard_shape=shard, compress=compress)
     info = ArrayInfo("zarr3", np.dtype(dtype), channels, (chunk,) * 3, (shard,) * 3, compress)
     ours = create_array(tmp_path / "ours", info)
@@ -218,7 +219,7 @@ def test_empty_chunks_and_shards_are_omitted_like_zarr_python(tmp_path):
 def test_index_at_start_big_endian_crc_inner_chunks_and_v2_keys(tmp_path):
     data = volume((1, 40, 40, 40), "int32", seed=5)
     codecs = [BytesCodec(endian="big")]
-    z = zarr.create_array(tmp_path / "a", shape=(1, 40, 40, 40), chunks=(1, 8, 8, 8), shards=(1, 16, 16, 16),
+    z = zarr.create_array(tmp_path / "a", shape=(1, 40, 40, 40), chunks=(1, 16, 16, 16),
                           dtype="int32", serializer=ShardingCodec(chunk_shape=(1, 8, 8, 8), codecs=[*codecs, {"name": "crc32c"}],
                                                                   index_location="start"),
                           compressors=None, filters=None, fill_value=-1, chunk_key_encoding={"name": "v2", "separator": "."})

@@ -24,6 +24,7 @@ with warnings.catch_warnings():  # webknossos warns about optional image readers
     warnings.simplefilter("ignore")
     import webknossos as wk
 
+NONE: object = None  # compared with `!=` on purpose
 SETTINGS = settings(deadline=None, database=None, max_examples=150)
 
 small = st.integers(-1000, 1000)
@@ -252,7 +253,7 @@ def test_vec3int_helpers() -> None:
     with pytest.raises(KeyError):
         v.get("t")
     with pytest.raises(KeyError):
-        v.c
+        _ = v.c
     assert v.xyz is v and v.with_xyz((4, 5, 6)) == (4, 5, 6) and v.axes == ("x", "y", "z")
     assert v.to_list() == [1, 2, 3] and type(v.to_tuple()) is tuple and v.to_tuple() == (1, 2, 3)
     arr = v.to_np()
@@ -300,7 +301,7 @@ def test_mag_equality_and_hash() -> None:
     assert 2 == Mag(2) and "2-2-1" == Mag("2-2-1") and (2, 2, 1) == Mag("2-2-1")
     assert len({Mag("2"), Mag(2), Mag((2, 2, 2))}) == 1
     assert hash(Mag(2)) == hash((2, 2, 2)) == hash(wk.Mag(2))
-    assert Mag(2) != Mag("2-2-1") and Mag(2) != "x" and Mag(2) != 3 and Mag(2) != None
+    assert Mag(2) != Mag("2-2-1") and Mag(2) != "x" and Mag(2) != 3 and Mag(2) != NONE
     two = Mag(2)
     assert Mag(two) is two
     mag = Mag("4-2-1")
@@ -343,7 +344,7 @@ def test_mag_ordering_and_arithmetic_match_webknossos(a, b) -> None:
             ours_a // ours_b
     else:
         assert (ours_a // ours_b).to_tuple() == expected
-    exact = all(x % y == 0 for x, y in zip(a, b))
+    exact = all(x % y == 0 for x, y in zip(a, b, strict=True))
     if exact:
         assert ours_a / ours_b == ours_a // ours_b
     else:
@@ -366,7 +367,7 @@ def test_mag_ordering_quirks_follow_webknossos() -> None:
     assert Mag("2-2-1") <= Mag(2) and Mag("2-2-1") > Mag(2) and Mag(2) > Mag("2-2-1")
     assert not Mag("2-2-1") < Mag(2) and Mag(1) < Mag(2) < 4
     with pytest.raises(ValueError):
-        Mag(2) < "x"
+        _ = Mag(2) < "x"
 
 
 def test_mag_division_errors() -> None:
@@ -437,7 +438,7 @@ def test_bounding_box_is_immutable_hashable_and_picklable() -> None:
     for clone in (pickle.loads(pickle.dumps(box)), copy.copy(box), copy.deepcopy(box)):
         assert clone == box and clone.bottomright == box.bottomright
     with pytest.raises(TypeError):
-        box < same  # type: ignore[operator]
+        _ = box < same  # type: ignore[operator]
 
 
 @SETTINGS
@@ -487,8 +488,10 @@ def test_bounding_box_bad_formats() -> None:
 @SETTINGS
 @given(boxes, boxes)
 def test_bounding_box_set_operations_match_webknossos(a, b) -> None:
-    ours_a, ours_b, theirs_a, theirs_b = BoundingBox(*a), BoundingBox(*b), wk.BoundingBox(*a), wk.BoundingBox(*b)
-    assert outcome(lambda: ours_a.intersected_with(ours_b)) == outcome(lambda: theirs_a.intersected_with(theirs_b))
+    ours_a, ours_b = BoundingBox(*a), BoundingBox(*b)
+    theirs_a, theirs_b = wk.BoundingBox(*a), wk.BoundingBox(*b)
+    expected = outcome(lambda: theirs_a.intersected_with(theirs_b))
+    assert outcome(lambda: ours_a.intersected_with(ours_b)) == expected
     assert key(ours_a.intersected_with(ours_b, dont_assert=True)) == key(
         theirs_a.intersected_with(theirs_b, dont_assert=True)
     )
@@ -591,7 +594,7 @@ chunk_shapes = st.tuples(*[st.integers(1, 12)] * 3)
 def shapes_and_alignments(draw):
     alignment = draw(st.tuples(*[st.integers(1, 6)] * 3))
     factors = draw(st.tuples(*[st.integers(1, 3)] * 3))
-    return tuple(a * f for a, f in zip(alignment, factors)), alignment
+    return tuple(a * f for a, f in zip(alignment, factors, strict=True)), alignment
 
 
 @SETTINGS
@@ -681,7 +684,8 @@ def test_from_points_matches_webknossos(points) -> None:
 @given(st.lists(boxes, max_size=8), mag_triples)
 def test_group_boxes_with_aligned_mag_matches_webknossos(box_args, triple) -> None:
     ours = BoundingBox.group_boxes_with_aligned_mag([BoundingBox(*a) for a in box_args], Mag(triple))
-    theirs = wk.BoundingBox.group_boxes_with_aligned_mag([wk.BoundingBox(*a) for a in box_args], wk.Mag(triple))
+    theirs_boxes = [wk.BoundingBox(*a) for a in box_args]
+    theirs = wk.BoundingBox.group_boxes_with_aligned_mag(theirs_boxes, wk.Mag(triple))
     assert {key(k): [key(b) for b in v] for k, v in ours.items()} == {
         key(k): [key(b) for b in v] for k, v in theirs.items()
     }

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import product
-from typing import Any, Optional, Union
+from typing import Any, cast
 
 import numpy as np
 
@@ -175,10 +175,12 @@ class BoundingBox:
         values = tuple(int(value) for value in csv_bbox.split(","))
         if len(values) != 6:
             raise ValueError(f"Expected six comma-separated integers, got {csv_bbox!r}.")
-        return cls.from_tuple6(values)  # type: ignore[arg-type]
+        return cls.from_tuple6(values)
 
     @classmethod
-    def from_auto(cls, obj: BoundingBox | str | dict | list | tuple) -> BoundingBox:
+    def from_auto(
+        cls, obj: BoundingBox | str | dict[str, Any] | list[Any] | tuple[Any, ...]
+    ) -> BoundingBox:
         """Accept a box, a csv or json string, a config or wkw dict, or a 2-/6-sequence."""
         if isinstance(obj, cls):
             return obj
@@ -217,7 +219,9 @@ class BoundingBox:
 
     def to_tuple6(self) -> tuple[int, int, int, int, int, int]:
         """As ``(x, y, z, width, height, depth)``."""
-        return (*self.topleft, *self.size)  # type: ignore[return-value]
+        x, y, z = self.topleft
+        w, h, d = self.size
+        return (x, y, z, w, h, d)
 
     def to_csv(self) -> str:
         """As ``"x,y,z,width,height,depth"``."""
@@ -439,11 +443,11 @@ class BoundingBox:
             starts = starts.pairmax(clip_to.topleft)
             ends = ends.pairmin(clip_to.bottomright)
         ranges = []
-        for start, end, origin, s in zip(starts, ends, grid, step):
+        for start, end, origin, s in zip(starts, ends, grid, step, strict=True):
             if start >= end:
                 return iter(())
             ranges.append(range(start - (start - origin) % s, end, s))
-        return product(*ranges)  # type: ignore[return-value]
+        return cast(Iterator[tuple[int, int, int]], product(*ranges))
 
     def chunk(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from numbers import Integral
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from numbers import Integral
 from operator import floordiv, itemgetter, mod, sub
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def _triple_from(cls: type[Vec3Int], value: Any) -> Vec3Int:
     return _tuple_new(cls, (int(x), int(y), int(z)))
 
 
-def _operand(other: Any) -> tuple[int, int, int] | None:
+def _operand(other: Any) -> tuple[int, ...] | None:
     """Return `other` as three ints for an element-wise operation, or None if unsupported."""
     if type(other) is int:
         return (other, other, other)
@@ -117,7 +117,7 @@ class Vec3Int(tuple[int, ...]):
             axes = tuple(axes)
             if sorted(axes) != list(XYZ_AXES):
                 raise _bad_input(axes)
-            by_axis = dict(zip(axes, values))
+            by_axis = dict(zip(axes, values, strict=True))
             return _tuple_new(cls, (by_axis["x"], by_axis["y"], by_axis["z"]))
         if axes is not None or set(kwargs) != set(XYZ_AXES):
             raise _bad_input(kwargs)
@@ -150,13 +150,13 @@ class Vec3Int(tuple[int, ...]):
             raise TypeError(f"Cannot combine a Vec3Int with {type(other).__name__}.")
         return _tuple_new(type(self), (fn(self[0], o[0]), fn(self[1], o[1]), fn(self[2], o[2])))
 
-    def _rmap(self, other: Any, fn: Callable[[int, int], int]) -> Vec3Int:
+    def _rmap(self, other: Any, fn: Callable[[int, int], int]) -> Any:
         o = _operand(other)
         if o is None:
             return NotImplemented
         return _tuple_new(type(self), (fn(o[0], self[0]), fn(o[1], self[1]), fn(o[2], self[2])))
 
-    def __add__(self, other: Any) -> Vec3Int:  # type: ignore[override]
+    def __add__(self, other: Any) -> Vec3Int:
         o = other if type(other) is Vec3Int else _operand(other)
         if o is None:
             return NotImplemented
@@ -171,9 +171,9 @@ class Vec3Int(tuple[int, ...]):
         return _tuple_new(type(self), (self[0] - o[0], self[1] - o[1], self[2] - o[2]))
 
     def __rsub__(self, other: Any) -> Vec3Int:
-        return self._rmap(other, sub)
+        return cast(Vec3Int, self._rmap(other, sub))
 
-    def __mul__(self, other: Any) -> Vec3Int:  # type: ignore[override]
+    def __mul__(self, other: Any) -> Vec3Int:
         o = other if type(other) is Vec3Int else _operand(other)
         if o is None:
             return NotImplemented
@@ -188,7 +188,7 @@ class Vec3Int(tuple[int, ...]):
         return _tuple_new(type(self), (self[0] // o[0], self[1] // o[1], self[2] // o[2]))
 
     def __rfloordiv__(self, other: Any) -> Vec3Int:
-        return self._rmap(other, floordiv)
+        return cast(Vec3Int, self._rmap(other, floordiv))
 
     def __mod__(self, other: Any) -> Vec3Int:
         o = other if type(other) is Vec3Int else _operand(other)
@@ -197,7 +197,7 @@ class Vec3Int(tuple[int, ...]):
         return _tuple_new(type(self), (self[0] % o[0], self[1] % o[1], self[2] % o[2]))
 
     def __rmod__(self, other: Any) -> Vec3Int:
-        return self._rmap(other, mod)
+        return cast(Vec3Int, self._rmap(other, mod))
 
     def __neg__(self) -> Vec3Int:
         return _tuple_new(type(self), (-self[0], -self[1], -self[2]))
@@ -289,7 +289,7 @@ class Vec3Int(tuple[int, ...]):
         if len(set(src)) != len(src) or len(set(dst)) != len(dst):
             raise ValueError("repeated axis in moveaxis")
         order = [i for i in range(3) if i not in src]
-        for d, s in sorted(zip(dst, src)):
+        for d, s in sorted(zip(dst, src, strict=True)):
             order.insert(d, s)
         return _tuple_new(type(self), tuple(self[i] for i in order))
 

@@ -12,6 +12,7 @@ import numpy as np
 from wkcore import _wkw
 from wkpy.errors import CorruptFileError, DataMismatchError, UnsupportedError
 from wkpy.executor import run_tasks
+from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage.array import ArrayInfo, Vec3, split_by_shard
 
 __all__ = ["WkwArray", "VOXEL_TYPES"]
@@ -20,8 +21,31 @@ VOXEL_TYPES = {np.dtype(t): i + 1 for i, t in enumerate(["uint8", "uint16", "uin
 _DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
 _FILE_RE = re.compile(r"^x(\d+)\.wkw$")
 
-# Writers of one file within this process take turns (striped, so the table stays small).
-_FILE_LOCKS = [threading.Lock() for _ in range(64)]
+_COMMIT = (2**64 - 1).to_bytes(8, "little")
+
+
+def roll_back(path: Path, journal: Path) -> None:
+    """Undo an interrupted in-place patch of a raw file from its journal, then drop it.
+
+    A journal without its commit marker was cut short before the file was touched.
+    """
+    raw = journal.read_bytes()
+    if len(raw) >= 24 and raw[-8:] == _COMMIT:
+        if raw[:5] != b"WKWJ\x01":
+            raise CorruptFileError(f"{journal}: not a wkpy undo journal")
+        block_bytes = int.from_bytes(raw[8:16], "little")
+        with open(path, "r+b") as f:
+            header = _wkw.parse_header_bytes(f.read(16), path)
+            n_blocks = 1 << (3 * header[1])
+            if block_bytes != (1 << (3 * header[0])) * header[4] or (len(raw) - 24) % (8 + block_bytes):
+                raise CorruptFileError(f"{journal}: does not match {path.name}")
+            for pos in range(16, len(raw) - 8, 8 + block_bytes):
+                m = int.from_bytes(raw[pos:pos + 8], "little")
+                if m >= n_blocks:
+                    raise CorruptFileError(f"{journal}: block {m} is outside the file")
+                f.seek(header[5] + m * block_bytes)
+                f.write(raw[pos + 8:pos + 8 + block_bytes])
+    journal.unlink()
 
 
 def _log2(n: int, what: str) -> int:
@@ -77,13 +101,27 @@ class WkwArray:
     def _file(self, idx: Vec3) -> Path:
         return self.path / f"z{idx[2]}" / f"y{idx[1]}" / f"x{idx[0]}.wkw"
 
+    def _lock(self, idx: Vec3) -> Path:
+        return lock_file_for(self.path, f"z{idx[2]}.y{idx[1]}.x{idx[0]}.wkw")
+
     def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
         out = np.zeros((self.info.num_channels, *shape), self.info.dtype, order="F")
         layout = (self._block_log2, self._file_log2, self._voxel_type, self._voxel_bytes)
 
         def task(part):  # type: ignore[no-untyped-def]
-            box = (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
-            return lambda: _wkw.read(os.fspath(self._file(part.index)), layout, box, out, part.start)
+            def run() -> bool:
+                path = self._file(part.index)
+                box = (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
+                if self._block_type != 1:  # compressed files are only ever replaced whole
+                    return _wkw.read(os.fspath(path), layout, box, out, part.start)
+                journal = Path(f"{path}.journal")
+                if journal.exists():
+                    with path_lock(self._lock(part.index)):
+                        if journal.exists():
+                            roll_back(path, journal)
+                with path_lock(self._lock(part.index), exclusive=False):
+                    return _wkw.read(os.fspath(path), layout, box, out, part.start)
+            return run
 
         run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))
         return out
@@ -98,8 +136,12 @@ class WkwArray:
                 box = (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-                with _FILE_LOCKS[hash(path) % len(_FILE_LOCKS)]:
-                    _wkw.write(os.fspath(path), tmp, layout, box, data, part.start)
+                journal = Path(f"{path}.journal")
+                with path_lock(self._lock(part.index)):
+                    if self._block_type == 1 and journal.exists():
+                        roll_back(path, journal)
+                    _wkw.write(os.fspath(path), tmp, layout, box, data, part.start,
+                               os.fspath(journal) if self._block_type == 1 else "")
             return run
 
         run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))  # type: ignore[arg-type]

@@ -126,21 +126,25 @@ class Zarr3Array:
         self._set_meta(parse_array(self._meta.file))
 
     def resize(self, end: Sequence[int]) -> None:
-        """Grow the shape so that it covers [0, end) along x, y, z, rounded up to whole shards.
+        """Grow the shape so that it covers [0, end) along x, y, z: each axis that `end`
+        exceeds grows to a whole number of shards (as webknossos does); none shrinks.
 
-        The shape never shrinks. The update re-reads `zarr.json` and is serialised by a lock
-        on the mag folder, so concurrent growers (threads or processes) all take effect.
+        The update re-reads `zarr.json` and is serialised by a lock on the mag folder, so
+        concurrent growers (threads or processes) all take effect.
         """
         shard = self._meta.shard
-        want = [-(-int(end[a]) // shard[a + 1]) * shard[a + 1] for a in range(3)]
-        if all(w <= s for w, s in zip(want, self.shape)):
+
+        def grown(shape: Sequence[int]) -> tuple[int, ...]:
+            return tuple(s if e <= s else -(-e // g) * g for e, s, g in zip(map(int, end), shape, shard[1:]))
+
+        if grown(self.shape) == self.shape:
             return
         with _META_LOCK:
             fd = os.open(self.path, os.O_RDONLY)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 meta = parse_array(self._meta.file)
-                shape = (meta.shape[0], *(max(w, s) for w, s in zip(want, meta.shape[1:])))
+                shape = (meta.shape[0], *grown(meta.shape[1:]))
                 if shape != meta.shape:
                     meta = meta.with_shape(shape)
                     write_json_atomic(meta.file, dumps_array(meta.doc))
