@@ -20,7 +20,7 @@ import numpy as np
 
 from wkcore import _shard
 from wkpy.errors import DataMismatchError, UnsupportedError
-from wkpy.executor import run_tasks
+from wkpy.executor import io_threads, run_tasks
 from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group
 from wkpy.storage._zarr3_meta import (
     DTYPES,
@@ -61,6 +61,23 @@ def _split(offset: Vec4, shape: Vec4, shard: Vec4) -> Iterator[tuple[Vec4, tuple
         hi = [min(offset[a] + shape[a], (idx[a] + 1) * shard[a]) for a in range(4)]
         box = tuple(lo[a] - idx[a] * shard[a] for a in range(4)) + tuple(hi[a] - idx[a] * shard[a] for a in range(4))
         yield idx, box, tuple(lo[a] - offset[a] for a in range(4))  # type: ignore[misc]
+
+
+def _subdivide(parts: list, chunk: Vec4, pieces: int) -> Iterator[tuple[Vec4, tuple[int, ...], Vec4]]:
+    """Cut read boxes along their longest run of inner chunks until there are `pieces`
+    tasks, so one big shard is decoded by several threads (cuts fall on chunk borders)."""
+    for idx, box, start in parts:
+        counts = [-(-box[a + 4] // chunk[a]) - box[a] // chunk[a] for a in range(4)]
+        axis = max(range(4), key=lambda a: counts[a])
+        n = min(counts[axis], max(1, pieces // len(parts)))
+        edges = [box[axis]] + [(box[axis] // chunk[axis] + counts[axis] * i // n) * chunk[axis]
+                               for i in range(1, n)] + [box[axis + 4]]
+        for lo, hi in zip(edges, edges[1:]):
+            sub = list(box)
+            sub[axis], sub[axis + 4] = lo, hi
+            at = list(start)
+            at[axis] += lo - box[axis]
+            yield idx, tuple(sub), tuple(at)  # type: ignore[misc]
 
 
 class Zarr3Array:
@@ -175,8 +192,10 @@ class Zarr3Array:
             at = tuple(base[a] + start[a] for a in range(4))
             return lambda: _shard.read(os.fspath(self._file(idx)), spec, box, out, at)
 
-        box4 = ((0, *lo), (meta.shape[0], *(h - l for l, h in zip(lo, hi))))
-        run_tasks(task(*p) for p in _split(box4[0], box4[1], meta.shard))  # type: ignore[arg-type]
+        parts = list(_split((0, *lo), (meta.shape[0], *(h - l for l, h in zip(lo, hi))), meta.shard))  # type: ignore[arg-type]
+        if len(parts) < io_threads() and meta.sharded:
+            parts = list(_subdivide(parts, meta.chunk, io_threads()))
+        run_tasks(task(*p) for p in parts)
         return out
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:
