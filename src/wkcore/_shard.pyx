@@ -584,7 +584,7 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
     cdef int64_t n[4]
     cdef int64_t at[4]
     cdef bint full
-    cdef int k, exists
+    cdef int k, exists, rc
     cdef uint8_t* cur
     exists = open_in(path, W, &size, e)
     if exists < 0:

@@ -91,3 +91,29 @@ def split_by_shard(offset: Vec3, shape: Vec3, shard: Vec3) -> list[ShardPart]:
                     (hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]),
                 ))
     return parts
+
+
+def split_for_threads(parts: list[ShardPart], chunk: Vec3, threads: int) -> list[ShardPart]:
+    """Split shard parts along z at chunk borders until there are about `threads` of them.
+
+    Reads of one shard may run in parallel (each decodes its own chunks), so a request
+    that touches fewer shards than there are cores still uses every core.
+    """
+    if len(parts) >= threads:
+        return parts
+    out = []
+    for p in parts:
+        z0, z1 = p.local[2], p.local[2] + p.extent[2]
+        cuts = max(1, threads // len(parts))
+        first, last = z0 // chunk[2], (z1 - 1) // chunk[2]
+        n_chunks = last - first + 1
+        step = -(-n_chunks // cuts)
+        lo = z0
+        for c in range(first + step, last + 1, step):
+            hi = c * chunk[2]
+            out.append(ShardPart(p.index, (p.local[0], p.local[1], lo), (p.start[0], p.start[1], p.start[2] + lo - z0),
+                                 (p.extent[0], p.extent[1], hi - lo)))
+            lo = hi
+        out.append(ShardPart(p.index, (p.local[0], p.local[1], lo), (p.start[0], p.start[1], p.start[2] + lo - z0),
+                             (p.extent[0], p.extent[1], z1 - lo)))
+    return out

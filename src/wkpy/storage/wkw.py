@@ -11,9 +11,9 @@ import numpy as np
 
 from wkcore import _wkw
 from wkpy.errors import CorruptFileError, DataMismatchError, UnsupportedError
-from wkpy.executor import run_tasks
+from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
-from wkpy.storage.array import ArrayInfo, Vec3, split_by_shard
+from wkpy.storage.array import ArrayInfo, Vec3, split_by_shard, split_for_threads
 
 __all__ = ["WkwArray", "VOXEL_TYPES"]
 
@@ -123,7 +123,8 @@ class WkwArray:
                     return _wkw.read(os.fspath(path), layout, box, out, part.start)
             return run
 
-        run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))
+        parts = split_by_shard(offset, shape, (self._side,) * 3)
+        run_tasks(task(p) for p in split_for_threads(parts, self.info.chunk_shape, io_threads()))
         return out
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:

@@ -64,12 +64,14 @@ def _split(offset: Vec4, shape: Vec4, shard: Vec4) -> Iterator[tuple[Vec4, tuple
 
 
 def _subdivide(parts: list, chunk: Vec4, pieces: int) -> Iterator[tuple[Vec4, tuple[int, ...], Vec4]]:
-    """Cut read boxes along their longest run of inner chunks until there are `pieces`
-    tasks, so one big shard is decoded by several threads (cuts fall on chunk borders)."""
+    """Cut read boxes into about `pieces` tasks, so one big shard is decoded by several
+    threads. Cuts fall on chunk borders, along the slowest axis of the index's C order that
+    has enough chunks, so each piece's chunks lie together in files written in that order."""
+    want = max(1, pieces // len(parts))
     for idx, box, start in parts:
         counts = [-(-box[a + 4] // chunk[a]) - box[a] // chunk[a] for a in range(4)]
-        axis = max(range(4), key=lambda a: counts[a])
-        n = min(counts[axis], max(1, pieces // len(parts)))
+        axis = next((a for a in range(4) if counts[a] >= want), max(range(4), key=counts.__getitem__))
+        n = min(counts[axis], want)
         edges = [box[axis]] + [(box[axis] // chunk[axis] + counts[axis] * i // n) * chunk[axis]
                                for i in range(1, n)] + [box[axis + 4]]
         for lo, hi in zip(edges, edges[1:]):
@@ -128,6 +130,7 @@ class Zarr3Array:
         path = Path(path)
         file = path / ZARR_JSON
         meta = parse_array_doc(file, doc)        # check before anything is written
+        _spec(meta)
         path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(file, dumps_array(doc))
         return cls(path, meta)
@@ -159,7 +162,10 @@ class Zarr3Array:
         with _META_LOCK:
             fd = os.open(self.path, os.O_RDONLY)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError:      # a file system without flock: threads are still serialised
+                    pass
                 meta = parse_array(self._meta.file)
                 shape = (meta.shape[0], *grown(meta.shape[1:]))
                 if shape != meta.shape:
