@@ -552,12 +552,110 @@ cdef int append_old(work* W, const char* tmp, uint64_t off, uint64_t n, wk_err* 
         n -= piece
     return 0
 
+cdef struct encoded_set:            # encoded chunks of one sub-box, made ahead of `write_box`
+    uint8_t* buf
+    uint64_t len
+    uint64_t cap
+    uint64_t* table              # per chunk: (number, offset in buf or WK_ABSENT if all fill, nbytes)
+    uint64_t count
+    uint64_t table_cap
+
+cdef int make_chunk(work* W, const zspec* S, uint64_t m, const int64_t* g, const int64_t* box, const region* r,
+                    uint64_t off, uint64_t nb, uint8_t** out, uint64_t* out_len, wk_err* e) noexcept nogil:
+    """Chunk m with the box's voxels written into it (over its old content `off`, `nb`, or
+    the fill value), encoded; `out` is NULL if the result is all fill value."""
+    cdef int64_t l[4]
+    cdef int64_t n[4]
+    cdef int64_t at[4]
+    cdef bint full = True
+    cdef int k
+    cdef uint8_t* cur
+    overlap(S, g, box, l, n, at)
+    for k in range(4):
+        full = full and n[k] == S.chunk[k]
+    if not full:
+        if off != WK_ABSENT:
+            if grow_enc(W, nb, e) or read_exact(W.fd_in, W.enc, nb, off, e) or decode_chunk(W, S, W.enc, nb, m, &cur, e):
+                return -1
+            if cur != W.a:
+                memcpy(W.a, cur, S.chunk_bytes)
+        else:
+            fill_chunk(W.a, S)
+    copy_box(chunk_at(W.a, S, l), S.cstride, region_at(r, at), r.s, n, S.ts, True)
+    out[0] = NULL
+    if is_fill(W.a, S):
+        return 0
+    return encode_chunk(W, S, out, out_len, e)
+
+cdef int prepared_add(encoded_set* P, uint64_t m, const uint8_t* p, uint64_t n, wk_err* e) noexcept nogil:
+    cdef uint64_t cap
+    cdef void* q
+    if P.count == P.table_cap:
+        cap = 2 * P.table_cap + 64
+        q = realloc(P.table, 24 * cap)
+        if q == NULL:
+            return WK_FAIL(e, WK_ENOMEM, "cannot grow the table of prepared chunks")
+        P.table = <uint64_t*>q
+        P.table_cap = cap
+    if p != NULL and P.len + n > P.cap:
+        cap = 2 * P.cap + n + (1 << 20)
+        q = realloc(P.buf, cap)
+        if q == NULL:
+            return WK_FAIL(e, WK_ENOMEM, "cannot grow the buffer of prepared chunks to %llu bytes", cap)
+        P.buf = <uint8_t*>q
+        P.cap = cap
+    P.table[3 * P.count] = m
+    P.table[3 * P.count + 1] = P.len if p != NULL else WK_ABSENT
+    P.table[3 * P.count + 2] = n if p != NULL else 0
+    P.count += 1
+    if p != NULL:
+        memcpy(P.buf + P.len, p, n)
+        P.len += n
+    return 0
+
+cdef int encode_box(const char* path, const zspec* S, const int64_t* box, const region* r, encoded_set* P,
+                    wk_err* e) noexcept nogil:
+    """Encode every chunk the box touches (over the current file's content) into P."""
+    cdef work W
+    cdef int rc = 0, k
+    cdef uint64_t size = 0, m, off, nb, enc_len = 0
+    cdef int64_t g0[4]
+    cdef int64_t g1[4]
+    cdef int64_t g[4]
+    cdef uint8_t* cur
+    work_init(&W, S)
+    rc = open_in(path, &W, &size, e)
+    if rc == 1:
+        rc = load_index(&W, S, size, e)
+    if rc == 0:
+        rc = alloc_work(&W, S, e)
+    for k in range(4):
+        g0[k] = box[k] // S.chunk[k]
+        g1[k] = (box[k + 4] - 1) // S.chunk[k] + 1
+    if rc == 0:
+        for g[0] in range(g0[0], g1[0]):
+            for g[1] in range(g0[1], g1[1]):
+                for g[2] in range(g0[2], g1[2]):
+                    for g[3] in range(g0[3], g1[3]):
+                        m = chunk_number(S, g)
+                        off = W.index[2 * m] if W.index != NULL else WK_ABSENT
+                        nb = W.index[2 * m + 1] if W.index != NULL else WK_ABSENT
+                        if make_chunk(&W, S, m, g, box, r, off, nb, &cur, &enc_len, e) \
+                                or prepared_add(P, m, cur, enc_len, e):
+                            rc = -1
+                            break
+                    if rc: break
+                if rc: break
+            if rc: break
+    work_free(&W, S)
+    return rc
+
 cdef int write_box(const char* path, const char* tmp, const zspec* S, const int64_t* box, const region* r,
-                   int* outcome, wk_err* e) noexcept nogil:
+                   encoded_set** preps, int npreps, int* outcome, wk_err* e) noexcept nogil:
     cdef work W
     cdef int rc
     work_init(&W, S)
-    rc = rebuild(path, tmp, &W, S, box, r, outcome, e)
+    rc = rebuild(path, tmp, &W, S, box, r, preps, npreps, outcome, e)
     if rc == 0 and outcome[0] == 0:
         if close(W.fd_out) != 0:
             e.errnum = errno
@@ -573,18 +671,37 @@ cdef int write_box(const char* path, const char* tmp, const zspec* S, const int6
     work_free(&W, S)
     return rc
 
+cdef int64_t* prepared_lookup(const zspec* S, encoded_set** preps, int npreps, wk_err* e) noexcept nogil:
+    """Per chunk number: (prepared set << 40 | entry), or -1."""
+    cdef int64_t* look = <int64_t*>malloc(8 * S.n_chunks)
+    cdef int i
+    cdef uint64_t j, m
+    if look == NULL:
+        WK_FAIL(e, WK_ENOMEM, "cannot allocate a table of %llu chunks", S.n_chunks)
+        return NULL
+    memset(look, 0xFF, 8 * S.n_chunks)
+    for i in range(npreps):
+        for j in range(preps[i].count):
+            m = preps[i].table[3 * j]
+            if m < S.n_chunks:
+                look[m] = (<int64_t>i << 40) | <int64_t>j
+    return look
+
 cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, const int64_t* box, const region* r,
-                 int* outcome, wk_err* e) noexcept nogil:
+                 encoded_set** preps, int npreps, int* outcome, wk_err* e) noexcept nogil:
     """Write the new file to `tmp` (outcome 0), or, if no chunk is left, remove `path`
-    (outcome 1) or leave it absent (outcome 2)."""
-    cdef uint64_t size = 0, m, off, nb, present = 0, isz = index_bytes(S), enc_len
+    (outcome 1) or leave it absent (outcome 2). Chunks found in `preps` are taken from
+    there, other chunks the box touches are made here, the rest are copied."""
+    cdef uint64_t size = 0, m, off, nb, present = 0, isz = index_bytes(S), enc_len = 0
     cdef uint64_t* old = NULL
+    cdef int64_t* look = NULL
     cdef int64_t g[4]
     cdef int64_t l[4]
     cdef int64_t n[4]
     cdef int64_t at[4]
-    cdef bint full
-    cdef int k, exists, rc
+    cdef int exists, rc = 0
+    cdef const encoded_set* P
+    cdef uint64_t* entry
     cdef uint8_t* cur
     exists = open_in(path, W, &size, e)
     if exists < 0:
@@ -596,53 +713,44 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
     W.index = <uint64_t*>malloc(16 * S.n_chunks)
     W.stage = <uint8_t*>malloc(STAGE)
     if W.index == NULL or W.stage == NULL:
-        free(old)
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate the index and write buffers")
-    rc = alloc_work(W, S, e)
-    if rc:
-        free(old)
-        return -1
+        rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate the index and write buffers")
+    if rc == 0:
+        rc = alloc_work(W, S, e)
+    if rc == 0 and npreps > 0:
+        look = prepared_lookup(S, preps, npreps, e)
+        rc = -1 if look == NULL else 0
     W.stage_at = isz if S.index_at_start else 0
-    for m in range(S.n_chunks):
+    m = 0
+    while rc == 0 and m < S.n_chunks:
         chunk_coords(S, m, g)
         off = old[2 * m] if old != NULL else WK_ABSENT
         nb = old[2 * m + 1] if old != NULL else WK_ABSENT
         W.index[2 * m] = W.index[2 * m + 1] = WK_ABSENT
-        if overlap(S, g, box, l, n, at):
-            full = True
-            for k in range(4):
-                full = full and n[k] == S.chunk[k]
-            if not full:
-                if off != WK_ABSENT:
-                    if grow_enc(W, nb, e) or read_exact(W.fd_in, W.enc, nb, off, e) \
-                            or decode_chunk(W, S, W.enc, nb, m, &cur, e):
-                        free(old)
-                        return -1
-                    if cur != W.a:
-                        memcpy(W.a, cur, S.chunk_bytes)
-                else:
-                    fill_chunk(W.a, S)
-            copy_box(chunk_at(W.a, S, l), S.cstride, region_at(r, at), r.s, n, S.ts, True)
-            if is_fill(W.a, S):
-                continue
-            if encode_chunk(W, S, &cur, &enc_len, e):
-                free(old)
-                return -1
-            W.index[2 * m] = W.stage_at + W.staged
-            W.index[2 * m + 1] = enc_len
-            if append(W, tmp, cur, enc_len, e):
-                free(old)
-                return -1
+        if look != NULL and look[m] >= 0:
+            P = preps[look[m] >> 40]
+            entry = P.table + 3 * (look[m] & ((<int64_t>1 << 40) - 1))
+            if entry[1] != WK_ABSENT:
+                W.index[2 * m] = W.stage_at + W.staged
+                W.index[2 * m + 1] = entry[2]
+                rc = append(W, tmp, P.buf + entry[1], entry[2], e)
+                present += 1
+        elif overlap(S, g, box, l, n, at):
+            rc = make_chunk(W, S, m, g, box, r, off, nb, &cur, &enc_len, e)
+            if rc == 0 and cur != NULL:
+                W.index[2 * m] = W.stage_at + W.staged
+                W.index[2 * m + 1] = enc_len
+                rc = append(W, tmp, cur, enc_len, e)
+                present += 1
         elif off != WK_ABSENT:
             W.index[2 * m] = W.stage_at + W.staged
             W.index[2 * m + 1] = nb
-            if append_old(W, tmp, off, nb, e):
-                free(old)
-                return -1
-        else:
-            continue
-        present += 1
+            rc = append_old(W, tmp, off, nb, e)
+            present += 1
+        m += 1
     free(old)
+    free(look)
+    if rc:
+        return -1
     if present == 0:
         outcome[0] = 2
         if exists:
@@ -845,30 +953,95 @@ def read(path, ShardSpec spec, tuple box, out, tuple out_offset) -> bool:
     return bool(found)
 
 
-def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset) -> int:
-    """Write `data[c:, x:, y:, z:]` at `data_offset` into `box` of one chunk file.
+cdef class PreparedChunks:
+    """Encoded chunks of one sub-box of a shard, made by `encode` for a later `write`."""
 
-    The new file is built in `tmp_path` (same folder) and renamed over `path`. Returns 0 if
-    the file was written, 1 if it was removed (no chunk left), 2 if it stays absent.
-    """
+    cdef encoded_set p
+    cdef readonly ShardSpec spec
+
+    def __dealloc__(self):
+        free(self.p.buf)
+        free(self.p.table)
+
+    @property
+    def count(self) -> int:
+        """Chunks held (all-fill chunks count too: they will be absent)."""
+        return self.p.count
+
+    @property
+    def nbytes(self) -> int:
+        return self.p.len
+
+
+def encode(path, ShardSpec spec, tuple box, data, tuple data_offset) -> PreparedChunks:
+    """Encode every inner chunk that `box` touches, with `data[c:, x:, y:, z:]` at
+    `data_offset` written over the chunk's current content in `path`, for a later `write`
+    of that file. Boxes of different calls must not share chunks; the caller keeps other
+    writers of the file away until the `write`. Runs without the GIL, so several threads
+    can prepare parts of one shard at once."""
     cdef int64_t b[8]
     cdef region r
     cdef Py_buffer v
     cdef wk_err e
-    cdef int rc, outcome = 2
+    cdef int rc
     cdef bytes p = _fs(path)
-    cdef bytes tp = _fs(tmp_path)
     cdef const char* cp = p
-    cdef const char* ctp = tp
+    cdef PreparedChunks out = PreparedChunks.__new__(PreparedChunks)
+    out.spec = spec
     _box(&spec.s, box, b)
     PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
     try:
         _region(&r, &v, data_offset, b, spec.s.ts)
         e.code = 0; e.errnum = 0
         with nogil:
-            rc = write_box(cp, ctp, &spec.s, b, &r, &outcome, &e)
+            rc = encode_box(cp, &spec.s, b, &r, &out.p, &e)
     finally:
         PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+    return out
+
+
+def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset, prepared=()) -> int:
+    """Write `data[c:, x:, y:, z:]` at `data_offset` into `box` of one chunk file.
+
+    Chunks held by `prepared` (from `encode` of the same file) are taken as they are; the
+    other chunks the box touches are encoded here. The new file is built in `tmp_path` (same
+    folder) and renamed over `path`. Returns 0 if the file was written, 1 if it was removed
+    (no chunk left), 2 if it stays absent.
+    """
+    cdef int64_t b[8]
+    cdef region r
+    cdef Py_buffer v
+    cdef wk_err e
+    cdef int rc, outcome = 2, i, npreps
+    cdef bytes p = _fs(path)
+    cdef bytes tp = _fs(tmp_path)
+    cdef const char* cp = p
+    cdef const char* ctp = tp
+    cdef encoded_set** preps = NULL
+    cdef PreparedChunks pc
+    prepared = list(prepared)
+    npreps = len(prepared)
+    for item in prepared:
+        if not isinstance(item, PreparedChunks) or (<PreparedChunks>item).spec is not spec:
+            raise ValueError("prepared chunks must come from encode() with the same ShardSpec")
+    _box(&spec.s, box, b)
+    preps = <encoded_set**>malloc(sizeof(encoded_set*) * (npreps + 1))
+    if preps == NULL:
+        raise MemoryError()
+    for i in range(npreps):
+        pc = prepared[i]
+        preps[i] = &pc.p
+    PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
+    try:
+        _region(&r, &v, data_offset, b, spec.s.ts)
+        e.code = 0; e.errnum = 0
+        with nogil:
+            rc = write_box(cp, ctp, &spec.s, b, &r, preps, npreps, &outcome, &e)
+    finally:
+        PyBuffer_Release(&v)
+        free(preps)
     if rc:
         raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
     return outcome

@@ -9,7 +9,7 @@ Compressed files are rewritten whole into a temporary file that is renamed over 
 one, so a reader or a crash sees the old file or the new one, never a torn one.
 """
 from libc.stdint cimport uint8_t, uint64_t, int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memcpy, memset
 from libc.errno cimport errno, ENOENT
 from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC
@@ -139,25 +139,29 @@ cdef int write_all(int fd, const uint8_t* buf, uint64_t n, uint64_t off, wk_err*
         buf += r; off += r; n -= r
     return 0
 
-cdef int open_existing(const char* path, int flags, layout* F, uint64_t* size, wk_err* e) noexcept nogil:
-    """Open and check the header; returns the fd, -2 if the file does not exist, -1 on error."""
+cdef int check_open(int fd, layout* F, uint64_t* size, wk_err* e) noexcept nogil:
+    """Read and check the header of an open file against its size."""
     cdef struct_stat st
     cdef uint8_t h[HEADER_SIZE]
+    if fstat(fd, &st) != 0:
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot stat")
+    size[0] = <uint64_t>st.st_size
+    if size[0] < HEADER_SIZE:
+        return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is shorter than the 16-byte header", size[0])
+    if read_exact(fd, h, HEADER_SIZE, 0, e) or parse_header(h, F, e) or check_sizes(F, size[0], e):
+        return -1
+    return 0
+
+cdef int open_existing(const char* path, int flags, layout* F, uint64_t* size, wk_err* e) noexcept nogil:
+    """Open and check the header; returns the fd, -2 if the file does not exist, -1 on error."""
     cdef int fd = c_open(path, flags)
     if fd < 0:
         if errno == ENOENT:
             return -2
         e.errnum = errno
         return WK_FAIL(e, WK_EIO, "cannot open")
-    if fstat(fd, &st) != 0:
-        e.errnum = errno
-        close(fd)
-        return WK_FAIL(e, WK_EIO, "cannot stat")
-    size[0] = <uint64_t>st.st_size
-    if size[0] < HEADER_SIZE:
-        close(fd)
-        return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is shorter than the 16-byte header", size[0])
-    if read_exact(fd, h, HEADER_SIZE, 0, e) or parse_header(h, F, e) or check_sizes(F, size[0], e):
+    if check_open(fd, F, size, e):
         close(fd)
         return -1
     return fd
@@ -213,25 +217,29 @@ cdef struct bufs:
 cdef void free_bufs(bufs* k) noexcept nogil:
     free(k.blk); free(k.table); free(k.span); free(k.one)
 
-cdef int read_box(const char* path, const layout* X, const int64_t* box, const region* r, int* found, wk_err* e) noexcept nogil:
+cdef int read_box(const char* path, int given_fd, const layout* X, const int64_t* box, const region* r, int* found,
+                  wk_err* e) noexcept nogil:
+    """Read a box of the file at `path`, or of the open file `given_fd` (>= 0) if given."""
     cdef layout F
     cdef uint64_t size
     cdef bufs k
-    cdef int fd, rc
+    cdef int fd = given_fd, rc
     found[0] = 0
-    fd = open_existing(path, O_RDONLY, &F, &size, e)
-    if fd == -2:
-        return 0
-    if fd < 0:
-        return -1
+    if fd >= 0:
+        if check_open(fd, &F, &size, e):
+            return -1
+    else:
+        fd = open_existing(path, O_RDONLY, &F, &size, e)
+        if fd == -2:
+            return 0
+        if fd < 0:
+            return -1
     found[0] = 1
-    if same_geometry(&F, X, e):
-        close(fd)
-        return -1
     k.blk = k.table = k.span = k.one = NULL
-    rc = read_blocks(fd, &F, size, box, r, &k, e)
+    rc = same_geometry(&F, X, e) or read_blocks(fd, &F, size, box, r, &k, e)
     free_bufs(&k)
-    close(fd)
+    if given_fd < 0:
+        close(fd)
     return rc
 
 cdef int read_blocks(int fd, const layout* F, uint64_t size, const int64_t* box, const region* r, bufs* k, wk_err* e) noexcept nogil:
@@ -419,46 +427,34 @@ cdef int write_raw(const char* path, const char* tmp, const char* journal, layou
     close(fd)
     return rc
 
-cdef int write_compressed(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r, wk_err* e) noexcept nogil:
-    cdef layout F
-    cdef uint64_t size = 0
-    cdef int fd_in, fd_out, rc
-    cdef bufs k
-    k.blk = k.table = k.span = k.one = NULL
-    fd_in = open_existing(path, O_RDONLY, &F, &size, e)
-    if fd_in == -1:
+cdef struct growbuf:
+    uint8_t* data
+    uint64_t len
+    uint64_t cap
+
+cdef int reserve(growbuf* g, uint64_t extra, wk_err* e) noexcept nogil:
+    cdef uint64_t cap = g.cap if g.cap else (1 << 20)
+    cdef uint8_t* p
+    if g.len + extra <= g.cap:
+        return 0
+    while cap < g.len + extra:
+        cap *= 2
+    p = <uint8_t*>realloc(g.data, cap)
+    if p == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes for encoded blocks", cap)
+    g.data = p
+    g.cap = cap
+    return 0
+
+cdef int check_old(const uint8_t* old, uint64_t size, const layout* L, layout* F, wk_err* e) noexcept nogil:
+    """The old file's bytes agree with themselves and with the layer's layout."""
+    if size < HEADER_SIZE:
+        return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is shorter than the 16-byte header", size)
+    if parse_header(old, F, e) or check_sizes(F, size, e) or same_geometry(F, L, e):
         return -1
-    if fd_in >= 0:
-        rc = same_geometry(&F, L, e)
-        if not rc and F.block_type == 1:
-            rc = WK_FAIL(e, WK_EMISMATCH, "file is raw but the layer's header says compressed")
-        if not rc:
-            L.block_type = F.block_type
-            k.one = <uint8_t*>malloc(size)     # the whole old file
-            if k.one == NULL:
-                rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", size)
-            else:
-                rc = read_exact(fd_in, k.one, size, 0, e)
-        close(fd_in)
-        if rc:
-            free(k.one)
-            return -1
-    fd_out = c_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    if fd_out < 0:
-        free(k.one)
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot create")
-    rc = rebuild(fd_out, L, k.one, size, box, r, &k, e)
-    if close(fd_out) != 0 and rc == 0:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot close")
-    if rc == 0 and rename(tmp, path) != 0:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
-    if rc:
-        unlink(tmp)
-    free_bufs(&k)
-    return rc
+    if F.block_type == 1:
+        return WK_FAIL(e, WK_EMISMATCH, "file is raw but the layer's header says compressed")
+    return 0
 
 cdef int old_block(const uint8_t* old, uint64_t size, const layout* L, uint64_t m, uint64_t* s, uint64_t* t, wk_err* e) noexcept nogil:
     """Byte range [s, t) of block m in the old file's bytes, checked."""
@@ -468,74 +464,147 @@ cdef int old_block(const uint8_t* old, uint64_t size, const layout* L, uint64_t 
         return WK_FAIL(e, WK_ECORRUPT, "jump table entry %llu is %llu, outside [%llu, %llu]", m, t[0], s[0], size)
     return 0
 
-cdef int rebuild(int fd, layout* L, const uint8_t* old, uint64_t size, const int64_t* box, const region* r,
-                 bufs* k, wk_err* e) noexcept nogil:
-    """Write the new compressed file: touched blocks re-encoded, the others copied."""
-    cdef uint64_t bb = block_bytes(L), N = n_blocks(L), m, s, t, pos, cap, out_cap, out_len = 0
-    cdef uint64_t x, y, z
-    cdef int B = 1 << L.block_log2, hc = LZ4HC_LEVEL if L.block_type == 3 else 0
+cdef int encode_blocks(const uint8_t* old, uint64_t size, const layout* L, uint64_t m_lo, uint64_t m_hi,
+                       const int64_t* box, const region* r, growbuf* out, uint64_t* ends, wk_err* e) noexcept nogil:
+    """Append blocks m_lo..m_hi-1 of the new file to `out`: blocks the box touches are
+    (decoded,) patched and re-encoded, the others copied as they are (or the encoded zero
+    block for a new file); ends[i] is the end of block m_lo+i within `out`."""
+    cdef uint64_t bb = block_bytes(L), m, s = 0, t = 0, cap = lz4_bound(bb), x, y, z
+    cdef int B = 1 << L.block_log2, hc = LZ4HC_LEVEL if L.block_type == 3 else 0, rc = 0
     cdef Py_ssize_t clen, zero_len = -1
     cdef bint full
-    cdef uint8_t* head
-    cdef uint8_t* out
-    L.data_offset = HEADER_SIZE + 8 * N
-    cap = lz4_bound(bb)
-    out_cap = cap + (8 << 20)
-    k.table = head = <uint8_t*>malloc(L.data_offset)
-    k.blk = <uint8_t*>malloc(bb)
-    k.span = out = <uint8_t*>malloc(out_cap)     # staging buffer of encoded blocks
-    if head == NULL or k.blk == NULL or out == NULL or cap == 0:
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate buffers for blocks of %llu bytes", bb)
-    build_header(L, head)
-    pos = L.data_offset
-    for m in range(N):
+    cdef uint8_t* blk = <uint8_t*>malloc(bb)
+    cdef uint8_t* zero = NULL
+    cdef layout D = L[0]
+    D.data_offset = HEADER_SIZE + 8 * n_blocks(L)
+    if blk == NULL or cap == 0:
+        free(blk)
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
+    for m in range(m_lo, m_hi):
         morton_decode(m, &x, &y, &z)
-        if old != NULL and old_block(old, size, L, m, &s, &t, e):
-            return -1
+        if old != NULL and old_block(old, size, &D, m, &s, &t, e):
+            rc = -1
+            break
         if touches(x, y, z, B, box, &full):
             if full:
                 pass
             elif old != NULL:
-                if lz4_decompress_exact(old + s, t - s, k.blk, bb):
-                    return WK_FAIL(e, WK_ECORRUPT, "block %llu: LZ4 data of %llu bytes does not decode to %llu bytes", m, t - s, bb)
+                if lz4_decompress_exact(old + s, t - s, blk, bb):
+                    rc = WK_FAIL(e, WK_ECORRUPT, "block %llu: LZ4 data of %llu bytes does not decode to %llu bytes",
+                                 m, t - s, bb)
+                    break
             else:
-                memset(k.blk, 0, bb)
-            patch_block(k.blk, L, x, y, z, box, r, &full)
-            if out_len + cap > out_cap:
-                if write_all(fd, out, out_len, pos - out_len, e):
-                    return -1
-                out_len = 0
-            clen = lz4_compress(k.blk, bb, out + out_len, cap, hc)
+                memset(blk, 0, bb)
+            patch_block(blk, L, x, y, z, box, r, &full)
+            if reserve(out, cap, e):
+                rc = -1
+                break
+            clen = lz4_compress(blk, bb, out.data + out.len, cap, hc)
             if clen < 0:
-                return WK_FAIL(e, WK_ENOMEM, "LZ4 compression of block %llu failed", m)
+                rc = WK_FAIL(e, WK_ENOMEM, "LZ4 compression of block %llu failed", m)
+                break
+        elif old != NULL:
+            clen = <Py_ssize_t>(t - s)
+            if reserve(out, clen, e):
+                rc = -1
+                break
+            memcpy(out.data + out.len, old + s, clen)
         else:
-            if old != NULL:
-                clen = <Py_ssize_t>(t - s)
-            else:
-                if zero_len < 0:
-                    memset(k.blk, 0, bb)
-                    k.one = <uint8_t*>malloc(cap)
-                    if k.one == NULL:
-                        return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", cap)
-                    zero_len = lz4_compress(k.blk, bb, k.one, cap, hc)
-                clen = zero_len
-            if out_len + clen > out_cap:
-                if write_all(fd, out, out_len, pos - out_len, e):
-                    return -1
-                out_len = 0
-            if <uint64_t>clen > out_cap:    # stored bigger than LZ4 would make it: write through
-                if write_all(fd, old + s, clen, pos, e):
-                    return -1
-                pos += clen
-                store_le64(head + HEADER_SIZE + 8 * m, pos)
-                continue
-            memcpy(out + out_len, (old + s) if old != NULL else k.one, clen)
-        out_len += clen
-        pos += clen
-        store_le64(head + HEADER_SIZE + 8 * m, pos)
-    if write_all(fd, out, out_len, pos - out_len, e) or write_all(fd, head, L.data_offset, 0, e):
+            if zero_len < 0:
+                zero = <uint8_t*>malloc(cap)
+                if zero == NULL:
+                    rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", cap)
+                    break
+                memset(blk, 0, bb)
+                zero_len = lz4_compress(blk, bb, zero, cap, hc)
+            clen = zero_len
+            if reserve(out, clen, e):
+                rc = -1
+                break
+            memcpy(out.data + out.len, zero, clen)
+        out.len += clen
+        ends[m - m_lo] = out.len
+    free(blk)
+    free(zero)
+    return rc
+
+cdef int assemble_file(const char* path, const char* tmp, const layout* L, Py_ssize_t n_parts,
+                       const uint8_t** blobs, const uint64_t* lens, const uint64_t** ends,
+                       const uint64_t* counts, wk_err* e) noexcept nogil:
+    """Write header, jump table and the encoded parts to `tmp`, then rename it to `path`."""
+    cdef uint64_t N = n_blocks(L), data_offset = HEADER_SIZE + 8 * N, base = data_offset, m = 0, i, j
+    cdef uint8_t* head = <uint8_t*>malloc(data_offset)
+    cdef layout H = L[0]
+    cdef int fd, rc = 0
+    if head == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
+    H.data_offset = data_offset
+    build_header(&H, head)
+    for i in range(<uint64_t>n_parts):
+        for j in range(counts[i]):
+            store_le64(head + HEADER_SIZE + 8 * m, base + ends[i][j])
+            m += 1
+        base += lens[i]
+    if m != N:
+        free(head)
+        return WK_FAIL(e, WK_EMISMATCH, "encoded parts hold %llu blocks, the file needs %llu", m, N)
+    fd = c_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    if fd < 0:
+        free(head)
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot create")
+    rc = write_all(fd, head, data_offset, 0, e)
+    base = data_offset
+    for i in range(<uint64_t>n_parts):
+        if rc:
+            break
+        rc = write_all(fd, blobs[i], lens[i], base, e)
+        base += lens[i]
+    free(head)
+    if close(fd) != 0 and rc == 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot close")
+    if rc == 0 and rename(tmp, path) != 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
+    if rc:
+        unlink(tmp)
+    return rc
+
+cdef int write_compressed(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r,
+                          wk_err* e) noexcept nogil:
+    """Rebuild a compressed file (see `encode_blocks`) and publish it atomically."""
+    cdef layout F
+    cdef uint64_t size = 0, N = n_blocks(L)
+    cdef int fd, rc = 0
+    cdef uint8_t* old = NULL
+    cdef growbuf g
+    cdef uint64_t* ends
+    cdef const uint8_t* blob
+    cdef const uint64_t* cends
+    g.data = NULL; g.len = 0; g.cap = 0
+    fd = open_existing(path, O_RDONLY, &F, &size, e)
+    if fd == -1:
         return -1
-    return 0
+    if fd >= 0:
+        old = <uint8_t*>malloc(size)
+        if old == NULL:
+            rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", size)
+        else:
+            rc = read_exact(fd, old, size, 0, e) or check_old(old, size, L, &F, e)
+        close(fd)
+        L.block_type = F.block_type
+    ends = <uint64_t*>malloc(8 * N)
+    if rc == 0 and ends == NULL:
+        rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
+    if rc == 0:
+        rc = encode_blocks(old, size, L, 0, N, box, r, &g, ends, e)
+    if rc == 0:
+        blob = g.data
+        cends = ends
+        rc = assemble_file(path, tmp, L, 1, &blob, &g.len, &cends, &N, e)
+    free(old); free(ends); free(g.data)
+    return rc
 
 # ---- Python entry points ----------------------------------------------------------------
 
@@ -585,10 +654,12 @@ cdef int check_layout(layout* L, int block_log2, int file_log2, int block_type, 
     return 0
 
 
-def read(path, tuple layout_, tuple box, out, tuple out_offset) -> bool:
+def read(path, tuple layout_, tuple box, out, tuple out_offset, int fd=-1) -> bool:
     """Read `box` (file voxel coordinates) of one WKW file into `out[:, ox:, oy:, oz:]`.
 
     `layout_` is (block_log2, file_log2, voxel_type, voxel_bytes) as header.wkw says.
+    With `fd` >= 0 the already open file is read (so that several readers of one file
+    see the same version of it) and `path` only names it in errors.
     Returns False, leaving `out` untouched, if the file does not exist.
     """
     cdef layout L
@@ -606,7 +677,7 @@ def read(path, tuple layout_, tuple box, out, tuple out_offset) -> bool:
         fill_region(&r, &v, out_offset, L.voxel_type, L.voxel_bytes, (b[3] - b[0], b[4] - b[1], b[5] - b[2]))
         e.code = 0; e.errnum = 0
         with nogil:
-            rc = read_box(cp, &L, b, &r, &found, &e)
+            rc = read_box(cp, fd, &L, b, &r, &found, &e)
     finally:
         PyBuffer_Release(&v)
     if rc:
@@ -649,6 +720,93 @@ def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset, jou
         PyBuffer_Release(&v)
     if rc:
         raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+
+
+def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigned long long m_lo,
+                 unsigned long long m_hi, path="<file>") -> tuple:
+    """Encode blocks m_lo..m_hi-1 of a new compressed file (see `assemble`).
+
+    `old` is the whole old file (bytes) or None for a new file; `layout_` as for `write`
+    (an old file's own block type wins). Returns (encoded bytes, block ends as bytes of
+    little-endian u64, relative to the start of the encoded bytes).
+    """
+    cdef layout L, F
+    cdef int64_t b[6]
+    cdef region r
+    cdef Py_buffer v
+    cdef wk_err e
+    cdef int rc = 0
+    cdef growbuf g
+    cdef const uint8_t[::1] o = old if old is not None else None
+    cdef const uint8_t* op = &o[0] if old is not None and len(old) > 0 else NULL
+    cdef uint64_t osize = len(old) if old is not None else 0
+    check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
+    check_box(&L, box, b)
+    if L.block_type == 1 or m_lo > m_hi or m_hi > n_blocks(&L):
+        raise ValueError(f"blocks [{m_lo}, {m_hi}) of a compressed file of {n_blocks(&L)} blocks")
+    ends = bytearray(8 * (m_hi - m_lo))
+    cdef uint8_t[::1] ev = ends
+    cdef uint64_t* ep = <uint64_t*>&ev[0] if m_hi > m_lo else NULL
+    g.data = NULL; g.len = 0; g.cap = 0
+    e.code = 0; e.errnum = 0
+    if old is not None:
+        if op == NULL:
+            raise_for(WK_ECORRUPT, 0, "file is empty", path)
+        with nogil:
+            rc = check_old(op, osize, &L, &F, &e)
+        if rc:
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+        L.block_type = F.block_type
+    PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
+    try:
+        fill_region(&r, &v, data_offset, L.voxel_type, L.voxel_bytes, (b[3] - b[0], b[4] - b[1], b[5] - b[2]))
+        with nogil:
+            rc = encode_blocks(op, osize, &L, m_lo, m_hi, b, &r, &g, ep, &e)
+        if rc:
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+        return (g.data[:g.len] if g.len else b""), bytes(ends)
+    finally:
+        PyBuffer_Release(&v)
+        free(g.data)
+
+
+def assemble(path, tmp_path, tuple layout_, list parts) -> None:
+    """Write a compressed file from the `(encoded, ends)` parts of `encode_range`, in
+    order, to `tmp_path`, then rename it over `path`."""
+    cdef layout L
+    cdef wk_err e
+    cdef int rc
+    cdef Py_ssize_t n = len(parts), i
+    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
+    cdef bytes tp = tmp_path.encode() if isinstance(tmp_path, str) else bytes(tmp_path)
+    cdef const char* cp = p
+    cdef const char* ctp = tp
+    check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
+    blobs = <const uint8_t**>malloc(sizeof(uint8_t*) * (n + 1))
+    ends = <const uint64_t**>malloc(sizeof(uint64_t*) * (n + 1))
+    lens = <uint64_t*>malloc(8 * (n + 1))
+    counts = <uint64_t*>malloc(8 * (n + 1))
+    keep = []
+    try:
+        if blobs == NULL or ends == NULL or lens == NULL or counts == NULL:
+            raise MemoryError()
+        for i in range(n):
+            blob, end = parts[i]
+            blob, end = bytes(blob), bytes(end)
+            keep.append((blob, end))
+            if len(end) % 8 or (len(end) and int.from_bytes(end[len(end) - 8:], "little") != len(blob)):
+                raise ValueError(f"part {i} is not the output of encode_range")
+            blobs[i] = <const uint8_t*><const char*>keep[i][0]
+            ends[i] = <const uint64_t*><const char*>keep[i][1]
+            lens[i] = len(blob)
+            counts[i] = len(end) // 8
+        e.code = 0; e.errnum = 0
+        with nogil:
+            rc = assemble_file(cp, ctp, &L, n, blobs, lens, ends, counts, &e)
+        if rc:
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+    finally:
+        free(blobs); free(ends); free(lens); free(counts)
 
 
 def parse_header_bytes(data, path="<bytes>") -> tuple:

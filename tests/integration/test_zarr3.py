@@ -4,8 +4,6 @@ webknossos in both directions, the metadata webknossos writes, and typed errors.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import struct
 import threading
 from pathlib import Path
@@ -18,7 +16,7 @@ from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ShardingCodec, Transp
 
 from wkpy.errors import CorruptFileError, DataMismatchError, PropertiesError, UnsupportedError
 from wkpy.storage import ArrayInfo, Zarr3Array, Zarr3Config, create_array, open_array
-from wkpy.storage.zarr3 import write_dataset_group, write_layer_group
+from wkpy.storage.zarr3 import write_dataset_group, write_layer_group, write_zarr3_groups
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -76,21 +74,22 @@ def test_fixture_lists_its_shards():
     assert array.list_shards() == [((0, 0, 0), (64, 64, 64)), ((64, 0, 0), (64, 64, 64))]
 
 
-def test_group_metadata_is_byte_identical_to_webknossos():
+def test_group_metadata_is_byte_identical_to_webknossos(tmp_path):
     root = fixtures() / "zarr3_default"
     props = json.loads((root / "datasource-properties.json").read_text())
     voxel = props["scale"]["factor"] if isinstance(props["scale"], dict) else props["scale"]
     mags = [(Path(m["path"]).name, tuple(m["mag"])) for m in props["dataLayers"][0]["mags"]]
-    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"wkpy-groups-{os.getpid()}"
-    shutil.rmtree(out, ignore_errors=True)
-    (out / "color").mkdir(parents=True)
-    try:
-        write_dataset_group(out)
-        write_layer_group(out / "color", voxel, mags)
-        assert (out / "zarr.json").read_bytes() == (root / "zarr.json").read_bytes()
-        assert (out / "color" / "zarr.json").read_bytes() == (root / "color" / "zarr.json").read_bytes()
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    for name in ("color", "wkw_layer", "real"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    write_zarr3_groups(tmp_path, voxel, [(tmp_path / "color", "zarr3", mags), (tmp_path / "wkw_layer", "wkw", mags),
+                                         (tmp_path / "linked", "zarr3", mags)])
+    assert (tmp_path / "zarr.json").read_bytes() == (root / "zarr.json").read_bytes()
+    assert (tmp_path / "color" / "zarr.json").read_bytes() == (root / "color" / "zarr.json").read_bytes()
+    assert not (tmp_path / "wkw_layer" / "zarr.json").exists() and not (tmp_path / "real" / "zarr.json").exists()
+    write_dataset_group(tmp_path)
+    write_layer_group(tmp_path / "color", voxel, mags)
+    assert (tmp_path / "color" / "zarr.json").read_bytes() == (root / "color" / "zarr.json").read_bytes()
 
 
 # ---- what webknossos writes for a new mag --------------------------------------------------------

@@ -206,7 +206,19 @@ def test_box_writes_and_reads_match_a_numpy_model(tmp_path, data):
         order = data.draw(st.sampled_from("CF"))
         padded = np.zeros((ext[0] + 1, ext[1] + 2, ext[2], ext[3] + 1), dtype, order=order)
         padded[1:, 2:, :, 1:] = values
-        _shard.write(path, f"{path}.tmp", spec, box, padded, (1, 2, 0, 1))
+        prepared = []
+        if data.draw(st.booleans()):        # prepare chunk-aligned parts of the box first
+            axis = data.draw(st.integers(0, 3))
+            borders = [b * chunk[axis] for b in range(1, shard[axis] // chunk[axis])]
+            cuts = sorted({box[axis], box[axis + 4], *(b for b in borders if box[axis] < b < box[axis + 4]
+                                                       and data.draw(st.booleans()))})
+            for lo, hi in zip(cuts, cuts[1:]):
+                sub = list(box)
+                sub[axis], sub[axis + 4] = lo, hi
+                at = [1, 2, 0, 1]
+                at[axis] += lo - box[axis]
+                prepared.append(_shard.encode(path, spec, tuple(sub), padded, tuple(at)))
+        _shard.write(path, f"{path}.tmp", spec, box, padded, (1, 2, 0, 1), prepared)
         model[box[0]:box[4], box[1]:box[5], box[2]:box[6], box[3]:box[7]] = values
         out = np.full((shard[0] + 1, *shard[1:]), lay["fill"], dtype, order=data.draw(st.sampled_from("CF")))
         found = _shard.read(path, spec, (0, 0, 0, 0, *shard), out, (1, 0, 0, 0))
@@ -238,6 +250,17 @@ def test_chunk_codec_round_trip_and_transpose_layout(steps, order):
     assert _shard.decode_chunk_bytes(spec, enc) == native
     if not steps:
         assert enc == raw
+
+
+def test_prepared_chunks_must_come_from_the_same_spec(tmp_path):
+    spec, other = spec_for(), spec_for()
+    data = np.ones((1, 32, 32, 32), np.uint8)
+    prepared = _shard.encode(tmp_path / "s", spec, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0))
+    assert prepared.count == 1 and prepared.nbytes > 0
+    with pytest.raises(ValueError, match="same ShardSpec"):
+        _shard.write(tmp_path / "s", tmp_path / "t", other, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0), [prepared])
+    assert _shard.write(tmp_path / "s", tmp_path / "t", spec, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0),
+                        [prepared]) == 0
 
 
 def test_all_fill_chunks_are_omitted_and_an_emptied_shard_is_removed(tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 
 from wkpy.storage._zarr3_meta import ZARR_JSON, write_json_atomic
 
-__all__ = ["write_dataset_group", "write_layer_group", "layer_group_document"]
+__all__ = ["write_dataset_group", "write_layer_group", "write_zarr3_groups", "layer_group_document"]
 
 _AXES = [{"name": "c", "type": "channel"}] + [
     {"name": a, "type": "space", "unit": "nanometer"} for a in ("x", "y", "z")]
@@ -46,3 +46,20 @@ def write_layer_group(layer_path: Path, voxel_size_nm: Sequence[float], mags: It
     """
     text = json.dumps(layer_group_document(voxel_size_nm, mags), indent=4)
     write_json_atomic(Path(layer_path) / ZARR_JSON, text)
+
+
+def write_zarr3_groups(dataset_path: Path, voxel_size_nm: Sequence[float],
+                       layers: Iterable[tuple[Path, str, Sequence[tuple[str, Sequence[int]]]]]) -> None:
+    """Write the group metadata webknossos writes after every save of the properties.
+
+    `layers` holds (layer folder, data format, mags as for `write_layer_group`) for every
+    layer. If any layer is "zarr3", `<dataset>/zarr.json` is written, and the layer group of
+    each Zarr3 layer whose folder is a real folder of the dataset (not a symlinked layer).
+    """
+    zarr3 = [(Path(path), mags) for path, fmt, mags in layers if fmt == "zarr3"]
+    if not zarr3:
+        return
+    write_dataset_group(Path(dataset_path))
+    for path, mags in zarr3:
+        if path.is_dir() and not path.is_symlink():
+            write_layer_group(path, voxel_size_nm, mags)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -107,25 +110,51 @@ class WkwArray:
     def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
         out = np.zeros((self.info.num_channels, *shape), self.info.dtype, order="F")
         layout = (self._block_log2, self._file_log2, self._voxel_type, self._voxel_bytes)
-
-        def task(part):  # type: ignore[no-untyped-def]
-            def run() -> bool:
-                path = self._file(part.index)
-                box = (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
-                if self._block_type != 1:  # compressed files are only ever replaced whole
-                    return _wkw.read(os.fspath(path), layout, box, out, part.start)
-                journal = Path(f"{path}.journal")
-                if journal.exists():
-                    with path_lock(self._lock(part.index)):
-                        if journal.exists():
-                            roll_back(path, journal)
-                with path_lock(self._lock(part.index), exclusive=False):
-                    return _wkw.read(os.fspath(path), layout, box, out, part.start)
-            return run
-
         parts = split_by_shard(offset, shape, (self._side,) * 3)
-        run_tasks(task(p) for p in split_for_threads(parts, self.info.chunk_shape, io_threads()))
+        pieces = split_for_threads(parts, self.info.chunk_shape, io_threads())
+
+        def box(part):  # type: ignore[no-untyped-def]
+            return (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
+
+        if len(pieces) == len(parts):  # one task per shard, each opening its file
+            def task(part):  # type: ignore[no-untyped-def]
+                def run() -> bool:
+                    with self._reading(part.index):
+                        return _wkw.read(os.fspath(self._file(part.index)), layout, box(part), out, part.start)
+                return run
+
+            run_tasks(task(p) for p in pieces)
+            return out
+        # Few shards, split over the cores: open each once, so that all pieces of a shard
+        # read the same version of it even while a writer replaces it.
+        with contextlib.ExitStack() as stack:
+            fds = {}
+            for part in parts:
+                stack.enter_context(self._reading(part.index))
+                try:
+                    fds[part.index] = os.open(self._file(part.index), os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                stack.callback(os.close, fds[part.index])
+            run_tasks(functools.partial(_wkw.read, os.fspath(self._file(p.index)), layout, box(p), out, p.start,
+                                        fds[p.index]) for p in pieces if p.index in fds)
         return out
+
+    @contextlib.contextmanager
+    def _reading(self, idx: Vec3) -> Iterator[None]:
+        """Readers of raw files (patched in place) hold the shard lock shared, after rolling
+        back an interrupted patch; compressed files are only ever replaced whole."""
+        if self._block_type != 1:
+            yield
+            return
+        path = self._file(idx)
+        journal = Path(f"{path}.journal")
+        if journal.exists():
+            with path_lock(self._lock(idx)):
+                if journal.exists():
+                    roll_back(path, journal)
+        with path_lock(self._lock(idx), exclusive=False):
+            yield
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:
         layout = (self._block_log2, self._file_log2, self._block_type, self._voxel_type, self._voxel_bytes)
@@ -139,13 +168,32 @@ class WkwArray:
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 journal = Path(f"{path}.journal")
                 with path_lock(self._lock(part.index)):
-                    if self._block_type == 1 and journal.exists():
+                    if self._block_type != 1:
+                        self._rebuild(path, tmp, layout, box, data, part.start)
+                        return
+                    if journal.exists():
                         roll_back(path, journal)
-                    _wkw.write(os.fspath(path), tmp, layout, box, data, part.start,
-                               os.fspath(journal) if self._block_type == 1 else "")
+                    _wkw.write(os.fspath(path), tmp, layout, box, data, part.start, os.fspath(journal))
             return run
 
         run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))  # type: ignore[arg-type]
+
+    def _rebuild(self, path: Path, tmp: str, layout: tuple, box: tuple, data: np.ndarray, start: Vec3) -> None:
+        """Re-encode a compressed file with its blocks split over the cores, then swap it in."""
+        try:
+            old: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            old = None
+        if old is not None and len(old) >= 16:
+            layout = (*layout[:2], old[5], *layout[3:])  # an existing file keeps its block type
+        n = 1 << (3 * self._file_log2)
+        k = min(io_threads(), n)
+        bounds = [n * i // k for i in range(k + 1)]
+        parts = run_tasks(
+            functools.partial(_wkw.encode_range, old, layout, box, data, start, lo, hi, os.fspath(path))
+            for lo, hi in zip(bounds, bounds[1:])
+        )
+        _wkw.assemble(os.fspath(path), tmp, layout, parts)
 
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         found = []

@@ -10,6 +10,7 @@ file. The array's shape in `zarr.json` grows, shard-aligned, when data is writte
 from __future__ import annotations
 
 import fcntl
+import functools
 import itertools
 import os
 import threading
@@ -21,7 +22,7 @@ import numpy as np
 from wkcore import _shard
 from wkpy.errors import DataMismatchError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
-from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group
+from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
 from wkpy.storage._zarr3_meta import (
     DTYPES,
     ZARR_JSON,
@@ -36,7 +37,7 @@ from wkpy.storage._zarr3_meta import (
 )
 from wkpy.storage.array import ArrayInfo, Vec3
 
-__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group"]
+__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
 
 Vec4 = tuple[int, int, int, int]
 
@@ -222,18 +223,28 @@ class Zarr3Array:
         if 0 in data.shape:
             return
         self.resize([offset[a] + data.shape[a + 1] for a in range(3)])
-        spec = self._spec
+        spec, meta = self._spec, self._meta
+        parts = list(_split((0, *offset), data.shape, meta.shard))  # type: ignore[arg-type]
+        # A write into one shard encodes its chunks on several threads first (the shard's own
+        # task runs in the caller's thread then); with several shards, each is one task.
+        pieces = io_threads() if len(parts) == 1 and meta.sharded else 1
 
         def task(idx: Vec4, box: tuple[int, ...], start: Vec4):  # type: ignore[no-untyped-def]
             def run() -> None:
                 path = self._file(idx)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+                file = os.fspath(path)
                 with _FILE_LOCKS[hash(path) % len(_FILE_LOCKS)]:
-                    _shard.write(os.fspath(path), tmp, spec, box, data, start)
+                    prepared = []
+                    if pieces > 1:
+                        subs = list(_subdivide([(idx, box, start)], meta.chunk, pieces))
+                        if len(subs) > 1:
+                            prepared = run_tasks([functools.partial(_shard.encode, file, spec, b, data, at)
+                                                  for _, b, at in subs])
+                    _shard.write(file, tmp, spec, box, data, start, prepared)
             return run
 
-        parts = _split((0, *offset), data.shape, self._meta.shard)  # type: ignore[arg-type]
         run_tasks(task(*p) for p in parts)
 
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
