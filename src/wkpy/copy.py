@@ -103,7 +103,12 @@ def copy_layer(
     )
     extra = dict(source._properties.extra)
     dvc = source.default_view_configuration
-    dataset._update_layer(new.name, lambda p: (p.extra.update(extra), setattr(p, "default_view_configuration", dvc)))
+
+    def carry_over(p: LayerProperties) -> None:
+        p.extra.update(extra)
+        p.default_view_configuration = dvc
+
+    dataset._update_layer(new.name, carry_over)
     for mag, view in source.mags.items():
         target = new.add_mag(
             mag,

@@ -287,7 +287,7 @@ class Dataset:
         """Remove a layer from the properties and delete its folder (or symlink)."""
         self._ensure_writable()
         layer = self.get_layer(layer_name)
-        self._transact(lambda p: p.data_layers.remove(p.get_layer(layer_name)))
+        self._transact(lambda p: setattr(p, "data_layers", [x for x in p.data_layers if x.name != layer_name]))
         if layer.path.is_symlink():
             layer.path.unlink()
         else:

@@ -201,7 +201,7 @@ class Layer:
         """Remove a mag: its properties entry, then its folder."""
         self._ensure_writable()
         view = self.get_mag(mag)
-        self._dataset._update_layer(self.name, lambda p: p.mags.remove(p.get_mag(view.mag)))
+        self._dataset._update_layer(self.name, lambda p: setattr(p, "mags", [m for m in p.mags if m.mag != view.mag]))
         if view.path.is_symlink():
             view.path.unlink()
         elif view.path.resolve().is_relative_to(self.path.resolve()):

@@ -19,12 +19,14 @@ __all__ = ["MagView"]
 class MagView(View):
     """A whole mag of a layer. Writes beyond the layer's box grow it (see `write`)."""
 
+    _opened: Array | None
+
     def __init__(self, layer: Layer, mag: Mag, path: Path, array: Array | None = None, read_only: bool = False) -> None:
         self._layer = layer
         self._path = Path(path)
         super().__init__(array, None, mag, read_only)  # type: ignore[arg-type]
 
-    @property
+    @property  # type: ignore[override]
     def _array(self) -> Array:
         """The storage, opened on first use (so datasets with missing mags still open)."""
         if self._opened is None:

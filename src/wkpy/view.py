@@ -271,7 +271,8 @@ class View:
         read_only: bool | None = None,
     ) -> Iterator[View]:
         """Sub-views tiling this view (mag-1 shapes and alignment)."""
-        for box in self.bounding_box.chunk(chunk_shape, chunk_border_alignments):
+        alignments = None if chunk_border_alignments is None else Vec3Int.from_vec_or_int(chunk_border_alignments)
+        for box in self.bounding_box.chunk(Vec3Int.from_vec_or_int(chunk_shape), alignments):
             yield self.get_view(absolute_bounding_box=box, read_only=read_only)
 
     def _default_chunk_shape(self) -> Vec3Int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from wkpy.errors import UnsupportedError
 from wkpy.storage.array import Array, ArrayInfo
@@ -14,7 +15,7 @@ __all__ = ["Array", "ArrayInfo", "open_array", "create_array", "FORMATS", "Zarr3
 FORMATS = {"wkw": WkwArray, "zarr3": Zarr3Array}
 
 
-def _cls(data_format: str) -> type:
+def _cls(data_format: str) -> Any:
     try:
         return FORMATS[data_format]
     except KeyError:

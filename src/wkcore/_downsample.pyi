@@ -1,0 +1,7 @@
+"""Block reductions for downsampling (median, mode, nearest, average, max, min)."""
+
+import numpy as np
+
+MODES: dict[str, int]
+
+def downsample(src: np.ndarray, out: np.ndarray, factors: tuple[int, int, int], mode: str) -> None: ...
