@@ -23,7 +23,8 @@ class ShardSpec:
     @property
     def index_bytes(self) -> int: ...
 
-def read(path: _Path, spec: ShardSpec, box: tuple[int, ...], out: _Array, out_offset: tuple[int, ...]) -> bool: ...
+def read(path: _Path, spec: ShardSpec, box: tuple[int, ...], out: _Array, out_offset: tuple[int, ...],
+         fd: int = -1) -> bool: ...
 class PreparedChunks:
     spec: ShardSpec
     @property

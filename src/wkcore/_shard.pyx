@@ -23,7 +23,7 @@ from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memcmp, memset
 from libc.errno cimport errno, ENOENT
 from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC
-from posix.unistd cimport close, pread, pwrite, unlink
+from posix.unistd cimport close, dup, pread, pwrite, unlink
 from posix.stat cimport struct_stat, fstat
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
 
@@ -158,10 +158,11 @@ cdef int write_all(int fd, const uint8_t* buf, uint64_t n, uint64_t off, wk_err*
         buf += r; off += r; n -= r
     return 0
 
-cdef int open_in(const char* path, work* W, uint64_t* size, wk_err* e) noexcept nogil:
-    """Open an existing file for reading: 1 if found, 0 if absent, -1 on error."""
+cdef int open_in(const char* path, work* W, uint64_t* size, wk_err* e, int fd=-1) noexcept nogil:
+    """Open an existing file for reading (or use a duplicate of the caller's `fd`): 1 if
+    found, 0 if absent, -1 on error."""
     cdef struct_stat st
-    W.fd_in = c_open(path, O_RDONLY)
+    W.fd_in = dup(fd) if fd >= 0 else c_open(path, O_RDONLY)
     if W.fd_in < 0:
         if errno == ENOENT:
             return 0
@@ -438,16 +439,16 @@ cdef inline uint64_t chunk_number(const zspec* S, const int64_t* g) noexcept nog
 # ---- read -------------------------------------------------------------------------------
 
 cdef int read_box(const char* path, const zspec* S, const int64_t* box, const region* r, int* found,
-                  wk_err* e) noexcept nogil:
+                  int fd, wk_err* e) noexcept nogil:
     cdef work W
     cdef int rc
     work_init(&W, S)
-    rc = read_chunks(path, &W, S, box, r, found, e)
+    rc = read_chunks(path, &W, S, box, r, found, fd, e)
     work_free(&W, S)
     return rc
 
 cdef int read_chunks(const char* path, work* W, const zspec* S, const int64_t* box, const region* r, int* found,
-                     wk_err* e) noexcept nogil:
+                     int fd, wk_err* e) noexcept nogil:
     cdef uint64_t size = 0, m, off, nb, span0 = WK_ABSENT, span1 = 0, total = 0, touched = 0
     cdef int64_t g0[4]
     cdef int64_t g1[4]
@@ -459,7 +460,7 @@ cdef int read_chunks(const char* path, work* W, const zspec* S, const int64_t* b
     cdef uint8_t* src
     cdef uint8_t* cur
     cdef int k
-    found[0] = open_in(path, W, &size, e)
+    found[0] = open_in(path, W, &size, e, fd)
     if found[0] <= 0:
         return found[0]
     if load_index(W, S, size, e):
@@ -928,10 +929,12 @@ cdef bytes _fs(path):
     return path.encode() if isinstance(path, str) else bytes(path)
 
 
-def read(path, ShardSpec spec, tuple box, out, tuple out_offset) -> bool:
+def read(path, ShardSpec spec, tuple box, out, tuple out_offset, int fd=-1) -> bool:
     """Read `box` (shard-local (c0, x0, y0, z0, c1, x1, y1, z1)) of one chunk file into
     `out[c:, x:, y:, z:]` at `out_offset`. Absent chunks leave `out` untouched; returns
-    False if the file does not exist."""
+    False if the file does not exist. With `fd` (the file, opened by the caller) the file
+    is not opened by name: pieces of one read then see one version of a file that a
+    writer replaces meanwhile. `path` still names the file in errors."""
     cdef int64_t b[8]
     cdef region r
     cdef Py_buffer v
@@ -945,7 +948,7 @@ def read(path, ShardSpec spec, tuple box, out, tuple out_offset) -> bool:
         _region(&r, &v, out_offset, b, spec.s.ts)
         e.code = 0; e.errnum = 0
         with nogil:
-            rc = read_box(cp, &spec.s, b, &r, &found, &e)
+            rc = read_box(cp, &spec.s, b, &r, &found, fd, &e)
     finally:
         PyBuffer_Release(&v)
     if rc:

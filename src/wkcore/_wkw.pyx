@@ -433,7 +433,7 @@ cdef struct growbuf:
     uint64_t cap
 
 cdef int reserve(growbuf* g, uint64_t extra, wk_err* e) noexcept nogil:
-    cdef uint64_t cap = g.cap if g.cap else (1 << 20)
+    cdef uint64_t cap = g.cap if g.cap else (64 << 20)
     cdef uint8_t* p
     if g.len + extra <= g.cap:
         return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wkcore import _wkw
+from wkcore import _morton, _wkw
 from wkpy.errors import CorruptFileError, DataMismatchError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
@@ -186,9 +186,13 @@ class WkwArray:
             old = None
         if old is not None and len(old) >= 16:
             layout = (*layout[:2], old[5], *layout[3:])  # an existing file keeps its block type
-        n = 1 << (3 * self._file_log2)
-        k = min(io_threads(), n)
-        bounds = [n * i // k for i in range(k + 1)]
+        # Blocks the box touches lie between the Morton indices of its corner blocks:
+        # split that range evenly over the cores (the rest is copied, which is cheap).
+        lo_block = [box[a] >> self._block_log2 for a in range(3)]
+        hi_block = [(box[a + 3] - 1) >> self._block_log2 for a in range(3)]
+        first, last = _morton.encode(*lo_block), _morton.encode(*hi_block) + 1
+        k = min(io_threads(), last - first)
+        bounds = sorted({0, *(first + (last - first) * i // k for i in range(k + 1)), 1 << (3 * self._file_log2)})
         parts = run_tasks(
             functools.partial(_wkw.encode_range, old, layout, box, data, start, lo, hi, os.fspath(path))
             for lo, hi in zip(bounds, bounds[1:])

@@ -1,15 +1,16 @@
 """Zarr v3 mags: a `zarr.json` and chunk files (`c/0/0/0/0`), sharded or not.
 
 Every voxel of a request is copied by the `wkcore._shard` kernel, one task per chunk file
-on the internal I/O pool. Writers of one file in this process take turns (striped locks);
-a file is replaced by renaming a complete new one over it, so readers never see a torn
-file. The array's shape in `zarr.json` grows, shard-aligned, when data is written beyond it
-(as webknossos does), under an advisory lock on the mag folder.
+on the internal I/O pool (a request within few files is split along inner-chunk borders,
+so every core decodes or encodes). Writers of one file take turns under its lock file
+(`wkpy.locking`, across threads and processes); a file is replaced by renaming a complete
+new one over it, so readers need no lock and never see a torn file. The array's shape in
+`zarr.json` grows, shard-aligned, when data is written beyond it (as webknossos does).
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import functools
 import itertools
 import os
@@ -22,6 +23,7 @@ import numpy as np
 from wkcore import _shard
 from wkpy.errors import DataMismatchError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
+from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
 from wkpy.storage._zarr3_meta import (
     DTYPES,
@@ -41,8 +43,6 @@ __all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_grou
 
 Vec4 = tuple[int, int, int, int]
 
-_FILE_LOCKS = [threading.Lock() for _ in range(64)]
-_META_LOCK = threading.Lock()
 
 
 def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
@@ -65,9 +65,10 @@ def _split(offset: Vec4, shape: Vec4, shard: Vec4) -> Iterator[tuple[Vec4, tuple
 
 
 def _subdivide(parts: list, chunk: Vec4, pieces: int) -> Iterator[tuple[Vec4, tuple[int, ...], Vec4]]:
-    """Cut read boxes into about `pieces` tasks, so one big shard is decoded by several
-    threads. Cuts fall on chunk borders, along the slowest axis of the index's C order that
-    has enough chunks, so each piece's chunks lie together in files written in that order."""
+    """Cut shard boxes into about `pieces` sub-boxes, so one big shard is decoded or encoded
+    by several threads. Cuts fall on inner-chunk borders (no chunk is in two pieces), along
+    the slowest axis of the index's C order that has enough chunks, so each piece's chunks
+    lie together in files written in that order."""
     want = max(1, pieces // len(parts))
     for idx, box, start in parts:
         counts = [-(-box[a + 4] // chunk[a]) - box[a] // chunk[a] for a in range(4)]
@@ -150,8 +151,8 @@ class Zarr3Array:
         """Grow the shape so that it covers [0, end) along x, y, z: each axis that `end`
         exceeds grows to a whole number of shards (as webknossos does); none shrinks.
 
-        The update re-reads `zarr.json` and is serialised by a lock on the mag folder, so
-        concurrent growers (threads or processes) all take effect.
+        The update re-reads `zarr.json` under the mag's `zarr.json` lock (`wkpy.locking`),
+        so concurrent growers (threads or processes) all take effect.
         """
         shard = self._meta.shard
 
@@ -160,21 +161,13 @@ class Zarr3Array:
 
         if grown(self.shape) == self.shape:
             return
-        with _META_LOCK:
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                except OSError:      # a file system without flock: threads are still serialised
-                    pass
-                meta = parse_array(self._meta.file)
-                shape = (meta.shape[0], *grown(meta.shape[1:]))
-                if shape != meta.shape:
-                    meta = meta.with_shape(shape)
-                    write_json_atomic(meta.file, dumps_array(meta.doc))
-                self._set_meta(meta)
-            finally:
-                os.close(fd)  # releases the lock
+        with path_lock(lock_file_for(self.path, ZARR_JSON)):
+            meta = parse_array(self._meta.file)
+            shape = (meta.shape[0], *grown(meta.shape[1:]))
+            if shape != meta.shape:
+                meta = meta.with_shape(shape)
+                write_json_atomic(meta.file, dumps_array(meta.doc))
+            self._set_meta(meta)
 
     # ---- data ---------------------------------------------------------------------------
     def _file(self, idx: Sequence[int]) -> Path:
@@ -194,15 +187,28 @@ class Zarr3Array:
             return out
         spec = self._spec
         base = (0, lo[0] - offset[0], lo[1] - offset[1], lo[2] - offset[2])
-
-        def task(idx: Vec4, box: tuple[int, ...], start: Vec4):  # type: ignore[no-untyped-def]
-            at = tuple(base[a] + start[a] for a in range(4))
-            return lambda: _shard.read(os.fspath(self._file(idx)), spec, box, out, at)
-
         parts = list(_split((0, *lo), (meta.shape[0], *(h - l for l, h in zip(lo, hi))), meta.shard))  # type: ignore[arg-type]
-        if len(parts) < io_threads() and meta.sharded:
-            parts = list(_subdivide(parts, meta.chunk, io_threads()))
-        run_tasks(task(*p) for p in parts)
+        pieces = list(_subdivide(parts, meta.chunk, io_threads())) if len(parts) < io_threads() and meta.sharded \
+            else parts
+
+        def read(idx: Vec4, box: tuple[int, ...], start: Vec4, fd: int = -1) -> bool:
+            at = tuple(base[a] + start[a] for a in range(4))
+            return _shard.read(os.fspath(self._file(idx)), spec, box, out, at, fd)
+
+        if len(pieces) == len(parts):          # one task per file, each opening it
+            run_tasks(functools.partial(read, *p) for p in parts)
+            return out
+        # Few files, split over the cores: open each once, so that all pieces of a file read
+        # the same version of it even while a writer renames a new one over it.
+        with contextlib.ExitStack() as stack:
+            fds = {}
+            for idx, _, _ in parts:
+                try:
+                    fds[idx] = os.open(self._file(idx), os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                stack.callback(os.close, fds[idx])
+            run_tasks(functools.partial(read, *p, fds[p[0]]) for p in pieces if p[0] in fds)
         return out
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:
@@ -235,7 +241,7 @@ class Zarr3Array:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 file = os.fspath(path)
-                with _FILE_LOCKS[hash(path) % len(_FILE_LOCKS)]:
+                with path_lock(lock_file_for(self.path, meta.key(idx))):
                     prepared = []
                     if pieces > 1:
                         subs = list(_subdivide([(idx, box, start)], meta.chunk, pieces))
@@ -250,7 +256,8 @@ class Zarr3Array:
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         """(offset, shape) along x, y, z of every chunk file on disk, ordered z, y, x."""
         meta, found = self._meta, set()
-        for root, _, files in os.walk(self.path):
+        for root, dirs, files in os.walk(self.path):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]       # lock files, temporaries
             rel = os.path.relpath(root, self.path)
             for name in files:
                 key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")

@@ -1,0 +1,5 @@
+"""``python -m wkpy.cli``: the same as the ``wkpy`` console script."""
+
+from wkpy.cli.main import main
+
+main()

@@ -1,0 +1,216 @@
+"""Commands that look at datasets: ``info`` and ``check-equality``."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from wkpy.cli._common import (
+    DatasetArg,
+    ExecutorOpt,
+    ExecutorKind,
+    LayerOpt,
+    Scheduler,
+    Workers,
+    dataset_path,
+    format_box,
+    format_bytes,
+    make_executor,
+    open_dataset,
+    out,
+    pick_layer,
+)
+from wkpy.geometry import BoundingBox, Vec3Int
+
+if TYPE_CHECKING:
+    from wkpy.dataset import Dataset
+    from wkpy.mag_view import MagView
+
+__all__ = ["info", "check_equality", "describe"]
+
+
+def _size_on_disk(path: Path) -> int:
+    """Bytes of all files below `path` (following a symlinked mag or layer folder itself)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name), follow_symlinks=False).st_size
+            except FileNotFoundError:  # removed meanwhile
+                pass
+    return total
+
+
+def describe(dataset: Dataset) -> dict[str, Any]:
+    """Everything ``info`` shows, as plain JSON-able data."""
+    layers = []
+    for layer in dataset.layers.values():
+        box = layer.bounding_box
+        mags = []
+        for mag, view in layer.mags.items():
+            meta = view.info
+            mags.append({
+                "mag": mag.to_layer_name(),
+                "path": str(view.path),
+                "chunk_shape": list(meta.chunk_shape),
+                "shard_shape": list(meta.shard_shape),
+                "compressed": bool(meta.compression),
+                "size_on_disk": _size_on_disk(view.path.resolve()),
+            })
+        entry: dict[str, Any] = {
+            "name": layer.name,
+            "category": layer.category,
+            "dtype": str(layer.dtype_per_channel),
+            "num_channels": layer.num_channels,
+            "data_format": layer.data_format,
+            "bounding_box": {"topleft": list(box.topleft), "size": list(box.size)},
+            "mags": mags,
+            "size_on_disk": sum(m["size_on_disk"] for m in mags),
+        }
+        if layer.category == "segmentation":
+            entry["largest_segment_id"] = getattr(layer, "largest_segment_id", None)
+        layers.append(entry)
+    voxel = dataset.voxel_size_with_unit
+    return {
+        "path": str(dataset.path),
+        "name": dataset.name,
+        "voxel_size": list(voxel.factor),
+        "unit": voxel.unit.value,
+        "layers": layers,
+        "size_on_disk": sum(entry["size_on_disk"] for entry in layers),
+    }
+
+
+def _table(facts: dict[str, Any]) -> Table:
+    voxel = " × ".join(f"{v:g}" for v in facts["voxel_size"])
+    table = Table(title=f"{facts['name']}  ({facts['path']}, voxel size {voxel} {facts['unit']}, "
+                        f"{format_bytes(facts['size_on_disk'])})", title_justify="left")
+    for column in ("layer", "category", "dtype", "format", "bounding box (x,y,z,w,h,d)", "mag",
+                   "chunk", "shard", "compressed", "size on disk"):
+        table.add_column(column, justify="right" if column == "size on disk" else "left")
+    for layer in facts["layers"]:
+        box = layer["bounding_box"]
+        dtype = layer["dtype"] + (f" × {layer['num_channels']}" if layer["num_channels"] > 1 else "")
+        if "largest_segment_id" in layer:
+            dtype += f" (largest id {layer['largest_segment_id']})"
+        first = [layer["name"], layer["category"], dtype, layer["data_format"],
+                 ",".join(str(v) for v in box["topleft"] + box["size"])]
+        for i, mag in enumerate(layer["mags"] or [None]):
+            cells = first if i == 0 else [""] * len(first)
+            if mag is None:
+                table.add_row(*cells, "–", "", "", "", "")
+                continue
+            table.add_row(*cells, mag["mag"], "×".join(map(str, mag["chunk_shape"])),
+                          "×".join(map(str, mag["shard_shape"])), "yes" if mag["compressed"] else "no",
+                          format_bytes(mag["size_on_disk"]))
+        table.add_section()
+    return table
+
+
+def info(
+    path: DatasetArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the layers, dtypes, bounding boxes, mags, chunk and shard shapes, compression and size on disk."""
+    facts = describe(open_dataset(path))
+    if as_json:
+        print(json.dumps(facts, indent=2))
+    else:
+        out.print(_table(facts))
+
+
+# ---- check-equality --------------------------------------------------------------------------
+@lru_cache(maxsize=16)
+def _mag_view(path: str, layer: str, mag: str) -> MagView:
+    return open_dataset(Path(path)).get_layer(layer).get_mag(mag)
+
+
+def _compare(job: tuple[str, str, str, str, tuple[int, ...]]) -> tuple[tuple[int, ...], int, Any, Any] | None:
+    """One task: None if the box is equal in both datasets, else (first voxel, count, a, b)."""
+    path_a, path_b, layer, mag, box6 = job
+    box = BoundingBox(box6[:3], box6[3:])
+    a = _mag_view(path_a, layer, mag).read(absolute_bounding_box=box)
+    b = _mag_view(path_b, layer, mag).read(absolute_bounding_box=box)
+    same = a == b
+    if a.dtype.kind == "f":
+        same |= np.isnan(a) & np.isnan(b)
+    if same.all():
+        return None
+    differs = ~same.all(axis=0)  # (x, y, z) in the mag's voxels
+    x, y, z = (int(v) for v in np.argwhere(differs.transpose(2, 1, 0))[0][::-1])  # first in z, y, x order
+    factor = Vec3Int(box6[3:]) // Vec3Int(differs.shape)
+    first = tuple(box.topleft + Vec3Int(x, y, z) * factor)
+    return first, int(differs.sum()), a[:, x, y, z].tolist(), b[:, x, y, z].tolist()
+
+
+def _structure_difference(a: Dataset, b: Dataset, layer_names: list[str]) -> str | None:
+    """Why the two datasets cannot be equal, judged by their properties (None if they may be)."""
+    for name in layer_names:
+        if name not in b.layers:
+            return f"layer {name!r} is missing in {b.path}"
+        la, lb = a.get_layer(name), b.get_layer(name)
+        for what, va, vb in (
+            ("category", la.category, lb.category),
+            ("dtype", la.dtype_per_channel, lb.dtype_per_channel),
+            ("number of channels", la.num_channels, lb.num_channels),
+            ("bounding box", format_box(la.bounding_box), format_box(lb.bounding_box)),
+            ("mags", [m.to_layer_name() for m in la.mags], [m.to_layer_name() for m in lb.mags]),
+        ):
+            if va != vb:
+                return f"layer {name!r}: {what} {va} in {a.path}, {vb} in {b.path}"
+    return None
+
+
+def check_equality(
+    source: DatasetArg,
+    target: Annotated[Path, typer.Argument(parser=dataset_path, metavar="OTHER", show_default=False,
+                                           help="The dataset to compare with.")],
+    layer_name: Annotated[Optional[str], typer.Option("--layer-name", "--layer", "-l", show_default=False,
+                                                      help="Compare only this layer (default: all).")] = None,
+    workers: Workers = None,
+    executor: ExecutorOpt = ExecutorKind.threads,
+    scheduler: Scheduler = None,
+) -> None:
+    """Compare two datasets voxel by voxel, shard by shard: exit 0 if equal, 1 if not.
+
+    Layers, dtypes, bounding boxes and mags must match; storage format, chunking and
+    compression may differ. The first differing box (in z, y, x order) is printed.
+    """
+    a, b = open_dataset(source), open_dataset(target)
+    names = [pick_layer(a, layer_name).name] if layer_name is not None else sorted(a.layers)
+    if layer_name is None and sorted(b.layers) != names:
+        out.print(f"differ: layers {names} in {a.path}, {sorted(b.layers)} in {b.path}")
+        raise typer.Exit(1)
+    reason = _structure_difference(a, b, names)
+    if reason is not None:
+        out.print(f"differ: {reason}")
+        raise typer.Exit(1)
+    jobs, boxes = [], []
+    for name in names:
+        for mag, view in a.get_layer(name).mags.items():
+            step = Vec3Int(view.info.shard_shape) * mag.to_vec3_int()
+            region = view.bounding_box
+            if region.is_empty():
+                continue
+            for box in sorted(region.chunk(step, step), key=lambda bb: tuple(bb.topleft)[::-1]):
+                jobs.append((str(a.path), str(b.path), name, mag.to_layer_name(), (*box.topleft, *box.size)))
+                boxes.append((name, mag.to_layer_name(), box))
+    from wkpy.executor import map_on_executor
+
+    with make_executor(executor, workers, scheduler) as pool:
+        results = map_on_executor(_compare, jobs, pool, "comparing")
+    for (name, mag, box), result in zip(boxes, results):
+        if result is not None:
+            first, count, va, vb = result
+            values = (va[0], vb[0]) if len(va) == 1 else (va, vb)
+            out.print(f"differ: layer {name!r} mag {mag}, box {format_box(box)}: {count} voxel(s) differ, "
+                      f"the first at {first}: {values[0]} in {a.path}, {values[1]} in {b.path}")
+            raise typer.Exit(1)
+    out.print(f"equal: {a.path} and {b.path} ({len(names)} layer(s), {len(jobs)} box(es) compared)")
