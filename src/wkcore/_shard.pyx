@@ -12,14 +12,16 @@ most three of zstd, blosc, gzip, crc32c). See FORMATS.md, section 3.
 Box reads decode only the inner chunks the box touches. Box writes re-encode only touched
 chunks, copy the others' encoded bytes as they are, drop chunks that are entirely the fill
 value, and write the new file under a temporary name renamed over the old one; a shard left
-without chunks is not written (an existing one is removed).
+without chunks is not written (an existing one is removed). For a big box in one shard,
+`encode` lets several threads each prepare the chunks of a chunk-aligned part, and `write`
+then only assembles the file.
 
 Threading: every entry point releases the GIL for all I/O and codec work and keeps its
 state (codec contexts, buffers) on its own stack and heap; nothing is shared between calls,
 so threads working on different files run in parallel. Callers serialise writers of one file.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
-from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memcmp, memset
 from libc.errno cimport errno, ENOENT
 from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC
@@ -27,7 +29,7 @@ from posix.unistd cimport close, dup, pread, pwrite, unlink
 from posix.stat cimport struct_stat, fstat
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
 
-from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
+from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
                            load_le64, store_le64, load_le32, store_le32)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, DECODE_OK, DECODE_NOMEM,
@@ -56,6 +58,7 @@ DEF STAGE = 8 << 20              # bytes of encoded chunks gathered before one p
 DEF SPAN_SLACK = 1 << 20
 DEF MAX_CHUNKS = 1 << 24         # inner chunks per shard (an index of 256 MiB)
 DEF MAX_CHUNK_BYTES = 1 << 31
+DEF RESERVE_LIMIT = 1 << 28      # bytes reserved at once for the chunks of one `encode`
 
 cdef struct step:
     int kind                     # STEP_CRC or CODEC_*
@@ -624,6 +627,7 @@ cdef int encode_box(const char* path, const zspec* S, const int64_t* box, const 
     cdef int64_t g1[4]
     cdef int64_t g[4]
     cdef uint8_t* cur
+    cdef uint64_t touched = 1, want
     work_init(&W, S)
     rc = open_in(path, &W, &size, e)
     if rc == 1:
@@ -633,6 +637,20 @@ cdef int encode_box(const char* path, const zspec* S, const int64_t* box, const 
     for k in range(4):
         g0[k] = box[k] // S.chunk[k]
         g1[k] = (box[k + 4] - 1) // S.chunk[k] + 1
+        touched *= <uint64_t>(g1[k] - g0[k])
+    # Reserve up front: growing by realloc (mremap) would take the process-wide memory
+    # lock and stall the other threads encoding parts of the same shard.
+    want = touched * S.work_bytes
+    if want > RESERVE_LIMIT:
+        want = RESERVE_LIMIT
+    if rc == 0 and P.cap == 0:
+        P.table = <uint64_t*>malloc(24 * touched)
+        P.buf = <uint8_t*>malloc(want)
+        if P.table == NULL or P.buf == NULL:
+            rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes for prepared chunks", want)
+        else:
+            P.table_cap = touched
+            P.cap = want
     if rc == 0:
         for g[0] in range(g0[0], g1[0]):
             for g[1] in range(g0[1], g1[1]):

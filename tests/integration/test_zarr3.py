@@ -278,6 +278,42 @@ def test_concurrent_growth_from_many_threads_keeps_every_extent(tmp_path):
     assert a.read((0, 0, 0), (128, 128, 1)).sum() == 8
 
 
+def test_concurrent_writers_of_one_shard_lose_no_update(tmp_path):
+    info = ArrayInfo("zarr3", np.dtype("uint16"), 1, (8,) * 3, (64,) * 3, True)
+    Zarr3Array.create(tmp_path / "a", info)
+    n, rounds = 6, 8
+    arrays = [Zarr3Array.open(tmp_path / "a") for _ in range(n)]
+    barrier = threading.Barrier(n + 1)
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            for r in range(rounds):
+                barrier.wait()                 # all writers of a round start together
+                arrays[i].write((8 * i, 0, 0), np.full((1, 8, 64, 64), 10 * r + i + 1, np.uint16))
+                barrier.wait()
+        except BaseException as e:  # pragma: no cover - reported below
+            if not isinstance(e, threading.BrokenBarrierError):
+                errors.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    reader = Zarr3Array.open(tmp_path / "a")
+    try:
+        for r in range(rounds):
+            barrier.wait(timeout=60)
+            barrier.wait(timeout=60)
+            got = reader.read((0, 0, 0), (8 * n, 64, 64))
+            assert [int(got[0, 8 * i:8 * i + 8].min()) for i in range(n)] == [10 * r + i + 1 for i in range(n)]
+    finally:
+        barrier.abort()                        # releases the writers if a round failed
+        for t in threads:
+            t.join()
+    assert not errors, errors
+
+
 # ---- typed errors ------------------------------------------------------------------------------
 
 def _make(tmp_path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import os
 import shutil
 import struct
 import tempfile
@@ -261,6 +262,21 @@ def test_prepared_chunks_must_come_from_the_same_spec(tmp_path):
         _shard.write(tmp_path / "s", tmp_path / "t", other, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0), [prepared])
     assert _shard.write(tmp_path / "s", tmp_path / "t", spec, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0),
                         [prepared]) == 0
+
+
+def test_a_read_through_an_open_descriptor_sees_the_version_it_opened(tmp_path):
+    spec = spec_for(shard=(1, 8, 8, 8), chunk=(1, 4, 4, 4))
+    path = tmp_path / "s"
+    box = (0, 0, 0, 0, 1, 8, 8, 8)
+    _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 8, 8, 8), 1, np.uint8), (0, 0, 0, 0))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 8, 8, 8), 2, np.uint8), (0, 0, 0, 0))
+        out = np.zeros((1, 8, 8, 8), np.uint8)
+        assert _shard.read(path, spec, box, out, (0, 0, 0, 0), fd) and (out == 1).all()
+        assert _shard.read(path, spec, box, out, (0, 0, 0, 0)) and (out == 2).all()
+    finally:
+        os.close(fd)
 
 
 def test_all_fill_chunks_are_omitted_and_an_emptied_shard_is_removed(tmp_path):

@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from wkpy.dataset import Dataset
 from wkpy.errors import MissingLayerError
 from wkpy.executor import io_threads
 from wkpy.geometry import BoundingBox, Mag, Vec3Int
-
-if TYPE_CHECKING:
-    from wkpy.dataset import Dataset
-    from wkpy.layer import Layer
-    from wkpy.mag_view import MagView
+from wkpy.layer import Layer
+from wkpy.mag_view import MagView
+from wkpy.voxel_size import VoxelSize
 
 __all__ = [
     "state", "out", "err", "status", "CliError", "usage_error",
-    "dataset_path", "parse_vec3", "parse_floats3", "parse_mag", "parse_bbox", "format_box", "format_bytes", "SLAB_BYTES", "slab_depth",
-    "open_dataset", "pick_layer", "pick_mag",
-    "ExecutorKind", "make_executor", "Workers", "ExecutorOpt", "Scheduler",
-    "DatasetArg", "LayerOpt", "MagOpt",
+    "dataset_path", "parse_vec3", "parse_voxel_size", "parse_mag", "parse_bbox", "format_box", "format_bytes",
+    "SLAB_BYTES", "slab_depth", "open_dataset", "pick_layer", "pick_mag", "DataFormat",
+    "ExecutorKind", "make_executor", "Workers", "ExecutorOpt", "Scheduler", "DatasetArg", "LayerOpt", "MagOpt",
 ]
 
 EXECUTOR_PANEL = "Executor options"
@@ -64,45 +61,47 @@ def usage_error(message: str, param_hint: str | None = None) -> click.BadParamet
     return click.BadParameter(message, ctx=click.get_current_context(silent=True), param_hint=param_hint)
 
 
-# ---- value parsers (a ValueError becomes "Invalid value for ...", exit status 2) -------
+# ---- value parsers (they raise BadParameter: "Invalid value for ...", exit status 2) ---
 def _numbers(text: str, kind: type, what: str) -> list:
     try:
         return [kind(part) for part in text.replace(" ", "").split(",")]
     except ValueError:
-        raise ValueError(f"{text!r} is not a comma-separated list of {what}") from None
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of {what}") from None
 
 
-def parse_vec3(text: str) -> Vec3Int:
-    """``"32"`` or ``"32,32,16"`` → a positive `Vec3Int`."""
+def parse_vec3(text: str | Vec3Int) -> Vec3Int:
+    """``"32"`` or ``"32,32,16"`` → a positive `Vec3Int` (defaults arrive as `Vec3Int` already)."""
+    if isinstance(text, Vec3Int):
+        return text
     values = _numbers(text, int, "integers")
     if len(values) == 1:
         values *= 3
     if len(values) != 3 or min(values) < 1:
-        raise ValueError(f"{text!r} is not one or three positive integers")
+        raise click.BadParameter(f"{text!r} is not one or three positive integers")
     return Vec3Int(values)
 
 
-def parse_floats3(text: str) -> tuple[float, float, float]:
-    """``"11.2,11.2,25"`` → three positive floats."""
+def parse_voxel_size(text: str) -> VoxelSize:
+    """``"11.2,11.2,25"`` → a `VoxelSize` (in nanometres; replace the unit as needed)."""
     values = _numbers(text, float, "numbers")
     if len(values) != 3 or min(values) <= 0:
-        raise ValueError(f"{text!r} is not three positive numbers x,y,z")
-    return (values[0], values[1], values[2])
+        raise click.BadParameter(f"{text!r} is not three positive numbers x,y,z")
+    return VoxelSize((values[0], values[1], values[2]))
 
 
-def parse_mag(text: str) -> Mag:
+def parse_mag(text: str | Mag) -> Mag:
     """``"2"`` or ``"2-2-1"`` → a `Mag`."""
     try:
         return Mag(text)
     except ValueError as error:  # InvalidRequestError is a ValueError too
-        raise ValueError(str(error)) from None
+        raise click.BadParameter(str(error)) from None
 
 
 def parse_bbox(text: str) -> BoundingBox:
     """``"x,y,z,w,h,d"`` (mag-1 voxels) → a `BoundingBox` of positive size."""
     values = _numbers(text, int, "integers")
     if len(values) != 6 or min(values[3:]) < 1 or min(values[:3]) < 0:
-        raise ValueError(f"{text!r} is not x,y,z,width,height,depth with a positive size")
+        raise click.BadParameter(f"{text!r} is not x,y,z,width,height,depth with a positive size")
     return BoundingBox(values[:3], values[3:])
 
 
@@ -121,7 +120,7 @@ def format_bytes(n: int) -> str:
     raise AssertionError  # unreachable
 
 
-SLAB_BYTES = 1 << 30  # memory of one slab that a command holds at a time (per task)
+SLAB_BYTES = 1 << 30  # memory a command may hold in slabs at a time
 
 
 def slab_depth(shard: int, chunk: int, slice_bytes: int) -> int:
@@ -135,15 +134,14 @@ def dataset_path(text: str) -> Path:
     """A path that holds a dataset (checked while parsing, so a wrong path is a usage error)."""
     path = Path(text)
     if not path.exists():
-        raise ValueError(f"{path} does not exist")
+        raise click.BadParameter(f"{path} does not exist")
     if not (path / "datasource-properties.json").is_file():
-        raise ValueError(f"{path} is not a dataset (it has no datasource-properties.json)")
+        raise click.BadParameter(f"{path} is not a dataset (it has no datasource-properties.json)")
     return path
 
 
 def open_dataset(path: Path, read_only: bool = True) -> Dataset:
-    from wkpy.dataset import Dataset
-
+    """Open a dataset, read-only unless the command changes it."""
     return Dataset.open(path, read_only=read_only)
 
 
@@ -171,6 +169,11 @@ def pick_mag(layer: Layer, mag: Mag | None) -> MagView:
         return layer.get_mag(mag)
     except MissingLayerError:
         raise usage_error(f"layer {layer.name!r} has no mag {mag.to_layer_name()}; it has {mags}", "--mag") from None
+
+
+class DataFormat(str, Enum):
+    wkw = "wkw"
+    zarr3 = "zarr3"
 
 
 # ---- executors ---------------------------------------------------------------------------
@@ -231,7 +234,7 @@ DatasetArg = Annotated[Path, typer.Argument(parser=dataset_path, metavar="DATASE
 LayerOpt = Annotated[Optional[str], typer.Option("--layer-name", "--layer", "-l",
                                                  help="Layer to use (default: the only layer).",
                                                  show_default=False)]
-MagOpt = Annotated[Optional[Mag], typer.Option("--mag", "-m", parser=parse_mag,
+MagOpt = Annotated[Optional[Mag], typer.Option("--mag", "-m", parser=parse_mag, metavar="MAG",
                                                help="Mag, e.g. 1, 2 or 2-2-1 (default: the finest).",
                                                show_default=False)]
 Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, rich_help_panel=EXECUTOR_PANEL,

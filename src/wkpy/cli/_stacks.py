@@ -95,9 +95,7 @@ def _decode(path: Path) -> np.ndarray:
 
     Image.MAX_IMAGE_PIXELS = None  # local microscopy slices are large by nature, not bombs
     with Image.open(path) as image:
-        if image.mode == "1":
-            image = image.convert("L")
-        data = np.asarray(image)
+        data = np.asarray(image.convert("L") if image.mode == "1" else image)
     return data if data.ndim == 3 else data[:, :, np.newaxis]
 
 
@@ -161,10 +159,10 @@ class TiffStack:
 
     def _outer_index(self, z: int, c: int) -> tuple[int, ...]:
         others = [n for i, n in enumerate(self._outer_shape) if i != self._channel_axis]
-        index = list(np.unravel_index(z, others)) if others else []
+        index = [int(i) for i in np.unravel_index(z, others)] if others else []
         if self._channel_axis >= 0:
             index.insert(self._channel_axis, c)
-        return tuple(int(i) for i in index)
+        return tuple(index)
 
     def read(self, z0: int, z1: int) -> np.ndarray:
         import tifffile
@@ -179,8 +177,9 @@ class TiffStack:
                 for c in range(planes):
                     index = self._outer_index(z, c)
                     if mapped is None:
-                        page = series.pages[int(np.ravel_multi_index(index, self._outer_shape))] if index else series.keyframe
-                        data = page.asarray()
+                        page = series.pages[int(np.ravel_multi_index(index, self._outer_shape))] if index \
+                            else series.keyframe
+                        data = page.asarray()  # type: ignore[union-attr]  # None only if not _paged
                     else:
                         data = np.asarray(mapped[index])
                     parts.append(_to_yxc(data, self._page_axes, f"{self.path} slice {z}"))

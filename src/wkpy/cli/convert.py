@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -13,22 +14,25 @@ import typer
 
 from wkpy.cli._common import (
     CliError,
+    DataFormat,
     ExecutorKind,
     ExecutorOpt,
     Scheduler,
     Workers,
     make_executor,
     open_dataset,
-    parse_floats3,
+    parse_voxel_size,
     parse_vec3,
     slab_depth,
     status,
     usage_error,
 )
 from wkpy.cli._stacks import ImageStack, open_stack
-from wkpy.cli.ops import DataFormat
+from wkpy.dataset import Dataset
 from wkpy.errors import DataMismatchError
+from wkpy.executor import io_threads, map_on_executor
 from wkpy.geometry import BoundingBox, Vec3Int
+from wkpy.layer import Layer, chunk_and_shard_shape
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
 __all__ = ["convert"]
@@ -52,10 +56,30 @@ class _SlabJob:
 
 
 def _write_slab(job: _SlabJob) -> int | None:
+    """Run one `_SlabJob` (in any thread or process); returns the slab's maximum if asked."""
     data = job.stack.read(job.z0, job.z1)
     view = open_dataset(Path(job.target), read_only=False).get_layer(job.layer).get_mag(1)
     view.write(data, absolute_offset=(0, 0, job.z0), allow_unaligned=True, json_update_allowed=False)
     return int(data.max()) if job.want_max else None
+
+
+def _convert(stack: ImageStack, target: Path, voxel_size: VoxelSize, layer_name: str, category: str,
+             data_format: str, chunk: Vec3Int, shard: Vec3Int, compress: bool, batch: int, name: str | None,
+             pool: Executor) -> Layer:
+    """Create the dataset and layer, then write the slabs as tasks on `pool`; the box is saved once."""
+    shape = stack.shape
+    dataset = Dataset(target, voxel_size_with_unit=voxel_size, name=name)
+    layer = dataset.add_layer(layer_name, category, dtype_per_channel=shape.dtype,
+                              num_channels=shape.num_channels, data_format=data_format)
+    layer.add_mag(1, chunk_shape=chunk, shard_shape=shard, compress=compress)
+    segmentation = category == "segmentation"
+    jobs = [_SlabJob(stack, str(target), layer.name, z0, min(z0 + batch, shape.depth), segmentation)
+            for z0 in range(0, shape.depth, batch)]
+    maxima = map_on_executor(_write_slab, jobs, pool, f"converting {shape.depth} slices")
+    layer.bounding_box = BoundingBox((0, 0, 0), (shape.width, shape.height, shape.depth))
+    if segmentation:
+        layer.largest_segment_id = max(m for m in maxima if m is not None)  # type: ignore[attr-defined]
+    return layer
 
 
 def convert(
@@ -63,17 +87,19 @@ def convert(
                                            help="Folder of 2-D images (TIFF, PNG, JPEG; natural name order) "
                                                 "or one TIFF stack.")],
     target: Annotated[Path, typer.Argument(help="Folder of the new dataset.", show_default=False)],
-    voxel_size: Annotated[tuple[float, float, float], typer.Option(
-        "--voxel-size", parser=parse_floats3, metavar="X,Y,Z", show_default=False,
+    voxel_size: Annotated[VoxelSize, typer.Option(
+        "--voxel-size", parser=parse_voxel_size, metavar="X,Y,Z", show_default=False,
         help="Size of one voxel, e.g. 11.2,11.2,25.")],
-    unit: Annotated[LengthUnit, typer.Option("--unit", help="Unit of --voxel-size.")] = LengthUnit.NANOMETER,
+    unit: Annotated[LengthUnit, typer.Option(
+        "--unit", metavar="UNIT", help="Unit of --voxel-size: nanometer, micrometer, angstrom, ... "
+                                      "(any WEBKNOSSOS length unit).")] = LengthUnit.NANOMETER,
     layer_name: Annotated[Optional[str], typer.Option("--layer-name", "--layer", "-l", show_default=False,
                                                       help="Name of the layer (default: the category).")] = None,
     category: Annotated[Category, typer.Option("--category", help="Layer category.")] = Category.color,
     data_format: Annotated[DataFormat, typer.Option("--data-format", help="Storage format.")] = DataFormat.wkw,
-    chunk_shape: Annotated[Vec3Int, typer.Option("--chunk-shape", parser=parse_vec3,
+    chunk_shape: Annotated[Vec3Int, typer.Option("--chunk-shape", parser=parse_vec3, metavar="N|X,Y,Z",
                                                  help="Chunk shape, e.g. 32 or 32,32,32.")] = Vec3Int(32, 32, 32),
-    shard_shape: Annotated[Vec3Int, typer.Option("--shard-shape", parser=parse_vec3,
+    shard_shape: Annotated[Vec3Int, typer.Option("--shard-shape", parser=parse_vec3, metavar="N|X,Y,Z",
                                                  help="Shard shape, e.g. 1024.")] = Vec3Int(1024, 1024, 1024),
     compress: Annotated[bool, typer.Option("--compress/--no-compress", help="Compress the data.")] = True,
     downsample: Annotated[bool, typer.Option("--downsample/--no-downsample",
@@ -81,7 +107,7 @@ def convert(
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", min=1, show_default=False,
         help="Slices per task, a multiple of the chunk depth (default: a shard's depth, "
-             "less if that would not fit in 1 GiB).")] = None,
+             "fewer if the tasks running at once would hold more than 1 GiB).")] = None,
     name: Annotated[Optional[str], typer.Option("--name", show_default=False,
                                                 help="Dataset name (default: the target folder's name).")] = None,
     workers: Workers = None,
@@ -93,45 +119,31 @@ def convert(
     Image rows become y and columns x; each image (or TIFF page) is one z-slice.
     Each task reads up to --batch-size slices and writes them as one slab.
     """
-    from wkpy.layer import chunk_and_shard_shape
-
     try:
         chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None)
     except DataMismatchError as error:
         raise usage_error(str(error), "--chunk-shape/--shard-shape") from None
-    segmentation = category == Category.segmentation
     stack = open_stack(source)
     shape = stack.shape
-    if segmentation and shape.num_channels != 1:
+    if category == Category.segmentation and shape.num_channels != 1:
         raise CliError(f"{source}: segmentation layers hold one channel; the images have {shape.num_channels}")
     if batch_size is not None and batch_size % chunk.z:
         raise usage_error(f"{batch_size} is not a multiple of the chunk depth {chunk.z}", "--batch-size")
-    batch = batch_size or slab_depth(shard.z, chunk.z, shape.slice_bytes)
+    tasks_at_once = workers or io_threads()
+    batch = batch_size or slab_depth(shard.z, chunk.z, shape.slice_bytes * tasks_at_once)
     created = not target.exists()
-    start = time.perf_counter()
-    try:
-        from wkpy.dataset import Dataset
-
-        dataset = Dataset(target, voxel_size_with_unit=VoxelSize(voxel_size, unit), name=name)
-        layer = dataset.add_layer(layer_name or category.value, category.value, dtype_per_channel=shape.dtype,
-                                  num_channels=shape.num_channels, data_format=data_format.value)
-        layer.add_mag(1, chunk_shape=chunk, shard_shape=shard, compress=compress)
-        jobs = [_SlabJob(stack, str(target), layer.name, z0, min(z0 + batch, shape.depth), segmentation)
-                for z0 in range(0, shape.depth, batch)]
-        from wkpy.executor import map_on_executor
-
-        with make_executor(executor, workers, scheduler) as pool:
-            maxima = map_on_executor(_write_slab, jobs, pool, f"converting {shape.depth} slices")
-            layer.bounding_box = BoundingBox((0, 0, 0), (shape.width, shape.height, shape.depth))
-            if segmentation:
-                layer.largest_segment_id = max(m for m in maxima if m is not None)  # type: ignore[attr-defined]
+    with make_executor(executor, workers, scheduler) as pool:
+        start = time.perf_counter()
+        try:
+            layer = _convert(stack, target, VoxelSize(voxel_size.factor, unit), layer_name or category.value,
+                             category.value, data_format.value, chunk, shard, compress, batch, name, pool)
             seconds = time.perf_counter() - start
             if downsample:
                 layer.downsample(executor=pool)
-    except BaseException:
-        if created:
-            shutil.rmtree(target, ignore_errors=True)
-        raise
+        except BaseException:
+            if created:
+                shutil.rmtree(target, ignore_errors=True)
+            raise
     megabytes = shape.slice_bytes * shape.depth / 1e6
     status(f"converted {shape.depth} slices of {shape.width}×{shape.height} ({shape.num_channels}× {shape.dtype}) "
            f"into {target} in {seconds:.1f} s ({megabytes / max(seconds, 1e-9):.0f} MB/s)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
@@ -26,11 +26,9 @@ from wkpy.cli._common import (
 )
 from wkpy.errors import InvalidRequestError
 from wkpy.geometry import BoundingBox
+from wkpy.mag_view import MagView
 from wkpy.progress import progress
 from wkpy.view import box_in_mag
-
-if TYPE_CHECKING:
-    from wkpy.mag_view import MagView
 
 __all__ = ["export_as_tiff", "preview", "to_uint8", "label_colors", "AXES"]
 
@@ -100,7 +98,10 @@ def export_as_tiff(
     name: Annotated[Optional[str], typer.Option("--name", show_default=False,
                                                 help="File name prefix (default: the layer name).")] = None,
 ) -> None:
-    """Export a box of one mag as TIFF: one file per z-slice (``<name>_<z>.tif``, z in the mag's voxels) or one stack."""
+    """Export a box of one mag as TIFF: one file per z-slice, or one multi-page stack.
+
+    Slice files are named NAME_Z.tif with Z (six digits) in the mag's voxels.
+    """
     import tifffile
 
     view = pick_mag(pick_layer(open_dataset(path), layer_name), mag)
@@ -173,12 +174,12 @@ def preview(
     out: Annotated[Path, typer.Argument(show_default=False, help="Picture to write, e.g. slice.png.")],
     layer_name: LayerOpt = None,
     mag: MagOpt = None,
-    z: Annotated[Optional[int], typer.Option("--z", show_default=False,
-                                             help="Show z-slice N (mag-1 voxels); short for --axis z --index N.")] = None,
+    z: Annotated[Optional[int], typer.Option(
+        "--z", show_default=False, help="Show z-slice N (mag-1 voxels); short for --axis z --index N.")] = None,
     axis: Annotated[Optional[Axis], typer.Option("--axis", show_default=False,
                                                  help="Axis across the plane: z (default), y or x.")] = None,
-    index: Annotated[Optional[int], typer.Option("--index", show_default=False,
-                                                 help="Position along --axis, mag-1 voxels (default: the middle).")] = None,
+    index: Annotated[Optional[int], typer.Option(
+        "--index", show_default=False, help="Position along --axis, mag-1 voxels (default: the middle).")] = None,
     mip: Annotated[bool, typer.Option("--mip", help="Maximum-intensity projection along the axis instead.")] = False,
 ) -> None:
     """Write a picture of one slice (or a maximum-intensity projection).

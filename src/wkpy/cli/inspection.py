@@ -6,17 +6,19 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
+from rich.box import SIMPLE_HEAD
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from wkpy.cli._common import (
     DatasetArg,
     ExecutorOpt,
     ExecutorKind,
-    LayerOpt,
     Scheduler,
     Workers,
     dataset_path,
@@ -27,11 +29,10 @@ from wkpy.cli._common import (
     out,
     pick_layer,
 )
+from wkpy.dataset import Dataset
+from wkpy.executor import map_on_executor
 from wkpy.geometry import BoundingBox, Vec3Int
-
-if TYPE_CHECKING:
-    from wkpy.dataset import Dataset
-    from wkpy.mag_view import MagView
+from wkpy.mag_view import MagView
 
 __all__ = ["info", "check_equality", "describe"]
 
@@ -88,30 +89,32 @@ def describe(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def _table(facts: dict[str, Any]) -> Table:
+def _shape(values: list[int]) -> str:
+    return f"{values[0]}³" if len(set(values)) == 1 else "×".join(map(str, values))
+
+
+def _render(facts: dict[str, Any]) -> list[Any]:
+    """A heading for the dataset, then per layer a line of facts and a table of its mags."""
     voxel = " × ".join(f"{v:g}" for v in facts["voxel_size"])
-    table = Table(title=f"{facts['name']}  ({facts['path']}, voxel size {voxel} {facts['unit']}, "
-                        f"{format_bytes(facts['size_on_disk'])})", title_justify="left")
-    for column in ("layer", "category", "dtype", "format", "bounding box (x,y,z,w,h,d)", "mag",
-                   "chunk", "shard", "compressed", "size on disk"):
-        table.add_column(column, justify="right" if column == "size on disk" else "left")
+    parts: list[Any] = [Text.assemble((facts["name"], "bold"), f"  {facts['path']}\n",
+                                      f"voxel size {voxel} {facts['unit']}, {len(facts['layers'])} layer(s), "
+                                      f"{format_bytes(facts['size_on_disk'])} on disk")]
     for layer in facts["layers"]:
-        box = layer["bounding_box"]
-        dtype = layer["dtype"] + (f" × {layer['num_channels']}" if layer["num_channels"] > 1 else "")
+        bbox = layer["bounding_box"]
+        channels = f" × {layer['num_channels']} channels" if layer["num_channels"] > 1 else ""
+        line = (f"{layer['category']}, {layer['dtype']}{channels}, {layer['data_format']}, bounding box "
+                f"{'×'.join(map(str, bbox['size']))} at {','.join(map(str, bbox['topleft']))}")
         if "largest_segment_id" in layer:
-            dtype += f" (largest id {layer['largest_segment_id']})"
-        first = [layer["name"], layer["category"], dtype, layer["data_format"],
-                 ",".join(str(v) for v in box["topleft"] + box["size"])]
-        for i, mag in enumerate(layer["mags"] or [None]):
-            cells = first if i == 0 else [""] * len(first)
-            if mag is None:
-                table.add_row(*cells, "–", "", "", "", "")
-                continue
-            table.add_row(*cells, mag["mag"], "×".join(map(str, mag["chunk_shape"])),
-                          "×".join(map(str, mag["shard_shape"])), "yes" if mag["compressed"] else "no",
-                          format_bytes(mag["size_on_disk"]))
-        table.add_section()
-    return table
+            line += f", largest segment id {layer['largest_segment_id']}"
+        parts.append(Text.assemble("\n", (layer["name"], "bold cyan"), ": ", line))
+        table = Table(box=SIMPLE_HEAD, show_edge=False, padding=(0, 1), pad_edge=False)
+        for column in ("mag", "chunk", "shard", "compressed", "on disk"):
+            table.add_column(column, justify="right" if column == "on disk" else "left")
+        for mag in layer["mags"]:
+            table.add_row(mag["mag"], _shape(mag["chunk_shape"]), _shape(mag["shard_shape"]),
+                          "yes" if mag["compressed"] else "no", format_bytes(mag["size_on_disk"]))
+        parts.append(Padding(table, (0, 0, 0, 2)) if layer["mags"] else Text("  no mags"))
+    return parts
 
 
 def info(
@@ -123,7 +126,8 @@ def info(
     if as_json:
         print(json.dumps(facts, indent=2))
     else:
-        out.print(_table(facts))
+        for part in _render(facts):
+            out.print(part)
 
 
 # ---- check-equality --------------------------------------------------------------------------
@@ -202,15 +206,13 @@ def check_equality(
             for box in sorted(region.chunk(step, step), key=lambda bb: tuple(bb.topleft)[::-1]):
                 jobs.append((str(a.path), str(b.path), name, mag.to_layer_name(), (*box.topleft, *box.size)))
                 boxes.append((name, mag.to_layer_name(), box))
-    from wkpy.executor import map_on_executor
-
     with make_executor(executor, workers, scheduler) as pool:
         results = map_on_executor(_compare, jobs, pool, "comparing")
-    for (name, mag, box), result in zip(boxes, results):
+    for (name, mag_name, box), result in zip(boxes, results):
         if result is not None:
             first, count, va, vb = result
             values = (va[0], vb[0]) if len(va) == 1 else (va, vb)
-            out.print(f"differ: layer {name!r} mag {mag}, box {format_box(box)}: {count} voxel(s) differ, "
+            out.print(f"differ: layer {name!r} mag {mag_name}, box {format_box(box)}: {count} voxel(s) differ, "
                       f"the first at {first}: {values[0]} in {a.path}, {values[1]} in {b.path}")
             raise typer.Exit(1)
     out.print(f"equal: {a.path} and {b.path} ({len(names)} layer(s), {len(jobs)} box(es) compared)")

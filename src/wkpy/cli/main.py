@@ -12,15 +12,18 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
 
 import click
+import rich
 import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
 from wkpy.cli import convert, images, inspection, ops
 from wkpy.cli._common import CliError, err, state
+from wkpy.errors import WkError
 
 __all__ = ["app", "main"]
 
@@ -40,10 +43,9 @@ class _Group(TyperGroup):
 app = typer.Typer(
     name="wkpy",
     cls=_Group,
-    help="Fast WKW and Zarr3 datasets for WEBKNOSSOS: convert, inspect, copy, downsample, check, export.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -73,7 +75,7 @@ def _root(
         os.environ["WKPY_QUIET"] = "1"  # read by wkpy.progress, also in worker processes
 
 
-for _name, _func in [
+_COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("info", inspection.info),
     ("convert", convert.convert),
     ("copy-dataset", ops.copy_dataset),
@@ -83,8 +85,9 @@ for _name, _func in [
     ("check-equality", inspection.check_equality),
     ("export-as-tiff", images.export_as_tiff),
     ("preview", images.preview),
-]:
-    app.command(_name)(_func)
+]
+for _name, _func in _COMMANDS:
+    app.command(_name)(_func)  # type: ignore[type-var]
 
 
 def _one_line(text: str) -> str:
@@ -105,6 +108,7 @@ def _show_warning(message: Any, category: type[Warning], filename: str, lineno: 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the command line (the ``wkpy`` console script) and exit with its status."""
     warnings.showwarning = _show_warning
+    rich.reconfigure(stderr=True)  # progress bars (wkpy.progress) draw on stderr, never into piped output
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="wkpy", standalone_mode=False)
@@ -115,15 +119,18 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _fail(error.format_message(), error.exit_code)
     except (click.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`): leave quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except CliError as error:
         _fail(str(error), 1)
     except Exception as error:  # everything else: one line, the traceback only if asked for
         if state.verbose:
             traceback.print_exc()
-        from wkpy.errors import WkError
-
         if isinstance(error, (WkError, OSError)) and str(error):
             _fail(str(error), 1)
+        if isinstance(error, TypeError) and "pickl" in str(error):
+            _fail(f"a task cannot be sent to another process ({error}); use --executor threads", 1)
         hint = "" if state.verbose else " (--verbose shows the traceback)"
         _fail(f"{type(error).__name__}: {error}{hint}", 1)
     sys.exit(code or 0)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from wkpy.cli._common import (
+    DataFormat,
     DatasetArg,
     ExecutorKind,
     ExecutorOpt,
@@ -26,12 +27,7 @@ from wkpy.cli._common import (
 from wkpy.geometry import Mag, Vec3Int
 from wkpy.progress import progress
 
-__all__ = ["copy_dataset", "compress", "downsample", "upsample", "DataFormat", "SamplingMode"]
-
-
-class DataFormat(str, Enum):
-    wkw = "wkw"
-    zarr3 = "zarr3"
+__all__ = ["copy_dataset", "compress", "downsample", "upsample", "SamplingMode", "InterpolationMode"]
 
 
 class SamplingMode(str, Enum):
@@ -51,10 +47,12 @@ class InterpolationMode(str, Enum):
     min = "min"
 
 
-ChunkShape = Annotated[Optional[Vec3Int], typer.Option("--chunk-shape", parser=parse_vec3, show_default=False,
-                                                       help="Chunk shape, e.g. 32 or 32,32,32 (default: keep).")]
-ShardShape = Annotated[Optional[Vec3Int], typer.Option("--shard-shape", parser=parse_vec3, show_default=False,
-                                                       help="Shard shape, e.g. 1024 (default: keep).")]
+ChunkShape = Annotated[Optional[Vec3Int], typer.Option(
+    "--chunk-shape", parser=parse_vec3, metavar="N|X,Y,Z", show_default=False,
+    help="Chunk shape, e.g. 32 or 32,32,32 (default: keep).")]
+ShardShape = Annotated[Optional[Vec3Int], typer.Option(
+    "--shard-shape", parser=parse_vec3, metavar="N|X,Y,Z", show_default=False,
+    help="Shard shape, e.g. 1024 (default: keep).")]
 LayerFilter = Annotated[Optional[str], typer.Option("--layer-name", "--layer", "-l", show_default=False,
                                                     help="Only this layer (default: all layers).")]
 Sampling = Annotated[SamplingMode, typer.Option("--sampling-mode", help="How the mag ladder grows.")]
@@ -91,8 +89,9 @@ def copy_dataset(
 def compress(
     path: DatasetArg,
     layer_name: LayerFilter = None,
-    mags: Annotated[Optional[list[Mag]], typer.Option("--mag", "-m", parser=parse_mag, show_default=False,
-                                                      help="Only this mag (repeat for several; default: all).")] = None,
+    mags: Annotated[Optional[list[Mag]], typer.Option(
+        "--mag", "-m", parser=parse_mag, metavar="MAG", show_default=False,
+        help="Only this mag (repeat for several; default: all).")] = None,
     workers: Workers = None,
     executor: ExecutorOpt = ExecutorKind.threads,
     scheduler: Scheduler = None,
@@ -115,9 +114,9 @@ def compress(
 def downsample(
     path: DatasetArg,
     layer_name: LayerFilter = None,
-    coarsest_mag: Annotated[Optional[Mag], typer.Option("--coarsest-mag", parser=parse_mag, show_default=False,
-                                                        help="Stop at this mag (default: about 100 voxels "
-                                                             "across, at least 4).")] = None,
+    coarsest_mag: Annotated[Optional[Mag], typer.Option(
+        "--coarsest-mag", parser=parse_mag, metavar="MAG", show_default=False,
+        help="Stop at this mag (default: about 100 voxels across, at least 4).")] = None,
     sampling_mode: Sampling = SamplingMode.anisotropic,
     interpolation_mode: Annotated[InterpolationMode, typer.Option(
         "--interpolation-mode", help="Voxel reduction; default: median for color, mode for segmentation.")
@@ -139,9 +138,10 @@ def downsample(
 
 def upsample(
     path: DatasetArg,
-    from_mag: Annotated[Mag, typer.Option("--from-mag", parser=parse_mag, show_default=False,
+    from_mag: Annotated[Mag, typer.Option("--from-mag", parser=parse_mag, metavar="MAG", show_default=False,
                                           help="Mag to start from.")],
-    finest_mag: Annotated[Mag, typer.Option("--finest-mag", parser=parse_mag, help="Mag to stop at.")] = Mag(1),
+    finest_mag: Annotated[Mag, typer.Option("--finest-mag", parser=parse_mag, metavar="MAG",
+                                            help="Mag to stop at.")] = Mag(1),
     layer_name: LayerFilter = None,
     sampling_mode: Sampling = SamplingMode.anisotropic,
     workers: Workers = None,
