@@ -11,6 +11,7 @@ from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from wkpy.layer import Layer, SegmentationLayer
 from wkpy.mag_view import MagView
 from wkpy.storage import ArrayInfo
+from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.view import UnalignedWriteWarning, View
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
@@ -32,5 +33,6 @@ __all__ = [
     "Vec3IntLike",
     "View",
     "VoxelSize",
+    "Zarr3Config",
     *_errors_all,
 ]

@@ -32,6 +32,7 @@ from wkpy.properties import (
     load_properties,
     save_properties,
 )
+from wkpy.storage.zarr3 import write_zarr3_groups
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
 __all__ = ["Dataset", "COLOR_CATEGORY", "SEGMENTATION_CATEGORY"]
@@ -168,6 +169,14 @@ class Dataset:
 
     def _save(self) -> None:
         save_properties(self.path / PROPERTIES_FILE_NAME, self._properties)
+        self._write_zarr_groups()
+
+    def _write_zarr_groups(self) -> None:
+        """The Zarr group files webknossos keeps beside the properties of Zarr3 datasets."""
+        write_zarr3_groups(self.path, self.voxel_size, [
+            (self.path / p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list())) for m in
+                                                 sorted(p.mags, key=lambda m: m.mag)])
+            for p in self._properties.data_layers])
 
     def _transact(self, change: Callable[[DatasetProperties], None]) -> None:
         """Apply `change` to the properties on disk and save them, under the dataset's lock.
@@ -181,6 +190,7 @@ class Dataset:
             change(fresh)
             save_properties(self.path / PROPERTIES_FILE_NAME, fresh)
             self._adopt(fresh)
+            self._write_zarr_groups()
 
     def _adopt(self, fresh: DatasetProperties) -> None:
         """Take over `fresh`, keeping the identity of layer property objects we hold."""

@@ -22,6 +22,7 @@ from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from wkpy.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.storage import ArrayInfo, create_array
+from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.view import box_in_mag
 
 if TYPE_CHECKING:
@@ -173,18 +174,27 @@ class Layer:
         chunk_shape: Vec3IntLike | int | None = None,
         shard_shape: Vec3IntLike | int | None = None,
         chunks_per_shard: Vec3IntLike | int | None = None,
-        compress: bool = True,
+        compress: bool | Zarr3Config = True,
     ) -> MagView:
-        """Create an empty mag (folder, header, properties entry)."""
+        """Create an empty mag (folder, header or zarr.json, properties entry).
+
+        `compress` is a bool, or for Zarr3 layers a `Zarr3Config` with the codec chain.
+        """
         self._ensure_writable()
         mag = Mag(mag)
         if mag in self._mags:
             raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
         chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard)
         path = self.path / mag.to_layer_name()
+        config = compress if isinstance(compress, Zarr3Config) else None
+        if config is not None and self.data_format != "zarr3":
+            raise DataMismatchError(f"a Zarr3Config needs a zarr3 layer; {self.name!r} is {self.data_format}")
         info = ArrayInfo(self.data_format, self.dtype_per_channel, self.num_channels,
-                         tuple(chunk), tuple(shard), bool(compress))  # type: ignore[arg-type]
+                         tuple(chunk), tuple(shard), True if config else bool(compress), config)  # type: ignore[arg-type]
         array = create_array(path, info)
+        if self.data_format == "zarr3" and not self.bounding_box.is_empty():
+            # as webknossos does: a mag added to a layer with data starts at the layer's extent
+            array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
         entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}",
                               cube_length=shard.x if self.data_format == "wkw" else None)
 

@@ -25,6 +25,8 @@ def progress(desc: str | None, total: int) -> Iterator[Callable[[], None]]:
     except ImportError:  # rich is optional
         yield lambda: None
         return
-    with Progress(transient=True) as bar:
+    from rich.console import Console
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(str(desc), total=total)
         yield lambda: bar.advance(task)

@@ -167,3 +167,19 @@ def test_dask_distributed_executor(tmp_path):
         assert local.get_mag(2).read().any()
         with pytest.raises(ZeroDivisionError):
             local.get_mag(1).for_each_chunk(_fail_on_second, chunk_shape=(32, 32, 32), executor=executor)
+
+
+def test_wkw_to_zarr3_copy_and_back_on_a_process_pool(tmp_path):
+    src, c, s = _dataset(tmp_path, compress=True)
+    with ProcessPoolExecutor(2) as pool:
+        zarr = src.copy_dataset(tmp_path / "as_zarr", data_format="zarr3", chunk_shape=16, shard_shape=64,
+                                executor=pool)
+        zarr.get_layer("seg").downsample(coarsest_mag=wk.Mag(2), sampling_mode="isotropic", executor=pool)
+        back = zarr.copy_dataset(tmp_path / "back", data_format="wkw", executor=pool)
+    assert zarr.get_layer("color").data_format == "zarr3"
+    np.testing.assert_array_equal(zarr.get_layer("color").get_mag(1).read(), c)
+    np.testing.assert_array_equal(back.get_layer("seg").get_mag(1).read(), s)
+    assert back.get_layer("seg").get_mag(2).read().any()
+    theirs = webknossos.Dataset.open(tmp_path / "as_zarr")
+    np.testing.assert_array_equal(theirs.get_layer("color").get_mag(1).read(), c)
+    assert (tmp_path / "as_zarr" / "zarr.json").is_file() and (tmp_path / "as_zarr" / "seg" / "zarr.json").is_file()

@@ -68,7 +68,7 @@ class Array(Protocol):
 class ShardPart(NamedTuple):
     """The part of a request box that falls into one shard."""
 
-    index: Vec3  # shard grid index
+    shard: Vec3  # shard grid index
     local: Vec3  # start inside the shard
     start: Vec3  # start inside the request
     extent: Vec3
@@ -111,9 +111,9 @@ def split_for_threads(parts: list[ShardPart], chunk: Vec3, threads: int) -> list
         lo = z0
         for c in range(first + step, last + 1, step):
             hi = c * chunk[2]
-            out.append(ShardPart(p.index, (p.local[0], p.local[1], lo), (p.start[0], p.start[1], p.start[2] + lo - z0),
+            out.append(ShardPart(p.shard, (p.local[0], p.local[1], lo), (p.start[0], p.start[1], p.start[2] + lo - z0),
                                  (p.extent[0], p.extent[1], hi - lo)))
             lo = hi
-        out.append(ShardPart(p.index, (p.local[0], p.local[1], lo), (p.start[0], p.start[1], p.start[2] + lo - z0),
+        out.append(ShardPart(p.shard, (p.local[0], p.local[1], lo), (p.start[0], p.start[1], p.start[2] + lo - z0),
                              (p.extent[0], p.extent[1], z1 - lo)))
     return out

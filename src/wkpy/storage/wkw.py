@@ -119,8 +119,8 @@ class WkwArray:
         if len(pieces) == len(parts):  # one task per shard, each opening its file
             def task(part):  # type: ignore[no-untyped-def]
                 def run() -> bool:
-                    with self._reading(part.index):
-                        return _wkw.read(os.fspath(self._file(part.index)), layout, box(part), out, part.start)
+                    with self._reading(part.shard):
+                        return _wkw.read(os.fspath(self._file(part.shard)), layout, box(part), out, part.start)
                 return run
 
             run_tasks(task(p) for p in pieces)
@@ -130,14 +130,14 @@ class WkwArray:
         with contextlib.ExitStack() as stack:
             fds = {}
             for part in parts:
-                stack.enter_context(self._reading(part.index))
+                stack.enter_context(self._reading(part.shard))
                 try:
-                    fds[part.index] = os.open(self._file(part.index), os.O_RDONLY)
+                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY)
                 except FileNotFoundError:
                     continue
-                stack.callback(os.close, fds[part.index])
-            run_tasks(functools.partial(_wkw.read, os.fspath(self._file(p.index)), layout, box(p), out, p.start,
-                                        fds[p.index]) for p in pieces if p.index in fds)
+                stack.callback(os.close, fds[part.shard])
+            run_tasks(functools.partial(_wkw.read, os.fspath(self._file(p.shard)), layout, box(p), out, p.start,
+                                        fds[p.shard]) for p in pieces if p.shard in fds)
         return out
 
     @contextlib.contextmanager
@@ -162,12 +162,12 @@ class WkwArray:
 
         def task(part):  # type: ignore[no-untyped-def]
             def run() -> None:
-                path = self._file(part.index)
+                path = self._file(part.shard)
                 box = (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 journal = Path(f"{path}.journal")
-                with path_lock(self._lock(part.index)):
+                with path_lock(self._lock(part.shard)):
                     if self._block_type != 1:
                         self._rebuild(path, tmp, layout, box, data, part.start)
                         return

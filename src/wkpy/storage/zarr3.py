@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,6 +91,14 @@ class Zarr3Array:
     def __init__(self, path: Path, meta: ArrayMeta) -> None:
         self.path = Path(path)
         self._set_meta(meta)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Arrays travel to process pools and Dask workers as path and metadata."""
+        return {"path": self.path, "meta": self._meta}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path = state["path"]
+        self._set_meta(state["meta"])
 
     def _set_meta(self, meta: ArrayMeta) -> None:
         self._meta = meta
