@@ -143,7 +143,7 @@ class TensorStore:
         return arr[:, x:x + shape[0], y:y + shape[1], z:z + shape[2]].read().result()
 
 
-def systems(fmt: str) -> list:
+def systems(fmt: str, bench: "Bench | None" = None, workload: str = "") -> list:
     out = [WkApi("wkpy")]
     if have("webknossos"):
         out.append(WkApi("webknossos"))
@@ -151,7 +151,7 @@ def systems(fmt: str) -> list:
         out.append(WkwLib())
     if fmt == "zarr3" and have("tensorstore"):
         out.append(TensorStore())
-    return out
+    return [s for s in out if bench is None or bench.wanted(workload, s)]
 
 
 def formats() -> list[str]:
@@ -163,13 +163,22 @@ def formats() -> list[str]:
 # ---- workloads ------------------------------------------------------------------------------
 
 class Bench:
-    def __init__(self, size: str, repeats: int, root: Path) -> None:
+    def __init__(self, size: str, repeats: int, root: Path, slow_repeats: int, skip: set[str]) -> None:
         self.shape = SIZES[size]
-        self.repeats = repeats
+        self._repeats = repeats
+        self._slow_repeats = slow_repeats
+        self.skip = skip
         self.root = root
         self.data = em_like(self.shape)[np.newaxis]
         self.labels = labels(self.shape)[np.newaxis]
         self.rows: list[tuple] = []
+
+    def repeats_for(self, system) -> int:
+        """webknossos is slow enough at the full size to get fewer repeats (--slow-repeats)."""
+        return self._slow_repeats if system.name == "webknossos" else self._repeats
+
+    def wanted(self, workload: str, system) -> bool:
+        return f"{workload}:{system.name}" not in self.skip
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
@@ -188,43 +197,43 @@ class Bench:
         return path
 
     def w1(self, fmt: str) -> None:
-        for s in systems(fmt):
+        for s in systems(fmt, self, "W1"):
             p = self.path(f"w1-{s.name}-{fmt}")
-            self.add("W1 write 1 call", s.name, fmt, run(lambda: s.write(p, self.data, fmt), self.repeats,
+            self.add("W1 write 1 call", s.name, fmt, run(lambda: s.write(p, self.data, fmt), self.repeats_for(s),
                                                           lambda: self.fresh(p)), self.data.nbytes)
 
     def w1_labels(self, fmt: str) -> None:
-        for s in systems(fmt):
+        for s in systems(fmt, self, "W1L"):
             p = self.path(f"w1l-{s.name}-{fmt}")
-            self.add("W1 labels uint32", s.name, fmt, run(lambda: s.write(p, self.labels, fmt), self.repeats,
+            self.add("W1 labels uint32", s.name, fmt, run(lambda: s.write(p, self.labels, fmt), self.repeats_for(s),
                                                            lambda: self.fresh(p)), self.labels.nbytes)
 
     def w2(self, fmt: str) -> None:
-        for s in systems(fmt):
+        for s in systems(fmt, self, "W2"):
             if not hasattr(s, "write_slabs"):
                 continue
             p = self.path(f"w2-{s.name}-{fmt}")
             self.add("W2 write 8-slice slabs", s.name, fmt,
-                     run(lambda: s.write_slabs(p, self.data, fmt), self.repeats, lambda: self.fresh(p)),
+                     run(lambda: s.write_slabs(p, self.data, fmt), self.repeats_for(s), lambda: self.fresh(p)),
                      self.data.nbytes)
 
     def r1(self, fmt: str) -> None:
-        for s in systems(fmt):
+        for s in systems(fmt, self, "R1"):
             p = self.prepared(s, fmt)
 
             def read_all() -> None:
                 got = s.read(s.open(p), (0, 0, 0), self.shape)
                 assert got.shape[-3:] == self.shape
 
-            self.add("R1 read all", s.name, fmt, run(read_all, self.repeats), self.data.nbytes)
+            self.add("R1 read all", s.name, fmt, run(read_all, self.repeats_for(s)), self.data.nbytes)
 
     def r1_labels(self, fmt: str) -> None:
-        for s in systems(fmt):
+        for s in systems(fmt, self, "R1L"):
             p = self.path(f"{s.name}-{fmt}-labels")
             if not p.exists():
                 run(lambda: s.write(p, self.labels, fmt), 1)
             self.add("R1 labels uint32", s.name, fmt,
-                     run(lambda: s.read(s.open(p), (0, 0, 0), self.shape), self.repeats), self.labels.nbytes)
+                     run(lambda: s.read(s.open(p), (0, 0, 0), self.shape), self.repeats_for(s)), self.labels.nbytes)
 
     def _random_reads(self, n: int, size: int, aligned: bool, seed: int) -> list:
         rng = np.random.default_rng(seed)
@@ -239,7 +248,7 @@ class Bench:
 
     def r2(self, fmt: str) -> None:
         offsets = self._random_reads(200, 64, False, 2)
-        for s in systems(fmt):
+        for s in systems(fmt, self, "R2"):
             p = self.prepared(s, fmt)
 
             def reads() -> tuple[float, float]:
@@ -251,11 +260,11 @@ class Bench:
                     lat.append(time.perf_counter() - t0)
                 return float(np.median(lat)), float(np.percentile(lat, 95))
 
-            self.add("R2 200×64³ unaligned", s.name, fmt, run(reads, self.repeats), None, "ms")
+            self.add("R2 200×64³ unaligned", s.name, fmt, run(reads, self.repeats_for(s)), None, "ms")
 
     def r3(self, fmt: str) -> None:
         offsets = self._random_reads(2000, 32, True, 3)
-        for s in systems(fmt):
+        for s in systems(fmt, self, "R3"):
             p = self.prepared(s, fmt)
 
             def reads() -> None:
@@ -263,21 +272,25 @@ class Bench:
                 for off in offsets:
                     s.read(handle, off, (32, 32, 32))
 
-            self.add("R3 2000×32³ aligned", s.name, fmt, run(reads, self.repeats), 2000 * 32**3)
+            self.add("R3 2000×32³ aligned", s.name, fmt, run(reads, self.repeats_for(s)), 2000 * 32**3)
 
     def c1(self, fmt: str) -> None:
-        for s in systems(fmt):
+        for s in systems(fmt, self, "C1"):
             if not hasattr(s, "copy"):
                 continue
             src = self.path(f"c1src-{s.name}-{fmt}")
             if not src.exists():
                 run(lambda: s.write(src, self.data, fmt, compress=False), 1)
             dst = self.path(f"c1dst-{s.name}-{fmt}")
-            self.add("C1 copy raw→compressed", s.name, fmt, run(lambda: s.copy(src, dst), self.repeats,
+            self.add("C1 copy raw→compressed", s.name, fmt, run(lambda: s.copy(src, dst), self.repeats_for(s),
                                                                  lambda: self.fresh(dst)), self.data.nbytes)
 
     def p1(self, fmt: str) -> None:
-        """Two threads writing two distinct shards vs one thread writing one."""
+        """Two threads writing two distinct shards vs one thread writing one.
+
+        wkpy splits the work of one big shard over the cores by itself; P1 turns that off
+        (WKPY_IO_THREADS=1) to measure how two Python threads scale on GIL-free kernels.
+        """
         import wkpy
 
         shard = min(256, self.shape[0])
@@ -287,6 +300,7 @@ class Bench:
             def go() -> None:
                 from concurrent.futures import ThreadPoolExecutor
 
+                os.environ["WKPY_IO_THREADS"] = "1"
                 p = self.path(f"p1-{threads}-{fmt}")
                 shutil.rmtree(p, ignore_errors=True)
                 ds = wkpy.Dataset(p, voxel_size=(1, 1, 1))
@@ -296,8 +310,8 @@ class Bench:
                                                       json_update_allowed=False), range(threads)))
             return go
 
-        one = run(writer(1), self.repeats)
-        two = run(writer(2), self.repeats)
+        one = run(writer(1), self._repeats)
+        two = run(writer(2), self._repeats)
         self.add("P1 1 thread, 1 shard", "wkpy", fmt, one, block.nbytes)
         self.add("P1 2 threads, 2 shards", "wkpy", fmt, two, 2 * block.nbytes)
 
@@ -398,13 +412,17 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated: " + ",".join(WORKLOADS))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--formats", default=None, help="comma-separated subset of wkw,zarr3")
+    ap.add_argument("--slow-repeats", type=int, default=None, help="repeats for webknossos (default: --repeats)")
+    ap.add_argument("--skip", default="", help="comma-separated WORKLOAD:system pairs to leave out, "
+                                               "e.g. W2:webknossos (W1L/R1L: the uint32 label rows)")
     args = ap.parse_args()
     for peer in ("webknossos", "wkw", "tensorstore", "zarr"):
         if not have(peer):
             print(f"note: {peer} is not installed; its rows are skipped (pip install '.[bench]')")
     root = Path(tempfile.mkdtemp(prefix="wkpy-bench-"))
     try:
-        bench = Bench(args.size, args.repeats, root)
+        bench = Bench(args.size, args.repeats, root, args.slow_repeats or args.repeats,
+                      {x.strip() for x in args.skip.split(",") if x.strip()})
         print(f"volume {bench.shape} uint8 ({bench.data.nbytes / MB:.0f} MB), {cpu_count()} cores, "
               f"{args.repeats} repeats, numpy {np.__version__}")
         fmts = args.formats.split(",") if args.formats else formats()

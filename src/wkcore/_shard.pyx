@@ -30,7 +30,7 @@ from posix.stat cimport struct_stat, fstat
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
-                           load_le64, store_le64, load_le32, store_le32)
+                           load_le64, store_le64, load_le32, store_le32, read_exact, write_all)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
@@ -139,27 +139,6 @@ cdef int grow_enc(work* W, uint64_t n, wk_err* e) noexcept nogil:
 
 # ---- I/O helpers ----------------------------------------------------------------------
 
-cdef int read_exact(int fd, uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
-    cdef Py_ssize_t r
-    while n > 0:
-        r = pread(fd, buf, n if n < 0x40000000 else 0x40000000, off)
-        if r < 0:
-            e.errnum = errno
-            return WK_FAIL(e, WK_EIO, "read failed")
-        if r == 0:
-            return WK_FAIL(e, WK_ECORRUPT, "file ends at byte %llu, %llu bytes short", off, n)
-        buf += r; off += r; n -= r
-    return 0
-
-cdef int write_all(int fd, const uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
-    cdef Py_ssize_t r
-    while n > 0:
-        r = pwrite(fd, buf, n if n < 0x40000000 else 0x40000000, off)
-        if r < 0:
-            e.errnum = errno
-            return WK_FAIL(e, WK_EIO, "write failed")
-        buf += r; off += r; n -= r
-    return 0
 
 cdef int open_in(const char* path, work* W, uint64_t* size, wk_err* e, int fd=-1) noexcept nogil:
     """Open an existing file for reading (or use a duplicate of the caller's `fd`): 1 if

@@ -2,6 +2,8 @@
 """Byte helpers and the error record shared by the kernels (all inline, no state)."""
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
+from libc.errno cimport errno
+from posix.unistd cimport pread, pwrite
 
 cdef enum:
     WK_OK = 0
@@ -38,3 +40,27 @@ cdef inline uint32_t load_le32(const uint8_t* p) noexcept nogil:
 
 cdef inline void store_le32(uint8_t* p, uint32_t v) noexcept nogil:
     memcpy(p, &v, 4)
+
+cdef inline int read_exact(int fd, uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
+    """Read n bytes at `off`; a short file is corrupt, an OS error is I/O."""
+    cdef Py_ssize_t r
+    while n > 0:
+        r = pread(fd, buf, n if n < 0x40000000 else 0x40000000, off)
+        if r < 0:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "read failed")
+        if r == 0:
+            return WK_FAIL(e, WK_ECORRUPT, "file ends at byte %llu, %llu bytes short", off, n)
+        buf += r; off += r; n -= r
+    return 0
+
+cdef inline int write_all(int fd, const uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
+    """Write n bytes at `off`, retrying short writes."""
+    cdef Py_ssize_t r
+    while n > 0:
+        r = pwrite(fd, buf, n if n < 0x40000000 else 0x40000000, off)
+        if r < 0:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "write failed")
+        buf += r; off += r; n -= r
+    return 0

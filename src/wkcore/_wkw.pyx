@@ -18,7 +18,7 @@ from posix.stat cimport struct_stat, fstat
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
-                           WK_EMISMATCH, load_le64, store_le64)
+                           WK_EMISMATCH, load_le64, store_le64, read_exact, write_all)
 from wkcore._morton cimport morton_encode, morton_decode
 from wkcore._copy cimport copy3d
 from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact
@@ -32,7 +32,8 @@ DEF LZ4HC_LEVEL = 9
 DEF MAX_SIDE_LOG2 = 21       # file side of at most 2**21 voxels
 DEF MAX_BLOCK_LOG2 = 10
 DEF LZ4_MAX_RATIO = 255      # an LZ4 block expands at most ~255x
-DEF SPAN_SLACK = 1 << 20
+DEF READ_GAP = 1 << 16       # nearby blocks are read together across gaps up to this
+DEF READ_WINDOW = 1 << 23    # ... in runs of at most this many bytes (one block more if larger)
 
 cdef int TYPE_BYTES[7]
 TYPE_BYTES[:] = [0, 1, 2, 4, 8, 4, 8]
@@ -117,27 +118,6 @@ cdef int same_geometry(const layout* f, const layout* x, wk_err* e) noexcept nog
 
 # ---- I/O helpers ----------------------------------------------------------------------
 
-cdef int read_exact(int fd, uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
-    cdef Py_ssize_t r
-    while n > 0:
-        r = pread(fd, buf, n if n < 0x40000000 else 0x40000000, off)
-        if r < 0:
-            e.errnum = errno
-            return WK_FAIL(e, WK_EIO, "read failed")
-        if r == 0:
-            return WK_FAIL(e, WK_ECORRUPT, "file ends at byte %llu, %llu bytes short", off, n)
-        buf += r; off += r; n -= r
-    return 0
-
-cdef int write_all(int fd, const uint8_t* buf, uint64_t n, uint64_t off, wk_err* e) noexcept nogil:
-    cdef Py_ssize_t r
-    while n > 0:
-        r = pwrite(fd, buf, n if n < 0x40000000 else 0x40000000, off)
-        if r < 0:
-            e.errnum = errno
-            return WK_FAIL(e, WK_EIO, "write failed")
-        buf += r; off += r; n -= r
-    return 0
 
 cdef int check_open(int fd, layout* F, uint64_t* size, wk_err* e) noexcept nogil:
     """Read and check the header of an open file against its size."""
@@ -243,46 +223,14 @@ cdef int read_box(const char* path, int given_fd, const layout* X, const int64_t
     return rc
 
 cdef int read_blocks(int fd, const layout* F, uint64_t size, const int64_t* box, const region* r, bufs* k, wk_err* e) noexcept nogil:
-    cdef uint64_t bb = block_bytes(F), m, lo_m = <uint64_t>-1, hi_m = 0, span0 = 0, span1 = 0, s, t, touched
+    cdef uint64_t bb = block_bytes(F), m
     cdef int B = 1 << F.block_log2, g = F.block_log2, lx, ly, lz, nx, ny, nz
     cdef int64_t bx, by, bz
-    cdef const uint8_t* cbuf
     k.blk = <uint8_t*>malloc(bb)
     if k.blk == NULL:
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
     if F.block_type != 1:
-        # The range of the jump table that the touched blocks need, then one read of
-        # their bytes when they lie close together in the file.
-        touched = 0
-        for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
-            for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
-                for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
-                    m = morton_encode(bx, by, bz)
-                    touched += 1
-                    if m < lo_m: lo_m = m
-                    if m > hi_m: hi_m = m
-        k.table = <uint8_t*>malloc(8 * (hi_m - lo_m + 2))
-        if k.table == NULL:
-            return WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
-        if lo_m == 0:
-            store_le64(k.table, F.data_offset)
-            if read_exact(fd, k.table + 8, 8 * (hi_m + 1), HEADER_SIZE, e):
-                return -1
-        elif read_exact(fd, k.table, 8 * (hi_m - lo_m + 2), HEADER_SIZE + 8 * (lo_m - 1), e):
-            return -1
-        for m in range(hi_m - lo_m + 2):
-            t = load_le64(k.table + 8 * m)
-            if t < F.data_offset or t > size or (m > 0 and t < load_le64(k.table + 8 * (m - 1))):
-                return WK_FAIL(e, WK_ECORRUPT, "jump table entry %llu is %llu, outside [%llu, %llu] or decreasing",
-                               lo_m + m - 1, t, F.data_offset, size)
-        span0 = load_le64(k.table)
-        span1 = load_le64(k.table + 8 * (hi_m - lo_m + 1))
-        if touched * 4 >= hi_m - lo_m + 1 or span1 - span0 <= SPAN_SLACK:
-            k.span = <uint8_t*>malloc(span1 - span0 + 1)
-            if k.span == NULL:
-                return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", span1 - span0)
-            if read_exact(fd, k.span, span1 - span0, span0, e):
-                return -1
+        return read_compressed(fd, F, size, box, r, k, e)
     for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
         for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
             for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
@@ -290,27 +238,100 @@ cdef int read_blocks(int fd, const layout* F, uint64_t size, const int64_t* box,
                 clip(by * B, B, box, 1, &ly, &ny)
                 clip(bz * B, B, box, 2, &lz, &nz)
                 m = morton_encode(bx, by, bz)
-                if F.block_type == 1:
-                    if read_exact(fd, k.blk, bb, F.data_offset + m * bb, e):
-                        return -1
-                else:
-                    s = load_le64(k.table + 8 * (m - lo_m))
-                    t = load_le64(k.table + 8 * (m - lo_m + 1))
-                    if k.span != NULL:
-                        cbuf = k.span + (s - span0)
-                    else:
-                        free(k.one)
-                        k.one = <uint8_t*>malloc(t - s + 1)
-                        if k.one == NULL:
-                            return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", t - s)
-                        if read_exact(fd, k.one, t - s, s, e):
-                            return -1
-                        cbuf = k.one
-                    if lz4_decompress_exact(cbuf, t - s, k.blk, bb):
-                        return WK_FAIL(e, WK_ECORRUPT, "block %llu (%lld, %lld, %lld): LZ4 data of %llu bytes does not decode to %llu bytes",
-                                       m, bx, by, bz, t - s, bb)
+                if read_exact(fd, k.blk, bb, F.data_offset + m * bb, e):
+                    return -1
                 copy_region(k.blk, B, F.voxel_bytes, r, bx * B + lx - box[0], by * B + ly - box[1], bz * B + lz - box[2],
                             lx, ly, lz, nx, ny, nz, False)
+    return 0
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #include <stdint.h>
+    static int wk_cmp_u64(const void* a, const void* b) {
+        uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+        return (x > y) - (x < y);
+    }
+    static void wk_sort_u64(uint64_t* v, size_t n) { qsort(v, n, sizeof(uint64_t), wk_cmp_u64); }
+    """
+    void wk_sort_u64(uint64_t* v, size_t n) nogil
+
+cdef int read_compressed(int fd, const layout* F, uint64_t size, const int64_t* box, const region* r, bufs* k,
+                         wk_err* e) noexcept nogil:
+    """Decode the blocks a box touches in file order, reading runs of nearby blocks in one
+    go (gaps up to READ_GAP, runs up to READ_WINDOW), so memory stays bounded and sparse
+    reads skip what they do not need."""
+    cdef uint64_t bb = block_bytes(F), m, lo_m, hi_m, s, t, s0, end, n = 0, i, j, cap = 0
+    cdef uint64_t x, y, z
+    cdef int B = 1 << F.block_log2, g = F.block_log2, lx, ly, lz, nx, ny, nz
+    cdef int64_t bx, by, bz
+    cdef uint64_t* ms
+    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
+        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
+            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
+                n += 1
+    ms = <uint64_t*>malloc(8 * n)
+    k.one = <uint8_t*>ms
+    if ms == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu block indices", n)
+    n = 0
+    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
+        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
+            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
+                ms[n] = morton_encode(bx, by, bz)
+                n += 1
+    wk_sort_u64(ms, n)
+    lo_m, hi_m = ms[0], ms[n - 1]
+    # the jump-table entries from block lo_m-1 to hi_m, checked
+    k.table = <uint8_t*>malloc(8 * (hi_m - lo_m + 2))
+    if k.table == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
+    if lo_m == 0:
+        store_le64(k.table, F.data_offset)
+        if read_exact(fd, k.table + 8, 8 * (hi_m + 1), HEADER_SIZE, e):
+            return -1
+    elif read_exact(fd, k.table, 8 * (hi_m - lo_m + 2), HEADER_SIZE + 8 * (lo_m - 1), e):
+        return -1
+    for m in range(hi_m - lo_m + 2):
+        t = load_le64(k.table + 8 * m)
+        if t < F.data_offset or t > size or (m > 0 and t < load_le64(k.table + 8 * (m - 1))):
+            return WK_FAIL(e, WK_ECORRUPT, "jump table entry %llu is %llu, outside [%llu, %llu] or decreasing",
+                           lo_m + m - 1, t, F.data_offset, size)
+    i = 0
+    while i < n:
+        s0 = load_le64(k.table + 8 * (ms[i] - lo_m))
+        end = load_le64(k.table + 8 * (ms[i] - lo_m + 1))
+        j = i
+        while j + 1 < n:
+            s = load_le64(k.table + 8 * (ms[j + 1] - lo_m))
+            t = load_le64(k.table + 8 * (ms[j + 1] - lo_m + 1))
+            if s - end > READ_GAP or t - s0 > READ_WINDOW:
+                break
+            end = t
+            j += 1
+        if end - s0 > cap:
+            free(k.span)
+            cap = end - s0
+            k.span = <uint8_t*>malloc(cap + 1)
+            if k.span == NULL:
+                return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", cap)
+        if read_exact(fd, k.span, end - s0, s0, e):
+            return -1
+        while i <= j:
+            m = ms[i]
+            s = load_le64(k.table + 8 * (m - lo_m))
+            t = load_le64(k.table + 8 * (m - lo_m + 1))
+            morton_decode(m, &x, &y, &z)
+            bx, by, bz = x, y, z
+            if lz4_decompress_exact(k.span + (s - s0), t - s, k.blk, bb):
+                return WK_FAIL(e, WK_ECORRUPT, "block %llu (%lld, %lld, %lld): LZ4 data of %llu bytes does not decode to %llu bytes",
+                               m, bx, by, bz, t - s, bb)
+            clip(bx * B, B, box, 0, &lx, &nx)
+            clip(by * B, B, box, 1, &ly, &ny)
+            clip(bz * B, B, box, 2, &lz, &nz)
+            copy_region(k.blk, B, F.voxel_bytes, r, bx * B + lx - box[0], by * B + ly - box[1], bz * B + lz - box[2],
+                        lx, ly, lz, nx, ny, nz, False)
+            i += 1
     return 0
 
 # ---- write ------------------------------------------------------------------------------

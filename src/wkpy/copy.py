@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from wkpy.layer import Layer
     from wkpy.mag_view import MagView
 
-__all__ = ["copy_mag_data", "copy_layer", "foreign_layer_of", "register_existing_layer", "run_per_shard"]
+__all__ = ["copy_mag_data", "copy_layer", "foreign_layer_of", "foreign_mag_of", "register_existing_layer", "run_per_shard"]
 
 
 def _copy_box(job: tuple[Array, Array, tuple[int, int, int], tuple[int, int, int]]) -> None:
@@ -71,6 +71,16 @@ def run_per_shard(
         return
     boxes = target_boxes(region, Vec3Int(target.info.shard_shape))
     map_on_executor(task, [job(box) for box in boxes], executor, progress_desc)
+
+
+def foreign_mag_of(mag: MagView | str | os.PathLike[str]) -> MagView:
+    """A `MagView`, given one or the path of a mag folder inside a dataset's layer."""
+    from wkpy.mag_view import MagView
+
+    if isinstance(mag, MagView):
+        return mag
+    path = Path(mag)
+    return foreign_layer_of(path.parent).get_mag(path.name)
 
 
 def foreign_layer_of(layer: Layer | str | os.PathLike[str]) -> Layer:

@@ -20,7 +20,10 @@ _io_local = threading.local()
 
 
 def io_threads() -> int:
-    """Threads of the internal I/O pool: one per core (the kernels release the GIL)."""
+    """Threads of the internal I/O pool: one per core (the kernels release the GIL), or
+    the number in the environment variable ``WKPY_IO_THREADS``."""
+    if os.environ.get("WKPY_IO_THREADS", "").isdigit():
+        return max(1, int(os.environ["WKPY_IO_THREADS"]))
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 

@@ -207,6 +207,67 @@ class Layer:
         self._mags[mag]._array = array
         return self._mags[mag]
 
+    def add_copy_mag(
+        self,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
+        *,
+        extend_layer_bounding_box: bool = True,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        compress: bool | None = None,
+        executor: Executor | None = None,
+    ) -> MagView:
+        """Copy a mag of another layer (or dataset) into this layer, re-chunking if asked."""
+        from wkpy.copy import copy_mag_data, foreign_mag_of
+
+        foreign = self._compatible(foreign_mag_of(foreign_mag_view_or_path))
+        target = self.add_mag(foreign.mag, chunk_shape=chunk_shape or foreign.info.chunk_shape,
+                              shard_shape=shard_shape or foreign.info.shard_shape,
+                              compress=foreign.info.compression if compress is None else compress)
+        if extend_layer_bounding_box:
+            self._grow_bounding_box(foreign.layer.bounding_box)
+        copy_mag_data(foreign, target._array, executor, f"copying {foreign.path}")
+        return target
+
+    def add_symlink_mag(
+        self,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
+        *,
+        make_relative: bool = False,
+        extend_layer_bounding_box: bool = True,
+    ) -> MagView:
+        """Link a mag folder of another layer into this layer (a filesystem symlink)."""
+        from wkpy.copy import foreign_mag_of
+
+        self._ensure_writable()
+        foreign = self._compatible(foreign_mag_of(foreign_mag_view_or_path))
+        if foreign.info.data_format != self.data_format:
+            raise DataMismatchError(f"cannot link a {foreign.info.data_format} mag into the {self.data_format} "
+                                    f"layer {self.name!r}; copy it instead")
+        if foreign.mag in self._mags:
+            raise DuplicateError(f"layer {self.name!r} has mag {foreign.mag} already")
+        link = self.path / foreign.mag.to_layer_name()
+        target = foreign.path.resolve()
+        self.path.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(target, self.path.resolve()) if make_relative else target,
+                        target_is_directory=True)
+        entry = MagProperties(mag=foreign.mag, path=f"./{self.name}/{foreign.mag.to_layer_name()}",
+                              cube_length=foreign.info.shard_shape[0] if self.data_format == "wkw" else None)
+        try:
+            self._dataset._update_layer(self.name, lambda p: p.mags.append(entry))
+        except BaseException:
+            link.unlink()
+            raise
+        if extend_layer_bounding_box:
+            self._grow_bounding_box(foreign.layer.bounding_box)
+        return self._mags[foreign.mag]
+
+    def _compatible(self, foreign: MagView) -> MagView:
+        if (foreign.get_dtype(), foreign.num_channels) != (self.dtype_per_channel, self.num_channels):
+            raise DataMismatchError(f"mag {foreign.path} holds {foreign.num_channels}×{foreign.get_dtype()}, "
+                                    f"layer {self.name!r} {self.num_channels}×{self.dtype_per_channel}")
+        return foreign
+
     def delete_mag(self, mag: MagLike) -> None:
         """Remove a mag: its properties entry, then its folder."""
         self._ensure_writable()

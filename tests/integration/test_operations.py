@@ -183,3 +183,23 @@ def test_wkw_to_zarr3_copy_and_back_on_a_process_pool(tmp_path):
     theirs = webknossos.Dataset.open(tmp_path / "as_zarr")
     np.testing.assert_array_equal(theirs.get_layer("color").get_mag(1).read(), c)
     assert (tmp_path / "as_zarr" / "zarr.json").is_file() and (tmp_path / "as_zarr" / "seg" / "zarr.json").is_file()
+
+
+def test_copy_and_symlink_mags_from_another_layer(tmp_path):
+    src, c, _ = _dataset(tmp_path)
+    dst = wk.Dataset(tmp_path / "mags", voxel_size=(4, 4, 40))
+    layer = dst.add_layer("color", "color", dtype_per_channel="uint8", num_channels=2)
+    copied = layer.add_copy_mag(src.get_layer("color").get_mag(1), compress=True, chunk_shape=8, shard_shape=64)
+    assert copied.info.compression and copied.info.shard_shape == (64, 64, 64)
+    np.testing.assert_array_equal(copied.read(), c)
+    other = dst.add_layer("linked", "color", dtype_per_channel="uint8", num_channels=2)
+    linked = other.add_symlink_mag(tmp_path / "src" / "color" / "1", make_relative=True)
+    assert (tmp_path / "mags" / "linked" / "1").is_symlink()
+    np.testing.assert_array_equal(linked.read(), c)
+    np.testing.assert_array_equal(wk.Dataset.open(tmp_path / "mags").get_layer("linked").get_mag(1).read(), c)
+    np.testing.assert_array_equal(webknossos.Dataset.open(tmp_path / "mags").get_layer("linked").get_mag(1).read(), c)
+    with pytest.raises(IndexError):
+        other.add_symlink_mag(src.get_layer("color").get_mag(1))
+    wrong = dst.add_layer("u16", "color", dtype_per_channel="uint16", num_channels=2)
+    with pytest.raises(ValueError):
+        wrong.add_copy_mag(src.get_layer("color").get_mag(1))

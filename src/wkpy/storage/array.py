@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -66,54 +68,53 @@ class Array(Protocol):
 
 
 class ShardPart(NamedTuple):
-    """The part of a request box that falls into one shard."""
+    """The part of a request box that falls into one shard (any number of axes)."""
 
-    shard: Vec3  # shard grid index
-    local: Vec3  # start inside the shard
-    start: Vec3  # start inside the request
-    extent: Vec3
+    shard: tuple[int, ...]  # shard grid index
+    local: tuple[int, ...]  # start inside the shard
+    start: tuple[int, ...]  # start inside the request
+    extent: tuple[int, ...]
+
+    @property
+    def box(self) -> tuple[int, ...]:
+        """The shard-local box as (lo..., hi...), the kernels' form."""
+        return (*self.local, *(lo + n for lo, n in zip(self.local, self.extent)))
 
 
-def split_by_shard(offset: Vec3, shape: Vec3, shard: Vec3) -> list[ShardPart]:
-    """Split the box (offset, shape) along the shard grid, in z-y-x order of shards."""
-    ranges = [range(offset[a] // shard[a], -(-(offset[a] + shape[a]) // shard[a])) for a in range(3)]
+def split_by_shard(offset: Sequence[int], shape: Sequence[int], shard: Sequence[int]) -> list[ShardPart]:
+    """Split the box (offset, shape) along the shard grid (first axis slowest)."""
+    n = len(offset)
+    ranges = [range(offset[a] // shard[a], -(-(offset[a] + shape[a]) // shard[a])) for a in range(n)]
     parts = []
-    for k in ranges[2]:
-        for j in ranges[1]:
-            for i in ranges[0]:
-                idx = (i, j, k)
-                lo = [max(offset[a], idx[a] * shard[a]) for a in range(3)]
-                hi = [min(offset[a] + shape[a], (idx[a] + 1) * shard[a]) for a in range(3)]
-                parts.append(ShardPart(
-                    idx,
-                    (lo[0] - i * shard[0], lo[1] - j * shard[1], lo[2] - k * shard[2]),
-                    (lo[0] - offset[0], lo[1] - offset[1], lo[2] - offset[2]),
-                    (hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]),
-                ))
+    for idx in itertools.product(*ranges):
+        lo = [max(offset[a], idx[a] * shard[a]) for a in range(n)]
+        hi = [min(offset[a] + shape[a], (idx[a] + 1) * shard[a]) for a in range(n)]
+        parts.append(ShardPart(idx, tuple(lo[a] - idx[a] * shard[a] for a in range(n)),
+                               tuple(lo[a] - offset[a] for a in range(n)), tuple(hi[a] - lo[a] for a in range(n))))
     return parts
 
 
-def split_for_threads(parts: list[ShardPart], chunk: Vec3, threads: int) -> list[ShardPart]:
-    """Split shard parts along z at chunk borders until there are about `threads` of them.
+def split_for_threads(parts: list[ShardPart], chunk: Sequence[int], threads: int,
+                      axes: Sequence[int]) -> list[ShardPart]:
+    """Cut shard parts at chunk borders into about `threads` pieces, so that a request
+    touching fewer shards than there are cores still decodes (or encodes) on every core.
 
-    Reads of one shard may run in parallel (each decodes its own chunks), so a request
-    that touches fewer shards than there are cores still uses every core.
+    The cut runs along the first of `axes` that has enough chunks (else the one of them
+    with the most): the axis along which a shard's chunks lie together in its file.
     """
     if len(parts) >= threads:
         return parts
+    want = max(1, threads // len(parts))
     out = []
     for p in parts:
-        z0, z1 = p.local[2], p.local[2] + p.extent[2]
-        cuts = max(1, threads // len(parts))
-        first, last = z0 // chunk[2], (z1 - 1) // chunk[2]
-        n_chunks = last - first + 1
-        step = -(-n_chunks // cuts)
-        lo = z0
-        for c in range(first + step, last + 1, step):
-            hi = c * chunk[2]
-            out.append(ShardPart(p.shard, (p.local[0], p.local[1], lo), (p.start[0], p.start[1], p.start[2] + lo - z0),
-                                 (p.extent[0], p.extent[1], hi - lo)))
-            lo = hi
-        out.append(ShardPart(p.shard, (p.local[0], p.local[1], lo), (p.start[0], p.start[1], p.start[2] + lo - z0),
-                             (p.extent[0], p.extent[1], z1 - lo)))
+        lo, hi = p.local, [a + n for a, n in zip(p.local, p.extent)]
+        counts = [-(-hi[a] // chunk[a]) - lo[a] // chunk[a] for a in range(len(lo))]
+        axis = next((a for a in axes if counts[a] >= want), max(axes, key=counts.__getitem__))
+        n = min(counts[axis], want)
+        edges = [lo[axis], *((lo[axis] // chunk[axis] + counts[axis] * i // n) * chunk[axis] for i in range(1, n)),
+                 hi[axis]]
+        for a, b in zip(edges, edges[1:]):
+            local, start, extent = list(p.local), list(p.start), list(p.extent)
+            local[axis], start[axis], extent[axis] = a, p.start[axis] + a - lo[axis], b - a
+            out.append(ShardPart(p.shard, tuple(local), tuple(start), tuple(extent)))
     return out

@@ -101,26 +101,23 @@ class WkwArray:
         os.replace(tmp, array.path / "header.wkw")
         return array
 
-    def _file(self, idx: Vec3) -> Path:
+    def _file(self, idx: tuple[int, ...]) -> Path:
         return self.path / f"z{idx[2]}" / f"y{idx[1]}" / f"x{idx[0]}.wkw"
 
-    def _lock(self, idx: Vec3) -> Path:
+    def _lock(self, idx: tuple[int, ...]) -> Path:
         return lock_file_for(self.path, f"z{idx[2]}.y{idx[1]}.x{idx[0]}.wkw")
 
     def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
         out = np.zeros((self.info.num_channels, *shape), self.info.dtype, order="F")
         layout = (self._block_log2, self._file_log2, self._voxel_type, self._voxel_bytes)
         parts = split_by_shard(offset, shape, (self._side,) * 3)
-        pieces = split_for_threads(parts, self.info.chunk_shape, io_threads())
-
-        def box(part):  # type: ignore[no-untyped-def]
-            return (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
+        pieces = split_for_threads(parts, self.info.chunk_shape, io_threads(), (2, 1, 0))  # z: Morton's top bit
 
         if len(pieces) == len(parts):  # one task per shard, each opening its file
             def task(part):  # type: ignore[no-untyped-def]
                 def run() -> bool:
                     with self._reading(part.shard):
-                        return _wkw.read(os.fspath(self._file(part.shard)), layout, box(part), out, part.start)
+                        return _wkw.read(os.fspath(self._file(part.shard)), layout, part.box, out, part.start)
                 return run
 
             run_tasks(task(p) for p in pieces)
@@ -136,12 +133,12 @@ class WkwArray:
                 except FileNotFoundError:
                     continue
                 stack.callback(os.close, fds[part.shard])
-            run_tasks(functools.partial(_wkw.read, os.fspath(self._file(p.shard)), layout, box(p), out, p.start,
+            run_tasks(functools.partial(_wkw.read, os.fspath(self._file(p.shard)), layout, p.box, out, p.start,
                                         fds[p.shard]) for p in pieces if p.shard in fds)
         return out
 
     @contextlib.contextmanager
-    def _reading(self, idx: Vec3) -> Iterator[None]:
+    def _reading(self, idx: tuple[int, ...]) -> Iterator[None]:
         """Readers of raw files (patched in place) hold the shard lock shared, after rolling
         back an interrupted patch; compressed files are only ever replaced whole."""
         if self._block_type != 1:
@@ -163,7 +160,7 @@ class WkwArray:
         def task(part):  # type: ignore[no-untyped-def]
             def run() -> None:
                 path = self._file(part.shard)
-                box = (*part.local, *(part.local[a] + part.extent[a] for a in range(3)))
+                box = part.box
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 journal = Path(f"{path}.journal")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -38,11 +37,11 @@ from wkpy.storage._zarr3_meta import (
     parse_array_doc,
     write_json_atomic,
 )
-from wkpy.storage.array import ArrayInfo, Vec3
+from wkpy.storage.array import ArrayInfo, ShardPart, Vec3, split_by_shard, split_for_threads
 
 __all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
 
-Vec4 = tuple[int, int, int, int]
+C_ORDER = (0, 1, 2, 3)  # a shard's index lists its chunks in C order of (c, x, y, z)
 
 
 
@@ -53,36 +52,6 @@ def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
                                 meta.index_crc, meta.fill)
     except ValueError as e:
         raise UnsupportedError(f"{meta.file}: {e}") from None
-
-
-def _split(offset: Vec4, shape: Vec4, shard: Vec4) -> Iterator[tuple[Vec4, tuple[int, ...], Vec4]]:
-    """(grid index, shard-local box (lo..., hi...), start in the request) per touched file."""
-    ranges = [range(offset[a] // shard[a], -(-(offset[a] + shape[a]) // shard[a])) for a in range(4)]
-    for idx in itertools.product(*ranges):
-        lo = [max(offset[a], idx[a] * shard[a]) for a in range(4)]
-        hi = [min(offset[a] + shape[a], (idx[a] + 1) * shard[a]) for a in range(4)]
-        box = tuple(lo[a] - idx[a] * shard[a] for a in range(4)) + tuple(hi[a] - idx[a] * shard[a] for a in range(4))
-        yield idx, box, tuple(lo[a] - offset[a] for a in range(4))  # type: ignore[misc]
-
-
-def _subdivide(parts: list, chunk: Vec4, pieces: int) -> Iterator[tuple[Vec4, tuple[int, ...], Vec4]]:
-    """Cut shard boxes into about `pieces` sub-boxes, so one big shard is decoded or encoded
-    by several threads. Cuts fall on inner-chunk borders (no chunk is in two pieces), along
-    the slowest axis of the index's C order that has enough chunks, so each piece's chunks
-    lie together in files written in that order."""
-    want = max(1, pieces // len(parts))
-    for idx, box, start in parts:
-        counts = [-(-box[a + 4] // chunk[a]) - box[a] // chunk[a] for a in range(4)]
-        axis = next((a for a in range(4) if counts[a] >= want), max(range(4), key=counts.__getitem__))
-        n = min(counts[axis], want)
-        edges = [box[axis]] + [(box[axis] // chunk[axis] + counts[axis] * i // n) * chunk[axis]
-                               for i in range(1, n)] + [box[axis + 4]]
-        for lo, hi in zip(edges, edges[1:]):
-            sub = list(box)
-            sub[axis], sub[axis + 4] = lo, hi
-            at = list(start)
-            at[axis] += lo - box[axis]
-            yield idx, tuple(sub), tuple(at)  # type: ignore[misc]
 
 
 class Zarr3Array:
@@ -196,28 +165,27 @@ class Zarr3Array:
             return out
         spec = self._spec
         base = (0, lo[0] - offset[0], lo[1] - offset[1], lo[2] - offset[2])
-        parts = list(_split((0, *lo), (meta.shape[0], *(h - l for l, h in zip(lo, hi))), meta.shard))  # type: ignore[arg-type]
-        pieces = list(_subdivide(parts, meta.chunk, io_threads())) if len(parts) < io_threads() and meta.sharded \
-            else parts
+        parts = split_by_shard((0, *lo), (meta.shape[0], *(h - l for l, h in zip(lo, hi))), meta.shard)
+        pieces = split_for_threads(parts, meta.chunk, io_threads(), C_ORDER) if meta.sharded else parts
 
-        def read(idx: Vec4, box: tuple[int, ...], start: Vec4, fd: int = -1) -> bool:
-            at = tuple(base[a] + start[a] for a in range(4))
-            return _shard.read(os.fspath(self._file(idx)), spec, box, out, at, fd)
+        def read(part: ShardPart, fd: int = -1) -> bool:
+            at = tuple(base[a] + part.start[a] for a in range(4))
+            return _shard.read(os.fspath(self._file(part.shard)), spec, part.box, out, at, fd)
 
         if len(pieces) == len(parts):          # one task per file, each opening it
-            run_tasks(functools.partial(read, *p) for p in parts)
+            run_tasks(functools.partial(read, p) for p in parts)
             return out
         # Few files, split over the cores: open each once, so that all pieces of a file read
         # the same version of it even while a writer renames a new one over it.
         with contextlib.ExitStack() as stack:
             fds = {}
-            for idx, _, _ in parts:
+            for part in parts:
                 try:
-                    fds[idx] = os.open(self._file(idx), os.O_RDONLY)
+                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY)
                 except FileNotFoundError:
                     continue
-                stack.callback(os.close, fds[idx])
-            run_tasks(functools.partial(read, *p, fds[p[0]]) for p in pieces if p[0] in fds)
+                stack.callback(os.close, fds[part.shard])
+            run_tasks(functools.partial(read, p, fds[p.shard]) for p in pieces if p.shard in fds)
         return out
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:
@@ -239,28 +207,27 @@ class Zarr3Array:
             return
         self.resize([offset[a] + data.shape[a + 1] for a in range(3)])
         spec, meta = self._spec, self._meta
-        parts = list(_split((0, *offset), data.shape, meta.shard))  # type: ignore[arg-type]
+        parts = split_by_shard((0, *offset), data.shape, meta.shard)
         # A write into one shard encodes its chunks on several threads first (the shard's own
         # task runs in the caller's thread then); with several shards, each is one task.
-        pieces = io_threads() if len(parts) == 1 and meta.sharded else 1
+        split = len(parts) == 1 and meta.sharded
 
-        def task(idx: Vec4, box: tuple[int, ...], start: Vec4):  # type: ignore[no-untyped-def]
+        def task(part: ShardPart):  # type: ignore[no-untyped-def]
             def run() -> None:
-                path = self._file(idx)
+                path = self._file(part.shard)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 file = os.fspath(path)
-                with path_lock(lock_file_for(self.path, meta.key(idx))):
+                with path_lock(lock_file_for(self.path, meta.key(part.shard))):
                     prepared = []
-                    if pieces > 1:
-                        subs = list(_subdivide([(idx, box, start)], meta.chunk, pieces))
-                        if len(subs) > 1:
-                            prepared = run_tasks([functools.partial(_shard.encode, file, spec, b, data, at)
-                                                  for _, b, at in subs])
-                    _shard.write(file, tmp, spec, box, data, start, prepared)
+                    subs = split_for_threads([part], meta.chunk, io_threads(), C_ORDER) if split else [part]
+                    if len(subs) > 1:
+                        prepared = run_tasks([functools.partial(_shard.encode, file, spec, p.box, data, p.start)
+                                              for p in subs])
+                    _shard.write(file, tmp, spec, part.box, data, part.start, prepared)
             return run
 
-        run_tasks(task(*p) for p in parts)
+        run_tasks(task(p) for p in parts)
 
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         """(offset, shape) along x, y, z of every chunk file on disk, ordered z, y, x."""
