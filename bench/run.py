@@ -168,6 +168,7 @@ class Bench:
         self._repeats = repeats
         self._slow_repeats = slow_repeats
         self.skip = skip
+        self.systems: set[str] = set()
         self.root = root
         self.data = em_like(self.shape)[np.newaxis]
         self.labels = labels(self.shape)[np.newaxis]
@@ -178,7 +179,7 @@ class Bench:
         return self._slow_repeats if system.name == "webknossos" else self._repeats
 
     def wanted(self, workload: str, system) -> bool:
-        return f"{workload}:{system.name}" not in self.skip
+        return f"{workload}:{system.name}" not in self.skip and (not self.systems or system.name in self.systems)
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
@@ -413,6 +414,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--formats", default=None, help="comma-separated subset of wkw,zarr3")
     ap.add_argument("--slow-repeats", type=int, default=None, help="repeats for webknossos (default: --repeats)")
+    ap.add_argument("--systems", default="", help="comma-separated subset of wkpy,webknossos,wkw,tensorstore")
     ap.add_argument("--skip", default="", help="comma-separated WORKLOAD:system pairs to leave out, "
                                                "e.g. W2:webknossos (W1L/R1L: the uint32 label rows)")
     args = ap.parse_args()
@@ -423,6 +425,7 @@ def main() -> None:
     try:
         bench = Bench(args.size, args.repeats, root, args.slow_repeats or args.repeats,
                       {x.strip() for x in args.skip.split(",") if x.strip()})
+        bench.systems = {x.strip() for x in args.systems.split(",") if x.strip()}
         print(f"volume {bench.shape} uint8 ({bench.data.nbytes / MB:.0f} MB), {cpu_count()} cores, "
               f"{args.repeats} repeats, numpy {np.__version__}")
         fmts = args.formats.split(",") if args.formats else formats()

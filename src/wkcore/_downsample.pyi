@@ -1,4 +1,4 @@
-"""Block reductions for downsampling (median, mode, nearest, average, max, min)."""
+"""Block reductions for downsampling (median, mode, average, max, min)."""
 
 import numpy as np
 

@@ -22,7 +22,7 @@ ctypedef fused vox:
     double
 
 # the same numbers as webknossos' InterpolationModes, plus AVERAGE
-MODES = {"median": 0, "mode": 1, "nearest": 2, "average": 3, "max": 5, "min": 6}
+MODES = {"median": 0, "mode": 1, "average": 3, "max": 5, "min": 6}
 
 
 cdef inline void shell_sort(vox* a, Py_ssize_t n) noexcept nogil:
@@ -46,8 +46,6 @@ cdef inline vox reduce_block(vox* a, Py_ssize_t n, int mode) noexcept nogil:
     cdef vox best
     cdef double acc
     cdef bint seen
-    if mode == 2:                       # nearest: the block's first voxel
-        return a[0]
     if mode == 5 or mode == 6:          # max / min
         best = a[0]
         for i in range(1, n):
@@ -120,7 +118,7 @@ cdef int reduce_3d(const vox[:, :, :] src, vox[:, :, :] out, int fx, int fy, int
 def downsample(src, out, tuple factors, str mode) -> None:
     """Reduce `src` (x, y, z) by `factors` into `out` (x/fx, y/fy, z/fz), same dtype.
 
-    `mode` is one of median, mode, nearest, average, max, min.
+    `mode` is one of median, mode, average, max, min.
     """
     cdef int fx, fy, fz
     fx, fy, fz = factors

@@ -61,15 +61,16 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
 
 def run_per_shard(
     task: Callable[[Any], None], target: MagView, layer_box: BoundingBox, executor: Executor | None,
-    job: Callable[[Any], Any], progress_desc: str | None = None,
+    job: Callable[[Any], Any], progress_desc: str | None = None, box_shape: Vec3Int | None = None,
 ) -> None:
-    """Run `task(job(box))` for every target shard box (target-mag voxels) in `layer_box`."""
+    """Run `task(job(box))` for every box (target-mag voxels) of a grid over `layer_box`:
+    the target's shards, or `box_shape`-sized boxes (a multiple of the shard shape)."""
     from wkpy.downsampling import target_boxes
 
     region = box_in_mag(layer_box.align_with_mag(target.mag, ceil=True), target.mag, allow_empty=True)
     if region.is_empty():
         return
-    boxes = target_boxes(region, Vec3Int(target.info.shard_shape))
+    boxes = target_boxes(region, box_shape or Vec3Int(target.info.shard_shape))
     map_on_executor(task, [job(box) for box in boxes], executor, progress_desc)
 
 

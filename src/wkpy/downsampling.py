@@ -36,7 +36,8 @@ class SamplingModes(str, Enum):
         return cls.ANISOTROPIC if mode == "auto" else cls(mode)
 
 
-_ALIASES = {"bilinear": "average", "trilinear": "average", "linear": "average"}
+_ALIASES = {"trilinear": "bilinear", "linear": "bilinear"}
+_RESAMPLED = ("nearest", "bilinear")  # scipy-zoom modes of webknossos, done as index maps
 
 
 def interpolation_for(mode: str, category: str) -> str:
@@ -45,9 +46,9 @@ def interpolation_for(mode: str, category: str) -> str:
     if mode == "default":
         return "mode" if category == "segmentation" else "median"
     mode = _ALIASES.get(mode, mode)
-    if mode not in _downsample.MODES:
+    if mode not in _downsample.MODES and mode not in _RESAMPLED:
         raise UnsupportedError(f"interpolation mode {mode!r} is not supported; use one of "
-                               f"{sorted(set(_downsample.MODES) | set(_ALIASES) | {'default'})}")
+                               f"{sorted({*_downsample.MODES, *_RESAMPLED, *_ALIASES, 'default'})}")
     return mode
 
 
@@ -109,17 +110,73 @@ def _read_mirrored(source: Array, box: Box, valid: Box) -> np.ndarray:
     return np.pad(data, pad, mode="symmetric") if any(p != (0, 0) for p in pad) else data
 
 
-def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], str, Box]) -> None:
-    """One task: fill target box (target-mag voxels) from the source mag."""
-    source, target, (offset, shape), factors, mode, valid = job
-    src_box = (tuple(o * f for o, f in zip(offset, factors)), tuple(s * f for s, f in zip(shape, factors)))
-    data = _read_mirrored(source, src_box, valid)  # type: ignore[arg-type]
-    if not data.any():
-        return
-    out = np.zeros((data.shape[0], *shape), data.dtype, order="F")
-    for c in range(data.shape[0]):
-        _downsample.downsample(data[c], out[c], factors, mode)
-    target.write(offset, out)
+def job_shape(shard: Vec3Int) -> Vec3Int:
+    """The target box of one downsampling task: the shard, doubled along its smallest
+    axis until it holds 1024³ voxels (webknossos' job size; a multiple of the shard, so
+    tasks never share a shard)."""
+    axes = list(shard)
+    while axes[0] * axes[1] * axes[2] < 1024**3:
+        axes[axes.index(min(axes))] *= 2
+    return Vec3Int(axes)
+
+
+def tile_shape(factors: tuple[int, int, int], shard: Vec3Int) -> tuple[int, int, int]:
+    """Target voxels processed at once inside a task: up to 1024 source voxels per axis."""
+    return tuple(min(max(1024 // f, 1), 512, s) for f, s in zip(factors, shard))  # type: ignore[return-value]
+
+
+def _tile_maps(n_out: int, f: int, mode: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Source coordinates of scipy's zoom (order 0 or 1, grid_mode False) for one tile axis:
+    output voxel o samples input o·(n_in − 1)/(n_out − 1). webknossos' nearest and
+    bilinear modes are that zoom per tile, so its tiling matters and is reproduced."""
+    n_in = n_out * f
+    scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    coord = np.arange(n_out) * scale
+    if mode == "nearest":
+        return np.floor(coord + 0.5).astype(np.intp), None, None
+    lo = np.floor(coord).astype(np.intp)
+    return lo, np.minimum(lo + 1, n_in - 1), coord - lo
+
+
+def _resample(data: np.ndarray, shape: tuple[int, int, int], factors: tuple[int, int, int], mode: str) -> np.ndarray:
+    """Nearest or (tri)linear resampling of a source tile to `shape` (per channel)."""
+    if mode == "nearest":
+        ix, iy, iz = (_tile_maps(n, f, mode)[0] for n, f in zip(shape, factors))
+        return data[:, ix][:, :, iy][:, :, :, iz]
+    out = data.astype(np.float64)
+    for axis, (n, f) in enumerate(zip(shape, factors), start=1):
+        lo, hi, w = _tile_maps(n, f, mode)
+        w = w.reshape([-1 if a == axis else 1 for a in range(4)])  # type: ignore[union-attr]
+        out = np.take(out, lo, axis=axis) * (1 - w) + np.take(out, hi, axis=axis) * w  # type: ignore[arg-type]
+    if data.dtype.kind in "iu":
+        info = np.iinfo(data.dtype)
+        out = np.clip(np.floor(out + 0.5), info.min, info.max)
+    return out.astype(data.dtype)
+
+
+def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], str, Box, tuple[int, int, int]]) -> None:
+    """One task: fill a target box (target-mag voxels) from the source mag, tile by tile,
+    and write it once."""
+    source, target, (offset, shape), factors, mode, valid, tile = job
+    out = np.zeros((source.info.num_channels, *shape), source.info.dtype, order="F")
+    for tx in range(0, shape[0], tile[0]):
+        for ty in range(0, shape[1], tile[1]):
+            for tz in range(0, shape[2], tile[2]):
+                lo = (tx, ty, tz)
+                size = tuple(min(tile[a], shape[a] - lo[a]) for a in range(3))
+                src = (tuple((offset[a] + lo[a]) * factors[a] for a in range(3)),
+                       tuple(size[a] * factors[a] for a in range(3)))
+                data = _read_mirrored(source, src, valid)  # type: ignore[arg-type]
+                if not data.any():
+                    continue
+                part = out[:, tx:tx + size[0], ty:ty + size[1], tz:tz + size[2]]
+                if mode in _RESAMPLED:
+                    part[...] = _resample(data, size, factors, mode)  # type: ignore[arg-type]
+                    continue
+                for c in range(data.shape[0]):
+                    _downsample.downsample(data[c], part[c], factors, mode)
+    if out.any():
+        target.write(offset, out)
 
 
 def upsample_job(job: tuple[Array, Array, Box, tuple[int, int, int]]) -> None:
@@ -138,7 +195,7 @@ def upsample_job(job: tuple[Array, Array, Box, tuple[int, int, int]]) -> None:
 
 
 def target_boxes(region: BoundingBox, shard: Vec3Int) -> list[Box]:
-    """`region` (target-mag voxels) split along the target's shard grid."""
+    """`region` (target-mag voxels) split along a grid of `shard`-sized boxes."""
     out = []
     first, last = region.topleft // shard, (region.bottomright - 1) // shard
     for k in range(first.z, last.z + 1):

@@ -374,7 +374,7 @@ class Layer:
     ) -> MagView:
         """Fill `target_mag` from `from_mag`, one target shard per task on `executor`."""
         from wkpy.copy import run_per_shard
-        from wkpy.downsampling import downsample_job, interpolation_for
+        from wkpy.downsampling import downsample_job, interpolation_for, job_shape, tile_shape
 
         self._ensure_writable()
         source = self.get_mag(from_mag)
@@ -389,10 +389,12 @@ class Layer:
         if only_setup_mag:
             return target
         valid = box_in_mag(self.bounding_box.align_with_mag(source.mag, ceil=True), source.mag, allow_empty=True)
+        shard = Vec3Int(target.info.shard_shape)
+        tile = tile_shape(factors, shard)  # type: ignore[arg-type]
         run_per_shard(downsample_job, target, self.bounding_box, executor,
                       lambda box: (source._array, target._array, box, factors, mode,
-                                   (tuple(valid.topleft), tuple(valid.size))),
-                      f"downsampling {self.name} to {target_mag.to_layer_name()}")
+                                   (tuple(valid.topleft), tuple(valid.size)), tile),
+                      f"downsampling {self.name} to {target_mag.to_layer_name()}", job_shape(shard))
         return target
 
     def _target_mag(self, mag: Mag, like: MagView, compress: bool, chunk_shape: Any, shard_shape: Any,

@@ -31,8 +31,6 @@ def reference(data: np.ndarray, f, mode: str) -> np.ndarray:
         return np.median(b, axis=-1).astype(data.dtype)
     if mode == "mode":
         return mode_ref(b)
-    if mode == "nearest":
-        return data[:: f[0], :: f[1], :: f[2]]
     if mode == "average":
         mean = b.astype(np.float64).mean(axis=-1)
         return (mean if data.dtype.kind == "f" else np.rint(mean)).astype(data.dtype)
