@@ -36,7 +36,13 @@ def op(module: str, name: str, src: Path, dst: Path, workers: int):
     def go() -> None:
         os.environ["WKPY_IO_THREADS"] = str(workers)
         wk = __import__(module)
-        with ThreadPoolExecutor(workers) as pool:
+        if module == "webknossos":  # webknossos wants a cluster_tools executor (its own default kind)
+            import cluster_tools
+
+            executor = cluster_tools.get_executor("multiprocessing", max_workers=workers)
+        else:
+            executor = ThreadPoolExecutor(workers)
+        with executor as pool:
             if name == "copy → wkw lz4":
                 wk.Dataset.open(src).copy_dataset(dst, compress=True, data_format="wkw", executor=pool)
             elif name == "copy → zarr3":

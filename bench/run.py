@@ -286,6 +286,29 @@ class Bench:
             self.add("C1 copy raw→compressed", s.name, fmt, run(lambda: s.copy(src, dst), self.repeats_for(s),
                                                                  lambda: self.fresh(dst)), self.data.nbytes)
 
+    def d1(self, fmt: str) -> None:
+        """Downsample mag 1 → 2-2-2 (color: webknossos' default median; labels: mode)."""
+        for s in systems(fmt, self, "D1"):
+            if not isinstance(s, WkApi):
+                continue
+            for what, name in (("color", "ref"), ("labels", "labels")):
+                src = self.path(f"{s.name}-{fmt}-{name}")
+                if not src.exists():
+                    run(lambda: s.write(src, self.data if what == "color" else self.labels, fmt), 1)
+                dst = self.path(f"d1-{s.name}-{fmt}")
+
+                def setup() -> None:
+                    self.fresh(dst)
+                    shutil.copytree(src, dst, symlinks=True)
+
+                def go() -> None:
+                    wk = s.wk()
+                    layer = wk.Dataset.open(dst).get_layer("color")
+                    layer.downsample_mag(wk.Mag(1), wk.Mag(2))
+
+                nbytes = (self.data if what == "color" else self.labels).nbytes
+                self.add(f"D1 downsample {what}", s.name, fmt, run(go, self.repeats_for(s), setup), nbytes)
+
     def p1(self, fmt: str) -> None:
         """Two threads writing two distinct shards vs one thread writing one.
 
@@ -318,7 +341,7 @@ class Bench:
 
 
 WORKLOADS = {"W1": ["w1", "w1_labels"], "W2": ["w2"], "R1": ["r1", "r1_labels"], "R2": ["r2"], "R3": ["r3"],
-             "C1": ["c1"], "P1": ["p1"]}
+             "C1": ["c1"], "D1": ["d1"], "P1": ["p1"]}
 
 
 # ---- limits -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the layer's bounding box do not darken the border of coarser mags.
 
 from __future__ import annotations
 
+import functools
 import math
 from enum import Enum
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from wkcore import _downsample
 from wkpy.errors import InvalidRequestError, OperationError, UnsupportedError
+from wkpy.executor import io_threads, run_tasks
 from wkpy.geometry import BoundingBox, Mag, Vec3Int
 from wkpy.storage import Array
 
@@ -155,26 +157,35 @@ def _resample(data: np.ndarray, shape: tuple[int, int, int], factors: tuple[int,
 
 
 def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], str, Box, tuple[int, int, int]]) -> None:
-    """One task: fill a target box (target-mag voxels) from the source mag, tile by tile,
-    and write it once."""
+    """One task: fill a target box (target-mag voxels) from the source mag, tile by tile
+    (tiles on all cores), and write it once."""
     source, target, (offset, shape), factors, mode, valid, tile = job
     out = np.zeros((source.info.num_channels, *shape), source.info.dtype, order="F")
+    pieces = []
     for tx in range(0, shape[0], tile[0]):
         for ty in range(0, shape[1], tile[1]):
             for tz in range(0, shape[2], tile[2]):
-                lo = (tx, ty, tz)
-                size = tuple(min(tile[a], shape[a] - lo[a]) for a in range(3))
-                src = (tuple((offset[a] + lo[a]) * factors[a] for a in range(3)),
-                       tuple(size[a] * factors[a] for a in range(3)))
-                data = _read_mirrored(source, src, valid)  # type: ignore[arg-type]
-                if not data.any():
+                size = (min(tile[0], shape[0] - tx), min(tile[1], shape[1] - ty), min(tile[2], shape[2] - tz))
+                if mode in _RESAMPLED:  # webknossos' tiles decide the result: keep them whole
+                    pieces.append(((tx, ty, tz), size))
                     continue
-                part = out[:, tx:tx + size[0], ty:ty + size[1], tz:tz + size[2]]
-                if mode in _RESAMPLED:
-                    part[...] = _resample(data, size, factors, mode)  # type: ignore[arg-type]
-                    continue
-                for c in range(data.shape[0]):
-                    _downsample.downsample(data[c], part[c], factors, mode)
+                cuts = min(io_threads(), size[2])  # block reductions do not care how they are cut
+                edges = [tz + size[2] * i // cuts for i in range(cuts + 1)]
+                pieces += [((tx, ty, a), (size[0], size[1], b - a)) for a, b in zip(edges, edges[1:])]
+
+    def fill(lo: tuple[int, int, int], size: tuple[int, int, int]) -> None:
+        src = (tuple((offset[a] + lo[a]) * factors[a] for a in range(3)), tuple(size[a] * factors[a] for a in range(3)))
+        data = _read_mirrored(source, src, valid)  # type: ignore[arg-type]
+        if not data.any():
+            return
+        part = out[:, lo[0]:lo[0] + size[0], lo[1]:lo[1] + size[1], lo[2]:lo[2] + size[2]]
+        if mode in _RESAMPLED:
+            part[...] = _resample(data, size, factors, mode)
+            return
+        for c in range(data.shape[0]):
+            _downsample.downsample(data[c], part[c], factors, mode)
+
+    run_tasks(functools.partial(fill, lo, size) for lo, size in pieces)
     if out.any():
         target.write(offset, out)
 

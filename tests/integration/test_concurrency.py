@@ -14,7 +14,7 @@ import pytest
 import wkpy as wk
 
 SIDE = 96
-FORMATS = [("wkw", True), ("wkw", False)]
+FORMATS = [("wkw", True), ("wkw", False), ("zarr3", True)]
 
 
 def value_at(offset, shape):
