@@ -56,6 +56,7 @@ DEF MAX_STEPS = 3
 DEF STEP_CRC = 0
 DEF STAGE = 8 << 20              # bytes of encoded chunks gathered before one pwrite
 DEF SPAN_SLACK = 1 << 20
+DEF SPAN_CAP = 1 << 25            # above this, chunks are read one by one (bounded memory)
 DEF MAX_CHUNKS = 1 << 24         # inner chunks per shard (an index of 256 MiB)
 DEF MAX_CHUNK_BYTES = 1 << 31
 DEF RESERVE_LIMIT = 1 << 28      # bytes reserved at once for the chunks of one `encode`
@@ -450,7 +451,8 @@ cdef int read_chunks(const char* path, work* W, const zspec* S, const int64_t* b
     for k in range(4):
         g0[k] = box[k] // S.chunk[k]
         g1[k] = (box[k + 4] - 1) // S.chunk[k] + 1
-    # One read for all touched chunks when they lie close together in the file.
+    # One read for all touched chunks when they lie close together in the file (and the
+    # span is not large: memory stays bounded; beyond that each chunk is read alone).
     for g[0] in range(g0[0], g1[0]):
         for g[1] in range(g0[1], g1[1]):
             for g[2] in range(g0[2], g1[2]):
@@ -466,7 +468,7 @@ cdef int read_chunks(const char* path, work* W, const zspec* S, const int64_t* b
                     if off + nb > span1: span1 = off + nb
     if touched == 0:
         return 0
-    if span1 - span0 <= 2 * total + SPAN_SLACK:
+    if span1 - span0 <= 2 * total + SPAN_SLACK and span1 - span0 <= SPAN_CAP:
         if grow_enc(W, span1 - span0, e) or read_exact(W.fd_in, W.enc, span1 - span0, span0, e):
             return -1
         span = True
