@@ -27,7 +27,7 @@ from data import em_like, labels  # noqa: E402
 from measure import Result, cpu_count, run  # noqa: E402
 
 warnings.filterwarnings("ignore")
-SIZES = {"small": (128, 128, 64), "full": (1024, 1024, 512)}
+SIZES = {"small": (128, 128, 64), "medium": (512, 512, 512), "full": (1024, 1024, 512)}
 MB = 1e6
 
 

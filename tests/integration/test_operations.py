@@ -160,6 +160,12 @@ def test_dask_distributed_executor(tmp_path):
         copy = src.copy_dataset(tmp_path / "dask_copy", compress=True, chunk_shape=16, shard_shape=32,
                                 executor=executor)
         np.testing.assert_array_equal(copy.get_layer("color").get_mag(1).read(), c)
+        # the same bytes as a thread-pool run
+        with ThreadPoolExecutor(2) as pool:
+            src.copy_dataset(tmp_path / "thread_copy", compress=True, chunk_shape=16, shard_shape=32, executor=pool)
+        for shard in sorted((tmp_path / "thread_copy").rglob("*.wkw")):
+            twin = tmp_path / "dask_copy" / shard.relative_to(tmp_path / "thread_copy")
+            assert twin.read_bytes() == shard.read_bytes(), shard
         layer = copy.get_layer("seg")
         layer.downsample(coarsest_mag=wk.Mag(4), sampling_mode="isotropic", executor=executor)
         assert [m.to_layer_name() for m in layer.mags] == ["1", "2", "4"]
