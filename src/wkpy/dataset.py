@@ -108,6 +108,16 @@ class Dataset:
         for layer_props in props.data_layers:
             self._layers[layer_props.name] = _layer_class(layer_props.category)(self, layer_props)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Datasets (and the layers and mag views holding them) travel to worker processes."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     @classmethod
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
         """Open an existing dataset (FileNotFoundError if there is none)."""

@@ -209,3 +209,14 @@ def test_copy_and_symlink_mags_from_another_layer(tmp_path):
     wrong = dst.add_layer("u16", "color", dtype_per_channel="uint16", num_channels=2)
     with pytest.raises(ValueError):
         wrong.add_copy_mag(src.get_layer("color").get_mag(1))
+
+
+def _mag_sum(mag):
+    return int(mag.read().astype(np.int64).sum())
+
+
+def test_mag_views_travel_to_worker_processes(tmp_path):
+    src, c, _ = _dataset(tmp_path)
+    mag = src.get_layer("color").get_mag(1)
+    with ProcessPoolExecutor(1) as pool:
+        assert pool.submit(_mag_sum, mag).result() == int(c.astype(np.int64).sum())
