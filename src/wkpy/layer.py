@@ -174,11 +174,12 @@ class Layer:
         chunk_shape: Vec3IntLike | int | None = None,
         shard_shape: Vec3IntLike | int | None = None,
         chunks_per_shard: Vec3IntLike | int | None = None,
-        compress: bool | Zarr3Config = True,
+        compress: bool | str | Zarr3Config = True,
     ) -> MagView:
         """Create an empty mag (folder, header or zarr.json, properties entry).
 
-        `compress` is a bool, or for Zarr3 layers a `Zarr3Config` with the codec chain.
+        `compress` is a bool (WKW: LZ4, Zarr3: zstd), ``"lz4hc"`` for WKW blocks packed
+        with LZ4HC (smaller, much slower to write), or for Zarr3 a `Zarr3Config`.
         """
         self._ensure_writable()
         mag = Mag(mag)
@@ -189,8 +190,11 @@ class Layer:
         config = compress if isinstance(compress, Zarr3Config) else None
         if config is not None and self.data_format != "zarr3":
             raise DataMismatchError(f"a Zarr3Config needs a zarr3 layer; {self.name!r} is {self.data_format}")
-        info = ArrayInfo(self.data_format, self.dtype_per_channel, self.num_channels,
-                         tuple(chunk), tuple(shard), True if config else bool(compress), config)  # type: ignore[arg-type]
+        lz4hc = compress == "lz4hc"
+        if lz4hc and self.data_format != "wkw":
+            raise DataMismatchError(f"compress='lz4hc' needs a wkw layer; {self.name!r} is {self.data_format}")
+        info = ArrayInfo(self.data_format, self.dtype_per_channel, self.num_channels, tuple(chunk), tuple(shard),  # type: ignore[arg-type]
+                         True if config or lz4hc else bool(compress), config, lz4hc)
         array = create_array(path, info)
         if self.data_format == "zarr3" and not self.bounding_box.is_empty():
             # as webknossos does: a mag added to a layer with data starts at the layer's extent

@@ -64,3 +64,17 @@ def test_lz4hc_files_compress_at_least_as_well_as_lz4(tmp_path):
         array.write((0, 0, 0), random_volume((1, 32, 32, 32), "uint8"))
         sizes[bt] = (tmp_path / bt / "z0/y0/x0.wkw").stat().st_size
     assert sizes["lz4hc"] <= sizes["lz4"]
+
+
+def test_lz4hc_is_an_option_of_add_mag(tmp_path):
+    import wkpy as wk
+
+    ds = wk.Dataset(tmp_path / "hc", voxel_size=(1, 1, 1))
+    mag = ds.add_layer("c", "color").add_mag(1, chunk_shape=8, shard_shape=32, compress="lz4hc")
+    data = random_volume((1, 32, 32, 32), "uint8")
+    mag.write(data, absolute_offset=(0, 0, 0))
+    assert mag.info.compression and mag.info.lz4hc
+    with wkw.Dataset.open(str(tmp_path / "hc" / "c" / "1")) as theirs:
+        assert theirs.header.block_type == wkw.Header.BLOCK_TYPE_LZ4HC
+        np.testing.assert_array_equal(theirs.read((0, 0, 0), (32, 32, 32)), data)
+    assert wk.Dataset.open(tmp_path / "hc").get_layer("c").get_mag(1).info.lz4hc

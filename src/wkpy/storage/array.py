@@ -22,7 +22,8 @@ class ArrayInfo:
     `chunk_shape` is the unit of compression (a WKW block, a Zarr inner chunk) and
     `shard_shape` the unit of files (a WKW file, a Zarr shard). `zarr3_config` (Zarr3 only)
     gives the chunk codecs and key encoding; None means webknossos' defaults, with zstd if
-    `compression`. An opened Zarr3 array reports its own codecs there.
+    `compression`. An opened Zarr3 array reports its own codecs there. `lz4hc` (WKW only)
+    writes compressed blocks with LZ4HC (block type 3) instead of LZ4.
     """
 
     data_format: str
@@ -32,6 +33,7 @@ class ArrayInfo:
     shard_shape: Vec3
     compression: bool
     zarr3_config: Zarr3Config | None = None
+    lz4hc: bool = False
 
     @property
     def voxel_type(self) -> np.dtype:

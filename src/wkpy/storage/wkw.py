@@ -80,7 +80,8 @@ class WkwArray:
         block_log2, file_log2, block_type, voxel_type, voxel_bytes, _ = _wkw.parse_header_bytes(raw, header)
         dtype = _DTYPES[voxel_type]
         block, side = 1 << block_log2, 1 << (block_log2 + file_log2)
-        info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1)
+        info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1,
+                         lz4hc=block_type == 3)
         return cls(path, info, block_type)
 
     @classmethod
@@ -92,7 +93,7 @@ class WkwArray:
                 raise DataMismatchError(f"WKW needs a cubic {name}, got {tuple(shape)}")
         if info.shard_shape[0] % info.chunk_shape[0]:
             raise DataMismatchError(f"shard_shape {info.shard_shape} is not a multiple of chunk_shape {info.chunk_shape}")
-        array = cls(path, info, 2 if info.compression else 1)
+        array = cls(path, info, (3 if info.lz4hc else 2) if info.compression else 1)
         header = _wkw.header_bytes(array._block_log2, array._file_log2, array._block_type,
                                    array._voxel_type, array._voxel_bytes)
         array.path.mkdir(parents=True, exist_ok=True)
