@@ -34,6 +34,7 @@ from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
+from wkcore._copy cimport copy_row
 from wkcore._raise import raise_for
 
 cdef extern from "<stdio.h>" nogil:
@@ -331,22 +332,6 @@ cdef bint is_fill(const uint8_t* p, const zspec* S) noexcept nogil:
 
 # ---- strided copies between a chunk and the caller's array ----------------------------------
 
-cdef void copy_row(uint8_t* dst, Py_ssize_t ds, const uint8_t* src, Py_ssize_t ss, int64_t n, int ts) noexcept nogil:
-    cdef int64_t i
-    if ds == ts and ss == ts:
-        memcpy(dst, src, n * ts)
-    elif ts == 1:
-        for i in range(n):
-            dst[i * ds] = src[i * ss]
-    elif ts == 2:
-        for i in range(n):
-            memcpy(dst + i * ds, src + i * ss, 2)
-    elif ts == 4:
-        for i in range(n):
-            memcpy(dst + i * ds, src + i * ss, 4)
-    else:
-        for i in range(n):
-            memcpy(dst + i * ds, src + i * ss, 8)
 
 cdef void copy_box(uint8_t* chunk, const Py_ssize_t* cs, uint8_t* arr, const Py_ssize_t* as_, const int64_t* n,
                    int ts, bint to_chunk) noexcept nogil:

@@ -204,3 +204,19 @@ def test_fuzzed_real_files_only_raise_typed_errors(tmp_path, data):
                    np.ones((nc, 8, 7, 6), dtype), (0, 0, 0))
     except CorruptFileError:
         assert not os.path.exists(str(p) + ".tmp")
+
+
+@pytest.mark.parametrize("block_type", [1, 7])
+def test_a_compressed_layer_refuses_a_file_with_another_block_type(tmp_path, block_type):
+    import wkpy as wk
+
+    ds = wk.Dataset(tmp_path / "d", voxel_size=(1, 1, 1))
+    mag = ds.add_layer("c", "color").add_mag(1, chunk_shape=8, shard_shape=32)
+    mag.write(np.ones((32, 32, 32), np.uint8), absolute_offset=(0, 0, 0))
+    shard = tmp_path / "d" / "c" / "1" / "z0" / "y0" / "x0.wkw"
+    raw = bytearray(shard.read_bytes())
+    raw[5] = block_type
+    shard.write_bytes(bytes(raw))
+    with pytest.raises(CorruptFileError, match="x0.wkw"):
+        mag.write(np.zeros((32, 32, 32), np.uint8), absolute_offset=(0, 0, 0))
+    assert shard.read_bytes() == bytes(raw), "a refused write must leave the file as it was"

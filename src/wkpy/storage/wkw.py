@@ -182,8 +182,9 @@ class WkwArray:
             old: bytes | None = path.read_bytes()
         except FileNotFoundError:
             old = None
-        if old is not None and len(old) >= 16:
-            layout = (*layout[:2], old[5], *layout[3:])  # an existing file keeps its block type
+        if old is not None and len(old) >= 16 and old[5] in (2, 3):
+            layout = (*layout[:2], old[5], *layout[3:])  # an existing file keeps LZ4 or LZ4HC
+        # (any other header is refused, naming the file, by encode_range's checks)
         # Blocks the box touches lie between the Morton indices of its corner blocks:
         # split that range evenly over the cores (the rest is copied, which is cheap).
         lo_block = [box[a] >> self._block_log2 for a in range(3)]
