@@ -14,6 +14,7 @@ __all__ = [
     "MissingLayerError",
     "DuplicateError",
     "ReadOnlyError",
+    "ForeignPathError",
     "AlignmentError",
     "InvalidRequestError",
     "DataMismatchError",
@@ -40,6 +41,11 @@ class DuplicateError(WkError, IndexError):
 
 class ReadOnlyError(WkError, RuntimeError, PermissionError):
     """A write to a read-only dataset, layer, mag or view."""
+
+
+class ForeignPathError(ReadOnlyError):
+    """A file wkpy would create, change or delete lies outside the dataset being changed
+    (a linked or referenced layer or mag, a planted symlink, a hostile name)."""
 
 
 class AlignmentError(WkError, ValueError):

@@ -1,0 +1,52 @@
+"""Where wkpy may create, change or delete files: inside the dataset it was asked to change.
+
+Names and paths that come from a file (layer names, mag paths in
+``datasource-properties.json``) are data, not trust. They are checked where they enter
+(`check_name`), and every path about to be created, replaced or deleted is checked
+against the dataset's resolved root (`ensure_inside`) as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from wkpy.errors import ForeignPathError, InvalidRequestError, WkError
+
+__all__ = ["check_name", "ensure_inside", "is_inside", "TRASH_PREFIX"]
+
+# Folders wkpy renames data into before deleting it; layer names cannot start with "."
+TRASH_PREFIX = ".wkpy-trash-"
+
+
+def check_name(name: object, what: str = "layer name", error: type[WkError] = InvalidRequestError) -> str:
+    """Return `name` if it is one safe folder name, else raise `error`.
+
+    A safe name is a non-empty string without ``/``, ``\\`` or NUL that does not start
+    with ``.`` (so never ``.`` or ``..``, and never one of wkpy's hidden work folders).
+    webknossos 4.3.3 is stricter still for new layers (letters, digits, ``_$@-.``).
+    """
+    if not isinstance(name, str) or not name or name.startswith(".") or any(c in name for c in "/\\\0"):
+        raise error(f"{name!r} is not a valid {what}: it must be one folder name, not empty, "
+                    "without '/', '\\' or NUL, and not starting with '.'")
+    return name
+
+
+def is_inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """Whether `path`, with every symlink resolved, lies inside `root` (resolved)."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
+
+
+def ensure_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], action: str = "write") -> Path:
+    """Return `path` if it lies inside `root` once links are resolved; else raise.
+
+    Raises
+    ------
+    ForeignPathError
+        `path` (or a link on the way to it) leads outside `root`: wkpy never creates,
+        changes or deletes files there (a `ReadOnlyError`).
+    """
+    if not is_inside(root, path):
+        raise ForeignPathError(f"refusing to {action} {path}: it lies outside the dataset {root} "
+                               f"(resolves to {os.path.realpath(path)})")
+    return Path(path)
