@@ -1,66 +1,185 @@
-"""The kernels release the GIL, and threads sharing files lose no update."""
+"""The kernels release the GIL, and threads sharing files lose no update.
 
+GIL release is shown without any clock: with the switch interval raised to 1000 s the
+interpreter never takes the GIL from a running thread, so the main thread gets to run while
+a worker thread is inside a call only if that call releases the GIL itself. The worker
+signals that it is about to call, calls, then sets `done`; the main thread looks at `done`
+the moment it runs. `done` still False means the main thread ran *during* the call. The
+kernels' Python parts (argument checks, buffer requests) never release the GIL; their
+`with nogil:` block, which does all the file I/O and (de)compression, is the only place
+that does. Negative controls (calls known to hold the GIL) must show `done` True, so the
+probe cannot pass by construction.
+"""
+
+import hashlib
+import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 import wkpy as wk
-from conftest import random_volume
-from wkcore import _wkw
+from wkcore import _codecs, _downsample, _shard, _wkw
 
 LAYOUT = (5, 3, 2, 1, 1)  # 32³ blocks, 8³ blocks per file (256³ voxels), LZ4, uint8
+READ_LAYOUT = (5, 3, 1, 1)  # block_log2, file_log2, voxel type, voxel bytes
+N = 256
+ATTEMPTS = 5
 
 
 def _write_file(path, data):
-    _wkw.write(str(path), str(path) + ".tmp", LAYOUT, (0, 0, 0, 256, 256, 256), data, (0, 0, 0))
+    _wkw.write(str(path), str(path) + ".tmp", LAYOUT, (0, 0, 0, N, N, N), data, (0, 0, 0))
 
 
-def test_a_kernel_call_lets_other_python_threads_run(tmp_path):
-    data = random_volume((1, 256, 256, 256), "uint8")
-    counter = [0]
-    stop = threading.Event()
+def _main_thread_ran_inside(call) -> bool:
+    """True if the main thread ran while `call()` was running on another thread."""
+    started = threading.Event()
+    done = [False]
+    failure = []
 
-    def spin():
-        while not stop.is_set():
-            counter[0] += 1
+    def worker():
+        started.set()
+        try:
+            call()
+        except BaseException as exc:  # reported below, in the main thread
+            failure.append(exc)
+        done[0] = True
 
-    t0 = time.perf_counter()
-    _write_file(tmp_path / "warm.wkw", data)
-    alone = time.perf_counter() - t0
-    spinner = threading.Thread(target=spin)
-    spinner.start()
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1000)
     try:
-        before = counter[0]
-        _write_file(tmp_path / "a.wkw", data)
-        during = counter[0] - before
+        thread = threading.Thread(target=worker)
+        thread.start()  # blocks: the worker runs until it blocks or releases the GIL
+        started.wait()
+        inside = not done[0]
+        thread.join()
     finally:
-        stop.set()
-        spinner.join()
-    # with the GIL held for the whole call the spinner would be frozen; a released GIL lets
-    # it count freely (hundreds of thousands of steps per second)
-    assert during > 1000 * max(alone, 0.01)
+        sys.setswitchinterval(old)
+    if failure:
+        raise failure[0]
+    return inside
 
 
-def test_two_threads_on_two_files_beat_twice_one_thread(tmp_path):
-    data = random_volume((1, 256, 256, 256), "uint8")
-    _write_file(tmp_path / "warm.wkw", data)
+def releases_gil(call) -> bool:
+    """The main thread ran inside `call` at least once in a few tries. A call that holds the
+    GIL can never pass; one that releases it fails a try only if the OS does not schedule
+    the main thread at all during the call, so a few tries make a loaded machine harmless."""
+    return any(_main_thread_ran_inside(call) for _ in range(ATTEMPTS))
 
-    def one(i):
-        _write_file(tmp_path / f"f{i}.wkw", data)
 
-    best_one, best_two = float("inf"), float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        one(0)
-        best_one = min(best_one, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(one, [1, 2]))
-        best_two = min(best_two, time.perf_counter() - t0)
-    # perfect scaling on 2 cores is 1.0; a GIL-bound kernel would be 2.0 (loose bound)
-    assert best_two < 1.8 * best_one, (best_one, best_two)
+def holds_gil(call) -> bool:
+    return not any(_main_thread_ran_inside(call) for _ in range(2))
+
+
+@pytest.fixture(scope="module")
+def volume():
+    # 16 symbols: compressible, so decoding is real work too
+    return np.random.default_rng(0).integers(0, 16, size=(1, N, N, N), dtype=np.uint8)
+
+
+S = 128  # shard side
+SHARD = _shard.ShardSpec(1, (1, S, S, S), (1, 32, 32, 32), (3, 2, 1, 0), False, [("gzip", 5)], True,
+                         False, False, True, b"\0")
+BOX = (0, 0, 0, 0, 1, S, S, S)
+
+
+# ---- the probe itself ----------------------------------------------------------------------
+
+def _python_loop():
+    total = 0
+    for i in range(400_000):
+        total += i * i
+    return total
+
+
+def _hash_small_pieces():
+    piece = bytes(range(256)) * 4  # below hashlib's 2048-byte threshold: the GIL stays held
+    for _ in range(20_000):
+        hashlib.sha256(piece).digest()
+
+
+OBJECTS = np.arange(300_000).astype(object)
+
+
+def _numpy_object_sum():
+    OBJECTS.sum()  # one C call; arithmetic on Python objects needs the GIL
+
+
+LONG = bytes(range(256)) * (1 << 15)  # 8 MiB
+
+
+def _portable_crc32c():
+    _codecs.crc32c_portable(LONG)  # a wkcore kernel without a nogil block
+
+
+@pytest.mark.parametrize("call", [_python_loop, _hash_small_pieces, _numpy_object_sum, _portable_crc32c],
+                         ids=["python-loop", "hashlib-small", "numpy-object-sum", "wkcore-portable-crc32c"])
+def test_the_probe_sees_a_call_that_holds_the_gil(call):
+    assert holds_gil(call)
+
+
+def test_the_probe_sees_a_call_that_releases_the_gil():
+    big = bytes(64 << 20)  # hashlib releases the GIL for large buffers
+    assert releases_gil(lambda: hashlib.sha256(big).digest())
+
+
+def test_the_probe_restores_the_switch_interval():
+    before = sys.getswitchinterval()
+    _main_thread_ran_inside(lambda: None)
+    assert sys.getswitchinterval() == before
+
+
+def test_the_probe_reports_the_calls_exception():
+    def boom():
+        raise KeyError("from the worker")
+    with pytest.raises(KeyError, match="from the worker"):
+        _main_thread_ran_inside(boom)
+
+
+# ---- every kernel entry point with a nogil block ---------------------------------------------
+
+def test_wkw_write_and_read_release_the_gil(tmp_path, volume):
+    path = tmp_path / "a.wkw"
+    assert releases_gil(lambda: _write_file(path, volume))
+    out = np.zeros_like(volume)
+    assert releases_gil(lambda: _wkw.read(str(path), READ_LAYOUT, (0, 0, 0, N, N, N), out, (0, 0, 0)))
+    np.testing.assert_array_equal(out, volume)
+
+
+def test_wkw_raw_write_releases_the_gil(tmp_path, volume):
+    path = tmp_path / "raw.wkw"
+    raw = (5, 3, 1, 1, 1)
+    assert releases_gil(lambda: _wkw.write(str(path), str(path) + ".tmp", raw, (0, 0, 0, N, N, N), volume,
+                                           (0, 0, 0), str(path) + ".journal"))
+
+
+def test_shard_write_encode_and_read_release_the_gil(tmp_path, volume):
+    data = np.ascontiguousarray(volume[:, :S, :S, :S])
+    path = str(tmp_path / "0")
+    assert releases_gil(lambda: _shard.write(path, path + ".tmp", SHARD, BOX, data, (0, 0, 0, 0)))
+    assert releases_gil(lambda: _shard.encode(path, SHARD, BOX, data, (0, 0, 0, 0)))
+    out = np.zeros_like(data)
+    assert releases_gil(lambda: _shard.read(path, SHARD, BOX, out, (0, 0, 0, 0)))
+    np.testing.assert_array_equal(out, data)
+
+
+def test_codecs_release_the_gil(volume):
+    data = volume[:, :64].tobytes()  # 4 MiB
+    packed = _codecs.gzip_compress_member(data, 1)
+    assert releases_gil(lambda: _codecs.gzip_compress_member(data, 1))
+    assert releases_gil(lambda: _codecs.gzip_decompress_member(packed, len(data)))
+    assert releases_gil(lambda: _codecs.zstd_compress_frame(data, 3))
+    assert releases_gil(lambda: _codecs.lz4_compress_block(volume.tobytes()))  # fast: all 16 MiB
+    assert releases_gil(lambda: _codecs.blosc_compress_chunk(data, "zstd", 3, 1, 1))
+
+
+
+@pytest.mark.parametrize("mode", ["median", "mode", "average"])
+def test_downsample_releases_the_gil(volume, mode):
+    src = volume[0]
+    out = np.empty((N // 2, N // 2, N // 2), np.uint8)
+    assert releases_gil(lambda: _downsample.downsample(src, out, (2, 2, 2), mode))
 
 
 def test_threads_writing_disjoint_boxes_of_one_shard_lose_nothing(tmp_path):
