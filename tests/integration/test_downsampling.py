@@ -5,11 +5,16 @@ import warnings
 import numpy as np
 import pytest
 import webknossos
+from cluster_tools import SequentialExecutor
 from webknossos.dataset.layer._downsampling_utils import calculate_mags_to_downsample
 
 import wkpy as wk
 from conftest import random_volume
 from wkpy.downsampling import mags_to_downsample
+
+
+# webknossos runs in-process (SequentialExecutor): its default is a pool of fresh processes
+# per call, which costs seconds each and tests nothing of ours
 
 
 def _pair(tmp_path, dtype, category, data, voxel_size=(11, 11, 25)):
@@ -36,7 +41,7 @@ def test_default_downsampling_equals_webknossos(tmp_path, category, dtype):
     ours.downsample(coarsest_mag=wk.Mag(4))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs.downsample(coarsest_mag=webknossos.Mag(4))
+        theirs.downsample(coarsest_mag=webknossos.Mag(4), executor=SequentialExecutor())
     assert [m.to_layer_name() for m in ours.mags] == [m.to_layer_name() for m in theirs.mags]
     for mag in theirs.mags:
         np.testing.assert_array_equal(ours.get_mag(mag.to_layer_name()).read(), theirs.get_mag(mag).read())
@@ -54,7 +59,8 @@ def test_every_webknossos_interpolation_mode_matches(tmp_path, mode, tolerance, 
     ours.downsample(coarsest_mag=wk.Mag(4), interpolation_mode=mode, sampling_mode="isotropic")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs.downsample(coarsest_mag=webknossos.Mag(4), interpolation_mode=mode, sampling_mode="isotropic")
+        theirs.downsample(coarsest_mag=webknossos.Mag(4), interpolation_mode=mode, sampling_mode="isotropic",
+                          executor=SequentialExecutor())
     for mag in theirs.mags:
         a = ours.get_mag(mag.to_layer_name()).read().astype(np.float64)
         b = theirs.get_mag(mag).read().astype(np.float64)
