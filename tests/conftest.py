@@ -8,6 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No test may depend on the machine's speed: hypothesis' per-example deadline and its
+# "too slow" health check are clocks, so both are off (a loaded CI runner must not fail).
+settings.register_profile("wkpy", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("wkpy")
 
 SHARED = Path(os.environ.get("WKPY_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 FIXTURES = SHARED / "fixtures"

@@ -9,11 +9,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 def test_bench_runs_at_small_size():
     done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--size", "small", "--repeats", "1",
-                           "--only", "W1,R1,R3,P1", "--systems", "wkpy,wkw,tensorstore"],
+                           "--only", "W1,R1,P1", "--systems", "wkpy,wkw"],
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     table = done.stdout
-    for row in ("W1 write 1 call", "R1 read all", "R3 2000×32³ aligned", "P1 2 threads, 2 shards",
-                "lz4 compress (1 core)"):
+    for row in ("W1 write 1 call", "R1 read all", "P1 2 threads, 2 shards", "lz4 compress (1 core)"):
         assert row in table
     assert "wkpy" in table and "MB/s" in table

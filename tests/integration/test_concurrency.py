@@ -115,23 +115,32 @@ def test_readers_during_writes_see_old_or_new(tmp_path, fmt, compress):
     mag = ds.add_layer("c", "color", data_format=fmt).add_mag(1, chunk_shape=8, shard_shape=32, compress=compress)
     mag.write(np.full((32, 32, 32), 1, np.uint8), absolute_offset=(0, 0, 0))
     stop = threading.Event()
+    first_reads = threading.Barrier(3)  # both readers have read once before the first write
     seen = set()
     errors = []
 
     def reader():
-        while not stop.is_set():
+        first = True
+        while True:
+            last = stop.is_set()  # the read after `stop` starts after the last write
             values = np.unique(mag.read(absolute_offset=(0, 0, 0), size=(32, 32, 32)))
             if len(values) != 1:
                 errors.append(values)
             seen.add(int(values[0]))
+            if first:
+                first = False
+                first_reads.wait()
+            if last:
+                break
 
     threads = [threading.Thread(target=reader) for _ in range(2)]
     for t in threads:
         t.start()
+    first_reads.wait(timeout=300)  # a guard against a hang if a reader died, not a measurement
     for i in range(2, 60):
         mag.write(np.full((32, 32, 32), i, np.uint8), absolute_offset=(0, 0, 0))
     stop.set()
     for t in threads:
         t.join()
     assert not errors
-    assert len(seen) > 1
+    assert {1, 59} <= seen  # the readers ran before and after the writes, whatever the scheduling

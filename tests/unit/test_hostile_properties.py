@@ -14,7 +14,7 @@ def _real_properties():
     return sorted(FIXTURES.rglob("datasource-properties.json")) if FIXTURES.is_dir() else []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_properties_raise_only_properties_errors(tmp_path, data):
     files = _real_properties() or pytest.skip("no ../shared fixtures")
@@ -32,7 +32,7 @@ def test_mutated_properties_raise_only_properties_errors(tmp_path, data):
         assert "datasource-properties.json" in str(exc)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_structurally_mutated_properties(tmp_path, data):
     files = _real_properties() or pytest.skip("no ../shared fixtures")

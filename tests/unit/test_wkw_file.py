@@ -62,7 +62,7 @@ boxes = st.tuples(*[st.integers(0, SIDE - 1)] * 3).flatmap(
     lambda lo: st.tuples(st.just(lo), st.tuples(*[st.integers(l + 1, SIDE) for l in lo])))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(boxes, min_size=1, max_size=4), st.sampled_from([1, 2, 3]),
        st.sampled_from([("uint8", 1), ("uint8", 3), ("uint16", 1), ("float64", 2)]), st.sampled_from("CF"))
 def test_writes_then_reads_match_a_numpy_model(tmp_path, writes, block_type, kind, order):
@@ -174,7 +174,7 @@ def test_a_header_claiming_huge_blocks_allocates_nothing_big(tmp_path):
         _wkw.read(str(p), (10, 0, 4, 248), (0, 0, 0, 1, 1, 1), np.zeros((31, 1, 1, 1), np.uint64), (0, 0, 0))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzzed_real_files_only_raise_typed_errors(tmp_path, data):
     files = _real_files() or pytest.skip("no fixture files")

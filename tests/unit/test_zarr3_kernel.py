@@ -145,7 +145,7 @@ def test_fixture_index_is_the_one_formats_md_describes():
     assert struct.unpack("<I", raw[-4:])[0] == 0x511106E9
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.booleans(), st.booleans(), st.booleans(), st.integers(0, 2**8 - 1))
 def test_written_index_matches_the_oracle(tmp_path, at_start, big, crc, pattern):
     spec = spec_for(shard=(1, 8, 8, 8), chunk=(1, 4, 4, 4), steps=[("zstd", 1, False)], index_at_start=at_start,
@@ -192,7 +192,7 @@ def boxes(draw, shard):
     return tuple(lo) + tuple(hi)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.data())
 def test_box_writes_and_reads_match_a_numpy_model(tmp_path, data):
     lay = data.draw(layouts())
@@ -383,7 +383,7 @@ def _hostile_sources(tmp_path: Path) -> list[tuple[Path, _shard.ShardSpec, tuple
     return out
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_shards_only_raise_typed_errors(tmp_path, data):
     sources = _hostile_sources(tmp_path)
