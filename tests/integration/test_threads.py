@@ -198,3 +198,33 @@ def test_threads_writing_disjoint_boxes_of_one_shard_lose_nothing(tmp_path):
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(write, range(len(boxes))))
     np.testing.assert_array_equal(mag.read(absolute_offset=(0, 0, 0), size=(64, 64, 64)), model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt,compress", [("wkw", True), ("wkw", False), ("zarr3", True)])
+def test_many_threads_overlapping_shards_lose_nothing_stress(tmp_path, fmt, compress):
+    """The lose-nothing test above, long: 8 threads, 150 rounds, boxes spanning shard borders."""
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    mag = ds.add_layer("c", "color", dtype_per_channel="uint16", data_format=fmt).add_mag(
+        1, chunk_shape=16, shard_shape=64, compress=compress)
+    side = 128
+    model = np.zeros((1, side, side, side), np.uint16)
+    rng = np.random.default_rng(3)
+    # per round, 8 disjoint slabs along x (each 16 wide) with random y/z extents crossing shard borders
+    for r in range(150):
+        jobs = []
+        for i in range(8):
+            y0, z0 = (int(v) for v in rng.integers(0, side - 80, 2))
+            box = ((16 * i, y0, z0), (16, 80, 80))
+            jobs.append((box, np.full((1, 16, 80, 80), r * 8 + i + 1, np.uint16)))
+        for ((x, y, z), (w, h, d)), data in jobs:
+            model[:, x:x + w, y:y + h, z:z + d] = data
+
+        def write(job):
+            (offset, _), data = job
+            mag.write(data, absolute_offset=offset, allow_unaligned=True, json_update_allowed=False)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(write, jobs))
+    got = mag.read(absolute_offset=(0, 0, 0), size=(side, side, side))
+    np.testing.assert_array_equal(got, model)

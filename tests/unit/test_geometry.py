@@ -597,7 +597,7 @@ def shapes_and_alignments(draw):
     return tuple(a * f for a, f in zip(alignment, factors, strict=True)), alignment
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=60)  # each example chunks with webknossos (slow): fewer examples
 @given(chunk_boxes, chunk_shapes)
 def test_chunk_matches_webknossos(args, shape) -> None:
     ours = [key(c) for c in BoundingBox(*args).chunk(shape)]
@@ -608,7 +608,7 @@ def test_chunk_matches_webknossos(args, shape) -> None:
     assert list(box.iter_chunk_toplefts(shape)) == list(wk.BoundingBox(*args).iter_chunk_toplefts(shape))
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=60)
 @given(chunk_boxes, shapes_and_alignments())
 def test_chunk_with_alignment_matches_webknossos(args, shape_and_alignment) -> None:
     shape, alignment = shape_and_alignment
