@@ -64,9 +64,8 @@ def swap_in(new: Path, path: Path) -> Path:
     if _renameat2 is not None:
         rc = _renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(path), _RENAME_EXCHANGE)
         if rc == 0:
-            old = _sibling(path, OLD)
-            os.rename(new, old)  # `new` holds the old content now
-            return old
+            return new  # it holds the old content now; as a leftover it is deleted
+
         if ctypes.get_errno() not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), f"{new} ⇄ {path}")
     old = move_aside(path)   # a crash here leaves `path` missing: `recover` renames it back
