@@ -48,9 +48,18 @@ def _sibling(path: Path, kind: str) -> Path:
 
 
 def move_aside(path: Path) -> Path:
-    """Rename `path` (a folder, or a link) to a hidden ``.wkpy-old-`` sibling; return it."""
+    """Rename `path` (a folder, or a link) to a hidden ``.wkpy-old-`` sibling; return it.
+
+    Raises
+    ------
+    OperationError
+        The rename failed (e.g. no write permission on the parent); nothing changed.
+    """
     aside = _sibling(path, OLD)
-    os.rename(path, aside)
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        raise OperationError(f"cannot move {path} aside to delete or replace it: {exc}") from exc
     return aside
 
 
