@@ -522,6 +522,7 @@ cdef int check_journal(int jfd, const char* path, layout* F, uint64_t* size, int
         return -1
     bb = load_le64(head + 8)
     if memcmp(head, b"WKWJ\x02", 5) != 0 or memcmp(tail, b"WKWJDONE", 8) != 0 or load_le64(tail + 8) != n \
+            or load_le32(tail + 20) != 0 \
             or bb == 0 or bb > n or (n - JOURNAL_HEAD - JOURNAL_TAIL) % (8 + bb) != 0:
         return 0
     fd[0] = open_existing(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, F, &fsize, e)
@@ -568,7 +569,9 @@ cdef int recover(const char* path, const char* journal, wk_err* e) noexcept nogi
         verdict = 0                     # a link planted at the journal's name
     else:
         verdict = check_journal(jfd, path, &F, &size, &fd, &blk, e)
-    if verdict == 1:
+    if verdict == 0:
+        verdict = 1                     # discarded
+    elif verdict == 1:
         bb = block_bytes(&F)
         pos = JOURNAL_HEAD
         while rc == 0 and pos < size - JOURNAL_TAIL:
@@ -1020,6 +1023,44 @@ def roll_back(path, journal_path) -> int:
     if rc < 0:
         raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
     return rc
+
+
+def write_journal_for(path, journal_path, tuple layout_, tuple box) -> None:
+    """Write the undo journal that a patch of `box` into the raw file `path` would write
+    first, without patching (to test and inspect crash recovery; see `roll_back`)."""
+    cdef layout L, F
+    cdef int64_t b[6]
+    cdef wk_err e
+    cdef uint64_t size
+    cdef int rc, fd
+    cdef uint8_t* blk
+    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
+    cdef bytes jp = journal_path.encode() if isinstance(journal_path, str) else bytes(journal_path)
+    cdef const char* cp = p
+    cdef const char* cjp = jp
+    check_layout(&L, layout_[0], layout_[1], 1, layout_[2], layout_[3])
+    check_box(&L, box, b)
+    e.code = 0; e.errnum = 0
+    with nogil:
+        fd = open_existing(cp, O_RDONLY | O_CLOEXEC, &F, &size, &e)
+        if fd == -2:
+            rc = WK_FAIL(&e, WK_EIO, "no such file")
+            e.errnum = ENOENT
+        elif fd < 0:
+            rc = -1
+        else:
+            rc = same_geometry(&F, &L, &e)
+            if rc == 0 and F.block_type != 1:
+                rc = WK_FAIL(&e, WK_EMISMATCH, "file is not raw")
+            blk = <uint8_t*>malloc(block_bytes(&F)) if rc == 0 else NULL
+            if rc == 0 and blk == NULL:
+                rc = WK_FAIL(&e, WK_ENOMEM, "cannot allocate a block")
+            if rc == 0:
+                rc = write_journal(fd, cjp, &F, b, blk, &e)
+            free(blk)
+            close(fd)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
 
 
 def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigned long long m_lo,
