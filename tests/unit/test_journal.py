@@ -165,3 +165,65 @@ def test_a_successful_patch_leaves_no_journal(tmp_path):
                str(journal))
     assert not journal.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["x0.wkw"]
     assert _read(path)[0, :8, :4, :4].min() == 2
+
+
+# ---- readers ---------------------------------------------------------------------------
+
+
+def _raw_mag(tmp_path: Path):  # type: ignore[no-untyped-def]
+    import wkpy as wk
+
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    mag = ds.add_layer("c", "color", dtype_per_channel="uint8").add_mag(1, chunk_shape=8, shard_shape=16,
+                                                                        compress=False)
+    mag.write(np.full((16, 16, 16), 4, np.uint8), absolute_offset=(0, 0, 0))
+    return mag, tmp_path / "ds" / "c" / "1" / "z0" / "y0" / "x0.wkw"
+
+
+def _kill_mid_patch(shard: Path) -> None:
+    """What a writer killed mid-patch leaves: a complete journal of a box of two blocks,
+    and only the first of those blocks overwritten (with 9)."""
+    _wkw.write_journal_for(str(shard), f"{shard}.journal", (3, 1, 1, 1), (0, 0, 0, 16, 8, 8))
+    _wkw.write(str(shard), str(shard) + ".tmp", (3, 1, 1, 1, 1), (0, 0, 0, 8, 8, 8),
+               np.full((1, 8, 8, 8), 9, np.uint8), (0, 0, 0))
+
+
+def test_a_reader_rolls_back_a_killed_patch_and_sees_the_old_data(tmp_path):
+    mag, shard = _raw_mag(tmp_path)
+    _kill_mid_patch(shard)
+    assert (mag.read(absolute_offset=(0, 0, 0), size=(16, 16, 16)) == 4).all()
+    assert not Path(f"{shard}.journal").exists()
+
+
+def test_a_journal_left_while_the_reader_waited_for_the_lock_is_rolled_back(tmp_path, monkeypatch):
+    """The writer is killed after the reader looked for a journal but before it got the
+    shared lock: the reader must look again once it holds the lock."""
+    import wkpy.storage.wkw as wkw_mod
+
+    mag, shard = _raw_mag(tmp_path)
+    real = wkw_mod.path_lock
+    planted = []
+
+    def path_lock(lock, exclusive=True):  # type: ignore[no-untyped-def]
+        if not exclusive and not planted:
+            planted.append(True)
+            _kill_mid_patch(shard)        # happens while this reader waits for the lock
+        return real(lock, exclusive)
+
+    monkeypatch.setattr(wkw_mod, "path_lock", path_lock)
+    assert (mag.read(absolute_offset=(0, 0, 0), size=(16, 16, 16)) == 4).all()
+    assert planted and not Path(f"{shard}.journal").exists()
+
+
+def test_a_cut_short_journal_does_not_block_reads_or_writes(tmp_path):
+    mag, shard = _raw_mag(tmp_path)
+    journal = Path(f"{shard}.journal")
+    _wkw.write_journal_for(str(shard), str(journal), (3, 1, 1, 1), (0, 0, 0, 16, 8, 8))
+    raw = journal.read_bytes()
+    journal.write_bytes(raw[:-3])
+    assert (mag.read(absolute_offset=(0, 0, 0), size=(16, 16, 16)) == 4).all()
+    assert not journal.exists()
+    journal.write_bytes(raw[:len(raw) // 2])
+    mag.write(np.full((8, 8, 8), 6, np.uint8), absolute_offset=(8, 8, 8), allow_unaligned=True)
+    back = mag.read(absolute_offset=(0, 0, 0), size=(16, 16, 16))[0]
+    assert (back[8:, 8:, 8:] == 6).all() and back[:8].max() == 4 and not journal.exists()
