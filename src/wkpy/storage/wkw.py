@@ -25,6 +25,7 @@ VOXEL_TYPES = {np.dtype(t): i + 1 for i, t in enumerate(["uint8", "uint16", "uin
 _DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
 _FILE_RE = re.compile(r"^x(\d+)\.wkw$")
 
+
 def roll_back(path: Path, journal: Path) -> int:
     """Settle the undo journal a killed in-place patch of the raw file `path` left behind.
 
