@@ -425,9 +425,10 @@ cdef int replaceable(const char* path, const layout* L, bint raw, layout* F, int
 #
 # The checksum chains CRC-32C over every byte: c = crc32c(header); per record
 # c = crc32c(le32 c || le64 index || le32 crc32c(block)); finally
-# checksum = crc32c(le32 c || "WKWJDONE" || le64 length). The trailer is written last and
-# the journal is synced (fdatasync) before the file is touched, so only a journal whose
-# trailer, length and checksum all agree may have a patch behind it. `recover` is the one
+# checksum = crc32c(le32 c || "WKWJDONE" || le64 length). The trailer is written last,
+# before the file is touched, so only a journal whose trailer, length and checksum all
+# agree may have a patch behind it. (Nothing is synced on this path: the guarantee is
+# against killed processes, whose writes the page cache keeps; not against power loss.) `recover` is the one
 # place that judges a journal: a valid one is applied (restoring the old blocks), then
 # deleted; anything else (short, wrong magic, length or checksum, not matching the file)
 # was cut short before the file was touched, and is deleted unapplied.
@@ -488,9 +489,6 @@ cdef int write_journal(int fd, const char* journal, const layout* F, const int64
         store_le64(tail + 8, pos + JOURNAL_TAIL)
         store_le32(tail + 16, chain_seal(c, pos + JOURNAL_TAIL))
         rc = write_all(jfd, tail, JOURNAL_TAIL, pos, e)
-    if not rc and fdatasync(jfd) != 0:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot sync the undo journal")
     if close(jfd) != 0 and not rc:
         e.errnum = errno
         rc = WK_FAIL(e, WK_EIO, "cannot close the undo journal")
@@ -679,12 +677,7 @@ cdef int write_raw(const char* path, const char* tmp, const char* journal, layou
         if rc == 0:
             rc = patch_blocks(fd, &F, L, box, r, blk, e)
         if rc == 0 and journal[0] != 0:
-            # the new blocks reach the disk before the journal that could undo them goes
-            if fdatasync(fd) != 0:
-                e.errnum = errno
-                rc = WK_FAIL(e, WK_EIO, "cannot sync the patched file")
-            else:
-                unlink(journal)
+            unlink(journal)
         # on a failure after the journal was sealed, it stays: the next access rolls back
         close(fd)
     free(blk)
