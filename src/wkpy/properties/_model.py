@@ -56,19 +56,22 @@ def _positive_finite(value: Any) -> bool:
 
 
 def _check_mag_path(path: str, where: str) -> str:
-    """A mag ``path`` that stays inside the dataset, or an absolute path or URL (foreign data).
+    """A mag ``path``, refused if it names the dataset folder or one of its ancestors.
 
-    Relative paths are resolved against the dataset folder, so one that climbs out of it
-    (``../x``, ``./color/../../x``) or names the folder itself (``.``) is refused.
+    A relative path is resolved against the dataset folder. One that leaves it
+    (``../other/color/1``) is a reference to foreign data, as webknossos writes for
+    ``add_symlink_layer(..., make_relative=True)``, and is kept like absolute paths and
+    URLs (wkpy reads such mags and never writes or deletes them). A mag folder can never
+    be the dataset itself (``.``) or contain it (``..``, ``../..``): those are refused.
     """
     if "\0" in path:
         raise Invalid(where, f"{show(path)} contains a NUL character")
     if "://" in path or path.startswith("/"):
         return path
     normal = posixpath.normpath(path)
-    if normal == "." or normal == ".." or normal.startswith("../"):
-        raise Invalid(where, f"{show(path)} leads outside the dataset folder; a relative mag path "
-                             "must name a folder inside it (absolute paths and URLs name foreign data)")
+    if normal == "." or all(part == ".." for part in normal.split("/")):
+        raise Invalid(where, f"{show(path)} names the dataset folder or a folder containing it, "
+                             "not a mag folder")
     return path
 
 
