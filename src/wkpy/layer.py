@@ -444,7 +444,7 @@ class Layer:
         valid = box_in_mag(self.bounding_box.align_with_mag(source.mag, ceil=True), source.mag, allow_empty=True)
         shard = Vec3Int(target.info.shard_shape)
         tile = tile_shape(factors, shard)  # type: ignore[arg-type]
-        run_per_shard(downsample_job, target, self.bounding_box, executor,
+        run_per_shard(downsample_job, source, target, self.bounding_box, executor,
                       lambda box: (source._array, target._array, box, factors, mode,
                                    (tuple(valid.topleft), tuple(valid.size)), tile),
                       f"downsampling {self.name} to {target_mag.to_layer_name()}", job_shape(shard))
@@ -502,7 +502,7 @@ class Layer:
             source = self.get_mag(prev)
             factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
             target = self._target_mag(mag, source, compress, None, None, False)
-            run_per_shard(upsample_job, target, self.bounding_box, executor,
+            run_per_shard(upsample_job, source, target, self.bounding_box, executor,
                           lambda box: (source._array, target._array, box, factors),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
 

@@ -33,7 +33,23 @@ class MagView(View):
     def _array(self) -> Array:
         """The storage, opened on first use (so datasets with missing mags still open)."""
         if self._opened is None:
-            self._opened = open_array(self._path, self._layer.data_format)
+            import numpy as np
+
+            from wkpy.errors import PropertiesError
+
+            array = open_array(self._path, self._layer.data_format)
+            # The array's own metadata must agree with the layer's properties: a zarr.json or
+            # header claiming other channels or another voxel type is refused here, before
+            # any read allocates what it claims.
+            layer = self._layer
+            meta = self._path / ("header.wkw" if layer.data_format == "wkw" else "zarr.json")
+            checks = (("number of channels", "numChannels", array.info.num_channels, layer.num_channels),
+                      ("voxel type", "elementClass", np.dtype(array.info.dtype), np.dtype(layer.dtype_per_channel)))
+            for what, field, found, wanted in checks:
+                if found != wanted:
+                    raise PropertiesError(f"{meta}: {what} {found} contradicts the layer {layer.name!r}, "
+                                          f"whose {field} in datasource-properties.json gives {wanted}")
+            self._opened = array
         return self._opened
 
     @_array.setter

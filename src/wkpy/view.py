@@ -78,6 +78,25 @@ def box_in_mag(box: BoundingBox, mag: Mag, *, allow_empty: bool = False) -> Boun
     return BoundingBox(box.topleft // m, box.size // m)
 
 
+# Most chunks one chunked operation visits: each is a task (and a View) held in memory.
+MAX_CHUNKS = 2**24
+
+
+def _check_chunk_count(view: View, shape: Vec3Int, alignments: Vec3Int | None) -> None:
+    if not shape.is_positive(strictly_positive=True) or \
+            (alignments is not None and not alignments.is_positive(strictly_positive=True)):
+        return  # BoundingBox.chunk refuses these
+    box = view.bounding_box
+    grid = box.topleft if alignments is None else box.topleft - box.topleft % alignments
+    count = 1
+    for origin, end, step in zip(grid, box.bottomright, shape):
+        count *= max(0, -(-(end - origin) // step))
+    if count > MAX_CHUNKS:
+        raise InvalidRequestError(f"{view} would be split into {count} chunks of {tuple(shape)}, more than "
+                                  f"{MAX_CHUNKS}; its box is larger than any data (check the bounding box in "
+                                  "datasource-properties.json), or pass a smaller view or larger chunk_shape")
+
+
 class View:
     """A box (in mag-1 coordinates) of one mag of a layer.
 
@@ -270,10 +289,19 @@ class View:
         chunk_border_alignments: Vec3IntLike | int | None = None,
         read_only: bool | None = None,
     ) -> Iterator[View]:
-        """Sub-views tiling this view (mag-1 shapes and alignment)."""
+        """Sub-views tiling this view (mag-1 shapes and alignment).
+
+        Raises
+        ------
+        InvalidRequestError
+            The view's box holds more than `MAX_CHUNKS` chunks of that shape (a box of
+            absurd size, e.g. from a hostile properties file); checked before the first one.
+        """
+        shape = Vec3Int.from_vec_or_int(chunk_shape)
         alignments = None if chunk_border_alignments is None else Vec3Int.from_vec_or_int(chunk_border_alignments)
-        for box in self.bounding_box.chunk(Vec3Int.from_vec_or_int(chunk_shape), alignments):
-            yield self.get_view(absolute_bounding_box=box, read_only=read_only)
+        _check_chunk_count(self, shape, alignments)
+        boxes = self.bounding_box.chunk(shape, alignments)
+        return (self.get_view(absolute_bounding_box=box, read_only=read_only) for box in boxes)
 
     def _default_chunk_shape(self) -> Vec3Int:
         return Vec3Int(self._array.info.shard_shape) * self._mag.to_vec3_int()
