@@ -27,7 +27,7 @@ from wkpy.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.storage import ArrayInfo, create_array
 from wkpy.storage.zarr3 import Zarr3Config
-from wkpy.view import box_in_mag
+from wkpy.view import View, box_in_mag
 
 if TYPE_CHECKING:
     from wkpy.dataset import Dataset
@@ -523,6 +523,18 @@ class SegmentationLayer(Layer):
 
     def refresh_largest_segment_id(self, executor: Executor | None = None) -> None:
         """Set `largest_segment_id` to the maximum over the finest mag (None if empty)."""
+        from wkpy.executor import map_on_executor
+
         view = self.get_finest_mag()
-        maxima = view.map_chunk(lambda v: int(v.read().max()), executor=executor)
-        self.largest_segment_id = max(maxima) if maxima else None
+        box = view.bounding_box
+        # walk the shards on disk (never the box the JSON claims), in pieces of at most 256³
+        piece = Vec3Int.full(256) * view.mag.to_vec3_int()
+        views = [chunk for shard in view.get_bounding_boxes_on_disk()
+                 if not (part := shard.intersected_with(box, dont_assert=True)).is_empty()
+                 for chunk in view.get_view(absolute_bounding_box=part, read_only=True).chunk(piece, piece)]
+        maxima = map_on_executor(_largest_value, views, executor)
+        self.largest_segment_id = None if box.is_empty() else max(maxima, default=0)  # unwritten voxels are 0
+
+
+def _largest_value(view: View) -> int:
+    return int(view.read().max())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
@@ -21,6 +22,14 @@ __all__ = ["View", "UnalignedWriteWarning"]
 
 class UnalignedWriteWarning(UserWarning):
     """A write to uncompressed WKW that is not aligned to the shard grid (allowed, but slow)."""
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM (a bound for one read's output array)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
 
 
 def resolve_box(
@@ -173,6 +182,11 @@ class View:
         return self._read_in_mag(box_in_mag(box, self._mag))
 
     def _read_in_mag(self, box: BoundingBox) -> np.ndarray:
+        info = self._array.info
+        nbytes = info.num_channels * info.dtype.itemsize * int(np.prod([int(v) for v in box.size], dtype=object))
+        if nbytes > _physical_memory():
+            raise InvalidRequestError(f"reading {box} (mag {self._mag}) needs {nbytes:,} bytes, more than this "
+                                      "machine's memory; read it in parts (chunk(), get_buffered_slice_reader())")
         return self._array.read(tuple(box.topleft), tuple(box.size))  # type: ignore[arg-type]
 
     # ---- write ----------------------------------------------------------------------

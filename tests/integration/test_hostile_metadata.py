@@ -310,11 +310,12 @@ def test_chunked_operations_refuse_an_absurd_box(tmp_path, operation):
     assert len(view.map_chunk(lambda v: int(v.read().max()))) == 2
 
 
-def test_refresh_largest_segment_id_refuses_an_absurd_box(tmp_path):
-    ds, _ = _dataset(tmp_path, "wkw", name="seg", category="segmentation", dtype="uint32")
+def test_refresh_largest_segment_id_walks_the_shards_on_disk_not_an_absurd_box(tmp_path):
+    ds, data = _dataset(tmp_path, "wkw", name="seg", category="segmentation", dtype="uint32")
     layer = _with_huge_box(ds).get_layer("seg")
-    with pytest.raises(WkError):
-        layer.refresh_largest_segment_id()
+    layer.refresh_largest_segment_id()
+    assert layer.largest_segment_id == int(data.max())
+    assert wk.Dataset.open(tmp_path / "ds").get_layer("seg").largest_segment_id == int(data.max())
 
 
 @pytest.mark.parametrize("data_format", ["wkw", "zarr3"])
@@ -330,3 +331,15 @@ def test_copy_and_compress_of_a_huge_box_still_finish(tmp_path, data_format):
     mag = wk.Dataset.open(ds.path).get_layer("color").get_mag(1)
     assert mag.info.compression
     np.testing.assert_array_equal(mag.read(absolute_offset=(64, 32, 0), size=(32, 32, 32))[0], data)
+
+
+@pytest.mark.parametrize("data_format", ["wkw", "zarr3"])
+def test_reading_an_absurd_box_whole_is_a_typed_error_not_an_allocation(tmp_path, data_format):
+    ds, data = _dataset(tmp_path, data_format)
+    mag = _with_huge_box(ds).get_layer("color").get_mag(1)
+    with pytest.raises(InvalidRequestError, match="more than this machine's memory"):
+        mag.read()
+    with pytest.raises(InvalidRequestError):
+        with mag.get_buffered_slice_reader() as reader:
+            next(iter(reader))
+    assert np.array_equal(mag.read(absolute_offset=(64, 32, 0), size=(32, 32, 32))[0], data)
