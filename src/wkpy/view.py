@@ -158,7 +158,7 @@ class View:
 
     # ---- write ----------------------------------------------------------------------
     def _ensure_writable(self) -> None:
-        if self._read_only:
+        if self.read_only:
             raise ReadOnlyError(f"{self} is read-only")
 
     def write(
@@ -249,8 +249,8 @@ class View:
     ) -> View:
         """A sub-view; only read-only views may reach outside this view's box."""
         if read_only is None:
-            read_only = self._read_only
-        elif self._read_only and not read_only:
+            read_only = self.read_only
+        elif self.read_only and not read_only:
             raise ReadOnlyError(f"a writable view cannot be made from the read-only {self}")
         if size is not None and relative_offset is None and absolute_offset is None \
                 and relative_bounding_box is None and absolute_bounding_box is None:

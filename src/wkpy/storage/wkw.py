@@ -16,7 +16,7 @@ from wkcore import _morton, _wkw
 from wkpy.errors import CorruptFileError, DataMismatchError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
-from wkpy.storage.array import ArrayInfo, Vec3, split_by_shard, split_for_threads
+from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, folder_id, split_by_shard, split_for_threads
 
 __all__ = ["WkwArray", "VOXEL_TYPES"]
 
@@ -57,7 +57,7 @@ def _log2(n: int, what: str) -> int:
     return n.bit_length() - 1
 
 
-class WkwArray:
+class WkwArray(MagFolder):
     """One WKW mag folder."""
 
     def __init__(self, path: Path, info: ArrayInfo, block_type: int) -> None:
@@ -82,7 +82,12 @@ class WkwArray:
         block, side = 1 << block_log2, 1 << (block_log2 + file_log2)
         info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1,
                          lz4hc=block_type == 3)
-        return cls(path, info, block_type)
+        array = cls(path, info, block_type)
+        array._folder = folder_id(array.path)
+        return array
+
+    def _reload(self) -> None:
+        self.__dict__.update(WkwArray.open(self.path).__dict__)
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> "WkwArray":
@@ -100,6 +105,7 @@ class WkwArray:
         tmp = array.path / f".header.wkw.{os.getpid()}.{threading.get_ident()}"
         tmp.write_bytes(header)
         os.replace(tmp, array.path / "header.wkw")
+        array._folder = folder_id(array.path)
         return array
 
     def _file(self, idx: tuple[int, ...]) -> Path:
@@ -160,7 +166,7 @@ class WkwArray:
 
         def task(part):  # type: ignore[no-untyped-def]
             def run() -> None:
-                path = self._file(part.shard)
+                path = self._shard_file(self._file(part.shard))
                 box = part.box
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
@@ -174,7 +180,8 @@ class WkwArray:
                     _wkw.write(os.fspath(path), tmp, layout, box, data, part.start, os.fspath(journal))
             return run
 
-        run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))  # type: ignore[arg-type]
+        with self.writing():
+            run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))  # type: ignore[arg-type]
 
     def _rebuild(self, path: Path, tmp: str, layout: tuple, box: tuple, data: np.ndarray, start: Vec3) -> None:
         """Re-encode a compressed file with its blocks split over the cores, then swap it in."""
