@@ -48,9 +48,18 @@ def _sibling(path: Path, kind: str) -> Path:
 
 
 def move_aside(path: Path) -> Path:
-    """Rename `path` (a folder, or a link) to a hidden ``.wkpy-old-`` sibling; return it."""
+    """Rename `path` (a folder, or a link) to a hidden ``.wkpy-old-`` sibling; return it.
+
+    Raises
+    ------
+    OperationError
+        The rename failed (e.g. no write permission on the parent); nothing changed.
+    """
     aside = _sibling(path, OLD)
-    os.rename(path, aside)
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        raise OperationError(f"cannot move {path} aside to delete or replace it: {exc}") from exc
     return aside
 
 
@@ -64,9 +73,8 @@ def swap_in(new: Path, path: Path) -> Path:
     if _renameat2 is not None:
         rc = _renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(path), _RENAME_EXCHANGE)
         if rc == 0:
-            old = _sibling(path, OLD)
-            os.rename(new, old)  # `new` holds the old content now
-            return old
+            return new  # it holds the old content now; as a leftover it is deleted
+
         if ctypes.get_errno() not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), f"{new} ⇄ {path}")
     old = move_aside(path)   # a crash here leaves `path` missing: `recover` renames it back
