@@ -18,12 +18,12 @@ the random delay covers the operation only, not the interpreter start.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,6 +108,7 @@ class Case:
     operate: Callable[[Path], None]
     verify: Callable[[Path, "Case"], None]
     loop: bool = False  # the child repeats writes forever; the dataset lives across kills
+    watch: Callable[[Path, threading.Event, list], None] | None = None  # runs in a thread beside the child
     reference: dict = field(default_factory=dict)
 
     def delay(self, rng: random.Random, duration: float) -> float:
@@ -306,7 +307,20 @@ def _write_case(data_format: str, compress: bool) -> Case:
         journals = [str(q) for q in p.rglob("*.journal")]
         assert not journals, f"journals left after reads and writes of every shard: {journals}"
 
-    return Case(f"write-{data_format}-{'compressed' if compress else 'raw'}", build, operate, verify, loop=True)
+    return Case(f"write-{data_format}-{'compressed' if compress else 'raw'}", build, operate, verify, loop=True,
+                watch=_read_boxes_until)
+
+
+def _read_boxes_until(p: Path, stop: threading.Event, torn: list) -> None:
+    """A reader beside the writer that gets killed: every read of a box is one write's
+    values (a reader must never see a half-patched or half-rolled-back shard)."""
+    mag = wk.Dataset.open(p).get_layer("color").get_mag(1)
+    while not stop.is_set():
+        for off, size in WRITE_BOXES:
+            values = np.unique(mag.read(absolute_offset=off, size=size))
+            if len(values) != 1:
+                torn.append(f"box {off}+{size} read torn: values {values[:10]}")
+        stop.wait(0.002)  # leave the writer most of the CPU
 
 
 CASES: dict[str, Case] = {c.name: c for c in [
@@ -414,10 +428,25 @@ def run_case(case: Case, root: Path, kills: int, seed: int, strict: bool = True)
         if not case.loop or not work.exists():
             shutil.rmtree(work, ignore_errors=True)
             shutil.copytree(template, work, symlinks=True)
-        kill = kill_during(case.name, work, case.delay(rng, duration))
+        stop, torn, watcher = threading.Event(), [], None
+        if case.watch is not None:
+            def watch() -> None:
+                try:
+                    case.watch(work, stop, torn)
+                except Exception as exc:  # noqa: BLE001 - a reader must not fail either
+                    torn.append(f"a reader beside the killed writer raised {type(exc).__name__}: {exc}")
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+        try:
+            kill = kill_during(case.name, work, case.delay(rng, duration))
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.join()
         outcome.kills += 1
         outcome.finished_before_kill += kill.finished
         try:
+            assert not torn, torn[:3]
             case.verify(work, case)
         except Exception as exc:  # noqa: BLE001 - a soak counts every kind of failure
             if strict:
