@@ -388,7 +388,21 @@ def dumps_array(doc: Mapping[str, Any]) -> str:
 
 
 def write_json_atomic(file: Path, text: str) -> None:
-    """Write `text` to a temporary sibling and rename it over `file`."""
-    tmp = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, file)
+    """Write `text` to a temporary sibling and rename it over `file`.
+
+    The temporary file gets a fresh name (process, thread and a random part) and is
+    created with O_EXCL | O_NOFOLLOW, so a link planted in the folder is never written
+    through; a rename replaces a link at `file` itself, not its target.
+    """
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, file)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
