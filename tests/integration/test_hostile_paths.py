@@ -176,6 +176,8 @@ def plant(sandbox: Sandbox, case: str) -> None:
         os.symlink(out / "created-by-wkpy", mag / "z0" / "y0" / "x0.wkw.journal")
     elif case == "journal_existing":  # the undo journal's name -> a victim file
         os.symlink(out / "victim.txt", mag / "z0" / "y0" / "x0.wkw.journal")
+    elif case == "journal_folder":  # the undo journal's name -> a victim folder
+        os.symlink(out / "sub", mag / "z0" / "y0" / "x0.wkw.journal", target_is_directory=True)
     elif case == "temp_name_dangling":  # a fixed temp-looking name beside the shard
         os.symlink(out / "created-by-wkpy", mag / "z0" / "y0" / "x0.wkw.tmp")
     elif case == "layer_folder":  # color -> outside/color
@@ -214,7 +216,7 @@ def _op(ds: wk.Dataset, op: str) -> None:
 
 
 OPS = ["write", "write_grow", "read_then_write", "compress", "delete_mag", "delete_layer", "add_mag", "downsample"]
-WKW_CASES = ["shard_file", "journal_dangling", "journal_existing", "temp_name_dangling", "layer_folder",
+WKW_CASES = ["shard_file", "journal_dangling", "journal_existing", "journal_folder", "temp_name_dangling", "layer_folder",
              "mag_folder", "lock_folder"]
 
 
