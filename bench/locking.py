@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import em_like  # noqa: E402
 
 import wkpy as wk  # noqa: E402
+import wkpy.storage.array as array_storage  # noqa: E402
 import wkpy.storage.wkw as wkw_storage  # noqa: E402
 import wkpy.storage.zarr3 as zarr3_storage  # noqa: E402
 
@@ -31,7 +32,7 @@ import wkpy.storage.zarr3 as zarr3_storage  # noqa: E402
 def measure(root: Path, fmt: str, compress: bool, side: int, shards: int, locked: bool) -> float:
     real = wkw_storage.path_lock
     if not locked:
-        for mod in (wkw_storage, zarr3_storage):
+        for mod in (array_storage, wkw_storage, zarr3_storage):
             mod.path_lock = lambda *a, **k: contextlib.nullcontext()  # type: ignore[assignment]
     try:
         shutil.rmtree(root, ignore_errors=True)
@@ -44,7 +45,7 @@ def measure(root: Path, fmt: str, compress: bool, side: int, shards: int, locked
                           range(shards)))
         return shards * block.nbytes / (time.perf_counter() - t0) / 1e6
     finally:
-        for mod in (wkw_storage, zarr3_storage):
+        for mod in (array_storage, wkw_storage, zarr3_storage):
             mod.path_lock = real  # type: ignore[assignment]
 
 

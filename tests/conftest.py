@@ -54,3 +54,27 @@ def random_volume(shape: tuple[int, ...], dtype: str | np.dtype, seed: int = 0) 
     if dtype.kind == "f":
         return (data * 0.5).astype(dtype)
     return data.astype(dtype)
+
+
+def tree_state(root: str | os.PathLike[str]) -> dict[str, tuple]:
+    """Everything under `root` without following links: each folder's sorted listing,
+    each file's SHA-256 and mode, each symlink's target. Equal states mean nothing was
+    created, changed or deleted there."""
+    import hashlib
+
+    root = Path(root)
+    state: dict[str, tuple] = {}
+    if not root.exists() and not root.is_symlink():
+        return state
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        rel = os.path.relpath(folder, root)
+        state[rel] = ("dir", tuple(sorted(dirs + files)))
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            key = os.path.normpath(os.path.join(rel, name))
+            if os.path.islink(path):
+                state[key] = ("link", os.readlink(path))
+            elif os.path.isfile(path):
+                with open(path, "rb") as f:
+                    state[key] = ("file", hashlib.sha256(f.read()).hexdigest(), os.stat(path).st_mode)
+    return state

@@ -11,8 +11,10 @@ most three of zstd, blosc, gzip, crc32c). See FORMATS.md, section 3.
 
 Box reads decode only the inner chunks the box touches. Box writes re-encode only touched
 chunks, copy the others' encoded bytes as they are, drop chunks that are entirely the fill
-value, and write the new file under a temporary name renamed over the old one; a shard left
-without chunks is not written (an existing one is removed). For a big box in one shard,
+value, and write the new file under a temporary name (created with O_EXCL | O_NOFOLLOW,
+never through a link) renamed over the old one; a shard left without chunks is not written
+(an existing one is removed). A write that replaces every chunk of a shard does not read the
+old file at all, so a damaged shard is overwritten; a partial write into one raises. For a big box in one shard,
 `encode` lets several threads each prepare the chunks of a chunk-aligned part, and `write`
 then only assembles the file.
 
@@ -24,13 +26,13 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memcmp, memset
 from libc.errno cimport errno, ENOENT
-from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC
+from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_NONBLOCK, O_CLOEXEC
 from posix.unistd cimport close, dup, pread, pwrite, unlink
 from posix.stat cimport struct_stat, fstat
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
-                           load_le64, store_le64, load_le32, store_le32, read_exact, write_all)
+                           load_le64, store_le64, load_le32, store_le32, read_exact, write_all, create_new)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
@@ -146,7 +148,7 @@ cdef int open_in(const char* path, work* W, uint64_t* size, wk_err* e, int fd=-1
     """Open an existing file for reading (or use a duplicate of the caller's `fd`): 1 if
     found, 0 if absent, -1 on error."""
     cdef struct_stat st
-    W.fd_in = dup(fd) if fd >= 0 else c_open(path, O_RDONLY)
+    W.fd_in = dup(fd) if fd >= 0 else c_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     if W.fd_in < 0:
         if errno == ENOENT:
             return 0
@@ -484,7 +486,7 @@ cdef int read_chunks(const char* path, work* W, const zspec* S, const int64_t* b
 
 cdef int flush_stage(work* W, const char* tmp, wk_err* e) noexcept nogil:
     if W.fd_out < 0:
-        W.fd_out = c_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        W.fd_out = create_new(tmp, O_WRONLY)
         if W.fd_out < 0:
             e.errnum = errno
             return WK_FAIL(e, WK_EIO, "cannot create the temporary file")
@@ -583,6 +585,21 @@ cdef int prepared_add(encoded_set* P, uint64_t m, const uint8_t* p, uint64_t n, 
         P.len += n
     return 0
 
+cdef bint chunk_aligned(const zspec* S, const int64_t* box) noexcept nogil:
+    """Whether every chunk the box touches lies wholly inside it (none keeps old voxels)."""
+    cdef int k
+    for k in range(4):
+        if box[k] % S.chunk[k] or box[k + 4] % S.chunk[k]:
+            return False
+    return True
+
+cdef bint whole_shard(const zspec* S, const int64_t* box) noexcept nogil:
+    cdef int k
+    for k in range(4):
+        if box[k] != 0 or box[k + 4] != S.shard[k]:
+            return False
+    return True
+
 cdef int encode_box(const char* path, const zspec* S, const int64_t* box, const region* r, encoded_set* P,
                     wk_err* e) noexcept nogil:
     """Encode every chunk the box touches (over the current file's content) into P."""
@@ -595,9 +612,10 @@ cdef int encode_box(const char* path, const zspec* S, const int64_t* box, const 
     cdef uint8_t* cur
     cdef uint64_t touched = 1, want
     work_init(&W, S)
-    rc = open_in(path, &W, &size, e)
-    if rc == 1:
-        rc = load_index(&W, S, size, e)
+    if not chunk_aligned(S, box):       # some chunk keeps old voxels: the old file is needed
+        rc = open_in(path, &W, &size, e)
+        if rc == 1:
+            rc = load_index(&W, S, size, e)
     if rc == 0:
         rc = alloc_work(&W, S, e)
     for k in range(4):
@@ -688,7 +706,9 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
     cdef const encoded_set* P
     cdef uint64_t* entry
     cdef uint8_t* cur
-    exists = open_in(path, W, &size, e)
+    # A box covering the whole shard replaces every chunk: the old file is not read (nor
+    # its index checked), so a damaged shard is overwritten.
+    exists = 0 if whole_shard(S, box) else open_in(path, W, &size, e)
     if exists < 0:
         return -1
     if exists:
@@ -738,11 +758,14 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
         return -1
     if present == 0:
         outcome[0] = 2
-        if exists:
-            outcome[0] = 1
-            if unlink(path) != 0 and errno != ENOENT:
+        if exists or whole_shard(S, box):
+            if unlink(path) == 0:
+                outcome[0] = 1
+            elif errno != ENOENT:
                 e.errnum = errno
                 return WK_FAIL(e, WK_EIO, "cannot remove the emptied file")
+            elif exists:
+                outcome[0] = 1
         return 0
     outcome[0] = 0
     if isz:

@@ -2,8 +2,12 @@
 """Byte helpers and the error record shared by the kernels (all inline, no state)."""
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
-from libc.errno cimport errno
-from posix.unistd cimport pread, pwrite
+from libc.errno cimport errno, EEXIST
+from posix.unistd cimport pread, pwrite, unlink
+from posix.fcntl cimport open as c_open, O_CREAT, O_EXCL, O_CLOEXEC
+
+cdef extern from "<fcntl.h>" nogil:
+    enum: O_NOFOLLOW
 
 cdef enum:
     WK_OK = 0
@@ -64,3 +68,14 @@ cdef inline int write_all(int fd, const uint8_t* buf, uint64_t n, uint64_t off, 
             return WK_FAIL(e, WK_EIO, "write failed")
         buf += r; off += r; n -= r
     return 0
+
+cdef inline int create_new(const char* path, int flags) noexcept nogil:
+    """Create `path` as a new file and open it with `flags`, never through a link: the fd,
+    or -1 with errno set. Temporary names are unique to a live process and thread, so a
+    file already there is a killed writer's leftover or something planted (a link, say):
+    it is unlinked (the link itself, not its target) and the creation retried once."""
+    cdef int full = flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+    cdef int fd = c_open(path, full, 0o644)
+    if fd < 0 and errno == EEXIST and unlink(path) == 0:
+        fd = c_open(path, full, 0o644)
+    return fd

@@ -6,22 +6,29 @@ voxels in Fortran order with channels interleaved (see FORMATS.md). Every entry 
 below does all of its I/O and (de)compression with the GIL released: Python threads
 working on different files run in parallel. Nothing here keeps state between calls.
 Compressed files are rewritten whole into a temporary file that is renamed over the old
-one, so a reader or a crash sees the old file or the new one, never a torn one.
+one, so a reader or a crash sees the old file or the new one, never a torn one. Raw files
+are patched in place after an undo journal is complete on disk (see "undo journal").
+A write that covers a whole file never needs the old one: it builds the new file under a
+temporary name and renames it over whatever was there, so a damaged file (cut short,
+garbage after its header) is replaced, not refused. Temporary files and journals are
+created with O_EXCL | O_NOFOLLOW, and files patched in place are opened with
+O_NOFOLLOW: nothing is ever written through a symbolic link.
 """
-from libc.stdint cimport uint8_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free, realloc
-from libc.string cimport memcpy, memset
-from libc.errno cimport errno, ENOENT
-from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC
-from posix.unistd cimport close, pread, pwrite, ftruncate, unlink
-from posix.stat cimport struct_stat, fstat
+from libc.string cimport memcpy, memcmp, memset
+from libc.errno cimport errno, ENOENT, ELOOP
+from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, O_CLOEXEC
+from posix.unistd cimport close, pread, pwrite, ftruncate, unlink, fdatasync
+from posix.stat cimport struct_stat, fstat, S_ISREG
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
-                           WK_EMISMATCH, load_le64, store_le64, read_exact, write_all)
+                           WK_EMISMATCH, load_le64, store_le64, load_le32, store_le32, read_exact, write_all,
+                           create_new, O_NOFOLLOW)
 from wkcore._morton cimport morton_encode, morton_decode
 from wkcore._copy cimport copy3d
-from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact
+from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, crc32c
 from wkcore._raise import raise_for
 
 cdef extern from "<stdio.h>" nogil:
@@ -34,6 +41,8 @@ DEF MAX_BLOCK_LOG2 = 10
 DEF LZ4_MAX_RATIO = 255      # an LZ4 block expands at most ~255x
 DEF READ_GAP = 1 << 16       # nearby blocks are read together across gaps up to this
 DEF READ_WINDOW = 1 << 23    # ... in runs of at most this many bytes (one block more if larger)
+DEF JOURNAL_HEAD = 32
+DEF JOURNAL_TAIL = 24
 
 cdef int TYPE_BYTES[7]
 TYPE_BYTES[:] = [0, 1, 2, 4, 8, 4, 8]
@@ -135,7 +144,7 @@ cdef int check_open(int fd, layout* F, uint64_t* size, wk_err* e) noexcept nogil
 
 cdef int open_existing(const char* path, int flags, layout* F, uint64_t* size, wk_err* e) noexcept nogil:
     """Open and check the header; returns the fd, -2 if the file does not exist, -1 on error."""
-    cdef int fd = c_open(path, flags)
+    cdef int fd = c_open(path, flags | O_NONBLOCK)
     if fd < 0:
         if errno == ENOENT:
             return -2
@@ -209,7 +218,7 @@ cdef int read_box(const char* path, int given_fd, const layout* X, const int64_t
         if check_open(fd, &F, &size, e):
             return -1
     else:
-        fd = open_existing(path, O_RDONLY, &F, &size, e)
+        fd = open_existing(path, O_RDONLY | O_CLOEXEC, &F, &size, e)
         if fd == -2:
             return 0
         if fd < 0:
@@ -354,98 +363,324 @@ cdef inline bint touches(int64_t bx, int64_t by, int64_t bz, int B, const int64_
     full[0] = nx == B and ny == B and nz == B
     return True
 
+cdef inline bint covers_file(const layout* L, const int64_t* box) noexcept nogil:
+    """Whether the box is the whole file (every block fully overwritten)."""
+    cdef int64_t side = (<int64_t>1) << (L.block_log2 + L.file_log2)
+    return box[0] == 0 and box[1] == 0 and box[2] == 0 and box[3] == side and box[4] == side and box[5] == side
+
+cdef int classify_header(const uint8_t* h, uint64_t n, const layout* L, bint raw, layout* F, int* found,
+                         wk_err* e) noexcept nogil:
+    """May a file starting with these `n` bytes be replaced whole without reading it?
+
+    Yes (found 0) if it is shorter than a header or does not start with 'WKW': it is not a
+    WKW file at all (damaged, or cut to nothing). Yes (found 1, its header in F) if its
+    header is one of the layer's kind (same geometry, raw or compressed as `raw` says):
+    whatever follows the header (jump table, blocks, size) is not needed. No (-1) if the
+    header says it is another kind of WKW file, which is refused as a partial write would.
+    """
+    found[0] = 0
+    if n < HEADER_SIZE or h[0] != 0x57 or h[1] != 0x4B or h[2] != 0x57:
+        return 0
+    if parse_header(h, F, e) or same_geometry(F, L, e):
+        return -1
+    if raw and F.block_type != 1:
+        return WK_FAIL(e, WK_EMISMATCH, "file is compressed (block type %d) but the layer's header says raw", F.block_type)
+    if not raw and F.block_type == 1:
+        return WK_FAIL(e, WK_EMISMATCH, "file is raw but the layer's header says compressed")
+    found[0] = 1
+    return 0
+
+cdef int replaceable(const char* path, const layout* L, bint raw, layout* F, int* found, wk_err* e) noexcept nogil:
+    """`classify_header` for the file at `path` (absent: found 0). Only its header is read
+    (through a link, if it is one: the link is then replaced, never written through)."""
+    cdef uint8_t h[HEADER_SIZE]
+    cdef Py_ssize_t n = 0, r
+    cdef int fd = c_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    found[0] = 0
+    if fd < 0:
+        if errno == ENOENT:
+            return 0
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot open")
+    while n < HEADER_SIZE:
+        r = pread(fd, h + n, HEADER_SIZE - n, n)
+        if r < 0:
+            e.errnum = errno
+            close(fd)
+            return WK_FAIL(e, WK_EIO, "read failed")
+        if r == 0:
+            break
+        n += r
+    close(fd)
+    return classify_header(h, <uint64_t>n, L, raw, F, found, e)
+
+# ---- undo journal -------------------------------------------------------------------------
+# Before a raw file is patched in place, the old contents of every block the write touches
+# are saved to `<file>.journal`:
+#
+#   header   32 bytes  "WKWJ", version 2, 3 zero bytes, u64 block bytes, u64 data offset,
+#                      u64 blocks in the file (all little-endian)
+#   records            u64 Morton index of the block, then its old bytes; as many as touched
+#   trailer  24 bytes  "WKWJDONE", u64 length of the whole journal, u32 checksum, u32 zero
+#
+# The checksum chains CRC-32C over every byte: c = crc32c(header); per record
+# c = crc32c(le32 c || le64 index || le32 crc32c(block)); finally
+# checksum = crc32c(le32 c || "WKWJDONE" || le64 length). The trailer is written last,
+# before the file is touched, so only a journal whose trailer, length and checksum all
+# agree may have a patch behind it. (Nothing is synced on this path: the guarantee is
+# against killed processes, whose writes the page cache keeps; not against power loss.) `recover` is the one
+# place that judges a journal: a valid one is applied (restoring the old blocks), then
+# deleted; anything else (short, wrong magic, length or checksum, not matching the file)
+# was cut short before the file was touched, and is deleted unapplied.
+
+cdef inline uint32_t chain_record(uint32_t c, uint64_t m, const uint8_t* blk, uint64_t bb) noexcept nogil:
+    cdef uint8_t t[16]
+    store_le32(t, c)
+    store_le64(t + 4, m)
+    store_le32(t + 12, crc32c(blk, bb))
+    return crc32c(t, 16)
+
+cdef inline uint32_t chain_seal(uint32_t c, uint64_t total) noexcept nogil:
+    cdef uint8_t t[20]
+    store_le32(t, c)
+    memcpy(t + 4, b"WKWJDONE", 8)
+    store_le64(t + 12, total)
+    return crc32c(t, 20)
+
+cdef void journal_head(const layout* F, uint8_t* h) noexcept nogil:
+    memset(h, 0, JOURNAL_HEAD)
+    memcpy(h, b"WKWJ", 4)
+    h[4] = 2
+    store_le64(h + 8, block_bytes(F))
+    store_le64(h + 16, F.data_offset)
+    store_le64(h + 24, n_blocks(F))
+
 cdef int write_journal(int fd, const char* journal, const layout* F, const int64_t* box, uint8_t* blk,
                        wk_err* e) noexcept nogil:
-    """Save the old contents of every block the box touches (an undo log), ending with a
-    commit marker: a crash before the marker leaves the file untouched, after it the log
-    can restore the old file (see wkpy.storage.wkw)."""
-    cdef uint64_t bb = block_bytes(F), m, pos = 16
+    """Save the old contents of every block the box touches, seal and sync the journal."""
+    cdef uint64_t bb = block_bytes(F), m, pos = JOURNAL_HEAD
     cdef int64_t bx, by, bz
-    cdef uint8_t head[16]
+    cdef uint8_t head[JOURNAL_HEAD]
+    cdef uint8_t tail[JOURNAL_TAIL]
+    cdef uint8_t rec[8]
+    cdef uint32_t c
     cdef int g = F.block_log2, rc = 0
-    cdef int jfd = c_open(journal, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    cdef int jfd = create_new(journal, O_WRONLY)
     if jfd < 0:
         e.errnum = errno
         return WK_FAIL(e, WK_EIO, "cannot create the undo journal")
-    memcpy(head, b"WKWJ", 4)
-    head[4] = 1; head[5] = 0; head[6] = 0; head[7] = 0
-    store_le64(head + 8, bb)
-    rc = write_all(jfd, head, 16, 0, e)
+    journal_head(F, head)
+    c = crc32c(head, JOURNAL_HEAD)
+    rc = write_all(jfd, head, JOURNAL_HEAD, 0, e)
     for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
         for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
             for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
                 if rc:
                     break
                 m = morton_encode(bx, by, bz)
-                store_le64(head, m)
-                rc = read_exact(fd, blk, bb, F.data_offset + m * bb, e) or write_all(jfd, head, 8, pos, e) \
+                store_le64(rec, m)
+                rc = read_exact(fd, blk, bb, F.data_offset + m * bb, e) or write_all(jfd, rec, 8, pos, e) \
                     or write_all(jfd, blk, bb, pos + 8, e)
+                c = chain_record(c, m, blk, bb)
                 pos += 8 + bb
     if not rc:
-        store_le64(head, <uint64_t>-1)
-        rc = write_all(jfd, head, 8, pos, e)
-    close(jfd)
+        memset(tail, 0, JOURNAL_TAIL)
+        memcpy(tail, b"WKWJDONE", 8)
+        store_le64(tail + 8, pos + JOURNAL_TAIL)
+        store_le32(tail + 16, chain_seal(c, pos + JOURNAL_TAIL))
+        rc = write_all(jfd, tail, JOURNAL_TAIL, pos, e)
+    if close(jfd) != 0 and not rc:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot close the undo journal")
+    if rc:
+        unlink(journal)    # the file is untouched
+    return rc
+
+cdef int check_journal(int jfd, const char* path, layout* F, uint64_t* size, int* fd, uint8_t** blk,
+                       wk_err* e) noexcept nogil:
+    """1 if the open journal (of `size` bytes) is complete and fits the raw file at `path`,
+    which is then open for patching in fd, with a block buffer in blk; 0 if the journal is
+    to be discarded; -1 on error."""
+    cdef struct_stat st
+    cdef uint8_t head[JOURNAL_HEAD]
+    cdef uint8_t tail[JOURNAL_TAIL]
+    cdef uint8_t want[JOURNAL_HEAD]
+    cdef uint8_t rec[8]
+    cdef uint64_t bb, fsize, pos, m, n
+    cdef uint32_t c
+    if fstat(jfd, &st) != 0:
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot stat the undo journal")
+    if not S_ISREG(st.st_mode):
+        return 0
+    n = size[0] = <uint64_t>st.st_size
+    if n < JOURNAL_HEAD + JOURNAL_TAIL:
+        return 0
+    if read_exact(jfd, head, JOURNAL_HEAD, 0, e) or read_exact(jfd, tail, JOURNAL_TAIL, n - JOURNAL_TAIL, e):
+        return -1
+    bb = load_le64(head + 8)
+    if memcmp(head, b"WKWJ\x02", 5) != 0 or memcmp(tail, b"WKWJDONE", 8) != 0 or load_le64(tail + 8) != n \
+            or load_le32(tail + 20) != 0 \
+            or bb == 0 or bb > n or (n - JOURNAL_HEAD - JOURNAL_TAIL) % (8 + bb) != 0:
+        return 0
+    fd[0] = open_existing(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, F, &fsize, e)
+    if fd[0] == -2:
+        return 0                        # no file: nothing was patched
+    if fd[0] == -1:
+        if e.code == WK_ECORRUPT or e.errnum == ELOOP:
+            return 0                    # not a raw file that this journal could have patched
+        return -1
+    journal_head(F, want)
+    if F.block_type != 1 or memcmp(head, want, JOURNAL_HEAD) != 0:
+        return 0
+    blk[0] = <uint8_t*>malloc(bb)
+    if blk[0] == NULL:
+        return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
+    c = crc32c(head, JOURNAL_HEAD)
+    pos = JOURNAL_HEAD
+    while pos < n - JOURNAL_TAIL:
+        if read_exact(jfd, rec, 8, pos, e) or read_exact(jfd, blk[0], bb, pos + 8, e):
+            return -1
+        m = load_le64(rec)
+        if m >= n_blocks(F):
+            return 0
+        c = chain_record(c, m, blk[0], bb)
+        pos += 8 + bb
+    return 1 if chain_seal(c, n) == load_le32(tail + 16) else 0
+
+cdef int recover(const char* path, const char* journal, wk_err* e) noexcept nogil:
+    """Settle the journal of the raw file at `path` (the caller holds the file's lock):
+    0 if there is none, 1 if it was incomplete (deleted unapplied), 2 if it was rolled back
+    (the old blocks restored and synced, then the journal deleted), -1 on error."""
+    cdef layout F
+    cdef int jfd, fd = -1, verdict, rc = 0
+    cdef uint8_t* blk = NULL
+    cdef uint8_t rec[8]
+    cdef uint64_t size = 0, bb, pos
+    jfd = c_open(journal, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+    if jfd < 0:
+        if errno == ENOENT:
+            return 0
+        if errno != ELOOP:
+            e.errnum = errno
+            return WK_FAIL(e, WK_EIO, "cannot open the undo journal")
+        verdict = 0                     # a link planted at the journal's name
+    else:
+        verdict = check_journal(jfd, path, &F, &size, &fd, &blk, e)
+    if verdict == 0:
+        verdict = 1                     # discarded
+    elif verdict == 1:
+        bb = block_bytes(&F)
+        pos = JOURNAL_HEAD
+        while rc == 0 and pos < size - JOURNAL_TAIL:
+            rc = read_exact(jfd, rec, 8, pos, e) or read_exact(jfd, blk, bb, pos + 8, e) \
+                or write_all(fd, blk, bb, F.data_offset + load_le64(rec) * bb, e)
+            pos += 8 + bb
+        if rc == 0 and fdatasync(fd) != 0:
+            e.errnum = errno
+            rc = WK_FAIL(e, WK_EIO, "cannot sync the rolled-back file")
+        verdict = -1 if rc else 2
+    free(blk)
+    if fd >= 0:
+        close(fd)
+    if jfd >= 0:
+        close(jfd)
+    if verdict >= 1 and unlink(journal) != 0 and errno != ENOENT:
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot remove the undo journal")
+    return verdict
+
+cdef int patch_blocks(int fd, const layout* F, const layout* L, const int64_t* box, const region* r, uint8_t* blk,
+                      wk_err* e) noexcept nogil:
+    """Write the box's voxels into the blocks of the open raw file (read-modify-write for
+    blocks the box covers only in part)."""
+    cdef uint64_t bb = block_bytes(L), m
+    cdef int B = 1 << L.block_log2, g = L.block_log2
+    cdef int64_t bx, by, bz
+    cdef bint full
+    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
+        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
+            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
+                m = morton_encode(bx, by, bz)
+                touches(bx, by, bz, B, box, &full)
+                if not full and read_exact(fd, blk, bb, F.data_offset + m * bb, e):
+                    return -1
+                patch_block(blk, L, bx, by, bz, box, r, &full)
+                if write_all(fd, blk, bb, F.data_offset + m * bb, e):
+                    return -1
+    return 0
+
+cdef int write_new_raw(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r,
+                       uint8_t* blk, wk_err* e) noexcept nogil:
+    """Build a full-size (sparse, zeroed) raw file with the box written into it under the
+    temporary name, then rename it over `path`: a crash leaves the old file or none."""
+    cdef uint8_t h[HEADER_SIZE]
+    cdef int fd, rc
+    L.data_offset = HEADER_SIZE
+    build_header(L, h)
+    fd = create_new(tmp, O_RDWR)
+    if fd < 0:
+        e.errnum = errno
+        return WK_FAIL(e, WK_EIO, "cannot create the temporary file")
+    rc = write_all(fd, h, HEADER_SIZE, 0, e)
+    if rc == 0 and ftruncate(fd, HEADER_SIZE + n_blocks(L) * block_bytes(L)) != 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot size the temporary file")
+    if rc == 0:
+        rc = patch_blocks(fd, L, L, box, r, blk, e)
+    if close(fd) != 0 and rc == 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot close the temporary file")
+    if rc == 0 and rename(tmp, path) != 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
+    if rc:
+        unlink(tmp)
     return rc
 
 cdef int write_raw(const char* path, const char* tmp, const char* journal, layout* L, const int64_t* box,
                    const region* r, wk_err* e) noexcept nogil:
-    """Patch a raw file in place (creating it full-size and zeroed if missing), with an
-    undo journal first when `journal` is not empty."""
+    """Write a box into a raw file. A missing file, and any file the box covers whole, is
+    built anew beside it and renamed into place. Otherwise the file is patched in place,
+    after an undo journal (when `journal` is not empty) is complete on disk; a journal
+    left by a killed writer is settled first (see `recover`)."""
     cdef layout F
-    cdef uint64_t size, bb = block_bytes(L), m
-    cdef uint8_t h[HEADER_SIZE]
-    cdef int fd, rc = 0, B = 1 << L.block_log2
-    cdef int64_t bx, by, bz
-    cdef bint full
+    cdef uint64_t size, bb = block_bytes(L)
+    cdef int fd = -2, rc = 0, found
     cdef uint8_t* blk
-    fd = open_existing(path, O_RDWR, &F, &size, e)
-    if fd == -1:
+    if journal[0] != 0 and recover(path, journal, e) < 0:
         return -1
-    if fd == -2:
-        # Create the full-size (sparse) file under a temporary name, then publish it.
-        L.data_offset = HEADER_SIZE
-        build_header(L, h)
-        fd = c_open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0o644)
-        if fd < 0:
-            e.errnum = errno
-            return WK_FAIL(e, WK_EIO, "cannot create")
-        if write_all(fd, h, HEADER_SIZE, 0, e) or ftruncate(fd, HEADER_SIZE + n_blocks(L) * bb) != 0 \
-                or rename(tmp, path) != 0:
-            if e.code == WK_OK:
-                e.errnum = errno
-                WK_FAIL(e, WK_EIO, "cannot create")
-            close(fd)
-            unlink(tmp)
+    if covers_file(L, box):
+        if replaceable(path, L, True, &F, &found, e):
             return -1
-        F = L[0]
-    elif same_geometry(&F, L, e):
-        close(fd)
-        return -1
-    elif F.block_type != 1:
-        close(fd)
-        return WK_FAIL(e, WK_EMISMATCH, "file is compressed (block type %d) but the layer's header says raw", F.block_type)
+    else:
+        fd = open_existing(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, &F, &size, e)
+        if fd == -1:
+            return -1
+        if fd >= 0 and same_geometry(&F, L, e):
+            close(fd)
+            return -1
+        if fd >= 0 and F.block_type != 1:
+            close(fd)
+            return WK_FAIL(e, WK_EMISMATCH, "file is compressed (block type %d) but the layer's header says raw",
+                           F.block_type)
     blk = <uint8_t*>malloc(bb)
     if blk == NULL:
-        close(fd)
+        if fd >= 0:
+            close(fd)
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
-    if journal[0] != 0:
-        rc = write_journal(fd, journal, &F, box, blk, e)
-    for bz in range(box[2] >> L.block_log2, ((box[5] - 1) >> L.block_log2) + 1):
-        for by in range(box[1] >> L.block_log2, ((box[4] - 1) >> L.block_log2) + 1):
-            for bx in range(box[0] >> L.block_log2, ((box[3] - 1) >> L.block_log2) + 1):
-                if rc:
-                    break
-                m = morton_encode(bx, by, bz)
-                touches(bx, by, bz, B, box, &full)
-                if not full and read_exact(fd, blk, bb, F.data_offset + m * bb, e):
-                    rc = -1
-                    break
-                patch_block(blk, L, bx, by, bz, box, r, &full)
-                rc = write_all(fd, blk, bb, F.data_offset + m * bb, e)
-    if rc == 0 and journal[0] != 0:
-        unlink(journal)    # the new state is complete
+    if fd < 0:
+        rc = write_new_raw(path, tmp, L, box, r, blk, e)
+    else:
+        if journal[0] != 0:
+            rc = write_journal(fd, journal, &F, box, blk, e)
+        if rc == 0:
+            rc = patch_blocks(fd, &F, L, box, r, blk, e)
+        if rc == 0 and journal[0] != 0:
+            unlink(journal)
+        # on a failure after the journal was sealed, it stays: the next access rolls back
+        close(fd)
     free(blk)
-    close(fd)
     return rc
 
 cdef struct growbuf:
@@ -569,11 +804,11 @@ cdef int assemble_file(const char* path, const char* tmp, const layout* L, Py_ss
     if m != N:
         free(head)
         return WK_FAIL(e, WK_EMISMATCH, "encoded parts hold %llu blocks, the file needs %llu", m, N)
-    fd = c_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    fd = create_new(tmp, O_WRONLY)
     if fd < 0:
         free(head)
         e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot create")
+        return WK_FAIL(e, WK_EIO, "cannot create the temporary file")
     rc = write_all(fd, head, data_offset, 0, e)
     base = data_offset
     for i in range(<uint64_t>n_parts):
@@ -594,17 +829,24 @@ cdef int assemble_file(const char* path, const char* tmp, const layout* L, Py_ss
 
 cdef int write_compressed(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r,
                           wk_err* e) noexcept nogil:
-    """Rebuild a compressed file (see `encode_blocks`) and publish it atomically."""
+    """Rebuild a compressed file (see `encode_blocks`) and publish it atomically. A box
+    covering the whole file needs nothing of the old one but its header's block type."""
     cdef layout F
     cdef uint64_t size = 0, N = n_blocks(L)
-    cdef int fd, rc = 0
+    cdef int fd = -2, rc = 0, found
     cdef uint8_t* old = NULL
     cdef growbuf g
     cdef uint64_t* ends
     cdef const uint8_t* blob
     cdef const uint64_t* cends
     g.data = NULL; g.len = 0; g.cap = 0
-    fd = open_existing(path, O_RDONLY, &F, &size, e)
+    if covers_file(L, box):
+        if replaceable(path, L, False, &F, &found, e):
+            return -1
+        if found:
+            L.block_type = F.block_type
+    else:
+        fd = open_existing(path, O_RDONLY | O_CLOEXEC, &F, &size, e)
     if fd == -1:
         return -1
     if fd >= 0:
@@ -712,7 +954,17 @@ def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset, jou
     `layout_` is (block_log2, file_log2, block_type, voxel_type, voxel_bytes); an existing
     file keeps its own block type. Compressed files are rebuilt in `tmp_path` (same
     folder) and renamed over `path`. Raw files are patched in place, after saving the old
-    blocks to `journal_path` (if given), which is removed once the patch is complete.
+    blocks to `journal_path` (if given; a journal already there is settled first, see
+    `roll_back`), which is removed once the patch is complete; a missing raw file is
+    built in `tmp_path` and renamed into place.
+
+    A box covering the whole file replaces it without reading it: a damaged file (cut
+    short, garbage after its header, not a WKW file at all) is overwritten. Only a file
+    whose header says it is another kind of WKW file (other geometry, raw vs compressed,
+    unknown block type) is refused, as by any write. A partial write into a damaged file
+    raises CorruptFileError. Temporary files and journals are created with O_EXCL and
+    O_NOFOLLOW; a raw file is patched only if it is not a symbolic link (else OSError
+    ELOOP).
     """
     cdef layout L
     cdef int64_t b[6]
@@ -743,12 +995,74 @@ def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset, jou
         raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
 
 
+def roll_back(path, journal_path) -> int:
+    """Settle the undo journal `journal_path` of the raw file `path` left by a killed writer.
+
+    The caller must hold the file's lock exclusively. A complete journal (trailer, length
+    and checksum agree, and it fits the file) is applied, restoring the blocks it saved,
+    and then deleted: 2. Any other journal (cut short while being written, damaged, a link,
+    or not matching the file) never had a patch behind it and is deleted unapplied: 1.
+    No journal: 0.
+    """
+    cdef wk_err e
+    cdef int rc
+    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
+    cdef bytes jp = journal_path.encode() if isinstance(journal_path, str) else bytes(journal_path)
+    cdef const char* cp = p
+    cdef const char* cjp = jp
+    e.code = 0; e.errnum = 0
+    with nogil:
+        rc = recover(cp, cjp, &e)
+    if rc < 0:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+    return rc
+
+
+def write_journal_for(path, journal_path, tuple layout_, tuple box) -> None:
+    """Write the undo journal that a patch of `box` into the raw file `path` would write
+    first, without patching (to test and inspect crash recovery; see `roll_back`)."""
+    cdef layout L, F
+    cdef int64_t b[6]
+    cdef wk_err e
+    cdef uint64_t size
+    cdef int rc, fd
+    cdef uint8_t* blk
+    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
+    cdef bytes jp = journal_path.encode() if isinstance(journal_path, str) else bytes(journal_path)
+    cdef const char* cp = p
+    cdef const char* cjp = jp
+    check_layout(&L, layout_[0], layout_[1], 1, layout_[2], layout_[3])
+    check_box(&L, box, b)
+    e.code = 0; e.errnum = 0
+    with nogil:
+        fd = open_existing(cp, O_RDONLY | O_CLOEXEC, &F, &size, &e)
+        if fd == -2:
+            rc = WK_FAIL(&e, WK_EIO, "no such file")
+            e.errnum = ENOENT
+        elif fd < 0:
+            rc = -1
+        else:
+            rc = same_geometry(&F, &L, &e)
+            if rc == 0 and F.block_type != 1:
+                rc = WK_FAIL(&e, WK_EMISMATCH, "file is not raw")
+            blk = <uint8_t*>malloc(block_bytes(&F)) if rc == 0 else NULL
+            if rc == 0 and blk == NULL:
+                rc = WK_FAIL(&e, WK_ENOMEM, "cannot allocate a block")
+            if rc == 0:
+                rc = write_journal(fd, cjp, &F, b, blk, &e)
+            free(blk)
+            close(fd)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+
+
 def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigned long long m_lo,
                  unsigned long long m_hi, path="<file>") -> tuple:
     """Encode blocks m_lo..m_hi-1 of a new compressed file (see `assemble`).
 
     `old` is the whole old file (bytes) or None for a new file; `layout_` as for `write`
-    (an old file's own block type wins). Returns (encoded bytes, block ends as bytes of
+    (an old file's own block type wins). If the box covers the whole file only the first
+    16 bytes of `old` are looked at (see `write`), so a damaged old file is replaced. Returns (encoded bytes, block ends as bytes of
     little-endian u64, relative to the start of the encoded bytes).
     """
     cdef layout L, F
@@ -756,7 +1070,7 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
     cdef region r
     cdef Py_buffer v
     cdef wk_err e
-    cdef int rc = 0
+    cdef int rc = 0, found = 0
     cdef growbuf g
     cdef const uint8_t[::1] o = old if old is not None else None
     cdef const uint8_t* op = &o[0] if old is not None and len(old) > 0 else NULL
@@ -770,7 +1084,17 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
     cdef uint64_t* ep = <uint64_t*>&ev[0] if m_hi > m_lo else NULL
     g.data = NULL; g.len = 0; g.cap = 0
     e.code = 0; e.errnum = 0
-    if old is not None:
+    if old is not None and covers_file(&L, b):
+        # every block is replaced: only the old header's kind matters (see classify_header)
+        with nogil:
+            rc = classify_header(op, osize, &L, False, &F, &found, &e)
+        if rc:
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+        if found:
+            L.block_type = F.block_type
+        op = NULL
+        osize = 0
+    elif old is not None:
         if op == NULL:
             raise_for(WK_ECORRUPT, 0, "file is empty", path)
         with nogil:

@@ -60,18 +60,58 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
 
 
 def run_per_shard(
-    task: Callable[[Any], None], target: MagView, layer_box: BoundingBox, executor: Executor | None,
-    job: Callable[[Any], Any], progress_desc: str | None = None, box_shape: Vec3Int | None = None,
+    task: Callable[[Any], None], source: MagView, target: MagView, layer_box: BoundingBox,
+    executor: Executor | None, job: Callable[[Any], Any], progress_desc: str | None = None,
+    box_shape: Vec3Int | None = None,
 ) -> None:
-    """Run `task(job(box))` for every box (target-mag voxels) of a grid over `layer_box`:
-    the target's shards, or `box_shape`-sized boxes (a multiple of the shard shape)."""
-    from wkpy.downsampling import target_boxes
+    """Run `task(job(box))` for the boxes (target-mag voxels) of a grid over `layer_box`
+    whose data comes from `source`: the target's shards, or `box_shape`-sized boxes (a
+    multiple of the shard shape), so no two tasks write one target shard.
 
+    Only the target shards whose mag-1 region overlaps a shard of `source` on disk are
+    visited (the others would read nothing but zeros and write nothing): each box is cut
+    down to the target shards with data, so work and memory follow the data that exists,
+    not the size the properties file claims for the layer.
+    """
     region = box_in_mag(layer_box.align_with_mag(target.mag, ceil=True), target.mag, allow_empty=True)
     if region.is_empty():
         return
-    boxes = target_boxes(region, box_shape or Vec3Int(target.info.shard_shape))
-    map_on_executor(task, [job(box) for box in boxes], executor, progress_desc)
+    shard = Vec3Int(target.info.shard_shape)
+    cell = box_shape or shard
+    boxes = _boxes_with_data(source, target.mag, region, shard, cell)
+    jobs = [job((tuple(box.topleft), tuple(box.size)))
+            for _, box in sorted(boxes.items(), key=lambda item: (item[0].z, item[0].y, item[0].x))]
+    map_on_executor(task, jobs, executor, progress_desc)
+
+
+def _boxes_with_data(source: MagView, target_mag: Mag, region: BoundingBox, shard: Vec3Int,
+                     cell: Vec3Int) -> dict[Vec3Int, BoundingBox]:
+    """For each grid cell (`cell`-sized, in `target_mag` voxels) with data: the part of it,
+    inside `region`, made of the target shards that overlap a shard of `source` on disk.
+
+    There are as many entries as such source shards, times a few; each box's borders lie
+    on the shard grid or on `region`'s border, so two boxes never share a target shard.
+    """
+    scale = target_mag.to_vec3_int()
+    out: dict[Vec3Int, BoundingBox] = {}
+    for offset, shape in source._array.list_shards():
+        mag1 = BoundingBox(offset, shape).from_mag_to_mag1(source.mag)
+        lo = mag1.topleft // scale                        # target voxels the source shard feeds
+        hi = -((-mag1.bottomright) // scale)
+        touched = BoundingBox(lo, hi - lo).intersected_with(region, dont_assert=True)
+        if touched.is_empty():
+            continue
+        touched = touched.align_with_mag(shard, ceil=True).intersected_with(region, dont_assert=True)
+        first, last = touched.topleft // cell, (touched.bottomright - 1) // cell
+        for k in range(first.z, last.z + 1):
+            for j in range(first.y, last.y + 1):
+                for i in range(first.x, last.x + 1):
+                    index = Vec3Int(i, j, k)
+                    part = BoundingBox(index * cell, cell).intersected_with(touched, dont_assert=True)
+                    if part.is_empty():
+                        continue
+                    out[index] = out[index].extended_by(part) if index in out else part
+    return out
 
 
 def foreign_mag_of(mag: MagView | str | os.PathLike[str]) -> MagView:

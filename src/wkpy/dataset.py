@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
-import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from wkpy._paths import check_name, ensure_inside, is_inside
+from wkpy._trash import move_aside, recover, remove
 from wkpy.errors import (
     DatasetExistsError,
     DatasetNotFoundError,
@@ -23,7 +25,7 @@ from wkpy.errors import (
 )
 from wkpy.geometry import BoundingBox, Vec3IntLike
 from wkpy.layer import Layer, SegmentationLayer
-from wkpy.locking import lock_file_for, path_lock
+from wkpy.locking import lock_file_for, mag_lock_file, path_lock
 from wkpy.properties import (
     PROPERTIES_FILE_NAME,
     DatasetProperties,
@@ -69,7 +71,6 @@ class Dataset:
         if voxel_size is not None:
             voxel_size_with_unit = VoxelSize(tuple(voxel_size))  # type: ignore[arg-type]
         self._read_only = read_only
-        self._lock = threading.RLock()
         try:
             props: DatasetProperties | None = load_properties(self.path / PROPERTIES_FILE_NAME)
         except DatasetNotFoundError:
@@ -88,6 +89,8 @@ class Dataset:
                                          f"not {voxel_size_with_unit}")
             if name is not None and name != self.name:
                 raise DatasetExistsError(f"{self.path}: exists with name {self.name!r}, not {name!r}")
+            if not read_only:
+                self._recover()
             return
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise DatasetExistsError(f"{self.path}: exists and is not an empty folder")
@@ -111,12 +114,33 @@ class Dataset:
     def __getstate__(self) -> dict[str, Any]:
         """Datasets (and the layers and mag views holding them) travel to worker processes."""
         state = dict(self.__dict__)
-        del state["_lock"]
+        state.pop("_thread_lock", None)
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
+    @property
+    def _lock(self) -> threading.RLock:
+        """Orders this object's properties updates among threads (new in a forked child,
+        where a parent thread may have held the old one)."""
+        owner = self.__dict__.get("_thread_lock")
+        if owner is None or owner[0] != os.getpid():
+            owner = self.__dict__["_thread_lock"] = (os.getpid(), threading.RLock())
+        return owner[1]
+
+    def _recover(self) -> None:
+        """Finish or undo removals and replacements of layer and mag folders that a crash
+        interrupted (see `wkpy._trash`); runs when a dataset is opened for writing."""
+        with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
+            props = load_properties(self.path / PROPERTIES_FILE_NAME)
+            layers = [self.path / p.name for p in props.data_layers]
+            listed = {os.path.realpath(p) for p in layers}
+            folders = {self.path, *(p for p in layers if not p.is_symlink())}
+            for layer_props in props.data_layers:
+                layer = self._layers.get(layer_props.name)
+                if layer is not None:
+                    listed.update(os.path.realpath(v.path) for v in layer.mags.values())
+                    folders.update(v.path.parent for v in layer.mags.values())
+            own = sorted(f for f in folders if is_inside(self.path, f))
+            recover(own, lambda path: os.path.realpath(path) in listed)
 
     @classmethod
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
@@ -124,10 +148,11 @@ class Dataset:
         self = cls.__new__(cls)
         self.path = Path(dataset_path)
         self._read_only = read_only
-        self._lock = threading.RLock()
         if not self.path.exists():
             raise DatasetNotFoundError(f"{self.path}: no such dataset folder")
         self._init_from(load_properties(self.path / PROPERTIES_FILE_NAME))
+        if not read_only:
+            self._recover()
         return self
 
     # ---- properties -----------------------------------------------------------------
@@ -267,8 +292,7 @@ class Dataset:
             raise DuplicateError(f"dataset {self.path} has a layer {layer_name!r} already")
         if category not in (COLOR_CATEGORY, SEGMENTATION_CATEGORY):
             raise InvalidRequestError(f"category must be 'color' or 'segmentation', got {category!r}")
-        if "/" in layer_name or layer_name in ("", ".", ".."):
-            raise InvalidRequestError(f"{layer_name!r} is not a valid layer name")
+        check_name(layer_name)
         num_channels = 1 if num_channels is None else int(num_channels)
         if dtype_per_layer is not None:
             if dtype_per_channel is not None:
@@ -286,7 +310,7 @@ class Dataset:
             num_channels=num_channels,
             largest_segment_id=largest_segment_id if category == SEGMENTATION_CATEGORY else None,
         )
-        (self.path / layer_name).mkdir(parents=True, exist_ok=True)
+        ensure_inside(self.path, self.path / layer_name, "create").mkdir(exist_ok=True)
         return self._register_layer(props)
 
     def _register_layer(self, props: LayerProperties) -> Layer:
@@ -304,15 +328,37 @@ class Dataset:
         return self.add_layer(layer_name, category, **kwargs)
 
     def delete_layer(self, layer_name: str) -> None:
-        """Remove a layer from the properties and delete its folder (or symlink)."""
+        """Remove a layer: its properties entry and its folder (only the link, for a
+        linked layer; linked and referenced data is never touched).
+
+        The folder is first renamed to a hidden name, then the properties are saved, then
+        the renamed folder is deleted, while writers of its mags are held off: a crash at
+        any instant leaves the layer listed and whole, or unlisted (see `wkpy._trash`).
+
+        Raises
+        ------
+        ReadOnlyError
+            The dataset is read-only.
+        OperationError
+            The layer is unlisted, but some of its files could not be deleted (named).
+        """
         self._ensure_writable()
         layer = self.get_layer(layer_name)
-        self._transact(lambda p: setattr(p, "data_layers", [x for x in p.data_layers if x.name != layer_name]))
-        if layer.path.is_symlink():
-            layer.path.unlink()
-        else:
-            shutil.rmtree(layer.path, ignore_errors=True)
+        path = self.path / check_name(layer_name)   # a link here is renamed and removed, never followed
+        aside: list[Path] = []
 
+        def drop(props: DatasetProperties) -> None:
+            if os.path.lexists(path):
+                aside.append(move_aside(path))
+            props.data_layers = [x for x in props.data_layers if x.name != layer_name]
+
+        mags = [] if layer.is_linked else sorted(v.path for v in layer.mags.values() if not v.is_foreign)
+        with contextlib.ExitStack() as held:
+            for mag_path in mags:
+                held.enter_context(path_lock(mag_lock_file(mag_path)))
+            self._transact(drop)
+            for folder in aside:
+                remove(folder)
     def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
         """A new empty layer with the dtype, channels, category and box of `other_layer`."""
         return self.add_layer(
@@ -331,11 +377,11 @@ class Dataset:
 
         self._ensure_writable()
         foreign = foreign_layer_of(foreign_layer)
-        name = new_layer_name or foreign.name
+        name = check_name(new_layer_name or foreign.name)
         if name in self._layers:
             raise DuplicateError(f"dataset {self.path} has a layer {name!r} already")
         target = foreign.path.resolve()
-        link = self.path / name
+        link = ensure_inside(self.path, self.path / name, "create")
         link.symlink_to(os.path.relpath(target, self.path.resolve()) if make_relative else target,
                         target_is_directory=True)
         props = copy.deepcopy(foreign._properties)

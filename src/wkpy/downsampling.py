@@ -203,16 +203,3 @@ def upsample_job(job: tuple[Array, Array, Box, tuple[int, int, int]]) -> None:
     start = [o - l * f for o, l, f in zip(offset, lo, factors)]
     target.write(offset, data[:, start[0]:start[0] + shape[0], start[1]:start[1] + shape[1],
                               start[2]:start[2] + shape[2]])
-
-
-def target_boxes(region: BoundingBox, shard: Vec3Int) -> list[Box]:
-    """`region` (target-mag voxels) split along a grid of `shard`-sized boxes."""
-    out = []
-    first, last = region.topleft // shard, (region.bottomright - 1) // shard
-    for k in range(first.z, last.z + 1):
-        for j in range(first.y, last.y + 1):
-            for i in range(first.x, last.x + 1):
-                box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(region, dont_assert=True)
-                if not box.is_empty():
-                    out.append((tuple(box.topleft), tuple(box.size)))
-    return out  # type: ignore[return-value]

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from wkpy._paths import ensure_inside, is_inside
+from wkpy._trash import move_aside, new_folder_for, remove, swap_in
 from wkpy.errors import (
     DataMismatchError,
     DuplicateError,
+    ForeignPathError,
     InvalidRequestError,
     MissingLayerError,
     OperationError,
     ReadOnlyError,
 )
 from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from wkpy.locking import mag_lock_file, path_lock
 from wkpy.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.storage import ArrayInfo, create_array
 from wkpy.storage.zarr3 import Zarr3Config
-from wkpy.view import box_in_mag
+from wkpy.view import View, box_in_mag
 
 if TYPE_CHECKING:
     from wkpy.dataset import Dataset
@@ -67,6 +71,7 @@ class Layer:
         self._dataset = dataset
         self._properties = properties
         self._mags: dict[Mag, MagView] = {}
+        self._linked: bool | None = None
         self._sync_mags()
 
     def _sync_mags(self) -> None:
@@ -111,8 +116,16 @@ class Layer:
         return self._properties.data_format
 
     @property
+    def is_linked(self) -> bool:
+        """Whether the layer's folder lies outside the dataset (`add_symlink_layer`): such
+        a layer is read-only, and deleting it removes only the link."""
+        if self._linked is None:
+            self._linked = not is_inside(self._dataset.path, self.path)
+        return self._linked
+
+    @property
     def read_only(self) -> bool:
-        return self._dataset.read_only
+        return self._dataset.read_only or self.is_linked
 
     @property
     def bounding_box(self) -> BoundingBox:
@@ -139,8 +152,12 @@ class Layer:
         self._dataset._update_layer(self.name, lambda p: setattr(p, "default_view_configuration", value))
 
     def _ensure_writable(self) -> None:
-        if self.read_only:
+        """Raises `ReadOnlyError` (`ForeignPathError` for a linked layer)."""
+        if self._dataset.read_only:
             raise ReadOnlyError(f"layer {self.name!r} of {self._dataset.path} is read-only")
+        if self.is_linked:
+            raise ForeignPathError(f"layer {self.name!r} of {self._dataset.path} is a link to "
+                                   f"{os.path.realpath(self.path)}: linked layers are read-only")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {self.category}, {self.dtype_per_channel}×{self.num_channels})"
@@ -186,7 +203,10 @@ class Layer:
         if mag in self._mags:
             raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
         chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard)
-        path = self.path / mag.to_layer_name()
+        path = ensure_inside(self._dataset.path, self.path / mag.to_layer_name(), "create")
+        if path.is_dir() and any(path.iterdir()):
+            raise DuplicateError(f"{path} exists and holds files that no mag of layer {self.name!r} lists; "
+                                 "move them away or register them with add_layer_for_existing_files")
         config = compress if isinstance(compress, Zarr3Config) else None
         if config is not None and self.data_format != "zarr3":
             raise DataMismatchError(f"a Zarr3Config needs a zarr3 layer; {self.name!r} is {self.data_format}")
@@ -250,7 +270,7 @@ class Layer:
                                     f"layer {self.name!r}; copy it instead")
         if foreign.mag in self._mags:
             raise DuplicateError(f"layer {self.name!r} has mag {foreign.mag} already")
-        link = self.path / foreign.mag.to_layer_name()
+        link = ensure_inside(self._dataset.path, self.path / foreign.mag.to_layer_name(), "create")
         target = foreign.path.resolve()
         self.path.mkdir(parents=True, exist_ok=True)
         link.symlink_to(os.path.relpath(target, self.path.resolve()) if make_relative else target,
@@ -273,14 +293,38 @@ class Layer:
         return foreign
 
     def delete_mag(self, mag: MagLike) -> None:
-        """Remove a mag: its properties entry, then its folder."""
+        """Remove a mag: its properties entry and its folder.
+
+        The folder is first renamed to a hidden name (atomic), then the properties are
+        saved, then the renamed folder is deleted, all while writers of the mag are held
+        off: a crash at any instant leaves the mag listed and whole, or unlisted (see
+        `wkpy._trash`). A linked or referenced mag loses only its link and entry; the
+        linked data is never touched.
+
+        Raises
+        ------
+        ReadOnlyError
+            The dataset is read-only, or the layer is linked (`ForeignPathError`).
+        OperationError
+            The mag is unlisted, but some of its files could not be deleted (named).
+        """
         self._ensure_writable()
         view = self.get_mag(mag)
-        self._dataset._update_layer(self.name, lambda p: setattr(p, "mags", [m for m in p.mags if m.mag != view.mag]))
-        if view.path.is_symlink():
-            view.path.unlink()
-        elif view.path.resolve().is_relative_to(self.path.resolve()):
-            shutil.rmtree(view.path, ignore_errors=True)
+        path = view.path
+        own = os.path.lexists(path) and is_inside(self._dataset.path, path.parent) and (
+            path.is_symlink() or is_inside(self._dataset.path, path))
+        aside: list[Path] = []
+
+        def drop(p: LayerProperties) -> None:
+            if own and os.path.lexists(path):
+                aside.append(move_aside(path))
+            p.mags = [m for m in p.mags if m.mag != view.mag]
+
+        with path_lock(mag_lock_file(path)) if own and not path.is_symlink() else contextlib.nullcontext():
+            self._dataset._update_layer(self.name, drop)
+            view._array = None
+            for folder in aside:
+                remove(folder)
 
     def _resolve_mag_path(self, mag_props: MagProperties) -> Path:
         if mag_props.path:
@@ -292,29 +336,34 @@ class Layer:
         return self.path / mag_props.mag.to_layer_name()
 
     def _compress_mag(self, view: MagView, executor: Executor | None) -> None:
-        """Rewrite one mag compressed: copy into a sibling folder, then swap folders."""
+        """Rewrite one mag compressed: build the new folder beside it, swap the two in one
+        atomic step, delete the old one (see `wkpy._trash`). Writers of the mag wait
+        meanwhile and then continue in the new format."""
         from wkpy.copy import copy_mag_data
 
-        self._ensure_writable()
-        if view.info.compression:
-            return
-        info = ArrayInfo(view.info.data_format, view.info.dtype, view.info.num_channels,
-                         view.info.chunk_shape, view.info.shard_shape, True)
-        tmp = view.path.with_name(f".{view.path.name}.compressing")
-        shutil.rmtree(tmp, ignore_errors=True)
-        target = create_array(tmp, info)
-        copy_mag_data(view, target, executor)
-        old = view.path.with_name(f".{view.path.name}.uncompressed")
-        os.replace(view.path, old)
-        os.replace(tmp, view.path)
-        shutil.rmtree(old, ignore_errors=True)
-        view._array = None
+        view._ensure_writable()
+        with path_lock(mag_lock_file(view.path)):
+            view._array = None                 # what is on disk now (maybe compressed meanwhile)
+            if view.info.compression:
+                return
+            info = ArrayInfo(view.info.data_format, view.info.dtype, view.info.num_channels,
+                             view.info.chunk_shape, view.info.shard_shape, True)
+            new = new_folder_for(view.path)
+            try:
+                copy_mag_data(view, create_array(new, info), executor)
+                old = swap_in(new, view.path)
+            except BaseException:
+                if os.path.lexists(new):
+                    remove(new)
+                raise
+            view._array = None
+            remove(old)
 
     def compress(self, executor: Executor | None = None) -> None:
-        """Compress every mag of this layer in place."""
+        """Compress every mag of this layer in place (linked and referenced mags are skipped)."""
         for view in self.mags.values():
-            self._compress_mag(view, executor)
-
+            if not view.is_foreign:
+                self._compress_mag(view, executor)
 
     # ---- downsampling --------------------------------------------------------------
     def downsample(
@@ -395,7 +444,7 @@ class Layer:
         valid = box_in_mag(self.bounding_box.align_with_mag(source.mag, ceil=True), source.mag, allow_empty=True)
         shard = Vec3Int(target.info.shard_shape)
         tile = tile_shape(factors, shard)  # type: ignore[arg-type]
-        run_per_shard(downsample_job, target, self.bounding_box, executor,
+        run_per_shard(downsample_job, source, target, self.bounding_box, executor,
                       lambda box: (source._array, target._array, box, factors, mode,
                                    (tuple(valid.topleft), tuple(valid.size)), tile),
                       f"downsampling {self.name} to {target_mag.to_layer_name()}", job_shape(shard))
@@ -453,7 +502,7 @@ class Layer:
             source = self.get_mag(prev)
             factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
             target = self._target_mag(mag, source, compress, None, None, False)
-            run_per_shard(upsample_job, target, self.bounding_box, executor,
+            run_per_shard(upsample_job, source, target, self.bounding_box, executor,
                           lambda box: (source._array, target._array, box, factors),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
 
@@ -474,6 +523,18 @@ class SegmentationLayer(Layer):
 
     def refresh_largest_segment_id(self, executor: Executor | None = None) -> None:
         """Set `largest_segment_id` to the maximum over the finest mag (None if empty)."""
+        from wkpy.executor import map_on_executor
+
         view = self.get_finest_mag()
-        maxima = view.map_chunk(lambda v: int(v.read().max()), executor=executor)
-        self.largest_segment_id = max(maxima) if maxima else None
+        box = view.bounding_box
+        # walk the shards on disk (never the box the JSON claims), in pieces of at most 256³
+        piece = Vec3Int.full(256) * view.mag.to_vec3_int()
+        views = [chunk for shard in view.get_bounding_boxes_on_disk()
+                 if not (part := shard.intersected_with(box, dont_assert=True)).is_empty()
+                 for chunk in view.get_view(absolute_bounding_box=part, read_only=True).chunk(piece, piece)]
+        maxima = map_on_executor(_largest_value, views, executor)
+        self.largest_segment_id = None if box.is_empty() else max(maxima, default=0)  # unwritten voxels are 0
+
+
+def _largest_value(view: View) -> int:
+    return int(view.read().max())

@@ -1,54 +1,158 @@
 """Locks that make concurrent writers safe, in one process and across processes.
 
-A shard is guarded by an OS lock (`flock`) on a lock file in the folder ``.wkpy-locks``
-beside the data. Every acquisition opens the lock file anew, and flock treats separate
-opens independently, so the same lock orders threads of one process as well as
-processes (and, on file systems that support it, machines). Readers of files that are
-patched in place (raw WKW) take the same lock shared. The properties JSON is guarded
-by one such lock per dataset. Lock files are empty and stay in place.
+Every lock is an OS lock (`flock`) on an empty file in a per-user folder **outside** the
+datasets: ``$WKPY_LOCK_DIR`` if set, else ``$XDG_RUNTIME_DIR/wkpy-locks``, else
+``<tempdir>/wkpy-locks-<uid>``. So a written dataset holds exactly the files webknossos
+writes, and a read-only dataset (a read-only mount, another user's files) can be read.
+A lock file is named by a hash of what it guards: the device and inode of a folder plus a
+name inside it (`lock_file_for`). Links and bind mounts therefore share locks with the
+real folder.
+
+- The **mag lock** (`mag_lock`) guards a mag folder as a whole and is keyed by the layer
+  folder and the mag's name, so it survives the mag folder being replaced. Writers hold it
+  shared; maintenance that replaces or removes the folder (`compress`, `delete_mag`,
+  `delete_layer`) holds it exclusively.
+- **Shard locks** order the read-modify-write of one shard file; readers of files patched
+  in place (raw WKW) take them shared.
+- The **properties lock** orders read-merge-write updates of ``datasource-properties.json``.
+
+Every acquisition opens the lock file anew and flock treats separate opens independently,
+so the same lock orders threads of one process as well as processes. Lock files are
+opened without following links. After a `fork`, the child closes the lock descriptors it
+inherited from threads of the parent that were holding locks: the parent keeps its locks,
+and the child waits for them like any other process instead of deadlocking on itself.
+
+The locks are local to one machine (and to one user unless ``WKPY_LOCK_DIR`` names a
+shared folder): writers on several machines must write disjoint shards.
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
+import hashlib
 import os
+import stat
+import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["LOCK_DIR", "path_lock", "lock_file_for"]
+from wkpy.errors import OperationError
 
-LOCK_DIR = ".wkpy-locks"
+__all__ = ["lock_dir", "lock_file_for", "mag_lock_file", "path_lock", "try_path_lock"]
 
-def lock_file_for(root: Path, relative: str) -> Path:
-    """The lock file of `relative` (a shard path inside `root`)."""
-    return Path(root) / LOCK_DIR / (relative.replace(os.sep, "_").replace("/", "_") + ".lock")
+_held: set[int] = set()          # lock descriptors this process holds
+_held_guard = threading.Lock()
+_dir_cache: dict[str, Path] = {}
 
 
-def _open(lock: Path, exclusive: bool) -> int | None:
+def _forget_inherited_locks() -> None:
+    """In a forked child: close the parent's lock descriptors (the parent keeps its locks)."""
+    global _held_guard
+    for fd in _held:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held.clear()
+    _held_guard = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    # The guard is held across fork, so a descriptor is never half-registered in the child.
+    os.register_at_fork(before=lambda: _held_guard.acquire(), after_in_parent=lambda: _held_guard.release(),
+                        after_in_child=_forget_inherited_locks)
+
+
+def lock_dir() -> Path:
+    """The folder holding this user's lock files, created private (0700) on first use.
+
+    Raises
+    ------
+    OperationError
+        The folder is a link, not a folder, or (when not set by ``WKPY_LOCK_DIR``)
+        belongs to another user or is writable by others.
+    """
+    chosen = os.environ.get("WKPY_LOCK_DIR")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if chosen:
+        folder = chosen
+    elif runtime and os.path.isdir(runtime):
+        folder = os.path.join(runtime, "wkpy-locks")
+    else:
+        folder = os.path.join(tempfile.gettempdir(), f"wkpy-locks-{os.geteuid()}")
+    if folder in _dir_cache:
+        return _dir_cache[folder]
     try:
-        return os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        os.makedirs(folder, 0o700, exist_ok=True) if chosen else os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode):
+        raise OperationError(f"lock folder {folder} is not a folder (a link or a file); set WKPY_LOCK_DIR")
+    if not chosen and (st.st_uid != os.geteuid() or st.st_mode & 0o022):
+        raise OperationError(f"lock folder {folder} belongs to another user or is writable by others; "
+                             "remove it or set WKPY_LOCK_DIR")
+    _dir_cache[folder] = Path(folder)
+    return _dir_cache[folder]
+
+
+def _identity(folder: str | os.PathLike[str]) -> str:
+    real = os.path.realpath(folder)
+    try:
+        st = os.stat(real)
     except FileNotFoundError:
-        if not exclusive:
-            return None  # nothing was ever written here under a lock
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        # A reader on read-only media: no writer can be at work there either.
-        if not exclusive and exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
-            return None
-        raise
+        return f"path:{real}"
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def lock_file_for(folder: str | os.PathLike[str], name: str) -> Path:
+    """The lock file guarding `name` (a file or key) inside the existing folder `folder`."""
+    digest = hashlib.sha256(f"{_identity(folder)}\0{name}".encode()).hexdigest()[:40]
+    return lock_dir() / f"{digest}.lock"
+
+
+def mag_lock_file(mag_path: str | os.PathLike[str]) -> Path:
+    """The mag lock of the mag folder `mag_path` (stable while the folder is replaced)."""
+    path = Path(os.path.realpath(mag_path))
+    return lock_file_for(path.parent, f"mag:{path.name}")
+
+
+def _open(lock: Path) -> int:
+    with _held_guard:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        _held.add(fd)
+    return fd
+
+
+def _release(fd: int) -> None:
+    with _held_guard:
+        _held.discard(fd)
+        os.close(fd)  # closing releases the flock
 
 
 @contextmanager
 def path_lock(lock: Path, exclusive: bool = True) -> Iterator[None]:
     """Hold the lock file `lock` (exclusive for writers, shared for readers)."""
-    fd = _open(lock, exclusive)
+    fd = _open(lock)
     try:
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # waits without the GIL
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # waits without the GIL
         yield
     finally:
-        if fd is not None:
-            os.close(fd)  # closing releases the flock
+        _release(fd)
+
+
+@contextmanager
+def try_path_lock(lock: Path) -> Iterator[bool]:
+    """Take `lock` exclusively if nobody holds it; yields whether it was taken."""
+    fd = _open(lock)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        _release(fd)

@@ -6,6 +6,8 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wkpy._paths import is_inside
+from wkpy.errors import ForeignPathError
 from wkpy.geometry import BoundingBox, Mag
 from wkpy.storage import Array, open_array
 from wkpy.view import View
@@ -24,13 +26,30 @@ class MagView(View):
     def __init__(self, layer: Layer, mag: Mag, path: Path, array: Array | None = None, read_only: bool = False) -> None:
         self._layer = layer
         self._path = Path(path)
+        self._foreign: bool | None = None
         super().__init__(array, None, mag, read_only)  # type: ignore[arg-type]
 
     @property  # type: ignore[override]
     def _array(self) -> Array:
         """The storage, opened on first use (so datasets with missing mags still open)."""
         if self._opened is None:
-            self._opened = open_array(self._path, self._layer.data_format)
+            import numpy as np
+
+            from wkpy.errors import PropertiesError
+
+            array = open_array(self._path, self._layer.data_format)
+            # The array's own metadata must agree with the layer's properties: a zarr.json or
+            # header claiming other channels or another voxel type is refused here, before
+            # any read allocates what it claims.
+            layer = self._layer
+            meta = self._path / ("header.wkw" if layer.data_format == "wkw" else "zarr.json")
+            checks = (("number of channels", "numChannels", array.info.num_channels, layer.num_channels),
+                      ("voxel type", "elementClass", np.dtype(array.info.dtype), np.dtype(layer.dtype_per_channel)))
+            for what, field, found, wanted in checks:
+                if found != wanted:
+                    raise PropertiesError(f"{meta}: {what} {found} contradicts the layer {layer.name!r}, "
+                                          f"whose {field} in datasource-properties.json gives {wanted}")
+            self._opened = array
         return self._opened
 
     @_array.setter
@@ -57,8 +76,24 @@ class MagView(View):
         return self._layer.bounding_box.align_with_mag(self._mag, ceil=True)
 
     @property
+    def is_foreign(self) -> bool:
+        """Whether the mag's files lie outside the dataset (a linked or referenced mag):
+        such a mag is read, never written or deleted, through this dataset."""
+        if self._foreign is None:
+            self._foreign = not is_inside(self._layer.dataset.path, self._path)
+        return self._foreign
+
+    @property
     def read_only(self) -> bool:
-        return self._read_only or self._layer.read_only
+        return self._read_only or self._layer.read_only or self.is_foreign
+
+    def _ensure_writable(self) -> None:
+        """Raises `ReadOnlyError` (`ForeignPathError` for linked and referenced mags)."""
+        self._layer._ensure_writable()
+        if self.is_foreign:
+            raise ForeignPathError(f"mag {self.name} of layer {self._layer.name!r} lies outside the dataset "
+                                   f"{self._layer.dataset.path} ({self._path}): linked and referenced data is read-only")
+        super()._ensure_writable()
 
     def _accept_write_box(self, box: BoundingBox, json_update_allowed: bool) -> BoundingBox:
         """Grow the layer's box to cover `box` (saved unless `json_update_allowed` is False)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
@@ -21,6 +22,14 @@ __all__ = ["View", "UnalignedWriteWarning"]
 
 class UnalignedWriteWarning(UserWarning):
     """A write to uncompressed WKW that is not aligned to the shard grid (allowed, but slow)."""
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM (a bound for one read's output array)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
 
 
 def resolve_box(
@@ -76,6 +85,25 @@ def box_in_mag(box: BoundingBox, mag: Mag, *, allow_empty: bool = False) -> Boun
     if box.topleft % m != Vec3Int(0, 0, 0) or box.bottomright % m != Vec3Int(0, 0, 0):
         raise InvalidRequestError(f"box {box} (in mag 1) is not aligned with mag {mag}")
     return BoundingBox(box.topleft // m, box.size // m)
+
+
+# Most chunks one chunked operation visits: each is a task (and a View) held in memory.
+MAX_CHUNKS = 2**24
+
+
+def _check_chunk_count(view: View, shape: Vec3Int, alignments: Vec3Int | None) -> None:
+    if not shape.is_positive(strictly_positive=True) or \
+            (alignments is not None and not alignments.is_positive(strictly_positive=True)):
+        return  # BoundingBox.chunk refuses these
+    box = view.bounding_box
+    grid = box.topleft if alignments is None else box.topleft - box.topleft % alignments
+    count = 1
+    for origin, end, step in zip(grid, box.bottomright, shape):
+        count *= max(0, -(-(end - origin) // step))
+    if count > MAX_CHUNKS:
+        raise InvalidRequestError(f"{view} would be split into {count} chunks of {tuple(shape)}, more than "
+                                  f"{MAX_CHUNKS}; its box is larger than any data (check the bounding box in "
+                                  "datasource-properties.json), or pass a smaller view or larger chunk_shape")
 
 
 class View:
@@ -154,11 +182,16 @@ class View:
         return self._read_in_mag(box_in_mag(box, self._mag))
 
     def _read_in_mag(self, box: BoundingBox) -> np.ndarray:
+        info = self._array.info
+        nbytes = info.num_channels * info.dtype.itemsize * int(np.prod([int(v) for v in box.size], dtype=object))
+        if nbytes > _physical_memory():
+            raise InvalidRequestError(f"reading {box} (mag {self._mag}) needs {nbytes:,} bytes, more than this "
+                                      "machine's memory; read it in parts (chunk(), get_buffered_slice_reader())")
         return self._array.read(tuple(box.topleft), tuple(box.size))  # type: ignore[arg-type]
 
     # ---- write ----------------------------------------------------------------------
     def _ensure_writable(self) -> None:
-        if self._read_only:
+        if self.read_only:
             raise ReadOnlyError(f"{self} is read-only")
 
     def write(
@@ -249,8 +282,8 @@ class View:
     ) -> View:
         """A sub-view; only read-only views may reach outside this view's box."""
         if read_only is None:
-            read_only = self._read_only
-        elif self._read_only and not read_only:
+            read_only = self.read_only
+        elif self.read_only and not read_only:
             raise ReadOnlyError(f"a writable view cannot be made from the read-only {self}")
         if size is not None and relative_offset is None and absolute_offset is None \
                 and relative_bounding_box is None and absolute_bounding_box is None:
@@ -270,10 +303,19 @@ class View:
         chunk_border_alignments: Vec3IntLike | int | None = None,
         read_only: bool | None = None,
     ) -> Iterator[View]:
-        """Sub-views tiling this view (mag-1 shapes and alignment)."""
+        """Sub-views tiling this view (mag-1 shapes and alignment).
+
+        Raises
+        ------
+        InvalidRequestError
+            The view's box holds more than `MAX_CHUNKS` chunks of that shape (a box of
+            absurd size, e.g. from a hostile properties file); checked before the first one.
+        """
+        shape = Vec3Int.from_vec_or_int(chunk_shape)
         alignments = None if chunk_border_alignments is None else Vec3Int.from_vec_or_int(chunk_border_alignments)
-        for box in self.bounding_box.chunk(Vec3Int.from_vec_or_int(chunk_shape), alignments):
-            yield self.get_view(absolute_bounding_box=box, read_only=read_only)
+        _check_chunk_count(self, shape, alignments)
+        boxes = self.bounding_box.chunk(shape, alignments)
+        return (self.get_view(absolute_bounding_box=box, read_only=read_only) for box in boxes)
 
     def _default_chunk_shape(self) -> Vec3Int:
         return Vec3Int(self._array.info.shard_shape) * self._mag.to_vec3_int()

@@ -584,6 +584,11 @@ MALFORMED: list[tuple[Mutation, str]] = [
      "dataLayers[1].defaultViewConfiguration: expected an object"),
     (_set("defaultViewConfiguration", "pos"),
      "defaultViewConfiguration: expected an object, got 'pos'"),
+    # names and paths that would lead outside the dataset (issue 12, item 1)
+    *[(_set(f"{L0}.name", bad), f"dataLayers[0].name: {bad!r} is not a valid layer name")
+      for bad in ("..", ".", "../x", "a/b", "/abs", ".hidden", "a\\b", "a\0b")],
+    *[(_set(f"{L0}.mags[0].path", bad), "dataLayers[0].mags[0].path: ")
+      for bad in ("..", "../..", "./..", ".", "./", "color/..", "color/../..", "a\0b")],
 ]
 
 
@@ -895,3 +900,90 @@ def test_random_properties_match_webknossos(obj: dict[str, Any]) -> None:
     text = props.to_json_text()
     assert text == json.dumps(out, indent=4)
     assert DatasetProperties.from_json(json.loads(text)) == props
+
+
+# ------------------------------------------------------ hostile names and paths
+
+
+@pytest.mark.parametrize("path", ["./color/1", "color/2-2-1", "other/place/1", "./a/../color/1",
+                                  "/data/elsewhere/color/1", "s3://bucket/ds/color/1",
+                                  "https://example.org/ds/color/1",
+                                  # foreign data by relative path, as webknossos writes for
+                                  # add_symlink_layer(make_relative=True)
+                                  "../src/color/1", "./color/../../x"])
+def test_mag_paths_inside_or_foreign_are_kept(path: str) -> None:
+    obj = _sample()
+    obj["dataLayers"][0]["mags"][0]["path"] = path
+    assert DatasetProperties.from_json(obj).data_layers[0].mags[0].path == path
+
+
+@pytest.mark.parametrize("path", ["..", "../..", "."])
+def test_mag_path_of_the_dataset_or_a_parent_names_file_and_field(path: str, tmp_path: Path) -> None:
+    obj = _sample()
+    obj["dataLayers"][1]["mags"][1]["path"] = path
+    file = _write(tmp_path, obj)
+    with pytest.raises(PropertiesError, match="names the dataset folder or a folder containing it") as info:
+        load_properties(tmp_path)
+    assert str(info.value).startswith(f"{file}: dataLayers[1].mags[1].path: ")
+
+
+# ------------------------------------------------------------ deeply nested JSON
+
+
+def _nested(depth: int, leaf: Any = 1) -> Any:
+    value = leaf
+    for i in range(depth - 1):
+        value = {"a": value} if i % 2 else [value]
+    return value
+
+
+_DEEP_PLACES: dict[str, Mutation] = {
+    "unknown key": _set("someToolsKey", "__deep__"),
+    "layer defaultViewConfiguration": _set(f"{L1}.defaultViewConfiguration", {"a": "__deep__"}),
+    "dataset defaultViewConfiguration": _set("defaultViewConfiguration", {"a": "__deep__"}),
+    "unknown mag key": _set(f"{L0}.mags[0].extraThing", "__deep__"),
+}
+
+
+@pytest.mark.parametrize("depth", [600, 900, 5000])
+@pytest.mark.parametrize("where", sorted(_DEEP_PLACES))
+def test_deeply_nested_json_is_a_properties_error(depth: int, where: str, tmp_path: Path) -> None:
+    obj = _sample()
+    _DEEP_PLACES[where](obj)
+    # written as text: json.dumps cannot nest this deep itself
+    text = json.dumps(obj).replace('"__deep__"', '[{"a": ' * (depth // 2) + "1" + "}]" * (depth // 2))
+    file = tmp_path / PROPERTIES_FILE_NAME
+    file.write_text(text)
+    with pytest.raises(PropertiesError) as info:
+        load_properties(tmp_path)
+    assert str(file) in str(info.value)
+    assert "nested more than 100" in str(info.value) or "not valid JSON" in str(info.value)
+
+
+@pytest.mark.parametrize("depth", [101, 600, 5000])
+def test_deeply_nested_decoded_object_is_refused_without_recursion(depth: int) -> None:
+    obj = _sample()
+    obj["dataLayers"][0]["defaultViewConfiguration"] = {"a": _nested(depth)}
+    with pytest.raises(PropertiesError, match=r"dataLayers\[0\]\.defaultViewConfiguration.*nested more than 100"):
+        DatasetProperties.from_json(obj, source="here.json")
+
+
+def test_nesting_up_to_the_limit_loads_and_round_trips(tmp_path: Path) -> None:
+    obj = _sample()
+    obj["defaultViewConfiguration"] = {"a": _nested(98)}  # 100 levels with the file's own object
+    file = _write(tmp_path, obj)
+    props = load_properties(tmp_path)
+    save_properties(tmp_path, props)
+    assert json.loads(file.read_text())["defaultViewConfiguration"] == obj["defaultViewConfiguration"]
+
+
+def test_saving_a_too_deep_model_is_a_properties_error_and_keeps_the_file(tmp_path: Path) -> None:
+    file = _write(tmp_path, _sample())
+    before = file.read_text()
+    props = load_properties(tmp_path)
+    props.data_layers[0].default_view_configuration = {"a": _nested(5000)}
+    with pytest.raises(PropertiesError) as info:
+        save_properties(tmp_path, props)
+    assert str(file) in str(info.value)
+    assert file.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [PROPERTIES_FILE_NAME]

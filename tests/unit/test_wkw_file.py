@@ -220,3 +220,50 @@ def test_a_compressed_layer_refuses_a_file_with_another_block_type(tmp_path, blo
     with pytest.raises(CorruptFileError, match="x0.wkw"):
         mag.write(np.zeros((32, 32, 32), np.uint8), absolute_offset=(0, 0, 0))
     assert shard.read_bytes() == bytes(raw), "a refused write must leave the file as it was"
+
+
+# ---- damaged files are replaced by writes that cover them ----------------------------------
+
+def _damaged_variants(raw: bytes):
+    yield "empty", b""
+    yield "40 bytes", raw[:40]
+    yield "60 %", raw[: len(raw) * 6 // 10]
+    if raw[5] != 1:                         # a compressed file: garbage jump table
+        yield "garbage jump table", raw[:16] + bytes([0xA5]) * 8 * 64 + raw[16 + 8 * 64:]
+    yield "not a WKW file", bytes([0x5A]) * 16 + raw[16:]
+
+
+def test_a_write_covering_a_damaged_real_file_replaces_it_and_a_partial_one_raises(tmp_path):
+    files = _real_files() or pytest.skip("no fixture files")
+    for src in files[:4]:
+        h = _wkw.parse_header_bytes((src.parents[2] / "header.wkw").read_bytes())
+        lay5 = (h[0], h[1], h[2], h[3], h[4])
+        side = 1 << (h[0] + h[1])
+        dtype = {1: "uint8", 2: "uint16", 3: "uint32", 4: "uint64", 5: "float32", 6: "float64"}[h[3]]
+        nc = h[4] // np.dtype(dtype).itemsize
+        for kind, bad in _damaged_variants(src.read_bytes()):
+            p = tmp_path / "d.wkw"
+            p.write_bytes(bad)
+            with pytest.raises(CorruptFileError, match="d.wkw"):
+                _wkw.write(str(p), str(p) + ".tmp", lay5, (1, 2, 3, 9, 9, 9), np.ones((nc, 8, 7, 6), dtype),
+                           (0, 0, 0), str(p) + ".journal")
+            assert p.read_bytes() == bad, f"{src.name}, {kind}: a refused write changed the file"
+            new = random_volume((nc, side, side, side), dtype)
+            _wkw.write(str(p), str(p) + ".tmp", lay5, (0, 0, 0, side, side, side), new, (0, 0, 0),
+                       str(p) + ".journal")
+            out = np.zeros_like(new)
+            _wkw.read(str(p), (h[0], h[1], h[3], h[4]), (0, 0, 0, side, side, side), out, (0, 0, 0))
+            assert (out == new).all(), f"{src.name}, {kind}"
+            assert sorted(x.name for x in tmp_path.iterdir()) == ["d.wkw"]
+
+
+def test_whole_file_encode_range_needs_only_the_old_header():
+    lay = layout(2, "uint8", 1, block_log2=3, file_log2=0)      # one 8³ block per file
+    data = np.full((1, 8, 8, 8), 3, np.uint8)
+    for old in (b"", b"WKW", bytes(40), _wkw.header_bytes(3, 0, 2, 1, 1) + b"\xff" * 30):
+        blob, ends = _wkw.encode_range(old, lay, (0, 0, 0, 8, 8, 8), data, (0, 0, 0), 0, 1)
+        assert len(ends) == 8 and blob
+    with pytest.raises(CorruptFileError, match="raw"):       # a valid header of another kind
+        _wkw.encode_range(_wkw.header_bytes(3, 0, 1, 1, 1, 16), lay, (0, 0, 0, 8, 8, 8), data, (0, 0, 0), 0, 1)
+    with pytest.raises(CorruptFileError, match="empty"):     # a partial write needs the old file
+        _wkw.encode_range(b"", lay, (0, 0, 0, 4, 4, 4), data, (0, 0, 0), 0, 1)

@@ -449,3 +449,29 @@ def test_threads_hammering_the_kernels_agree_with_the_model(tmp_path):
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda raw: b"", lambda raw: raw[:40], lambda raw: raw[: len(raw) * 6 // 10],
+    lambda raw: raw[:-132] + bytes([0xA5]) * 132,                          # garbage index
+], ids=["empty", "40 bytes", "60 %", "garbage index"])
+@pytest.mark.parametrize("prepared", [False, True], ids=["direct", "prepared"])
+def test_a_write_of_every_chunk_replaces_a_damaged_shard(tmp_path, mutate, prepared):
+    path, raw = _shard_copy(tmp_path)
+    damaged = mutate(raw)
+    path.write_bytes(damaged)
+    spec = spec_for("uint64")
+    with pytest.raises(CorruptFileError, match="c0"):       # a partial write needs the old index
+        _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 33, 32, 32), np.ones((1, 33, 32, 32), np.uint64),
+                     (0, 0, 0, 0))
+    assert path.read_bytes() == damaged
+    new = np.arange(64 ** 3, dtype=np.uint64).reshape(1, 64, 64, 64)
+    whole = (0, 0, 0, 0, 1, 64, 64, 64)
+    parts = []
+    if prepared:      # as the façade splits one shard over threads, along chunk borders
+        parts = [_shard.encode(path, spec, (0, x, 0, 0, 1, x + 32, 64, 64), new, (0, x, 0, 0)) for x in (0, 32)]
+    assert _shard.write(path, f"{path}.tmp", spec, whole, new, (0, 0, 0, 0), parts) == 0
+    out = np.zeros_like(new)
+    assert _shard.read(path, spec, whole, out, (0, 0, 0, 0))
+    assert (out == new).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c0"]

@@ -11,7 +11,7 @@ from typing import Any
 from wkpy.errors import DatasetNotFoundError, PropertiesError
 
 from ._model import DatasetProperties
-from ._schema import PROPERTIES_FILE_NAME
+from ._schema import PROPERTIES_FILE_NAME, Invalid, check_depth
 
 __all__ = ["load_properties", "save_properties"]
 
@@ -55,7 +55,13 @@ def save_properties(path: str | os.PathLike[str], props: DatasetProperties) -> N
     temporary file is removed and the old file is untouched.
     """
     file = _file_path(path)
-    obj = props.to_json()
+    try:
+        obj = props.to_json()
+        check_depth(obj)  # so that json.dump below cannot hit the recursion limit
+    except Invalid as exc:
+        raise PropertiesError(f"{file}: not written: {exc.where}: {exc.message}") from None
+    except RecursionError:
+        raise PropertiesError(f"{file}: not written: a value is nested too deeply") from None
     tmp = file.with_name(f".{file.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:

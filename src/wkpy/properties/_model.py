@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import math
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from wkpy._paths import check_name
 from wkpy.errors import DataMismatchError, PropertiesError
 from wkpy.geometry import BoundingBox, Mag
 
@@ -29,6 +31,7 @@ from ._schema import (
     as_object,
     as_string,
     at,
+    check_depth,
     layer_extra_for_writing,
     normal_axis_order,
     ordered,
@@ -50,6 +53,26 @@ def _positive_finite(value: Any) -> bool:
         return math.isfinite(float(value)) and value > 0
     except OverflowError:
         return False
+
+
+def _check_mag_path(path: str, where: str) -> str:
+    """A mag ``path``, refused if it names the dataset folder or one of its ancestors.
+
+    A relative path is resolved against the dataset folder. One that leaves it
+    (``../other/color/1``) is a reference to foreign data, as webknossos writes for
+    ``add_symlink_layer(..., make_relative=True)``, and is kept like absolute paths and
+    URLs (wkpy reads such mags and never writes or deletes them). A mag folder can never
+    be the dataset itself (``.``) or contain it (``..``, ``../..``): those are refused.
+    """
+    if "\0" in path:
+        raise Invalid(where, f"{show(path)} contains a NUL character")
+    if "://" in path or path.startswith("/"):
+        return path
+    normal = posixpath.normpath(path)
+    if normal == "." or all(part == ".." for part in normal.split("/")):
+        raise Invalid(where, f"{show(path)} names the dataset folder or a folder containing it, "
+                             "not a mag folder")
+    return path
 
 
 def default_mag_path(layer_name: str, mag: Any) -> str:
@@ -92,7 +115,7 @@ class MagProperties:
         mag = parse_mag_value(required(obj, mag_key, where), at(where, mag_key))
         path = obj.get("path")
         if path is not None:
-            path = as_string(path, at(where, "path"))
+            path = _check_mag_path(as_string(path, at(where, "path")), at(where, "path"))
         cube_length = obj.get("cubeLength")
         if cube_length is not None:
             cube_length = as_integer(cube_length, at(where, "cubeLength"), 1)
@@ -167,6 +190,10 @@ class LayerProperties:
     def _from_json(cls, value: Any, where: str) -> LayerProperties:
         obj = as_object(value, where)
         name = as_string(required(obj, "name", where), at(where, "name"))
+        try:
+            check_name(name, "layer name", error=PropertiesError)
+        except PropertiesError as exc:
+            raise Invalid(at(where, "name"), str(exc)) from None
         category = required(obj, "category", where)
         if category not in CATEGORIES:
             message = f"expected 'color' or 'segmentation', got {show(category)}"
@@ -304,6 +331,7 @@ class DatasetProperties:
             names the field, e.g. ``dataLayers[0].boundingBox.width``.
         """
         try:
+            check_depth(obj)
             return cls._from_json(obj)
         except Invalid as exc:
             prefix = "".join(f"{p}: " for p in (source, exc.where) if p)

@@ -14,6 +14,10 @@ AXIS_ORDER_WITHOUT_C = {"x": 1, "y": 2, "z": 3}
 CATEGORIES = ("color", "segmentation")
 DATA_FORMATS = ("wkw", "zarr", "zarr3", "neuroglancerPrecomputed", "n5")
 JS_MAX_SAFE_INTEGER = 2**53 - 1
+# Deepest nesting accepted in a metadata file. webknossos' own files nest 5 levels; the
+# bound keeps every later recursive walk (copying, comparing, writing) far from Python's
+# recursion limit, so hostile nesting is refused once, where the file is read.
+MAX_JSON_DEPTH = 100
 
 # Key order webknossos writes; keys kept in `extra` under one of these names go to
 # their slot, all other extra keys follow at the end.
@@ -55,6 +59,31 @@ def at(where: str, key: str | int) -> str:
 def show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_depth(value: Any, where: str = "", limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise `Invalid` naming the first value nested deeper than `limit` containers.
+
+    Walks without recursion, so it is safe on any decoded document.
+    """
+    # each entry: (node, depth, key, parent entry); the chain gives the field's path
+    stack: list[tuple[Any, int, str | int | None, Any]] = [(value, 1, None, None)]
+    while stack:
+        entry = stack.pop()
+        node, depth = entry[0], entry[1]
+        if not isinstance(node, (dict, list)):
+            continue
+        if depth > limit:
+            keys = []
+            while entry is not None and entry[2] is not None:
+                keys.append(entry[2])
+                entry = entry[3]
+            path = where
+            for key in reversed(keys[-4:]):  # the outermost fields name the place
+                path = at(path, key)
+            raise Invalid(path, f"nested more than {limit} levels deep")
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((child, depth + 1, key, entry) for key, child in items)
 
 
 def as_object(value: Any, where: str) -> dict[str, Any]:

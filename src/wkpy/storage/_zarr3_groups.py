@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from wkpy._paths import is_inside
 from wkpy.storage._zarr3_meta import ZARR_JSON, write_json_atomic
 
 __all__ = ["write_dataset_group", "write_layer_group", "write_zarr3_groups", "layer_group_document"]
@@ -61,5 +62,5 @@ def write_zarr3_groups(dataset_path: Path, voxel_size_nm: Sequence[float],
         return
     write_dataset_group(Path(dataset_path))
     for path, mags in zarr3:
-        if path.is_dir() and not path.is_symlink():
+        if path.is_dir() and not path.is_symlink() and is_inside(dataset_path, path):
             write_layer_group(path, voxel_size_nm, mags)

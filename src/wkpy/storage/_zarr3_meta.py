@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from wkpy.errors import PropertiesError, UnsupportedError
+from wkpy.properties._schema import Invalid, check_depth
 
 __all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_doc", "array_document", "dumps_array",
            "normalize_codec", "default_codecs", "write_json_atomic"]
@@ -31,6 +32,17 @@ COMPRESSORS = ("zstd", "blosc", "gzip")
 _SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
 _AXES = {4: ("c", "x", "y", "z"), 3: ("x", "y", "z")}
+
+# Bounds on what a zarr.json may claim, so that a hostile file is refused when it is read
+# instead of making a read allocate what it says. Shapes are sparse (only written chunks
+# exist), so their sides only have to stay addressable (tensorstore's largest finite
+# index); chunks and shard indexes are materialised, so their sizes are bounded.
+MAX_SHAPE = 2**62 - 2
+MAX_CHANNELS = 2**16
+MAX_CHUNK_SIDE = 2**31
+MAX_CHUNK_BYTES = 2**31          # one decoded inner chunk
+MAX_CHUNKS_PER_SHARD = 2**24     # a shard index of 16 bytes per chunk: 256 MiB
+MAX_SHARD_BYTES = 2**40          # one whole shard, decoded
 
 
 @dataclass(frozen=True)
@@ -125,11 +137,36 @@ def _get(file: Path, obj: Any, key: str, where: str, kind: type | tuple[type, ..
     return value
 
 
-def _ints(file: Path, value: Any, where: str, ndim: int, low: int) -> tuple[int, ...]:
+def _ints(file: Path, value: Any, where: str, ndim: int, low: int, high: int | None = None) -> tuple[int, ...]:
     if not isinstance(value, list) or len(value) != ndim or \
             not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in value):
-        raise _fail(file, f"{where} is {value!r}, not {ndim} integers >= {low}")
+        raise _fail(file, f"{where} is {_show(value)}, not {ndim} integers >= {low}")
+    if high is not None and any(v > high for v in value):
+        raise _fail(file, f"{where} is {_show(value)}: a side is larger than {high}")
     return tuple(value)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_sizes(file: Path, shape: tuple[int, ...], shard: tuple[int, ...], chunk: tuple[int, ...],
+                 itemsize: int, sharded: bool) -> None:
+    """Refuse channel counts, chunks and shards too large to hold in memory (4-D shapes)."""
+    if shape[0] > MAX_CHANNELS:
+        raise _fail(file, f"shape[0] (channels) is {shape[0]}, more than {MAX_CHANNELS}")
+    chunk_where = "codecs[0].configuration.chunk_shape" if sharded else "chunk_grid.configuration.chunk_shape"
+    if math.prod(chunk) * itemsize > MAX_CHUNK_BYTES:
+        raise _fail(file, f"{chunk_where} {list(chunk)} makes chunks of {math.prod(chunk) * itemsize} bytes, "
+                          f"more than {MAX_CHUNK_BYTES}")
+    per_shard = math.prod(s // c for s, c in zip(shard, chunk))
+    if per_shard > MAX_CHUNKS_PER_SHARD:
+        raise _fail(file, f"chunk_grid.configuration.chunk_shape {list(shard)} holds {per_shard} chunks, "
+                          f"more than {MAX_CHUNKS_PER_SHARD}")
+    if math.prod(shard) * itemsize > MAX_SHARD_BYTES:
+        raise _fail(file, f"chunk_grid.configuration.chunk_shape {list(shard)} makes shards of "
+                          f"{math.prod(shard) * itemsize} bytes, more than {MAX_SHARD_BYTES}")
 
 
 def _codec(file: Path, c: Any, where: str) -> tuple[str, dict[str, Any]]:
@@ -231,6 +268,10 @@ def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
 def _parse(file: Path, doc: Any) -> ArrayMeta:
     if not isinstance(doc, dict):
         raise _fail(file, "is not a JSON object")
+    try:
+        check_depth(doc)
+    except Invalid as exc:
+        raise _fail(file, f"{exc.where}: {exc.message}") from None
     if doc.get("zarr_format") != 3:
         raise _fail(file, f"zarr_format is {doc.get('zarr_format')!r}, not 3")
     if doc.get("node_type") != "array":
@@ -241,7 +282,7 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
     ndim = len(shape)
     if ndim not in _AXES:
         raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (need (c,) x, y, z)")
-    shape = _ints(file, shape, "shape", ndim, 0)
+    shape = _ints(file, shape, "shape", ndim, 0, MAX_SHAPE)
     dtype_name = _get(file, doc, "data_type", "zarr.json", str)
     if dtype_name not in DTYPES:
         raise UnsupportedError(f"{file}: data_type {dtype_name!r} is not supported; use one of {list(DTYPES)}")
@@ -255,7 +296,7 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
     if grid.get("name") != "regular":
         raise UnsupportedError(f"{file}: chunk_grid {grid.get('name')!r} is not supported (only 'regular')")
     shard = _ints(file, _get(file, grid, "configuration", "chunk_grid", dict).get("chunk_shape"),
-                  "chunk_grid.configuration.chunk_shape", ndim, 1)
+                  "chunk_grid.configuration.chunk_shape", ndim, 1, MAX_CHUNK_SIDE)
     cke = _get(file, doc, "chunk_key_encoding", "zarr.json", dict)
     kname = cke.get("name")
     if kname not in ("default", "v2"):
@@ -273,7 +314,7 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
             raise UnsupportedError(f"{file}: codecs: sharding_indexed must be the only codec")
         where = "codecs[0].configuration"
         conf = _codec(file, doc["codecs"][0], "codecs[0]")[1]
-        chunk = _ints(file, conf.get("chunk_shape"), f"{where}.chunk_shape", ndim, 1)
+        chunk = _ints(file, conf.get("chunk_shape"), f"{where}.chunk_shape", ndim, 1, MAX_CHUNK_SIDE)
         if any(s % c for s, c in zip(shard, chunk)):
             raise _fail(file, f"{where}.chunk_shape {list(chunk)} does not divide the shard shape {list(shard)}")
         inner = conf.get("codecs")
@@ -288,6 +329,7 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
     shard4 = shard if ndim == 4 else (1, *shard)
     chunk4 = chunk if ndim == 4 else (1, *chunk)
     shape4 = shape if ndim == 4 else (1, *shape)
+    _check_sizes(file, shape4, shard4, chunk4, dtype.itemsize, sharding is not None)  # type: ignore[arg-type]
     return ArrayMeta(file, doc, ndim, shape4, dtype, fill, shard4, chunk4, sharding is not None,  # type: ignore[arg-type]
                      tuple(inner), order, big, tuple(steps), at_start, index_big, index_crc,  # type: ignore[arg-type]
                      "c" + sep if kname == "default" else "", sep)
@@ -326,7 +368,7 @@ def parse_array(file: Path) -> ArrayMeta:
         raise PropertiesError(f"{file}: missing; the mag folder is not a Zarr v3 array") from None
     try:
         doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise PropertiesError(f"{file}: not valid JSON ({e})") from None
     return _parse(Path(file), doc)
 
@@ -388,7 +430,21 @@ def dumps_array(doc: Mapping[str, Any]) -> str:
 
 
 def write_json_atomic(file: Path, text: str) -> None:
-    """Write `text` to a temporary sibling and rename it over `file`."""
-    tmp = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, file)
+    """Write `text` to a temporary sibling and rename it over `file`.
+
+    The temporary file gets a fresh name (process, thread and a random part) and is
+    created with O_EXCL | O_NOFOLLOW, so a link planted in the folder is never written
+    through; a rename replaces a link at `file` itself, not its target.
+    """
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, file)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
+
+from wkpy._paths import ensure_inside
+from wkpy.errors import OperationError
+from wkpy.locking import mag_lock_file, path_lock
 
 if TYPE_CHECKING:
     from wkpy.storage._zarr3_meta import Zarr3Config
@@ -67,6 +74,51 @@ class Array(Protocol):
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         """(offset, shape) of every shard that exists on disk."""
         ...
+
+
+def folder_id(path: Path) -> tuple[int, int]:
+    """(device, inode) of a mag folder, to notice when it is replaced or removed.
+
+    Raises
+    ------
+    OperationError
+        The folder does not exist (the mag was deleted meanwhile).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise OperationError(f"{path}: the mag folder does not exist (deleted meanwhile?)") from None
+    return st.st_dev, st.st_ino
+
+
+class MagFolder:
+    """What the arrays share about their folder: the mag lock, and noticing a replacement.
+
+    A writer holds the mag lock shared for a whole write (`writing`); `compress` and the
+    deletions hold it exclusively while they replace or remove the folder. A writer that
+    finds a different folder than it opened re-reads the metadata (the format may have
+    changed, e.g. raw to compressed) before writing.
+    """
+
+    path: Path
+    _folder: tuple[int, int] | None = None
+
+    def _reload(self) -> None:
+        """Re-read the array's metadata from the (replaced) folder."""
+        raise NotImplementedError
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with path_lock(mag_lock_file(self.path), exclusive=False):
+            now = folder_id(self.path)
+            if self._folder is not None and now != self._folder:
+                self._reload()
+            self._folder = now
+            yield
+
+    def _shard_file(self, path: Path) -> Path:
+        """`path`, a shard file about to be written, if no link leads it out of the mag."""
+        return ensure_inside(self.path, path)
 
 
 class ShardPart(NamedTuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import re
@@ -13,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from wkcore import _morton, _wkw
-from wkpy.errors import CorruptFileError, DataMismatchError, UnsupportedError
+from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
-from wkpy.storage.array import ArrayInfo, Vec3, split_by_shard, split_for_threads
+from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, folder_id, split_by_shard, split_for_threads
 
 __all__ = ["WkwArray", "VOXEL_TYPES"]
 
@@ -24,31 +25,23 @@ VOXEL_TYPES = {np.dtype(t): i + 1 for i, t in enumerate(["uint8", "uint16", "uin
 _DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
 _FILE_RE = re.compile(r"^x(\d+)\.wkw$")
 
-_COMMIT = (2**64 - 1).to_bytes(8, "little")
 
+def roll_back(path: Path, journal: Path) -> int:
+    """Settle the undo journal a killed in-place patch of the raw file `path` left behind.
 
-def roll_back(path: Path, journal: Path) -> None:
-    """Undo an interrupted in-place patch of a raw file from its journal, then drop it.
-
-    A journal without its commit marker was cut short before the file was touched.
+    The caller holds the shard's lock exclusively. A complete journal is applied (the old
+    blocks restored) and deleted: 2. An incomplete or damaged one was cut short before the
+    file was touched and is deleted unapplied: 1. None there: 0. The journal's format and
+    every rule that judges it live in one place, `wkcore._wkw` ("undo journal").
     """
-    raw = journal.read_bytes()
-    if len(raw) >= 24 and raw[-8:] == _COMMIT:
-        if raw[:5] != b"WKWJ\x01":
-            raise CorruptFileError(f"{journal}: not a wkpy undo journal")
-        block_bytes = int.from_bytes(raw[8:16], "little")
-        with open(path, "r+b") as f:
-            header = _wkw.parse_header_bytes(f.read(16), path)
-            n_blocks = 1 << (3 * header[1])
-            if block_bytes != (1 << (3 * header[0])) * header[4] or (len(raw) - 24) % (8 + block_bytes):
-                raise CorruptFileError(f"{journal}: does not match {path.name}")
-            for pos in range(16, len(raw) - 8, 8 + block_bytes):
-                m = int.from_bytes(raw[pos:pos + 8], "little")
-                if m >= n_blocks:
-                    raise CorruptFileError(f"{journal}: block {m} is outside the file")
-                f.seek(header[5] + m * block_bytes)
-                f.write(raw[pos + 8:pos + 8 + block_bytes])
-    journal.unlink()
+    return _wkw.roll_back(os.fspath(path), os.fspath(journal))
+
+
+def _no_links(path: Path, exc: OSError) -> OSError:
+    """ELOOP from a kernel means a raw file to patch is a symbolic link: refused."""
+    if exc.errno == errno.ELOOP:
+        return ForeignPathError(f"{path}: is a symbolic link; wkpy never writes through links")
+    return exc
 
 
 def _log2(n: int, what: str) -> int:
@@ -57,7 +50,7 @@ def _log2(n: int, what: str) -> int:
     return n.bit_length() - 1
 
 
-class WkwArray:
+class WkwArray(MagFolder):
     """One WKW mag folder."""
 
     def __init__(self, path: Path, info: ArrayInfo, block_type: int) -> None:
@@ -82,7 +75,12 @@ class WkwArray:
         block, side = 1 << block_log2, 1 << (block_log2 + file_log2)
         info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1,
                          lz4hc=block_type == 3)
-        return cls(path, info, block_type)
+        array = cls(path, info, block_type)
+        array._folder = folder_id(array.path)
+        return array
+
+    def _reload(self) -> None:
+        self.__dict__.update(WkwArray.open(self.path).__dict__)
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> "WkwArray":
@@ -97,9 +95,18 @@ class WkwArray:
         header = _wkw.header_bytes(array._block_log2, array._file_log2, array._block_type,
                                    array._voxel_type, array._voxel_bytes)
         array.path.mkdir(parents=True, exist_ok=True)
-        tmp = array.path / f".header.wkw.{os.getpid()}.{threading.get_ident()}"
-        tmp.write_bytes(header)
-        os.replace(tmp, array.path / "header.wkw")
+        tmp = array.path / f".header.wkw.{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}.tmp"
+        # a new file of a fresh name, never through a link planted there
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(header)
+            os.replace(tmp, array.path / "header.wkw")
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        array._folder = folder_id(array.path)
         return array
 
     def _file(self, idx: tuple[int, ...]) -> Path:
@@ -140,19 +147,22 @@ class WkwArray:
 
     @contextlib.contextmanager
     def _reading(self, idx: tuple[int, ...]) -> Iterator[None]:
-        """Readers of raw files (patched in place) hold the shard lock shared, after rolling
-        back an interrupted patch; compressed files are only ever replaced whole."""
+        """Readers of raw files (patched in place) hold the shard lock shared. A journal
+        seen while holding it belongs to a killed writer (a live one would hold the lock
+        exclusively): the reader lets go, settles it under the exclusive lock, and looks
+        again. Compressed files are only ever replaced whole."""
         if self._block_type != 1:
             yield
             return
         path = self._file(idx)
-        journal = Path(f"{path}.journal")
-        if journal.exists():
+        journal = f"{path}.journal"
+        while True:
+            with path_lock(self._lock(idx), exclusive=False):
+                if not os.path.lexists(journal):
+                    yield
+                    return
             with path_lock(self._lock(idx)):
-                if journal.exists():
-                    roll_back(path, journal)
-        with path_lock(self._lock(idx), exclusive=False):
-            yield
+                roll_back(path, Path(journal))
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:
         layout = (self._block_log2, self._file_log2, self._block_type, self._voxel_type, self._voxel_bytes)
@@ -160,29 +170,34 @@ class WkwArray:
 
         def task(part):  # type: ignore[no-untyped-def]
             def run() -> None:
-                path = self._file(part.shard)
+                path = self._shard_file(self._file(part.shard))
                 box = part.box
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 journal = Path(f"{path}.journal")
                 with path_lock(self._lock(part.shard)):
-                    if self._block_type != 1:
-                        self._rebuild(path, tmp, layout, box, data, part.start)
-                        return
-                    if journal.exists():
-                        roll_back(path, journal)
-                    _wkw.write(os.fspath(path), tmp, layout, box, data, part.start, os.fspath(journal))
+                    try:
+                        if self._block_type != 1:
+                            self._rebuild(path, tmp, layout, box, data, part.start)
+                        else:  # the kernel settles a killed writer's journal first
+                            _wkw.write(os.fspath(path), tmp, layout, box, data, part.start, os.fspath(journal))
+                    except OSError as exc:
+                        raise _no_links(path, exc) from None
             return run
 
-        run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))  # type: ignore[arg-type]
+        with self.writing():
+            run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))  # type: ignore[arg-type]
 
     def _rebuild(self, path: Path, tmp: str, layout: tuple, box: tuple, data: np.ndarray, start: Vec3) -> None:
         """Re-encode a compressed file with its blocks split over the cores, then swap it in."""
+        # A box covering the whole file needs only the old header (a damaged file is replaced).
+        whole = tuple(box) == (0, 0, 0, self._side, self._side, self._side)
         try:
-            old: bytes | None = path.read_bytes()
+            with open(path, "rb") as f:
+                old: bytes | None = f.read(16) if whole else f.read()
         except FileNotFoundError:
             old = None
-        if old is not None and len(old) >= 16 and old[5] in (2, 3):
+        if old is not None and len(old) >= 16 and old[:3] == b"WKW" and old[5] in (2, 3):
             layout = (*layout[:2], old[5], *layout[3:])  # an existing file keeps LZ4 or LZ4HC
         # (any other header is refused, naming the file, by encode_range's checks)
         # Blocks the box touches lie between the Morton indices of its corner blocks:

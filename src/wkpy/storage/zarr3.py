@@ -37,7 +37,7 @@ from wkpy.storage._zarr3_meta import (
     parse_array_doc,
     write_json_atomic,
 )
-from wkpy.storage.array import ArrayInfo, ShardPart, Vec3, split_by_shard, split_for_threads
+from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, folder_id, split_by_shard, split_for_threads
 
 __all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
 
@@ -54,20 +54,25 @@ def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
         raise UnsupportedError(f"{meta.file}: {e}") from None
 
 
-class Zarr3Array:
+class Zarr3Array(MagFolder):
     """One Zarr v3 mag folder (the `Array` interface of `wkpy.storage.array`)."""
 
     def __init__(self, path: Path, meta: ArrayMeta) -> None:
         self.path = Path(path)
         self._set_meta(meta)
+        self._folder = folder_id(self.path)
 
     def __getstate__(self) -> dict[str, Any]:
         """Arrays travel to process pools and Dask workers as path and metadata."""
-        return {"path": self.path, "meta": self._meta}
+        return {"path": self.path, "meta": self._meta, "folder": self._folder}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path = state["path"]
         self._set_meta(state["meta"])
+        self._folder = state["folder"]
+
+    def _reload(self) -> None:
+        self.refresh()
 
     def _set_meta(self, meta: ArrayMeta) -> None:
         self._meta = meta
@@ -205,6 +210,10 @@ class Zarr3Array:
             raise DataMismatchError(f"offset {tuple(offset)} is negative")
         if 0 in data.shape:
             return
+        with self.writing():
+            self._write(offset, data)
+
+    def _write(self, offset: Vec3, data: np.ndarray) -> None:
         self.resize([offset[a] + data.shape[a + 1] for a in range(3)])
         spec, meta = self._spec, self._meta
         parts = split_by_shard((0, *offset), data.shape, meta.shard)
@@ -214,7 +223,7 @@ class Zarr3Array:
 
         def task(part: ShardPart):  # type: ignore[no-untyped-def]
             def run() -> None:
-                path = self._file(part.shard)
+                path = self._shard_file(self._file(part.shard))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 file = os.fspath(path)
