@@ -103,7 +103,7 @@ def _real_array_docs():
     return sorted(FIXTURES.rglob("*/zarr.json")) if FIXTURES.is_dir() else []
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_hostile_layer_names_and_mag_paths_never_load_unsafe(tmp_path, data):
     from wkpy._paths import check_name
@@ -133,7 +133,7 @@ def test_hostile_layer_names_and_mag_paths_never_load_unsafe(tmp_path, data):
                 assert parts and set(parts) != {".."} and "\x00" not in mag.path
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_absurd_array_documents_raise_only_typed_errors(tmp_path, data):
     from wkpy.errors import UnsupportedError
