@@ -10,11 +10,13 @@ A folder is never removed or rebuilt under its own name. Instead:
   the old content.
 
 A SIGKILL at any instant therefore leaves the old or the new folder under the name, plus
-perhaps one hidden leftover. `recover` (run when a dataset is opened for writing, under the
-properties lock) resolves the leftovers: a ``.wkpy-old-`` folder whose name is missing
-while the properties still list it is renamed back (the removal or swap did not complete);
-every other leftover is deleted. Leftovers of a replacement still in progress are skipped
-(its mag lock is held).
+perhaps one hidden leftover. **Additions** (`add_mag`, links) build under a
+``.wkpy-new-`` name and are renamed into place right after the properties list them.
+`recover` (run when a dataset is opened for writing, under the properties lock) resolves
+the leftovers: if a name is missing while the properties list it, a ``.wkpy-old-`` folder
+is renamed back (a removal or swap did not complete), else a ``.wkpy-new-`` one is
+renamed into place (an addition did); every other leftover is deleted. Leftovers of a
+replacement still in progress are skipped (its mag lock is held).
 """
 
 from __future__ import annotations
@@ -112,26 +114,33 @@ def remove(path: Path) -> None:
 
 
 def recover(folders: Iterable[Path], listed: Callable[[Path], bool]) -> None:
-    """Resolve leftovers of interrupted removals and replacements in `folders`.
+    """Resolve leftovers of interrupted removals, replacements and additions in `folders`.
 
-    `listed(path)` tells whether the properties still list `path` (a layer or mag folder).
+    `listed(path)` tells whether the properties list `path` (a layer or mag folder). For
+    each name with leftovers: if the name is missing while listed, the crash came between
+    a step and the next, so a moved-aside ``.wkpy-old-`` folder is put back (an undone
+    removal or swap), else a built ``.wkpy-new-`` one is put in place (a finished
+    addition); every other leftover is deleted.
     """
     for folder in folders:
         try:
             entries = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
             continue
+        by_name: dict[str, list[tuple[str, Path]]] = {}
         for entry in entries:
             m = _LEFTOVER.match(entry.name)
-            if m is None:
-                continue
-            leftover, original = Path(entry.path), Path(folder) / m.group(2)
+            if m is not None:
+                by_name.setdefault(m.group(2), []).append((m.group(1), Path(entry.path)))
+        for name, leftovers in by_name.items():
+            original = Path(folder) / name
             with try_path_lock(mag_lock_file(original)) as free:
                 if not free:
                     continue  # a replacement or removal of that folder is at work
-                if m.group(1) == "old" and not os.path.lexists(original) and listed(original):
-                    os.rename(leftover, original)
-                else:
+                if not os.path.lexists(original) and listed(original):
+                    leftovers.sort(key=lambda kind_path: kind_path[0] != "old")   # old ones first
+                    os.rename(leftovers.pop(0)[1], original)
+                for _, leftover in leftovers:
                     try:
                         remove(leftover)
                     except OperationError:

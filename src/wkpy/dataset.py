@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from wkpy._paths import check_name, ensure_inside, is_inside
-from wkpy._trash import move_aside, recover, remove
+from wkpy._trash import move_aside, new_folder_for, recover, remove
 from wkpy.errors import (
     DatasetExistsError,
     DatasetNotFoundError,
@@ -213,17 +213,25 @@ class Dataset:
                                                  sorted(p.mags, key=lambda m: m.mag)])
             for p in self._properties.data_layers])
 
-    def _transact(self, change: Callable[[DatasetProperties], None]) -> None:
+    def _transact(self, change: Callable[[DatasetProperties], None],
+                  publish: tuple[Path, Path] | None = None) -> None:
         """Apply `change` to the properties on disk and save them, under the dataset's lock.
 
         The file is re-read first, so changes made meanwhile by other processes (or other
         `Dataset` objects) are kept and merged, not overwritten; then this object adopts
         the result. A change that raises leaves file and memory untouched.
+
+        `publish` = (built, final): a folder (or link) built under a hidden
+        ``.wkpy-new-`` name that the change lists at `final`; it is renamed into place
+        right after the save, under the lock. A crash in between leaves it listed and
+        still hidden, and `_recover` finishes the rename (see `wkpy._trash`).
         """
         with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
             fresh = load_properties(self.path / PROPERTIES_FILE_NAME)
             change(fresh)
             save_properties(self.path / PROPERTIES_FILE_NAME, fresh)
+            if publish is not None:
+                os.rename(*publish)
             self._adopt(fresh)
             self._write_zarr_groups()
 
@@ -247,7 +255,8 @@ class Dataset:
         for layer in self._layers.values():
             layer._sync_mags()
 
-    def _update_layer(self, name: str, change: Callable[[LayerProperties], None]) -> None:
+    def _update_layer(self, name: str, change: Callable[[LayerProperties], None],
+                      publish: tuple[Path, Path] | None = None) -> None:
         """Apply `change` to one layer's properties on disk (see `_transact`)."""
         def apply(props: DatasetProperties) -> None:
             layer_props = props.get_layer(name)
@@ -255,7 +264,7 @@ class Dataset:
                 raise MissingLayerError(f"dataset {self.path} has no layer {name!r}")
             change(layer_props)
 
-        self._transact(apply)
+        self._transact(apply, publish)
 
     # ---- layers ---------------------------------------------------------------------
     def get_layer(self, layer_name: str) -> Layer:
@@ -313,13 +322,13 @@ class Dataset:
         ensure_inside(self.path, self.path / layer_name, "create").mkdir(exist_ok=True)
         return self._register_layer(props)
 
-    def _register_layer(self, props: LayerProperties) -> Layer:
+    def _register_layer(self, props: LayerProperties, publish: tuple[Path, Path] | None = None) -> Layer:
         def add(fresh: DatasetProperties) -> None:
             if fresh.get_layer(props.name) is not None:
                 raise DuplicateError(f"dataset {self.path} has a layer {props.name!r} already")
             fresh.data_layers.append(copy.deepcopy(props))
 
-        self._transact(add)
+        self._transact(add, publish)
         return self._layers[props.name]
 
     def get_or_add_layer(self, layer_name: str, category: str, **kwargs: Any) -> Layer:
@@ -382,17 +391,21 @@ class Dataset:
             raise DuplicateError(f"dataset {self.path} has a layer {name!r} already")
         target = foreign.path.resolve()
         link = ensure_inside(self.path, self.path / name, "create")
-        link.symlink_to(os.path.relpath(target, self.path.resolve()) if make_relative else target,
-                        target_is_directory=True)
+        if os.path.lexists(link):
+            raise DuplicateError(f"{link} exists already; move it away first")
+        new = new_folder_for(link)       # renamed into place once listed (see `_transact`)
+        new.symlink_to(os.path.relpath(target, self.path.resolve()) if make_relative else target,
+                       target_is_directory=True)
         props = copy.deepcopy(foreign._properties)
         props.name = name
         for mag_props in props.mags:
             mag_path = foreign.get_mag(mag_props.mag).path.resolve()
             mag_props.path = (os.path.relpath(mag_path, self.path.resolve()) if make_relative else mag_path).__str__()
         try:
-            return self._register_layer(props)
+            return self._register_layer(props, publish=(new, link))
         except BaseException:
-            link.unlink()
+            if os.path.lexists(new):
+                new.unlink()
             raise
 
     def add_layer_for_existing_files(

@@ -215,10 +215,6 @@ class Layer:
             raise DataMismatchError(f"compress='lz4hc' needs a wkw layer; {self.name!r} is {self.data_format}")
         info = ArrayInfo(self.data_format, self.dtype_per_channel, self.num_channels, tuple(chunk), tuple(shard),  # type: ignore[arg-type]
                          True if config or lz4hc else bool(compress), config, lz4hc)
-        array = create_array(path, info)
-        if self.data_format == "zarr3" and not self.bounding_box.is_empty():
-            # as webknossos does: a mag added to a layer with data starts at the layer's extent
-            array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
         entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}",
                               cube_length=shard.x if self.data_format == "wkw" else None)
 
@@ -227,8 +223,19 @@ class Layer:
                 raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
             p.mags.append(entry)
 
-        self._dataset._update_layer(self.name, add)
-        self._mags[mag]._array = array
+        # built under a hidden name and renamed into place once listed: a crash never
+        # leaves an unlisted mag folder that would block the next add_mag
+        new = new_folder_for(path)
+        try:
+            array = create_array(new, info)
+            if self.data_format == "zarr3" and not self.bounding_box.is_empty():
+                # as webknossos does: a mag added to a layer with data starts at the layer's extent
+                array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
+            self._dataset._update_layer(self.name, add, publish=(new, path))
+        except BaseException:
+            if os.path.lexists(new):
+                remove(new)
+            raise
         return self._mags[mag]
 
     def add_copy_mag(
@@ -273,14 +280,16 @@ class Layer:
         link = ensure_inside(self._dataset.path, self.path / foreign.mag.to_layer_name(), "create")
         target = foreign.path.resolve()
         self.path.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(target, self.path.resolve()) if make_relative else target,
-                        target_is_directory=True)
+        new = new_folder_for(link)
+        new.symlink_to(os.path.relpath(target, self.path.resolve()) if make_relative else target,
+                       target_is_directory=True)
         entry = MagProperties(mag=foreign.mag, path=f"./{self.name}/{foreign.mag.to_layer_name()}",
                               cube_length=foreign.info.shard_shape[0] if self.data_format == "wkw" else None)
         try:
-            self._dataset._update_layer(self.name, lambda p: p.mags.append(entry))
+            self._dataset._update_layer(self.name, lambda p: p.mags.append(entry), publish=(new, link))
         except BaseException:
-            link.unlink()
+            if os.path.lexists(new):
+                new.unlink()
             raise
         if extend_layer_bounding_box:
             self._grow_bounding_box(foreign.layer.bounding_box)
@@ -455,6 +464,7 @@ class Layer:
         if mag in self._mags:
             if not allow_overwrite:
                 raise InvalidRequestError(f"mag {mag} exists; pass allow_overwrite=True to overwrite it")
+            self._mags[mag]._ensure_writable()   # never into a linked or referenced mag
             return self._mags[mag]
         return self.add_mag(mag, chunk_shape=chunk_shape or like.info.chunk_shape,
                             shard_shape=shard_shape or like.info.shard_shape, compress=compress)

@@ -109,16 +109,43 @@ def test_open_refuses_a_hostile_name_beside_a_good_layer(tmp_path, name):
     sandbox.assert_untouched()
 
 
-@pytest.mark.parametrize("mag_path", ["../../x", "../x", "../outside", "./color/../../x", "color/../.."])
-def test_open_refuses_a_relative_mag_path_leaving_the_dataset(tmp_path, mag_path):
+def test_open_refuses_a_mag_path_that_is_the_dataset_or_above(tmp_path):
+    sandbox = Sandbox(tmp_path)
+    for mag_path in ("color/../..", "..", "."):
+        props = sandbox.props()
+        props["dataLayers"][0]["mags"][0]["path"] = mag_path
+        sandbox.write_props(props)
+        sandbox.snapshot()
+        with pytest.raises(PropertiesError):
+            wk.Dataset.open(sandbox.ds)
+        sandbox.assert_untouched()
+
+
+@pytest.mark.parametrize("mag_path", ["../../x", "../x", "../outside", "./color/../../x"])
+def test_a_relative_mag_path_leaving_the_dataset_is_a_read_only_reference(tmp_path, mag_path):
+    """webknossos writes such paths for relative links (`make_relative=True`), so they open
+    as references to foreign data: readable, never written, compressed or deleted."""
     sandbox = Sandbox(tmp_path)
     props = sandbox.props()
     props["dataLayers"][0]["mags"][0]["path"] = mag_path
     sandbox.write_props(props)
     sandbox.snapshot()
-    with pytest.raises(PropertiesError):
-        wk.Dataset.open(sandbox.ds)
-    sandbox.assert_untouched()
+    layer = wk.Dataset.open(sandbox.ds).get_layer("color")
+    mag = layer.get_mag(1)
+    assert mag.is_foreign and mag.read_only
+    attempts = [
+        lambda: mag.write(np.zeros((32, 32, 32), np.uint8), absolute_offset=(0, 0, 0)),
+        lambda: mag.compress(),
+        lambda: layer.downsample_mag(1, 2),
+        lambda: layer.delete_mag(1),
+        lambda: wk.Dataset.open(sandbox.ds).delete_layer("color"),
+    ]
+    for attempt in attempts:
+        try:
+            attempt()
+        except WkError:
+            pass
+        sandbox.assert_untouched()
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
