@@ -4,35 +4,81 @@ Use it as ``import wkpy as wk``; code written for ``import webknossos as wk`` ru
 unchanged for local datasets.
 """
 
-from wkpy.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, Dataset
+from wkpy import geometry, utils
+from wkpy.data_format import DEFAULT_DATA_FORMAT, AttachmentDataFormat, DataFormat
+from wkpy.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, Dataset, LayerCategoryType
+from wkpy.downsampling import SamplingModes
 from wkpy.errors import *  # noqa: F403
 from wkpy.errors import __all__ as _errors_all
-from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
-from wkpy.layer import Layer, SegmentationLayer
+from wkpy.geometry.constants import *  # noqa: F403
+from wkpy.geometry.constants import __all__ as _constants_all
+from wkpy.geometry import (
+    BoundingBox,
+    Mag,
+    MagLike,
+    Vec3Float,
+    Vec3FloatLike,
+    Vec3Int,
+    Vec3IntLike,
+    VecInt,
+    VecIntLike,
+    as_vec3_float_or_none,
+    as_vec3_int_or_none,
+)
+from wkpy.layer import (
+    DEFAULT_CHUNK_SHAPE,
+    DEFAULT_CHUNKS_PER_SHARD,
+    DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES,
+    DEFAULT_SHARD_SHAPE,
+    Layer,
+    SegmentationLayer,
+)
 from wkpy.mag_view import MagView
 from wkpy.storage import ArrayInfo
 from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.view import UnalignedWriteWarning, View
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
+from wkpy import dataset_properties  # noqa: E402  (needs wkpy.dataset loaded)
+from wkpy.dataset_properties import *  # noqa: E402,F403
+from wkpy.dataset_properties import __all__ as _properties_all  # noqa: E402
+
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = sorted({
     "COLOR_CATEGORY",
+    "DEFAULT_CHUNKS_PER_SHARD",
+    "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES",
+    "DEFAULT_CHUNK_SHAPE",
+    "DEFAULT_DATA_FORMAT",
+    "DEFAULT_SHARD_SHAPE",
     "SEGMENTATION_CATEGORY",
     "ArrayInfo",
+    "AttachmentDataFormat",
     "BoundingBox",
+    "DataFormat",
     "Dataset",
     "Layer",
+    "LayerCategoryType",
     "LengthUnit",
     "Mag",
+    "MagLike",
     "MagView",
+    "SamplingModes",
     "SegmentationLayer",
     "UnalignedWriteWarning",
+    "Vec3Float",
+    "Vec3FloatLike",
     "Vec3Int",
     "Vec3IntLike",
+    "VecInt",
+    "VecIntLike",
     "View",
     "VoxelSize",
     "Zarr3Config",
+    "as_vec3_float_or_none",
+    "as_vec3_int_or_none",
     *_errors_all,
-]
+    *_constants_all,
+    *_properties_all,
+})

@@ -9,12 +9,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from wkpy._layer_args import check_category, check_layer_dtype, check_layer_name, resolve_dtype
 from wkpy._paths import check_name, ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, recover, remove
+from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat, default_data_format, writable_data_format
 from wkpy.errors import (
     DatasetExistsError,
     DatasetNotFoundError,
@@ -37,11 +39,12 @@ from wkpy.properties import (
 from wkpy.storage.zarr3 import write_zarr3_groups
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
-__all__ = ["Dataset", "COLOR_CATEGORY", "SEGMENTATION_CATEGORY"]
+__all__ = ["Dataset", "COLOR_CATEGORY", "SEGMENTATION_CATEGORY", "LayerCategoryType", "DataFormat",
+           "DEFAULT_DATA_FORMAT", "Layer", "SegmentationLayer"]
 
-COLOR_CATEGORY = "color"
-SEGMENTATION_CATEGORY = "segmentation"
-DEFAULT_DATA_FORMAT = "wkw"
+COLOR_CATEGORY: Literal["color"] = "color"
+SEGMENTATION_CATEGORY: Literal["segmentation"] = "segmentation"
+LayerCategoryType = Literal["color", "segmentation"]
 
 
 def _layer_class(category: str) -> type[Layer]:
@@ -283,33 +286,61 @@ class Dataset:
     def add_layer(
         self,
         layer_name: str,
-        category: str,
+        category: LayerCategoryType,
         *,
-        dtype_per_layer: Any = None,
+        dtype: Any = None,
         dtype_per_channel: Any = None,
+        dtype_per_layer: Any = None,
         num_channels: int | None = None,
-        data_format: str = DEFAULT_DATA_FORMAT,
+        data_format: str | DataFormat | None = None,
         bounding_box: BoundingBox | None = None,
         largest_segment_id: int | None = None,
         **kwargs: Any,
     ) -> Layer:
-        """Add an empty layer (no mags yet; see `Layer.add_mag`)."""
+        """Add an empty layer (no mags yet; see `Layer.add_mag`).
+
+        Parameters
+        ----------
+        layer_name : str
+            Letters, digits and ``_$@-.``, not starting with a dot.
+        category : {"color", "segmentation"}
+        dtype : dtype-like, optional
+            The dtype of one channel (default uint8). `dtype_per_channel` is its older
+            name; `dtype_per_layer` the dtype of all channels together (``"uint24"``).
+        num_channels : int, optional
+            Default 1.
+        data_format : DataFormat or str, optional
+            ``"wkw"`` or ``"zarr3"``; default ``$WKPY_DEFAULT_DATA_FORMAT``, else WKW.
+        bounding_box : BoundingBox, optional
+        largest_segment_id : int, optional
+            Segmentation layers only.
+
+        Raises
+        ------
+        InvalidRequestError
+            An invalid name or data format (a `ValueError`).
+        ConflictingArgumentsError
+            More than one of the dtype arguments (an `AttributeError`).
+        DataMismatchError
+            A dtype WEBKNOSSOS does not show for the category (a `ValueError`).
+        DuplicateError
+            A layer of that name exists (an `IndexError`).
+        InvalidCategoryError
+            Neither color nor segmentation (a `RuntimeError`).
+        """
         self._ensure_writable()
         if kwargs:
             raise TypeError(f"add_layer() got unexpected keyword arguments {sorted(kwargs)}")
+        check_name(check_layer_name(layer_name))
+        num_channels = 1 if num_channels is None else num_channels
+        dtype = resolve_dtype(dtype, dtype_per_channel, dtype_per_layer, num_channels)
+        if dtype is None:
+            dtype = np.dtype("uint8")
+        check_layer_dtype(category, dtype, num_channels)
         if layer_name in self._layers:
             raise DuplicateError(f"dataset {self.path} has a layer {layer_name!r} already")
-        if category not in (COLOR_CATEGORY, SEGMENTATION_CATEGORY):
-            raise InvalidRequestError(f"category must be 'color' or 'segmentation', got {category!r}")
-        check_name(layer_name)
-        num_channels = 1 if num_channels is None else int(num_channels)
-        if dtype_per_layer is not None:
-            if dtype_per_channel is not None:
-                raise InvalidRequestError("give dtype_per_channel or dtype_per_layer, not both")
-            layer_dtype = np.dtype(dtype_per_layer)
-            dtype_per_channel = np.dtype(f"{layer_dtype.kind}{layer_dtype.itemsize // num_channels}")
-        dtype = np.dtype("uint8" if dtype_per_channel is None else dtype_per_channel)
-        data_format = str(getattr(data_format, "value", data_format))
+        data_format = (default_data_format() if data_format is None else writable_data_format(data_format)).value
+        check_category(layer_name, category)
         props = LayerProperties(
             name=layer_name,
             category=category,
@@ -331,10 +362,37 @@ class Dataset:
         self._transact(add, publish)
         return self._layers[props.name]
 
-    def get_or_add_layer(self, layer_name: str, category: str, **kwargs: Any) -> Layer:
-        if layer_name in self._layers:
-            return self._layers[layer_name]
-        return self.add_layer(layer_name, category, **kwargs)
+    def get_or_add_layer(
+        self,
+        layer_name: str,
+        category: LayerCategoryType,
+        *,
+        dtype: Any = None,
+        dtype_per_channel: Any = None,
+        num_channels: int | None = None,
+        data_format: str | DataFormat | None = None,
+        **kwargs: Any,
+    ) -> Layer:
+        """The layer `layer_name`, added (see `add_layer`) if there is none.
+
+        Raises
+        ------
+        InvalidRequestError
+            The layer exists with another category, channel count or dtype than given
+            (an `AssertionError`, as in webknossos).
+        """
+        if layer_name not in self._layers:
+            return self.add_layer(layer_name, category, dtype=dtype, dtype_per_channel=dtype_per_channel,
+                                  num_channels=num_channels, data_format=data_format, **kwargs)
+        layer = self._layers[layer_name]
+        wanted = resolve_dtype(dtype, dtype_per_channel, kwargs.get("dtype_per_layer"),
+                               layer.num_channels if num_channels is None else num_channels)
+        for what, mine, asked in (("number of channels", layer.num_channels, num_channels),
+                                  ("category", layer.category, category), ("dtype", layer.dtype, wanted)):
+            if asked is not None and mine != asked:
+                raise InvalidRequestError(f"Cannot get_or_add_layer: the layer {layer_name!r} exists already, but "
+                                          f"its {what} is {mine}, not {asked}")
+        return layer
 
     def delete_layer(self, layer_name: str) -> None:
         """Remove a layer: its properties entry and its folder (only the link, for a
@@ -371,7 +429,7 @@ class Dataset:
     def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
         """A new empty layer with the dtype, channels, category and box of `other_layer`."""
         return self.add_layer(
-            layer_name, other_layer.category, dtype_per_channel=other_layer.dtype_per_channel,
+            layer_name, other_layer.category, dtype=other_layer.dtype,
             num_channels=other_layer.num_channels, data_format=other_layer.data_format,
             bounding_box=other_layer.bounding_box,
             largest_segment_id=getattr(other_layer, "largest_segment_id", None),
@@ -409,23 +467,31 @@ class Dataset:
             raise
 
     def add_layer_for_existing_files(
-        self, layer_name: str, category: str, *, data_format: str = DEFAULT_DATA_FORMAT, **kwargs: Any
+        self, layer_name: str, category: LayerCategoryType, *, data_format: str | DataFormat | None = None,
+        **kwargs: Any
     ) -> Layer:
         """Register a layer folder that already holds mags (found on disk, box from files)."""
         from wkpy.copy import register_existing_layer
 
         self._ensure_writable()
+        if data_format is None:   # as webknossos: the format of the files found
+            data_format = next((f for f, meta in (("wkw", "header.wkw"), ("zarr3", "zarr.json"))
+                                if any((self.path / check_name(layer_name)).glob(f"*/{meta}"))), None)
+        data_format = (default_data_format() if data_format is None else writable_data_format(data_format)).value
         return register_existing_layer(self, layer_name, category, data_format, **kwargs)
 
     def add_copy_layer(
         self, foreign_layer: Layer | str | os.PathLike[str], new_layer_name: str | None = None, *,
         chunk_shape: Vec3IntLike | int | None = None, shard_shape: Vec3IntLike | int | None = None,
-        compress: bool | None = None, data_format: str | None = None, executor: Executor | None = None,
+        compress: bool | None = None, data_format: str | DataFormat | None = None,
+        executor: Executor | None = None,
     ) -> Layer:
         """Copy another layer (all mags) into this dataset, re-chunking if asked."""
         from wkpy.copy import copy_layer, foreign_layer_of
 
         self._ensure_writable()
+        if data_format is not None:
+            data_format = writable_data_format(data_format).value
         return copy_layer(foreign_layer_of(foreign_layer), self, new_layer_name, chunk_shape=chunk_shape,
                           shard_shape=shard_shape, compress=compress, data_format=data_format, executor=executor)
 
@@ -437,7 +503,7 @@ class Dataset:
         chunk_shape: Vec3IntLike | int | None = None,
         shard_shape: Vec3IntLike | int | None = None,
         chunks_per_shard: Vec3IntLike | int | None = None,
-        data_format: str | None = None,
+        data_format: str | DataFormat | None = None,
         compress: bool | None = None,
         exists_ok: bool = False,
         layers_to_ignore: list[str] | None = None,
@@ -448,6 +514,8 @@ class Dataset:
         and converting the format as asked, shard by shard on `executor`."""
         from wkpy.copy import copy_layer
 
+        if data_format is not None:
+            data_format = writable_data_format(data_format).value
         if chunks_per_shard is not None:
             if shard_shape is not None:
                 raise InvalidRequestError("give shard_shape or chunks_per_shard, not both")

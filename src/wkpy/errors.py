@@ -17,6 +17,8 @@ __all__ = [
     "ForeignPathError",
     "AlignmentError",
     "InvalidRequestError",
+    "ConflictingArgumentsError",
+    "InvalidCategoryError",
     "DataMismatchError",
     "DatasetExistsError",
     "DatasetNotFoundError",
@@ -54,6 +56,16 @@ class AlignmentError(WkError, ValueError):
 
 class InvalidRequestError(WkError, ValueError, AssertionError):
     """An offset not divisible by the mag, a non-positive size, a channel-count mismatch."""
+
+
+class ConflictingArgumentsError(InvalidRequestError, AttributeError):
+    """Two arguments that exclude each other, e.g. `dtype` and `dtype_per_channel`
+    (webknossos raises `AttributeError` there)."""
+
+
+class InvalidCategoryError(InvalidRequestError, RuntimeError):
+    """A layer category other than ``"color"`` and ``"segmentation"`` (webknossos raises
+    `RuntimeError` there)."""
 
 
 class DataMismatchError(WkError, ValueError):

@@ -12,6 +12,7 @@ import numpy as np
 
 from wkpy._paths import ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, remove, swap_in
+from wkpy.data_format import DataFormat
 from wkpy.errors import (
     DataMismatchError,
     DuplicateError,
@@ -32,10 +33,15 @@ from wkpy.view import View, box_in_mag
 if TYPE_CHECKING:
     from wkpy.dataset import Dataset
 
-__all__ = ["Layer", "SegmentationLayer", "DEFAULT_CHUNK_SHAPE", "DEFAULT_SHARD_SHAPE"]
+__all__ = ["Layer", "SegmentationLayer", "DEFAULT_CHUNK_SHAPE", "DEFAULT_SHARD_SHAPE", "DEFAULT_CHUNKS_PER_SHARD",
+           "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES", "DEFAULT_SHARD_SHAPE_FROM_IMAGES"]
 
+# webknossos 4.3.3's defaults for new mags (its `WK_DEFAULT_CHUNKS_PER_SHARD` is not read)
 DEFAULT_CHUNK_SHAPE = Vec3Int(32, 32, 32)
-DEFAULT_SHARD_SHAPE = Vec3Int(1024, 1024, 1024)
+DEFAULT_CHUNKS_PER_SHARD = Vec3Int(32, 32, 32)
+DEFAULT_SHARD_SHAPE = DEFAULT_CHUNK_SHAPE * DEFAULT_CHUNKS_PER_SHARD
+DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES = Vec3Int(128, 128, 1)
+DEFAULT_SHARD_SHAPE_FROM_IMAGES = DEFAULT_CHUNK_SHAPE * DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES
 
 
 def _shape(value: Vec3IntLike | int | None, default: Vec3Int, what: str) -> Vec3Int:
@@ -103,7 +109,13 @@ class Layer:
         return self._properties.category
 
     @property
+    def dtype(self) -> np.dtype:
+        """The dtype of one channel (``uint8`` for an RGB layer of ``uint24``)."""
+        return self._properties.dtype_per_channel
+
+    @property
     def dtype_per_channel(self) -> np.dtype:
+        """The older name of `dtype`."""
         return self._properties.dtype_per_channel
 
     @property
@@ -112,8 +124,9 @@ class Layer:
         return self._properties.num_channels
 
     @property
-    def data_format(self) -> str:
-        return self._properties.data_format
+    def data_format(self) -> DataFormat:
+        """The layer's storage format (a `str` enum: equal to ``"wkw"`` or ``"zarr3"``)."""
+        return DataFormat(self._properties.data_format)
 
     @property
     def is_linked(self) -> bool:

@@ -127,6 +127,7 @@ def test_delete_layer(ds):
 
 # ---- read and write -----------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:Data type .* with multiple channels:UserWarning")
 @pytest.mark.parametrize("compress", [True, False])
 def test_write_grows_the_bounding_box_and_reads_back(ds, compress):
     layer = ds.add_layer("color", "color", dtype_per_channel="uint16", num_channels=2,

@@ -10,6 +10,9 @@ import webknossos
 import wkpy as wk
 from conftest import random_volume
 
+# two uint8 channels: allowed, with webknossos' warning that WEBKNOSSOS cannot show them
+pytestmark = pytest.mark.filterwarnings("ignore:Data type .* with multiple channels:UserWarning")
+
 
 def _dataset(tmp_path, name="src", compress=False):
     ds = wk.Dataset(tmp_path / name, voxel_size=(4, 4, 40))

@@ -68,7 +68,9 @@ def test_package_reexports_the_public_types() -> None:
         assert spec is not None and spec.loader is not None
         pkg = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(pkg)
-    assert set(pkg.__all__) == {"Vec3Int", "Vec3IntLike", "Mag", "MagLike", "BoundingBox"}
+    assert set(pkg.__all__) == {"Vec3Int", "Vec3IntLike", "Mag", "MagLike", "BoundingBox", "VecInt", "VecIntLike",
+                                "Vec3Float", "Vec3FloatLike", "as_vec3_int_or_none", "as_vec3_float_or_none",
+                                *pkg.constants.__all__}
     assert pkg.Vec3Int is Vec3Int and pkg.Mag is Mag and pkg.BoundingBox is BoundingBox
 
 

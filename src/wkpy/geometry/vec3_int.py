@@ -12,6 +12,8 @@ import numpy as np
 
 from wkpy.errors import InvalidRequestError
 
+from .vec_int import VecInt
+
 __all__ = ["Vec3Int", "Vec3IntLike"]
 
 XYZ_AXES: tuple[str, str, str] = ("x", "y", "z")
@@ -63,8 +65,8 @@ def _operand(other: Any) -> tuple[int, ...] | None:
     return None
 
 
-class Vec3Int(tuple[int, ...]):
-    """Immutable vector of three integers (x, y, z).
+class Vec3Int(VecInt):
+    """Immutable vector of three integers (x, y, z): the 3-D case of `VecInt`.
 
     A `tuple` subclass, so it hashes, compares and unpacks like ``(x, y, z)``, but
     ``+ - * // %`` act element-wise with another vector, a 3-sequence or an int.
@@ -86,7 +88,10 @@ class Vec3Int(tuple[int, ...]):
 
     __slots__ = ()
 
-    axes: tuple[str, str, str] = XYZ_AXES
+    axes: tuple[str, str, str] = XYZ_AXES  # type: ignore[assignment]
+
+    # plain tuple indexing (no axis names) keeps the hot paths fast
+    __getitem__ = tuple.__getitem__  # type: ignore[assignment]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Vec3Int:
         if not kwargs:
@@ -136,6 +141,16 @@ class Vec3Int(tuple[int, ...]):
     def xyz(self) -> Vec3Int:
         """The vector itself (for API parity with n-dimensional vectors)."""
         return self
+
+    @classmethod
+    def _make(cls, values: tuple[int, ...], axes: tuple[str, ...]) -> Vec3Int:  # type: ignore[override]
+        """Used by the `VecInt` methods: the axes of a Vec3Int are always x, y, z."""
+        if axes != XYZ_AXES:
+            return VecInt._make.__func__(VecInt, values, axes)  # type: ignore[attr-defined,no-any-return]
+        return cls(values)
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return (tuple(self),)
 
     def __repr__(self) -> str:
         return f"Vec3Int({self[0]},{self[1]},{self[2]})"
