@@ -21,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from wkpy.errors import ConflictingArgumentsError, DataMismatchError, InvalidCategoryError, InvalidRequestError
+from wkpy.errors import (
+    ConflictingArgumentsError,
+    DataMismatchError,
+    InvalidCategoryError,
+    InvalidDtypeError,
+    InvalidRequestError,
+)
 from wkpy.properties import dtype_and_channels
 
 __all__ = ["resolve_dtype", "check_layer_name", "check_layer_dtype", "check_category"]
@@ -38,7 +44,7 @@ def _as_dtype(value: Any) -> np.dtype:
     try:
         return np.dtype(value)
     except TypeError as exc:
-        raise DataMismatchError(f"not a dtype: {value!r}") from exc
+        raise InvalidDtypeError(f"not a dtype: {value!r}") from exc
 
 
 def resolve_dtype(dtype: Any, dtype_per_channel: Any, dtype_per_layer: Any, num_channels: int | None) -> np.dtype | None:

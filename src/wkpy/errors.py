@@ -20,6 +20,7 @@ __all__ = [
     "ConflictingArgumentsError",
     "InvalidCategoryError",
     "DataMismatchError",
+    "InvalidDtypeError",
     "DatasetExistsError",
     "DatasetNotFoundError",
     "OperationError",
@@ -70,6 +71,10 @@ class InvalidCategoryError(InvalidRequestError, RuntimeError):
 
 class DataMismatchError(WkError, ValueError):
     """Data of the wrong dtype or shape for the layer, or an unsupported dtype or shape."""
+
+
+class InvalidDtypeError(DataMismatchError, TypeError):
+    """Something that is not a dtype where one is expected (numpy raises `TypeError`)."""
 
 
 class DatasetExistsError(WkError, RuntimeError):

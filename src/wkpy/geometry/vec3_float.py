@@ -74,7 +74,10 @@ class Vec3Float(tuple[float, ...]):
     @classmethod
     def from_str(cls, string: str) -> Vec3Float:
         """Parse ``"1.5,2,3"`` (parentheses and spaces are ignored)."""
-        return cls(re.split(r"\s*,\s*", string.strip().strip("()")))  # type: ignore[arg-type]
+        try:
+            return cls([float(part) for part in re.split(r"\s*,\s*", string.strip().strip("()"))])
+        except ValueError:
+            raise _bad_input(string) from None
 
     @classmethod
     def zeros(cls) -> Vec3Float:
