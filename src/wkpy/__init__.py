@@ -15,6 +15,32 @@ from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.view import UnalignedWriteWarning, View
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
+# properties classes, view configurations, coordinate transformations, attachments (api-props)
+from wkpy.attachments import (
+    AgglomerateAttachment,
+    Attachment,
+    Attachments,
+    ConnectomeAttachment,
+    CumsumAttachment,
+    MeshAttachment,
+    SegmentIndexAttachment,
+    SegmentStatisticsAttachment,
+)
+from wkpy.properties import (
+    AffineCoordinateTransformation,
+    AttachmentDataFormat,
+    AttachmentProperties,
+    AttachmentsProperties,
+    CoordinateTransformation,
+    DatasetProperties,
+    DatasetViewConfiguration,
+    LayerProperties,
+    LayerViewConfiguration,
+    MagViewProperties,
+    SegmentationLayerProperties,
+    ThinPlateSplineCoordinateTransformation,
+)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -35,4 +61,25 @@ __all__ = [
     "VoxelSize",
     "Zarr3Config",
     *_errors_all,
+    # api-props
+    "AffineCoordinateTransformation",
+    "AgglomerateAttachment",
+    "Attachment",
+    "AttachmentDataFormat",
+    "AttachmentProperties",
+    "Attachments",
+    "AttachmentsProperties",
+    "ConnectomeAttachment",
+    "CoordinateTransformation",
+    "CumsumAttachment",
+    "DatasetProperties",
+    "DatasetViewConfiguration",
+    "LayerProperties",
+    "LayerViewConfiguration",
+    "MagViewProperties",
+    "MeshAttachment",
+    "SegmentIndexAttachment",
+    "SegmentStatisticsAttachment",
+    "SegmentationLayerProperties",
+    "ThinPlateSplineCoordinateTransformation",
 ]

@@ -5,9 +5,12 @@ The two classes carry webknossos 4.3.3's fields, in its order, each ``None`` unl
 name (``intensity_range`` → ``intensityRange``). Keys webknossos does not know are kept
 in ``extra`` and written after the known ones (webknossos drops them).
 
-Reading a file converts values as webknossos does when it loads one (``"alpha": 100``
-becomes ``100.0``, ``"position": [1, 2, 3]`` the tuple ``(1, 2, 3)``), so a file wkpy
-rewrites matches the file webknossos rewrites.
+The getters convert values as webknossos does when it loads a file (``"alpha": 100``
+becomes ``100.0``, ``"position": [1, 2, 3]`` the tuple ``(1, 2, 3)``). The file keeps
+the values as they were set or read: a file webknossos reopens and rewrites may spell
+``100`` as ``100.0``, the same number. Per-layer views inside a dataset's view are
+written as webknossos 4.3.3 writes them, with snake_case keys and null fields; both
+spellings are read.
 """
 
 from __future__ import annotations
@@ -152,7 +155,8 @@ class DatasetViewConfiguration:
 
 
 def _parse_layer_views(value: Any, where: str) -> dict[str, LayerViewConfiguration]:
-    return {k: _parse(LayerViewConfiguration, v, at(where, k)) for k, v in as_object(value, where).items()}
+    return {k: _parse(LayerViewConfiguration, v, at(where, k), nested=True)
+            for k, v in as_object(value, where).items()}
 
 
 # how a value read from a file becomes the field's value (webknossos' cattrs conversions)
@@ -171,9 +175,11 @@ def _fields(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if f.name != "extra"]
 
 
-def _parse(cls: type, value: Any, where: str) -> Any:
+def _parse(cls: type, value: Any, where: str, nested: bool = False) -> Any:
     obj = as_object(value, where)
     known = {_camel(name): name for name in _fields(cls)}
+    if nested:  # the per-layer views inside a dataset's view: webknossos writes snake_case
+        known.update({name: name for name in _fields(cls)})
     values = {}
     for key, name in known.items():
         if obj.get(key) is not None:
@@ -182,10 +188,19 @@ def _parse(cls: type, value: Any, where: str) -> Any:
     return cls(**values, extra=extra)
 
 
+def _nested_view_json(view: LayerViewConfiguration) -> dict[str, Any]:
+    """A layer view inside a dataset view as webknossos 4.3.3 writes it: every field under
+    its Python name, None included (its converter's default for nested classes)."""
+    out = {name: _plain(getattr(view, name)) for name in _fields(type(view))}
+    for key, value in view.extra.items():
+        out.setdefault(key, copy.deepcopy(value))
+    return out
+
+
 def _plain(value: Any) -> Any:
-    """A field value as JSON: tuples become lists, view objects their JSON objects."""
-    if isinstance(value, (LayerViewConfiguration, DatasetViewConfiguration)):
-        return view_to_json(value)
+    """A field value as JSON: tuples become lists, layer views their nested JSON objects."""
+    if isinstance(value, LayerViewConfiguration):
+        return _nested_view_json(value)
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -204,13 +219,17 @@ def view_to_json(view: LayerViewConfiguration | DatasetViewConfiguration) -> dic
 
 
 def normal_layer_view(value: Any, where: str) -> dict[str, Any]:
-    """A layer's ``defaultViewConfiguration`` as webknossos rewrites it after reading it."""
-    return view_to_json(_parse(LayerViewConfiguration, value, where))
+    """A layer's ``defaultViewConfiguration`` read from a file: checked (raises `Invalid`)
+    and kept as written."""
+    _parse(LayerViewConfiguration, value, where)
+    return copy.deepcopy(value)  # type: ignore[no-any-return]
 
 
 def normal_dataset_view(value: Any, where: str) -> dict[str, Any]:
-    """A dataset's ``defaultViewConfiguration`` as webknossos rewrites it after reading it."""
-    return view_to_json(_parse(DatasetViewConfiguration, value, where))
+    """A dataset's ``defaultViewConfiguration`` read from a file: checked (raises
+    `Invalid`) and kept as written."""
+    _parse(DatasetViewConfiguration, value, where)
+    return copy.deepcopy(value)  # type: ignore[no-any-return]
 
 
 def layer_view_from_json(value: dict[str, Any]) -> LayerViewConfiguration:
@@ -219,3 +238,38 @@ def layer_view_from_json(value: dict[str, Any]) -> LayerViewConfiguration:
 
 def dataset_view_from_json(value: dict[str, Any]) -> DatasetViewConfiguration:
     return _parse(DatasetViewConfiguration, value, "defaultViewConfiguration")  # type: ignore[no-any-return]
+
+
+def view_json_for_setting(value: Any, cls: type, what: str) -> dict[str, Any] | None:
+    """The JSON to store for a ``default_view_configuration`` setter's `value`.
+
+    `value` is a `cls` instance, its JSON object (camelCase keys) or None. The JSON is
+    written as given (as webknossos writes a freshly set value); it is checked first, so
+    nothing is stored that would make the file unreadable.
+
+    Raises
+    ------
+    InvalidRequestError
+        `value` has another type, a field has a wrong value, or it is nested too deeply.
+    """
+    from wkpy.errors import InvalidRequestError
+
+    from ._schema import check_depth
+
+    if value is None:
+        return None
+    try:
+        if isinstance(value, cls):
+            obj = view_to_json(value)
+        elif isinstance(value, dict):
+            check_depth(value, "defaultViewConfiguration")
+            obj = copy.deepcopy(value)
+        else:
+            raise InvalidRequestError(f"{what} must be a {cls.__name__} or None, got {type(value).__name__}")
+        check_depth(obj, "defaultViewConfiguration")
+        _parse(cls, obj, "defaultViewConfiguration")
+    except Invalid as exc:
+        raise InvalidRequestError(f"{what}: {exc.where}: {exc.message}") from None
+    except RecursionError:
+        raise InvalidRequestError(f"{what}: a value is nested too deeply") from None
+    return obj
