@@ -140,11 +140,23 @@ class Layer:
     def bounding_box(self, box: BoundingBox) -> None:
         self._ensure_writable()
         self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", BoundingBox(box.topleft, box.size)))
+        self._fit_arrays_to_box()
 
     def _grow_bounding_box(self, box: BoundingBox) -> None:
         """Extend the box on disk to cover `box`, merging with growth by other writers."""
         self._ensure_writable()
         self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", p.bounding_box.extended_by(box)))
+        self._fit_arrays_to_box()
+
+    def _fit_arrays_to_box(self) -> None:
+        """Grow the `shape` in each Zarr3 mag's `zarr.json` to cover the layer's box, as
+        webknossos does, so that zarr-python and tensorstore read the whole box."""
+        if self.data_format != "zarr3" or self.bounding_box.is_empty():
+            return
+        for mag, view in self._mags.items():
+            if not view.is_foreign:
+                end = box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright
+                view._array.resize(tuple(end))  # type: ignore[attr-defined]
 
     @property
     def default_view_configuration(self) -> LayerViewConfiguration | None:

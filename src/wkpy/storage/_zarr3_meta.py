@@ -221,7 +221,10 @@ def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,
         if serializer is None and name == "transpose":
             if i != 0:
                 raise UnsupportedError(f"{file}: {where}[{i}]: more than one transpose codec is not supported")
-            order = _ints(file, conf.get("order"), f"{where}[{i}].configuration.order", ndim, 0)
+            given = conf.get("order")
+            if given in ("C", "F"):   # the early Zarr v3 form, in files of older webknossos versions
+                given = list(range(ndim)) if given == "C" else list(reversed(range(ndim)))
+            order = _ints(file, given, f"{where}[{i}].configuration.order", ndim, 0)
             if sorted(order) != list(range(ndim)):
                 raise _fail(file, f"{where}[{i}].configuration.order {list(order)} is not a permutation")
         elif serializer is None and name in ("bytes", "sharding_indexed"):
@@ -389,7 +392,7 @@ def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:
                 "cname": conf.get("cname", "lz4"), "shuffle": shuffle,
                 **({} if shuffle == "noshuffle" else {"typesize": conf.get("typesize", itemsize)})}
     elif name == "transpose":
-        conf = {"order": list(conf["order"])}
+        conf = {"order": conf["order"] if isinstance(conf["order"], str) else list(conf["order"])}
     return {"configuration": conf, "name": name} if conf else {"name": name}
 
 
