@@ -5,7 +5,7 @@ unchanged for local datasets.
 """
 
 from wkpy import geometry, utils
-from wkpy.data_format import DEFAULT_DATA_FORMAT, AttachmentDataFormat, DataFormat
+from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat
 from wkpy.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, Dataset, LayerCategoryType
 from wkpy.downsampling import SamplingModes
 from wkpy.errors import *  # noqa: F403
@@ -39,6 +39,17 @@ from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.view import UnalignedWriteWarning, View
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
+# properties classes, view configurations, coordinate transformations, attachments (api-props)
+from wkpy.attachments import (
+    AgglomerateAttachment,
+    Attachment,
+    Attachments,
+    ConnectomeAttachment,
+    CumsumAttachment,
+    MeshAttachment,
+    SegmentIndexAttachment,
+    SegmentStatisticsAttachment,
+)
 from wkpy import dataset_properties  # noqa: E402  (needs wkpy.dataset loaded)
 from wkpy.dataset_properties import *  # noqa: E402,F403
 from wkpy.dataset_properties import __all__ as _properties_all  # noqa: E402
@@ -81,4 +92,13 @@ __all__ = sorted({
     *_errors_all,
     *_constants_all,
     *_properties_all,
+    # api-props
+    "AgglomerateAttachment",
+    "Attachment",
+    "Attachments",
+    "ConnectomeAttachment",
+    "CumsumAttachment",
+    "MeshAttachment",
+    "SegmentIndexAttachment",
+    "SegmentStatisticsAttachment",
 })

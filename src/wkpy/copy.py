@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from concurrent.futures import Executor
 from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from wkpy.attachments import copy_attachments
 from wkpy.errors import InvalidRequestError
 from wkpy.executor import map_on_executor
 from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from wkpy.layer import Layer
     from wkpy.mag_view import MagView
 
-__all__ = ["copy_mag_data", "copy_layer", "foreign_layer_of", "foreign_mag_of", "register_existing_layer", "run_per_shard"]
+__all__ = ["carry_over_metadata", "copy_mag_data", "copy_layer", "foreign_layer_of", "foreign_mag_of", "register_existing_layer", "run_per_shard"]
 
 
 def _copy_box(job: tuple[Array, Array, tuple[int, int, int], tuple[int, int, int]]) -> None:
@@ -152,14 +154,7 @@ def copy_layer(
         num_channels=source.num_channels, data_format=data_format or source.data_format,
         bounding_box=source.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None),
     )
-    extra = dict(source._properties.extra)
-    dvc = source.default_view_configuration
-
-    def carry_over(p: LayerProperties) -> None:
-        p.extra.update(extra)
-        p.default_view_configuration = dvc
-
-    dataset._update_layer(new.name, carry_over)
+    dataset._update_layer(new.name, carry_over_metadata(source._properties))
     for mag, view in source.mags.items():
         target = new.add_mag(
             mag,
@@ -168,7 +163,23 @@ def copy_layer(
             compress=view.info.compression if compress is None else compress,
         )
         copy_mag_data(view, target._array, executor, f"copying {source.name}/{mag.to_layer_name()}")
+    copy_attachments(source, new)
     return new
+
+
+def carry_over_metadata(source: LayerProperties) -> Callable[[LayerProperties], None]:
+    """A change that gives a new layer the metadata of `source` that its data does not
+    determine: ``defaultViewConfiguration``, ``coordinateTransformations``, ``mappings``
+    and keys wkpy does not know. Not the attachments: copies list their own."""
+    extra = {k: copy.deepcopy(v) for k, v in source.extra.items() if k != "attachments"}
+    view = copy.deepcopy(source.default_view_configuration)
+
+    def carry_over(p: LayerProperties) -> None:
+        p.extra.update(copy.deepcopy(extra))
+        if view is not None:
+            p.default_view_configuration = copy.deepcopy(view)
+
+    return carry_over
 
 
 def register_existing_layer(

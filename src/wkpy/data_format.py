@@ -12,7 +12,7 @@ from enum import Enum
 
 from wkpy.errors import InvalidRequestError, UnsupportedError
 
-__all__ = ["DataFormat", "AttachmentDataFormat", "default_data_format", "writable_data_format",
+__all__ = ["DataFormat", "default_data_format", "writable_data_format",
            "DEFAULT_DATA_FORMAT", "DEFAULT_DATA_FORMAT_ENV"]
 
 DEFAULT_DATA_FORMAT_ENV = "WKPY_DEFAULT_DATA_FORMAT"
@@ -32,22 +32,6 @@ class DataFormat(str, Enum):
     N5 = "n5"
 
     __hash__ = str.__hash__  # members find the plain strings' dict entries and vice versa
-
-    def __str__(self) -> str:
-        return self.value
-
-    __format__ = str.__format__
-
-
-class AttachmentDataFormat(str, Enum):
-    """Storage format of a segmentation layer's attachment file."""
-
-    Zarr3 = "zarr3"
-    HDF5 = "hdf5"
-    JSON = "json"
-    NeuroglancerPrecomputed = "neuroglancerPrecomputed"
-
-    __hash__ = str.__hash__
 
     def __str__(self) -> str:
         return self.value

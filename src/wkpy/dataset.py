@@ -36,6 +36,11 @@ from wkpy.properties import (
     load_properties,
     save_properties,
 )
+from wkpy.properties._view_configuration import (
+    DatasetViewConfiguration,
+    dataset_view_from_json,
+    view_json_for_setting,
+)
 from wkpy.storage.zarr3 import write_zarr3_groups
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
@@ -186,13 +191,20 @@ class Dataset:
         return self.path.resolve()
 
     @property
-    def default_view_configuration(self) -> dict[str, Any] | None:
-        return self._properties.default_view_configuration
+    def default_view_configuration(self) -> DatasetViewConfiguration | None:
+        """How webknossos shows the dataset at first (``defaultViewConfiguration``), or None.
+
+        A copy: assign a changed one back to save it. The setter also takes the JSON
+        object (camelCase keys); keys webknossos does not know are kept.
+        """
+        found = self._properties.default_view_configuration
+        return None if found is None else dataset_view_from_json(found)
 
     @default_view_configuration.setter
-    def default_view_configuration(self, value: dict[str, Any] | None) -> None:
+    def default_view_configuration(self, value: DatasetViewConfiguration | dict[str, Any] | None) -> None:
         self._ensure_writable()
-        self._transact(lambda p: setattr(p, "default_view_configuration", value))
+        obj = view_json_for_setting(value, DatasetViewConfiguration, "Dataset.default_view_configuration")
+        self._transact(lambda p: setattr(p, "default_view_configuration", obj))
 
     @property
     def layers(self) -> dict[str, Layer]:
@@ -427,19 +439,26 @@ class Dataset:
             for folder in aside:
                 remove(folder)
     def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
-        """A new empty layer with the dtype, channels, category and box of `other_layer`."""
-        return self.add_layer(
+        """A new empty layer with the dtype, channels, category, box, view configuration,
+        coordinate transformations and mappings of `other_layer`; no mags and no
+        attachments (as webknossos)."""
+        from wkpy.copy import carry_over_metadata
+
+        new = self.add_layer(
             layer_name, other_layer.category, dtype=other_layer.dtype,
             num_channels=other_layer.num_channels, data_format=other_layer.data_format,
             bounding_box=other_layer.bounding_box,
             largest_segment_id=getattr(other_layer, "largest_segment_id", None),
         )
+        self._update_layer(new.name, carry_over_metadata(other_layer._properties))
+        return new
 
     def add_symlink_layer(
         self, foreign_layer: Layer | str | os.PathLike[str], new_layer_name: str | None = None,
         *, make_relative: bool = False,
     ) -> Layer:
         """Link another dataset's layer into this one (a filesystem symlink plus properties)."""
+        from wkpy.attachments import relink_attachment_paths
         from wkpy.copy import foreign_layer_of
 
         self._ensure_writable()
@@ -459,6 +478,7 @@ class Dataset:
         for mag_props in props.mags:
             mag_path = foreign.get_mag(mag_props.mag).path.resolve()
             mag_props.path = (os.path.relpath(mag_path, self.path.resolve()) if make_relative else mag_path).__str__()
+        relink_attachment_paths(props, foreign.dataset.path, self.path, make_relative)
         try:
             return self._register_layer(props, publish=(new, link))
         except BaseException:

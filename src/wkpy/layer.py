@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,11 +27,14 @@ from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from wkpy.locking import mag_lock_file, path_lock
 from wkpy.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
+from wkpy.properties._transforms import CoordinateTransformation
+from wkpy.properties._view_configuration import LayerViewConfiguration, layer_view_from_json, view_json_for_setting
 from wkpy.storage import ArrayInfo, create_array
 from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.view import View, box_in_mag
 
 if TYPE_CHECKING:
+    from wkpy.attachments import Attachments
     from wkpy.dataset import Dataset
 
 __all__ = ["Layer", "SegmentationLayer", "DEFAULT_CHUNK_SHAPE", "DEFAULT_SHARD_SHAPE", "DEFAULT_CHUNKS_PER_SHARD",
@@ -168,13 +172,43 @@ class Layer:
                 view._array.resize(tuple(end))  # type: ignore[attr-defined]
 
     @property
-    def default_view_configuration(self) -> dict[str, Any] | None:
-        return self._properties.default_view_configuration
+    def default_view_configuration(self) -> LayerViewConfiguration | None:
+        """How webknossos shows the layer at first (``defaultViewConfiguration``), or None.
+
+        A copy: assign a changed one back to save it. The setter also takes the JSON
+        object (camelCase keys); keys webknossos does not know are kept.
+        """
+        found = self._properties.default_view_configuration
+        return None if found is None else layer_view_from_json(found)
 
     @default_view_configuration.setter
-    def default_view_configuration(self, value: dict[str, Any] | None) -> None:
+    def default_view_configuration(self, value: LayerViewConfiguration | dict[str, Any] | None) -> None:
         self._ensure_writable()
-        self._dataset._update_layer(self.name, lambda p: setattr(p, "default_view_configuration", value))
+        obj = view_json_for_setting(value, LayerViewConfiguration, "Layer.default_view_configuration")
+        self._dataset._update_layer(self.name, lambda p: setattr(p, "default_view_configuration", obj))
+
+    @property
+    def coordinate_transformations(self) -> tuple[CoordinateTransformation, ...]:
+        """The transformations (applied in order) that place the layer in the dataset's
+        space; empty if there are none. They change how webknossos renders the layer,
+        not the voxels.
+
+        Raises
+        ------
+        PropertiesError
+            The file holds a malformed transformation.
+        """
+        return tuple(self._properties.coordinate_transformations or ())
+
+    @coordinate_transformations.setter
+    def coordinate_transformations(self, value: Sequence[CoordinateTransformation] | None) -> None:
+        self._ensure_writable()
+        found = list(value or ())
+        for t in found:
+            if not isinstance(t, CoordinateTransformation):
+                raise InvalidRequestError(f"coordinate_transformations takes AffineCoordinateTransformation "
+                                          f"and ThinPlateSplineCoordinateTransformation objects, got {t!r}")
+        self._dataset._update_layer(self.name, lambda p: setattr(p, "coordinate_transformations", found))
 
     def _ensure_writable(self) -> None:
         """Raises `ReadOnlyError` (`ForeignPathError` for a linked layer)."""
@@ -544,6 +578,14 @@ class Layer:
 
 class SegmentationLayer(Layer):
     """A layer of segment ids, with a persisted `largest_segment_id`."""
+
+    @property
+    def attachments(self) -> Attachments:
+        """The layer's attachments (meshes, agglomerates, segment index, ...): list, add,
+        rename and delete them; see `wkpy.attachments.Attachments`."""
+        from wkpy.attachments import Attachments
+
+        return Attachments(self)
 
     @property
     def largest_segment_id(self) -> int | None:

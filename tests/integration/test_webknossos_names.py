@@ -392,5 +392,9 @@ def test_dataset_properties_module_names_wkpy_classes():
     from wkpy.properties import DatasetProperties, MagProperties
 
     assert props.DatasetProperties is DatasetProperties and props.MagViewProperties is MagProperties
+    import sys
+
+    theirs = sys.modules["webknossos.dataset_properties"]   # (webknossos' package attribute is shadowed)
+    assert set(props.__all__) <= set(dir(theirs))
     assert props.DataFormat is wk.DataFormat and wk.DatasetProperties is DatasetProperties
     assert set(props.__all__) <= set(wk.__all__)

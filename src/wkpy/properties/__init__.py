@@ -7,7 +7,21 @@ Fields the model does not know are kept in ``extra`` dicts and written back.
 
 from ._dtypes import dtype_and_channels, element_class_for
 from ._io import load_properties, save_properties
-from ._model import DatasetProperties, LayerProperties, MagProperties, default_mag_path
+from ._attachments import AttachmentDataFormat, AttachmentProperties, AttachmentsProperties
+from ._model import (
+    DatasetProperties,
+    LayerProperties,
+    MagProperties,
+    MagViewProperties,
+    SegmentationLayerProperties,
+    default_mag_path,
+)
+from ._transforms import (
+    AffineCoordinateTransformation,
+    CoordinateTransformation,
+    ThinPlateSplineCoordinateTransformation,
+)
+from ._view_configuration import DatasetViewConfiguration, LayerViewConfiguration
 from ._schema import (
     CATEGORIES,
     DATA_FORMATS,
@@ -24,6 +38,16 @@ __all__ = [
     "JS_MAX_SAFE_INTEGER",
     "LENGTH_UNITS",
     "PROPERTIES_FILE_NAME",
+    "AffineCoordinateTransformation",
+    "AttachmentDataFormat",
+    "AttachmentProperties",
+    "AttachmentsProperties",
+    "CoordinateTransformation",
+    "DatasetViewConfiguration",
+    "LayerViewConfiguration",
+    "MagViewProperties",
+    "SegmentationLayerProperties",
+    "ThinPlateSplineCoordinateTransformation",
     "DatasetProperties",
     "LayerProperties",
     "MagProperties",

@@ -16,6 +16,9 @@ from wkpy.errors import DataMismatchError, PropertiesError
 from wkpy.geometry import BoundingBox, Mag
 
 from ._dtypes import dtype_and_channels, element_class_for
+from ._attachments import AttachmentsProperties
+from ._transforms import CoordinateTransformation, transformations_from_json, transformations_to_json
+from ._view_configuration import normal_dataset_view, normal_layer_view
 from ._schema import (
     CATEGORIES,
     DATA_FORMATS,
@@ -43,7 +46,8 @@ from ._schema import (
     show,
 )
 
-__all__ = ["MagProperties", "LayerProperties", "DatasetProperties", "default_mag_path"]
+__all__ = ["MagProperties", "MagViewProperties", "LayerProperties", "SegmentationLayerProperties",
+           "DatasetProperties", "default_mag_path"]
 
 
 def _positive_finite(value: Any) -> bool:
@@ -175,11 +179,47 @@ class LayerProperties:
     def __post_init__(self) -> None:
         dtype, self.num_channels = dtype_and_channels(self.element_class, self.num_channels)
         self.element_class = element_class_for(dtype, self.num_channels)
+        if self.category == "segmentation" and type(self) is LayerProperties:
+            # webknossos models segmentation layers as a subclass; every segmentation
+            # entry is one here too, however it was built
+            self.__class__ = SegmentationLayerProperties
 
     @property
     def dtype_per_channel(self) -> np.dtype:
         """The numpy dtype of one channel."""
         return dtype_and_channels(self.element_class, self.num_channels)[0]
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of one channel by name (``"uint8"``), as webknossos' ``dtype`` field."""
+        return self.dtype_per_channel.name
+
+    @property
+    def dtype_np(self) -> np.dtype:
+        return self.dtype_per_channel
+
+    @property
+    def coordinate_transformations(self) -> list[CoordinateTransformation] | None:
+        """The ``coordinateTransformations`` (None when there are none, as in webknossos).
+
+        Raises
+        ------
+        PropertiesError
+            An entry is malformed or of an unknown type.
+        """
+        try:
+            found = transformations_from_json(self.extra.get("coordinateTransformations"))
+        except Invalid as exc:
+            raise PropertiesError(f"layer {self.name!r}: {exc.where}: {exc.message}") from None
+        return found or None
+
+    @coordinate_transformations.setter
+    def coordinate_transformations(self, value: list[CoordinateTransformation] | None) -> None:
+        value = transformations_to_json(value or ())
+        if value is None:
+            self.extra.pop("coordinateTransformations", None)
+        else:
+            self.extra["coordinateTransformations"] = value
 
     def get_mag(self, mag: Any) -> MagProperties | None:
         """The entry for `mag` (anything `Mag` accepts), or None."""
@@ -237,12 +277,15 @@ class LayerProperties:
             )
         view = obj.get("defaultViewConfiguration")
         if view is not None:
-            view = copy.deepcopy(as_object(view, at(where, "defaultViewConfiguration")))
+            view = normal_layer_view(view, at(where, "defaultViewConfiguration"))
         known = {"name", "category", "boundingBox", "dataFormat", "mags", "wkwResolutions",
                  "elementClass", "numChannels", "defaultViewConfiguration"}  # fmt: skip
         if category == "segmentation":
             known.add("largestSegmentId")
         extra = {k: copy.deepcopy(v) for k, v in obj.items() if k not in known}
+        transformations_from_json(extra.get("coordinateTransformations"), at(where, "coordinateTransformations"))
+        if category == "segmentation":
+            AttachmentsProperties.from_json(extra.get("attachments"), at(where, "attachments"))
         return cls(name, category, bbox, element_class, data_format, num_channels, mags,
                    largest, view, extra)  # fmt: skip
 
@@ -278,6 +321,34 @@ class LayerProperties:
         return ordered(known, layer_extra_for_writing(self.extra), LAYER_KEYS)
 
 
+class SegmentationLayerProperties(LayerProperties):
+    """A ``dataLayers`` entry of category ``"segmentation"`` (every such `LayerProperties`
+    is one): adds webknossos' `mappings` and `attachments` views of the JSON."""
+
+    @property
+    def mappings(self) -> list[str]:
+        return list(self.extra.get("mappings") or [])
+
+    @property
+    def attachments(self) -> AttachmentsProperties:
+        """A parsed copy of ``attachments``; assign it back to change them."""
+        try:
+            return AttachmentsProperties.from_json(self.extra.get("attachments"))
+        except Invalid as exc:
+            raise PropertiesError(f"layer {self.name!r}: {exc.where}: {exc.message}") from None
+
+    @attachments.setter
+    def attachments(self, value: AttachmentsProperties) -> None:
+        found = value.to_json()
+        if found is None:
+            self.extra.pop("attachments", None)
+        else:
+            self.extra["attachments"] = found
+
+
+MagViewProperties = MagProperties
+
+
 @dataclass
 class DatasetProperties:
     """The whole ``datasource-properties.json``.
@@ -308,6 +379,13 @@ class DatasetProperties:
     def __post_init__(self) -> None:
         self.voxel_size = tuple(float(v) for v in self.voxel_size)  # type: ignore[assignment]
         self.unit = LENGTH_UNITS.get(self.unit, self.unit)
+
+    @property
+    def scale(self) -> Any:
+        """The voxel size with its unit (webknossos' ``scale`` field), a `wkpy.VoxelSize`."""
+        from wkpy.voxel_size import VoxelSize
+
+        return VoxelSize(self.voxel_size, self.unit)  # type: ignore[arg-type]
 
     def get_layer(self, name: str) -> LayerProperties | None:
         """The layer called `name`, or None."""
@@ -370,7 +448,7 @@ class DatasetProperties:
             names.add(layer.name)
         view = obj.get("defaultViewConfiguration")
         if view is not None:
-            view = copy.deepcopy(as_object(view, "defaultViewConfiguration"))
+            view = normal_dataset_view(view, "defaultViewConfiguration")
         extra = {k: copy.deepcopy(v) for k, v in obj.items() if k not in DATASET_KEYS}
         return cls(id_, tuple(factor), unit, version, layers, view, extra)  # type: ignore[arg-type]
 
