@@ -436,6 +436,8 @@ class Dataset:
             for mag_path in mags:
                 held.enter_context(path_lock(mag_lock_file(mag_path)))
             self._transact(drop)
+            for view in layer.mags.values():
+                view._array, view._deleted = None, True
             for folder in aside:
                 remove(folder)
     def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:

@@ -390,7 +390,7 @@ class Layer:
 
         with path_lock(mag_lock_file(path)) if own and not path.is_symlink() else contextlib.nullcontext():
             self._dataset._update_layer(self.name, drop)
-            view._array = None
+            view._array, view._deleted = None, True
             for folder in aside:
                 remove(folder)
 
@@ -409,6 +409,8 @@ class Layer:
         meanwhile and then continue in the new format."""
         from wkpy.copy import copy_mag_data
 
+        if view.is_foreign and view.info.compression:
+            return                             # nothing to do, as in webknossos
         view._ensure_writable()
         with path_lock(mag_lock_file(view.path)):
             view._array = None                 # what is on disk now (maybe compressed meanwhile)

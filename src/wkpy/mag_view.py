@@ -27,11 +27,22 @@ class MagView(View):
         self._layer = layer
         self._path = Path(path)
         self._foreign: bool | None = None
+        self._deleted = False
         super().__init__(array, None, mag, read_only)  # type: ignore[arg-type]
 
     @property  # type: ignore[override]
     def _array(self) -> Array:
-        """The storage, opened on first use (so datasets with missing mags still open)."""
+        """The storage, opened on first use (so datasets with missing mags still open).
+
+        Raises
+        ------
+        OperationError
+            The mag was deleted through this dataset object (`delete_mag`, `delete_layer`).
+        """
+        if self._deleted:
+            from wkpy.errors import OperationError
+
+            raise OperationError(f"mag {self.name} of layer {self._layer.name!r} was deleted ({self._path})")
         if self._opened is None:
             import numpy as np
 

@@ -203,3 +203,28 @@ def test_a_mag_referenced_by_absolute_path_is_read_but_never_written_or_deleted(
     b.delete_layer("color")
     view = wk.Dataset.open(tmp_path / "ds").get_layer("color").get_mag(1)
     assert (view.read(absolute_offset=(0, 0, 0), size=(128, 128, 128)) == 1).all()
+
+
+@pytest.mark.parametrize("data_format", ["wkw", "zarr3"])
+def test_views_of_a_deleted_mag_or_layer_refuse_reads_and_writes(tmp_path, data_format):
+    mag = _dataset(tmp_path, data_format)
+    layer = mag.layer
+    layer.add_mag(2, chunk_shape=32, shard_shape=SIDE)
+    mag2 = layer.get_mag(2)
+    layer.delete_mag(2)
+    with pytest.raises(errors.OperationError, match="was deleted"):
+        mag2.write(np.zeros((32, 32, 32), np.uint8), absolute_offset=(0, 0, 0), allow_unaligned=True)
+    layer.dataset.delete_layer("color")
+    with pytest.raises(errors.OperationError, match="was deleted"):
+        mag.read(absolute_offset=(0, 0, 0), size=(8, 8, 8))
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == ["datasource-properties.json"] + \
+        (["zarr.json"] if data_format == "zarr3" else [])
+
+
+def test_compressing_an_already_compressed_linked_mag_does_nothing(tmp_path):
+    mag = _dataset(tmp_path, "wkw")
+    mag.compress()
+    b = wk.Dataset(tmp_path / "b", voxel_size=(1, 1, 1))
+    linked = b.add_symlink_layer(wk.Dataset.open(tmp_path / "ds").get_layer("color"))
+    linked.get_mag(1).compress()
+    b.compress()
