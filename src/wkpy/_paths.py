@@ -50,3 +50,33 @@ def ensure_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], ac
         raise ForeignPathError(f"refusing to {action} {path}: it lies outside the dataset {root} "
                                f"(resolves to {os.path.realpath(path)})")
     return Path(path)
+
+
+def read_small_file(path: str | os.PathLike[str], limit: int = 64 << 20) -> bytes:
+    """The bytes of a metadata file (properties, header, zarr.json), at most `limit`.
+
+    Opened without blocking, so a FIFO or device planted at the name cannot hang or
+    flood the caller.
+
+    Raises
+    ------
+    FileNotFoundError
+        There is no such file (callers turn it into their typed error).
+    CorruptFileError
+        It is not a regular file, or larger than `limit`.
+    """
+    import stat
+
+    from wkpy.errors import CorruptFileError
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CorruptFileError(f"{path}: not a regular file")
+        if st.st_size > limit:
+            raise CorruptFileError(f"{path}: {st.st_size:,} bytes, more than the {limit:,} a metadata file may have")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)

@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -99,7 +100,11 @@ def remove(path: Path) -> None:
         if not isinstance(exc_info[1], FileNotFoundError):
             failures.append(f"{name}: {exc_info[1]}")
 
-    if path.is_symlink() or path.is_file():
+    try:
+        real_folder = stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return
+    if not real_folder:                  # a link, file, FIFO or device: never opened, only unlinked
         try:
             path.unlink()
         except FileNotFoundError:
@@ -137,7 +142,8 @@ def recover(folders: Iterable[Path], listed: Callable[[Path], bool]) -> None:
             with try_path_lock(mag_lock_file(original)) as free:
                 if not free:
                     continue  # a replacement or removal of that folder is at work
-                if not os.path.lexists(original) and listed(original):
+                leftovers = [(kind, p) for kind, p in leftovers if os.path.lexists(p)]  # others may be faster
+                if leftovers and not os.path.lexists(original) and listed(original):
                     leftovers.sort(key=lambda kind_path: kind_path[0] != "old")   # old ones first
                     os.rename(leftovers.pop(0)[1], original)
                 for _, leftover in leftovers:

@@ -27,7 +27,7 @@ from wkpy.errors import (
 )
 from wkpy.geometry import BoundingBox, Vec3IntLike
 from wkpy.layer import Layer, SegmentationLayer
-from wkpy.locking import lock_file_for, mag_lock_file, path_lock
+from wkpy.locking import lock_file_for, mag_lock_file, new_mag_generation, path_lock
 from wkpy.properties import (
     PROPERTIES_FILE_NAME,
     DatasetProperties,
@@ -142,11 +142,10 @@ class Dataset:
             layers = [self.path / p.name for p in props.data_layers]
             listed = {os.path.realpath(p) for p in layers}
             folders = {self.path, *(p for p in layers if not p.is_symlink())}
-            for layer_props in props.data_layers:
-                layer = self._layers.get(layer_props.name)
-                if layer is not None:
-                    listed.update(os.path.realpath(v.path) for v in layer.mags.values())
-                    folders.update(v.path.parent for v in layer.mags.values())
+            for layer_props in props.data_layers:   # what the file lists now, not what we saw before
+                mag_paths = [Layer(self, layer_props)._resolve_mag_path(m) for m in layer_props.mags]
+                listed.update(os.path.realpath(p) for p in mag_paths)
+                folders.update(p.parent for p in mag_paths)
             own = sorted(f for f in folders if is_inside(self.path, f))
             recover(own, lambda path: os.path.realpath(path) in listed)
 
@@ -432,10 +431,13 @@ class Dataset:
             props.data_layers = [x for x in props.data_layers if x.name != layer_name]
 
         mags = [] if layer.is_linked else sorted(v.path for v in layer.mags.values() if not v.is_foreign)
+        locks = [mag_lock_file(mag_path) for mag_path in mags]
         with contextlib.ExitStack() as held:
-            for mag_path in mags:
-                held.enter_context(path_lock(mag_lock_file(mag_path)))
+            for lock in locks:
+                held.enter_context(path_lock(lock))
             self._transact(drop)
+            for lock in locks:
+                new_mag_generation(lock)      # views opened elsewhere refuse to write now
             for view in layer.mags.values():
                 view._array, view._deleted = None, True
             for folder in aside:
@@ -470,6 +472,8 @@ class Dataset:
             raise DuplicateError(f"dataset {self.path} has a layer {name!r} already")
         target = foreign.path.resolve()
         link = ensure_inside(self.path, self.path / name, "create")
+        if link.is_dir() and not link.is_symlink() and not any(link.iterdir()):
+            link.rmdir()                   # an empty folder, e.g. left by an interrupted add_layer
         if os.path.lexists(link):
             raise DuplicateError(f"{link} exists already; move it away first")
         new = new_folder_for(link)       # renamed into place once listed (see `_transact`)

@@ -24,7 +24,7 @@ from wkpy.errors import (
     ReadOnlyError,
 )
 from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
-from wkpy.locking import mag_lock_file, path_lock
+from wkpy.locking import mag_lock_file, new_mag_generation, path_lock
 from wkpy.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.properties._transforms import CoordinateTransformation
@@ -284,17 +284,21 @@ class Layer:
 
         # built under a hidden name and renamed into place once listed: a crash never
         # leaves an unlisted mag folder that would block the next add_mag
+        # (its mag lock, held meanwhile, keeps `recover` in other processes off it)
         new = new_folder_for(path)
-        try:
-            array = create_array(new, info)
-            if self.data_format == "zarr3" and not self.bounding_box.is_empty():
-                # as webknossos does: a mag added to a layer with data starts at the layer's extent
-                array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
-            self._dataset._update_layer(self.name, add, publish=(new, path))
-        except BaseException:
-            if os.path.lexists(new):
-                remove(new)
-            raise
+        lock = mag_lock_file(path)
+        with path_lock(lock):
+            try:
+                array = create_array(new, info)
+                if self.data_format == "zarr3" and not self.bounding_box.is_empty():
+                    # as webknossos does: a mag added to a layer with data starts at the layer's extent
+                    array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
+                new_mag_generation(lock)
+                self._dataset._update_layer(self.name, add, publish=(new, path))
+            except BaseException:
+                if os.path.lexists(new):
+                    remove(new)
+                raise
         return self._mags[mag]
 
     def add_copy_mag(
@@ -388,9 +392,12 @@ class Layer:
                 aside.append(move_aside(path))
             p.mags = [m for m in p.mags if m.mag != view.mag]
 
-        with path_lock(mag_lock_file(path)) if own and not path.is_symlink() else contextlib.nullcontext():
+        lock = mag_lock_file(path) if own and not path.is_symlink() else None
+        with path_lock(lock) if lock is not None else contextlib.nullcontext():
             self._dataset._update_layer(self.name, drop)
             view._array, view._deleted = None, True
+            if lock is not None:
+                new_mag_generation(lock)      # views opened elsewhere refuse to write now
             for folder in aside:
                 remove(folder)
 

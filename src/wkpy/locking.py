@@ -1,8 +1,8 @@
 """Locks that make concurrent writers safe, in one process and across processes.
 
 Every lock is an OS lock (`flock`) on an empty file in a per-user folder **outside** the
-datasets: ``$WKPY_LOCK_DIR`` if set, else ``$XDG_RUNTIME_DIR/wkpy-locks``, else
-``<tempdir>/wkpy-locks-<uid>``. So a written dataset holds exactly the files webknossos
+datasets: ``/tmp/wkpy-locks-<uid>``, or ``$WKPY_LOCK_DIR`` if set (then every process
+working on the same data must set the same value). So a written dataset holds exactly the files webknossos
 writes, and a read-only dataset (a read-only mount, another user's files) can be read.
 A lock file is named by a hash of what it guards: the device and inode of a folder plus a
 name inside it (`lock_file_for`). Links and bind mounts therefore share locks with the
@@ -31,8 +31,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import secrets
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,11 +40,13 @@ from pathlib import Path
 
 from wkpy.errors import OperationError
 
-__all__ = ["lock_dir", "lock_file_for", "mag_lock_file", "path_lock", "try_path_lock"]
+__all__ = ["lock_dir", "lock_file_for", "mag_lock_file", "mag_generation", "new_mag_generation", "path_lock",
+           "try_path_lock"]
 
 _held: set[int] = set()          # lock descriptors this process holds
 _held_guard = threading.Lock()
 _dir_cache: dict[str, Path] = {}
+DEFAULT_LOCK_DIR = "/tmp/wkpy-locks-{uid}"
 
 
 def _forget_inherited_locks() -> None:
@@ -75,13 +77,9 @@ def lock_dir() -> Path:
         belongs to another user or is writable by others.
     """
     chosen = os.environ.get("WKPY_LOCK_DIR")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if chosen:
-        folder = chosen
-    elif runtime and os.path.isdir(runtime):
-        folder = os.path.join(runtime, "wkpy-locks")
-    else:
-        folder = os.path.join(tempfile.gettempdir(), f"wkpy-locks-{os.geteuid()}")
+    # Not from TMPDIR or XDG_RUNTIME_DIR: processes of one user started from different
+    # environments (a shell, cron, ssh) must find the same locks.
+    folder = chosen or DEFAULT_LOCK_DIR.format(uid=os.geteuid())
     if folder in _dir_cache:
         return _dir_cache[folder]
     try:
@@ -117,6 +115,27 @@ def mag_lock_file(mag_path: str | os.PathLike[str]) -> Path:
     """The mag lock of the mag folder `mag_path` (stable while the folder is replaced)."""
     path = Path(os.path.realpath(mag_path))
     return lock_file_for(path.parent, f"mag:{path.name}")
+
+
+def mag_generation(mag_lock: Path) -> str | None:
+    """The token of the current life of the mag whose `mag_lock_file` is `mag_lock` (None
+    if never set): a new one is drawn whenever a mag is created or deleted at that place,
+    so an array opened earlier can tell a mag replaced by `compress` (same token) from a
+    deleted or re-created one."""
+    try:
+        return mag_lock.with_suffix(".gen").read_text()
+    except FileNotFoundError:
+        return None
+
+
+def new_mag_generation(mag_lock: Path) -> None:
+    """Start a new life of the mag whose `mag_lock_file` is `mag_lock` (held exclusively)."""
+    file = mag_lock.with_suffix(".gen")
+    tmp = file.with_name(f"{file.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(16))
+    os.replace(tmp, file)
 
 
 def _open(lock: Path) -> int:

@@ -111,6 +111,9 @@ class MagView(View):
         layer_box = self.bounding_box
         if layer_box.contains_bbox(box):
             return layer_box
+        current = getattr(self._array, "ensure_current", None)
+        if current is not None:
+            current()          # a stale view must not grow the box of a re-created layer
         if json_update_allowed:
             self._layer._grow_bounding_box(box)
             return self._layer.bounding_box

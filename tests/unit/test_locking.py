@@ -57,19 +57,21 @@ def test_a_shared_lock_excludes_an_exclusive_one(tmp_path, private_lock_dir):
         assert free
 
 
-def test_a_default_lock_folder_of_another_user_or_open_to_all_is_refused(tmp_path, monkeypatch):
+def test_a_default_lock_folder_open_to_all_or_a_link_is_refused(tmp_path, monkeypatch):
     monkeypatch.delenv("WKPY_LOCK_DIR", raising=False)
-    runtime = tmp_path / "run"
-    runtime.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    (runtime / "wkpy-locks").mkdir(mode=0o777)
-    os.chmod(runtime / "wkpy-locks", 0o777)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "elsewhere"))   # the environment does not matter
+    monkeypatch.setattr(locking, "DEFAULT_LOCK_DIR", str(tmp_path / "wkpy-locks-{uid}"))
+    planted = tmp_path / f"wkpy-locks-{os.geteuid()}"
+    planted.mkdir(mode=0o777)
+    os.chmod(planted, 0o777)
     with pytest.raises(OperationError, match="writable by others"):
         locking.lock_dir()
-    os.rmdir(runtime / "wkpy-locks")
-    (runtime / "wkpy-locks").symlink_to(tmp_path)
+    os.rmdir(planted)
+    planted.symlink_to(tmp_path)
     with pytest.raises(OperationError, match="not a folder"):
         locking.lock_dir()
+    planted.unlink()
+    assert locking.lock_dir() == planted and (planted.stat().st_mode & 0o777) == 0o700
 
 
 def _child_takes(lock: str, queue) -> None:  # type: ignore[no-untyped-def]

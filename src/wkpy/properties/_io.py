@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from wkpy._paths import read_small_file
 from wkpy.errors import DatasetNotFoundError, PropertiesError
 
 from ._model import DatasetProperties
@@ -37,7 +38,7 @@ def load_properties(path: str | os.PathLike[str]) -> DatasetProperties:
     """
     file = _file_path(path)
     try:
-        data = file.read_bytes()
+        data = read_small_file(file)
     except FileNotFoundError:
         raise DatasetNotFoundError(f"{file}: properties file not found") from None
     try:

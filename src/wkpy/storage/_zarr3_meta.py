@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from wkpy._paths import read_small_file
 from wkpy.errors import PropertiesError, UnsupportedError
 from wkpy.properties._schema import Invalid, check_depth
 
@@ -366,7 +367,7 @@ def parse_array(file: Path) -> ArrayMeta:
         A valid array that wkpy cannot handle (codec, data type, key encoding, rank).
     """
     try:
-        text = Path(file).read_bytes()
+        text = read_small_file(file)
     except FileNotFoundError:
         raise PropertiesError(f"{file}: missing; the mag folder is not a Zarr v3 array") from None
     try:

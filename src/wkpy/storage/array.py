@@ -14,7 +14,7 @@ import numpy as np
 
 from wkpy._paths import ensure_inside
 from wkpy.errors import OperationError
-from wkpy.locking import mag_lock_file, path_lock
+from wkpy.locking import mag_generation, mag_lock_file, path_lock
 
 if TYPE_CHECKING:
     from wkpy.storage._zarr3_meta import Zarr3Config
@@ -95,22 +95,43 @@ class MagFolder:
     """What the arrays share about their folder: the mag lock, and noticing a replacement.
 
     A writer holds the mag lock shared for a whole write (`writing`); `compress` and the
-    deletions hold it exclusively while they replace or remove the folder. A writer that
-    finds a different folder than it opened re-reads the metadata (the format may have
-    changed, e.g. raw to compressed) before writing.
+    deletions hold it exclusively while they replace or remove the folder. A writer whose
+    mag was deleted or re-created since it was opened (another generation, see
+    `wkpy.locking.mag_generation`) is refused; one that finds the folder replaced by
+    `compress` re-reads the metadata (the format changed) before writing.
     """
 
     path: Path
     _folder: tuple[int, int] | None = None
+    _generation: str | None = None
 
     def _reload(self) -> None:
         """Re-read the array's metadata from the (replaced) folder."""
         raise NotImplementedError
 
+    def _opened_now(self) -> None:
+        """Record which folder and generation this array was opened on."""
+        self._folder = folder_id(self.path)
+        self._generation = mag_generation(mag_lock_file(self.path))
+
+    def ensure_current(self) -> None:
+        """Raise `OperationError` if the mag was deleted or re-created since it was opened."""
+        if mag_generation(mag_lock_file(self.path)) != self._generation:
+            raise OperationError(f"{self.path}: the mag was deleted or re-created since it was opened; "
+                                 "open it again")
+
     @contextmanager
     def writing(self) -> Iterator[None]:
+        """Hold the mag lock shared for one write.
+
+        Raises
+        ------
+        OperationError
+            The mag was deleted (or deleted and re-created) since this array was opened.
+        """
         with path_lock(mag_lock_file(self.path), exclusive=False):
             now = folder_id(self.path)
+            self.ensure_current()
             if self._folder is not None and now != self._folder:
                 self._reload()
             self._folder = now

@@ -14,15 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from wkcore import _morton, _wkw
+from wkpy._paths import read_small_file
 from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
-from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, folder_id, split_by_shard, split_for_threads
+from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
 
 __all__ = ["WkwArray", "VOXEL_TYPES"]
 
 VOXEL_TYPES = {np.dtype(t): i + 1 for i, t in enumerate(["uint8", "uint16", "uint32", "uint64", "float32", "float64"])}
 _DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
+MAX_LOG2 = 8   # 256 voxels per block side, 256 blocks per file side (WEBKNOSSOS writes 32 and 32)
 _FILE_RE = re.compile(r"^x(\d+)\.wkw$")
 
 
@@ -67,16 +69,19 @@ class WkwArray(MagFolder):
     def open(cls, path: Path) -> "WkwArray":
         header = Path(path) / "header.wkw"
         try:
-            raw = header.read_bytes()
+            raw = read_small_file(header, 1 << 12)
         except FileNotFoundError:
             raise CorruptFileError(f"{header}: missing; the mag folder is not a WKW array") from None
         block_log2, file_log2, block_type, voxel_type, voxel_bytes, _ = _wkw.parse_header_bytes(raw, header)
+        if block_log2 > MAX_LOG2 or file_log2 > MAX_LOG2:
+            raise CorruptFileError(f"{header}: blocks of 2^{block_log2} voxels per side and files of 2^{file_log2} "
+                                   f"blocks per side; wkpy reads at most 2^{MAX_LOG2} of each")
         dtype = _DTYPES[voxel_type]
         block, side = 1 << block_log2, 1 << (block_log2 + file_log2)
         info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1,
                          lz4hc=block_type == 3)
         array = cls(path, info, block_type)
-        array._folder = folder_id(array.path)
+        array._opened_now()
         return array
 
     def _reload(self) -> None:
@@ -106,7 +111,7 @@ class WkwArray(MagFolder):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        array._folder = folder_id(array.path)
+        array._opened_now()
         return array
 
     def _file(self, idx: tuple[int, ...]) -> Path:
@@ -137,7 +142,7 @@ class WkwArray(MagFolder):
             for part in parts:
                 stack.enter_context(self._reading(part.shard))
                 try:
-                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY)
+                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
                 except FileNotFoundError:
                     continue
                 stack.callback(os.close, fds[part.shard])

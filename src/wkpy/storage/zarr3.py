@@ -37,7 +37,7 @@ from wkpy.storage._zarr3_meta import (
     parse_array_doc,
     write_json_atomic,
 )
-from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, folder_id, split_by_shard, split_for_threads
+from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, split_by_shard, split_for_threads
 
 __all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
 
@@ -60,16 +60,16 @@ class Zarr3Array(MagFolder):
     def __init__(self, path: Path, meta: ArrayMeta) -> None:
         self.path = Path(path)
         self._set_meta(meta)
-        self._folder = folder_id(self.path)
+        self._opened_now()
 
     def __getstate__(self) -> dict[str, Any]:
         """Arrays travel to process pools and Dask workers as path and metadata."""
-        return {"path": self.path, "meta": self._meta, "folder": self._folder}
+        return {"path": self.path, "meta": self._meta, "folder": self._folder, "generation": self._generation}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path = state["path"]
         self._set_meta(state["meta"])
-        self._folder = state["folder"]
+        self._folder, self._generation = state["folder"], state["generation"]
 
     def _reload(self) -> None:
         self.refresh()
@@ -186,7 +186,7 @@ class Zarr3Array(MagFolder):
             fds = {}
             for part in parts:
                 try:
-                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY)
+                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
                 except FileNotFoundError:
                     continue
                 stack.callback(os.close, fds[part.shard])
