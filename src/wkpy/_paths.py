@@ -80,3 +80,39 @@ def read_small_file(path: str | os.PathLike[str], limit: int = 64 << 20) -> byte
             return f.read(limit + 1)[:limit]
     finally:
         os.close(fd)
+
+
+def write_file_atomic(file: str | os.PathLike[str], data: bytes, *, sync: bool = False,
+                      mode: int = 0o644, keep_mode: bool = False) -> None:
+    """Write `data` to a fresh temporary sibling and rename it over `file`.
+
+    Readers see the old or the new file, never a part. The temporary file gets an
+    unpredictable name and is created with ``O_EXCL | O_NOFOLLOW``, so a link planted in
+    the folder is never written through; the rename replaces a link at `file` itself,
+    not its target. `sync` flushes it to disk first; `keep_mode` keeps the old file's
+    permissions. On failure the temporary file is removed and `file` is unchanged.
+    """
+    import secrets
+
+    file = os.fspath(file)
+    folder, name = os.path.split(file)
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if keep_mode:
+            try:
+                os.chmod(tmp, os.stat(file).st_mode & 0o7777)
+            except FileNotFoundError:
+                pass
+        os.replace(tmp, file)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from wkpy._paths import write_file_atomic
 from wkpy.errors import OperationError
 
 __all__ = ["lock_dir", "lock_file_for", "mag_lock_file", "mag_generation", "new_mag_generation", "path_lock",
@@ -130,12 +131,7 @@ def mag_generation(mag_lock: Path) -> str | None:
 
 def new_mag_generation(mag_lock: Path) -> None:
     """Start a new life of the mag whose `mag_lock_file` is `mag_lock` (held exclusively)."""
-    file = mag_lock.with_suffix(".gen")
-    tmp = file.with_name(f"{file.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(16))
-    os.replace(tmp, file)
+    write_file_atomic(mag_lock.with_suffix(".gen"), secrets.token_hex(16).encode(), mode=0o600)
 
 
 def _open(lock: Path) -> int:

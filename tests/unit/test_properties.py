@@ -664,13 +664,10 @@ def test_save_is_atomic_when_dumping_fails(tmp_path: Path, monkeypatch: pytest.M
     props = DatasetProperties.from_json(_sample())
     props.data_layers[0].name = "renamed"
 
-    def half_dump(obj: Any, handle: Any, **kwargs: Any) -> None:
-        out = json.dumps(obj, **kwargs)
-        handle.write(out[: len(out) // 2])
-        handle.flush()
+    def full_disk(fd: int) -> None:     # the new text is written, but cannot be flushed
         raise OSError("disk full")
 
-    monkeypatch.setattr(properties_io.json, "dump", half_dump)
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OSError, match="disk full"):
         save_properties(tmp_path, props)
     _assert_untouched(tmp_path, file, text)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
-from wkpy._paths import read_small_file
+from wkpy._paths import read_small_file, write_file_atomic
 from wkpy.errors import DatasetNotFoundError, PropertiesError
 
 from ._model import DatasetProperties
@@ -63,21 +62,5 @@ def save_properties(path: str | os.PathLike[str], props: DatasetProperties) -> N
         raise PropertiesError(f"{file}: not written: {exc.where}: {exc.message}") from None
     except RecursionError:
         raise PropertiesError(f"{file}: not written: a value is nested too deeply") from None
-    tmp = file.with_name(f".{file.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, indent=4, allow_nan=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.chmod(tmp, file.stat().st_mode & 0o7777)
-        except FileNotFoundError:
-            pass
-        os.replace(tmp, file)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    text = json.dumps(obj, indent=4, allow_nan=False)
+    write_file_atomic(file, text.encode("utf-8"), sync=True, mode=0o666, keep_mode=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from wkcore import _morton, _wkw
-from wkpy._paths import read_small_file
+from wkpy._paths import read_small_file, write_file_atomic
 from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
@@ -100,17 +100,7 @@ class WkwArray(MagFolder):
         header = _wkw.header_bytes(array._block_log2, array._file_log2, array._block_type,
                                    array._voxel_type, array._voxel_bytes)
         array.path.mkdir(parents=True, exist_ok=True)
-        tmp = array.path / f".header.wkw.{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}.tmp"
-        # a new file of a fresh name, never through a link planted there
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(header)
-            os.replace(tmp, array.path / "header.wkw")
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_file_atomic(array.path / "header.wkw", header)
         array._opened_now()
         return array
 
