@@ -154,7 +154,7 @@ def test_copies_carry_view_configuration_and_transformations(tmp_path: Path) -> 
         ds = _build(lib, tmp_path / name)
         layer = ds.get_layer("color")
         layer.bounding_box = lib.BoundingBox((0, 0, 0), (4, 4, 4))
-        layer.add_mag(1).write(np.ones((4, 4, 4), np.uint8), absolute_offset=(0, 0, 0))
+        layer.add_mag(1, chunk_shape=32, shard_shape=64).write(np.ones((4, 4, 4), np.uint8), absolute_offset=(0, 0, 0))
         ds.add_layer_like(layer, "like")
         ds.copy_dataset(tmp_path / f"{name}-copy")
         other = lib.Dataset(tmp_path / f"{name}-other", voxel_size=(1, 1, 1))
