@@ -492,6 +492,49 @@ class Dataset:
                 new.unlink()
             raise
 
+    def add_layer_as_ref(self, foreign_layer: Layer | str | os.PathLike[str],
+                         new_layer_name: str | None = None) -> Layer:
+        """Reference another dataset's layer: a layer like it whose mags are listed by
+        their paths (`Layer.add_mag_as_ref`), read-only here; attachments are referenced.
+
+        Raises
+        ------
+        DuplicateError
+            A layer of that name exists (also an `IndexError`).
+        InvalidRequestError
+            `foreign_layer` belongs to this dataset (also an `AssertionError`).
+        """
+        from wkpy.copy import foreign_layer_of
+
+        self._ensure_writable()
+        foreign = foreign_layer_of(foreign_layer)
+        name = check_name(new_layer_name or foreign.name)
+        if name in self._layers:
+            raise DuplicateError(f"cannot add {foreign.name!r}: dataset {self.path} has a layer {name!r} already")
+        if foreign.dataset.resolved_path == self.resolved_path:
+            raise InvalidRequestError("cannot reference a layer of the same dataset")
+        layer = self.add_layer_like(foreign, name)
+        for view in foreign.mags.values():
+            layer.add_mag_as_ref(view, extend_layer_bounding_box=False)
+        if hasattr(foreign, "attachments") and hasattr(layer, "attachments"):
+            for attachment in foreign.attachments:
+                layer.attachments.add_attachment_as_ref(attachment)
+        return layer
+
+    def get_segmentation_layer(self, layer_name: str) -> SegmentationLayer:
+        """The layer `layer_name`, which must be a segmentation layer (`LayerTypeError`)."""
+        return self.get_layer(layer_name).as_segmentation_layer()
+
+    def calculate_bounding_box(self) -> BoundingBox:
+        """The smallest box (mag 1) holding every layer's box; empty without layers."""
+        boxes = [layer.bounding_box for layer in self._layers.values()]
+        if not boxes:
+            return BoundingBox.empty()
+        box = boxes[0]
+        for other in boxes[1:]:
+            box = box.extended_by(other)
+        return box
+
     def add_layer_for_existing_files(
         self, layer_name: str, category: LayerCategoryType, *, data_format: str | DataFormat | None = None,
         **kwargs: Any

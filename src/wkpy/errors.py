@@ -21,6 +21,7 @@ __all__ = [
     "InvalidCategoryError",
     "DataMismatchError",
     "InvalidDtypeError",
+    "LayerTypeError",
     "DatasetExistsError",
     "DatasetNotFoundError",
     "OperationError",
@@ -75,6 +76,10 @@ class DataMismatchError(WkError, ValueError):
 
 class InvalidDtypeError(DataMismatchError, TypeError):
     """Something that is not a dtype where one is expected (numpy raises `TypeError`)."""
+
+
+class LayerTypeError(WkError, TypeError):
+    """A layer of another kind than asked for (e.g. a color layer as a segmentation layer)."""
 
 
 class DatasetExistsError(WkError, RuntimeError):

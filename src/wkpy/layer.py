@@ -19,6 +19,7 @@ from wkpy.errors import (
     DuplicateError,
     ForeignPathError,
     InvalidRequestError,
+    LayerTypeError,
     MissingLayerError,
     OperationError,
     ReadOnlyError,
@@ -357,6 +358,63 @@ class Layer:
         if extend_layer_bounding_box:
             self._grow_bounding_box(foreign.layer.bounding_box)
         return self._mags[foreign.mag]
+
+    def add_mag_as_ref(
+        self,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
+        *,
+        mag: MagLike | None = None,
+        extend_layer_bounding_box: bool = True,
+    ) -> MagView:
+        """Reference a mag of another dataset: only a properties entry with the mag's path
+        (``./…`` inside this dataset, else absolute), no files. The mag is read-only here.
+        With `mag`, the foreign voxels are listed under that mag instead (not resampled).
+
+        Raises
+        ------
+        ReadOnlyError, DuplicateError
+        InvalidRequestError
+            Data format or dtype differ from this layer's (also an `AssertionError`).
+        """
+        from wkpy.copy import foreign_mag_of
+        from wkpy.utils import dump_path
+
+        self._ensure_writable()
+        foreign = foreign_mag_of(foreign_mag_view_or_path)
+        mag = Mag(mag) if mag is not None else foreign.mag
+        if mag in self._mags:
+            raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+        if foreign.layer.data_format != self.data_format or foreign.layer.dtype_per_channel != self.dtype_per_channel:
+            raise InvalidRequestError(f"mag {foreign.path} is {foreign.layer.data_format} "
+                                      f"{foreign.layer.dtype_per_channel}, layer {self.name!r} {self.data_format} "
+                                      f"{self.dtype_per_channel}")
+        cube = foreign.layer._properties.get_mag(foreign.mag)
+        entry = MagProperties(mag=mag, path=dump_path(foreign.path, self._dataset.path.resolve()),
+                              cube_length=cube.cube_length if cube is not None else None)
+
+        def add(p: LayerProperties) -> None:
+            if p.get_mag(mag) is not None:
+                raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+            p.mags.append(entry)
+
+        self._dataset._update_layer(self.name, add)
+        if extend_layer_bounding_box:
+            in_foreign = box_in_mag(foreign.layer.bounding_box.align_with_mag(foreign.mag, ceil=True), foreign.mag,
+                                    allow_empty=True)
+            self._grow_bounding_box(in_foreign.from_mag_to_mag1(mag))
+        return self._mags[mag]
+
+    def as_segmentation_layer(self) -> SegmentationLayer:
+        """This layer as a `SegmentationLayer`.
+
+        Raises
+        ------
+        LayerTypeError
+            It is a color layer (also a `TypeError`, as in webknossos).
+        """
+        if isinstance(self, SegmentationLayer):
+            return self
+        raise LayerTypeError(f"layer {self.name!r} is a {self.category} layer, not a segmentation layer")
 
     def _compatible(self, foreign: MagView) -> MagView:
         if (foreign.get_dtype(), foreign.num_channels) != (self.dtype_per_channel, self.num_channels):

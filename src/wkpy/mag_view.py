@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wkpy._paths import is_inside
+from wkpy.data_format import DataFormat
 from wkpy.errors import ForeignPathError
 from wkpy.geometry import BoundingBox, Mag
 from wkpy.storage import Array, open_array
@@ -85,6 +86,11 @@ class MagView(View):
     def bounding_box(self) -> BoundingBox:
         """The layer's bounding box, rounded outward to this mag (mag-1 coordinates)."""
         return self._layer.bounding_box.align_with_mag(self._mag, ceil=True)
+
+    @property
+    def data_format(self) -> DataFormat:
+        """The storage format of the mag (its layer's)."""
+        return self._layer.data_format
 
     @property
     def is_foreign(self) -> bool:
