@@ -594,7 +594,7 @@ class Dataset:
         if voxel_size is None and voxel_size_with_unit is None:
             voxel_size_with_unit = self.voxel_size_with_unit
         new = Dataset(new_dataset_path, voxel_size=voxel_size, voxel_size_with_unit=voxel_size_with_unit,
-                      name=self.name, exist_ok=exists_ok)
+                      exist_ok=exists_ok)   # named after its folder, as in webknossos
         new.default_view_configuration = self.default_view_configuration
         for layer in self._layers.values():
             if layers_to_ignore and layer.name in layers_to_ignore:

@@ -82,3 +82,14 @@ def test_a_color_layer_is_not_a_segmentation_layer_in_either_library(tmp_path):
             ds.get_segmentation_layer("color")
         assert ds.get_layer("seg").as_segmentation_layer() is ds.get_layer("seg")
     assert wkpy.Dataset(tmp_path / "empty", voxel_size=(1, 1, 1)).calculate_bounding_box().is_empty()
+
+
+def test_copy_dataset_names_the_copy_after_its_folder_like_webknossos(tmp_path):
+    names = {}
+    for lib, name in ((webknossos, "wk"), (wkpy, "py")):
+        source = lib.Dataset(tmp_path / f"{name}-src", voxel_size=(1, 1, 1), name="original")
+        source.add_layer("color", "color", dtype="uint8", data_format="zarr3").add_mag(
+            1, chunk_shape=32, shard_shape=64).write(np.ones((8, 8, 8), np.uint8), absolute_offset=(0, 0, 0),
+                                                     allow_resize=True)
+        names[name] = source.copy_dataset(tmp_path / name / "the-copy").name
+    assert names["py"] == names["wk"] == "the-copy"
