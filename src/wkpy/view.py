@@ -181,6 +181,48 @@ class View:
                               absolute_bounding_box=absolute_bounding_box)
         return self._read_in_mag(box_in_mag(box, self._mag))
 
+    def read_cxyz(
+        self,
+        size: Vec3IntLike | None = None,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> np.ndarray:
+        """`read` as a (c, x, y, z) array (what `read` returns for x, y, z layers)."""
+        return self.read(size, relative_offset=relative_offset, absolute_offset=absolute_offset,
+                         relative_bounding_box=relative_bounding_box, absolute_bounding_box=absolute_bounding_box)
+
+    def read_xyz(self, *, relative_bounding_box: BoundingBox | None = None,
+                 absolute_bounding_box: BoundingBox | None = None) -> np.ndarray:
+        """The box (default: the whole view) as a (c, x, y, z) array, as webknossos'
+        `read_xyz` returns for layers without extra axes."""
+        return self.read(relative_bounding_box=relative_bounding_box, absolute_bounding_box=absolute_bounding_box)
+
+    def write_cxyz(
+        self,
+        data: np.ndarray,
+        *,
+        allow_unaligned: bool = False,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> None:
+        """`write` of a (c, x, y, z) array.
+
+        Raises
+        ------
+        InvalidRequestError
+            `data` is not 4-dimensional (also an `AssertionError`, as in webknossos).
+        """
+        if np.ndim(data) != 4:
+            raise InvalidRequestError(f"write_cxyz expects a 4-D (c, x, y, z) array, got shape {np.shape(data)}")
+        self.write(data, allow_unaligned=allow_unaligned, relative_offset=relative_offset,
+                   absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
+                   absolute_bounding_box=absolute_bounding_box)
+
     def _read_in_mag(self, box: BoundingBox) -> np.ndarray:
         info = self._array.info
         nbytes = info.num_channels * info.dtype.itemsize * int(np.prod([int(v) for v in box.size], dtype=object))

@@ -93,3 +93,24 @@ def test_copy_dataset_names_the_copy_after_its_folder_like_webknossos(tmp_path):
                                                      allow_resize=True)
         names[name] = source.copy_dataset(tmp_path / name / "the-copy").name
     assert names["py"] == names["wk"] == "the-copy"
+
+
+def test_cxyz_and_xyz_reads_and_writes_match_webknossos(tmp_path):
+    data = np.arange(2 * 32 * 16 * 8, dtype=np.uint8).reshape(2, 32, 16, 8)
+    got = {}
+    for lib, name in ((webknossos, "wk"), (wkpy, "py")):
+        ds = lib.Dataset(tmp_path / name, voxel_size=(1, 1, 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)   # both warn about 2 channels
+            layer = ds.add_layer("c", "color", dtype="uint8", num_channels=2, data_format="zarr3")
+        mag = layer.add_mag(1, chunk_shape=32, shard_shape=64)
+        layer.bounding_box = lib.BoundingBox((0, 0, 0), (64, 64, 64))
+        mag.write_cxyz(data, absolute_offset=(8, 0, 0), allow_unaligned=True)
+        box = lib.BoundingBox((8, 0, 0), (32, 16, 8))
+        got[name] = (mag.read_cxyz(absolute_offset=(8, 0, 0), size=(32, 16, 8)),
+                     mag.read_xyz(absolute_bounding_box=box))
+        with pytest.raises(AssertionError):
+            mag.write_cxyz(data[0], absolute_offset=(0, 0, 0), allow_unaligned=True)
+    for ours, theirs in zip(got["py"], got["wk"]):
+        assert ours.shape == theirs.shape == data.shape
+        np.testing.assert_array_equal(ours, theirs)
