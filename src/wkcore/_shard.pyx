@@ -32,15 +32,14 @@ from posix.stat cimport struct_stat, fstat
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
-                           load_le64, store_le64, load_le32, store_le32, read_exact, write_all, create_new)
+                           load_le64, store_le64, load_le32, store_le32, read_exact, write_all, create_new,
+                           publish_new)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
 from wkcore._copy cimport copy_row
 from wkcore._raise import raise_for
 
-cdef extern from "<stdio.h>" nogil:
-    int rename(const char* old, const char* new)
 
 cdef extern from *:
     """
@@ -660,15 +659,8 @@ cdef int write_box(const char* path, const char* tmp, const zspec* S, const int6
     work_init(&W, S)
     rc = rebuild(path, tmp, &W, S, box, r, preps, npreps, outcome, e)
     if rc == 0 and outcome[0] == 0:
-        if close(W.fd_out) != 0:
-            e.errnum = errno
-            rc = WK_FAIL(e, WK_EIO, "cannot close the temporary file")
+        rc = publish_new(W.fd_out, tmp, path, rc, e)
         W.fd_out = -1
-        if rc == 0 and rename(tmp, path) != 0:
-            e.errnum = errno
-            rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
-        if rc:
-            unlink(tmp)
     elif rc and W.fd_out >= 0:
         unlink(tmp)
     work_free(&W, S)

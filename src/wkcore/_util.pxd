@@ -3,11 +3,14 @@
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.errno cimport errno, EEXIST
-from posix.unistd cimport pread, pwrite, unlink
+from posix.unistd cimport close, pread, pwrite, unlink
 from posix.fcntl cimport open as c_open, O_CREAT, O_EXCL, O_CLOEXEC
 
 cdef extern from "<fcntl.h>" nogil:
     enum: O_NOFOLLOW
+
+cdef extern from "<stdio.h>" nogil:
+    int rename(const char* old, const char* new)
 
 cdef enum:
     WK_OK = 0
@@ -79,3 +82,17 @@ cdef inline int create_new(const char* path, int flags) noexcept nogil:
     if fd < 0 and errno == EEXIST and unlink(path) == 0:
         fd = c_open(path, full, 0o644)
     return fd
+
+
+cdef inline int publish_new(int fd, const char* tmp, const char* path, int rc, wk_err* e) noexcept nogil:
+    """Close the temporary file `tmp` (open as `fd`) and, if `rc` is 0 so far, rename it
+    over `path`; on any failure remove it. The one way the kernels publish a new file."""
+    if close(fd) != 0 and rc == 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot close the temporary file")
+    if rc == 0 and rename(tmp, path) != 0:
+        e.errnum = errno
+        rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
+    if rc:
+        unlink(tmp)
+    return rc

@@ -25,14 +25,12 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES,
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
                            WK_EMISMATCH, load_le64, store_le64, load_le32, store_le32, read_exact, write_all,
-                           create_new, O_NOFOLLOW)
+                           create_new, publish_new, O_NOFOLLOW)
 from wkcore._morton cimport morton_encode, morton_decode
 from wkcore._copy cimport copy3d
 from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, crc32c
 from wkcore._raise import raise_for
 
-cdef extern from "<stdio.h>" nogil:
-    int rename(const char* old, const char* new)
 
 DEF HEADER_SIZE = 16
 DEF LZ4HC_LEVEL = 9
@@ -628,15 +626,7 @@ cdef int write_new_raw(const char* path, const char* tmp, layout* L, const int64
         rc = WK_FAIL(e, WK_EIO, "cannot size the temporary file")
     if rc == 0:
         rc = patch_blocks(fd, L, L, box, r, blk, e)
-    if close(fd) != 0 and rc == 0:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot close the temporary file")
-    if rc == 0 and rename(tmp, path) != 0:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
-    if rc:
-        unlink(tmp)
-    return rc
+    return publish_new(fd, tmp, path, rc, e)
 
 cdef int write_raw(const char* path, const char* tmp, const char* journal, layout* L, const int64_t* box,
                    const region* r, wk_err* e) noexcept nogil:
@@ -817,15 +807,7 @@ cdef int assemble_file(const char* path, const char* tmp, const layout* L, Py_ss
         rc = write_all(fd, blobs[i], lens[i], base, e)
         base += lens[i]
     free(head)
-    if close(fd) != 0 and rc == 0:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot close")
-    if rc == 0 and rename(tmp, path) != 0:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot rename the new file into place")
-    if rc:
-        unlink(tmp)
-    return rc
+    return publish_new(fd, tmp, path, rc, e)
 
 cdef int write_compressed(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r,
                           wk_err* e) noexcept nogil:

@@ -52,34 +52,46 @@ def ensure_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], ac
     return Path(path)
 
 
-def read_small_file(path: str | os.PathLike[str], limit: int = 64 << 20) -> bytes:
-    """The bytes of a metadata file (properties, header, zarr.json), at most `limit`.
+def open_regular_file(path: str | os.PathLike[str]) -> int:
+    """A read-only descriptor of `path`, opened without blocking, if it is a regular file.
 
-    Opened without blocking, so a FIFO or device planted at the name cannot hang or
-    flood the caller.
+    A FIFO or device planted at the name can therefore neither hang nor flood the caller.
 
     Raises
     ------
     FileNotFoundError
         There is no such file (callers turn it into their typed error).
     CorruptFileError
-        It is not a regular file, or larger than `limit`.
+        It is not a regular file.
     """
     import stat
 
     from wkpy.errors import CorruptFileError
 
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise CorruptFileError(f"{path}: not a regular file")
-        if st.st_size > limit:
-            raise CorruptFileError(f"{path}: {st.st_size:,} bytes, more than the {limit:,} a metadata file may have")
-        with os.fdopen(os.dup(fd), "rb") as f:
-            return f.read(limit + 1)[:limit]
-    finally:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
+        raise CorruptFileError(f"{path}: not a regular file")
+    return fd
+
+
+def read_small_file(path: str | os.PathLike[str], limit: int = 64 << 20) -> bytes:
+    """The bytes of a metadata file (properties, header, zarr.json), at most `limit`.
+
+    Raises
+    ------
+    FileNotFoundError
+        There is no such file.
+    CorruptFileError
+        It is not a regular file (see `open_regular_file`), or larger than `limit`.
+    """
+    from wkpy.errors import CorruptFileError
+
+    with os.fdopen(open_regular_file(path), "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise CorruptFileError(f"{path}: {size:,} bytes, more than the {limit:,} a metadata file may have")
+        return f.read(limit)
 
 
 def write_file_atomic(file: str | os.PathLike[str], data: bytes, *, sync: bool = False,

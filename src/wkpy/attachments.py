@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from wkpy._paths import ensure_inside
 from wkpy._trash import new_folder_for, remove
 from wkpy.errors import DuplicateError, InvalidRequestError, UnsupportedError
+from wkpy.locking import mag_lock_file, path_lock
 from wkpy.properties import AttachmentDataFormat, AttachmentProperties, AttachmentsProperties
 from wkpy.properties._attachments import CONTAINERS, SINGLETONS
 
@@ -236,16 +237,16 @@ class Attachments:
         return f"Attachments({list(self)})"
 
     # ---- changing -------------------------------------------------------------------
-    def _change(self, change: Any) -> None:
+    def _change(self, change: Any, publish: tuple[Path, Path] | None = None) -> None:
         def apply(layer_props: Any) -> None:
             found = layer_props.attachments
             change(found)
             layer_props.attachments = found
 
         self._layer._ensure_writable()
-        self._layer.dataset._update_layer(self._layer.name, apply)
+        self._layer.dataset._update_layer(self._layer.name, apply, publish)
 
-    def _add(self, attachment: Attachment) -> None:
+    def _add(self, attachment: Attachment, publish: tuple[Path, Path] | None = None) -> None:
         container, props = attachment.container_name, attachment._properties
 
         def add(found: AttachmentsProperties) -> None:
@@ -258,7 +259,7 @@ class Attachments:
                                      f"attachment {props.name!r} already")
             setattr(found, container, [*entries, props])
 
-        self._change(add)
+        self._change(add, publish)
 
     def _find(self, attachment: Attachment) -> None:
         if not any(attachment == mine and type(attachment) is type(mine) for mine in self):
@@ -301,22 +302,21 @@ class Attachments:
             raise DuplicateError(f"{target} exists or is listed already; cannot copy attachment {name!r} there")
         folder.mkdir(parents=True, exist_ok=True)
         ensure_inside(root, folder, "create")
-        built = new_folder_for(target)      # copied under a hidden name, renamed when complete
-        placed = False
-        try:
-            if source.is_dir():
-                shutil.copytree(source, built)
-            else:
-                shutil.copyfile(source, built)
-            os.rename(built, target)
-            placed = True
-            new = type(attachment).from_path_and_name(target, name, data_format=attachment.data_format,
-                                                      dataset_path=self._dataset_path())
-            self._add(new)
-        except BaseException:
-            for leftover in (built, target) if placed else (built,):
-                _remove_copy(leftover)
-            raise
+        # copied under a hidden name and renamed into place right after the JSON lists it
+        # (`Dataset._transact`); its lock keeps `recover` elsewhere off the copy meanwhile
+        built = new_folder_for(target)
+        with path_lock(mag_lock_file(target)):
+            try:
+                if source.is_dir():
+                    shutil.copytree(source, built)
+                else:
+                    shutil.copyfile(source, built)
+                new = type(attachment).from_path_and_name(target, name, data_format=attachment.data_format,
+                                                          dataset_path=self._dataset_path())
+                self._add(new, publish=(built, target))
+            except BaseException:
+                _remove_copy(built)
+                raise
         return new
 
     def rename_attachment(self, attachment: Attachment, *, new_name: str) -> Attachment:

@@ -143,9 +143,11 @@ class Dataset:
             listed = {os.path.realpath(p) for p in layers}
             folders = {self.path, *(p for p in layers if not p.is_symlink())}
             for layer_props in props.data_layers:   # what the file lists now, not what we saw before
-                mag_paths = [Layer(self, layer_props)._resolve_mag_path(m) for m in layer_props.mags]
-                listed.update(os.path.realpath(p) for p in mag_paths)
-                folders.update(p.parent for p in mag_paths)
+                paths = [Layer(self, layer_props)._resolve_mag_path(m) for m in layer_props.mags]
+                paths += [self.path / a.path for a in getattr(layer_props, "attachments", None) or ()
+                          if "://" not in a.path]   # attachments copied in (absolute paths stay absolute)
+                listed.update(os.path.realpath(p) for p in paths)
+                folders.update(p.parent for p in paths)
             own = sorted(f for f in folders if is_inside(self.path, f))
             recover(own, lambda path: os.path.realpath(path) in listed)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -24,6 +26,7 @@ class UnalignedWriteWarning(UserWarning):
     """A write to uncompressed WKW that is not aligned to the shard grid (allowed, but slow)."""
 
 
+@functools.cache
 def _physical_memory() -> int:
     """Bytes of RAM (a bound for one read's output array)."""
     try:
@@ -181,18 +184,7 @@ class View:
                               absolute_bounding_box=absolute_bounding_box)
         return self._read_in_mag(box_in_mag(box, self._mag))
 
-    def read_cxyz(
-        self,
-        size: Vec3IntLike | None = None,
-        *,
-        relative_offset: Vec3IntLike | None = None,
-        absolute_offset: Vec3IntLike | None = None,
-        relative_bounding_box: BoundingBox | None = None,
-        absolute_bounding_box: BoundingBox | None = None,
-    ) -> np.ndarray:
-        """`read` as a (c, x, y, z) array (what `read` returns for x, y, z layers)."""
-        return self.read(size, relative_offset=relative_offset, absolute_offset=absolute_offset,
-                         relative_bounding_box=relative_bounding_box, absolute_bounding_box=absolute_bounding_box)
+    read_cxyz = read   # webknossos' name for a (c, x, y, z) read: what `read` returns for x, y, z layers
 
     def read_xyz(self, *, relative_bounding_box: BoundingBox | None = None,
                  absolute_bounding_box: BoundingBox | None = None) -> np.ndarray:
@@ -225,7 +217,7 @@ class View:
 
     def _read_in_mag(self, box: BoundingBox) -> np.ndarray:
         info = self._array.info
-        nbytes = info.num_channels * info.dtype.itemsize * int(np.prod([int(v) for v in box.size], dtype=object))
+        nbytes = info.num_channels * info.dtype.itemsize * math.prod(box.size)
         if nbytes > _physical_memory():
             raise InvalidRequestError(f"reading {box} (mag {self._mag}) needs {nbytes:,} bytes, more than this "
                                       "machine's memory; read it in parts (chunk(), get_buffered_slice_reader())")

@@ -98,6 +98,9 @@ PLANT_FIFO = textwrap.dedent("""
         ds = wk.Dataset.open(sys.argv[3])
         if action == "read":
             ds.get_layer("color").get_mag(1).read(absolute_offset=(0, 0, 0), size=(32, 32, 32))
+        elif action == "write":
+            import numpy as np
+            ds.get_layer("color").get_mag(1).write(np.ones((32, 32, 32), np.uint8), absolute_offset=(0, 0, 0))
         print("no error")
     except wk.WkError as e:
         print("typed", type(e).__name__)
@@ -108,6 +111,7 @@ PLANT_FIFO = textwrap.dedent("""
     ("wkw", "datasource-properties.json", "open"),
     ("wkw", "color/1/header.wkw", "read"),
     ("wkw", "color/1/z0/y0/x0.wkw", "read"),
+    ("wkw", "color/1/z0/y0/x0.wkw", "write"),
     ("zarr3", "color/1/zarr.json", "read"),
     ("zarr3", "color/1/c/0/0/0/0", "read"),
     ("wkw", ".wkpy-old-0123456789ab-junk", "open"),

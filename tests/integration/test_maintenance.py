@@ -228,3 +228,18 @@ def test_compressing_an_already_compressed_linked_mag_does_nothing(tmp_path):
     linked = b.add_symlink_layer(wk.Dataset.open(tmp_path / "ds").get_layer("color"))
     linked.get_mag(1).compress()
     b.compress()
+
+
+def test_an_attachment_copy_listed_but_not_yet_renamed_is_put_in_place_on_open(tmp_path):
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    seg = ds.add_layer("seg", "segmentation", dtype="uint32", largest_segment_id=7)
+    (tmp_path / "mesh.hdf5").write_bytes(b"mesh bytes")
+    copied = seg.attachments.add_attachment_as_copy(
+        wk.MeshAttachment.from_path_and_name(tmp_path / "mesh.hdf5", "mesh", data_format="hdf5"))
+    target = Path(copied.path)
+    assert target.read_bytes() == b"mesh bytes" and target.is_relative_to(tmp_path / "ds")
+    os.rename(target, target.with_name(".wkpy-new-0123456789ab-" + target.name))   # killed before the rename
+    (target.parent / ".wkpy-new-ba9876543210-stray.hdf5").write_bytes(b"x")         # killed before the save
+    wk.Dataset.open(tmp_path / "ds")
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    assert target.read_bytes() == b"mesh bytes"

@@ -114,9 +114,10 @@ class MagFolder:
         self._folder = folder_id(self.path)
         self._generation = mag_generation(mag_lock_file(self.path))
 
-    def ensure_current(self) -> None:
-        """Raise `OperationError` if the mag was deleted or re-created since it was opened."""
-        if mag_generation(mag_lock_file(self.path)) != self._generation:
+    def ensure_current(self, lock: Path | None = None) -> None:
+        """Raise `OperationError` if the mag was deleted or re-created since it was opened
+        (`lock`: its `mag_lock_file`, if the caller has it already)."""
+        if mag_generation(lock or mag_lock_file(self.path)) != self._generation:
             raise OperationError(f"{self.path}: the mag was deleted or re-created since it was opened; "
                                  "open it again")
 
@@ -129,9 +130,10 @@ class MagFolder:
         OperationError
             The mag was deleted (or deleted and re-created) since this array was opened.
         """
-        with path_lock(mag_lock_file(self.path), exclusive=False):
+        lock = mag_lock_file(self.path)
+        with path_lock(lock, exclusive=False):
             now = folder_id(self.path)
-            self.ensure_current()
+            self.ensure_current(lock)
             if self._folder is not None and now != self._folder:
                 self._reload()
             self._folder = now

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from wkcore import _morton, _wkw
-from wkpy._paths import read_small_file, write_file_atomic
+from wkpy._paths import open_regular_file, read_small_file, write_file_atomic
 from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
@@ -187,11 +187,9 @@ class WkwArray(MagFolder):
         """Re-encode a compressed file with its blocks split over the cores, then swap it in."""
         # A box covering the whole file needs only the old header (a damaged file is replaced).
         whole = tuple(box) == (0, 0, 0, self._side, self._side, self._side)
-        try:
-            with open(path, "rb") as f:
-                old: bytes | None = f.read(16) if whole else f.read()
-        except FileNotFoundError:
-            old = None
+        old: bytes | None = None
+        with contextlib.suppress(FileNotFoundError), os.fdopen(open_regular_file(path), "rb") as f:
+            old = f.read(16) if whole else f.read()
         if old is not None and len(old) >= 16 and old[:3] == b"WKW" and old[5] in (2, 3):
             layout = (*layout[:2], old[5], *layout[3:])  # an existing file keeps LZ4 or LZ4HC
         # (any other header is refused, naming the file, by encode_range's checks)
