@@ -81,7 +81,7 @@ def test_default_constants_match_webknossos():
 
 
 def test_every_local_name_of_webknossos_modules_we_claim_exists():
-    import wkpy.dataset
+    import wkpy.dataset.dataset
     import wkpy.dataset_properties
     import wkpy.geometry
     import wkpy.utils
