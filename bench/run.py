@@ -51,7 +51,7 @@ class WkApi:
         wk = self.wk()
         ds = wk.Dataset(path, voxel_size=(1, 1, 1))
         layer = ds.add_layer("color", "color" if dtype == "uint8" else "segmentation",
-                             dtype_per_channel=dtype, data_format=fmt,
+                             dtype=dtype, data_format=fmt,
                              **({} if dtype == "uint8" else {"largest_segment_id": 0}))
         return layer.add_mag(1, chunk_shape=32, shard_shape=shard, compress=compress)
 

@@ -60,7 +60,7 @@ def make_dataset(path: Path, layers: dict[str, int], *, data_format: str = "wkw"
     """A dataset with one mag-1 layer per name in `layers` (name → data seed)."""
     ds = wk.Dataset(path, voxel_size=(1, 1, 1))
     for name, seed in layers.items():
-        layer = ds.add_layer(name, "color", dtype_per_channel="uint8", data_format=data_format)
+        layer = ds.add_layer(name, "color", dtype="uint8", data_format=data_format)
         layer.add_mag(1, chunk_shape=CHUNK, shard_shape=shard, compress=compress).write(
             volume(seed), absolute_offset=(0, 0, 0))
         for m in extra_mags:
@@ -156,7 +156,7 @@ def _delete_layer_case() -> Case:
             ds = wk.Dataset.open(p)
             assert "color" not in ds.layers
         # new state (now in either case): a new layer of the name starts empty
-        ds.add_layer("color", "color", dtype_per_channel="uint8").add_mag(1, chunk_shape=CHUNK, shard_shape=CHUNK)
+        ds.add_layer("color", "color", dtype="uint8").add_mag(1, chunk_shape=CHUNK, shard_shape=CHUNK)
         assert_zeros(wk.Dataset.open(p), "color", 1, "after a killed delete_layer")
         ds = wk.Dataset.open(p)
         ds.delete_layer("color")
@@ -280,7 +280,7 @@ def _write_loop(p: Path, start: int) -> None:
 def _write_case(data_format: str, compress: bool) -> Case:
     def build(p: Path) -> None:
         ds = wk.Dataset(p, voxel_size=(1, 1, 1))
-        ds.add_layer("color", "color", dtype_per_channel="uint8", data_format=data_format).add_mag(
+        ds.add_layer("color", "color", dtype="uint8", data_format=data_format).add_mag(
             1, chunk_shape=CHUNK, shard_shape=SHARD, compress=compress).write(
             np.full((SIDE,) * 3, OLD, np.uint8), absolute_offset=(0, 0, 0))
 

@@ -10,12 +10,15 @@ A folder is never removed or rebuilt under its own name. Instead:
   the old content.
 
 A SIGKILL at any instant therefore leaves the old or the new folder under the name, plus
-perhaps one hidden leftover. **Additions** (`add_mag`, links) build under a
+perhaps one hidden leftover. **Renames** (a layer folder) first leave a hidden link
+``.wkpy-mv-<token>-<new name>`` pointing to the old name, then list the new name, then
+rename the folder, then drop the link. **Additions** (`add_mag`, links) build under a
 ``.wkpy-new-`` name and are renamed into place right after the properties list them.
 `recover` (run when a dataset is opened for writing, under the properties lock) resolves
 the leftovers: if a name is missing while the properties list it, a ``.wkpy-old-`` folder
-is renamed back (a removal or swap did not complete), else a ``.wkpy-new-`` one is
-renamed into place (an addition did); every other leftover is deleted. Leftovers of a
+is renamed back (a removal or swap did not complete), else the folder a ``.wkpy-mv-`` link
+names is renamed to it (a rename was listed), else a ``.wkpy-new-`` one is renamed into
+place (an addition did); every other leftover is deleted (a link only unlinked). Leftovers of a
 replacement still in progress are skipped (its mag lock is held).
 """
 
@@ -34,10 +37,10 @@ from pathlib import Path
 from wkpy.errors import OperationError
 from wkpy.locking import mag_lock_file, try_path_lock
 
-__all__ = ["move_aside", "new_folder_for", "swap_in", "remove", "recover"]
+__all__ = ["move_aside", "new_folder_for", "rename_marker", "swap_in", "remove", "recover"]
 
-OLD, NEW = ".wkpy-old-", ".wkpy-new-"
-_LEFTOVER = re.compile(r"^\.wkpy-(old|new)-[0-9a-f]{12}-(.+)$")
+OLD, NEW, MOVE = ".wkpy-old-", ".wkpy-new-", ".wkpy-mv-"
+_LEFTOVER = re.compile(r"^\.wkpy-(old|new|mv)-[0-9a-f]{12}-(.+)$")
 
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 try:
@@ -69,6 +72,27 @@ def move_aside(path: Path) -> Path:
 def new_folder_for(path: Path) -> Path:
     """A fresh hidden sibling name to build the replacement of `path` in."""
     return _sibling(path, NEW)
+
+
+def rename_marker(path: Path, new: Path) -> Path:
+    """Record that the folder `path` is about to be renamed to its sibling `new`: a hidden
+    link beside them, named for `new`, pointing to `path`'s name. Make it before the
+    properties list `new`; drop it (`remove`) once the folder is renamed."""
+    marker = _sibling(new, MOVE)
+    os.symlink(path.name, marker)
+    return marker
+
+
+def _renamed_from(marker: Path) -> Path | None:
+    """The existing sibling folder a ``.wkpy-mv-`` link names, if it is one."""
+    try:
+        name = os.readlink(marker)
+    except OSError:
+        return None
+    source = marker.parent / name
+    if "/" in name or name in (".", "..") or _LEFTOVER.match(name) or not os.path.lexists(source):
+        return None
+    return source
 
 
 def swap_in(new: Path, path: Path) -> Path:
@@ -144,8 +168,16 @@ def recover(folders: Iterable[Path], listed: Callable[[Path], bool]) -> None:
                     continue  # a replacement or removal of that folder is at work
                 leftovers = [(kind, p) for kind, p in leftovers if os.path.lexists(p)]  # others may be faster
                 if leftovers and not os.path.lexists(original) and listed(original):
-                    leftovers.sort(key=lambda kind_path: kind_path[0] != "old")   # old ones first
-                    os.rename(leftovers.pop(0)[1], original)
+                    moved = [source for kind, p in leftovers
+                             if kind == "mv" and (source := _renamed_from(p)) and not listed(source)]
+                    if moved:
+                        os.rename(moved[0], original)
+                    else:
+                        kept = [(kind, p) for kind, p in leftovers if kind != "mv"]
+                        kept.sort(key=lambda kind_path: kind_path[0] != "old")   # old ones first
+                        if kept:
+                            os.rename(kept[0][1], original)
+                            leftovers.remove(kept[0])
                 for _, leftover in leftovers:
                     try:
                         remove(leftover)

@@ -142,28 +142,35 @@ def copy_layer(
     dataset: Dataset,
     new_layer_name: str | None,
     *,
-    chunk_shape: Vec3IntLike | int | None,
-    shard_shape: Vec3IntLike | int | None,
-    compress: bool | None,
-    data_format: str | None,
-    executor: Executor | None,
+    chunk_shape: Vec3IntLike | int | None = None,
+    shard_shape: Vec3IntLike | int | None = None,
+    chunks_per_shard: Vec3IntLike | int | None = None,
+    compress: Any = None,
+    data_format: str | None = None,
+    exists_ok: bool = False,
+    executor: Executor | None = None,
+    with_attachments: bool = True,
 ) -> Layer:
-    """Copy every mag of `source` into a new layer of `dataset`."""
-    new = dataset.add_layer(
-        new_layer_name or source.name, source.category, dtype_per_channel=source.dtype_per_channel,
-        num_channels=source.num_channels, data_format=data_format or source.data_format,
-        bounding_box=source.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None),
-    )
+    """Copy `source` (metadata, every mag, attachments) into a new layer of `dataset`, or
+    with `exists_ok` into the layer of that name; see `Dataset.add_layer_as_copy`."""
+    from wkpy.errors import DuplicateError
+
+    name = new_layer_name or source.name
+    args = dict(dtype=source.dtype, num_channels=source.num_channels, data_format=data_format or source.data_format,
+                bounding_box=source.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None))
+    if exists_ok:
+        new = dataset.get_or_add_layer(name, source.category, **args)  # type: ignore[arg-type]
+    else:
+        if name in dataset.layers:
+            raise DuplicateError(f"cannot copy {source!r}: dataset {dataset.path} has a layer {name!r} already")
+        new = dataset.add_layer(name, source.category, **args)  # type: ignore[arg-type]
     dataset._update_layer(new.name, carry_over_metadata(source._properties))
     for mag, view in source.mags.items():
-        target = new.add_mag(
-            mag,
-            chunk_shape=chunk_shape if chunk_shape is not None else view.info.chunk_shape,
-            shard_shape=shard_shape if shard_shape is not None else view.info.shard_shape,
-            compress=view.info.compression if compress is None else compress,
-        )
-        copy_mag_data(view, target._array, executor, f"copying {source.name}/{mag.to_layer_name()}")
-    copy_attachments(source, new)
+        new.add_mag_as_copy(view, extend_layer_bounding_box=False, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                            chunks_per_shard=chunks_per_shard, compress=compress, exists_ok=exists_ok,
+                            executor=executor, progress_desc=f"copying {source.name}/{mag.to_layer_name()}")
+    if with_attachments:
+        copy_attachments(source, new)
     return new
 
 

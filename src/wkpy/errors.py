@@ -25,6 +25,7 @@ __all__ = [
     "DatasetExistsError",
     "DatasetNotFoundError",
     "OperationError",
+    "UnsupportedVersionError",
 ]
 
 
@@ -92,3 +93,8 @@ class DatasetNotFoundError(WkError, FileNotFoundError):
 
 class OperationError(WkError, RuntimeError):
     """An operation that cannot be carried out as asked (e.g. an unreachable mag ladder)."""
+
+
+class UnsupportedVersionError(PropertiesError, AssertionError):
+    """A `datasource-properties.json` of a ``version`` wkpy does not read (webknossos
+    asserts there)."""

@@ -11,6 +11,9 @@ import pytest
 
 import wkpy
 
+# links are what these tests are about: webknossos 4.3.3 deprecates them with this warning too
+pytestmark = pytest.mark.filterwarnings("ignore:Using symlinks is deprecated:DeprecationWarning")
+
 wk = pytest.importorskip("webknossos")
 
 PROPS = "datasource-properties.json"
@@ -32,7 +35,7 @@ def _outside_files(root: Path) -> dict[str, Path]:
 
 def _build(lib, path: Path, files: dict[str, Path]):
     ds = lib.Dataset(path, voxel_size=(1, 1, 1))
-    seg = ds.add_layer("seg", "segmentation", dtype_per_channel="uint32", largest_segment_id=7)
+    seg = ds.add_layer("seg", "segmentation", dtype="uint32", largest_segment_id=7)
     att = seg.attachments
     att.add_attachment_as_ref(lib.MeshAttachment.from_path_and_name(files["mesh.hdf5"], "mesh", data_format="hdf5"
                                                                     if lib is wkpy else lib.AttachmentDataFormat.HDF5))
@@ -112,7 +115,7 @@ def test_copies_carry_attachments_like_webknossos(pair) -> None:
     for lib, ds, name in ((wkpy, ours, "py"), (wk, theirs, "wk")):
         ds.copy_dataset(tmp_path / f"{name}-copy")
         other = lib.Dataset(tmp_path / f"{name}-other", voxel_size=(1, 1, 1))
-        other.add_copy_layer(ds.get_layer("seg"), "copied")
+        other.add_layer_as_copy(ds.get_layer("seg"), "copied")
         other.add_layer_like(ds.get_layer("seg"), "like")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -169,7 +172,7 @@ def test_deprecated_add_methods_and_format_checks(tmp_path: Path) -> None:
     files = _outside_files(tmp_path / "outside")
     for lib, name in ((wkpy, "py"), (wk, "wk")):
         ds = lib.Dataset(tmp_path / name, voxel_size=(1, 1, 1))
-        seg = ds.add_layer("seg", "segmentation", dtype_per_channel="uint32")
+        seg = ds.add_layer("seg", "segmentation", dtype="uint32")
         with pytest.warns(DeprecationWarning):
             seg.attachments.add_mesh(files["mesh.hdf5"], name="m", data_format=lib.AttachmentDataFormat.HDF5)
         with pytest.warns(DeprecationWarning):

@@ -74,7 +74,7 @@ def stack(tmp_path: Path) -> tuple[Path, np.ndarray]:
 def write_dataset(path: Path, data_zyx: np.ndarray, **mag_kwargs: object) -> Path:
     """A one-layer color dataset holding `data_zyx` at the origin (written in-process, quickly)."""
     ds = wk.Dataset(path, voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", "color", dtype_per_channel=data_zyx.dtype)
+    layer = ds.add_layer("color", "color", dtype=data_zyx.dtype)
     layer.add_mag(1, **mag_kwargs).write(xyz(data_zyx), absolute_offset=(0, 0, 0), allow_unaligned=True)
     return path
 
@@ -108,7 +108,7 @@ def test_convert_tiff_stack_equals_the_stack(tmp_path, stack, data_format):
     assert "converted 20 slices" in proc.stderr
     layer = wk.Dataset.open(target).get_layer("color")
     assert layer.bounding_box == wk.BoundingBox((0, 0, 0), (70, 45, 20))
-    assert layer.data_format == data_format and layer.dtype_per_channel == np.uint16
+    assert layer.data_format == data_format and layer.dtype == np.uint16
     mag = layer.get_mag(1)
     assert mag.info.chunk_shape == (8, 8, 8) and mag.info.shard_shape == (16, 16, 16) and mag.info.compression
     np.testing.assert_array_equal(mag.read(), xyz(data))

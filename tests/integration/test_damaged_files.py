@@ -24,7 +24,7 @@ DAMAGE = ["empty", "40_bytes", "60_percent", "garbage_index"]
 
 def _mag(tmp_path: Path, fmt: str, compress: bool):  # type: ignore[no-untyped-def]
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("c", "color", dtype_per_channel="uint8", data_format=fmt)
+    layer = ds.add_layer("c", "color", dtype="uint8", data_format=fmt)
     return layer.add_mag(1, chunk_shape=8, shard_shape=SHARD, compress=compress)
 
 

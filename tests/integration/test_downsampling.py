@@ -21,8 +21,8 @@ def _pair(tmp_path, dtype, category, data, voxel_size=(11, 11, 25)):
     ours = wk.Dataset(tmp_path / "ours", voxel_size=voxel_size)
     theirs = webknossos.Dataset(tmp_path / "theirs", voxel_size=voxel_size)
     kwargs = {"largest_segment_id": 9} if category == "segmentation" else {}
-    a = ours.add_layer("l", category, dtype_per_channel=dtype, **kwargs)
-    b = theirs.add_layer("l", category, dtype_per_channel=dtype, data_format="wkw", **kwargs)
+    a = ours.add_layer("l", category, dtype=dtype, **kwargs)
+    b = theirs.add_layer("l", category, dtype=dtype, data_format="wkw", **kwargs)
     a.add_mag(1, chunk_shape=16, shard_shape=64).write(data, absolute_offset=(3, 5, 7), allow_unaligned=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -70,7 +70,7 @@ def test_every_webknossos_interpolation_mode_matches(tmp_path, mode, tolerance, 
 @pytest.mark.parametrize("mode", ["max", "min", "average", "median", "mode"])
 def test_interpolation_modes_reduce_blocks(tmp_path, mode):
     ds = wk.Dataset(tmp_path / "d", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("c", "color", dtype_per_channel="uint16")
+    layer = ds.add_layer("c", "color", dtype="uint16")
     data = random_volume((1, 64, 64, 64), "uint16")
     layer.add_mag(1, chunk_shape=16, shard_shape=32).write(data, absolute_offset=(0, 0, 0))
     layer.downsample_mag(1, 2, interpolation_mode=mode)

@@ -37,7 +37,7 @@ FORMAT_IDS = ["wkw-raw", "wkw-lz4", "zarr3"]
 
 def _new_mag(path: Path, fmt: str, compress: bool, shard: int, chunk: int = 32) -> wk.MagView:
     ds = wk.Dataset(path, voxel_size=(1, 1, 1))
-    return ds.add_layer("color", "color", dtype_per_channel="uint8", data_format=fmt).add_mag(
+    return ds.add_layer("color", "color", dtype="uint8", data_format=fmt).add_mag(
         1, chunk_shape=chunk, shard_shape=shard, compress=compress)
 
 
@@ -228,7 +228,7 @@ def _dataset_of_every_format(path: Path) -> dict[str, np.ndarray]:
     for i, (fmt, compress) in enumerate([("wkw", False), ("wkw", True), ("zarr3", True)]):
         name = f"{fmt}_{'c' if compress else 'raw'}"
         data = np.random.default_rng(i).integers(1, 255, size=(96, 96, 96), dtype=np.uint8)
-        ds.add_layer(name, "color", dtype_per_channel="uint8", data_format=fmt).add_mag(
+        ds.add_layer(name, "color", dtype="uint8", data_format=fmt).add_mag(
             1, chunk_shape=32, shard_shape=64, compress=compress).write(data, absolute_offset=(0, 0, 0))
         want[name] = data
     return want

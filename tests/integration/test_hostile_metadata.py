@@ -23,7 +23,7 @@ HUGE = 2**40
 def _dataset(tmp_path, data_format="zarr3", name="color", category="color", dtype="uint8", compress=True):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(11, 11, 25))
     kwargs = {"largest_segment_id": 0} if category == "segmentation" else {}
-    layer = ds.add_layer(name, category, dtype_per_channel=dtype, data_format=data_format, **kwargs)
+    layer = ds.add_layer(name, category, dtype=dtype, data_format=data_format, **kwargs)
     mag = layer.add_mag(1, chunk_shape=8, shard_shape=32, compress=compress)
     data = (np.arange(32 * 32 * 32, dtype=np.uint64) % 251 + 1).astype(dtype).reshape(32, 32, 32)
     mag.write(data, absolute_offset=(64, 32, 0))
@@ -191,7 +191,7 @@ def test_wkw_header_contradicting_the_layer_is_refused(tmp_path, offset, value, 
 
 def test_rgb_layer_matching_its_array_opens(tmp_path):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("rgb", "color", dtype_per_channel="uint8", num_channels=3)
+    layer = ds.add_layer("rgb", "color", dtype="uint8", num_channels=3)
     layer.add_mag(1, chunk_shape=8, shard_shape=32).write(np.full((3, 8, 8, 8), 7, np.uint8),
                                                          absolute_offset=(0, 0, 0), allow_unaligned=True)
     mag = wk.Dataset.open(ds.path).get_layer("rgb").get_mag(1)
@@ -278,7 +278,7 @@ def test_downsample_with_the_default_ladder_of_a_huge_box_finishes(tmp_path):
 
 def test_upsample_of_a_huge_box_follows_the_shards_on_disk(tmp_path):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", "color", dtype_per_channel="uint8")
+    layer = ds.add_layer("color", "color", dtype="uint8")
     layer.add_mag(2, chunk_shape=8, shard_shape=32).write(np.full((32, 32, 32), 9, np.uint8),
                                                           absolute_offset=(64, 64, 0))
     layer = _with_huge_box(ds).get_layer("color")

@@ -20,6 +20,9 @@ import wkpy as wk
 from conftest import tree_state
 from wkpy.errors import ReadOnlyError, WkError
 
+# links are what these tests are about: webknossos 4.3.3 deprecates them with this warning too
+pytestmark = pytest.mark.filterwarnings("ignore:Using symlinks is deprecated:DeprecationWarning")
+
 SIDE = 64
 
 
@@ -37,7 +40,7 @@ def without_locks(state: dict) -> dict:
 def source(tmp_path):
     """Dataset `a`: a raw WKW color layer with mags 1 and 2 (raw, so compress has work)."""
     a = wk.Dataset(tmp_path / "a", voxel_size=(1, 1, 1))
-    layer = a.add_layer("color", "color", dtype_per_channel="uint8", data_format="wkw")
+    layer = a.add_layer("color", "color", dtype="uint8", data_format="wkw")
     layer.add_mag(1, chunk_shape=32, shard_shape=32, compress=False).write(data(1), absolute_offset=(0, 0, 0))
     layer.add_mag(2, chunk_shape=32, shard_shape=32, compress=False).write(
         data(2)[: SIDE // 2, : SIDE // 2, : SIDE // 2], absolute_offset=(0, 0, 0))
@@ -150,7 +153,7 @@ def with_symlinked_mag(tmp_path, source):
     """Dataset `b` with its own raw mag 1 and a link to `a`'s mag 2."""
     def make(make_relative):
         b = wk.Dataset(tmp_path / "b", voxel_size=(1, 1, 1))
-        layer = b.add_layer("color", "color", dtype_per_channel="uint8", data_format="wkw")
+        layer = b.add_layer("color", "color", dtype="uint8", data_format="wkw")
         layer.add_mag(1, chunk_shape=32, shard_shape=32, compress=False).write(data(3), absolute_offset=(0, 0, 0))
         layer.add_symlink_mag(wk.Dataset.open(source).get_layer("color").get_mag(2), make_relative=make_relative)
         return wk.Dataset.open(tmp_path / "b").get_layer("color")
@@ -191,7 +194,7 @@ def make_referencing(tmp_path, source, referenced: int) -> wk.Layer:
     JSON) beside its own other mag (1 or 2)."""
     own = 2 if referenced == 1 else 1
     b = wk.Dataset(tmp_path / "b", voxel_size=(1, 1, 1))
-    layer = b.add_layer("color", "color", dtype_per_channel="uint8", data_format="wkw")
+    layer = b.add_layer("color", "color", dtype="uint8", data_format="wkw")
     for m in (1, 2):
         layer.add_mag(m, chunk_shape=32, shard_shape=32, compress=False)
     layer.get_mag(own).write(data(4)[: SIDE // own, : SIDE // own, : SIDE // own], absolute_offset=(0, 0, 0))

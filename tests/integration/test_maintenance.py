@@ -15,13 +15,16 @@ import pytest
 import wkpy as wk
 from wkpy import errors
 
+# links are what these tests are about: webknossos 4.3.3 deprecates them with this warning too
+pytestmark = pytest.mark.filterwarnings("ignore:Using symlinks is deprecated:DeprecationWarning")
+
 SIDE = 64          # shard side; the mag is 2×2×2 shards of 2×2×2 chunks
 POSITIONS = [(x, y, z) for x in range(0, 128, 16) for y in range(0, 128, 32) for z in range(0, 128, 32)]
 
 
 def _dataset(tmp_path: Path, data_format: str) -> wk.MagView:
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", "color", dtype_per_channel="uint8", data_format=data_format)
+    layer = ds.add_layer("color", "color", dtype="uint8", data_format=data_format)
     mag = layer.add_mag(1, chunk_shape=32, shard_shape=SIDE, compress=False)
     mag.write(np.full((128, 128, 128), 1, np.uint8), absolute_offset=(0, 0, 0))
     return mag
@@ -117,7 +120,7 @@ def test_a_deleted_layers_leftover_is_removed_and_never_read_back(tmp_path):
     (root / ".wkpy-old-0123456789ab-color" / "1").mkdir(parents=True)
     ds = wk.Dataset.open(root)
     assert sorted(p.name for p in root.iterdir()) == ["datasource-properties.json"]
-    mag = ds.add_layer("color", "color", dtype_per_channel="uint8").add_mag(1, chunk_shape=32, shard_shape=SIDE)
+    mag = ds.add_layer("color", "color", dtype="uint8").add_mag(1, chunk_shape=32, shard_shape=SIDE)
     assert (mag.read(absolute_offset=(0, 0, 0), size=(128, 128, 128)) == 0).all()
 
 
@@ -137,7 +140,7 @@ def test_a_mag_swapped_out_halfway_is_restored_and_a_half_built_one_removed(tmp_
 
 def test_a_stale_mag_folder_is_not_adopted_by_add_mag(tmp_path):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", "color", dtype_per_channel="uint8")
+    layer = ds.add_layer("color", "color", dtype="uint8")
     (tmp_path / "ds" / "color" / "1" / "z0").mkdir(parents=True)
     with pytest.raises(errors.DuplicateError, match="holds files"):
         layer.add_mag(1)
@@ -170,7 +173,7 @@ def test_a_linked_mag_is_read_only_and_deleting_it_removes_only_the_link(tmp_pat
     _dataset(tmp_path, "wkw")
     a = wk.Dataset.open(tmp_path / "ds")
     b = wk.Dataset(tmp_path / "b", voxel_size=(1, 1, 1))
-    layer = b.add_layer("color", "color", dtype_per_channel="uint8")
+    layer = b.add_layer("color", "color", dtype="uint8")
     mag = layer.add_symlink_mag(a.get_layer("color").get_mag(1))
     with pytest.raises(errors.ForeignPathError):
         mag.write(np.full((32, 32, 32), 99, np.uint8), absolute_offset=(0, 0, 0))
@@ -186,7 +189,7 @@ def test_a_mag_referenced_by_absolute_path_is_read_but_never_written_or_deleted(
 
     _dataset(tmp_path, "wkw")
     b = wk.Dataset(tmp_path / "b", voxel_size=(1, 1, 1))
-    b.add_layer("color", "color", dtype_per_channel="uint8")
+    b.add_layer("color", "color", dtype="uint8")
     props_file = tmp_path / "b" / "datasource-properties.json"
     props = json.loads(props_file.read_text())
     a_layer = json.loads((tmp_path / "ds" / "datasource-properties.json").read_text())["dataLayers"][0]

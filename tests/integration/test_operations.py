@@ -11,13 +11,15 @@ import wkpy as wk
 from conftest import random_volume
 
 # two uint8 channels: allowed, with webknossos' warning that WEBKNOSSOS cannot show them
-pytestmark = pytest.mark.filterwarnings("ignore:Data type .* with multiple channels:UserWarning")
+# links are what these tests are about: webknossos 4.3.3 deprecates them with this warning too
+pytestmark = [pytest.mark.filterwarnings("ignore:Data type .* with multiple channels:UserWarning"),
+              pytest.mark.filterwarnings("ignore:Using symlinks is deprecated:DeprecationWarning")]
 
 
 def _dataset(tmp_path, name="src", compress=False):
     ds = wk.Dataset(tmp_path / name, voxel_size=(4, 4, 40))
-    color = ds.add_layer("color", "color", dtype_per_channel="uint8", num_channels=2)
-    seg = ds.add_layer("seg", "segmentation", dtype_per_channel="uint32", largest_segment_id=6)
+    color = ds.add_layer("color", "color", dtype="uint8", num_channels=2)
+    seg = ds.add_layer("seg", "segmentation", dtype="uint32", largest_segment_id=6)
     c = random_volume((2, 90, 70, 40), "uint8")
     s = (random_volume((1, 90, 70, 40), "uint32", seed=2) % 7).astype(np.uint32)
     color.add_mag(1, chunk_shape=16, shard_shape=32, compress=compress).write(c, absolute_offset=(5, 6, 7),
@@ -63,7 +65,7 @@ def test_symlink_layer(tmp_path, make_relative):
 def test_copy_layer_layer_like_and_existing_files(tmp_path):
     src, c, s = _dataset(tmp_path)
     dst = wk.Dataset(tmp_path / "dst", voxel_size=(4, 4, 40))
-    copied = dst.add_copy_layer(src.get_layer("seg"), "seg_copy", compress=True)
+    copied = dst.add_layer_as_copy(src.get_layer("seg"), "seg_copy", compress=True)
     np.testing.assert_array_equal(copied.get_mag(1).read(), s)
     like = dst.add_layer_like(src.get_layer("color"), "empty")
     assert like.num_channels == 2 and like.bounding_box == src.get_layer("color").bounding_box and not like.mags
@@ -92,7 +94,7 @@ def test_compress_in_place(tmp_path):
 @pytest.mark.parametrize("dimension", ["x", "y", "z"])
 def test_buffered_slice_writer_and_reader(tmp_path, dimension):
     ds = wk.Dataset(tmp_path / "s", voxel_size=(1, 1, 1))
-    mag = ds.add_layer("c", "color", dtype_per_channel="uint16").add_mag(1, chunk_shape=8, shard_shape=16)
+    mag = ds.add_layer("c", "color", dtype="uint16").add_mag(1, chunk_shape=8, shard_shape=16)
     volume = random_volume((1, 24, 20, 36), "uint16")
     axis = "xyz".index(dimension)
     with mag.get_buffered_slice_writer(absolute_offset=(0, 0, 0), dimension=dimension, buffer_size=16) as writer:
@@ -197,11 +199,11 @@ def test_wkw_to_zarr3_copy_and_back_on_a_process_pool(tmp_path):
 def test_copy_and_symlink_mags_from_another_layer(tmp_path):
     src, c, _ = _dataset(tmp_path)
     dst = wk.Dataset(tmp_path / "mags", voxel_size=(4, 4, 40))
-    layer = dst.add_layer("color", "color", dtype_per_channel="uint8", num_channels=2)
-    copied = layer.add_copy_mag(src.get_layer("color").get_mag(1), compress=True, chunk_shape=8, shard_shape=64)
+    layer = dst.add_layer("color", "color", dtype="uint8", num_channels=2)
+    copied = layer.add_mag_as_copy(src.get_layer("color").get_mag(1), compress=True, chunk_shape=8, shard_shape=64)
     assert copied.info.compression and copied.info.shard_shape == (64, 64, 64)
     np.testing.assert_array_equal(copied.read(), c)
-    other = dst.add_layer("linked", "color", dtype_per_channel="uint8", num_channels=2)
+    other = dst.add_layer("linked", "color", dtype="uint8", num_channels=2)
     linked = other.add_symlink_mag(tmp_path / "src" / "color" / "1", make_relative=True)
     assert (tmp_path / "mags" / "linked" / "1").is_symlink()
     np.testing.assert_array_equal(linked.read(), c)
@@ -209,9 +211,9 @@ def test_copy_and_symlink_mags_from_another_layer(tmp_path):
     np.testing.assert_array_equal(webknossos.Dataset.open(tmp_path / "mags").get_layer("linked").get_mag(1).read(), c)
     with pytest.raises(IndexError):
         other.add_symlink_mag(src.get_layer("color").get_mag(1))
-    wrong = dst.add_layer("u16", "color", dtype_per_channel="uint16", num_channels=2)
+    wrong = dst.add_layer("u16", "color", dtype="uint16", num_channels=2)
     with pytest.raises(ValueError):
-        wrong.add_copy_mag(src.get_layer("color").get_mag(1))
+        wrong.add_mag_as_copy(src.get_layer("color").get_mag(1))
 
 
 def _mag_sum(mag):

@@ -139,7 +139,7 @@ def test_shard_temporary_file_at_a_link_is_replaced(outside):
 
 def _mag(sandbox: Path, fmt: str, compress: bool):  # type: ignore[no-untyped-def]
     ds = wk.Dataset(sandbox / "ds", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("c", "color", dtype_per_channel="uint8", data_format=fmt)
+    layer = ds.add_layer("c", "color", dtype="uint8", data_format=fmt)
     return layer.add_mag(1, chunk_shape=8, shard_shape=16, compress=compress)
 
 

@@ -184,7 +184,7 @@ def test_downsample_releases_the_gil(volume, mode):
 
 def test_threads_writing_disjoint_boxes_of_one_shard_lose_nothing(tmp_path):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    mag = ds.add_layer("c", "color", dtype_per_channel="uint16").add_mag(1, chunk_shape=16, shard_shape=64)
+    mag = ds.add_layer("c", "color", dtype="uint16").add_mag(1, chunk_shape=16, shard_shape=64)
     model = np.zeros((1, 64, 64, 64), np.uint16)
     boxes = [((x, y, z), (16, 16, 16)) for x in (0, 16, 32, 48) for y in (0, 32) for z in (0, 32)]
 
@@ -205,7 +205,7 @@ def test_threads_writing_disjoint_boxes_of_one_shard_lose_nothing(tmp_path):
 def test_many_threads_overlapping_shards_lose_nothing_stress(tmp_path, fmt, compress):
     """The lose-nothing test above, long: 8 threads, 150 rounds, boxes spanning shard borders."""
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    mag = ds.add_layer("c", "color", dtype_per_channel="uint16", data_format=fmt).add_mag(
+    mag = ds.add_layer("c", "color", dtype="uint16", data_format=fmt).add_mag(
         1, chunk_shape=16, shard_shape=64, compress=compress)
     side = 128
     model = np.zeros((1, side, side, side), np.uint16)

@@ -299,7 +299,7 @@ def test_data_format_enum_is_accepted_by_copies(tmp_path):
     layer.add_mag(1, chunk_shape=8, shard_shape=32).write(data, absolute_offset=(0, 0, 0), allow_unaligned=True)
     copy = ours.copy_dataset(tmp_path / "copy", data_format=wk.DataFormat.Zarr3, chunk_shape=32, shard_shape=64)
     assert copy.get_layer("color").data_format == wk.DataFormat.Zarr3
-    other = copy.add_copy_layer(layer, "again", data_format=wk.DataFormat.WKW)
+    other = copy.add_layer_as_copy(layer, "again", data_format=wk.DataFormat.WKW)
     assert other.data_format == "wkw"
     box = dict(absolute_offset=(0, 0, 0), size=(40, 30, 20))
     assert np.array_equal(other.get_mag(1).read(**box), layer.get_mag(1).read(**box))

@@ -100,7 +100,7 @@ def test_default_mag_metadata_matches_webknossos(tmp_path):
     wk = pytest.importorskip("webknossos")
     ds = wk.Dataset(tmp_path / "wk", voxel_size=(11.2, 11.2, 25))
     for dtype in ("uint8", "uint16"):
-        layer = ds.add_layer(dtype, "color", dtype_per_channel=dtype, data_format="zarr3")
+        layer = ds.add_layer(dtype, "color", dtype=dtype, data_format="zarr3")
         ref = layer.add_mag(1)
         assert ref.info.shard_shape == (1024,) * 3 and ref.info.chunk_shape == (32,) * 3
         info = ArrayInfo("zarr3", np.dtype(dtype), 1, (32,) * 3, (1024,) * 3, True)
@@ -118,7 +118,7 @@ def test_new_mags_match_webknossos_byte_for_byte(tmp_path, dtype, channels, chun
     wk = pytest.importorskip("webknossos")
     ds = wk.Dataset(tmp_path / "wk", voxel_size=(11.2, 11.2, 25))
     category = "segmentation" if dtype == "uint64" else "color"
-    layer = ds.add_layer("l", category, dtype_per_channel=dtype, num_channels=channels, data_format="zarr3")
+    layer = ds.add_layer("l", category, dtype=dtype, num_channels=channels, data_format="zarr3")
     ref = layer.add_mag(1, chunk_shape=chunk, shard_shape=shard, compress=compress)
     info = ArrayInfo("zarr3", np.dtype(dtype), channels, (chunk,) * 3, (shard,) * 3, compress)
     ours = create_array(tmp_path / "ours", info)

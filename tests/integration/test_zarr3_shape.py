@@ -15,7 +15,7 @@ def test_setting_a_larger_box_grows_every_mags_shape_like_webknossos(tmp_path):
     shapes = {}
     for lib, root in ((wk, tmp_path / "ours"), (webknossos, tmp_path / "wk")):
         ds = lib.Dataset(root, voxel_size=(1, 1, 1))
-        layer = ds.add_layer("color", "color", dtype_per_channel="uint8", data_format="zarr3")
+        layer = ds.add_layer("color", "color", dtype="uint8", data_format="zarr3")
         mag1 = layer.add_mag(1, chunk_shape=32, shard_shape=64)
         layer.add_mag(2, chunk_shape=32, shard_shape=64)
         mag1.write(np.ones((64, 64, 64), np.uint8), absolute_offset=(0, 0, 0), allow_resize=True)
@@ -28,7 +28,7 @@ def test_setting_a_larger_box_grows_every_mags_shape_like_webknossos(tmp_path):
 def test_tensorstore_reads_the_whole_layer_box_after_it_grew(tmp_path):
     ts = pytest.importorskip("tensorstore")
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", "color", dtype_per_channel="uint8", data_format="zarr3")
+    layer = ds.add_layer("color", "color", dtype="uint8", data_format="zarr3")
     layer.add_mag(1, chunk_shape=32, shard_shape=64).write(np.full((64, 64, 64), 3, np.uint8),
                                                           absolute_offset=(0, 0, 0))
     layer.add_mag(2, chunk_shape=32, shard_shape=64)
@@ -41,7 +41,7 @@ def test_tensorstore_reads_the_whole_layer_box_after_it_grew(tmp_path):
 
 def test_a_legacy_transpose_order_string_is_read(tmp_path):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", "color", dtype_per_channel="uint16", data_format="zarr3")
+    layer = ds.add_layer("color", "color", dtype="uint16", data_format="zarr3")
     data = np.arange(64 ** 3, dtype=np.uint16).reshape(64, 64, 64)
     layer.add_mag(1, chunk_shape=32, shard_shape=64).write(data, absolute_offset=(0, 0, 0))
     meta_file = tmp_path / "ds" / "color" / "1" / "zarr.json"

@@ -174,7 +174,7 @@ def _raw_mag(tmp_path: Path):  # type: ignore[no-untyped-def]
     import wkpy as wk
 
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    mag = ds.add_layer("c", "color", dtype_per_channel="uint8").add_mag(1, chunk_shape=8, shard_shape=16,
+    mag = ds.add_layer("c", "color", dtype="uint8").add_mag(1, chunk_shape=8, shard_shape=16,
                                                                         compress=False)
     mag.write(np.full((16, 16, 16), 4, np.uint8), absolute_offset=(0, 0, 0))
     return mag, tmp_path / "ds" / "c" / "1" / "z0" / "y0" / "x0.wkw"

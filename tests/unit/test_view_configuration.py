@@ -11,6 +11,9 @@ import pytest
 
 import wkpy
 
+# links are what these tests are about: webknossos 4.3.3 deprecates them with this warning too
+pytestmark = pytest.mark.filterwarnings("ignore:Using symlinks is deprecated:DeprecationWarning")
+
 wk = pytest.importorskip("webknossos")
 
 PROPS = "datasource-properties.json"
@@ -28,7 +31,7 @@ def _views(lib):
 
 def _build(lib, path: Path):
     ds = lib.Dataset(path, voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", "color", dtype_per_channel="uint8")
+    layer = ds.add_layer("color", "color", dtype="uint8")
     layer_view, ds_view = _views(lib)
     layer.default_view_configuration = layer_view
     ds.default_view_configuration = ds_view
@@ -158,7 +161,7 @@ def test_copies_carry_view_configuration_and_transformations(tmp_path: Path) -> 
         ds.add_layer_like(layer, "like")
         ds.copy_dataset(tmp_path / f"{name}-copy")
         other = lib.Dataset(tmp_path / f"{name}-other", voxel_size=(1, 1, 1))
-        other.add_copy_layer(layer, "copied")
+        other.add_layer_as_copy(layer, "copied")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             other.add_symlink_layer(layer, "linked")

@@ -69,7 +69,7 @@ def _convert(stack: ImageStack, target: Path, voxel_size: VoxelSize, layer_name:
     """Create the dataset and layer, then write the slabs as tasks on `pool`; the box is saved once."""
     shape = stack.shape
     dataset = Dataset(target, voxel_size_with_unit=voxel_size, name=name)
-    layer = dataset.add_layer(layer_name, category, dtype_per_channel=shape.dtype,
+    layer = dataset.add_layer(layer_name, category, dtype=shape.dtype,
                               num_channels=shape.num_channels, data_format=data_format)
     layer.add_mag(1, chunk_shape=chunk, shard_shape=shard, compress=compress)
     segmentation = category == "segmentation"

@@ -68,7 +68,7 @@ def describe(dataset: Dataset) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "name": layer.name,
             "category": layer.category,
-            "dtype": str(layer.dtype_per_channel),
+            "dtype": str(layer.dtype),
             "num_channels": layer.num_channels,
             "data_format": layer.data_format,
             "bounding_box": {"topleft": list(box.topleft), "size": list(box.size)},
@@ -162,7 +162,7 @@ def _structure_difference(a: Dataset, b: Dataset, layer_names: list[str]) -> str
         la, lb = a.get_layer(name), b.get_layer(name)
         for what, va, vb in (
             ("category", la.category, lb.category),
-            ("dtype", la.dtype_per_channel, lb.dtype_per_channel),
+            ("dtype", la.dtype, lb.dtype),
             ("number of channels", la.num_channels, lb.num_channels),
             ("bounding box", format_box(la.bounding_box), format_box(lb.bounding_box)),
             ("mags", [m.to_layer_name() for m in la.mags], [m.to_layer_name() for m in lb.mags]),

@@ -6,7 +6,8 @@ import contextlib
 import copy
 import os
 import threading
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,7 @@ import numpy as np
 
 from wkpy._layer_args import check_category, check_layer_dtype, check_layer_name, resolve_dtype
 from wkpy._paths import check_name, ensure_inside, is_inside
-from wkpy._trash import move_aside, new_folder_for, recover, remove
+from wkpy._trash import move_aside, new_folder_for, recover, remove, rename_marker
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat, default_data_format, writable_data_format
 from wkpy.errors import (
     DatasetExistsError,
@@ -24,8 +25,9 @@ from wkpy.errors import (
     InvalidRequestError,
     MissingLayerError,
     ReadOnlyError,
+    UnsupportedVersionError,
 )
-from wkpy.geometry import BoundingBox, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 from wkpy.locking import lock_file_for, mag_lock_file, new_mag_generation, path_lock
 from wkpy.properties import (
@@ -42,14 +44,28 @@ from wkpy.properties._view_configuration import (
     view_json_for_setting,
 )
 from wkpy.storage.zarr3 import write_zarr3_groups
+from wkpy.utils import warn_deprecated
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
 __all__ = ["Dataset", "COLOR_CATEGORY", "SEGMENTATION_CATEGORY", "LayerCategoryType", "DataFormat",
            "DEFAULT_DATA_FORMAT", "Layer", "SegmentationLayer"]
 
+# add_layer keywords webknossos accepts and ignores (the layout is chosen per mag)
+_LAYOUT_KEYWORDS = frozenset({"chunk_shape", "shard_shape", "chunks_per_shard", "compress"})
+
 COLOR_CATEGORY: Literal["color"] = "color"
 SEGMENTATION_CATEGORY: Literal["segmentation"] = "segmentation"
 LayerCategoryType = Literal["color", "segmentation"]
+
+
+SUPPORTED_VERSIONS = (1,)
+
+
+def _check_version(props: DatasetProperties, path: Path) -> DatasetProperties:
+    if props.version not in SUPPORTED_VERSIONS:
+        raise UnsupportedVersionError(f"{path / PROPERTIES_FILE_NAME}: version {props.version} is not supported; "
+                                      f"wkpy reads version {', '.join(map(str, SUPPORTED_VERSIONS))}")
+    return props
 
 
 def _layer_class(category: str) -> type[Layer]:
@@ -114,7 +130,7 @@ class Dataset:
         self._save()
 
     def _init_from(self, props: DatasetProperties) -> None:
-        self._properties = props
+        self._properties = _check_version(props, self.path)
         self._layers: dict[str, Layer] = {}
         for layer_props in props.data_layers:
             self._layers[layer_props.name] = _layer_class(layer_props.category)(self, layer_props)
@@ -230,7 +246,7 @@ class Dataset:
             for p in self._properties.data_layers])
 
     def _transact(self, change: Callable[[DatasetProperties], None],
-                  publish: tuple[Path, Path] | None = None) -> None:
+                  publish: tuple[Path, Path] | None = None, renamed: tuple[str, str] | None = None) -> None:
         """Apply `change` to the properties on disk and save them, under the dataset's lock.
 
         The file is re-read first, so changes made meanwhile by other processes (or other
@@ -241,6 +257,8 @@ class Dataset:
         ``.wkpy-new-`` name that the change lists at `final`; it is renamed into place
         right after the save, under the lock. A crash in between leaves it listed and
         still hidden, and `_recover` finishes the rename (see `wkpy._trash`).
+        `renamed` = (old, new): the change renames that layer (this object's layer keeps
+        its identity).
         """
         with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
             fresh = load_properties(self.path / PROPERTIES_FILE_NAME)
@@ -248,12 +266,35 @@ class Dataset:
             save_properties(self.path / PROPERTIES_FILE_NAME, fresh)
             if publish is not None:
                 os.rename(*publish)
-            self._adopt(fresh)
+            self._adopt(fresh, renamed)
             self._write_zarr_groups()
 
-    def _adopt(self, fresh: DatasetProperties) -> None:
+    def _save_dataset_properties(self, *, check_existing_properties: bool = True) -> None:
+        """Save this object's properties as they are (webknossos' private name), e.g.
+        after changing a mag's ``_properties.path``, under the dataset's lock.
+
+        Unlike every other change (`_transact`), this overwrites what other processes
+        saved meanwhile, as webknossos does; `check_existing_properties` is accepted for
+        compatibility.
+
+        Raises
+        ------
+        ReadOnlyError
+            The dataset is read-only.
+        """
+        self._ensure_writable()
+        with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
+            save_properties(self.path / PROPERTIES_FILE_NAME, self._properties)
+            self._adopt(load_properties(self.path / PROPERTIES_FILE_NAME))
+            self._write_zarr_groups()
+
+    def _adopt(self, fresh: DatasetProperties, renamed: tuple[str, str] | None = None) -> None:
         """Take over `fresh`, keeping the identity of layer property objects we hold."""
         mine = {layer.name: layer for layer in self._properties.data_layers}
+        if renamed is not None and renamed[0] in mine:
+            mine[renamed[1]] = mine.pop(renamed[0])
+            if renamed[0] in self._layers:
+                self._layers[renamed[1]] = self._layers.pop(renamed[0])
         merged = []
         for layer_props in fresh.data_layers:
             if layer_props.name in mine:
@@ -281,6 +322,52 @@ class Dataset:
             change(layer_props)
 
         self._transact(apply, publish)
+
+    def _rename_layer(self, layer: Layer, new_name: str) -> None:
+        """Rename `layer` to `new_name` (see `Layer.name`): list the new name and rewrite
+        the paths inside its folder, then rename the folder, under the dataset's lock and
+        with writers of its mags held off. A hidden marker (`wkpy._trash.rename_marker`)
+        lets `_recover` finish the folder rename after a crash."""
+        old_name = layer.name
+        old = self.path / check_name(old_name)
+        new = ensure_inside(self.path, self.path / check_name(new_name), "create")
+        if os.path.lexists(new):
+            raise DuplicateError(f"{new} exists already (not a layer of {self.path}); move it away first")
+        has_folder = os.path.lexists(old)
+        markers: list[Path] = []
+        old_prefix = os.path.realpath(old) + os.sep
+
+        def moved(path: str | None) -> str | None:
+            if path is None or "://" in path:
+                return path
+            full = path if os.path.isabs(path) else os.path.join(self.path, path)
+            real = os.path.realpath(full)
+            if not real.startswith(old_prefix) or not is_inside(self.path, full):
+                return path             # foreign data stays where it is
+            return f"./{new_name}/{Path(os.path.relpath(real, old_prefix)).as_posix()}"
+
+        def change(props: DatasetProperties) -> None:
+            found = props.get_layer(old_name)
+            if found is None:
+                raise MissingLayerError(f"dataset {self.path} has no layer {old_name!r}")
+            if props.get_layer(new_name) is not None:
+                raise DuplicateError(f"dataset {self.path} has a layer {new_name!r} already")
+            for entry in found.mags:
+                if entry.path is not None:
+                    entry.path = moved(entry.path)
+            for attachment in getattr(found, "attachments", None) or ():
+                attachment.path = moved(attachment.path)
+            found.name = new_name
+            if has_folder:
+                markers.append(rename_marker(old, new))
+
+        own = [] if layer.is_linked else sorted(v.path for v in layer.mags.values() if not v._is_foreign)
+        with contextlib.ExitStack() as held:
+            for mag_path in own:       # no writer of its mags may write under the old name meanwhile
+                held.enter_context(path_lock(mag_lock_file(mag_path)))
+            self._transact(change, publish=(old, new) if has_folder else None, renamed=(old_name, new_name))
+        for marker in markers:
+            remove(marker)
 
     # ---- layers ---------------------------------------------------------------------
     def get_layer(self, layer_name: str) -> Layer:
@@ -342,11 +429,19 @@ class Dataset:
             Neither color nor segmentation (a `RuntimeError`).
         """
         self._ensure_writable()
-        if kwargs:
-            raise TypeError(f"add_layer() got unexpected keyword arguments {sorted(kwargs)}")
+        ignored = sorted(k for k in kwargs if k in _LAYOUT_KEYWORDS)
+        if ignored:   # webknossos takes and ignores them; the layout is chosen per mag
+            warnings.warn(f"add_layer ignores {', '.join(ignored)}: chunk and shard shapes belong to each mag; "
+                          "give them to add_mag", UserWarning, stacklevel=2)
+        mappings = kwargs.pop("mappings", None)
+        unknown = sorted(k for k in kwargs if k not in _LAYOUT_KEYWORDS)
+        if unknown:
+            raise TypeError(f"add_layer() got unexpected keyword arguments {unknown}")
         check_name(check_layer_name(layer_name))
         num_channels = 1 if num_channels is None else num_channels
         dtype = resolve_dtype(dtype, dtype_per_channel, dtype_per_layer, num_channels)
+        if dtype_per_channel is not None:
+            warn_deprecated("dtype_per_channel", "dtype")
         if dtype is None:
             dtype = np.dtype("uint8")
         check_layer_dtype(category, dtype, num_channels)
@@ -363,7 +458,9 @@ class Dataset:
             num_channels=num_channels,
             largest_segment_id=largest_segment_id if category == SEGMENTATION_CATEGORY else None,
         )
-        ensure_inside(self.path, self.path / layer_name, "create").mkdir(exist_ok=True)
+        if mappings is not None and category == SEGMENTATION_CATEGORY:
+            props.extra["mappings"] = list(mappings)
+        ensure_inside(self.path, self.path / layer_name, "create")   # its folder comes with its first mag
         return self._register_layer(props)
 
     def _register_layer(self, props: LayerProperties, publish: tuple[Path, Path] | None = None) -> Layer:
@@ -394,6 +491,9 @@ class Dataset:
             The layer exists with another category, channel count or dtype than given
             (an `AssertionError`, as in webknossos).
         """
+        if dtype_per_channel is not None and dtype is None:   # with both, add_layer refuses them
+            warn_deprecated("dtype_per_channel", "dtype")
+            dtype, dtype_per_channel = dtype_per_channel, None
         if layer_name not in self._layers:
             return self.add_layer(layer_name, category, dtype=dtype, dtype_per_channel=dtype_per_channel,
                                   num_channels=num_channels, data_format=data_format, **kwargs)
@@ -432,7 +532,7 @@ class Dataset:
                 aside.append(move_aside(path))
             props.data_layers = [x for x in props.data_layers if x.name != layer_name]
 
-        mags = [] if layer.is_linked else sorted(v.path for v in layer.mags.values() if not v.is_foreign)
+        mags = [] if layer.is_linked else sorted(v.path for v in layer.mags.values() if not v._is_foreign)
         locks = [mag_lock_file(mag_path) for mag_path in mags]
         with contextlib.ExitStack() as held:
             for lock in locks:
@@ -463,11 +563,16 @@ class Dataset:
         self, foreign_layer: Layer | str | os.PathLike[str], new_layer_name: str | None = None,
         *, make_relative: bool = False,
     ) -> Layer:
-        """Link another dataset's layer into this one (a filesystem symlink plus properties)."""
+        """Deprecated (as in webknossos 4.3.3; use `add_layer_as_ref`): link another
+        dataset's layer into this one (a filesystem symlink plus properties). The linked
+        layer is read-only here."""
         from wkpy.attachments import relink_attachment_paths
         from wkpy.copy import foreign_layer_of
 
         self._ensure_writable()
+        warnings.warn("Using symlinks is deprecated and will be removed in a future version. Use `add_layer_as_ref` "
+                      "instead, which adds the mags and attachments of the layer as references to this dataset.",
+                      DeprecationWarning, stacklevel=2)
         foreign = foreign_layer_of(foreign_layer)
         name = check_name(new_layer_name or foreign.name)
         if name in self._layers:
@@ -551,20 +656,65 @@ class Dataset:
         data_format = (default_data_format() if data_format is None else writable_data_format(data_format)).value
         return register_existing_layer(self, layer_name, category, data_format, **kwargs)
 
-    def add_copy_layer(
-        self, foreign_layer: Layer | str | os.PathLike[str], new_layer_name: str | None = None, *,
-        chunk_shape: Vec3IntLike | int | None = None, shard_shape: Vec3IntLike | int | None = None,
-        compress: bool | None = None, data_format: str | DataFormat | None = None,
+    def add_layer_as_copy(
+        self,
+        foreign_layer: Layer | str | os.PathLike[str],
+        new_layer_name: str | None = None,
+        *,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        data_format: str | DataFormat | None = None,
+        compress: bool | str | Any = None,
+        exists_ok: bool = False,
         executor: Executor | None = None,
+        with_attachments: bool = True,
     ) -> Layer:
-        """Copy another layer (all mags) into this dataset, re-chunking if asked."""
+        """Copy a layer of another dataset (a `Layer` or the path of a layer folder) into
+        this one, with its metadata and (segmentation layers) attachments, as in
+        webknossos 4.3.3: every mag through `Layer.add_mag_as_copy` (the layout kept
+        unless shapes, format or compression are given), shard by shard on `executor`.
+
+        With `exists_ok`, an existing layer of that name (same category, dtype and
+        channels) is copied into.
+
+        Raises
+        ------
+        DuplicateError
+            A layer of that name exists (without `exists_ok`; an `IndexError`).
+        InvalidRequestError
+            An invalid name or data format (a `ValueError`).
+        """
         from wkpy.copy import copy_layer, foreign_layer_of
 
         self._ensure_writable()
         if data_format is not None:
             data_format = writable_data_format(data_format).value
         return copy_layer(foreign_layer_of(foreign_layer), self, new_layer_name, chunk_shape=chunk_shape,
-                          shard_shape=shard_shape, compress=compress, data_format=data_format, executor=executor)
+                          shard_shape=shard_shape, chunks_per_shard=chunks_per_shard, compress=compress,
+                          data_format=data_format, exists_ok=exists_ok, executor=executor,
+                          with_attachments=with_attachments)
+
+    def add_copy_layer(
+        self, foreign_layer: Layer | str | os.PathLike[str], new_layer_name: str | None = None, *,
+        chunk_shape: Vec3IntLike | int | None = None, shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None, data_format: str | DataFormat | None = None,
+        compress: bool | None = None, exists_ok: bool = False, executor: Executor | None = None,
+        with_attachments: bool = True,
+    ) -> Layer:
+        """Deprecated (as in webknossos 4.3.3): use `add_layer_as_copy`."""
+        warn_deprecated("add_copy_layer", "add_layer_as_copy")
+        return self.add_layer_as_copy(foreign_layer, new_layer_name, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                      chunks_per_shard=chunks_per_shard, data_format=data_format,
+                                      compress=compress, exists_ok=exists_ok, executor=executor,
+                                      with_attachments=with_attachments)
+
+    def add_fs_copy_layer(self, foreign_layer: Layer | str | os.PathLike[str],
+                          new_layer_name: str | None = None) -> Layer:
+        """Deprecated (as in webknossos 4.3.3): `add_layer_as_copy` keeps the layout of
+        each mag by itself (see `Layer._add_fs_copy_mag` for how wkpy copies)."""
+        warn_deprecated("add_fs_copy_layer", "add_layer_as_copy")
+        return self.add_layer_as_copy(foreign_layer, new_layer_name)
 
     def copy_dataset(
         self,
@@ -577,33 +727,120 @@ class Dataset:
         data_format: str | DataFormat | None = None,
         compress: bool | None = None,
         exists_ok: bool = False,
-        layers_to_ignore: list[str] | None = None,
+        layers_to_ignore: Iterable[str] | None = None,
         executor: Executor | None = None,
         voxel_size_with_unit: VoxelSize | None = None,
     ) -> Dataset:
-        """Copy every layer into a new dataset, re-chunking, re-sharding, (de)compressing
-        and converting the format as asked, shard by shard on `executor`."""
-        from wkpy.copy import copy_layer
-
+        """Copy every layer into a new dataset (named after its folder, as in webknossos),
+        each with `add_layer_as_copy`: re-chunking, re-sharding, (de)compressing and
+        converting the format as asked, shard by shard on `executor`."""
         if data_format is not None:
             data_format = writable_data_format(data_format).value
-        if chunks_per_shard is not None:
-            if shard_shape is not None:
-                raise InvalidRequestError("give shard_shape or chunks_per_shard, not both")
-            from wkpy.geometry import Vec3Int
-
-            shard_shape = Vec3Int.from_vec_or_int(chunk_shape or 32) * Vec3Int.from_vec_or_int(chunks_per_shard)
         if voxel_size is None and voxel_size_with_unit is None:
             voxel_size_with_unit = self.voxel_size_with_unit
         new = Dataset(new_dataset_path, voxel_size=voxel_size, voxel_size_with_unit=voxel_size_with_unit,
-                      exist_ok=exists_ok)   # named after its folder, as in webknossos
+                      exist_ok=exists_ok)
         new.default_view_configuration = self.default_view_configuration
         for layer in self._layers.values():
-            if layers_to_ignore and layer.name in layers_to_ignore:
+            if layers_to_ignore is not None and layer.name in layers_to_ignore:
                 continue
-            copy_layer(layer, new, None, chunk_shape=chunk_shape, shard_shape=shard_shape, compress=compress,
-                       data_format=data_format, executor=executor)
+            new.add_layer_as_copy(layer, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                  chunks_per_shard=chunks_per_shard, data_format=data_format, compress=compress,
+                                  exists_ok=exists_ok, executor=executor)
         return new
+
+    def fs_copy_dataset(self, new_dataset_path: str | os.PathLike[str], *, exists_ok: bool = False,
+                        layers_to_ignore: Iterable[str] | None = None) -> Dataset:
+        """Deprecated (as in webknossos 4.3.3): `copy_dataset` keeps each mag's layout by itself."""
+        warn_deprecated("fs_copy_dataset", "copy_dataset")
+        return self.copy_dataset(new_dataset_path, exists_ok=exists_ok, layers_to_ignore=layers_to_ignore)
+
+    def shallow_copy_dataset(
+        self,
+        new_dataset_path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        layers_to_ignore: Iterable[str] | None = None,
+        make_relative: bool | None = None,
+    ) -> Dataset:
+        """A new dataset that references every layer of this one (`add_layer_as_ref`: mags
+        and attachments listed by path, no data copied, read-only there), with the voxel
+        size, name (unless `name`) and view configuration of this one, as in webknossos.
+
+        Raises
+        ------
+        DatasetExistsError
+            Something is at `new_dataset_path` already.
+        """
+        if make_relative is not None:
+            warnings.warn("make_relative is deprecated and has no effect: shallow_copy_dataset references the "
+                          "layers and uses no links", DeprecationWarning, stacklevel=2)
+        new = Dataset(new_dataset_path, voxel_size_with_unit=self.voxel_size_with_unit, name=name or self.name)
+        new.default_view_configuration = self.default_view_configuration
+        for layer_name, layer in self._layers.items():
+            if layers_to_ignore is not None and layer_name in layers_to_ignore:
+                continue
+            new.add_layer_as_ref(layer, layer_name)
+        return new
+
+    def write_layer(
+        self,
+        layer_name: str,
+        category: LayerCategoryType,
+        data: np.ndarray,
+        *,
+        data_format: str | DataFormat | None = None,
+        downsample: bool = True,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        axes: Iterable[str] | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        mag: MagLike = 1,
+    ) -> Layer:
+        """A new layer holding `data` at mag `mag`, compressed, then downsampled (as in
+        webknossos 4.3.3).
+
+        Parameters
+        ----------
+        data : numpy array
+            (x, y, z) or (c, x, y, z), of a dtype the category allows; its shape is in
+            voxels of `mag`.
+        data_format : default as `add_layer` (WKW, or ``$WKPY_DEFAULT_DATA_FORMAT``).
+        absolute_offset : mag-1 position of the data's first voxel (default 0, 0, 0).
+        axes : the axis names of `data`; only ``("x", "y", "z")`` and
+            ``("c", "x", "y", "z")`` (layers with further axes are not supported).
+
+        Raises
+        ------
+        DataMismatchError
+            `data` is not 3- or 4-dimensional.
+        UnsupportedError
+            Other `axes`.
+        """
+        from wkpy.errors import DataMismatchError, UnsupportedError
+
+        data = np.asarray(data)
+        names = tuple(axes) if axes is not None else ("c", "x", "y", "z")[-data.ndim:] if data.ndim in (3, 4) else ()
+        if names not in (("x", "y", "z"), ("c", "x", "y", "z")):
+            if axes is not None:
+                raise UnsupportedError(f"write_layer: axes {tuple(axes)} are not supported; wkpy writes (x, y, z) "
+                                       "and (c, x, y, z) data")
+            raise DataMismatchError(f"write_layer takes (x, y, z) or (c, x, y, z) data, got shape {data.shape}")
+        if len(names) != data.ndim:
+            raise DataMismatchError(f"data of shape {data.shape} does not have the axes {names}")
+        num_channels = data.shape[0] if data.ndim == 4 else 1
+        mag = Mag(mag)
+        topleft = Vec3Int(absolute_offset) if absolute_offset is not None else Vec3Int(0, 0, 0)
+        box = BoundingBox(topleft, Vec3Int(data.shape[-3:]) * mag.to_vec3_int())
+        layer = self.add_layer(layer_name, category, dtype=data.dtype, num_channels=num_channels,
+                               data_format=data_format, bounding_box=box)
+        view = layer.add_mag(mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                             chunks_per_shard=chunks_per_shard, compress=True)
+        view.write(data, absolute_bounding_box=box)
+        if downsample:
+            layer.downsample()
+        return layer
 
     def compress(self, executor: Executor | None = None) -> None:
         """Compress every mag of every layer in place."""

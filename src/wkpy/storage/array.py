@@ -14,6 +14,7 @@ import numpy as np
 
 from wkpy._paths import ensure_inside
 from wkpy.errors import OperationError
+from wkpy.geometry import Vec3Int
 from wkpy.locking import mag_generation, mag_lock_file, path_lock
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ class ArrayInfo:
     zarr3_config: Zarr3Config | None = None
     lz4hc: bool = False
 
+    def __post_init__(self) -> None:
+        # `Vec3Int`s (tuples with x, y, z and element-wise arithmetic), as in webknossos
+        object.__setattr__(self, "chunk_shape", Vec3Int(self.chunk_shape))
+        object.__setattr__(self, "shard_shape", Vec3Int(self.shard_shape))
+
     @property
     def voxel_type(self) -> np.dtype:
         """Numpy dtype of one channel (the name webknossos uses)."""
@@ -54,8 +60,8 @@ class ArrayInfo:
 
     @property
     def chunks_per_shard(self) -> Vec3:
-        c, s = self.chunk_shape, self.shard_shape
-        return (s[0] // c[0], s[1] // c[1], s[2] // c[2])
+        """Chunks along each side of a shard (a `Vec3Int`)."""
+        return self.shard_shape // self.chunk_shape  # type: ignore[operator, no-any-return]
 
 
 class Array(Protocol):

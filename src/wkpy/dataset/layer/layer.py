@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,9 +32,10 @@ from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.properties._transforms import CoordinateTransformation
 from wkpy.properties._view_configuration import LayerViewConfiguration, layer_view_from_json, view_json_for_setting
-from wkpy.storage import ArrayInfo, create_array
+from wkpy.storage import Array, ArrayInfo, create_array
 from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.dataset.layer.view.view import View, box_in_mag
+from wkpy.utils import warn_deprecated
 
 if TYPE_CHECKING:
     from wkpy.attachments import Attachments
@@ -43,8 +45,7 @@ __all__ = ["Layer", "SegmentationLayer"]
 
 
 
-def _shape(value: Vec3IntLike | int | None, default: Vec3Int, what: str) -> Vec3Int:
-    shape = default if value is None else Vec3Int.from_vec_or_int(value)
+def _power_of_two(shape: Vec3Int, what: str) -> Vec3Int:
     if any(v < 1 or v & (v - 1) for v in shape):
         raise DataMismatchError(f"{what} must be a power of two in each dimension, got {tuple(shape)}")
     return shape
@@ -54,19 +55,59 @@ def chunk_and_shard_shape(
     chunk_shape: Vec3IntLike | int | None,
     shard_shape: Vec3IntLike | int | None,
     chunks_per_shard: Vec3IntLike | int | None,
+    data_format: str | None = None,
+    layer_box: BoundingBox | None = None,
 ) -> tuple[Vec3Int, Vec3Int]:
-    """Resolve the chunk and shard shapes of a new mag, with webknossos' defaults and checks."""
-    chunk = _shape(chunk_shape, DEFAULT_CHUNK_SHAPE, "chunk_shape")
+    """The chunk and shard shapes of a new mag, with webknossos 4.3.3's defaults and checks.
+
+    Without a shard shape: Zarr (v2) shards are one chunk; a Zarr3 mag added to a layer
+    with mags whose box is at most one chunk deep gets flat shards of 128×128×1 chunks;
+    else 32³ chunks. `chunks_per_shard` is the deprecated spelling of a shard shape.
+
+    Raises
+    ------
+    DataMismatchError
+        Both `shard_shape` and `chunks_per_shard`; a shard shape that is not a multiple
+        of the chunk shape; shapes that are not powers of two (a `ValueError`).
+    InvalidRequestError
+        Non-cubic shapes for WKW (a `ValueError` and an `AssertionError`, as webknossos asserts).
+    """
+    from wkpy.dataset.defaults import DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES, DEFAULT_CHUNKS_PER_SHARD_ZARR
+    from wkpy.utils import warn_deprecated
+
     if shard_shape is not None and chunks_per_shard is not None:
         raise DataMismatchError("give shard_shape or chunks_per_shard, not both")
-    if chunks_per_shard is not None:
-        shard = chunk * Vec3Int.from_vec_or_int(chunks_per_shard)
+    chunk = DEFAULT_CHUNK_SHAPE if chunk_shape is None else Vec3Int.from_vec_or_int(chunk_shape)
+    if shard_shape is not None:
+        shard = Vec3Int.from_vec_or_int(shard_shape)
+        if shard % chunk != Vec3Int(0, 0, 0):
+            raise DataMismatchError(f"shard_shape {tuple(shard)} must be a multiple of chunk_shape {tuple(chunk)}")
+    elif chunks_per_shard is not None:
+        warn_deprecated("chunks_per_shard", "shard_shape")
+        shard = Vec3Int.from_vec_or_int(chunks_per_shard) * chunk
+    elif data_format == "zarr":
+        shard = chunk * DEFAULT_CHUNKS_PER_SHARD_ZARR
+    elif data_format == "zarr3" and layer_box is not None and \
+            layer_box.size.z <= chunk.z * DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES.z:
+        shard = chunk * DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES
     else:
-        shard = _shape(shard_shape, DEFAULT_SHARD_SHAPE, "shard_shape")
-    shard = _shape(shard, shard, "shard_shape")
-    if shard % chunk != Vec3Int(0, 0, 0):
-        raise DataMismatchError(f"shard_shape {tuple(shard)} must be a multiple of chunk_shape {tuple(chunk)}")
+        shard = DEFAULT_SHARD_SHAPE // DEFAULT_CHUNK_SHAPE * chunk
+    _power_of_two(shard, "shard_shape")
+    _power_of_two(chunk, "chunk_shape")
+    if data_format == "wkw":
+        for what, shape in (("chunk_shape", chunk), ("shard_shape", shard)):
+            if len(set(shape)) != 1:
+                raise InvalidRequestError(f"WKW needs a cubic {what}, got {tuple(shape)}; use data_format='zarr3' "
+                                          "for other shapes")
     return chunk, shard
+
+
+def _rescaled_box(foreign: MagView, mag: Mag) -> BoundingBox:
+    """The mag-1 box the data of `foreign` (inside its layer's box) covers when its voxel
+    grid is listed as mag `mag` (as is, not resampled)."""
+    in_foreign = box_in_mag(foreign.layer.bounding_box.align_with_mag(foreign.mag, ceil=True), foreign.mag,
+                            allow_empty=True)
+    return in_foreign.from_mag_to_mag1(mag)
 
 
 class Layer:
@@ -85,9 +126,11 @@ class Layer:
         for mag in set(self._mags) - set(listed):
             del self._mags[mag]
         for mag, mag_props in listed.items():
+            path = self._resolve_mag_path(mag_props)
             if mag not in self._mags:
-                self._mags[mag] = MagView(self, mag, self._resolve_mag_path(mag_props),
-                                          read_only=self._dataset.read_only)
+                self._mags[mag] = MagView(self, mag, path, read_only=self._dataset.read_only)
+            elif self._mags[mag].path != path:
+                self._mags[mag]._relocate(path)   # the entry names another folder now
 
     # ---- properties -----------------------------------------------------------------
     @property
@@ -96,7 +139,48 @@ class Layer:
 
     @property
     def name(self) -> str:
+        """The layer's name; setting it renames the layer (see the setter)."""
         return self._properties.name
+
+    @name.setter
+    def name(self, layer_name: str) -> None:
+        """Rename the layer: its properties entry, its folder (or link) and the paths of
+        its own mags and attachments, as webknossos does. Crash-safe: a crash at any
+        instant leaves the layer under the old or the new name, whole (see `wkpy._trash`).
+
+        Raises
+        ------
+        ReadOnlyError
+            The dataset is read-only.
+        InvalidRequestError
+            An invalid name, or one another layer has (a `ValueError`, as in webknossos).
+        """
+        from wkpy._layer_args import check_layer_name
+
+        if layer_name == self.name:
+            return
+        if self._dataset.read_only:
+            raise ReadOnlyError(f"layer {self.name!r} of {self._dataset.path} is read-only")
+        check_layer_name(layer_name)
+        if layer_name in self._dataset.layers:
+            raise InvalidRequestError(f"cannot rename layer {self.name!r} to {layer_name!r}: "
+                                      f"dataset {self._dataset.path} has a layer {layer_name!r} already")
+        self._dataset._rename_layer(self, layer_name)
+
+    @property
+    def resolved_path(self) -> Path:
+        """The layer's folder with links resolved (for a linked layer: the folder it links to)."""
+        return Path(os.path.realpath(self.path))
+
+    @property
+    def is_foreign(self) -> bool:
+        """Whether the layer's folder lies outside the dataset (a linked layer), as in webknossos."""
+        return self.is_linked
+
+    def is_mag_view_foreign(self, mag: MagView) -> bool:
+        """Whether the files of `mag` (a mag of this layer) lie outside the dataset (a linked
+        or referenced mag): read here, never written or deleted."""
+        return mag._is_foreign
 
     @property
     def path(self) -> Path:
@@ -114,7 +198,8 @@ class Layer:
 
     @property
     def dtype_per_channel(self) -> np.dtype:
-        """The older name of `dtype`."""
+        """Deprecated (as in webknossos 4.3.3): the older name of `dtype`."""
+        warn_deprecated("dtype_per_channel", "dtype")
         return self._properties.dtype_per_channel
 
     @property
@@ -162,7 +247,7 @@ class Layer:
         if self.data_format != "zarr3" or self.bounding_box.is_empty():
             return
         for mag, view in self._mags.items():
-            if not view.is_foreign:
+            if not view._is_foreign:
                 end = box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright
                 view._array.resize(tuple(end))  # type: ignore[attr-defined]
 
@@ -214,7 +299,7 @@ class Layer:
                                    f"{os.path.realpath(self.path)}: linked layers are read-only")
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, {self.category}, {self.dtype_per_channel}×{self.num_channels})"
+        return f"{type(self).__name__}({self.name!r}, {self.category}, {self.dtype}×{self.num_channels})"
 
     # ---- mags -----------------------------------------------------------------------
     @property
@@ -234,9 +319,52 @@ class Layer:
             raise MissingLayerError(f"layer {self.name!r} has no mags")
         return self._mags[min(self._mags)]
 
-    def get_or_add_mag(self, mag: MagLike, **kwargs: Any) -> MagView:
+    def get_or_add_mag(
+        self,
+        mag: MagLike,
+        *,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        compress: bool | str | Zarr3Config | None = None,
+    ) -> MagView:
+        """The mag `mag`, added (see `add_mag`) if there is none.
+
+        Raises
+        ------
+        DataMismatchError
+            The mag exists with other chunk or shard shapes or compression than given (a
+            `ValueError`, as in webknossos).
+        """
         mag = Mag(mag)
-        return self._mags[mag] if mag in self._mags else self.add_mag(mag, **kwargs)
+        if mag not in self._mags:
+            return self.add_mag(mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                chunks_per_shard=chunks_per_shard, compress=True if compress is None else compress)
+        view = self._mags[mag]
+        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard)
+        info = view.info
+        for what, given, wanted, found in (("chunk shape", chunk_shape, chunk, info.chunk_shape),
+                                           ("shard shape", shard_shape or chunks_per_shard, shard, info.shard_shape),
+                                           ("compression", compress if isinstance(compress, bool) else None,
+                                            compress, info.compression)):
+            if given is not None and wanted != found:
+                raise DataMismatchError(f"Cannot get_or_add_mag: mag {mag} of layer {self.name!r} exists, but its "
+                                        f"{what} is {found}, not {wanted}")
+        if isinstance(compress, Zarr3Config) and info.zarr3_config is not None and compress != info.zarr3_config:
+            raise DataMismatchError(f"Cannot get_or_add_mag: mag {mag} of layer {self.name!r} exists with other "
+                                    f"codecs or chunk key encoding ({info.zarr3_config})")
+        return view
+
+    def _new_mag_info(self, chunk: Vec3Int, shard: Vec3Int, compress: bool | str | Zarr3Config) -> ArrayInfo:
+        """The storage layout of a new mag of this layer."""
+        config = compress if isinstance(compress, Zarr3Config) else None
+        if config is not None and self.data_format != "zarr3":
+            raise DataMismatchError(f"a Zarr3Config needs a zarr3 layer; {self.name!r} is {self.data_format}")
+        lz4hc = compress == "lz4hc"
+        if lz4hc and self.data_format != "wkw":
+            raise DataMismatchError(f"compress='lz4hc' needs a wkw layer; {self.name!r} is {self.data_format}")
+        return ArrayInfo(self.data_format, self.dtype, self.num_channels, tuple(chunk), tuple(shard),  # type: ignore[arg-type]
+                         True if config or lz4hc else bool(compress), config, lz4hc)
 
     def add_mag(
         self,
@@ -250,44 +378,51 @@ class Layer:
         """Create an empty mag (folder, header or zarr.json, properties entry).
 
         `compress` is a bool (WKW: LZ4, Zarr3: zstd), ``"lz4hc"`` for WKW blocks packed
-        with LZ4HC (smaller, much slower to write), or for Zarr3 a `Zarr3Config`.
+        with LZ4HC (smaller, much slower to write), or for Zarr3 a `Zarr3Config`. Shapes
+        default as in webknossos (see `chunk_and_shard_shape`); `chunks_per_shard` is
+        deprecated (`DeprecationWarning`), use `shard_shape`.
+
+        Raises
+        ------
+        ReadOnlyError, DuplicateError, DataMismatchError, InvalidRequestError
         """
         self._ensure_writable()
         mag = Mag(mag)
         if mag in self._mags:
             raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
-        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard)
+        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard, self.data_format,
+                                             self.bounding_box if self._mags else None)
+        return self._create_mag(mag, self._new_mag_info(chunk, shard, compress))
+
+    def _create_mag(self, mag: Mag, info: ArrayInfo, fill: Callable[[Array], None] | None = None) -> MagView:
+        """Create mag `mag` with layout `info`, filled by `fill(array)` if given, and list it.
+
+        The mag is built under a hidden name and renamed into place once listed: a crash
+        never leaves an unlisted mag folder (that would block the next add_mag) nor a
+        listed, half-filled one. Its mag lock, held meanwhile, keeps `recover` in other
+        processes off it.
+        """
         path = ensure_inside(self._dataset.path, self.path / mag.to_layer_name(), "create")
         if path.is_dir() and any(path.iterdir()):
             raise DuplicateError(f"{path} exists and holds files that no mag of layer {self.name!r} lists; "
                                  "move them away or register them with add_layer_for_existing_files")
-        config = compress if isinstance(compress, Zarr3Config) else None
-        if config is not None and self.data_format != "zarr3":
-            raise DataMismatchError(f"a Zarr3Config needs a zarr3 layer; {self.name!r} is {self.data_format}")
-        lz4hc = compress == "lz4hc"
-        if lz4hc and self.data_format != "wkw":
-            raise DataMismatchError(f"compress='lz4hc' needs a wkw layer; {self.name!r} is {self.data_format}")
-        info = ArrayInfo(self.data_format, self.dtype_per_channel, self.num_channels, tuple(chunk), tuple(shard),  # type: ignore[arg-type]
-                         True if config or lz4hc else bool(compress), config, lz4hc)
         entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}",
-                              cube_length=shard.x if self.data_format == "wkw" else None)
+                              cube_length=info.shard_shape[0] if self.data_format == "wkw" else None)
 
         def add(p: LayerProperties) -> None:
             if p.get_mag(mag) is not None:
                 raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
             p.mags.append(entry)
 
-        # built under a hidden name and renamed into place once listed: a crash never
-        # leaves an unlisted mag folder that would block the next add_mag
-        # (its mag lock, held meanwhile, keeps `recover` in other processes off it)
+        path.parent.mkdir(exist_ok=True)   # the mag lock is keyed by the layer folder: it must exist first
         new = new_folder_for(path)
         lock = mag_lock_file(path)
         with path_lock(lock):
             try:
                 array = create_array(new, info)
-                if self.data_format == "zarr3" and not self.bounding_box.is_empty():
-                    # as webknossos does: a mag added to a layer with data starts at the layer's extent
-                    array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
+                self._fit_new_array(array, mag)
+                if fill is not None:
+                    fill(array)
                 new_mag_generation(lock)
                 self._dataset._update_layer(self.name, add, publish=(new, path))
             except BaseException:
@@ -296,6 +431,131 @@ class Layer:
                 raise
         return self._mags[mag]
 
+    def _fit_new_array(self, array: Array, mag: Mag) -> None:
+        """As webknossos does: a Zarr3 mag added to a layer with data starts at the layer's extent."""
+        if self.data_format == "zarr3" and not self.bounding_box.is_empty():
+            array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
+
+    def add_mag_as_copy(
+        self,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
+        *,
+        mag: MagLike | None = None,
+        extend_layer_bounding_box: bool = True,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        compress: bool | str | Zarr3Config | None = None,
+        exists_ok: bool = False,
+        executor: Executor | None = None,
+        progress_desc: str | None = None,
+    ) -> MagView:
+        """Copy a mag of another layer or dataset (a `MagView`, or the path of a mag folder)
+        into this layer, as mag `mag` (default: the same mag; the voxel grid is copied as
+        it is, not resampled). Unchanged shapes, format and compression copy the layout as
+        it is (`_add_fs_copy_mag`); otherwise the data is re-chunked. Work is split per
+        target shard on `executor`; the new mag is listed once it is complete.
+
+        With `exists_ok`, an existing mag of the same layout is written into instead.
+
+        Raises
+        ------
+        ReadOnlyError, DuplicateError
+        DataMismatchError
+            Another dtype or number of channels than this layer's.
+        """
+        from wkpy.copy import copy_mag_data, foreign_mag_of
+
+        self._ensure_writable()
+        foreign = self._compatible(foreign_mag_of(foreign_mag_view_or_path))
+        target_mag = Mag(mag) if mag is not None else foreign.mag
+        source_info = foreign.info
+        same_shapes = all(given is None or Vec3Int.from_vec_or_int(given) == found for given, found in (
+            (chunk_shape, source_info.chunk_shape), (shard_shape, source_info.shard_shape),
+            (chunks_per_shard, source_info.chunks_per_shard)))
+        if isinstance(compress, Zarr3Config):
+            same_compression = compress == source_info.zarr3_config
+        else:
+            same_compression = compress is None or compress == source_info.compression
+        if same_shapes and same_compression and source_info.data_format == self.data_format:
+            return self._add_fs_copy_mag(foreign, mag=target_mag, extend_layer_bounding_box=extend_layer_bounding_box,
+                                         exists_ok=exists_ok, executor=executor, progress_desc=progress_desc)
+        chunk, shard = chunk_and_shard_shape(chunk_shape or source_info.chunk_shape,
+                                             None if chunks_per_shard is not None else
+                                             shard_shape or source_info.shard_shape,
+                                             chunks_per_shard, self.data_format)
+        info = self._new_mag_info(chunk, shard, source_info.compression if compress is None else compress)
+        return self._copy_into_mag(foreign, target_mag, info, extend_layer_bounding_box, exists_ok, executor,
+                                   progress_desc)
+
+    def _copy_into_mag(self, foreign: MagView, mag: Mag, info: ArrayInfo, extend_layer_bounding_box: bool,
+                       exists_ok: bool, executor: Executor | None, progress_desc: str | None) -> MagView:
+        from wkpy.copy import copy_mag_data
+
+        desc = progress_desc or f"copying {foreign.path}"
+        if exists_ok and mag in self._mags:
+            target = self.get_or_add_mag(mag, chunk_shape=info.chunk_shape, shard_shape=info.shard_shape,
+                                         compress=info.zarr3_config or info.compression)
+            target._ensure_writable()
+            copy_mag_data(foreign, target._array, executor, desc)
+        else:
+            target = self._create_mag(mag, info, lambda array: copy_mag_data(foreign, array, executor, desc))
+        if extend_layer_bounding_box:
+            self._grow_bounding_box(_rescaled_box(foreign, mag))
+        return target
+
+    def _add_fs_copy_mag(
+        self,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
+        *,
+        mag: MagLike | None = None,
+        extend_layer_bounding_box: bool = True,
+        exists_ok: bool = False,
+        executor: Executor | None = None,
+        progress_desc: str | None = None,
+    ) -> MagView:
+        """Copy a mag keeping its layout (chunk and shard shapes, compression, Zarr3
+        codecs). webknossos copies the files; wkpy copies shard by shard through its
+        kernels (the same voxels and layout), so shard locks and journals of writers of
+        the source are honoured and nothing but mag data is copied. Compressed WKW is
+        written as LZ4.
+
+        Raises
+        ------
+        InvalidRequestError
+            The source has another data format than this layer (also an `AssertionError`).
+        """
+        from wkpy.copy import foreign_mag_of
+
+        self._ensure_writable()
+        foreign = self._compatible(foreign_mag_of(foreign_mag_view_or_path))
+        target_mag = Mag(mag) if mag is not None else foreign.mag
+        source_info = foreign.info
+        if source_info.data_format != self.data_format:
+            raise InvalidRequestError(f"cannot copy the files of the {source_info.data_format} mag {foreign.path} "
+                                      f"into the {self.data_format} layer {self.name!r}")
+        if target_mag in self._mags and not exists_ok:
+            raise DuplicateError(f"layer {self.name!r} has mag {target_mag} already")
+        info = ArrayInfo(source_info.data_format, source_info.dtype, source_info.num_channels,
+                         source_info.chunk_shape, source_info.shard_shape, source_info.compression,
+                         source_info.zarr3_config)
+        return self._copy_into_mag(foreign, target_mag, info, extend_layer_bounding_box, exists_ok, executor,
+                                   progress_desc)
+
+    def add_fs_copy_mag(
+        self,
+        foreign_mag_view_or_path: MagView | str | os.PathLike[str],
+        *,
+        extend_layer_bounding_box: bool = True,
+        exists_ok: bool = False,
+    ) -> MagView:
+        """Deprecated (as in webknossos 4.3.3): `add_mag_as_copy` keeps the layout by itself."""
+        warnings.warn("[DEPRECATION] Direct use of `Layer.add_fs_copy_mag` is deprecated, please use "
+                      "`Layer.add_mag_as_copy` instead, which keeps the layout when it can",
+                      DeprecationWarning, stacklevel=2)
+        return self._add_fs_copy_mag(foreign_mag_view_or_path, extend_layer_bounding_box=extend_layer_bounding_box,
+                                     exists_ok=exists_ok)
+
     def add_copy_mag(
         self,
         foreign_mag_view_or_path: MagView | str | os.PathLike[str],
@@ -303,20 +563,18 @@ class Layer:
         extend_layer_bounding_box: bool = True,
         chunk_shape: Vec3IntLike | int | None = None,
         shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
         compress: bool | None = None,
+        exists_ok: bool = False,
         executor: Executor | None = None,
+        progress_desc: str | None = None,
     ) -> MagView:
-        """Copy a mag of another layer (or dataset) into this layer, re-chunking if asked."""
-        from wkpy.copy import copy_mag_data, foreign_mag_of
-
-        foreign = self._compatible(foreign_mag_of(foreign_mag_view_or_path))
-        target = self.add_mag(foreign.mag, chunk_shape=chunk_shape or foreign.info.chunk_shape,
-                              shard_shape=shard_shape or foreign.info.shard_shape,
-                              compress=foreign.info.compression if compress is None else compress)
-        if extend_layer_bounding_box:
-            self._grow_bounding_box(foreign.layer.bounding_box)
-        copy_mag_data(foreign, target._array, executor, f"copying {foreign.path}")
-        return target
+        """Deprecated (as in webknossos 4.3.3): use `add_mag_as_copy`."""
+        warn_deprecated("add_copy_mag", "add_mag_as_copy")
+        return self.add_mag_as_copy(foreign_mag_view_or_path, extend_layer_bounding_box=extend_layer_bounding_box,
+                                    chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                    chunks_per_shard=chunks_per_shard, compress=compress, exists_ok=exists_ok,
+                                    executor=executor, progress_desc=progress_desc)
 
     def add_symlink_mag(
         self,
@@ -325,10 +583,13 @@ class Layer:
         make_relative: bool = False,
         extend_layer_bounding_box: bool = True,
     ) -> MagView:
-        """Link a mag folder of another layer into this layer (a filesystem symlink)."""
+        """Deprecated (as in webknossos 4.3.3; use `add_mag_as_ref`): link a mag folder of
+        another layer into this layer (a filesystem symlink)."""
         from wkpy.copy import foreign_mag_of
 
         self._ensure_writable()
+        warnings.warn("Using symlinks is deprecated and will be removed in a future version. Use `add_mag_as_ref` "
+                      "instead, which adds the mag as a reference to this layer.", DeprecationWarning, stacklevel=2)
         foreign = self._compatible(foreign_mag_of(foreign_mag_view_or_path))
         if foreign.info.data_format != self.data_format:
             raise DataMismatchError(f"cannot link a {foreign.info.data_format} mag into the {self.data_format} "
@@ -378,10 +639,10 @@ class Layer:
         mag = Mag(mag) if mag is not None else foreign.mag
         if mag in self._mags:
             raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
-        if foreign.layer.data_format != self.data_format or foreign.layer.dtype_per_channel != self.dtype_per_channel:
+        if foreign.layer.data_format != self.data_format or foreign.layer.dtype != self.dtype:
             raise InvalidRequestError(f"mag {foreign.path} is {foreign.layer.data_format} "
-                                      f"{foreign.layer.dtype_per_channel}, layer {self.name!r} {self.data_format} "
-                                      f"{self.dtype_per_channel}")
+                                      f"{foreign.layer.dtype}, layer {self.name!r} {self.data_format} "
+                                      f"{self.dtype}")
         cube = foreign.layer._properties.get_mag(foreign.mag)
         entry = MagProperties(mag=mag, path=dump_path(foreign.path, self._dataset.path.resolve()),
                               cube_length=cube.cube_length if cube is not None else None)
@@ -393,9 +654,7 @@ class Layer:
 
         self._dataset._update_layer(self.name, add)
         if extend_layer_bounding_box:
-            in_foreign = box_in_mag(foreign.layer.bounding_box.align_with_mag(foreign.mag, ceil=True), foreign.mag,
-                                    allow_empty=True)
-            self._grow_bounding_box(in_foreign.from_mag_to_mag1(mag))
+            self._grow_bounding_box(_rescaled_box(foreign, mag))
         return self._mags[mag]
 
     def as_segmentation_layer(self) -> SegmentationLayer:
@@ -411,9 +670,9 @@ class Layer:
         raise LayerTypeError(f"layer {self.name!r} is a {self.category} layer, not a segmentation layer")
 
     def _compatible(self, foreign: MagView) -> MagView:
-        if (foreign.get_dtype(), foreign.num_channels) != (self.dtype_per_channel, self.num_channels):
+        if (foreign.get_dtype(), foreign.num_channels) != (self.dtype, self.num_channels):
             raise DataMismatchError(f"mag {foreign.path} holds {foreign.num_channels}×{foreign.get_dtype()}, "
-                                    f"layer {self.name!r} {self.num_channels}×{self.dtype_per_channel}")
+                                    f"layer {self.name!r} {self.num_channels}×{self.dtype}")
         return foreign
 
     def delete_mag(self, mag: MagLike) -> None:
@@ -462,24 +721,34 @@ class Layer:
                 return self.path / name
         return self.path / mag_props.mag.to_layer_name()
 
-    def _compress_mag(self, view: MagView, executor: Executor | None) -> None:
-        """Rewrite one mag compressed: build the new folder beside it, swap the two in one
+    def _rechunk_mag(self, view: MagView, chunk_shape: Vec3IntLike | int | None,
+                     shard_shape: Vec3IntLike | int | None, compress: bool | str | Zarr3Config | None,
+                     executor: Executor | None, keep_layout: bool = False) -> None:
+        """Rewrite one mag with new chunk and shard shapes and compression (`keep_layout`:
+        the same shapes, compressed): build the new folder beside it, swap the two in one
         atomic step, delete the old one (see `wkpy._trash`). Writers of the mag wait
-        meanwhile and then continue in the new format."""
+        meanwhile and then continue in the new layout."""
         from wkpy.copy import copy_mag_data
 
-        if view.is_foreign and view.info.compression:
+        if keep_layout and view._is_foreign and view.info.compression:
             return                             # nothing to do, as in webknossos
         view._ensure_writable()
         with path_lock(mag_lock_file(view.path)):
-            view._array = None                 # what is on disk now (maybe compressed meanwhile)
-            if view.info.compression:
-                return
-            info = ArrayInfo(view.info.data_format, view.info.dtype, view.info.num_channels,
-                             view.info.chunk_shape, view.info.shard_shape, True)
+            view._array = None                 # what is on disk now (maybe rewritten meanwhile)
+            old_info = view.info
+            if keep_layout:
+                if old_info.compression:
+                    return
+                info = ArrayInfo(old_info.data_format, old_info.dtype, old_info.num_channels,
+                                 old_info.chunk_shape, old_info.shard_shape, True)
+            else:
+                chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, self.data_format)
+                info = self._new_mag_info(chunk, shard, True if compress is None else compress)
             new = new_folder_for(view.path)
             try:
-                copy_mag_data(view, create_array(new, info), executor)
+                array = create_array(new, info)
+                self._fit_new_array(array, view.mag)
+                copy_mag_data(view, array, executor)
                 old = swap_in(new, view.path)
             except BaseException:
                 if os.path.lexists(new):
@@ -487,12 +756,19 @@ class Layer:
                 raise
             view._array = None
             remove(old)
+        if self.data_format == "wkw" and info.shard_shape != old_info.shard_shape:
+            def side(p: LayerProperties) -> None:
+                entry = p.get_mag(view.mag)
+                if entry is not None:
+                    entry.cube_length = info.shard_shape[0]
+
+            self._dataset._update_layer(self.name, side)
 
     def compress(self, executor: Executor | None = None) -> None:
         """Compress every mag of this layer in place (linked and referenced mags are skipped)."""
         for view in self.mags.values():
-            if not view.is_foreign:
-                self._compress_mag(view, executor)
+            if not view._is_foreign:
+                self._rechunk_mag(view, None, None, True, executor, keep_layout=True)
 
     # ---- downsampling --------------------------------------------------------------
     def downsample(

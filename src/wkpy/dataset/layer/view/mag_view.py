@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from wkpy._paths import is_inside
 from wkpy.data_format import DataFormat
-from wkpy.errors import ForeignPathError
-from wkpy.geometry import BoundingBox, Mag
+from wkpy.errors import ForeignPathError, InvalidRequestError, MissingLayerError, UnsupportedError
+from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from wkpy.storage import Array, open_array
 from wkpy.dataset.layer.view.view import View
+from wkpy.utils import warn_deprecated
 
 if TYPE_CHECKING:
     from wkpy.dataset.layer.layer import Layer
+    from wkpy.properties import MagProperties
+    from wkpy.storage.zarr3 import Zarr3Config
 
 __all__ = ["MagView"]
 
@@ -56,7 +63,7 @@ class MagView(View):
             layer = self._layer
             meta = self._path / ("header.wkw" if layer.data_format == "wkw" else "zarr.json")
             checks = (("number of channels", "numChannels", array.info.num_channels, layer.num_channels),
-                      ("voxel type", "elementClass", np.dtype(array.info.dtype), np.dtype(layer.dtype_per_channel)))
+                      ("voxel type", "elementClass", np.dtype(array.info.dtype), np.dtype(layer.dtype)))
             for what, field, found, wanted in checks:
                 if found != wanted:
                     raise PropertiesError(f"{meta}: {what} {found} contradicts the layer {layer.name!r}, "
@@ -67,6 +74,13 @@ class MagView(View):
     @_array.setter
     def _array(self, array: Array | None) -> None:
         self._opened = array
+
+    def _relocate(self, path: Path) -> None:
+        """Follow the mag's files to `path` (after its layer was renamed or its entry
+        changed): the storage is opened there on next use."""
+        self._path = Path(path)
+        self._opened = None
+        self._foreign = None
 
     @property
     def layer(self) -> Layer:
@@ -93,7 +107,23 @@ class MagView(View):
         return self._layer.data_format
 
     @property
-    def is_foreign(self) -> bool:
+    def _properties(self) -> MagProperties:
+        """This mag's entry in the layer's properties (webknossos' private name).
+
+        Changes to it stay in memory until `Dataset._save_dataset_properties` saves them.
+        """
+        for entry in self._layer._properties.mags:
+            if entry.mag == self._mag:
+                return entry
+        raise MissingLayerError(f"layer {self._layer.name!r} lists no mag {self._mag} (any more)")
+
+    @property
+    def _cached_array(self) -> Array | None:
+        """The opened storage, or None before the first use (webknossos' private name)."""
+        return self._opened
+
+    @property
+    def _is_foreign(self) -> bool:
         """Whether the mag's files lie outside the dataset (a linked or referenced mag):
         such a mag is read, never written or deleted, through this dataset."""
         if self._foreign is None:
@@ -101,13 +131,19 @@ class MagView(View):
         return self._foreign
 
     @property
+    def is_foreign(self) -> bool:
+        """Deprecated (as in webknossos 4.3.3): use `Layer.is_mag_view_foreign`."""
+        warn_deprecated("MagView.is_foreign", "Layer.is_mag_view_foreign()")
+        return self._is_foreign
+
+    @property
     def read_only(self) -> bool:
-        return self._read_only or self._layer.read_only or self.is_foreign
+        return self._read_only or self._layer.read_only or self._is_foreign
 
     def _ensure_writable(self) -> None:
         """Raises `ReadOnlyError` (`ForeignPathError` for linked and referenced mags)."""
         self._layer._ensure_writable()
-        if self.is_foreign:
+        if self._is_foreign:
             raise ForeignPathError(f"mag {self.name} of layer {self._layer.name!r} lies outside the dataset "
                                    f"{self._layer.dataset.path} ({self._path}): linked and referenced data is read-only")
         super()._ensure_writable()
@@ -129,6 +165,124 @@ class MagView(View):
         """Mag-1 boxes of the shards that exist on disk."""
         return [BoundingBox(off, shape).from_mag_to_mag1(self._mag) for off, shape in self._array.list_shards()]
 
-    def compress(self, executor: Executor | None = None) -> None:
-        """Rewrite this mag compressed, in place (shard by shard)."""
-        self._layer._compress_mag(self, executor)
+    def get_views_on_disk(self, read_only: bool | None = None) -> Iterator[View]:
+        """A view for each shard on disk (mag-1 boxes of whole shards), e.g. to work on
+        the data that exists in parallel; writable views must lie in the layer's box."""
+        for box in self.get_bounding_boxes_on_disk():
+            yield self.get_view(absolute_bounding_box=box, read_only=read_only)
+
+    def get_zarr_array(self) -> Any:
+        """The mag as a zarr-python array (``zarr.open_array``), for Zarr mags.
+
+        Writes through it bypass wkpy's locks and bounding-box updates; the array opens
+        read-only (``mode="r"``) when the mag is read-only here.
+
+        Raises
+        ------
+        UnsupportedError
+            A WKW mag, or the optional package ``zarr`` is not installed (also a `ValueError`).
+        """
+        if self.data_format == "wkw":
+            raise UnsupportedError(f"mag {self.name} of layer {self._layer.name!r} is WKW: there is no Zarr "
+                                   "array to open (as in webknossos)")
+        try:
+            import zarr
+        except ImportError:
+            raise UnsupportedError("get_zarr_array needs the optional package zarr (pip install zarr)") from None
+        return zarr.open_array(os.fspath(self._path), mode="r" if self.read_only else "r+")
+
+    def compress(self, *, target_path: str | os.PathLike[str] | None = None,
+                 executor: Executor | None = None) -> None:
+        """Rewrite this mag compressed (same chunk and shard shapes), in place or, with
+        `target_path`, into the same layer and mag of the dataset there (see `rechunk`)."""
+        if target_path is None:
+            self._layer._rechunk_mag(self, None, None, True, executor, keep_layout=True)
+        else:
+            self.rechunk(chunk_shape=self.info.chunk_shape, shard_shape=self.info.shard_shape, compress=True,
+                         target_path=target_path, executor=executor)
+
+    def rechunk(
+        self,
+        *,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        compress: bool | Zarr3Config | None = None,
+        target_path: str | os.PathLike[str] | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        """Rewrite this mag with new chunk and shard shapes and compression (defaults, as
+        in webknossos: 32³ chunks, 1024³ shards, compressed).
+
+        In place, the new mag is built beside the old one and swapped in in one atomic
+        step (writers of the mag wait meanwhile; see `wkpy._trash`). With `target_path`
+        the data goes into the layer of that name in the dataset at `target_path`
+        (created if needed) and this mag stays as it is.
+
+        Raises
+        ------
+        ReadOnlyError
+            In place on a read-only, linked or referenced mag.
+        """
+        if target_path is None:
+            self._layer._rechunk_mag(self, chunk_shape, shard_shape, True if compress is None else compress,
+                                     executor)
+            return
+        from wkpy.copy import copy_mag_data
+        from wkpy.dataset.dataset import Dataset
+
+        layer = self._layer
+        target_ds = Dataset(target_path, voxel_size_with_unit=layer.dataset.voxel_size_with_unit, exist_ok=True)
+        target_layer = target_ds.get_or_add_layer(
+            layer.name, layer.category, dtype=layer.dtype, num_channels=layer.num_channels,
+            data_format=layer.data_format, largest_segment_id=getattr(layer, "largest_segment_id", None))
+        target_layer.bounding_box = layer.bounding_box
+        target = target_layer.get_or_add_mag(self._mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                             compress=True if compress is None else compress)
+        copy_mag_data(self, target._array, executor, f"rechunking {layer.name}/{self.name}")
+
+    def merge_with_view(self, other: MagView, executor: Executor | None = None) -> None:
+        """Write the data of `other` (a volume annotation: one chunk per file, same dtype
+        and mag) over this mag, shard by shard: what `other` holds on disk replaces the
+        voxels here, everything else stays. The layer's box grows to the touched shards,
+        as in webknossos.
+
+        Raises
+        ------
+        InvalidRequestError
+            `other` has several chunks per file, another dtype or another mag (also an
+            `AssertionError`, as in webknossos).
+        """
+        from wkpy.executor import map_on_executor
+
+        self._ensure_writable()
+        if tuple(other.info.chunks_per_shard) != (1, 1, 1):
+            raise InvalidRequestError(f"{other} has {tuple(other.info.chunks_per_shard)} chunks per file; "
+                                      "a volume annotation to merge has one")
+        if other.get_dtype() != self.get_dtype():
+            raise InvalidRequestError(f"cannot merge {other.get_dtype()} data into a {self.get_dtype()} mag")
+        if other.mag != self._mag:
+            raise InvalidRequestError(f"cannot merge mag {other.mag} into mag {self._mag}")
+        shard = self._get_file_dimensions_mag1()
+        groups: dict[Vec3Int, list[BoundingBox]] = {}
+        for box in other.get_bounding_boxes_on_disk():
+            for cell in box.chunk(shard, shard):
+                key = cell.topleft - cell.topleft % shard
+                groups.setdefault(key, []).append(cell)
+        if not groups:
+            return
+        box = self._layer.bounding_box
+        for key in groups:
+            box = box.extended_by(BoundingBox(key, shard))
+        self._layer.bounding_box = box
+        map_on_executor(self.merge_chunk, [(other, BoundingBox(key, shard), boxes) for key, boxes in groups.items()],
+                        executor, "merging with the fallback layer")
+
+    def merge_chunk(self, args: tuple[MagView, BoundingBox, list[BoundingBox]]) -> None:
+        """One task of `merge_with_view`: (other, a shard box of this mag, the boxes of
+        `other` inside it), all in mag 1."""
+        other, shard, boxes = args
+        data = self.read(absolute_bounding_box=shard)
+        for box in boxes:
+            part = box.offset(-shard.topleft).in_mag(self._mag)
+            data[(slice(None), *part.to_slices())] = other.read(absolute_bounding_box=box)
+        self.write(data, absolute_bounding_box=shard, json_update_allowed=False)

@@ -19,11 +19,16 @@ from wkpy.storage.array import Array, ArrayInfo
 if TYPE_CHECKING:
     from wkpy.dataset._utils.buffered_slice_writer import BufferedSliceReader, BufferedSliceWriter
 
-__all__ = ["View", "UnalignedWriteWarning"]
+__all__ = ["View", "UnalignedViewWarning", "UnalignedWriteWarning"]
 
 
 class UnalignedWriteWarning(UserWarning):
     """A write to uncompressed WKW that is not aligned to the shard grid (allowed, but slow)."""
+
+
+class UnalignedViewWarning(UserWarning):
+    """A writable sub-view that is not aligned to the shard grid (as webknossos warns):
+    parallel writers to neighbouring such views would share shards."""
 
 
 @functools.cache
@@ -153,6 +158,24 @@ class View:
     def get_dtype(self) -> np.dtype:
         """The dtype of one channel."""
         return self._array.info.dtype
+
+    # webknossos' private names, which its users' code pokes; read-only views of our state
+    def _is_compressed(self) -> bool:
+        """Whether the mag's chunks are compressed."""
+        return self._array.info.compression
+
+    def _get_file_dimensions(self) -> Vec3Int:
+        """The shard (file) shape, in the mag's voxels."""
+        return Vec3Int(self._array.info.shard_shape)
+
+    def _get_file_dimensions_mag1(self) -> Vec3Int:
+        """The shard (file) shape in mag-1 voxels: the default chunk of chunked work."""
+        return self._get_file_dimensions() * self._mag.to_vec3_int()
+
+    @property
+    def _cached_array(self) -> Array | None:
+        """The opened storage of the view (webknossos' name)."""
+        return self._array
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mag={self._mag}, bounding_box={self.bounding_box})"
@@ -290,12 +313,16 @@ class View:
             raise InvalidRequestError(f"the box to write {box} is not inside the view's box {self.bounding_box}")
         return self.bounding_box
 
+    def _is_shard_aligned(self, target: BoundingBox, clip: BoundingBox) -> bool:
+        """Whether `target` (mag voxels) covers whole shards, or ends where `clip` does."""
+        shard = self._array.info.shard_shape
+        return target.align_with_mag(shard, ceil=True).intersected_with(clip, dont_assert=True) == target
+
     def _check_alignment(self, target: BoundingBox, clip: BoundingBox) -> None:
         """Refuse (or, for raw WKW, warn about) a write box not aligned to the shard grid."""
-        shard = self._array.info.shard_shape
-        aligned = target.align_with_mag(shard, ceil=True).intersected_with(clip, dont_assert=True)
-        if aligned == target:
+        if self._is_shard_aligned(target, clip):
             return
+        shard = self._array.info.shard_shape
         message = (f"the box to write {target} (in mag {self._mag}) is not aligned with the shard shape "
                    f"{tuple(shard)}; write shard-aligned boxes or pass allow_unaligned=True")
         if self._array.info.data_format == "wkw" and not self._array.info.compression:
@@ -325,10 +352,17 @@ class View:
         box = resolve_box(self.bounding_box, self._mag, size=size, relative_offset=relative_offset,
                           absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
                           absolute_bounding_box=absolute_bounding_box)
-        box_in_mag(box, self._mag, allow_empty=self.bounding_box.is_empty())
-        if not read_only and not self.bounding_box.contains_bbox(box):
-            raise InvalidRequestError(f"the sub-view {box} is larger than {self.bounding_box}; "
-                                      "only read-only views may be")
+        target = box_in_mag(box, self._mag, allow_empty=self.bounding_box.is_empty())
+        if not read_only:
+            if not self.bounding_box.contains_bbox(box):
+                raise InvalidRequestError(f"the sub-view {box} is larger than {self.bounding_box}; "
+                                          "only read-only views may be")
+            clip = box_in_mag(self.bounding_box.align_with_mag(self._mag, ceil=True), self._mag, allow_empty=True)
+            if not self._is_shard_aligned(target, clip):
+                warnings.warn(f"[WARNING] get_view() was called without shard alignment: the box {box} "
+                              f"(in mag 1) is not aligned with the shard shape {tuple(self.info.shard_shape)} "
+                              f"of mag {self._mag}; writing to such views in parallel is error-prone",
+                              UnalignedViewWarning, stacklevel=2)
         return View(self._array, box, self._mag, read_only)
 
     def chunk(
@@ -351,8 +385,30 @@ class View:
         boxes = self.bounding_box.chunk(shape, alignments)
         return (self.get_view(absolute_bounding_box=box, read_only=read_only) for box in boxes)
 
-    def _default_chunk_shape(self) -> Vec3Int:
-        return Vec3Int(self._array.info.shard_shape) * self._mag.to_vec3_int()
+    def _check_chunk_shape(self, chunk_shape: Vec3Int, read_only: bool) -> None:
+        """Refuse a chunk shape of chunked work that is not a multiple of the mag's chunk
+        (for writable views: of its shard), in mag-1 voxels, as webknossos does.
+
+        Raises
+        ------
+        InvalidRequestError
+            (also an `AssertionError`, as in webknossos).
+        """
+        if not chunk_shape.is_positive(strictly_positive=True):
+            raise InvalidRequestError(f"chunk_shape {tuple(chunk_shape)} must be positive in every dimension")
+        info = self._array.info
+        divisor = self._mag.to_vec3_int() * Vec3Int(info.shard_shape if not read_only else info.chunk_shape)
+        if chunk_shape % divisor != Vec3Int(0, 0, 0):
+            what = "shard" if not read_only else "chunk"
+            raise InvalidRequestError(f"chunk_shape {tuple(chunk_shape)} (in mag 1) must be a multiple of the "
+                                      f"{what} shape times the mag, {tuple(divisor)}")
+
+    def _work_chunk_shape(self, chunk_shape: Vec3IntLike | None) -> Vec3Int:
+        if chunk_shape is None:
+            return self._get_file_dimensions_mag1()
+        shape = Vec3Int(chunk_shape)
+        self._check_chunk_shape(shape, self.read_only)
+        return shape
 
     def for_each_chunk(
         self,
@@ -361,10 +417,17 @@ class View:
         executor: Executor | None = None,
         progress_desc: str | None = None,
     ) -> None:
-        """Call `func_per_chunk((view, i))` for each shard-sized chunk, on `executor`."""
+        """Call `func_per_chunk((view, i))` for each chunk (default: one per shard), on `executor`.
+
+        Raises
+        ------
+        InvalidRequestError
+            `chunk_shape` (mag 1) is not a multiple of the shard shape times the mag (of
+            the chunk shape, for read-only views), as in webknossos (also an `AssertionError`).
+        """
         from wkpy.executor import map_on_executor
 
-        shape = Vec3Int(chunk_shape) if chunk_shape is not None else self._default_chunk_shape()
+        shape = self._work_chunk_shape(chunk_shape)
         views = list(self.chunk(shape, shape))
         map_on_executor(func_per_chunk, [(v, i) for i, v in enumerate(views)], executor, progress_desc)
 
@@ -375,10 +438,10 @@ class View:
         executor: Executor | None = None,
         progress_desc: str | None = None,
     ) -> list[Any]:
-        """`func_per_chunk(view)` for each chunk, results in chunk order."""
+        """`func_per_chunk(view)` for each chunk, results in chunk order (see `for_each_chunk`)."""
         from wkpy.executor import map_on_executor
 
-        shape = Vec3Int(chunk_shape) if chunk_shape is not None else self._default_chunk_shape()
+        shape = self._work_chunk_shape(chunk_shape)
         return map_on_executor(func_per_chunk, list(self.chunk(shape, shape)), executor, progress_desc)
 
     def for_zipped_chunks(
@@ -390,35 +453,55 @@ class View:
         executor: Executor | None = None,
         progress_desc: str | None = None,
     ) -> None:
-        """Pair chunks of this view with the same regions of `target_view` and process them."""
+        """Pair the chunks of this view with those of `target_view` and process the pairs.
+
+        Both views are cut into chunks aligned to their chunk shapes (mag 1; default for
+        both: the larger shard of the two, times the mag), as in webknossos.
+
+        Raises
+        ------
+        InvalidRequestError
+            Only one chunk shape given; a chunk shape that is not a multiple of the
+            view's shard (chunk, for read-only views) shape times the mag; or the ratio of
+            the views' sizes differs from that of the chunk shapes (also an `AssertionError`).
+        """
         from wkpy.executor import map_on_executor
 
-        src_shape = Vec3Int(source_chunk_shape) if source_chunk_shape is not None else self._default_chunk_shape()
-        dst_shape = Vec3Int(target_chunk_shape) if target_chunk_shape is not None else target_view._default_chunk_shape()
-        if src_shape != dst_shape:
-            raise InvalidRequestError(f"source chunk shape {src_shape} and target chunk shape {dst_shape} "
-                                      "must cover the same mag-1 region")
-        offset = target_view.bounding_box.topleft - self.bounding_box.topleft
-        jobs = []
-        for i, target in enumerate(target_view.chunk(dst_shape, dst_shape)):
-            source = self.get_view(absolute_bounding_box=target.bounding_box.offset(-offset), read_only=True)
-            jobs.append((source, target, i))
+        if source_chunk_shape is None or target_chunk_shape is None:
+            if source_chunk_shape is not None or target_chunk_shape is not None:
+                raise InvalidRequestError("give both source_chunk_shape and target_chunk_shape, or neither")
+            src_shape = dst_shape = self._get_file_dimensions_mag1().pairmax(target_view._get_file_dimensions_mag1())
+        else:
+            src_shape, dst_shape = Vec3Int(source_chunk_shape), Vec3Int(target_chunk_shape)
+            self._check_chunk_shape(src_shape, self.read_only)
+            target_view._check_chunk_shape(dst_shape, target_view.read_only)
+        src_size, dst_size = self.bounding_box.size, target_view.bounding_box.size
+        if self.bounding_box.is_empty() or target_view.bounding_box.is_empty():
+            return
+        if any(s * d != t * c for s, d, t, c in zip(src_size, dst_shape, dst_size, src_shape)):
+            raise InvalidRequestError(f"the views' sizes {tuple(src_size)} and {tuple(dst_size)} (mag 1) are not "
+                                      f"in the ratio of the chunk shapes {tuple(src_shape)} and {tuple(dst_shape)}")
+        pairs = zip(self.chunk(src_shape, src_shape), target_view.chunk(dst_shape, dst_shape))
+        jobs = [(source, target, i) for i, (source, target) in enumerate(pairs)]
         map_on_executor(func_per_chunk, jobs, executor, progress_desc)
 
-    def content_is_equal(self, other: View, executor: Executor | None = None) -> bool:
-        """Whether both views hold the same voxels (compared shard by shard)."""
+    def content_is_equal(self, other: View, executor: Executor | None = None, progress_desc: str | None = None,
+                         chunk_shape: Vec3IntLike | None = None) -> bool:
+        """Whether both views hold the same voxels, compared chunk by chunk (default: per
+        shard; `chunk_shape` in mag 1, a multiple of the mag's chunk shape)."""
+        from wkpy.executor import map_on_executor
+
         if self.bounding_box.size != other.bounding_box.size or self._mag != other._mag:
             return False
+        mine = self.get_view(read_only=True)
+        shape = mine._work_chunk_shape(chunk_shape)
         offset = other.bounding_box.topleft - self.bounding_box.topleft
-        shape = self._default_chunk_shape()
 
         def same(view: View) -> bool:
             there = other.get_view(absolute_bounding_box=view.bounding_box.offset(offset), read_only=True)
             return bool(np.array_equal(view.read(), there.read()))
 
-        from wkpy.executor import map_on_executor
-
-        return all(map_on_executor(same, list(self.chunk(shape, shape, read_only=True)), executor, None))
+        return all(map_on_executor(same, list(mine.chunk(shape, shape, read_only=True)), executor, progress_desc))
 
     def get_buffered_slice_writer(self, buffer_size: int | None = None, dimension: str | int = "z",
                                   **kwargs: Any) -> BufferedSliceWriter:
