@@ -8,6 +8,7 @@ from wkpy import dataset, geometry, utils
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat
 from wkpy.dataset.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, Dataset, LayerCategoryType
 from wkpy.dataset.sampling_modes import SamplingModes
+from wkpy.dataset.transfer_mode import TransferMode
 from wkpy.errors import *  # noqa: F403
 from wkpy.errors import __all__ as _errors_all
 from wkpy.geometry.constants import *  # noqa: F403
@@ -35,7 +36,7 @@ from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.storage import ArrayInfo
 from wkpy.storage.zarr3 import Zarr3Config
-from wkpy.dataset.layer.view.view import UnalignedWriteWarning, View
+from wkpy.dataset.layer.view.view import UnalignedViewWarning, UnalignedWriteWarning, View
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
 # properties classes, view configurations, coordinate transformations, attachments (api-props)
@@ -76,6 +77,8 @@ __all__ = sorted({
     "MagView",
     "SamplingModes",
     "SegmentationLayer",
+    "TransferMode",
+    "UnalignedViewWarning",
     "UnalignedWriteWarning",
     "Vec3Float",
     "Vec3FloatLike",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import warnings
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from wkpy.errors import AlignmentError, DataMismatchError
+from wkpy.errors import AlignmentError, DataMismatchError, InvalidRequestError
 from wkpy.geometry import BoundingBox, Vec3Int, Vec3IntLike
 from wkpy.dataset.layer.view.view import box_in_mag, resolve_box
 
@@ -21,16 +22,30 @@ _AXES = {"x": 0, "y": 1, "z": 2}
 
 
 def _axis(dimension: str | int) -> int:
-    axis = _AXES.get(dimension, dimension) if isinstance(dimension, str) else dimension
+    """0, 1 or 2 for ``"x"``, ``"y"``, ``"z"``; integers are deprecated (as in webknossos 4.3.3)."""
+    if isinstance(dimension, int) and not isinstance(dimension, bool):
+        warnings.warn(f"[DEPRECATION] dimension={dimension}: an integer dimension is deprecated, name the axis "
+                      "instead, e.g. dimension='z'", DeprecationWarning, stacklevel=4)
+        axis: object = dimension
+    else:
+        axis = _AXES.get(dimension) if isinstance(dimension, str) else None
     if axis not in (0, 1, 2):
-        raise ValueError(f"dimension must be x, y, z or 0, 1, 2, got {dimension!r}")
-    return int(axis)
+        raise InvalidRequestError(f"dimension must be 'x', 'y' or 'z', got {dimension!r}")
+    return int(axis)  # type: ignore[call-overload]
 
 
 class BufferedSliceWriter:
     """Collects 2-D slices ((w, h) or (c, w, h)) and writes them `buffer_size` at a time.
 
-    Use as a context manager; leaving it writes what is still buffered.
+    Use as a context manager; leaving it writes what is still buffered. `buffer_size`
+    defaults to the shard depth along `dimension`.
+
+    Raises
+    ------
+    AlignmentError
+        Without `allow_unaligned`: the start along `dimension` is not a multiple of the
+        chunk depth, or `buffer_size` is not a multiple of it (a `ValueError`, as in
+        webknossos; with `allow_unaligned` a `UserWarning` instead).
     """
 
     def __init__(
@@ -54,19 +69,40 @@ class BufferedSliceWriter:
         self._json_update_allowed = json_update_allowed
         self._slices: list[np.ndarray] = []
         self._written = 0
+        self._topleft = Vec3Int(0, 0, 0)
+        self.reset_offset(relative_offset, absolute_offset, relative_bounding_box, absolute_bounding_box)
+        depth = view.info.chunk_shape[self._axis]
+        if self._buffer_size >= depth and self._buffer_size % depth:
+            self._misaligned(f"buffer_size {self._buffer_size} is not a multiple of the chunk depth {depth} along "
+                             f"the slice axis, so buffers straddle chunks")
+
+    def _misaligned(self, what: str) -> None:
+        message = f"{what}: each chunk there is written twice, which is slow"
+        if not self._allow_unaligned:
+            raise AlignmentError(f"{message}; pass allow_unaligned=True to accept that")
+        warnings.warn(f"[WARNING] {message}", UserWarning, stacklevel=4)
+
+    def reset_offset(
+        self,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: BoundingBox | None = None,
+        absolute_bounding_box: BoundingBox | None = None,
+    ) -> None:
+        """Write what is buffered, then continue at a new position (mag 1; default: the
+        view's top-left), as in webknossos."""
+        self._flush()
         if all(v is None for v in (relative_offset, absolute_offset, relative_bounding_box, absolute_bounding_box)):
             relative_offset = (0, 0, 0)
-        box = resolve_box(view.bounding_box, view.mag, relative_offset=relative_offset,
+        box = resolve_box(self._view.bounding_box, self._view.mag, relative_offset=relative_offset,
                           absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
                           absolute_bounding_box=absolute_bounding_box, size_in_mag=(0, 0, 0))
-        self._topleft = box_in_mag(box, view.mag, allow_empty=True).topleft  # in the mag's voxels
-        depth = view.info.chunk_shape[self._axis]
-        if self._topleft[self._axis] % depth and not allow_unaligned:
-            raise AlignmentError(f"offset {self._topleft[self._axis]} along the slice axis is not a multiple of "
-                                 f"the chunk depth {depth}; pass allow_unaligned=True")
-        if self._buffer_size >= depth and self._buffer_size % depth and not allow_unaligned:
-            raise AlignmentError(f"buffer_size {self._buffer_size} is not a multiple of the chunk depth {depth}; "
-                                 "pass allow_unaligned=True")
+        self._topleft = box_in_mag(box, self._view.mag, allow_empty=True).topleft  # in the mag's voxels
+        self._written = 0
+        depth = self._view.info.chunk_shape[self._axis]
+        if self._topleft[self._axis] % depth:
+            self._misaligned(f"the start {self._topleft[self._axis]} (in mag {self._view.mag}) along the slice axis "
+                             f"does not align with the chunk depth {depth}")
 
     def send(self, section: np.ndarray) -> None:
         """Add the next slice; full buffers are written at once."""

@@ -657,6 +657,77 @@ class Layer:
             self._grow_bounding_box(_rescaled_box(foreign, mag))
         return self._mags[mag]
 
+    def add_mag_from_zarrarray(
+        self,
+        mag: MagLike,
+        path: str | os.PathLike[str],
+        *,
+        move: bool = False,
+        extend_layer_bounding_box: bool = True,
+    ) -> MagView:
+        """Add the Zarr3 array at `path` (relative paths from the dataset folder) as mag
+        `mag`: its files are copied (with `move`: the folder is renamed, which needs the
+        same file system) into a hidden folder of the layer, checked, then listed and
+        renamed into place, as webknossos' method of that name. With
+        `extend_layer_bounding_box`, the box grows to the array's extent (same top-left).
+
+        Raises
+        ------
+        DataMismatchError
+            Not a zarr3 layer, or the array holds another dtype or number of channels.
+        CorruptFileError
+            No valid Zarr3 array at `path` (a `ValueError`, as in webknossos).
+        DuplicateError
+            The mag, or a folder of its name, exists.
+        """
+        from wkpy.storage import open_array
+        from wkpy.utils import copytree
+
+        self._ensure_writable()
+        if self.data_format != "zarr3":
+            raise DataMismatchError(f"add_mag_from_zarrarray needs a zarr3 layer; {self.name!r} is {self.data_format}")
+        source = Path(path) if Path(path).is_absolute() else self._dataset.path / path
+        found = open_array(source, "zarr3").info
+        if (found.dtype, found.num_channels) != (self.dtype, self.num_channels):
+            raise DataMismatchError(f"the array at {source} holds {found.num_channels}×{found.dtype}, layer "
+                                    f"{self.name!r} {self.num_channels}×{self.dtype}")
+        mag = Mag(mag)
+        if mag in self._mags:
+            raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+        target = ensure_inside(self._dataset.path, self.path / mag.to_layer_name(), "create")
+        if os.path.lexists(target):
+            raise DuplicateError(f"{target} exists already; move it away first")
+        entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}")
+
+        def add(p: LayerProperties) -> None:
+            if p.get_mag(mag) is not None:
+                raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+            p.mags.append(entry)
+
+        target.parent.mkdir(exist_ok=True)   # the mag lock is keyed by the layer folder
+        new = new_folder_for(target)
+        lock = mag_lock_file(target)
+        with path_lock(lock):
+            try:
+                if move:
+                    os.rename(source, new)
+                else:
+                    copytree(source, new)
+                array = open_array(new, "zarr3")
+                new_mag_generation(lock)
+                self._dataset._update_layer(self.name, add, publish=(new, target))
+            except BaseException:
+                if move and os.path.isdir(new) and not os.path.lexists(source):
+                    os.rename(new, source)       # give the array back
+                elif os.path.lexists(new):
+                    remove(new)
+                raise
+        if extend_layer_bounding_box:
+            end = Vec3Int(array.shape) * mag.to_vec3_int()  # type: ignore[attr-defined]
+            box = self.bounding_box
+            self.bounding_box = box.with_size(box.size.pairmax(end - box.topleft))
+        return self._mags[mag]
+
     def as_segmentation_layer(self) -> SegmentationLayer:
         """This layer as a `SegmentationLayer`.
 
@@ -715,7 +786,11 @@ class Layer:
     def _resolve_mag_path(self, mag_props: MagProperties) -> Path:
         if mag_props.path:
             path = Path(mag_props.path)
-            return path if path.is_absolute() else self._dataset.path / path
+            if path.is_absolute():
+                return path
+            if ".." in path.parts:   # e.g. "../<dataset>/color/1": against the dataset's real folder
+                return Path(os.path.normpath(os.path.join(os.path.realpath(self._dataset.path), path)))
+            return self._dataset.path / path
         for name in (mag_props.mag.to_layer_name(), mag_props.mag.to_long_layer_name(), str(mag_props.mag.max_dim)):
             if (self.path / name).exists():
                 return self.path / name
@@ -779,7 +854,7 @@ class Layer:
         interpolation_mode: str = "default",
         compress: bool = True,
         sampling_mode: str = "anisotropic",
-        align_with_other_layers: bool = True,
+        align_with_other_layers: bool | Dataset = True,
         buffer_shape: Vec3IntLike | int | None = None,
         chunk_shape: Vec3IntLike | int | None = None,
         shard_shape: Vec3IntLike | int | None = None,
@@ -805,7 +880,7 @@ class Layer:
         voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
         if mode == SamplingModes.CONSTANT_Z:
             top = Mag((top.x, top.y, start.z))
-        align = {m for layer in self._dataset.layers.values() for m in layer.mags} if align_with_other_layers else set()
+        align = _mags_to_align_with(self._dataset, align_with_other_layers)
         ladder = mags_to_downsample(start, top, voxel_size, align)
         if len({m.max_dim for m in ladder}) != len(ladder) and not force_sampling_scheme:
             raise OperationError(f"the mag ladder {[m.to_layer_name() for m in ladder]} repeats a maximum "
@@ -887,7 +962,7 @@ class Layer:
         finest_mag: MagLike = 1,
         compress: bool = True,
         sampling_mode: str = "anisotropic",
-        align_with_other_layers: bool = True,
+        align_with_other_layers: bool | Dataset = True,
         buffer_shape: Vec3IntLike | int | None = None,
         executor: Executor | None = None,
     ) -> None:
@@ -899,7 +974,7 @@ class Layer:
         start, finest = Mag(from_mag), Mag(finest_mag)
         mode = SamplingModes.parse(sampling_mode)
         voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
-        align = {m for layer in self._dataset.layers.values() for m in layer.mags} if align_with_other_layers else set()
+        align = _mags_to_align_with(self._dataset, align_with_other_layers)
         ladder = [finest, *mags_to_downsample(finest, start, voxel_size, align)]
         ladder = list(reversed(ladder))
         if ladder[0] != start:
@@ -911,6 +986,18 @@ class Layer:
             run_per_shard(upsample_job, source, target, self.bounding_box, executor,
                           lambda box: (source._array, target._array, box, factors),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
+
+
+def _mags_to_align_with(dataset: Dataset, align_with_other_layers: Any) -> set[Mag]:
+    """The mags of every layer of `dataset`, or of the dataset given instead (as webknossos
+    takes ``align_with_other_layers=<Dataset>``); none for False."""
+    from wkpy.dataset.dataset import Dataset
+
+    if isinstance(align_with_other_layers, Dataset):
+        dataset = align_with_other_layers
+    elif not align_with_other_layers:
+        return set()
+    return {m for layer in dataset.layers.values() for m in layer.mags}
 
 
 class SegmentationLayer(Layer):

@@ -344,8 +344,8 @@ class View:
         """A sub-view; only read-only views may reach outside this view's box."""
         if read_only is None:
             read_only = self.read_only
-        elif self.read_only and not read_only:
-            raise ReadOnlyError(f"a writable view cannot be made from the read-only {self}")
+        elif self.read_only and not read_only:   # an AssertionError too, as in webknossos
+            raise InvalidRequestError(f"a writable view cannot be made from the read-only {self}")
         if size is not None and relative_offset is None and absolute_offset is None \
                 and relative_bounding_box is None and absolute_bounding_box is None:
             relative_offset = (0, 0, 0)
