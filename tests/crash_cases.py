@@ -257,6 +257,55 @@ def _copy_case() -> Case:
     return Case("copy_dataset", build, operate, verify)
 
 
+# rename_layer -------------------------------------------------------------------------------
+def _rename_case() -> Case:
+    def build(p: Path) -> None:
+        make_dataset(p, {"color": 1}, extra_mags=(2,))
+
+    def operate(p: Path) -> None:
+        wk.Dataset.open(p).get_layer("color").name = "renamed"
+
+    def verify(p: Path, case: Case) -> None:
+        ds = wk.Dataset.open(p)
+        names = sorted(n for n in ds.layers if n in ("color", "renamed"))
+        assert len(names) == 1, f"after a killed rename the dataset lists {names}"
+        np.testing.assert_array_equal(read_all(ds.get_layer(names[0]).get_mag(1)), volume(1),
+                                      err_msg=f"layer {names[0]!r} after a killed rename")
+        if names == ["color"]:
+            operate(p)  # the next call succeeds
+        layer = wk.Dataset.open(p).get_layer("renamed")
+        np.testing.assert_array_equal(read_all(layer.get_mag(1)), volume(1), err_msg="after a rename")
+        assert not (p / "color").exists() and (p / "renamed" / "1").is_dir()
+        assert_no_leftovers(p, "a killed rename and a second one")
+
+    return Case("rename_layer", build, operate, verify)
+
+
+# add_mag_as_copy ------------------------------------------------------------------------------
+def _copy_mag_case() -> Case:
+    def build(p: Path) -> None:
+        make_dataset(p / "src", {"color": 1}, compress=False)
+        wk.Dataset(p / "dst", voxel_size=(1, 1, 1)).add_layer("color", "color", dtype="uint8")
+
+    def operate(p: Path) -> None:   # re-chunked and compressed: a copy through the kernels
+        wk.Dataset.open(p / "dst").get_layer("color").add_mag_as_copy(
+            wk.Dataset.open(p / "src").get_layer("color").get_mag(1), shard_shape=CHUNK, compress=True)
+
+    def verify(p: Path, case: Case) -> None:
+        layer = wk.Dataset.open(p / "dst").get_layer("color")
+        if wk.Mag(1) in layer.mags:   # listed only once it is complete
+            np.testing.assert_array_equal(read_all(layer.get_mag(1)), volume(1),
+                                          err_msg="a mag listed after a killed add_mag_as_copy is incomplete")
+        else:
+            assert not (p / "dst" / "color" / "1").exists(), "an unlisted mag folder after a killed copy"
+            operate(p)  # the next call succeeds
+            layer = wk.Dataset.open(p / "dst").get_layer("color")
+            np.testing.assert_array_equal(read_all(layer.get_mag(1)), volume(1), err_msg="add_mag_as_copy")
+        assert_no_leftovers(p / "dst", "a killed add_mag_as_copy")
+
+    return Case("add_mag_as_copy", build, operate, verify)
+
+
 # writes --------------------------------------------------------------------------------
 # Boxes each inside one 64³ shard, unaligned to the 32³ chunks, not overlapping.
 WRITE_BOXES = [((5, 7, 9), (50, 40, 45)), ((67, 10, 65), (60, 30, 20)), ((70, 70, 70), (58, 58, 58)),
@@ -326,6 +375,7 @@ def _read_boxes_until(p: Path, stop: threading.Event, torn: list) -> None:
 CASES: dict[str, Case] = {c.name: c for c in [
     _compress_case("wkw"), _compress_case("zarr3"), _delete_layer_case(), _delete_mag_case(),
     _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True),
+    _rename_case(), _copy_mag_case(),
 ]}
 
 

@@ -355,8 +355,11 @@ class Dataset:
             for entry in found.mags:
                 if entry.path is not None:
                     entry.path = moved(entry.path)
-            for attachment in getattr(found, "attachments", None) or ():
-                attachment.path = moved(attachment.path)
+            attachments = getattr(found, "attachments", None)
+            if attachments is not None:   # a view of the JSON: changed, then set back
+                for attachment in attachments:
+                    attachment.path = moved(attachment.path)
+                found.attachments = attachments
             found.name = new_name
             if has_folder:
                 markers.append(rename_marker(old, new))

@@ -194,7 +194,10 @@ class MagView(View):
     def compress(self, *, target_path: str | os.PathLike[str] | None = None,
                  executor: Executor | None = None) -> None:
         """Rewrite this mag compressed (same chunk and shard shapes), in place or, with
-        `target_path`, into the same layer and mag of the dataset there (see `rechunk`)."""
+        `target_path`, into the same layer and mag of the dataset there (see `rechunk`).
+        A compressed mag is left as it is (as in webknossos), also with `target_path`."""
+        if self.info.compression:
+            return
         if target_path is None:
             self._layer._rechunk_mag(self, None, None, True, executor, keep_layout=True)
         else:
