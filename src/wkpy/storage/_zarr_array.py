@@ -1,11 +1,17 @@
-"""Zarr v3 mags: a `zarr.json` and chunk files (`c/0/0/0/0`), sharded or not.
+"""Zarr chunk files behind the `Array` seam, for both Zarr versions.
 
-Every voxel of a request is copied by the `wkcore._shard` kernel, one task per chunk file
-on the internal I/O pool (a request within few files is split along inner-chunk borders,
-so every core decodes or encodes). Writers of one file take turns under its lock file
-(`wkpy.locking`, across threads and processes); a file is replaced by renaming a complete
-new one over it, so readers need no lock and never see a torn file. The array's shape in
-`zarr.json` grows, shard-aligned, when data is written beyond it (as webknossos does).
+`ZarrArray` holds what Zarr v2 (`.zarray`) and Zarr v3 (`zarr.json`) arrays share once
+their metadata is parsed into an `ArrayMeta`: box reads and writes of chunk files (sharded
+or not) through the `wkcore._shard` kernel, the shape's growth, and listing the chunk files
+on disk. `Zarr3Array` (`wkpy.storage.zarr3`) and `Zarr2Array` (`wkpy.storage.zarr2`) add
+only their metadata file, its parser and what `create` writes.
+
+Every voxel of a request is copied by the kernel, one task per chunk file on the internal
+I/O pool (a request within few files is split along inner-chunk borders, so every core
+decodes or encodes). Writers of one file take turns under its lock file (`wkpy.locking`,
+across threads and processes); a file is replaced by renaming a complete new one over it,
+so readers need no lock and never see a torn file. The array's shape in the metadata grows,
+shard-aligned, when data is written beyond it (as webknossos does).
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,28 +30,22 @@ from wkcore import _shard
 from wkpy.errors import DataMismatchError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
-from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
-from wkpy.storage._zarr3_meta import (
-    DTYPES,
-    ZARR_JSON,
-    ArrayMeta,
-    Zarr3Config,
-    array_document,
-    default_codecs,
-    dumps_array,
-    parse_array,
-    parse_array_doc,
-    write_json_atomic,
-)
+from wkpy.storage._zarr3_meta import ArrayMeta, dumps_array, write_json_atomic
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, split_by_shard, split_for_threads
 
-__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
+__all__ = ["ZarrArray", "shard_spec"]
 
 C_ORDER = (0, 1, 2, 3)  # a shard's index lists its chunks in C order of (c, x, y, z)
 
 
+def shard_spec(meta: ArrayMeta) -> _shard.ShardSpec:
+    """The kernel's description of the chunk files of `meta`.
 
-def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
+    Raises
+    ------
+    UnsupportedError
+        A layout the kernel cannot handle (named with the metadata file).
+    """
     try:
         return _shard.ShardSpec(meta.dtype.itemsize, meta.shard, meta.chunk, meta.order, meta.big_endian,
                                 meta.steps, meta.sharded, meta.index_at_start, meta.index_big_endian,
@@ -54,8 +54,12 @@ def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
         raise UnsupportedError(f"{meta.file}: {e}") from None
 
 
-class Zarr3Array(MagFolder):
-    """One Zarr v3 mag folder (the `Array` interface of `wkpy.storage.array`)."""
+class ZarrArray(MagFolder):
+    """One Zarr mag folder (the `Array` interface of `wkpy.storage.array`); subclasses
+    give the metadata file (`META_FILE`), its parser (`parse_file`, `parse_doc`) and the
+    `ArrayInfo` they report (`_info`)."""
+
+    META_FILE: ClassVar[str]
 
     def __init__(self, path: Path, meta: ArrayMeta) -> None:
         self.path = Path(path)
@@ -76,65 +80,70 @@ class Zarr3Array(MagFolder):
 
     def _set_meta(self, meta: ArrayMeta) -> None:
         self._meta = meta
-        self._spec = _spec(meta)
-        codecs = tuple(meta.inner_codecs)
-        self.info = ArrayInfo("zarr3", meta.dtype, meta.shape[0], meta.chunk[1:], meta.shard[1:],  # type: ignore[arg-type]
-                              meta.compressed, Zarr3Config(codecs, meta.doc["chunk_key_encoding"]))
+        self._spec = shard_spec(meta)
+        self.info = self._info(meta)
+
+    # ---- what each Zarr version gives -----------------------------------------------------
+    @classmethod
+    def parse_file(cls, file: Path) -> ArrayMeta:
+        """Read and check the metadata file `file` (`PropertiesError`, `UnsupportedError`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def parse_doc(cls, file: Path, doc: Any) -> ArrayMeta:
+        """Check a metadata document as read from (or about to be written to) `file`."""
+        raise NotImplementedError
+
+    def _info(self, meta: ArrayMeta) -> ArrayInfo:
+        """The layout this array reports."""
+        raise NotImplementedError
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path) -> Zarr3Array:
+    def open(cls, path: Path) -> Any:
         """Open the mag folder `path`.
 
         Raises
         ------
         PropertiesError
-            `zarr.json` is missing or malformed (the message names the file and field).
+            The metadata file is missing or malformed (the message names the file and field).
         UnsupportedError
             A codec, data type or key encoding that wkpy does not read.
         """
-        return cls(path, parse_array(Path(path) / ZARR_JSON))
+        return cls(path, cls.parse_file(Path(path) / cls.META_FILE))
 
     @classmethod
-    def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
-        """Create an empty mag (shape (c, 0, 0, 0)) with webknossos' metadata for `info`.
-
-        `info.zarr3_config` overrides the chunk codecs and key encoding; without it the
-        codecs are webknossos' defaults (zstd only if `info.compression`).
-        """
-        dtype = np.dtype(info.dtype)
-        if dtype.name not in DTYPES:
-            raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
-        if any(s % c for s, c in zip(info.shard_shape, info.chunk_shape)):
-            raise DataMismatchError(f"shard_shape {tuple(info.shard_shape)} is not a multiple of "
-                                    f"chunk_shape {tuple(info.chunk_shape)}")
-        config = info.zarr3_config or Zarr3Config()
-        codecs = list(config.codecs) if config.codecs is not None else default_codecs(info.compression)
-        doc = array_document(dtype, info.num_channels, info.chunk_shape, info.shard_shape, codecs,
-                             config.chunk_key_encoding)
+    def _create_from_doc(cls, path: Path, doc: dict[str, Any]) -> Any:
+        """Check `doc`, then create the folder `path` holding it as the metadata file."""
         path = Path(path)
-        file = path / ZARR_JSON
-        meta = parse_array_doc(file, doc)        # check before anything is written
-        _spec(meta)
+        file = path / cls.META_FILE
+        meta = cls.parse_doc(file, doc)        # check before anything is written
+        shard_spec(meta)
         path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(file, dumps_array(doc))
         return cls(path, meta)
 
+    @staticmethod
+    def _check_shapes(info: ArrayInfo) -> None:
+        if any(s % c for s, c in zip(info.shard_shape, info.chunk_shape)):
+            raise DataMismatchError(f"shard_shape {tuple(info.shard_shape)} is not a multiple of "
+                                    f"chunk_shape {tuple(info.chunk_shape)}")
+
     # ---- shape --------------------------------------------------------------------------
     @property
     def shape(self) -> Vec3:
-        """The array's extent along x, y, z as `zarr.json` says (reads beyond it give the fill value)."""
+        """The array's extent along x, y, z as the metadata says (reads beyond it give the fill value)."""
         return self._meta.shape[1:]  # type: ignore[return-value]
 
     def refresh(self) -> None:
-        """Re-read `zarr.json` (another process may have grown the array)."""
-        self._set_meta(parse_array(self._meta.file))
+        """Re-read the metadata (another process may have grown the array)."""
+        self._set_meta(self.parse_file(self._meta.file))
 
     def resize(self, end: Sequence[int]) -> None:
         """Grow the shape so that it covers [0, end) along x, y, z: each axis that `end`
         exceeds grows to a whole number of shards (as webknossos does); none shrinks.
 
-        The update re-reads `zarr.json` under the mag's `zarr.json` lock (`wkpy.locking`),
+        The update re-reads the metadata under its lock (`wkpy.locking`),
         so concurrent growers (threads or processes) all take effect.
         """
         shard = self._meta.shard
@@ -144,11 +153,11 @@ class Zarr3Array(MagFolder):
 
         if grown(self.shape) == self.shape:
             return
-        with path_lock(lock_file_for(self.path, ZARR_JSON)):
-            meta = parse_array(self._meta.file)
+        with path_lock(lock_file_for(self.path, self.META_FILE)):
+            meta = self.parse_file(self._meta.file)
             shape = (meta.shape[0], *grown(meta.shape[1:]))
             if shape != meta.shape:
-                meta = meta.with_shape(shape)
+                meta = self.parse_doc(meta.file, meta.doc_with_shape(shape))
                 write_json_atomic(meta.file, dumps_array(meta.doc))
             self._set_meta(meta)
 
