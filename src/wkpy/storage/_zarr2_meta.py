@@ -36,6 +36,7 @@ from wkpy.storage._zarr3_meta import (
     _fill,
     _get,
     _ints,
+    _show,
     _step,
 )
 
@@ -47,19 +48,21 @@ WEBKNOSSOS_COMPRESSOR = {"id": "zstd", "level": 5}
 _BLOSC_SHUFFLES = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}   # -1: by the element size
 
 
+# type strings wkpy reads: every byte order for each dtype ("|u1", "<u1", "<u2", ">u2", ...)
+_TYPESTRS = {order + np.dtype(name).str[1:]: (np.dtype(name), order == ">")
+             for name in DTYPES for order in "<>|" if order != "|" or np.dtype(name).itemsize == 1}
+
+
 def _dtype(file: Path, value: Any) -> tuple[np.dtype, bool]:
     """(native dtype, big endian) of a ``dtype`` field such as ``"<u2"`` or ``"|u1"``."""
+    if isinstance(value, list):
+        raise UnsupportedError(f"{file}: dtype {_show(value)} is structured; wkpy reads one of {list(DTYPES)}")
     if not isinstance(value, str):
-        raise UnsupportedError(f"{file}: dtype {value!r} is not supported (structured dtypes are not); "
-                               f"use one of {list(DTYPES)}")
-    try:
-        dtype = np.dtype(value)
-    except TypeError:
-        raise _fail(file, f"dtype {value!r} is not a numpy dtype string") from None
-    if value[:1] not in ("<", ">", "|") or dtype.name not in DTYPES or dtype.fields is not None:
-        raise UnsupportedError(f"{file}: dtype {value!r} is not supported; use one of {list(DTYPES)} "
-                               "with a byte order ('<u2', '|u1')")
-    return dtype.newbyteorder("="), dtype.byteorder == ">"
+        raise _fail(file, f"dtype is {_show(value)}, not a type string such as '<u2'")
+    if value not in _TYPESTRS:
+        raise UnsupportedError(f"{file}: dtype {_show(value)} is not supported; use one of {list(DTYPES)} "
+                               "as a type string with its byte order ('|u1', '<u2', '>f4')")
+    return _TYPESTRS[value]
 
 
 def _compressor(file: Path, value: Any, itemsize: int) -> list[tuple[Any, ...]]:
@@ -79,7 +82,7 @@ def _compressor(file: Path, value: Any, itemsize: int) -> list[tuple[Any, ...]]:
         if isinstance(shuffle, bool) or shuffle not in _BLOSC_SHUFFLES:
             raise _fail(file, f"compressor.shuffle is {shuffle!r}, not -1, 0, 1 or 2")
         conf = {**conf, "shuffle": _BLOSC_SHUFFLES[shuffle], "typesize": itemsize}
-    return [_step(file, name, conf, "compressor", itemsize, fields="compressor")]
+    return [_step(file, name, conf, "compressor", itemsize, fields="compressor", names=COMPRESSORS)]
 
 
 def _parse(file: Path, doc: Any) -> ArrayMeta:

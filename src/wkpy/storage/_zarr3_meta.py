@@ -28,7 +28,8 @@ __all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_
 ZARR_JSON = "zarr.json"
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64")
-COMPRESSORS = ("zstd", "blosc", "gzip")
+COMPRESSORS = ("zstd", "blosc", "gzip", "zlib")   # zlib: Zarr v2 only
+V3_STEPS = ("zstd", "blosc", "gzip", "crc32c")     # the bytes-to-bytes codecs of Zarr v3
 _SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
 _AXES = {4: ("c", "x", "y", "z"), 3: ("x", "y", "z")}
@@ -184,10 +185,14 @@ def _codec(file: Path, c: Any, where: str) -> tuple[str, dict[str, Any]]:
 
 
 def _step(file: Path, name: str, conf: dict[str, Any], where: str, itemsize: int,
-          fields: str | None = None) -> tuple[Any, ...]:
+          fields: str | None = None, names: tuple[str, ...] = V3_STEPS) -> tuple[Any, ...]:
     """A bytes-to-bytes codec as a `ShardSpec` step. `conf` holds its parameters at
-    `fields` in the file (default: ``<where>.configuration``); `zlib` is Zarr v2's only."""
+    `fields` in the file (default: ``<where>.configuration``); `names` are the codecs the
+    format has (Zarr v2 adds ``zlib`` and has no ``crc32c``)."""
     at = f"{where}.configuration" if fields is None else fields
+    if name not in names:
+        raise UnsupportedError(f"{file}: {where}: codec {name!r} is not supported "
+                               f"(supported: transpose, bytes, sharding_indexed, {', '.join(names)})")
 
     def num(key: str, default: int, low: int, high: int) -> int:
         v = conf.get(key, default)
@@ -204,16 +209,14 @@ def _step(file: Path, name: str, conf: dict[str, Any], where: str, itemsize: int
         return ("zstd", num("level", 0, -131072, 22), checksum)
     if name in ("gzip", "zlib"):
         return (name, num("level", 6 if name == "gzip" else 1, 0, 9))
-    if name == "blosc":
-        cname, shuffle = conf.get("cname", "lz4"), conf.get("shuffle", "noshuffle")
-        if cname not in _BLOSC_CNAMES:
-            raise UnsupportedError(f"{file}: {where}: blosc cname {cname!r} is not one of {list(_BLOSC_CNAMES)}")
-        if shuffle not in _SHUFFLES:
-            raise _fail(file, f"{at}.shuffle is {shuffle!r}, not one of {list(_SHUFFLES)}")
-        return ("blosc", cname, num("clevel", 5, 0, 9), _SHUFFLES[shuffle], num("typesize", itemsize, 1, 255),
-                num("blocksize", 0, 0, (1 << 30) - 1))
-    raise UnsupportedError(f"{file}: {where}: codec {name!r} is not supported "
-                           f"(supported: transpose, bytes, sharding_indexed, zstd, blosc, gzip, crc32c)")
+    # blosc
+    cname, shuffle = conf.get("cname", "lz4"), conf.get("shuffle", "noshuffle")
+    if cname not in _BLOSC_CNAMES:
+        raise UnsupportedError(f"{file}: {where}: blosc cname {cname!r} is not one of {list(_BLOSC_CNAMES)}")
+    if shuffle not in _SHUFFLES:
+        raise _fail(file, f"{at}.shuffle is {shuffle!r}, not one of {list(_SHUFFLES)}")
+    return ("blosc", cname, num("clevel", 5, 0, 9), _SHUFFLES[shuffle], num("typesize", itemsize, 1, 255),
+            num("blocksize", 0, 0, (1 << 30) - 1))
 
 
 def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,

@@ -2,10 +2,15 @@
 
 Zarr v3 (``zarr3`` layers): `<dataset>/zarr.json` is a bare group; `<layer>/zarr.json` a
 group whose attributes hold OME-NGFF 0.5 multiscales. Zarr v2 (``zarr`` layers):
-`<dataset>/.zgroup` and `<layer>/.zgroup` hold ``{"zarr_format": "2"}`` (a string, as
-webknossos 4.3.3 writes it) and `<layer>/.zattrs` OME-NGFF 0.4 multiscales. Both list axes
-c, x, y, z and one dataset per mag with its scale in nanometres. The text is
-`json.dumps(..., indent=4)` with no trailing newline, as webknossos writes it.
+`<dataset>/.zgroup` and `<layer>/.zgroup` hold ``{"zarr_format": 2}`` and `<layer>/.zattrs`
+OME-NGFF 0.4 multiscales. Both list axes c, x, y, z and one dataset per mag with its scale
+in nanometres. The text is `json.dumps(..., indent=4)` with no trailing newline, as
+webknossos writes it.
+
+One deliberate difference: webknossos 4.3.3 writes the `.zgroup` version as the string
+``"2"``, which the Zarr v2 specification does not allow and zarr-python refuses ("Invalid
+zarr_format"); wkpy writes the integer, so zarr-python opens the dataset and layers as
+groups. webknossos never reads these files.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ __all__ = ["write_dataset_group", "write_layer_group", "write_zarr_groups", "lay
 ZGROUP = ".zgroup"
 ZATTRS = ".zattrs"
 
+ZGROUP_DOCUMENT = {"zarr_format": 2}   # webknossos 4.3.3 writes "2", which zarr-python refuses
+
 _AXES = [{"name": "c", "type": "channel"}] + [
     {"name": a, "type": "space", "unit": "nanometer"} for a in ("x", "y", "z")]
 
@@ -36,11 +43,11 @@ def _dumps(doc: Any) -> str:
 
 def write_dataset_group(dataset_path: Path, zarr_format: ZarrFormat = 3) -> None:
     """Write the dataset's root group: `zarr.json` ``{"zarr_format": 3, "node_type": "group"}``
-    (Zarr v3) or `.zgroup` ``{"zarr_format": "2"}`` (Zarr v2)."""
+    (Zarr v3) or `.zgroup` ``{"zarr_format": 2}`` (Zarr v2)."""
     if zarr_format == 3:
         write_json_atomic(Path(dataset_path) / ZARR_JSON, _dumps({"zarr_format": 3, "node_type": "group"}))
     else:
-        write_json_atomic(Path(dataset_path) / ZGROUP, _dumps({"zarr_format": "2"}))
+        write_json_atomic(Path(dataset_path) / ZGROUP, _dumps(ZGROUP_DOCUMENT))
 
 
 def _ome_datasets(voxel_size_nm: Sequence[float], mags: Iterable[tuple[str, Sequence[int]]]) -> list[dict[str, Any]]:
@@ -76,7 +83,7 @@ def write_layer_group(layer_path: Path, voxel_size_nm: Sequence[float], mags: It
     if zarr_format == 3:
         write_json_atomic(Path(layer_path) / ZARR_JSON, text)
     else:
-        write_json_atomic(Path(layer_path) / ZGROUP, _dumps({"zarr_format": "2"}))
+        write_json_atomic(Path(layer_path) / ZGROUP, _dumps(ZGROUP_DOCUMENT))
         write_json_atomic(Path(layer_path) / ZATTRS, text)
 
 
