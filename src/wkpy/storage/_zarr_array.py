@@ -230,10 +230,11 @@ class ZarrArray(MagFolder):
         # task runs in the caller's thread then); with several shards, each is one task.
         split = len(parts) == 1 and meta.sharded
 
+        self._shard_folders(self._file(p.shard) for p in parts)
+
         def task(part: ShardPart):  # type: ignore[no-untyped-def]
             def run() -> None:
-                path = self._shard_file(self._file(part.shard))
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path = self._shard_file_in_checked_folder(self._file(part.shard))
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 file = os.fspath(path)
                 with path_lock(lock_file_for(self.path, meta.key(part.shard))):
