@@ -93,6 +93,7 @@ __all__ = sorted({
     *_properties_all,
     # api-props
     "AgglomerateAttachment",
+    "AgglomerateGraph",
     "Attachment",
     "Attachments",
     "ConnectomeAttachment",
@@ -101,3 +102,12 @@ __all__ = sorted({
     "SegmentIndexAttachment",
     "SegmentStatisticsAttachment",
 })
+
+
+def __getattr__(name: str) -> object:
+    """`AgglomerateGraph` is loaded on first use: it brings in networkx."""
+    if name == "AgglomerateGraph":
+        from wkpy.agglomerate_graph import AgglomerateGraph
+
+        return AgglomerateGraph
+    raise AttributeError(f"module 'wkpy' has no attribute {name!r}")

@@ -6,6 +6,10 @@ so every core decodes or encodes). Writers of one file take turns under its lock
 (`wkpy.locking`, across threads and processes); a file is replaced by renaming a complete
 new one over it, so readers need no lock and never see a torn file. The array's shape in
 `zarr.json` grows, shard-aligned, when data is written beyond it (as webknossos does).
+
+The same class holds the 1-D and 2-D arrays of segmentation-layer attachments
+(`write_whole_array`, `Zarr3Array.open(path, ranks=...)`, `read_all`), in the padded 4-D
+form of `wkpy.storage._zarr3_meta`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
 from wkpy.storage._zarr3_meta import (
     DTYPES,
+    MAG_RANKS,
     ZARR_JSON,
     ArrayMeta,
     Zarr3Config,
@@ -35,11 +40,13 @@ from wkpy.storage._zarr3_meta import (
     dumps_array,
     parse_array,
     parse_array_doc,
+    plain_array_document,
     write_json_atomic,
 )
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, split_by_shard, split_for_threads
 
-__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
+__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_whole_array",
+           "write_zarr3_groups"]
 
 C_ORDER = (0, 1, 2, 3)  # a shard's index lists its chunks in C order of (c, x, y, z)
 
@@ -83,8 +90,9 @@ class Zarr3Array(MagFolder):
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path) -> Zarr3Array:
-        """Open the mag folder `path`.
+    def open(cls, path: Path, ranks: Sequence[int] = MAG_RANKS) -> Zarr3Array:
+        """Open the mag folder `path` (or, with `ranks`, an array of one of those numbers of
+        dimensions).
 
         Raises
         ------
@@ -93,7 +101,7 @@ class Zarr3Array(MagFolder):
         UnsupportedError
             A codec, data type or key encoding that wkpy does not read.
         """
-        return cls(path, parse_array(Path(path) / ZARR_JSON))
+        return cls(path, parse_array(Path(path) / ZARR_JSON, ranks))
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
@@ -128,7 +136,7 @@ class Zarr3Array(MagFolder):
 
     def refresh(self) -> None:
         """Re-read `zarr.json` (another process may have grown the array)."""
-        self._set_meta(parse_array(self._meta.file))
+        self._set_meta(parse_array(self._meta.file, (self._meta.ndim,)))
 
     def resize(self, end: Sequence[int]) -> None:
         """Grow the shape so that it covers [0, end) along x, y, z: each axis that `end`
@@ -145,7 +153,7 @@ class Zarr3Array(MagFolder):
         if grown(self.shape) == self.shape:
             return
         with path_lock(lock_file_for(self.path, ZARR_JSON)):
-            meta = parse_array(self._meta.file)
+            meta = parse_array(self._meta.file, (self._meta.ndim,))
             shape = (meta.shape[0], *grown(meta.shape[1:]))
             if shape != meta.shape:
                 meta = meta.with_shape(shape)
@@ -238,6 +246,38 @@ class Zarr3Array(MagFolder):
 
         run_tasks(task(p) for p in parts)
 
+    @property
+    def meta(self) -> ArrayMeta:
+        """The checked `zarr.json`."""
+        return self._meta
+
+    def read_all(self) -> np.ndarray:
+        """The whole array in C order, shaped as `zarr.json` says (any rank)."""
+        meta = self._meta
+        return np.ascontiguousarray(self.read((0, 0, 0), meta.shape[1:]).reshape(meta.array_shape))  # type: ignore[arg-type]
+
+    def stored_elements(self) -> int:
+        """How many elements of the array lie in chunks stored on disk (the others read as
+        the fill value). Reads the index of every chunk file (each as big as its file)."""
+        meta, total = self._meta, 0
+        per = tuple(s // c for s, c in zip(meta.shard, meta.chunk))
+        for offset, _ in self.list_shards():
+            grid = (0, *(o // s for o, s in zip(offset, meta.shard[1:])))
+            if meta.sharded:
+                index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
+                if index is None:
+                    continue
+                present = np.fromiter((e is not None for e in index), bool, len(index)).reshape(per)
+            else:
+                present = np.ones(per, bool)
+            weight = np.ones(per, np.int64)
+            for a in range(4):
+                starts = grid[a] * meta.shard[a] + np.arange(per[a], dtype=np.int64) * meta.chunk[a]
+                extent = np.clip(np.minimum(starts + meta.chunk[a], meta.shape[a]) - starts, 0, None)
+                weight = weight * extent.reshape([-1 if b == a else 1 for b in range(4)])
+            total += int(weight[present].sum())
+        return total
+
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         """(offset, shape) along x, y, z of every chunk file on disk, ordered z, y, x."""
         meta, found = self._meta, set()
@@ -257,3 +297,37 @@ class Zarr3Array(MagFolder):
         """The checked index of the shard file holding voxel `offset` (None if absent)."""
         idx = (0, *(offset[a] // self._meta.shard[a + 1] for a in range(3)))
         return _shard.read_index(os.fspath(self._file(idx)), self._spec)
+
+
+def write_whole_array(path: Path, data: np.ndarray, chunk_shape: Sequence[int], shard_shape: Sequence[int],
+                      codecs: Sequence[dict[str, Any]]) -> Zarr3Array:
+    """Create the Zarr v3 array folder `path` (new, its parent existing) holding `data`
+    (1-D or 2-D), with `zarr.json` as tensorstore writes it for that shape, chunking and
+    inner `codecs` (a ``sharding_indexed`` array, no dimension names, fill value 0).
+
+    Raises
+    ------
+    UnsupportedError
+        `data` has a rank other than 1 or 2 or a type Zarr3 cannot store.
+    DataMismatchError
+        `shard_shape` is not a multiple of `chunk_shape`.
+    """
+    data = np.asarray(data)
+    dtype = data.dtype.newbyteorder("=")
+    if data.ndim not in (1, 2):
+        raise UnsupportedError(f"{path}: whole-array writes take 1-D or 2-D data, not {data.ndim}-D")
+    if dtype.name not in DTYPES:
+        raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
+    if any(s % c for s, c in zip(shard_shape, chunk_shape)):
+        raise DataMismatchError(f"shard_shape {tuple(shard_shape)} is not a multiple of chunk_shape {tuple(chunk_shape)}")
+    path = Path(path)
+    file = path / ZARR_JSON
+    doc = plain_array_document(dtype, data.shape, chunk_shape, shard_shape, codecs)
+    meta = parse_array_doc(file, doc, (data.ndim,))
+    _spec(meta)
+    path.mkdir()
+    write_json_atomic(file, dumps_array(doc))
+    array = Zarr3Array(path, meta)
+    if data.size:
+        array._write((0, 0, 0), np.ascontiguousarray(data, dtype).reshape(meta.shape))
+    return array
