@@ -486,7 +486,7 @@ class Attachments:
         it to ``<name>`` in one locked transaction; on failure remove what was built."""
         self._layer._ensure_writable()
         _check_name(name)
-        folder = self._layer.path / _folder_name(kind.container_name)
+        folder = Path(os.path.abspath(self._layer.path)) / _folder_name(kind.container_name)
         target = folder / _file_name(name, data_format)
         root = self._layer.dataset.path
         ensure_inside(root, folder, "create")

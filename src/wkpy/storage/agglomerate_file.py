@@ -44,8 +44,6 @@ __all__ = ["AgglomerateArrays", "GROUP_ATTRIBUTES", "read_agglomerate_file", "wr
 
 GROUP_ATTRIBUTES = {"voxelytics": {"artifact_schema_version": 4, "artifact_class": "AgglomerateViewArtifact"}}
 SEGMENT_DTYPES = (np.dtype("uint32"), np.dtype("uint64"))
-_CODECS = [{"name": "bytes", "configuration": {"endian": "little"}},
-           {"name": "zstd", "configuration": {"level": 5, "checksum": True}}]
 _DATA_TARGET = (256 << 10, 1 << 30)      # bytes per chunk, per shard
 _OFFSETS_TARGET = (64 << 10, 256 << 20)
 _CHUNK_BYTES_CAP = 16 << 20              # reading: a chunk larger than this must not outsize its array
@@ -69,17 +67,6 @@ class AgglomerateArrays:
         return tuple(cls.__dataclass_fields__)
 
 
-def _chunking(data: np.ndarray, target: tuple[int, int]) -> tuple[list[int], list[int]]:
-    """Chunk and shard shapes: whole rows, about `target` bytes each, shards a multiple of
-    chunks, neither longer than the array (at least one row)."""
-    row_bytes = data.dtype.itemsize * int(np.prod(data.shape[1:], dtype=np.int64))
-    rows = max(1, data.shape[0])
-    chunk = max(1, min(rows, target[0] // row_bytes))
-    shard = max(chunk, min(rows, target[1] // row_bytes))
-    shard = -(-shard // chunk) * chunk
-    return [chunk, *data.shape[1:]], [shard, *data.shape[1:]]
-
-
 def write_agglomerate_file(path: Path, arrays: AgglomerateArrays) -> None:
     """Write `arrays` as the agglomerate file `path`, a new folder (its parent exists).
 
@@ -91,9 +78,9 @@ def write_agglomerate_file(path: Path, arrays: AgglomerateArrays) -> None:
     write_file_atomic(path / ZARR_JSON, json.dumps(
         {"zarr_format": 3, "node_type": "group", "attributes": GROUP_ATTRIBUTES}, indent=2).encode())
     for name in AgglomerateArrays.names():
-        data = getattr(arrays, name)
-        chunk, shard = _chunking(data, _OFFSETS_TARGET if name.endswith("_offsets") else _DATA_TARGET)
-        write_whole_array(path / name, data, chunk, shard, _CODECS)
+        chunk_bytes, shard_bytes = _OFFSETS_TARGET if name.endswith("_offsets") else _DATA_TARGET
+        write_whole_array(path / name, getattr(arrays, name), target_chunk_bytes=chunk_bytes,
+                          target_shard_bytes=shard_bytes)
 
 
 # ---- reading ------------------------------------------------------------------------------

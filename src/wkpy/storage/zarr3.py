@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from wkcore import _shard
-from wkpy.errors import DataMismatchError, UnsupportedError
+from wkpy.errors import AttachmentExistsError, DataMismatchError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
@@ -45,8 +46,8 @@ from wkpy.storage._zarr3_meta import (
 )
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, split_by_shard, split_for_threads
 
-__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_whole_array",
-           "write_zarr3_groups"]
+__all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3Config", "row_chunking", "write_dataset_group", "write_layer_group",
+           "write_whole_array", "write_zarr3_groups"]
 
 C_ORDER = (0, 1, 2, 3)  # a shard's index lists its chunks in C order of (c, x, y, z)
 
@@ -299,18 +300,39 @@ class Zarr3Array(MagFolder):
         return _shard.read_index(os.fspath(self._file(idx)), self._spec)
 
 
-def write_whole_array(path: Path, data: np.ndarray, chunk_shape: Sequence[int], shard_shape: Sequence[int],
-                      codecs: Sequence[dict[str, Any]]) -> Zarr3Array:
+# bytes in little-endian order, then zstd level 5 with checksum, inside `sharding_indexed`:
+# the codecs webknossos writes the arrays of attachments with
+ROW_CODECS = ({"name": "bytes", "configuration": {"endian": "little"}},
+              {"name": "zstd", "configuration": {"level": 5, "checksum": True}})
+
+
+def row_chunking(shape: Sequence[int], itemsize: int, target_chunk_bytes: int, target_shard_bytes: int,
+                 ) -> tuple[list[int], list[int]]:
+    """Chunk and shard shapes that split an array along its first axis only, about
+    `target_chunk_bytes` per chunk and `target_shard_bytes` per shard, shards a whole
+    number of chunks, chunks no longer than the array (one row at least): webknossos'
+    rule for the arrays of attachments."""
+    row_bytes = itemsize * math.prod(shape[1:])
+    rows = max(1, shape[0])
+    chunk = max(1, min(rows, target_chunk_bytes // row_bytes))
+    shard = max(chunk, min(rows, target_shard_bytes // row_bytes))
+    shard = -(-shard // chunk) * chunk
+    return [chunk, *shape[1:]], [shard, *shape[1:]]
+
+
+def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, target_shard_bytes: int,
+                      ) -> Zarr3Array:
     """Create the Zarr v3 array folder `path` (new, its parent existing) holding `data`
-    (1-D or 2-D), with `zarr.json` as tensorstore writes it for that shape, chunking and
-    inner `codecs` (a ``sharding_indexed`` array, no dimension names, fill value 0).
+    (1-D or 2-D) as webknossos writes the arrays of attachments: `zarr.json` as
+    tensorstore writes it (no dimension names, fill value 0), `ROW_CODECS` inside
+    ``sharding_indexed``, chunks and shards by `row_chunking`.
 
     Raises
     ------
     UnsupportedError
         `data` has a rank other than 1 or 2 or a type Zarr3 cannot store.
-    DataMismatchError
-        `shard_shape` is not a multiple of `chunk_shape`.
+    AttachmentExistsError
+        Something exists at `path` (also a `FileExistsError`).
     """
     data = np.asarray(data)
     dtype = data.dtype.newbyteorder("=")
@@ -318,14 +340,16 @@ def write_whole_array(path: Path, data: np.ndarray, chunk_shape: Sequence[int], 
         raise UnsupportedError(f"{path}: whole-array writes take 1-D or 2-D data, not {data.ndim}-D")
     if dtype.name not in DTYPES:
         raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
-    if any(s % c for s, c in zip(shard_shape, chunk_shape)):
-        raise DataMismatchError(f"shard_shape {tuple(shard_shape)} is not a multiple of chunk_shape {tuple(chunk_shape)}")
+    chunk, shard = row_chunking(data.shape, dtype.itemsize, target_chunk_bytes, target_shard_bytes)
     path = Path(path)
     file = path / ZARR_JSON
-    doc = plain_array_document(dtype, data.shape, chunk_shape, shard_shape, codecs)
+    doc = plain_array_document(dtype, data.shape, chunk, shard, ROW_CODECS)
     meta = parse_array_doc(file, doc, (data.ndim,))
     _spec(meta)
-    path.mkdir()
+    try:
+        path.mkdir()
+    except FileExistsError:
+        raise AttachmentExistsError(f"{path} exists already") from None
     write_json_atomic(file, dumps_array(doc))
     array = Zarr3Array(path, meta)
     if data.size:
