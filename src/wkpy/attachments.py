@@ -296,8 +296,10 @@ def _refuse_existing(target: Path) -> None:
     """Raise unless `target` is absent or an empty folder (which a rename replaces)."""
     if not os.path.lexists(target):
         return
-    if os.path.isdir(target) and not os.path.islink(target) and not any(os.scandir(target)):
-        return
+    if os.path.isdir(target) and not os.path.islink(target):
+        with os.scandir(target) as entries:
+            if next(entries, None) is None:
+                return
     raise AttachmentExistsError(f"{target} exists already")
 
 
