@@ -307,7 +307,7 @@ def _publish(built: Path, target: Path) -> None:
     """Rename the complete `built` to `target` (absent, or an empty folder)."""
     try:
         os.rename(built, target)
-    except (FileExistsError, IsADirectoryError, NotADirectoryError, OSError) as exc:
+    except OSError as exc:
         if os.path.lexists(target):
             raise AttachmentExistsError(f"{target} exists already") from exc
         raise
