@@ -610,7 +610,7 @@ class NDBoundingBox:
         A 3-value `chunk_shape` chunks along x, y and z (one step along the other axes,
         the whole channel axis at once); otherwise it has one value per axis. With
         `chunk_border_alignments` (same forms) every border between two chunks is a
-        multiple of it. Arguments are checked eagerly.
+        multiple of it. Arguments are checked eagerly; an empty box has no chunks.
 
         Raises
         ------
@@ -625,6 +625,8 @@ class NDBoundingBox:
             if any(s % a for s, a in zip(step, align)):
                 raise InvalidRequestError(f"{step} not divisible by {align}")
             starts = tuple(t - t % a for t, a in zip(starts, align))
+        if self.is_empty():
+            return iter(())
         ranges = [range(s, b, st) for s, b, st in zip(starts, self.bottomright, step)]
         return self._clipped_nd_chunks(ranges, step)
 
