@@ -18,6 +18,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from conftest import Raised
 from wkpy.errors import InvalidRequestError, MissingAxisError
 from wkpy.geometry import BoundingBox, Mag, NDBoundingBox, NormalizedBoundingBox, Vec3Int, VecInt
 from wkpy.geometry.nd_bounding_box import derive_nd_bounding_box_from_shape
@@ -59,13 +60,11 @@ def state(box) -> tuple:
 
 
 def outcome(fn):
-    """`fn()` as comparable state, or the builtin class of the error it raised."""
+    """`fn()` as comparable state, or `Raised` for the error it raised."""
     try:
         result = fn()
-    except (AssertionError, ValueError, KeyError) as exc:
-        for builtin in (AssertionError, KeyError, ValueError):
-            if isinstance(exc, builtin):
-                return builtin.__name__
+    except Exception as exc:  # noqa: BLE001 - the error's classes are the result
+        return Raised(exc)
     if isinstance(result, (NDBoundingBox, wkg.NDBoundingBox)):
         return state(result)
     if isinstance(result, (VecInt, wkg.VecInt)):
