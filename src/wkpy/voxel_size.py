@@ -56,10 +56,10 @@ _IN_NM = {
 
 @dataclass(frozen=True)
 class VoxelSize:
-    """Voxel size `factor` (x, y, z, a `Vec3Float` as in webknossos 4.3.3) in `unit`
-    (nanometres unless told)."""
+    """Voxel size `factor` (x, y, z; stored as a `Vec3Float`, as in webknossos 4.3.3)
+    in `unit` (nanometres unless told)."""
 
-    factor: Vec3Float
+    factor: tuple[float, float, float]
     unit: LengthUnit = LengthUnit.NANOMETER
 
     def __post_init__(self) -> None:
@@ -71,4 +71,4 @@ class VoxelSize:
 
     def to_nanometer(self) -> Vec3Float:
         """The factor converted to nanometres."""
-        return self.factor * _IN_NM[self.unit.value]
+        return Vec3Float(self.factor) * _IN_NM[self.unit.value]

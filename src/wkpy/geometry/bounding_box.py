@@ -418,9 +418,17 @@ class BoundingBox(NDBoundingBox):
         """Copy with `new_bottomright`, same topleft (a smaller bottomright flips)."""
         return self._flipped(self.topleft, Vec3Int(new_bottomright) - self.topleft)
 
-    with_topleft_xyz = with_topleft
-    with_size_xyz = with_size
-    with_bottomright_xyz = with_bottomright
+    def with_topleft_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_topleft` (API parity with n-dimensional boxes)."""
+        return self.with_topleft(new_xyz)
+
+    def with_size_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_size`."""
+        return self.with_size(new_xyz)
+
+    def with_bottomright_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_bottomright`."""
+        return self.with_bottomright(new_xyz)
 
     def with_bounds(
         self, axis: str, new_topleft: int | None = None, new_size: int | None = None

@@ -25,7 +25,7 @@ class _Axis(NamedTuple):
     name: str
     min: int
     size: int
-    index: int
+    order: int  # the axis' index
 
 
 def _field(bbox: dict[str, Any], key: str, where: str = "bounding box") -> Any:
@@ -163,11 +163,11 @@ class NormalizedBoundingBox(NDBoundingBox):
                 if axis_name not in names:
                     raise InvalidRequestError(f"Axis {axis_name} of axisOrder not found in {names}")
                 at = names.index(axis_name)
-                axes[at] = axes[at]._replace(index=_integer(axis_index, f"axisOrder.{axis_name}"))
+                axes[at] = axes[at]._replace(order=_integer(axis_index, f"axisOrder.{axis_name}"))
         kept = set(order if order is not None else _DEFAULT_AXIS_ORDER) | {a["name"] for a in extra}
-        axes = sorted((a for a in axes if a.name in kept), key=lambda a: a.index)
+        axes = sorted((a for a in axes if a.name in kept), key=lambda a: a.order)
         return cls(tuple(a.min for a in axes), tuple(a.size for a in axes),
-                   tuple(a.name for a in axes), tuple(a.index for a in axes))  # fmt: skip
+                   tuple(a.name for a in axes), tuple(a.order for a in axes))  # fmt: skip
 
     def to_wkw_dict(self) -> dict[str, Any]:
         """As a layer's ``boundingBox`` JSON with ``numChannels``, ``axisOrder``,

@@ -249,7 +249,9 @@ class VecInt(tuple[int, ...]):
     def moveaxis(self: _T, source: int | Iterable[int], target: int | Iterable[int]) -> _T:
         """Move components (and their axis names) like `numpy.moveaxis` moves axes."""
         # the shape (1, 2, ..., n) moved like an array's axes tells where each component goes
-        shape = np.moveaxis(np.empty(tuple(range(1, len(self) + 1)), dtype=np.uint8), source, target).shape
+        src = source if isinstance(source, int) else list(source)
+        dst = target if isinstance(target, int) else list(target)
+        shape = np.moveaxis(np.empty(tuple(range(1, len(self) + 1)), dtype=np.uint8), src, dst).shape
         order = [i - 1 for i in shape]
         return type(self)._make(tuple(self[i] for i in order), tuple(self.axes[i] for i in order))
 

@@ -97,7 +97,7 @@ _UNSTRUCTURE: list[tuple[type, Callable[[Any], Any]]] = [
     (LayerViewConfiguration, view_to_json),
     (DatasetViewConfiguration, view_to_json),
     (CoordinateTransformation, lambda t: t._to_dict()),
-    (VoxelSize, lambda v: {"factor": v.factor.to_list(), "unit": v.unit.value}),
+    (VoxelSize, lambda v: {"factor": [float(f) for f in v.factor], "unit": v.unit.value}),
     (Mag, Mag.to_list),
     (Vec3Float, lambda v: [float(c) for c in v]),
     (Vec3Int, lambda v: [int(c) for c in v]),
