@@ -341,7 +341,7 @@ crash_cases.child_main({name!r}, {path!r})
 def child_main(name: str, path: str) -> None:
     """Run case `name` on `path`, announcing the start and the end on stdout."""
     import wkpy.copy  # noqa: F401  (imports done before GO: the delay covers the work)
-    import wkpy.downsampling  # noqa: F401
+    import wkpy.dataset.layer._downsampling_utils  # noqa: F401
 
     p = Path(path)
     wk.Dataset.open(p if (p / "datasource-properties.json").exists() else p / "src")

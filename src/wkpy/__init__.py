@@ -4,10 +4,10 @@ Use it as ``import wkpy as wk``; code written for ``import webknossos as wk`` ru
 unchanged for local datasets.
 """
 
-from wkpy import geometry, utils
+from wkpy import dataset, geometry, utils
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat
-from wkpy.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, Dataset, LayerCategoryType
-from wkpy.downsampling import SamplingModes
+from wkpy.dataset.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, Dataset, LayerCategoryType
+from wkpy.dataset.sampling_modes import SamplingModes
 from wkpy.errors import *  # noqa: F403
 from wkpy.errors import __all__ as _errors_all
 from wkpy.geometry.constants import *  # noqa: F403
@@ -27,18 +27,17 @@ from wkpy.geometry import (
     as_vec3_float_or_none,
     as_vec3_int_or_none,
 )
-from wkpy.layer import (
+from wkpy.dataset.defaults import (
     DEFAULT_CHUNK_SHAPE,
     DEFAULT_CHUNKS_PER_SHARD,
     DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES,
     DEFAULT_SHARD_SHAPE,
-    Layer,
-    SegmentationLayer,
 )
-from wkpy.mag_view import MagView
+from wkpy.dataset.layer.layer import Layer, SegmentationLayer
+from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.storage import ArrayInfo
 from wkpy.storage.zarr3 import Zarr3Config
-from wkpy.view import UnalignedWriteWarning, View
+from wkpy.dataset.layer.view.view import UnalignedWriteWarning, View
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
 # properties classes, view configurations, coordinate transformations, attachments (api-props)
@@ -52,7 +51,7 @@ from wkpy.attachments import (
     SegmentIndexAttachment,
     SegmentStatisticsAttachment,
 )
-from wkpy import dataset_properties  # noqa: E402  (needs wkpy.dataset loaded)
+from wkpy import dataset_properties  # noqa: E402  (needs wkpy.dataset.dataset loaded)
 from wkpy.dataset_properties import *  # noqa: E402,F403
 from wkpy.dataset_properties import __all__ as _properties_all  # noqa: E402
 

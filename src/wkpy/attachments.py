@@ -34,7 +34,7 @@ from wkpy.properties import AttachmentDataFormat, AttachmentProperties, Attachme
 from wkpy.properties._attachments import CONTAINERS, SINGLETONS
 
 if TYPE_CHECKING:
-    from wkpy.layer import Layer, SegmentationLayer
+    from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 
 __all__ = ["AgglomerateAttachment", "Attachment", "AttachmentDataFormat", "Attachments", "ConnectomeAttachment",
            "CumsumAttachment", "MeshAttachment", "SegmentIndexAttachment", "SegmentStatisticsAttachment"]
@@ -406,7 +406,7 @@ def copy_attachments(source: Layer, target: Layer) -> None:
     """Copy every attachment of `source` into `target` (both segmentation layers), as
     webknossos' ``add_layer_as_copy`` does; attachments at URLs or at paths that do not
     exist stay listed by their (absolute) path."""
-    from wkpy.layer import SegmentationLayer
+    from wkpy.dataset.layer.layer import SegmentationLayer
 
     if not (isinstance(source, SegmentationLayer) and isinstance(target, SegmentationLayer)):
         return

@@ -15,12 +15,12 @@ from wkpy.executor import map_on_executor
 from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from wkpy.properties import LayerProperties, MagProperties, element_class_for
 from wkpy.storage import Array, open_array
-from wkpy.view import box_in_mag
+from wkpy.dataset.layer.view.view import box_in_mag
 
 if TYPE_CHECKING:
-    from wkpy.dataset import Dataset
-    from wkpy.layer import Layer
-    from wkpy.mag_view import MagView
+    from wkpy.dataset.dataset import Dataset
+    from wkpy.dataset.layer.layer import Layer
+    from wkpy.dataset.layer.view.mag_view import MagView
 
 __all__ = ["carry_over_metadata", "copy_mag_data", "copy_layer", "foreign_layer_of", "foreign_mag_of", "register_existing_layer", "run_per_shard"]
 
@@ -118,7 +118,7 @@ def _boxes_with_data(source: MagView, target_mag: Mag, region: BoundingBox, shar
 
 def foreign_mag_of(mag: MagView | str | os.PathLike[str]) -> MagView:
     """A `MagView`, given one or the path of a mag folder inside a dataset's layer."""
-    from wkpy.mag_view import MagView
+    from wkpy.dataset.layer.view.mag_view import MagView
 
     if isinstance(mag, MagView):
         return mag
@@ -128,8 +128,8 @@ def foreign_mag_of(mag: MagView | str | os.PathLike[str]) -> MagView:
 
 def foreign_layer_of(layer: Layer | str | os.PathLike[str]) -> Layer:
     """A `Layer`, given one or the path of a layer folder inside a dataset."""
-    from wkpy.dataset import Dataset
-    from wkpy.layer import Layer
+    from wkpy.dataset.dataset import Dataset
+    from wkpy.dataset.layer.layer import Layer
 
     if isinstance(layer, Layer):
         return layer

@@ -6,7 +6,7 @@ from ``webknossos.dataset_properties``. The classes themselves live in `wkpy.pro
 """
 
 from wkpy.data_format import DataFormat
-from wkpy.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, LayerCategoryType
+from wkpy.dataset.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, LayerCategoryType
 from wkpy.properties import (
     AffineCoordinateTransformation,
     AttachmentDataFormat,

@@ -277,7 +277,7 @@ def test_failed_property_save_leaves_old_json(ds, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("wkpy.dataset.save_properties", boom)
+    monkeypatch.setattr("wkpy.dataset.dataset.save_properties", boom)
     with pytest.raises(OSError):
         layer.bounding_box = wk.BoundingBox((0, 0, 0), (9, 9, 9))
     assert path.read_bytes() == before

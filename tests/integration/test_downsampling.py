@@ -10,7 +10,7 @@ from webknossos.dataset.layer._downsampling_utils import calculate_mags_to_downs
 
 import wkpy as wk
 from conftest import random_volume
-from wkpy.downsampling import mags_to_downsample
+from wkpy.dataset.layer._downsampling_utils import mags_to_downsample
 
 
 # webknossos runs in-process (SequentialExecutor): its default is a pool of fresh processes

@@ -15,12 +15,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from wkpy.dataset import Dataset
+from wkpy.dataset.dataset import Dataset
 from wkpy.errors import MissingLayerError
 from wkpy.executor import io_threads
 from wkpy.geometry import BoundingBox, Mag, Vec3Int
-from wkpy.layer import Layer
-from wkpy.mag_view import MagView
+from wkpy.dataset.layer.layer import Layer
+from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.voxel_size import VoxelSize
 
 __all__ = [

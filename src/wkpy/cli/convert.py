@@ -28,11 +28,11 @@ from wkpy.cli._common import (
     usage_error,
 )
 from wkpy.cli._stacks import ImageStack, open_stack
-from wkpy.dataset import Dataset
+from wkpy.dataset.dataset import Dataset
 from wkpy.errors import DataMismatchError
 from wkpy.executor import io_threads, map_on_executor
 from wkpy.geometry import BoundingBox, Vec3Int
-from wkpy.layer import Layer, chunk_and_shard_shape
+from wkpy.dataset.layer.layer import Layer, chunk_and_shard_shape
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
 __all__ = ["convert"]

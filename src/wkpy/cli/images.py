@@ -26,9 +26,9 @@ from wkpy.cli._common import (
 )
 from wkpy.errors import InvalidRequestError
 from wkpy.geometry import BoundingBox
-from wkpy.mag_view import MagView
+from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.progress import progress
-from wkpy.view import box_in_mag
+from wkpy.dataset.layer.view.view import box_in_mag
 
 __all__ = ["export_as_tiff", "preview", "to_uint8", "label_colors", "AXES"]
 

@@ -29,10 +29,10 @@ from wkpy.cli._common import (
     out,
     pick_layer,
 )
-from wkpy.dataset import Dataset
+from wkpy.dataset.dataset import Dataset
 from wkpy.executor import map_on_executor
 from wkpy.geometry import BoundingBox, Vec3Int
-from wkpy.mag_view import MagView
+from wkpy.dataset.layer.view.mag_view import MagView
 
 __all__ = ["info", "check_equality", "describe"]
 

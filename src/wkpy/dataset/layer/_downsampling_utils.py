@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-from enum import Enum
 
 import numpy as np
 
@@ -19,23 +18,12 @@ from wkpy.errors import InvalidRequestError, OperationError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.geometry import BoundingBox, Mag, Vec3Int
 from wkpy.storage import Array
+from wkpy.dataset.sampling_modes import SamplingModes
 
-__all__ = ["SamplingModes", "interpolation_for", "mags_to_downsample", "default_coarsest_mag",
+__all__ = ["interpolation_for", "mags_to_downsample", "default_coarsest_mag",
            "downsample_job", "upsample_job"]
 
 Box = tuple[tuple[int, int, int], tuple[int, int, int]]
-
-
-class SamplingModes(str, Enum):
-    """How the mag ladder grows: toward isotropic voxels, in all axes, or only in x and y."""
-
-    ANISOTROPIC = "anisotropic"
-    ISOTROPIC = "isotropic"
-    CONSTANT_Z = "constant_z"
-
-    @classmethod
-    def parse(cls, mode: str | SamplingModes) -> SamplingModes:
-        return cls.ANISOTROPIC if mode == "auto" else cls(mode)
 
 
 _ALIASES = {"trilinear": "bilinear", "linear": "bilinear"}

@@ -11,10 +11,10 @@ from wkpy.data_format import DataFormat
 from wkpy.errors import ForeignPathError
 from wkpy.geometry import BoundingBox, Mag
 from wkpy.storage import Array, open_array
-from wkpy.view import View
+from wkpy.dataset.layer.view.view import View
 
 if TYPE_CHECKING:
-    from wkpy.layer import Layer
+    from wkpy.dataset.layer.layer import Layer
 
 __all__ = ["MagView"]
 

@@ -17,7 +17,7 @@ from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from wkpy.storage.array import Array, ArrayInfo
 
 if TYPE_CHECKING:
-    from wkpy.slice_io import BufferedSliceReader, BufferedSliceWriter
+    from wkpy.dataset._utils.buffered_slice_writer import BufferedSliceReader, BufferedSliceWriter
 
 __all__ = ["View", "UnalignedWriteWarning"]
 
@@ -423,13 +423,13 @@ class View:
     def get_buffered_slice_writer(self, buffer_size: int | None = None, dimension: str | int = "z",
                                   **kwargs: Any) -> BufferedSliceWriter:
         """A writer that takes slices one by one and writes them in shard-deep slabs."""
-        from wkpy.slice_io import BufferedSliceWriter
+        from wkpy.dataset._utils.buffered_slice_writer import BufferedSliceWriter
 
         return BufferedSliceWriter(self, buffer_size, dimension, **kwargs)
 
     def get_buffered_slice_reader(self, buffer_size: int | None = None, dimension: str | int = "z",
                                   **kwargs: Any) -> BufferedSliceReader:
         """A reader that yields slices, reading shard-deep slabs."""
-        from wkpy.slice_io import BufferedSliceReader
+        from wkpy.dataset._utils.buffered_slice_writer import BufferedSliceReader
 
         return BufferedSliceReader(self, buffer_size, dimension, **kwargs)

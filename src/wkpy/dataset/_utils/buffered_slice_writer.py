@@ -10,10 +10,10 @@ import numpy as np
 
 from wkpy.errors import AlignmentError, DataMismatchError
 from wkpy.geometry import BoundingBox, Vec3Int, Vec3IntLike
-from wkpy.view import box_in_mag, resolve_box
+from wkpy.dataset.layer.view.view import box_in_mag, resolve_box
 
 if TYPE_CHECKING:
-    from wkpy.view import View
+    from wkpy.dataset.layer.view.view import View
 
 __all__ = ["BufferedSliceWriter", "BufferedSliceReader"]
 

@@ -14,6 +14,7 @@ import numpy as np
 from wkpy._paths import ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, remove, swap_in
 from wkpy.data_format import DataFormat
+from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_SHARD_SHAPE
 from wkpy.errors import (
     DataMismatchError,
     DuplicateError,
@@ -26,27 +27,20 @@ from wkpy.errors import (
 )
 from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
 from wkpy.locking import mag_lock_file, new_mag_generation, path_lock
-from wkpy.mag_view import MagView
+from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.properties._transforms import CoordinateTransformation
 from wkpy.properties._view_configuration import LayerViewConfiguration, layer_view_from_json, view_json_for_setting
 from wkpy.storage import ArrayInfo, create_array
 from wkpy.storage.zarr3 import Zarr3Config
-from wkpy.view import View, box_in_mag
+from wkpy.dataset.layer.view.view import View, box_in_mag
 
 if TYPE_CHECKING:
     from wkpy.attachments import Attachments
-    from wkpy.dataset import Dataset
+    from wkpy.dataset.dataset import Dataset
 
-__all__ = ["Layer", "SegmentationLayer", "DEFAULT_CHUNK_SHAPE", "DEFAULT_SHARD_SHAPE", "DEFAULT_CHUNKS_PER_SHARD",
-           "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES", "DEFAULT_SHARD_SHAPE_FROM_IMAGES"]
+__all__ = ["Layer", "SegmentationLayer"]
 
-# webknossos 4.3.3's defaults for new mags (its `WK_DEFAULT_CHUNKS_PER_SHARD` is not read)
-DEFAULT_CHUNK_SHAPE = Vec3Int(32, 32, 32)
-DEFAULT_CHUNKS_PER_SHARD = Vec3Int(32, 32, 32)
-DEFAULT_SHARD_SHAPE = DEFAULT_CHUNK_SHAPE * DEFAULT_CHUNKS_PER_SHARD
-DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES = Vec3Int(128, 128, 1)
-DEFAULT_SHARD_SHAPE_FROM_IMAGES = DEFAULT_CHUNK_SHAPE * DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES
 
 
 def _shape(value: Vec3IntLike | int | None, default: Vec3Int, what: str) -> Vec3Int:
@@ -525,7 +519,7 @@ class Layer:
         mode filter by default, color layers the median. `buffer_shape` is accepted for
         compatibility; work is split per target shard.
         """
-        from wkpy.downsampling import SamplingModes, default_coarsest_mag, mags_to_downsample
+        from wkpy.dataset.layer._downsampling_utils import SamplingModes, default_coarsest_mag, mags_to_downsample
 
         start = Mag(from_mag) if from_mag is not None else self.get_finest_mag().mag
         top = Mag(coarsest_mag) if coarsest_mag is not None else default_coarsest_mag(self.bounding_box.size)
@@ -562,7 +556,7 @@ class Layer:
     ) -> MagView:
         """Fill `target_mag` from `from_mag`, one target shard per task on `executor`."""
         from wkpy.copy import run_per_shard
-        from wkpy.downsampling import downsample_job, interpolation_for, job_shape, tile_shape
+        from wkpy.dataset.layer._downsampling_utils import downsample_job, interpolation_for, job_shape, tile_shape
 
         self._ensure_writable()
         source = self.get_mag(from_mag)
@@ -623,7 +617,7 @@ class Layer:
     ) -> None:
         """Make finer mags from `from_mag` down to `finest_mag` by repeating voxels."""
         from wkpy.copy import run_per_shard
-        from wkpy.downsampling import SamplingModes, mags_to_downsample, upsample_job
+        from wkpy.dataset.layer._downsampling_utils import SamplingModes, mags_to_downsample, upsample_job
 
         self._ensure_writable()
         start, finest = Mag(from_mag), Mag(finest_mag)

@@ -26,7 +26,7 @@ from wkpy.errors import (
     ReadOnlyError,
 )
 from wkpy.geometry import BoundingBox, Vec3IntLike
-from wkpy.layer import Layer, SegmentationLayer
+from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 from wkpy.locking import lock_file_for, mag_lock_file, new_mag_generation, path_lock
 from wkpy.properties import (
     PROPERTIES_FILE_NAME,

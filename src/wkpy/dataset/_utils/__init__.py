@@ -1,0 +1,1 @@
+"""Helpers of datasets that are not part of the public surface."""

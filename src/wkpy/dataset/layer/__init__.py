@@ -1,0 +1,6 @@
+"""Layers and their views, as `webknossos.dataset.layer`."""
+
+from wkpy.dataset.layer.layer import Layer, SegmentationLayer
+from wkpy.dataset.layer.view import ArrayInfo, MagView, View, Zarr3Config
+
+__all__ = ["Layer", "SegmentationLayer", "ArrayInfo", "MagView", "View", "Zarr3Config"]
