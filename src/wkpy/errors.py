@@ -27,6 +27,7 @@ __all__ = [
     "DatasetExistsError",
     "DatasetNotFoundError",
     "OperationError",
+    "MissingAxisError",
 ]
 
 
@@ -113,3 +114,11 @@ class DatasetNotFoundError(WkError, FileNotFoundError):
 
 class OperationError(WkError, RuntimeError):
     """An operation that cannot be carried out as asked (e.g. an unreachable mag ladder)."""
+
+
+class MissingAxisError(WkError, KeyError, ValueError):
+    """A vector or bounding box has no axis of that name (webknossos raises `KeyError`,
+    or `ValueError` where it looks the name up with ``tuple.index``)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
