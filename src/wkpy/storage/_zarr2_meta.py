@@ -36,6 +36,7 @@ from wkpy.storage._zarr3_meta import (
     _fill,
     _get,
     _ints,
+    _pad,
     _show,
     _step,
 )
@@ -114,8 +115,7 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
         raise UnsupportedError(f"{file}: filters {filters!r} are not supported (only null)")
     fill = bytes(dtype.itemsize) if doc.get("fill_value") is None else _fill(file, doc["fill_value"], dtype)
     steps = _compressor(file, doc.get("compressor"), dtype.itemsize)
-    shape4 = shape if ndim == 4 else (1, *shape)
-    chunk4 = chunks if ndim == 4 else (1, *chunks)
+    shape4, chunk4 = _pad(shape, 1, 1), _pad(chunks, 1, 1)
     _check_sizes(file, shape4, chunk4, chunk4, dtype.itemsize, False, chunk_where="chunks")
     axes = (0, 1, 2, 3) if order == "C" else (0, 3, 2, 1) if ndim == 3 else (3, 2, 1, 0)
     compressor = doc.get("compressor")

@@ -85,12 +85,13 @@ class ZarrArray(MagFolder):
 
     # ---- what each Zarr version gives -----------------------------------------------------
     @classmethod
-    def parse_file(cls, file: Path) -> ArrayMeta:
-        """Read and check the metadata file `file` (`PropertiesError`, `UnsupportedError`)."""
+    def parse_file(cls, file: Path, ranks: Sequence[int] | None = None) -> ArrayMeta:
+        """Read and check the metadata file `file` of an array with one of the numbers of
+        dimensions in `ranks` (default: a mag's, 3 or 4) (`PropertiesError`, `UnsupportedError`)."""
         raise NotImplementedError
 
     @classmethod
-    def parse_doc(cls, file: Path, doc: Any) -> ArrayMeta:
+    def parse_doc(cls, file: Path, doc: Any, ranks: Sequence[int] | None = None) -> ArrayMeta:
         """Check a metadata document as read from (or about to be written to) `file`."""
         raise NotImplementedError
 
@@ -111,6 +112,11 @@ class ZarrArray(MagFolder):
             A codec, data type or key encoding that wkpy does not read.
         """
         return cls(path, cls.parse_file(Path(path) / cls.META_FILE))
+
+    @property
+    def meta(self) -> ArrayMeta:
+        """The checked metadata."""
+        return self._meta
 
     @classmethod
     def _create_from_doc(cls, path: Path, doc: dict[str, Any]) -> Any:
@@ -137,7 +143,7 @@ class ZarrArray(MagFolder):
 
     def refresh(self) -> None:
         """Re-read the metadata (another process may have grown the array)."""
-        self._set_meta(self.parse_file(self._meta.file))
+        self._set_meta(self.parse_file(self._meta.file, (self._meta.ndim,)))
 
     def resize(self, end: Sequence[int]) -> None:
         """Grow the shape so that it covers [0, end) along x, y, z: each axis that `end`
@@ -154,10 +160,10 @@ class ZarrArray(MagFolder):
         if grown(self.shape) == self.shape:
             return
         with path_lock(lock_file_for(self.path, self.META_FILE)):
-            meta = self.parse_file(self._meta.file)
+            meta = self.parse_file(self._meta.file, (self._meta.ndim,))
             shape = (meta.shape[0], *grown(meta.shape[1:]))
             if shape != meta.shape:
-                meta = self.parse_doc(meta.file, meta.doc_with_shape(shape))
+                meta = self.parse_doc(meta.file, meta.doc_with_shape(shape), (meta.ndim,))
                 write_json_atomic(meta.file, dumps_array(meta.doc))
             self._set_meta(meta)
 
@@ -247,6 +253,33 @@ class ZarrArray(MagFolder):
             return run
 
         run_tasks(task(p) for p in parts)
+
+    def read_all(self) -> np.ndarray:
+        """The whole array in C order, shaped as the metadata says (any rank)."""
+        meta = self._meta
+        return np.ascontiguousarray(self.read((0, 0, 0), meta.shape[1:]).reshape(meta.array_shape))  # type: ignore[arg-type]
+
+    def stored_elements(self) -> int:
+        """How many elements of the array lie in chunks stored on disk (the others read as
+        the fill value). Reads the index of every chunk file (each as big as its file)."""
+        meta, total = self._meta, 0
+        per = tuple(s // c for s, c in zip(meta.shard, meta.chunk))
+        for offset, _ in self.list_shards():
+            grid = (0, *(o // s for o, s in zip(offset, meta.shard[1:])))
+            if meta.sharded:
+                index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
+                if index is None:
+                    continue
+                present = np.fromiter((e is not None for e in index), bool, len(index)).reshape(per)
+            else:
+                present = np.ones(per, bool)
+            weight = np.ones(per, np.int64)
+            for a in range(4):
+                starts = grid[a] * meta.shard[a] + np.arange(per[a], dtype=np.int64) * meta.chunk[a]
+                extent = np.clip(np.minimum(starts + meta.chunk[a], meta.shape[a]) - starts, 0, None)
+                weight = weight * extent.reshape([-1 if b == a else 1 for b in range(4)])
+            total += int(weight[present].sum())
+        return total
 
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         """(offset, shape) along x, y, z of every chunk file on disk, ordered z, y, x."""

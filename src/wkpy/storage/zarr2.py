@@ -7,6 +7,7 @@ chunks; this module adds the `.zarray` side (`wkpy.storage._zarr2_meta`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,11 @@ class Zarr2Array(ZarrArray):
     META_FILE = ZARRAY
 
     @classmethod
-    def parse_file(cls, file: Path) -> ArrayMeta:
-        return parse_zarray(file)
+    def parse_file(cls, file: Path, ranks: Sequence[int] | None = None) -> ArrayMeta:
+        return parse_zarray(file)          # mags only: (c,) x, y, z
 
     @classmethod
-    def parse_doc(cls, file: Path, doc: Any) -> ArrayMeta:
+    def parse_doc(cls, file: Path, doc: Any, ranks: Sequence[int] | None = None) -> ArrayMeta:
         return parse_zarray_doc(file, doc)
 
     def _info(self, meta: ArrayMeta) -> ArrayInfo:

@@ -3,30 +3,40 @@
 The chunk files are read and written by `ZarrArray` (`wkpy.storage._zarr_array`); this
 module adds the `zarr.json` side: its parser (`wkpy.storage._zarr3_meta`) and the document
 webknossos writes for a new mag.
+
+The same class holds the 1-D and 2-D arrays of segmentation-layer attachments
+(`write_whole_array`, `Zarr3Array.open(path, ranks=...)`, `read_all`), in the padded 4-D
+form of `wkpy.storage._zarr3_meta`.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wkpy.errors import UnsupportedError
+from wkpy.errors import AttachmentExistsError, UnsupportedError
 from wkpy.storage._zarr3_meta import (
     DTYPES,
+    MAG_RANKS,
     ZARR_JSON,
     ArrayMeta,
     Zarr3Config,
     array_document,
     default_codecs,
+    dumps_array,
     parse_array,
     parse_array_doc,
+    plain_array_document,
+    write_json_atomic,
 )
-from wkpy.storage._zarr_array import ZarrArray
+from wkpy.storage._zarr_array import ZarrArray, shard_spec
 from wkpy.storage.array import ArrayInfo
 
-__all__ = ["Zarr3Array", "Zarr3Config"]
+__all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3Config", "row_chunking", "write_whole_array"]
 
 
 class Zarr3Array(ZarrArray):
@@ -35,16 +45,30 @@ class Zarr3Array(ZarrArray):
     META_FILE = ZARR_JSON
 
     @classmethod
-    def parse_file(cls, file: Path) -> ArrayMeta:
-        return parse_array(file)
+    def parse_file(cls, file: Path, ranks: Sequence[int] | None = None) -> ArrayMeta:
+        return parse_array(file, MAG_RANKS if ranks is None else ranks)
 
     @classmethod
-    def parse_doc(cls, file: Path, doc: Any) -> ArrayMeta:
-        return parse_array_doc(file, doc)
+    def parse_doc(cls, file: Path, doc: Any, ranks: Sequence[int] | None = None) -> ArrayMeta:
+        return parse_array_doc(file, doc, MAG_RANKS if ranks is None else ranks)
 
     def _info(self, meta: ArrayMeta) -> ArrayInfo:
         return ArrayInfo("zarr3", meta.dtype, meta.shape[0], meta.chunk[1:], meta.shard[1:],  # type: ignore[arg-type]
                          meta.compressed, Zarr3Config(tuple(meta.inner_codecs), meta.doc["chunk_key_encoding"]))
+
+    @classmethod
+    def open(cls, path: Path, ranks: Sequence[int] = MAG_RANKS) -> Zarr3Array:
+        """Open the mag folder `path` (or, with `ranks`, an array of one of those numbers of
+        dimensions).
+
+        Raises
+        ------
+        PropertiesError
+            `zarr.json` is missing or malformed (the message names the file and field).
+        UnsupportedError
+            A codec, data type or key encoding that wkpy does not read.
+        """
+        return cls(path, cls.parse_file(Path(path) / ZARR_JSON, ranks))
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
@@ -69,3 +93,60 @@ class Zarr3Array(ZarrArray):
         doc = array_document(dtype, info.num_channels, info.chunk_shape, info.shard_shape, codecs,
                              config.chunk_key_encoding)
         return cls._create_from_doc(path, doc)  # type: ignore[no-any-return]
+
+
+# bytes in little-endian order, then zstd level 5 with checksum, inside `sharding_indexed`:
+# the codecs webknossos writes the arrays of attachments with
+ROW_CODECS = ({"name": "bytes", "configuration": {"endian": "little"}},
+              {"name": "zstd", "configuration": {"level": 5, "checksum": True}})
+
+
+def row_chunking(shape: Sequence[int], itemsize: int, target_chunk_bytes: int, target_shard_bytes: int,
+                 ) -> tuple[list[int], list[int]]:
+    """Chunk and shard shapes that split an array along its first axis only, about
+    `target_chunk_bytes` per chunk and `target_shard_bytes` per shard, shards a whole
+    number of chunks, chunks no longer than the array (one row at least): webknossos'
+    rule for the arrays of attachments."""
+    row_bytes = itemsize * math.prod(shape[1:])
+    rows = max(1, shape[0])
+    chunk = max(1, min(rows, target_chunk_bytes // row_bytes))
+    shard = max(chunk, min(rows, target_shard_bytes // row_bytes))
+    shard = -(-shard // chunk) * chunk
+    return [chunk, *shape[1:]], [shard, *shape[1:]]
+
+
+def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, target_shard_bytes: int,
+                      ) -> Zarr3Array:
+    """Create the Zarr v3 array folder `path` (new, its parent existing) holding `data`
+    (1-D or 2-D) as webknossos writes the arrays of attachments: `zarr.json` as
+    tensorstore writes it (no dimension names, fill value 0), `ROW_CODECS` inside
+    ``sharding_indexed``, chunks and shards by `row_chunking`.
+
+    Raises
+    ------
+    UnsupportedError
+        `data` has a rank other than 1 or 2 or a type Zarr3 cannot store.
+    AttachmentExistsError
+        Something exists at `path` (also a `FileExistsError`).
+    """
+    data = np.asarray(data)
+    dtype = data.dtype.newbyteorder("=")
+    if data.ndim not in (1, 2):
+        raise UnsupportedError(f"{path}: whole-array writes take 1-D or 2-D data, not {data.ndim}-D")
+    if dtype.name not in DTYPES:
+        raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
+    chunk, shard = row_chunking(data.shape, dtype.itemsize, target_chunk_bytes, target_shard_bytes)
+    path = Path(path)
+    file = path / ZARR_JSON
+    doc = plain_array_document(dtype, data.shape, chunk, shard, ROW_CODECS)
+    meta = parse_array_doc(file, doc, (data.ndim,))
+    shard_spec(meta)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        raise AttachmentExistsError(f"{path} exists already") from None
+    write_json_atomic(file, dumps_array(doc))
+    array = Zarr3Array(path, meta)
+    if data.size:
+        array._write((0, 0, 0), np.ascontiguousarray(data, dtype).reshape(meta.shape))
+    return array
