@@ -69,6 +69,9 @@ def make_dataset(path: Path, layers: dict[str, int], *, data_format: str = "wkw"
     return ds
 
 
+ZARR2_METADATA = (".zarray", ".zgroup", ".zattrs")
+
+
 def leftovers(path: Path) -> list[str]:
     """Entries under `path` that webknossos would not write and that could get in the way:
     hidden folders (work folders, trash), ``*.journal``. Stray ``*.tmp`` files of a killed
@@ -80,6 +83,8 @@ def leftovers(path: Path) -> list[str]:
             continue
         if p.suffix == ".tmp" and p.is_file():
             continue  # a stray temp file of a killed writer is never read as data
+        if p.name in ZARR2_METADATA and p.is_file():
+            continue  # .zarray, .zgroup, .zattrs: files webknossos writes
         if any(part.startswith(".") for part in rel.parts) or p.suffix == ".journal":
             out.append(str(rel))
     return out
@@ -120,7 +125,8 @@ class Case:
 # compress ----------------------------------------------------------------------------
 def _compress_case(data_format: str) -> Case:
     def build(p: Path) -> None:
-        make_dataset(p, {"color": 1}, data_format=data_format, compress=False)
+        make_dataset(p, {"color": 1}, data_format=data_format, compress=False,
+                     shard=CHUNK if data_format == "zarr" else SHARD)   # Zarr v2 has no shards
 
     def operate(p: Path) -> None:
         wk.Dataset.open(p).get_layer("color").get_mag(1).compress()
@@ -329,8 +335,9 @@ def _write_loop(p: Path, start: int) -> None:
 def _write_case(data_format: str, compress: bool) -> Case:
     def build(p: Path) -> None:
         ds = wk.Dataset(p, voxel_size=(1, 1, 1))
+        # Zarr v2 has no shards: its chunks are the shards, so that each box lies in one file
         ds.add_layer("color", "color", dtype="uint8", data_format=data_format).add_mag(
-            1, chunk_shape=CHUNK, shard_shape=SHARD, compress=compress).write(
+            1, chunk_shape=SHARD if data_format == "zarr" else CHUNK, shard_shape=SHARD, compress=compress).write(
             np.full((SIDE,) * 3, OLD, np.uint8), absolute_offset=(0, 0, 0))
 
     def operate(p: Path) -> None:
@@ -372,10 +379,49 @@ def _read_boxes_until(p: Path, stop: threading.Event, torn: list) -> None:
         stop.wait(0.002)  # leave the writer most of the CPU
 
 
+# agglomerate attachment ----------------------------------------------------------------------
+def _agglomerate_graph() -> wk.AgglomerateGraph:
+    g = wk.AgglomerateGraph()
+    n = 6_000
+    g.add_nodes_from((i, {"position": (i, 2 * i, 3 * i)}) for i in range(1, n + 1))
+    g.add_edges_from((i, i + 1, {"affinity": i / n}) for i in range(1, n, 2))
+    return g
+
+
+def _agglomerate_case() -> Case:
+    def build(p: Path) -> None:
+        wk.Dataset(p, voxel_size=(1, 1, 1)).add_layer("seg", "segmentation", dtype="uint32")
+
+    def operate(p: Path) -> None:
+        layer = wk.Dataset.open(p).get_layer("seg")
+        wk.AgglomerateAttachment.create_and_add_to(layer, "agg", _agglomerate_graph())  # type: ignore[arg-type]
+
+    def check(p: Path, what: str) -> None:
+        graph = wk.Dataset.open(p).get_layer("seg").attachments.agglomerates[0].to_graph()
+        want = _agglomerate_graph()
+        assert sorted(graph.nodes) == sorted(want.nodes), what
+        assert {frozenset(e) for e in graph.edges} == {frozenset(e) for e in want.edges}, what
+
+    def verify(p: Path, case: Case) -> None:
+        listed = [a.name for a in wk.Dataset.open(p).get_layer("seg").attachments.agglomerates]
+        if listed:       # new state: listed, and (renamed into place when opened) whole
+            assert listed == ["agg"], listed
+            check(p, "an agglomerate listed after a killed create_and_add_to")
+        else:            # old state: nothing where the file goes
+            assert not (p / "seg" / "agglomerates" / "agg").exists(), "a half-written agglomerate file is visible"
+            operate(p)   # the next call succeeds
+            check(p, "create_and_add_to after a killed one")
+        wk.Dataset.open(p)
+        assert_no_leftovers(p, "a killed create_and_add_to and a re-run")
+
+    return Case("agglomerate", build, operate, verify)
+
+
 CASES: dict[str, Case] = {c.name: c for c in [
     _compress_case("wkw"), _compress_case("zarr3"), _delete_layer_case(), _delete_mag_case(),
     _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True),
     _rename_case(), _copy_mag_case(),
+    _write_case("zarr", True), _agglomerate_case(),
 ]}
 
 
@@ -390,7 +436,8 @@ crash_cases.child_main({name!r}, {path!r})
 
 def child_main(name: str, path: str) -> None:
     """Run case `name` on `path`, announcing the start and the end on stdout."""
-    import wkpy.copy  # noqa: F401  (imports done before GO: the delay covers the work)
+    import wkpy.agglomerate_graph  # noqa: F401  (imports done before GO: the delay covers the work)
+    import wkpy.copy  # noqa: F401
     import wkpy.dataset.layer._downsampling_utils  # noqa: F401
 
     p = Path(path)

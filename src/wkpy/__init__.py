@@ -17,6 +17,8 @@ from wkpy.geometry import (
     BoundingBox,
     Mag,
     MagLike,
+    NDBoundingBox,
+    NormalizedBoundingBox,
     Vec3Float,
     Vec3FloatLike,
     Vec3Int,
@@ -75,6 +77,8 @@ __all__ = sorted({
     "Mag",
     "MagLike",
     "MagView",
+    "NDBoundingBox",
+    "NormalizedBoundingBox",
     "SamplingModes",
     "SegmentationLayer",
     "TransferMode",
@@ -96,6 +100,7 @@ __all__ = sorted({
     *_properties_all,
     # api-props
     "AgglomerateAttachment",
+    "AgglomerateGraph",
     "Attachment",
     "Attachments",
     "ConnectomeAttachment",
@@ -104,3 +109,12 @@ __all__ = sorted({
     "SegmentIndexAttachment",
     "SegmentStatisticsAttachment",
 })
+
+
+def __getattr__(name: str) -> object:
+    """`AgglomerateGraph` is loaded on first use: it brings in networkx."""
+    if name == "AgglomerateGraph":
+        from wkpy.agglomerate_graph import AgglomerateGraph
+
+        return AgglomerateGraph
+    raise AttributeError(f"module 'wkpy' has no attribute {name!r}")

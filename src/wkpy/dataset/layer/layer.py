@@ -15,7 +15,7 @@ import numpy as np
 from wkpy._paths import ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, remove, swap_in
 from wkpy.data_format import DataFormat
-from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_SHARD_SHAPE
+from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_ZARR, DEFAULT_SHARD_SHAPE
 from wkpy.errors import (
     DataMismatchError,
     DuplicateError,
@@ -209,7 +209,7 @@ class Layer:
 
     @property
     def data_format(self) -> DataFormat:
-        """The layer's storage format (a `str` enum: equal to ``"wkw"`` or ``"zarr3"``)."""
+        """The layer's storage format (a `str` enum: equal to ``"wkw"``, ``"zarr"`` or ``"zarr3"``)."""
         return DataFormat(self._properties.data_format)
 
     @property
@@ -242,9 +242,9 @@ class Layer:
         self._fit_arrays_to_box()
 
     def _fit_arrays_to_box(self) -> None:
-        """Grow the `shape` in each Zarr3 mag's `zarr.json` to cover the layer's box, as
-        webknossos does, so that zarr-python and tensorstore read the whole box."""
-        if self.data_format != "zarr3" or self.bounding_box.is_empty():
+        """Grow the `shape` in each Zarr mag's `zarr.json` or `.zarray` to cover the layer's
+        box, as webknossos does, so that zarr-python and tensorstore read the whole box."""
+        if self.data_format not in ("zarr", "zarr3") or self.bounding_box.is_empty():
             return
         for mag, view in self._mags.items():
             if not view._is_foreign:
@@ -341,7 +341,7 @@ class Layer:
             return self.add_mag(mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
                                 chunks_per_shard=chunks_per_shard, compress=True if compress is None else compress)
         view = self._mags[mag]
-        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard)
+        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard, self.data_format)
         info = view.info
         for what, given, wanted, found in (("chunk shape", chunk_shape, chunk, info.chunk_shape),
                                            ("shard shape", shard_shape or chunks_per_shard, shard, info.shard_shape),
@@ -375,16 +375,27 @@ class Layer:
         chunks_per_shard: Vec3IntLike | int | None = None,
         compress: bool | str | Zarr3Config = True,
     ) -> MagView:
-        """Create an empty mag (folder, header or zarr.json, properties entry).
+        """Create an empty mag (folder, header, zarr.json or .zarray, properties entry).
 
-        `compress` is a bool (WKW: LZ4, Zarr3: zstd), ``"lz4hc"`` for WKW blocks packed
-        with LZ4HC (smaller, much slower to write), or for Zarr3 a `Zarr3Config`. Shapes
-        default as in webknossos (see `chunk_and_shard_shape`); `chunks_per_shard` is
-        deprecated (`DeprecationWarning`), use `shard_shape`.
+        `compress` is a bool (WKW: LZ4, Zarr3: zstd, Zarr: zstd level 5), ``"lz4hc"`` for
+        WKW blocks packed with LZ4HC (smaller, much slower to write), or for Zarr3 a
+        `Zarr3Config`. Shapes default as in webknossos (see `chunk_and_shard_shape`);
+        `chunks_per_shard` is deprecated (`DeprecationWarning`), use `shard_shape`. Zarr
+        (v2) mags have no shards: `shard_shape` defaults to `chunk_shape` and must equal
+        it, as in webknossos 4.3.3.
 
         Raises
         ------
-        ReadOnlyError, DuplicateError, DataMismatchError, InvalidRequestError
+        ReadOnlyError
+            The dataset is read-only or the layer linked.
+        DuplicateError
+            The mag exists, or its folder holds unlisted files.
+        DataMismatchError
+            Shapes that are not powers of two, or a shard shape that is no multiple of the
+            chunk shape; a `Zarr3Config` or ``"lz4hc"`` for another format.
+        InvalidRequestError
+            A Zarr (v2) mag with a shard shape other than its chunk shape; non-cubic
+            shapes for WKW.
         """
         self._ensure_writable()
         mag = Mag(mag)
@@ -432,8 +443,8 @@ class Layer:
         return self._mags[mag]
 
     def _fit_new_array(self, array: Array, mag: Mag) -> None:
-        """As webknossos does: a Zarr3 mag added to a layer with data starts at the layer's extent."""
-        if self.data_format == "zarr3" and not self.bounding_box.is_empty():
+        """As webknossos does: a Zarr mag added to a layer with data starts at the layer's extent."""
+        if self.data_format in ("zarr", "zarr3") and not self.bounding_box.is_empty():
             array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
 
     def add_mag_as_copy(
