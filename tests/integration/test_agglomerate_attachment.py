@@ -210,7 +210,8 @@ def test_create_and_add_to_refusals(tmp_path, monkeypatch):
     assert not (tmp_path / "escape").exists()
     # a linked layer: its folder belongs to another dataset
     other = wkpy.Dataset(tmp_path / "other", voxel_size=(1, 1, 1))
-    linked = other.add_symlink_layer(layer, "linked").as_segmentation_layer()
+    with pytest.warns(DeprecationWarning, match="symlinks"):   # as webknossos 4.3.3 warns
+        linked = other.add_symlink_layer(layer, "linked").as_segmentation_layer()
     with pytest.raises(ForeignPathError):
         wkpy.AgglomerateAttachment.create_and_add_to(linked, "x", _example(wkpy))
     assert not (tmp_path / "py" / "seg" / "agglomerates" / "x").exists()

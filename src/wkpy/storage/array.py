@@ -18,6 +18,7 @@ from wkpy.geometry import Vec3Int
 from wkpy.locking import mag_generation, mag_lock_file, path_lock
 
 if TYPE_CHECKING:
+    from wkpy.geometry import NormalizedBoundingBox
     from wkpy.storage._zarr3_meta import Zarr3Config
 
 Vec3 = tuple[int, int, int]
@@ -57,6 +58,14 @@ class ArrayInfo:
     def compression_mode(self) -> bool:
         """Whether chunks are compressed (the name webknossos uses)."""
         return self.compression
+
+    @property
+    def bounding_box(self) -> NormalizedBoundingBox:
+        """The (c, x, y, z) box of the channels, as webknossos' ``ArrayInfo.bounding_box``:
+        size c is the number of channels; x, y and z are 0 (the extent is the layer's box)."""
+        from wkpy.geometry import NormalizedBoundingBox
+
+        return NormalizedBoundingBox((0, 0, 0, 0), (self.num_channels, 0, 0, 0), axes=("c", "x", "y", "z"))
 
     @property
     def chunks_per_shard(self) -> Vec3:

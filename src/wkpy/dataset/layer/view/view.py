@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wkpy.errors import AlignmentError, DataMismatchError, InvalidRequestError, ReadOnlyError
-from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, NormalizedBoundingBox, Vec3Int, Vec3IntLike
 from wkpy.storage.array import Array, ArrayInfo
 
 if TYPE_CHECKING:
@@ -137,6 +137,11 @@ class View:
         """The view's box in mag-1 coordinates."""
         assert self._bounding_box is not None
         return self._bounding_box
+
+    @property
+    def normalized_bounding_box(self) -> NormalizedBoundingBox:
+        """The view's box with the channel axis first: (c, x, y, z), in mag 1."""
+        return self.bounding_box.normalize_axes(self.num_channels)
 
     @property
     def mag(self) -> Mag:
