@@ -51,6 +51,9 @@ def test_private_names_webknossos_users_poke_read_our_state(tmp_path):
         assert info.chunk_shape.xyz == lib.Vec3Int.full(32) and info.chunks_per_shard.xyz == lib.Vec3Int.full(2)
         assert mag.layer.is_mag_view_foreign(mag) is False and mag.layer.is_foreign is False
         assert mag.layer.resolved_path == (tmp_path / name / "color").resolve()
+        assert info.bounding_box.size.c == 1 and info.bounding_box.axes == ("c", "x", "y", "z")
+        box = mag.layer.normalized_bounding_box
+        assert (tuple(box.topleft), tuple(box.size), box.axes) == ((0, 0, 0, 0), (1, 64, 64, 32), ("c", "x", "y", "z"))
         assert warned(lambda: mag.is_foreign)[1] == {"deprecation"}
 
 
@@ -291,6 +294,7 @@ def test_add_layer_layout_keywords_are_ignored_as_webknossos_does_but_said_so(tm
         layer, kinds = warned(lambda: ds.add_layer("c", "color", dtype="uint8", data_format="zarr3",
                                                    chunk_shape=(8, 8, 8)))
         assert kinds == ({"user"} if name == "py" else set())
+        assert not (tmp_path / name / "c").exists()            # a layer's folder comes with its first mag
         assert layer.add_mag(1).info.chunk_shape == (32, 32, 32)
     assert layers_json(tmp_path / "py") == layers_json(tmp_path / "wk")
 

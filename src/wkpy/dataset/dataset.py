@@ -410,7 +410,8 @@ class Dataset:
         category : {"color", "segmentation"}
         dtype : dtype-like, optional
             The dtype of one channel (default uint8). `dtype_per_channel` is its older
-            name; `dtype_per_layer` the dtype of all channels together (``"uint24"``).
+            name (deprecated, with a `DeprecationWarning` as in webknossos 4.3.3);
+            `dtype_per_layer` the dtype of all channels together (``"uint24"``).
         num_channels : int, optional
             Default 1.
         data_format : DataFormat or str, optional
@@ -419,9 +420,16 @@ class Dataset:
         bounding_box : BoundingBox, optional
         largest_segment_id : int, optional
             Segmentation layers only.
+        mappings : list of str, optional
+            Segmentation layers only: the ``mappings`` entry.
+        chunk_shape, shard_shape, chunks_per_shard, compress
+            Accepted and ignored, as webknossos does, with a `UserWarning`: the layout
+            belongs to `Layer.add_mag`.
 
         Raises
         ------
+        TypeError
+            Another keyword argument.
         InvalidRequestError
             An invalid name or data format (a `ValueError`).
         ConflictingArgumentsError
