@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -55,6 +56,25 @@ def test_private_names_webknossos_users_poke_read_our_state(tmp_path):
         box = mag.layer.normalized_bounding_box
         assert (tuple(box.topleft), tuple(box.size), box.axes) == ((0, 0, 0, 0), (1, 64, 64, 32), ("c", "x", "y", "z"))
         assert warned(lambda: mag.is_foreign)[1] == {"deprecation"}
+
+
+def test_a_pickled_mag_view_reopens_its_storage_and_remembers_the_mag_it_saw(tmp_path):
+    for name, lib in LIBS:
+        mag = _mag(lib, tmp_path / name)
+        again = pickle.loads(pickle.dumps(mag))
+        assert mag._cached_array is not None and again._cached_array is None
+        np.testing.assert_array_equal(again.read(), mag.read())
+        assert again._cached_array is not None
+    # a copy made before the mag was deleted and re-created refuses to write into the new one
+    mag = wk.Dataset.open(tmp_path / "py").get_layer("color").get_mag(1)
+    mag.read()
+    stale = pickle.dumps(mag)
+    layer = wk.Dataset.open(tmp_path / "py").get_layer("color")
+    layer.delete_mag(1)
+    layer.add_mag(1, chunk_shape=32, shard_shape=64)
+    with pytest.raises(wk.errors.OperationError):
+        pickle.loads(stale).write(DATA, absolute_offset=(0, 0, 0))
+    assert not layer.get_mag(1).read().any()
 
 
 def test_changed_private_properties_are_saved_like_webknossos(tmp_path):

@@ -68,8 +68,22 @@ class MagView(View):
                 if found != wanted:
                     raise PropertiesError(f"{meta}: {what} {found} contradicts the layer {layer.name!r}, "
                                           f"whose {field} in datasource-properties.json gives {wanted}")
+            seen = self.__dict__.pop("_life_seen", None)
+            if seen is not None and hasattr(array, "_generation"):
+                # opened again after pickling: a mag deleted or re-created since keeps refusing writes
+                array._generation = seen[0]
             self._opened = array
         return self._opened
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the opened storage (reopened on first use, as webknossos does),
+        but with the life of the mag it was opened on (see `wkpy.locking.mag_generation`)."""
+        state = dict(self.__dict__)
+        opened = state.get("_opened")
+        state["_opened"] = None
+        if opened is not None and hasattr(opened, "_generation"):
+            state["_life_seen"] = (opened._generation,)
+        return state
 
     @_array.setter
     def _array(self, array: Array | None) -> None:
