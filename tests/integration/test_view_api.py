@@ -303,9 +303,16 @@ def test_deprecated_spellings_warn_like_webknossos(tmp_path):
         _, second = warned(lambda: layer.dtype_per_channel)
         _, third = warned(lambda: layer.add_mag(1, chunk_shape=32, chunks_per_shard=2))
         _, fourth = warned(lambda: ds.get_or_add_layer("d", "color", dtype_per_channel="uint8", data_format="zarr3"))
-        kinds[name] = [first, second, third, fourth]
-    assert kinds["py"] == kinds["wk"] == [{"deprecation"}] * 4
-    assert layers_json(tmp_path / "py") == layers_json(tmp_path / "wk")
+        _, fifth = warned(lambda: layer.is_remote_to_dataset)
+        source = lib.Dataset(tmp_path / f"{name}-src", voxel_size=(1, 1, 1))
+        source.add_layer("r", "color", dtype="uint16", data_format="zarr3").add_mag(1, chunk_shape=32, shard_shape=64)
+        _, sixth = warned(lambda: ds.add_remote_layer(source.get_layer("r")))
+        other = ds.add_layer("o", "color", dtype="uint16", data_format="zarr3")
+        _, seventh = warned(lambda: other.add_remote_mag(source.get_layer("r").get_mag(1)))
+        kinds[name] = [first, second, third, fourth, fifth, sixth, seventh]
+    assert kinds["py"] == kinds["wk"] == [{"deprecation"}] * 7
+    theirs = json.dumps(layers_json(tmp_path / "wk")).replace("/wk-src/", "/py-src/")
+    assert layers_json(tmp_path / "py") == json.loads(theirs)
 
 
 def test_add_layer_layout_keywords_are_ignored_as_webknossos_does_but_said_so(tmp_path):

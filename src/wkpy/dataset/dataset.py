@@ -641,6 +641,12 @@ class Dataset:
                 layer.attachments.add_attachment_as_ref(attachment)
         return layer
 
+    def add_remote_layer(self, foreign_layer: Layer | str | os.PathLike[str],
+                         new_layer_name: str | None = None) -> Layer:
+        """Deprecated (as in webknossos 4.3.3): use `add_layer_as_ref`."""
+        warn_deprecated("add_remote_layer", "add_layer_as_ref")
+        return self.add_layer_as_ref(foreign_layer, new_layer_name)
+
     def get_segmentation_layer(self, layer_name: str) -> SegmentationLayer:
         """The layer `layer_name`, which must be a segmentation layer (`LayerTypeError`)."""
         return self.get_layer(layer_name).as_segmentation_layer()

@@ -177,6 +177,12 @@ class Layer:
         """Whether the layer's folder lies outside the dataset (a linked layer), as in webknossos."""
         return self.is_linked
 
+    @property
+    def is_remote_to_dataset(self) -> bool:
+        """Deprecated (as in webknossos 4.3.3): use `is_foreign`."""
+        warn_deprecated("is_remote_to_dataset", "is_foreign")
+        return self.is_foreign
+
     def is_mag_view_foreign(self, mag: MagView) -> bool:
         """Whether the files of `mag` (a mag of this layer) lie outside the dataset (a linked
         or referenced mag): read here, never written or deleted."""
@@ -672,6 +678,12 @@ class Layer:
         if extend_layer_bounding_box:
             self._grow_bounding_box(_rescaled_box(foreign, mag))
         return self._mags[mag]
+
+    def add_remote_mag(self, foreign_mag_view_or_path: MagView | str | os.PathLike[str], *,
+                       extend_layer_bounding_box: bool = True) -> MagView:
+        """Deprecated (as in webknossos 4.3.3): use `add_mag_as_ref`."""
+        warn_deprecated("add_remote_mag", "add_mag_as_ref")
+        return self.add_mag_as_ref(foreign_mag_view_or_path, extend_layer_bounding_box=extend_layer_bounding_box)
 
     def add_mag_from_zarrarray(
         self,
