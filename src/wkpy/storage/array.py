@@ -14,6 +14,7 @@ import numpy as np
 
 from wkpy._paths import ensure_inside
 from wkpy.errors import OperationError
+from wkpy.geometry import Vec3Int
 from wkpy.locking import mag_generation, mag_lock_file, path_lock
 
 if TYPE_CHECKING:
@@ -41,6 +42,11 @@ class ArrayInfo:
     compression: bool
     zarr3_config: Zarr3Config | None = None
     lz4hc: bool = False
+
+    def __post_init__(self) -> None:
+        # `Vec3Int`s (tuples with webknossos' vector methods, e.g. ``.xyz``), as webknossos' ArrayInfo
+        object.__setattr__(self, "chunk_shape", Vec3Int(self.chunk_shape))
+        object.__setattr__(self, "shard_shape", Vec3Int(self.shard_shape))
 
     @property
     def voxel_type(self) -> np.dtype:
