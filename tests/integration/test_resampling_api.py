@@ -92,15 +92,23 @@ def test_downsample_defaults_equal_webknossos(tmp_path):
     assert "16-16-1" in [m.to_layer_name() for m in ours.mags]
 
 
+@pytest.mark.parametrize("data_format", ["wkw", "zarr3"])
+@pytest.mark.parametrize("depth", [1, 10, 32, 33, 64])
+@pytest.mark.parametrize("chunk,shard", [(None, None), (16, None), (16, 64), (None, 2048)])
+def test_new_mag_shapes_follow_webknossos_rule(data_format, depth, chunk, shard):
+    # webknossos' defaults for new mags (never the source mag's shapes): flat Zarr3 layers
+    # get 4096×4096×32 shards. (webknossos itself takes about a minute to fill such a mag.)
+    from webknossos.dataset.layer.layer import _get_shard_and_chunk_shapes
+
+    box = wk.BoundingBox((0, 0, 0), (64, 64, depth))
+    got = ours_down.resampled_mag_shapes(data_format, box, chunk, shard)
+    want = _get_shard_and_chunk_shapes(data_format=webknossos.DataFormat(data_format), chunk_shape=chunk,
+                                       shard_shape=shard, layer_bounding_box=webknossos.BoundingBox(box.topleft,
+                                                                                                    box.size))
+    assert [tuple(v) for v in got] == [tuple(v) for v in want]
+
+
 def test_new_mag_shapes_equal_webknossos(tmp_path):
-    # webknossos' defaults for new mags, not the source mag's shapes: flat Zarr3 layers get
-    # 4096×4096×32 shards; explicit shapes are kept
-    flat, flat_theirs = _pair(tmp_path / "flat", random_volume((1, 64, 64, 10), "uint8"), data_format="zarr3",
-                              chunk=32, shard=1024)
-    flat.downsample(coarsest_mag=wk.Mag(2))
-    _quiet(flat_theirs.downsample, coarsest_mag=webknossos.Mag(2), executor=SequentialExecutor())
-    _same(flat, flat_theirs)
-    assert tuple(flat.get_mag(2).info.shard_shape) == (4096, 4096, 32)
     deep, deep_theirs = _pair(tmp_path / "deep", random_volume((1, 64, 64, 64), "uint8"), data_format="zarr3")
     deep.downsample(coarsest_mag=wk.Mag(4), chunk_shape=16, shard_shape=64)
     _quiet(deep_theirs.downsample, coarsest_mag=webknossos.Mag(4), chunk_shape=16, shard_shape=64,
@@ -122,9 +130,10 @@ def test_from_mag_view_equals_webknossos(tmp_path):
            finest_mag=webknossos.Mag(1), compress=False, sampling_mode="isotropic", align_with_other_layers=False,
            shard_shape=(64, 64, 32), executor=SequentialExecutor())
     _same(ours, theirs)
-    ours.downsample(from_mag=wk.Mag(2), from_mag_view=src_ours.get_mag(2), coarsest_mag=wk.Mag(4))
+    ours.downsample(from_mag=wk.Mag(2), from_mag_view=src_ours.get_mag(2), coarsest_mag=wk.Mag(4),
+                    shard_shape=(64, 64, 32))
     _quiet(theirs.downsample, from_mag=webknossos.Mag(2), from_mag_view=src_theirs.get_mag(2),
-           coarsest_mag=webknossos.Mag(4), executor=SequentialExecutor())
+           coarsest_mag=webknossos.Mag(4), shard_shape=(64, 64, 32), executor=SequentialExecutor())
     _same(ours, theirs)
     for layer, source, lib in ((ours, src_ours, wk), (theirs, src_theirs, webknossos)):
         with pytest.raises(ValueError, match="does not match from_mag"):
