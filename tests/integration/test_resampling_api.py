@@ -155,6 +155,14 @@ def test_upsample_and_redownsample_equal_webknossos(tmp_path):
     ours.redownsample()
     _quiet(theirs.redownsample, executor=SequentialExecutor())
     _same(ours, theirs)
+    # all of mag 1 cleared: the coarser mags must not keep their old voxels
+    box = theirs.bounding_box
+    ours.get_mag(1).write(np.zeros((1, *box.size), np.uint16), absolute_offset=tuple(box.topleft))
+    _quiet(theirs.get_mag(1).write, np.zeros((1, *box.size), np.uint16), absolute_offset=box.topleft)
+    ours.redownsample()
+    _quiet(theirs.redownsample, executor=SequentialExecutor())
+    _same(ours, theirs)
+    assert not ours.get_mag(2).read().any()
     with pytest.raises(AssertionError):                      # mag 2-2-1 exists already
         theirs.upsample(from_mag=webknossos.Mag("4-4-2"), finest_mag=webknossos.Mag(1))
     with pytest.raises(AssertionError):

@@ -370,16 +370,17 @@ def _read_mirrored(source: Array, box: Box, valid: Box) -> np.ndarray:
 
 
 def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], InterpolationModes, Box,
-                              tuple[int, int, int]]) -> None:
+                              tuple[int, int, int], bool]) -> None:
     """One task: fill a target box (target-mag voxels) from the source array, buffer by
     buffer from the box's top-left, and write it once.
 
-    `job` is (source, target, (offset, shape), factors, mode, valid, buffer): `valid` is
-    the source-mag box outside which source voxels are mirrored in, `buffer` the
-    target-mag shape reduced at once (it decides the zoom modes' results, as in
-    webknossos; the block reductions are split further onto the cores).
+    `job` is (source, target, (offset, shape), factors, mode, valid, buffer, overwrite):
+    `valid` is the source-mag box outside which source voxels are mirrored in, `buffer`
+    the target-mag shape reduced at once (it decides the zoom modes' results, as in
+    webknossos; the block reductions are split further onto the cores). An all-zero
+    result is written only with `overwrite` (the target may hold older data).
     """
-    source, target, (offset, shape), factors, mode, valid, tile = job
+    source, target, (offset, shape), factors, mode, valid, tile, overwrite = job
     out = np.zeros((source.info.num_channels, *shape), source.info.dtype, order="F")
     pieces = []
     for tx in range(0, shape[0], tile[0]):
@@ -402,7 +403,7 @@ def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], Interpola
                 _downsample_into(data[c], part[c], factors, mode)
 
     run_tasks(functools.partial(fill, lo, size) for lo, size in pieces)
-    if out.any():
+    if overwrite or out.any():
         target.write(offset, out)
 
 
@@ -449,7 +450,7 @@ def downsample_cube_job(
     valid_in_mag = box_in_mag(valid.align_with_mag(source_view.mag, ceil=True), source_view.mag, allow_empty=True)
     downsample_job((source_view._array, target_view._array, _view_box_in_mag(target_view), tuple(factors),  # type: ignore[arg-type]
                     InterpolationModes(interpolation_mode), (tuple(valid_in_mag.topleft), tuple(valid_in_mag.size)),  # type: ignore[arg-type]
-                    tuple(Vec3Int(buffer_shape))))  # type: ignore[arg-type]
+                    tuple(Vec3Int(buffer_shape)), True))  # type: ignore[arg-type]
 
 
 def resampled_mag_shapes(data_format: str, layer_box: BoundingBox, chunk_shape: Vec3IntLike | int | None,

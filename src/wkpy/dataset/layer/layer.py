@@ -649,7 +649,8 @@ class Layer:
         require_interpolation(mode)
         factors = tuple(t // f for t, f in zip(target_mag.to_list(), start.to_list()))
         chunk, shard = resampled_mag_shapes(self.data_format, self.bounding_box, chunk_shape, shard_shape)
-        if target_mag in self._mags:
+        overwrite = target_mag in self._mags
+        if overwrite:
             target = self._mags[target_mag]
             target._ensure_writable()            # never into a linked or referenced mag
         else:
@@ -669,7 +670,7 @@ class Layer:
                 whole = BoundingBox(corner, cell).intersected_with(region)
                 box = (tuple(whole.topleft), tuple(whole.size))  # type: ignore[assignment]
             return (source._array, target._array, box, factors, mode,
-                    (tuple(valid.topleft), tuple(valid.size)), tile)
+                    (tuple(valid.topleft), tuple(valid.size)), tile, overwrite)
 
         run_per_shard(downsample_job, source, target, self.bounding_box, executor, job,
                       f"downsampling {self.name} to {target_mag.to_layer_name()}", cell)
