@@ -369,42 +369,80 @@ def _read_mirrored(source: Array, box: Box, valid: Box) -> np.ndarray:
     return np.pad(data, pad, mode="symmetric") if any(p != (0, 0) for p in pad) else data
 
 
-def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], InterpolationModes, Box,
-                              tuple[int, int, int], bool]) -> None:
-    """One task: fill a target box (target-mag voxels) from the source array, buffer by
-    buffer from the box's top-left, and write it once.
+# Memory bounds of one task: the target box is written in one piece up to this size (else
+# buffer by buffer), and a block reduction reads at most this many source bytes per piece.
+_WHOLE_BOX_BYTES = 256 * 2**20
+_PIECE_BYTES = 64 * 2**20
 
-    `job` is (source, target, (offset, shape), factors, mode, valid, buffer, overwrite):
-    `valid` is the source-mag box outside which source voxels are mirrored in, `buffer`
-    the target-mag shape reduced at once (it decides the zoom modes' results, as in
-    webknossos; the block reductions are split further onto the cores). An all-zero
-    result is written only with `overwrite` (the target may hold older data).
+
+def _touches(lo: tuple[int, ...], hi: tuple[int, ...], shards: list[Box]) -> bool:
+    return any(all(o < h and o + n > l for o, n, l, h in zip(off, shape, lo, hi)) for off, shape in shards)
+
+
+def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], InterpolationModes, Box,
+                              tuple[int, int, int], bool, list[Box] | None]) -> None:
+    """One task: fill a target box (target-mag voxels) from the source array, buffer by
+    buffer from the box's top-left.
+
+    `job` is (source, target, (offset, shape), factors, mode, valid, buffer, overwrite,
+    shards): `valid` is the source-mag box outside which source voxels are mirrored in;
+    `buffer` the target-mag shape resampled at once (it decides the zoom modes' results,
+    as in webknossos; block reductions do not depend on it and are cut finer, onto the
+    cores); `shards` the source-mag boxes of the source's shards on disk (None: unknown),
+    buffers touching none of them are zero and skipped. An all-zero result is written
+    only with `overwrite` (the target may hold older data). A box of up to 256 MiB is
+    written at once, a larger one buffer by buffer.
     """
-    source, target, (offset, shape), factors, mode, valid, tile, overwrite = job
-    out = np.zeros((source.info.num_channels, *shape), source.info.dtype, order="F")
-    pieces = []
+    source, target, (offset, shape), factors, mode, valid, tile, overwrite, shards = job
+    nc, dtype = source.info.num_channels, source.info.dtype
+    tiles = []
     for tx in range(0, shape[0], tile[0]):
         for ty in range(0, shape[1], tile[1]):
             for tz in range(0, shape[2], tile[2]):
+                lo = (tx, ty, tz)
                 size = (min(tile[0], shape[0] - tx), min(tile[1], shape[1] - ty), min(tile[2], shape[2] - tz))
-                if mode in _ZOOM_ORDERS:       # each buffer is resampled whole, as in webknossos
-                    pieces.append(((tx, ty, tz), size))
-                    continue
-                cuts = min(io_threads(), size[2])  # block reductions do not care how they are cut
-                edges = [tz + size[2] * i // cuts for i in range(cuts + 1)]
-                pieces += [((tx, ty, a), (size[0], size[1], b - a)) for a, b in zip(edges, edges[1:])]
+                src_lo = tuple((offset[a] + lo[a]) * factors[a] for a in range(3))
+                src_hi = tuple(src_lo[a] + size[a] * factors[a] for a in range(3))
+                if shards is None or _touches(src_lo, src_hi, shards):
+                    tiles.append((lo, size))
 
-    def fill(lo: tuple[int, int, int], size: tuple[int, int, int]) -> None:
+    def pieces_of(lo: tuple[int, int, int], size: tuple[int, int, int]) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
+        if mode in _ZOOM_ORDERS:               # each buffer is resampled whole, as in webknossos
+            return [(lo, size)]
+        source_bytes = nc * dtype.itemsize * math.prod(size) * math.prod(factors)
+        cuts = min(max(io_threads(), -(-source_bytes // _PIECE_BYTES)), size[2])
+        edges = [lo[2] + size[2] * i // cuts for i in range(cuts + 1)]
+        return [((lo[0], lo[1], a), (size[0], size[1], b - a)) for a, b in zip(edges, edges[1:])]
+
+    def fill(out: np.ndarray, corner: tuple[int, int, int], lo: tuple[int, int, int],
+             size: tuple[int, int, int]) -> None:
         src = (tuple((offset[a] + lo[a]) * factors[a] for a in range(3)), tuple(size[a] * factors[a] for a in range(3)))
         data = _read_mirrored(source, src, valid)  # type: ignore[arg-type]
-        part = out[:, lo[0]:lo[0] + size[0], lo[1]:lo[1] + size[1], lo[2]:lo[2] + size[2]]
+        r = [lo[a] - corner[a] for a in range(3)]
+        part = out[:, r[0]:r[0] + size[0], r[1]:r[1] + size[1], r[2]:r[2] + size[2]]
         for c in range(data.shape[0]):
             if data[c].any():
                 _downsample_into(data[c], part[c], factors, mode)
 
-    run_tasks(functools.partial(fill, lo, size) for lo, size in pieces)
-    if overwrite or out.any():
-        target.write(offset, out)
+    def run(corner: tuple[int, int, int], extent: tuple[int, int, int],
+            parts: list[tuple[tuple[int, int, int], tuple[int, int, int]]]) -> None:
+        out = np.zeros((nc, *extent), dtype, order="F")
+        run_tasks(functools.partial(fill, out, corner, lo, size) for lo, size in parts)
+        if overwrite or out.any():
+            target.write(tuple(offset[a] + corner[a] for a in range(3)), out)  # type: ignore[arg-type]
+
+    if nc * dtype.itemsize * math.prod(shape) <= _WHOLE_BOX_BYTES:
+        parts = [p for lo, size in tiles for p in pieces_of(lo, size)]
+        if parts or overwrite:
+            run((0, 0, 0), shape, parts)
+        return
+    if overwrite:                              # every buffer is rewritten, also the empty ones
+        tiles = [((tx, ty, tz), (min(tile[0], shape[0] - tx), min(tile[1], shape[1] - ty),
+                                 min(tile[2], shape[2] - tz)))
+                 for tx in range(0, shape[0], tile[0]) for ty in range(0, shape[1], tile[1])
+                 for tz in range(0, shape[2], tile[2])]
+    for lo, size in tiles:
+        run(lo, size, pieces_of(lo, size))
 
 
 def _view_box_in_mag(view: View) -> Box:
@@ -450,7 +488,7 @@ def downsample_cube_job(
     valid_in_mag = box_in_mag(valid.align_with_mag(source_view.mag, ceil=True), source_view.mag, allow_empty=True)
     downsample_job((source_view._array, target_view._array, _view_box_in_mag(target_view), tuple(factors),  # type: ignore[arg-type]
                     InterpolationModes(interpolation_mode), (tuple(valid_in_mag.topleft), tuple(valid_in_mag.size)),  # type: ignore[arg-type]
-                    tuple(Vec3Int(buffer_shape)), True))  # type: ignore[arg-type]
+                    tuple(Vec3Int(buffer_shape)), True, None))  # type: ignore[arg-type]
 
 
 def resampled_mag_shapes(data_format: str, layer_box: BoundingBox, chunk_shape: Vec3IntLike | int | None,

@@ -662,6 +662,7 @@ class Layer:
                      else determine_downsample_buffer_shape(target.info, factors))
         cell = job_shape(target.info.shard_shape)
         region = box_in_mag(self.bounding_box.align_with_mag(target_mag, ceil=True), target_mag, allow_empty=True)
+        on_disk = source._array.list_shards()
 
         def job(box: tuple[tuple[int, int, int], tuple[int, int, int]]) -> tuple[Any, ...]:
             if is_zoom_mode(mode):
@@ -669,8 +670,11 @@ class Layer:
                 corner = Vec3Int(box[0]) // cell * cell
                 whole = BoundingBox(corner, cell).intersected_with(region)
                 box = (tuple(whole.topleft), tuple(whole.size))  # type: ignore[assignment]
+            lo = [box[0][a] * factors[a] for a in range(3)]
+            hi = [lo[a] + box[1][a] * factors[a] for a in range(3)]
+            shards = [(o, n) for o, n in on_disk if all(o[a] < hi[a] and o[a] + n[a] > lo[a] for a in range(3))]
             return (source._array, target._array, box, factors, mode,
-                    (tuple(valid.topleft), tuple(valid.size)), tile, overwrite)
+                    (tuple(valid.topleft), tuple(valid.size)), tile, overwrite, shards)
 
         run_per_shard(downsample_job, source, target, self.bounding_box, executor, job,
                       f"downsampling {self.name} to {target_mag.to_layer_name()}", cell)
