@@ -1,0 +1,36 @@
+"""OME metadata of a layer: the OME-NGFF multiscales of Zarr3 layer groups, and the
+OME-TIFF metadata of `LayerExport.as_ome_tiff`, as webknossos 4.3.3 writes them.
+
+The group documents themselves are built by `wkpy.storage._zarr3_groups` (which writes
+them beside every Zarr3 layer); this module gives them webknossos' names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from wkpy.storage._zarr3_groups import layer_group_document
+
+if TYPE_CHECKING:
+    from wkpy.dataset.dataset import Dataset
+    from wkpy.dataset.layer.layer import Layer
+
+__all__ = ["get_ome_0_5_multiscale_metadata", "ome_tiff_metadata"]
+
+
+def get_ome_0_5_multiscale_metadata(dataset: Dataset, layer: Layer) -> dict[str, Any]:
+    """The ``attributes`` of a layer's Zarr group: ``{"ome": {"version": "0.5",
+    "multiscales": [...]}}`` with axes c, x, y, z and, per mag (finest first), its path
+    and scale (1 for c, the voxel size in nm times the mag for x, y, z)."""
+    mags = [(view.name, tuple(mag.to_list())) for mag, view in layer.mags.items()]
+    return layer_group_document(dataset.voxel_size, mags)["attributes"]  # type: ignore[no-any-return]
+
+
+def ome_tiff_metadata(voxel_size_nm: Sequence[float], num_channels: int) -> dict[str, Any]:
+    """tifffile's `metadata` for a (c, z, y, x) OME-TIFF: the axes, the physical voxel
+    size in nm (x, y, z) and one channel name per channel (``"Channel 0"``, ...)."""
+    x, y, z = (float(v) for v in voxel_size_nm)
+    return {"axes": "CZYX", "PhysicalSizeX": x, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": y,
+            "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": z, "PhysicalSizeZUnit": "nm",
+            "Channel": {"Name": [f"Channel {i}" for i in range(num_channels)]}}
