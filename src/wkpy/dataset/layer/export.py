@@ -126,7 +126,7 @@ class LayerExport:
         with _staging_folder(out) as stage:
             staged = Dataset(stage, voxel_size_with_unit=layer.dataset.voxel_size_with_unit)
             staged_layer = staged.add_layer(
-                layer.name, layer.category, dtype=layer.dtype, num_channels=layer.num_channels,
+                layer.name, layer.category, dtype=layer.dtype, num_channels=layer.num_channels,  # type: ignore[arg-type]
                 data_format="zarr3", bounding_box=target_box,
                 largest_segment_id=getattr(layer, "largest_segment_id", None))
             target = staged_layer.add_mag(export_mag, shard_shape=shard_for(export_mag))
