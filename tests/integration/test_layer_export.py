@@ -111,6 +111,7 @@ def test_ozx_of_the_whole_layer_equals_webknossos(tmp_path, data_format, categor
     ours.export.as_ozx(output_path=tmp_path / "ours.ozx")
     _their_ozx(theirs, tmp_path / "theirs.ozx")
     arrays = _compare_ozx(tmp_path / "ours.ozx", tmp_path / "theirs.ozx")
+    assert os.stat(tmp_path / "ours.ozx").st_mode == os.stat(tmp_path / "theirs.ozx").st_mode
     assert list(arrays) and set(arrays) >= {"1", "2-2-1"}
     np.testing.assert_array_equal(arrays["1"][:, :70, :60, :40], data)
 
@@ -135,6 +136,14 @@ def test_ozx_of_one_slice_and_without_pyramid_and_with_a_shard_shape_equal_webkn
         _their_ozx(theirs, tmp_path / f"theirs-{name}.ozx",
                    **{k: webknossos.BoundingBox(*v) if k == "bounding_box" else v for k, v in kwargs.items()})
         _compare_ozx(tmp_path / f"ours-{name}.ozx", tmp_path / f"theirs-{name}.ozx")
+
+
+def test_an_nd_bounding_box_counts_by_its_x_y_z(tmp_path):
+    ours, _, _ = _pair(tmp_path, coarser=False)
+    ours.export.as_ome_tiff(output_path=tmp_path / "box.tif", bounding_box=wk.BoundingBox((3, 5, 7), (40, 30, 4)))
+    nd = wk.NDBoundingBox((0, 3, 5, 7), (1, 40, 30, 4), axes=("c", "x", "y", "z"))
+    ours.export.as_ome_tiff(output_path=tmp_path / "nd.tif", bounding_box=nd)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "box.tif"), tifffile.imread(tmp_path / "nd.tif"))
 
 
 def test_ozx_runs_on_a_given_executor_and_replaces_an_old_file_whole(tmp_path):
@@ -202,6 +211,7 @@ def test_ome_tiff_equals_webknossos(tmp_path, name, category, dtype, channels, m
                                  mag=None if mag is None else lib.Mag(mag))
     with tifffile.TiffFile(tmp_path / "out-ours" / name) as a, tifffile.TiffFile(tmp_path / "out-theirs" / name) as b:
         assert a.is_ome == b.is_ome == (".ome." in name)
+        assert os.stat(a.filehandle.path).st_mode == os.stat(b.filehandle.path).st_mode
         assert len(a.pages) == len(b.pages)
         assert (a.series[0].shape, a.series[0].axes) == (b.series[0].shape, b.series[0].axes)
         assert [lv.shape for lv in a.series[0].levels] == [lv.shape for lv in b.series[0].levels]

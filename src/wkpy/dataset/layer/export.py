@@ -10,6 +10,7 @@ name beside it, then renamed), and nothing is ever written into a dataset.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -139,7 +140,8 @@ class LayerExport:
                           region=region.with_size(extent), to=Vec3Int(0, 0, 0))
             for prev, m in zip([export_mag, *coarser], coarser):
                 staged_layer.downsample_mag(prev, m, shard_shape=shard_for(m), executor=executor)
-            write_ozx(staged_layer.path, out, ome_version="0.5")
+            with _temporary_sibling(out) as tmp:
+                write_ozx(staged_layer.path, tmp, ome_version="0.5")
 
     # ---- TIFF ---------------------------------------------------------------------------
     def as_tiff_stack(
@@ -283,12 +285,15 @@ def _source_mag(layer: Layer, mag: MagLike | None, access_mode: Any) -> MagView:
 
 
 def _export_box(layer: Layer, bounding_box: BoundingBox | None) -> BoundingBox:
-    """The requested box (default: the layer's) cut down to the layer's box (mag 1)."""
+    """The requested box (default: the layer's) cut down to the layer's box (mag 1). Of an
+    `NDBoundingBox`, only x, y and z count (all channels are exported; axes the layer
+    lacks are ignored, as in webknossos 4.3.3)."""
     layer_box = layer.bounding_box
     if bounding_box is None:
         found = layer_box
     else:
-        found = BoundingBox(bounding_box.topleft, bounding_box.size).intersected_with(layer_box, dont_assert=True)
+        requested = BoundingBox(bounding_box.topleft_xyz, bounding_box.size_xyz)
+        found = requested.intersected_with(layer_box, dont_assert=True)
     if found.is_empty():
         raise InvalidRequestError(f"nothing to export: the box {bounding_box} does not overlap the box "
                                   f"{layer_box} of layer {layer.name!r}" if bounding_box is not None else
@@ -318,9 +323,11 @@ def _output_file(layer: Layer, output_path: str | os.PathLike[str]) -> Path:
 def _temporary_sibling(path: Path) -> Iterator[Path]:
     """A fresh hidden file beside `path`, renamed onto `path` when the block succeeds
     (removed when it fails)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if path.parent.parts else ".")
-    os.close(fd)
-    tmp = Path(name)
+    parent = path.parent if path.parent.parts else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # created as open(..., "wb") would create the output (mode 0666 less the umask)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666))
     try:
         yield tmp
         os.replace(tmp, path)
