@@ -296,10 +296,14 @@ def test_a_failed_export_leaves_the_old_output_and_nothing_else(tmp_path):
     assert all((out_dir / n).read_bytes() == b"old" for n in os.listdir(out_dir))
 
 
-def test_ome_metadata_names_match_the_layer_group(tmp_path):
-    from wkpy.dataset.ome_metadata import get_ome_0_5_multiscale_metadata
+def test_ome_metadata_names_give_what_webknossos_gives(tmp_path):
+    from webknossos.dataset import ome_metadata as theirs_module
 
-    ours, _, _ = _pair(tmp_path)
+    from wkpy.dataset import ome_metadata as ours_module
+
+    ours, theirs, _ = _pair(tmp_path)
     group = json.loads((tmp_path / "ours" / "l" / "zarr.json").read_text())
-    assert get_ome_0_5_multiscale_metadata(ours.dataset, ours) == group["attributes"]
+    assert ours_module.get_ome_0_5_multiscale_metadata(ours.dataset, ours) == group["attributes"]
+    for name in ("get_ome_0_5_multiscale_metadata", "get_ome_0_4_multiscale_metadata"):
+        assert getattr(ours_module, name)(ours.dataset, ours) == getattr(theirs_module, name)(theirs.dataset, theirs)
     assert re.fullmatch(r"[\d-]+", group["attributes"]["ome"]["multiscales"][0]["datasets"][1]["path"])
