@@ -4,7 +4,8 @@ OME-TIFF, as in webknossos 4.3.3.
 Every export reads the layer through its `MagView` in bounded pieces (one target shard
 per task for the zip, slabs of a few slices for the TIFFs) and writes only at the output
 path the caller gave: files appear there complete (written under a hidden temporary
-name beside it, then renamed), and nothing is ever written into a dataset.
+name beside it, then renamed), the zip's arrays are built in a hidden folder beside it
+(removed afterwards), and nothing is ever written into the layer's dataset.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class LayerExport:
         MissingLayerError
             The layer has no such mag (or none at all).
         """
+        from wkpy.copy import copy_mag_data
         from wkpy.dataset.dataset import Dataset
 
         out = _output_file(self._layer, output_path)
@@ -134,8 +136,6 @@ class LayerExport:
             # the source box rounded out to the mag from where it lies, the target from 0
             region = box_in_mag(box.align_with_mag(export_mag, ceil=True), export_mag)
             extent = box_in_mag(target_box.align_with_mag(export_mag, ceil=True), export_mag).size
-            from wkpy.copy import copy_mag_data
-
             copy_mag_data(source, target._array, executor, f"exporting {layer.name}/{export_mag.to_layer_name()}",
                           region=region.with_size(extent), to=Vec3Int(0, 0, 0))
             for prev, m in zip([export_mag, *coarser], coarser):
