@@ -17,7 +17,7 @@ from rich.text import Text
 
 from wkpy.dataset.dataset import Dataset
 from wkpy.errors import MissingLayerError
-from wkpy.executor import io_threads
+from wkpy.executor import SLAB_BYTES, io_threads, slab_depth
 from wkpy.geometry import BoundingBox, Mag, Vec3Int
 from wkpy.dataset.layer.layer import Layer
 from wkpy.dataset.layer.view.mag_view import MagView
@@ -120,13 +120,6 @@ def format_bytes(n: int) -> str:
     raise AssertionError  # unreachable
 
 
-SLAB_BYTES = 1 << 30  # memory a command may hold in slabs at a time
-
-
-def slab_depth(shard: int, chunk: int, slice_bytes: int) -> int:
-    """Slices per slab: a whole shard if it fits in `SLAB_BYTES`, else whole chunks (at least one)."""
-    fit = SLAB_BYTES // max(1, slice_bytes)
-    return shard if fit >= shard else max(chunk, fit // chunk * chunk)
 
 
 # ---- datasets, layers, mags ------------------------------------------------------------
