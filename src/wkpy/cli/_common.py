@@ -17,7 +17,7 @@ from rich.text import Text
 
 from wkpy.dataset.dataset import Dataset
 from wkpy.errors import MissingLayerError
-from wkpy.executor import SLAB_BYTES, io_threads, slab_depth
+from wkpy.executor import io_threads
 from wkpy.geometry import BoundingBox, Mag, Vec3Int
 from wkpy.dataset.layer.layer import Layer
 from wkpy.dataset.layer.view.mag_view import MagView
@@ -26,7 +26,7 @@ from wkpy.voxel_size import VoxelSize
 __all__ = [
     "state", "out", "err", "status", "CliError", "usage_error",
     "dataset_path", "parse_vec3", "parse_voxel_size", "parse_mag", "parse_bbox", "format_box", "format_bytes",
-    "SLAB_BYTES", "slab_depth", "open_dataset", "pick_layer", "pick_mag", "DataFormat",
+    "open_dataset", "pick_layer", "pick_mag", "DataFormat",
     "ExecutorKind", "make_executor", "Workers", "ExecutorOpt", "Scheduler", "DatasetArg", "LayerOpt", "MagOpt",
 ]
 

@@ -574,8 +574,8 @@ class Dataset:
         name by `map_filepath_to_layer_name`; each layer's files (2-D slices stacked in
         z, sorted by `z_slices_sort_key`, natural order by default) are converted with
         `add_layer_from_images` with ``allow_multiple_layers=True``. Without
-        `layer_category`, a path naming "segmentation" or "labels" and then the data
-        decide the category.
+        `layer_category`, a path naming "segmentation" or "labels" makes a
+        segmentation layer, any other a color layer.
 
         Parameters
         ----------
@@ -663,7 +663,9 @@ class Dataset:
         layer_name : str
             Name of the layer; split layers get ``__channel0``, ``__czi_channel1``, ...
         category : {"color", "segmentation"} or None, optional
-            None guesses it from the path and then the data.
+            None: segmentation if the path names "segmentation" or "labels", else
+            color (what webknossos 4.3.3 ends up with: its later check of the data
+            never changes the category).
         data_format : DataFormat or str, optional
             Default ``$WKPY_DEFAULT_DATA_FORMAT``, else WKW (webknossos: zarr3).
         mag : Mag, optional
@@ -728,30 +730,6 @@ class Dataset:
             swap_xy=swap_xy, flip_x=flip_x, flip_y=flip_y, flip_z=flip_z, dtype=dtype, channel=channel,
             czi_channel=czi_channel, scale=scale, batch_size=batch_size, allow_multiple_layers=allow_multiple_layers,
             max_layers=max_layers, truncate_rgba_to_rgb=truncate_rgba_to_rgb, executor=executor)
-
-    def _change_layer_category(self, layer_name: str, category: str, largest_segment_id: int | None) -> Layer:
-        """Make a layer a color or segmentation layer (its data unchanged), as webknossos
-        does after guessing the category of converted images."""
-        def change(props: DatasetProperties) -> None:
-            layer_props = props.get_layer(layer_name)
-            if layer_props is None:
-                raise MissingLayerError(f"dataset {self.path} has no layer {layer_name!r}")
-            fresh = LayerProperties(**{**layer_props.__dict__, "category": category,
-                                       "largest_segment_id": largest_segment_id if category == SEGMENTATION_CATEGORY
-                                       else None})
-            if category != SEGMENTATION_CATEGORY:
-                fresh.extra = {k: v for k, v in fresh.extra.items() if k not in ("mappings", "attachments")}
-            props.data_layers[props.data_layers.index(layer_props)] = fresh
-
-        self._ensure_writable()
-        old_layer, old_props = self._layers.pop(layer_name), list(self._properties.data_layers)
-        self._properties.data_layers = [p for p in old_props if p.name != layer_name]  # adopted afresh
-        try:
-            self._transact(change)
-        except BaseException:
-            self._properties.data_layers, self._layers[layer_name] = old_props, old_layer
-            raise
-        return self._layers[layer_name]
 
     def add_layer_for_existing_files(
         self, layer_name: str, category: LayerCategoryType, *, data_format: str | DataFormat | None = None,

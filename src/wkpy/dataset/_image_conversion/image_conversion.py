@@ -38,10 +38,7 @@ from wkpy.dataset._image_conversion.image_source_registry import (
     get_valid_extensions,
     open_image_source,
 )
-from wkpy.dataset._image_conversion.segmentation_recognition import (
-    guess_category_from_view,
-    guess_if_segmentation_path,
-)
+from wkpy.dataset._image_conversion.segmentation_recognition import guess_if_segmentation_path
 from wkpy.dataset.defaults import DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES
 from wkpy.dataset.layer.layer import chunk_and_shard_shape
 from wkpy.errors import (
@@ -151,7 +148,6 @@ def add_layer_from_images(
     mag = Mag(mag)
     paths = _as_paths(images)
     _check_exists(paths)
-    guessed_category = category is None
     if category is None:
         category = "segmentation" if guess_if_segmentation_path(paths if isinstance(paths, Path) else paths[0]) \
             else "color"
@@ -192,7 +188,7 @@ def add_layer_from_images(
         layer_source = open_image_source(paths, options.with_layer_selection(selection)) if selection else source
         color = _channel_layer_color(selection["channel"]) if splitting_channels else None
         layer = _convert_one_layer(
-            dataset, layer_source, layer_name + suffix, category, guessed_category, data_format=data_format,
+            dataset, layer_source, layer_name + suffix, category, data_format=data_format,
             mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape, chunks_per_shard=chunks_per_shard,
             compress=compress, topleft=offset, dtype=dtype, batch_size=batch_size, executor=executor, color=color)
         first = first or layer
@@ -217,7 +213,7 @@ def _shapes(data_format: str, expected: BoundingBox, chunk_shape: Any, shard_sha
     return chunk, shard
 
 
-def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, category: str, guessed_category: bool, *,
+def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, category: str, *,
                        data_format: Any, mag: Mag, chunk_shape: Any, shard_shape: Any, chunks_per_shard: Any,
                        compress: bool, topleft: Vec3Int, dtype: DTypeLike | None, batch_size: int | None,
                        executor: Executor | None, color: tuple[int, int, int] | None) -> Layer:
@@ -233,7 +229,7 @@ def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, categor
             layer.default_view_configuration = LayerViewConfiguration(color=color)
         _fill_layer(dataset, layer, source, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
                     chunks_per_shard=chunks_per_shard, compress=compress, topleft=topleft, dtype=layer_dtype,
-                    batch_size=batch_size, executor=executor, guessed_category=guessed_category)
+                    batch_size=batch_size, executor=executor)
     except BaseException:
         with _suppress_cleanup_errors():
             dataset.delete_layer(name)
@@ -255,7 +251,7 @@ class _suppress_cleanup_errors:
 
 def _fill_layer(dataset: Dataset, layer: Layer, source: ImageSource, *, mag: Mag, chunk_shape: Any, shard_shape: Any,
                 chunks_per_shard: Any, compress: bool, topleft: Vec3Int, dtype: np.dtype, batch_size: int | None,
-                executor: Executor | None, guessed_category: bool) -> None:
+                executor: Executor | None) -> None:
     expected = source.expected_bbox
     chunk, shard = _shapes(layer.data_format, expected, chunk_shape, shard_shape, chunks_per_shard)
     layer.bounding_box = expected.from_mag_to_mag1(mag).offset(topleft)
@@ -272,14 +268,6 @@ def _fill_layer(dataset: Dataset, layer: Layer, source: ImageSource, *, mag: Mag
     largest = max(maxima, default=0)
     if layer.category == "segmentation":
         layer.largest_segment_id = int(largest)  # type: ignore[attr-defined]
-    if guessed_category:
-        try:
-            guessed = guess_category_from_view(layer.get_finest_mag())
-        except Exception:  # too little data to tell: keep the category from the path
-            guessed = layer.category
-        if guessed != layer.category:
-            logger.info("The layer category is set to %s.", guessed)
-            layer = dataset._change_layer_category(layer.name, guessed, int(largest))
     value_range = ValueRange.combined(r.value_range for r in results)
     if layer.category == "color" and value_range is not None:
         view = layer.default_view_configuration or LayerViewConfiguration()

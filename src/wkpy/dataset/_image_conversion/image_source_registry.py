@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from wkpy.errors import UnsupportedImageFormatError
+from wkpy.errors import CorruptImageError, ImageConversionError, UnsupportedImageFormatError
 
 if TYPE_CHECKING:
     from wkpy.dataset._image_conversion.chunked_image_source import ChunkedImageSource
@@ -102,13 +102,21 @@ def open_slice_reader(path_spec: str, **kwargs: object) -> SliceReader:
             f"Could not autodetect how to load a file of type {extension}. "
             f"The following extensions are supported: {list(supported)}",
             file_extension=extension, supported_file_extensions=supported)
-    failures = []
+    failures: list[tuple[str, Exception]] = []
     for cls in sorted(candidates, key=lambda c: c.class_priority, reverse=True):
         try:
             return cls(path_spec, **kwargs)  # type: ignore[call-arg]
         except Exception as error:  # noqa: PERF203  (the next reader may read it)
-            failures.append(f"{cls.__name__}: {type(error).__name__}: {error}")
-    raise UnsupportedImageFormatError("Every reader of this file type failed:\n" + "\n".join(failures),
+            failures.append((cls.__name__, error))
+    telling = next((e for _, e in failures if isinstance(e, (ImageConversionError, OSError))), None)
+    if telling is not None:
+        raise telling
+    summary = "; ".join(f"{name}: {type(error).__name__}: {error}" for name, error in failures)
+    if os.path.isfile(path_spec):
+        raise CorruptImageError(f"Could not read {path_spec}: its format (.{extension}) is supported, so the file is "
+                                f"likely damaged or was not written completely ({summary}).",
+                                path=Path(path_spec)) from failures[0][1]
+    raise UnsupportedImageFormatError(f"Every reader of this file type failed: {summary}",
                                       file_extension=extension, supported_file_extensions=supported)
 
 

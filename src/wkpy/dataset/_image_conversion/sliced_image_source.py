@@ -161,7 +161,10 @@ class SlicedImageSource(ImageSource):
         if reader is None:
             if not failures:
                 failures.append(ImagesNotFoundError(f"{self._describe()}: no images to convert"))
-            raise self._open_failure(failures) from failures[0]
+            error = self._open_failure(failures)
+            if error in failures:
+                raise error
+            raise error from failures[0]
         with reader:
             if self._bundle_axes is not None:
                 reader.default_coords.update(self._default_coords)
