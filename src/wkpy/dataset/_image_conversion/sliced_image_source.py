@@ -63,6 +63,7 @@ class SlicedImageSource(ImageSource):
         self._bundle_axes: list[str] | None = None
         self._iter_axes: list[str] = []
         self._default_coords: dict[str, int] = {}
+        self._spec = self._resolve()   # listed once; tasks get the list, not the folder to walk
         with self._open_slice_reader() as reader:
             self.dtype = reader.dtype
             self.channels_are_rgb = reader.channels_are_rgb
@@ -145,7 +146,7 @@ class SlicedImageSource(ImageSource):
     @contextmanager
     def _open_slice_reader(self) -> Iterator[SliceReader]:
         """The opened reader, set to give (c, y, x) or (y, x) slices along z once the axes are known."""
-        spec = self._resolve()
+        spec = self._spec
         failures: list[Exception] = []
         reader: SliceReader | None = None
         if isinstance(spec, str):
