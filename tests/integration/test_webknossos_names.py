@@ -82,17 +82,32 @@ def test_default_constants_match_webknossos():
 
 def test_every_local_name_of_webknossos_modules_we_claim_exists():
     import wkpy.dataset.dataset
+    import wkpy.dataset.defaults
+    import wkpy.dataset.layer
+    import wkpy.dataset.layer.view
+    import wkpy.dataset.sampling_modes
     import wkpy.dataset_properties
     import wkpy.geometry
     import wkpy.utils
 
     for module, names in [
         (wkpy.geometry, ["BoundingBox", "Mag", "MagLike", "Vec3Int", "Vec3IntLike", "VecInt", "VecIntLike",
-                         "Vec3Float", "Vec3FloatLike", "as_vec3_int_or_none", "as_vec3_float_or_none"]),
-        (wkpy.dataset, ["Dataset", "Layer", "SegmentationLayer", "DEFAULT_DATA_FORMAT"]),
+                         "Vec3Float", "Vec3FloatLike", "as_vec3_int_or_none", "as_vec3_float_or_none",
+                         "NDBoundingBox", "NormalizedBoundingBox"]),
+        (wkpy.dataset, ["Dataset", "Layer", "SegmentationLayer", "MagView", "View", "SamplingModes",
+                        "DEFAULT_DATA_FORMAT", "DEFAULT_CHUNK_SHAPE", "DEFAULT_SHARD_SHAPE",
+                        "MeshAttachment", "AgglomerateAttachment"]),
+        (wkpy.dataset.dataset, ["Dataset", "PROPERTIES_FILE_NAME"]),
+        (wkpy.dataset.defaults, ["DEFAULT_CHUNK_SHAPE", "DEFAULT_CHUNKS_PER_SHARD", "DEFAULT_SHARD_SHAPE",
+                                 "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES", "DEFAULT_SHARD_SHAPE_FROM_IMAGES",
+                                 "DEFAULT_CHUNKS_PER_SHARD_ZARR", "DEFAULT_SHARD_SHAPE_ZARR", "DEFAULT_DTYPE",
+                                 "DEFAULT_BIT_DEPTH", "PROPERTIES_FILE_NAME"]),
+        (wkpy.dataset.sampling_modes, ["SamplingModes"]),
+        (wkpy.dataset.layer, ["Layer", "SegmentationLayer", "MagView", "View", "ArrayInfo", "Zarr3Config"]),
+        (wkpy.dataset.layer.view, ["MagView", "View", "ArrayInfo", "Zarr3Config"]),
         (wkpy.dataset_properties, ["DatasetProperties", "LayerProperties", "MagViewProperties", "DataFormat",
                                    "AttachmentDataFormat", "VoxelSize", "LengthUnit", "COLOR_CATEGORY",
-                                   "SEGMENTATION_CATEGORY", "LayerCategoryType"]),
+                                   "SEGMENTATION_CATEGORY", "LayerCategoryType", "get_dataset_converter"]),
         (wkpy.utils, ["named_partial", "is_fs_path", "dump_path", "rmtree", "copytree", "movetree",
                       "time_start", "time_stop", "get_chunks", "snake_to_camel_case", "count_defined_values",
                       "cheap_resolve", "safe_is_relative_to", "wait_and_ensure_success"]),
@@ -102,6 +117,9 @@ def test_every_local_name_of_webknossos_modules_we_claim_exists():
             assert hasattr(theirs, name), (theirs.__name__, name)
             assert hasattr(module, name), (module.__name__, name)
             assert name in wk.__all__ or module is not wkpy.geometry or name.startswith("as_")
+            value, reference = getattr(module, name), getattr(theirs, name)
+            if isinstance(value, (str, int, np.dtype, wk.Vec3Int)) and not name.endswith("DATA_FORMAT"):
+                assert value == reference, (module.__name__, name)  # constants: same values
 
 
 # ---- VecInt and Vec3Float ----------------------------------------------------------------

@@ -8,6 +8,7 @@ Fields the model does not know are kept in ``extra`` dicts and written back.
 from ._dtypes import dtype_and_channels, element_class_for
 from ._io import load_properties, save_properties
 from ._attachments import AttachmentDataFormat, AttachmentProperties, AttachmentsProperties
+from ._converter import DatasetConverter, get_dataset_converter
 from ._model import (
     DatasetProperties,
     LayerProperties,
@@ -48,12 +49,14 @@ __all__ = [
     "MagViewProperties",
     "SegmentationLayerProperties",
     "ThinPlateSplineCoordinateTransformation",
+    "DatasetConverter",
     "DatasetProperties",
     "LayerProperties",
     "MagProperties",
     "default_mag_path",
     "dtype_and_channels",
     "element_class_for",
+    "get_dataset_converter",
     "load_properties",
     "save_properties",
 ]

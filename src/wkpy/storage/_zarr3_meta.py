@@ -22,8 +22,8 @@ from wkpy._paths import read_small_file, write_file_atomic
 from wkpy.errors import PropertiesError, UnsupportedError
 from wkpy.properties._schema import Invalid, check_depth
 
-__all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_doc", "array_document", "dumps_array",
-           "normalize_codec", "default_codecs", "write_json_atomic"]
+__all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_doc", "array_document",
+           "plain_array_document", "dumps_array", "normalize_codec", "default_codecs", "write_json_atomic"]
 
 ZARR_JSON = "zarr.json"
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -32,6 +32,7 @@ COMPRESSORS = ("zstd", "blosc", "gzip")
 _SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
 _AXES = {4: ("c", "x", "y", "z"), 3: ("x", "y", "z")}
+MAG_RANKS = (3, 4)
 
 # Bounds on what a zarr.json may claim, so that a hostile file is refused when it is read
 # instead of making a read allocate what it says. Shapes are sparse (only written chunks
@@ -74,7 +75,8 @@ def default_codecs(compress: bool) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class ArrayMeta:
-    """A checked `zarr.json` of an array, with every shape as 4-D (c, x, y, z)."""
+    """A checked `zarr.json` of an array, with every shape as 4-D (c, x, y, z); an array of
+    `ndim` < 3 has its axes at x (and y), the others of length 1."""
 
     file: Path
     doc: dict[str, Any] = field(repr=False)
@@ -103,10 +105,14 @@ class ArrayMeta:
     def fill_value(self) -> Any:
         return np.frombuffer(self.fill, self.dtype.newbyteorder("<"))[0]
 
+    @property
+    def array_shape(self) -> tuple[int, ...]:
+        """The shape as `zarr.json` gives it (`ndim` values)."""
+        return _unpad(self.shape, self.ndim)
+
     def key(self, index: Sequence[int]) -> str:
         """The file name (relative to the array folder) of the grid chunk at `index` (4-D)."""
-        parts = index[1:] if self.ndim == 3 else index
-        return self.key_prefix + self.separator.join(str(int(i)) for i in parts)
+        return self.key_prefix + self.separator.join(str(int(i)) for i in _unpad(index, self.ndim))
 
     def parse_key(self, key: str) -> tuple[int, int, int, int] | None:
         """The 4-D grid index of a file name, or None if it is not a chunk key."""
@@ -115,13 +121,28 @@ class ArrayMeta:
         parts = key[len(self.key_prefix):].split(self.separator)
         if len(parts) != self.ndim or not all(p.isdecimal() for p in parts):
             return None
-        idx = tuple(int(p) for p in parts)
-        return (0, *idx) if self.ndim == 3 else idx  # type: ignore[return-value]
+        return _pad(tuple(int(p) for p in parts), 0, 0)  # type: ignore[return-value]
 
     def with_shape(self, shape: Sequence[int]) -> ArrayMeta:
         doc = dict(self.doc)
-        doc["shape"] = list(shape[1:] if self.ndim == 3 else shape)
-        return _parse(self.file, doc)
+        doc["shape"] = list(_unpad(shape, self.ndim))
+        return _parse(self.file, doc, (self.ndim,))
+
+
+def _pad(values: Sequence[int], channel: int, rest: int) -> tuple[int, ...]:
+    """A shape, index or grid of `len(values)` axes in the 4-D (c, x, y, z) form: `channel`
+    in front of 3-D values, `rest` after 1-D and 2-D ones."""
+    values = tuple(values)
+    if len(values) == 4:
+        return values
+    if len(values) == 3:
+        return (channel, *values)
+    return (channel, *values, *(rest,) * (3 - len(values)))
+
+
+def _unpad(values: Sequence[int], ndim: int) -> tuple[int, ...]:
+    """The inverse of `_pad`: the `ndim` axes of a 4-D shape or index."""
+    return tuple(values) if ndim == 4 else tuple(values[1:1 + ndim])
 
 
 def _fail(file: Path, what: str) -> PropertiesError:
@@ -243,7 +264,7 @@ def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,
         raise _fail(file, f"{where} has no 'bytes' or 'sharding_indexed' codec")
     if len(steps) > 3 or sum(s[0] in COMPRESSORS for s in steps) > 1 or sum(s[0] == "crc32c" for s in steps) > 1:
         raise UnsupportedError(f"{file}: {where}: at most one compressor and one crc32c are supported")
-    order4 = order if ndim == 4 else (0, *(o + 1 for o in order))
+    order4 = order if ndim == 4 else (0, *(o + 1 for o in order), *range(ndim + 1, 4))
     sharding = serializer if _codec(file, codecs[serializer], where)[0] == "sharding_indexed" else None
     return order4, big, steps, sharding
 
@@ -268,7 +289,7 @@ def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
         raise _fail(file, f"fill_value {value!r} is not a {dtype} value") from None
 
 
-def _parse(file: Path, doc: Any) -> ArrayMeta:
+def _parse(file: Path, doc: Any, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
     if not isinstance(doc, dict):
         raise _fail(file, "is not a JSON object")
     try:
@@ -283,18 +304,22 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
         raise UnsupportedError(f"{file}: storage transformer {key!r} is not supported")
     shape = _get(file, doc, "shape", "zarr.json", list)
     ndim = len(shape)
-    if ndim not in _AXES:
-        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (need (c,) x, y, z)")
+    if ndim not in ranks:
+        wanted = "(c,) x, y, z" if tuple(ranks) == MAG_RANKS else " or ".join(map(str, ranks))
+        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported here (need {wanted})")
     shape = _ints(file, shape, "shape", ndim, 0, MAX_SHAPE)
     dtype_name = _get(file, doc, "data_type", "zarr.json", str)
     if dtype_name not in DTYPES:
         raise UnsupportedError(f"{file}: data_type {dtype_name!r} is not supported; use one of {list(DTYPES)}")
     dtype = np.dtype(dtype_name)
     names = doc.get("dimension_names")
-    if names is not None:
+    if names is not None and ndim in _AXES:
         names = tuple("c" if n == "channel" else n for n in names) if isinstance(names, list) else names
         if names != _AXES[ndim]:
             raise UnsupportedError(f"{file}: dimension_names {doc['dimension_names']!r} are not {list(_AXES[ndim])}")
+    elif names is not None and (not isinstance(names, list) or len(names) != ndim
+                                or not all(n is None or isinstance(n, str) for n in names)):
+        raise _fail(file, f"dimension_names is {_show(names)}, not {ndim} names (strings or null)")
     grid = _get(file, doc, "chunk_grid", "zarr.json", dict)
     if grid.get("name") != "regular":
         raise UnsupportedError(f"{file}: chunk_grid {grid.get('name')!r} is not supported (only 'regular')")
@@ -329,9 +354,7 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
             raise _fail(file, f"{where}.index_location is {location!r}, not 'start' or 'end'")
         at_start = location == "start"
         index_big, index_crc = _index_codecs(file, conf.get("index_codecs"), f"{where}.index_codecs")
-    shard4 = shard if ndim == 4 else (1, *shard)
-    chunk4 = chunk if ndim == 4 else (1, *chunk)
-    shape4 = shape if ndim == 4 else (1, *shape)
+    shard4, chunk4, shape4 = _pad(shard, 1, 1), _pad(chunk, 1, 1), _pad(shape, 1, 1)
     _check_sizes(file, shape4, shard4, chunk4, dtype.itemsize, sharding is not None)  # type: ignore[arg-type]
     return ArrayMeta(file, doc, ndim, shape4, dtype, fill, shard4, chunk4, sharding is not None,  # type: ignore[arg-type]
                      tuple(inner), order, big, tuple(steps), at_start, index_big, index_crc,  # type: ignore[arg-type]
@@ -350,13 +373,14 @@ def _index_codecs(file: Path, codecs: Any, where: str) -> tuple[bool, bool]:
     return endian == "big", len(names) == 2
 
 
-def parse_array_doc(file: Path, doc: Any) -> ArrayMeta:
-    """Check an array document (as read from `file`, or about to be written there)."""
-    return _parse(file, doc)
+def parse_array_doc(file: Path, doc: Any, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
+    """Check an array document (as read from `file`, or about to be written there) of one
+    of the numbers of dimensions in `ranks` (mags: 3 or 4)."""
+    return _parse(file, doc, ranks)
 
 
-def parse_array(file: Path) -> ArrayMeta:
-    """Read and check an array's `zarr.json`.
+def parse_array(file: Path, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
+    """Read and check an array's `zarr.json` (an array of one of the ranks in `ranks`).
 
     Raises
     ------
@@ -373,7 +397,7 @@ def parse_array(file: Path) -> ArrayMeta:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise PropertiesError(f"{file}: not valid JSON ({e})") from None
-    return _parse(Path(file), doc)
+    return _parse(Path(file), doc, ranks)
 
 
 def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:
@@ -400,21 +424,32 @@ def array_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], sha
                    codecs: Sequence[Mapping[str, Any]], chunk_key_encoding: Mapping[str, Any] | None = None,
                    ) -> dict[str, Any]:
     """The `zarr.json` webknossos writes for a new, empty (c, x, y, z) mag."""
-    chunk4, shard4 = [num_channels, *chunk], [num_channels, *shard]
+    doc = plain_array_document(dtype, [num_channels, 0, 0, 0], [num_channels, *chunk], [num_channels, *shard],
+                               codecs, chunk_key_encoding, sharded=None)
+    doc["dimension_names"] = ["c", "x", "y", "z"]
+    return doc
+
+
+def plain_array_document(dtype: np.dtype, shape: Sequence[int], chunk: Sequence[int], shard: Sequence[int],
+                         codecs: Sequence[Mapping[str, Any]], chunk_key_encoding: Mapping[str, Any] | None = None,
+                         *, sharded: bool | None = True) -> dict[str, Any]:
+    """The `zarr.json` tensorstore writes for an array of any rank without dimension names:
+    `codecs` (normalised) inside a ``sharding_indexed`` codec (index: little-endian bytes
+    and crc32c) whose inner chunks are `chunk` and whose files hold `shard` elements.
+    `sharded=None` leaves the sharding codec out when `chunk` equals `shard` (mags)."""
     inner = [normalize_codec(c, dtype.itemsize) for c in codecs]
     cke = dict(chunk_key_encoding or {"name": "default"})
     name, sep = cke.get("name", "default"), (cke.get("configuration") or {}).get("separator")
     cke = {"name": name} if sep in (None, "/" if name == "default" else ".") else \
         {"configuration": {"separator": sep}, "name": name}
-    top = inner if chunk4 == shard4 else [{"configuration": {
-        "chunk_shape": chunk4, "codecs": inner,
+    top = inner if sharded is False or (sharded is None and list(chunk) == list(shard)) else [{"configuration": {
+        "chunk_shape": list(chunk), "codecs": inner,
         "index_codecs": [{"configuration": {"endian": "little"}, "name": "bytes"}, {"name": "crc32c"}]},
         "name": "sharding_indexed"}]
-    return {"chunk_grid": {"configuration": {"chunk_shape": shard4}, "name": "regular"},
+    return {"chunk_grid": {"configuration": {"chunk_shape": list(shard)}, "name": "regular"},
             "chunk_key_encoding": cke, "codecs": top, "data_type": str(dtype),
-            "dimension_names": ["c", "x", "y", "z"], "fill_value": 0.0 if dtype.kind == "f" else
-            (False if dtype.kind == "b" else 0), "node_type": "array", "shape": [num_channels, 0, 0, 0],
-            "zarr_format": 3}
+            "fill_value": 0.0 if dtype.kind == "f" else (False if dtype.kind == "b" else 0),
+            "node_type": "array", "shape": list(shape), "zarr_format": 3}
 
 
 def _json_safe(v: Any) -> Any:

@@ -6,12 +6,17 @@ so every core decodes or encodes). Writers of one file take turns under its lock
 (`wkpy.locking`, across threads and processes); a file is replaced by renaming a complete
 new one over it, so readers need no lock and never see a torn file. The array's shape in
 `zarr.json` grows, shard-aligned, when data is written beyond it (as webknossos does).
+
+The same class holds the 1-D and 2-D arrays of segmentation-layer attachments
+(`write_whole_array`, `Zarr3Array.open(path, ranks=...)`, `read_all`), in the padded 4-D
+form of `wkpy.storage._zarr3_meta`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,12 +26,13 @@ from typing import Any
 import numpy as np
 
 from wkcore import _shard
-from wkpy.errors import DataMismatchError, UnsupportedError
+from wkpy.errors import AttachmentExistsError, DataMismatchError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
 from wkpy.storage._zarr3_meta import (
     DTYPES,
+    MAG_RANKS,
     ZARR_JSON,
     ArrayMeta,
     Zarr3Config,
@@ -35,11 +41,13 @@ from wkpy.storage._zarr3_meta import (
     dumps_array,
     parse_array,
     parse_array_doc,
+    plain_array_document,
     write_json_atomic,
 )
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, split_by_shard, split_for_threads
 
-__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
+__all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3Config", "row_chunking", "write_dataset_group", "write_layer_group",
+           "write_whole_array", "write_zarr3_groups"]
 
 C_ORDER = (0, 1, 2, 3)  # a shard's index lists its chunks in C order of (c, x, y, z)
 
@@ -83,8 +91,9 @@ class Zarr3Array(MagFolder):
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path) -> Zarr3Array:
-        """Open the mag folder `path`.
+    def open(cls, path: Path, ranks: Sequence[int] = MAG_RANKS) -> Zarr3Array:
+        """Open the mag folder `path` (or, with `ranks`, an array of one of those numbers of
+        dimensions).
 
         Raises
         ------
@@ -93,7 +102,7 @@ class Zarr3Array(MagFolder):
         UnsupportedError
             A codec, data type or key encoding that wkpy does not read.
         """
-        return cls(path, parse_array(Path(path) / ZARR_JSON))
+        return cls(path, parse_array(Path(path) / ZARR_JSON, ranks))
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
@@ -128,7 +137,7 @@ class Zarr3Array(MagFolder):
 
     def refresh(self) -> None:
         """Re-read `zarr.json` (another process may have grown the array)."""
-        self._set_meta(parse_array(self._meta.file))
+        self._set_meta(parse_array(self._meta.file, (self._meta.ndim,)))
 
     def resize(self, end: Sequence[int]) -> None:
         """Grow the shape so that it covers [0, end) along x, y, z: each axis that `end`
@@ -145,7 +154,7 @@ class Zarr3Array(MagFolder):
         if grown(self.shape) == self.shape:
             return
         with path_lock(lock_file_for(self.path, ZARR_JSON)):
-            meta = parse_array(self._meta.file)
+            meta = parse_array(self._meta.file, (self._meta.ndim,))
             shape = (meta.shape[0], *grown(meta.shape[1:]))
             if shape != meta.shape:
                 meta = meta.with_shape(shape)
@@ -238,6 +247,38 @@ class Zarr3Array(MagFolder):
 
         run_tasks(task(p) for p in parts)
 
+    @property
+    def meta(self) -> ArrayMeta:
+        """The checked `zarr.json`."""
+        return self._meta
+
+    def read_all(self) -> np.ndarray:
+        """The whole array in C order, shaped as `zarr.json` says (any rank)."""
+        meta = self._meta
+        return np.ascontiguousarray(self.read((0, 0, 0), meta.shape[1:]).reshape(meta.array_shape))  # type: ignore[arg-type]
+
+    def stored_elements(self) -> int:
+        """How many elements of the array lie in chunks stored on disk (the others read as
+        the fill value). Reads the index of every chunk file (each as big as its file)."""
+        meta, total = self._meta, 0
+        per = tuple(s // c for s, c in zip(meta.shard, meta.chunk))
+        for offset, _ in self.list_shards():
+            grid = (0, *(o // s for o, s in zip(offset, meta.shard[1:])))
+            if meta.sharded:
+                index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
+                if index is None:
+                    continue
+                present = np.fromiter((e is not None for e in index), bool, len(index)).reshape(per)
+            else:
+                present = np.ones(per, bool)
+            weight = np.ones(per, np.int64)
+            for a in range(4):
+                starts = grid[a] * meta.shard[a] + np.arange(per[a], dtype=np.int64) * meta.chunk[a]
+                extent = np.clip(np.minimum(starts + meta.chunk[a], meta.shape[a]) - starts, 0, None)
+                weight = weight * extent.reshape([-1 if b == a else 1 for b in range(4)])
+            total += int(weight[present].sum())
+        return total
+
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         """(offset, shape) along x, y, z of every chunk file on disk, ordered z, y, x."""
         meta, found = self._meta, set()
@@ -257,3 +298,60 @@ class Zarr3Array(MagFolder):
         """The checked index of the shard file holding voxel `offset` (None if absent)."""
         idx = (0, *(offset[a] // self._meta.shard[a + 1] for a in range(3)))
         return _shard.read_index(os.fspath(self._file(idx)), self._spec)
+
+
+# bytes in little-endian order, then zstd level 5 with checksum, inside `sharding_indexed`:
+# the codecs webknossos writes the arrays of attachments with
+ROW_CODECS = ({"name": "bytes", "configuration": {"endian": "little"}},
+              {"name": "zstd", "configuration": {"level": 5, "checksum": True}})
+
+
+def row_chunking(shape: Sequence[int], itemsize: int, target_chunk_bytes: int, target_shard_bytes: int,
+                 ) -> tuple[list[int], list[int]]:
+    """Chunk and shard shapes that split an array along its first axis only, about
+    `target_chunk_bytes` per chunk and `target_shard_bytes` per shard, shards a whole
+    number of chunks, chunks no longer than the array (one row at least): webknossos'
+    rule for the arrays of attachments."""
+    row_bytes = itemsize * math.prod(shape[1:])
+    rows = max(1, shape[0])
+    chunk = max(1, min(rows, target_chunk_bytes // row_bytes))
+    shard = max(chunk, min(rows, target_shard_bytes // row_bytes))
+    shard = -(-shard // chunk) * chunk
+    return [chunk, *shape[1:]], [shard, *shape[1:]]
+
+
+def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, target_shard_bytes: int,
+                      ) -> Zarr3Array:
+    """Create the Zarr v3 array folder `path` (new, its parent existing) holding `data`
+    (1-D or 2-D) as webknossos writes the arrays of attachments: `zarr.json` as
+    tensorstore writes it (no dimension names, fill value 0), `ROW_CODECS` inside
+    ``sharding_indexed``, chunks and shards by `row_chunking`.
+
+    Raises
+    ------
+    UnsupportedError
+        `data` has a rank other than 1 or 2 or a type Zarr3 cannot store.
+    AttachmentExistsError
+        Something exists at `path` (also a `FileExistsError`).
+    """
+    data = np.asarray(data)
+    dtype = data.dtype.newbyteorder("=")
+    if data.ndim not in (1, 2):
+        raise UnsupportedError(f"{path}: whole-array writes take 1-D or 2-D data, not {data.ndim}-D")
+    if dtype.name not in DTYPES:
+        raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
+    chunk, shard = row_chunking(data.shape, dtype.itemsize, target_chunk_bytes, target_shard_bytes)
+    path = Path(path)
+    file = path / ZARR_JSON
+    doc = plain_array_document(dtype, data.shape, chunk, shard, ROW_CODECS)
+    meta = parse_array_doc(file, doc, (data.ndim,))
+    _spec(meta)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        raise AttachmentExistsError(f"{path} exists already") from None
+    write_json_atomic(file, dumps_array(doc))
+    array = Zarr3Array(path, meta)
+    if data.size:
+        array._write((0, 0, 0), np.ascontiguousarray(data, dtype).reshape(meta.shape))
+    return array
