@@ -28,6 +28,12 @@ h5py = pytest.importorskip("h5py")
 from cluster_tools import SequentialExecutor  # noqa: E402  (comes with webknossos)
 
 
+# zarr3 shards of webknossos' image default (4096 x 4096 x 32) take tensorstore half a
+# minute to write even for a tiny image, so peer calls use small ones (the defaults are
+# checked in test_zarr3_defaults_for_images)
+SMALL = {"chunk_shape": 8, "shard_shape": 16}
+
+
 # ---- running both ----------------------------------------------------------------------------
 def _quietly(call: Any) -> Any:
     """Run `call()` with both libraries' progress and [INFO]/[WARNING] warnings ignored."""
@@ -182,7 +188,7 @@ def test_segmentation_gets_its_largest_segment_id(tmp_path):
     labels = (ramp((4, 16, 16), "uint32") // 40).astype("uint32")
     path = tmp_path / "labels.tif"
     tifffile.imwrite(path, labels, photometric="minisblack")
-    add_both(tmp_path, path, category="segmentation", data_format="zarr3")
+    add_both(tmp_path, path, category="segmentation", data_format="zarr3", **SMALL)
     layer = wk.Dataset.open(tmp_path / "wkpy" / "ds").get_layer("layer")
     assert layer.largest_segment_id == int(labels.max())
 
@@ -191,11 +197,11 @@ def test_imagej_hyperstack_channels_split_or_picked(tmp_path):
     data = ramp((4, 3, 10, 12))  # z, c, y, x (uint16: not RGB)
     path = tmp_path / "zcyx.tif"
     tifffile.imwrite(path, data, imagej=True)
-    voxels = add_both(tmp_path, path, data_format="zarr3", allow_multiple_layers=True)
+    voxels = add_both(tmp_path, path, data_format="zarr3", **SMALL, allow_multiple_layers=True)
     assert sorted(voxels) == ["layer__channel0", "layer__channel1", "layer__channel2"]
     for c in range(3):
         np.testing.assert_array_equal(voxels[f"layer__channel{c}"][0], data[:, c].T)
-    picked = add_both(tmp_path / "picked", path, data_format="zarr3", channel=2)
+    picked = add_both(tmp_path / "picked", path, data_format="zarr3", **SMALL, channel=2)
     np.testing.assert_array_equal(picked["layer"][0], data[:, 2].T)
 
 
@@ -219,11 +225,11 @@ def test_multi_channel_tiff_needs_a_split_in_both(tmp_path):
 def test_rgb_tiff_and_three_uint8_channels_stay_one_layer(tmp_path):
     rgb = np.random.default_rng(1).integers(0, 256, (10, 12, 3), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
-    voxels = add_both(tmp_path / "a", tmp_path / "rgb.tif", data_format="zarr3", mag=2)
+    voxels = add_both(tmp_path / "a", tmp_path / "rgb.tif", data_format="zarr3", **SMALL, mag=2)
     np.testing.assert_array_equal(voxels["layer"], xyz(rgb[np.newaxis]))
     tifffile.imwrite(tmp_path / "cyx.tif", rgb.transpose(2, 0, 1), photometric="minisblack",
                      metadata={"axes": "CYX"})
-    add_both(tmp_path / "b", tmp_path / "cyx.tif", data_format="zarr3")
+    add_both(tmp_path / "b", tmp_path / "cyx.tif", data_format="zarr3", **SMALL)
 
 
 def test_imagej_virtual_stack(tmp_path):
@@ -242,6 +248,20 @@ def test_time_series_beside_z_is_refused(tmp_path):
         ours.add_layer_from_images(path, "layer", data_format="zarr3")
 
 
+def test_zarr3_defaults_for_images(tmp_path, stack):
+    """As in webknossos 4.3.3: zarr3 shards one chunk deep (chunk_shape * (128, 128, 1)),
+    one-voxel-deep chunks for a single slice; WKW keeps the usual 32³ chunks in 1024³ shards."""
+    path, _ = stack
+    ds = wk.Dataset(tmp_path / "ds", (1, 1, 1))
+    info = ds.add_layer_from_images(path, "z", data_format="zarr3").get_finest_mag().info
+    assert (info.chunk_shape, info.shard_shape) == ((32, 32, 32), (4096, 4096, 32))
+    Image.fromarray(ramp((8, 8), "uint8")).save(tmp_path / "one.png")
+    info = ds.add_layer_from_images(tmp_path / "one.png", "flat", data_format="zarr3").get_finest_mag().info
+    assert (info.chunk_shape, info.shard_shape) == ((32, 32, 1), (4096, 4096, 1))
+    info = ds.add_layer_from_images(path, "w", data_format="wkw").get_finest_mag().info
+    assert (info.chunk_shape, info.shard_shape) == ((32, 32, 32), (1024, 1024, 1024))
+
+
 # ---- folders of 2-D pictures ----------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(9, 14), (9, 14, 3), (9, 14, 4)], ids=["gray", "rgb", "rgba"])
 def test_png_folder_in_natural_order(tmp_path, shape):
@@ -256,9 +276,9 @@ def test_jpeg_and_tiff_slices_glob_and_list(tmp_path):
     for z, image in enumerate(slices):
         Image.fromarray(image).save(tmp_path / f"s{z}.jpg", quality=95)
         tifffile.imwrite(tmp_path / f"t{z}.tif", image)
-    add_both(tmp_path / "jpg", str(tmp_path / "s*.jpg"), data_format="zarr3")
+    add_both(tmp_path / "jpg", str(tmp_path / "s*.jpg"), data_format="zarr3", **SMALL)
     listed = [tmp_path / f"t{z}.tif" for z in (3, 1, 2)]  # a list keeps its order
-    voxels = add_both(tmp_path / "tif", listed, data_format="zarr3", flip_z=True)
+    voxels = add_both(tmp_path / "tif", listed, data_format="zarr3", **SMALL, flip_z=True)
     np.testing.assert_array_equal(voxels["layer"], xyz(slices[[2, 1, 3]]))
 
 
@@ -267,14 +287,14 @@ def test_slices_of_different_sizes_are_padded(tmp_path):
     folder.mkdir()
     for z, (h, w) in enumerate([(6, 8), (10, 5), (7, 12)]):
         Image.fromarray(np.full((h, w), z + 1, np.uint8)).save(folder / f"{z}.png")
-    voxels = add_both(tmp_path, folder, data_format="zarr3")
+    voxels = add_both(tmp_path, folder, data_format="zarr3", **SMALL)
     assert voxels["layer"].shape == (1, 12, 10, 3)
 
 
 def test_palette_and_16_bit_pictures(tmp_path):
     gray16 = ramp((1, 8, 9))[0]
     Image.fromarray(gray16).save(tmp_path / "g16.png")
-    add_both(tmp_path / "a", tmp_path / "g16.png", data_format="zarr3")
+    add_both(tmp_path / "a", tmp_path / "g16.png", data_format="zarr3", **SMALL)
     palette = Image.fromarray(np.random.default_rng(2).integers(0, 256, (8, 9, 3), dtype=np.uint8)).convert("P")
     palette.save(tmp_path / "p.png")
     add_both(tmp_path / "b", tmp_path / "p.png", data_format="wkw")
@@ -289,7 +309,8 @@ def test_mrc_in_each_voxel_type(tmp_path, dtype):
     np.testing.assert_array_equal(voxels["layer"], xyz(data))
 
 
-@pytest.mark.parametrize("options", [dict(flip_x=True, flip_y=True), dict(swap_xy=True, flip_x=True, flip_z=True, mag=2)])
+@pytest.mark.parametrize("options", [dict(flip_x=True, flip_y=True),
+                                     dict(swap_xy=True, flip_x=True, flip_z=True, mag=2)])
 def test_mrc_flips_mirror_the_whole_volume(tmp_path, options):
     data = ramp((6, 24, 40))
     path = write_mrc(tmp_path / "v.mrc", data)
@@ -301,10 +322,12 @@ def test_mrc_single_section_and_category_guess(tmp_path):
     few ids named otherwise stays color (webknossos 4.3.3 checks the data, but its
     switch fails, so the path decides there too)."""
     labels = (ramp((1, 16, 16), "uint16") // 64).astype("uint16")
-    add_both(tmp_path / "a", write_mrc(tmp_path / "labels.mrc", labels), data_format="zarr3", category=None)
+    add_both(tmp_path / "a", write_mrc(tmp_path / "labels.mrc", labels), data_format="zarr3", category=None,
+             **SMALL)
     assert wk.Dataset.open(tmp_path / "a" / "wkpy" / "ds").get_layer("layer").category == "segmentation"
     cells = np.repeat(np.repeat(ramp((8, 4, 4), "uint16") % 5, 8, axis=1), 8, axis=2)  # few ids in big blocks
-    add_both(tmp_path / "b", write_mrc(tmp_path / "cells.mrc", cells), data_format="zarr3", category=None)
+    add_both(tmp_path / "b", write_mrc(tmp_path / "cells.mrc", cells), data_format="zarr3", category=None,
+             **SMALL)
     assert wk.Dataset.open(tmp_path / "b" / "wkpy" / "ds").get_layer("layer").category == "color"
 
 
@@ -327,7 +350,8 @@ def test_czi_acquisition_channels(tmp_path):
         for c in range(2):
             for z in range(3):
                 writer.write(data[c, z][:, :, np.newaxis], plane={"C": c, "Z": z, "T": 0})
-    voxels = add_both(tmp_path / "split", path, data_format="zarr3", allow_multiple_layers=True, flip_x=True)
+    voxels = add_both(tmp_path / "split", path, data_format="zarr3", allow_multiple_layers=True, flip_x=True,
+                      **SMALL)
     assert sorted(voxels) == ["layer__czi_channel0", "layer__czi_channel1"]
     picked = add_both(tmp_path / "one", path, data_format="zarr3", czi_channel=1, chunk_shape=8, shard_shape=16)
     np.testing.assert_array_equal(picked["layer"], xyz(data[1]))
@@ -342,7 +366,7 @@ def test_from_images_one_layer_per_folder_with_guessed_categories(tmp_path):
     labels.mkdir()
     for z in range(4):
         tifffile.imwrite(labels / f"l{z}.tif", (ramp((10, 12), "uint16") // 30).astype("uint16"))
-    from_both(tmp_path, root, data_format="zarr3")
+    from_both(tmp_path, root, data_format="zarr3", **SMALL)
     ours = wk.Dataset.open(tmp_path / "wkpy" / "ds")
     assert {n: layer.category for n, layer in ours.layers.items()} == {"color": "color", "labels": "segmentation"}
 

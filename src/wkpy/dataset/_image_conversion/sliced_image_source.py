@@ -125,7 +125,8 @@ class SlicedImageSource(ImageSource):
                            + f" The following extensions are supported: {sorted(supported)}")
                 if missing:
                     message += describe_missing_extras(missing)
-                return UnsupportedImageFormatError(message, path=path, supported_file_extensions=tuple(sorted(supported)),
+                return UnsupportedImageFormatError(message, path=path,
+                                                   supported_file_extensions=tuple(sorted(supported)),
                                                    found_file_extensions=found,
                                                    missing_extras=tuple(sorted(set(missing.values()))))
         elif path is not None:
