@@ -4,8 +4,8 @@
 or a function) and adds each with `add_layer_from_images`. That opens the images as an
 `ImageSource`, decides how their channels become layers, creates each layer and its
 mag, copies the data part by part as tasks on the executor (every task writes through
-`MagView.write`, under the shard locks), then saves the layer's box once. A layer whose
-conversion fails is deleted again, so a failure leaves the dataset as it was.
+`MagView.write`, under the shard locks), then saves the layer's box once. A call that
+fails deletes the layers it added, so a failure leaves the dataset as it was.
 """
 
 from __future__ import annotations
@@ -183,18 +183,24 @@ def add_layer_from_images(
     if len(per_layer) > max_layers:
         warnings.warn(f"[INFO] Limiting the number of added layers to {max_layers} out of {len(per_layer)}. "
                       "Please increase `max_layers` if you want more layers to be added.", stacklevel=3)
-    first: Layer | None = None
-    for suffix, selection in list(per_layer.items())[:max(max_layers, 0)]:
-        layer_source = open_image_source(paths, options.with_layer_selection(selection)) if selection else source
-        color = _channel_layer_color(selection["channel"]) if splitting_channels else None
-        layer = _convert_one_layer(
-            dataset, layer_source, layer_name + suffix, category, data_format=data_format,
-            mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape, chunks_per_shard=chunks_per_shard,
-            compress=compress, topleft=offset, dtype=dtype, batch_size=batch_size, executor=executor, color=color)
-        first = first or layer
-    if first is None:
+    if max_layers < 1:
         raise InvalidRequestError(f"max_layers={max_layers} leaves no layer to add")
-    return first
+    added: list[Layer] = []
+    try:
+        for suffix, selection in list(per_layer.items())[:max_layers]:
+            layer_source = open_image_source(paths, options.with_layer_selection(selection)) if selection else source
+            color = _channel_layer_color(selection["channel"]) if splitting_channels else None
+            added.append(_convert_one_layer(
+                dataset, layer_source, layer_name + suffix, category, data_format=data_format, mag=mag,
+                chunk_shape=chunk_shape, shard_shape=shard_shape, chunks_per_shard=chunks_per_shard,
+                compress=compress, topleft=offset, dtype=dtype, batch_size=batch_size, executor=executor,
+                color=color))
+    except BaseException:
+        for layer in added:   # the layers of this call that were complete: all or none stay
+            with _suppress_cleanup_errors():
+                dataset.delete_layer(layer.name)
+        raise
+    return added[0]
 
 
 def _shapes(data_format: str, expected: BoundingBox, chunk_shape: Any, shard_shape: Any,
