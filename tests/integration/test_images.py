@@ -225,8 +225,13 @@ def test_multi_channel_tiff_needs_a_split_in_both(tmp_path):
 def test_rgb_tiff_and_three_uint8_channels_stay_one_layer(tmp_path):
     rgb = np.random.default_rng(1).integers(0, 256, (10, 12, 3), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
-    voxels = add_both(tmp_path / "a", tmp_path / "rgb.tif", data_format="zarr3", **SMALL, mag=2)
+    voxels = add_both(tmp_path / "a", tmp_path / "rgb.tif", data_format="zarr3", **SMALL, mag=2, topleft=(2, 4, 6))
     np.testing.assert_array_equal(voxels["layer"], xyz(rgb[np.newaxis]))
+    theirs = _quietly(lambda: webknossos.Dataset.open(tmp_path / "a" / "wk" / "ds").get_layer("layer"))
+    ours = wk.Dataset.open(tmp_path / "a" / "wkpy" / "ds").get_layer("layer")
+    for part in ("topleft", "size"):   # c, x, y, z with c = 0 .. 3
+        mine, peer = getattr(ours.normalized_bounding_box, part), getattr(theirs.normalized_bounding_box, part)
+        assert (mine.axes, tuple(mine)) == (peer.axes, tuple(peer))
     tifffile.imwrite(tmp_path / "cyx.tif", rgb.transpose(2, 0, 1), photometric="minisblack",
                      metadata={"axes": "CYX"})
     add_both(tmp_path / "b", tmp_path / "cyx.tif", data_format="zarr3", **SMALL)
