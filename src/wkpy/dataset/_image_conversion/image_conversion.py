@@ -208,7 +208,7 @@ def _shapes(data_format: str, expected: BoundingBox, chunk_shape: Any, shard_sha
     """Chunk and shard shape of the new mag, with webknossos' defaults for image imports:
     zarr3 shards one chunk deep (and chunks one voxel deep for a single slice)."""
     try:
-        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard)
+        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard, data_format)
         if data_format == "zarr3":
             if shard_shape is None and chunks_per_shard is None:
                 shard = chunk * DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES
