@@ -4,6 +4,10 @@ Every class also inherits the builtin that webknossos-libs raises in the same sp
 so code written against webknossos keeps catching what it caught before.
 """
 
+from __future__ import annotations
+
+import os
+
 from wkcore.errors import CorruptFileError, UnsupportedError, WkError
 
 __all__ = [
@@ -28,6 +32,11 @@ __all__ = [
     "DatasetExistsError",
     "DatasetNotFoundError",
     "OperationError",
+    "ImageConversionError",
+    "UnsupportedImageFormatError",
+    "CorruptImageError",
+    "UnsupportedImageDataError",
+    "ImagesNotFoundError",
     "MissingAxisError",
 ]
 
@@ -135,6 +144,66 @@ class OperationError(WkError, RuntimeError):
     """An operation that cannot be carried out as asked (e.g. an unreachable mag ladder)."""
 
 
+# ---- image conversion (`Dataset.from_images`, `Dataset.add_layer_from_images`) -------------
+class ImageConversionError(WkError, ValueError):
+    """Images that cannot be converted into a layer, as webknossos 4.3.3 raises it.
+
+    Attributes
+    ----------
+    path : pathlib.Path or None
+        The offending input (a file or folder), None when the images were given as a
+        list or the failure is not tied to one path.
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class UnsupportedImageFormatError(ImageConversionError, UnsupportedError):
+    """No reader handles the images' format, or the reader's optional package is missing.
+
+    Attributes
+    ----------
+    file_extension : str or None
+        The offending file's extension (lower case, no dot), None for a folder.
+    supported_file_extensions : tuple of str
+        The extensions that can be converted with the packages installed.
+    found_file_extensions : tuple of str
+        The extensions present in the input, most common first.
+    missing_extras : tuple of str
+        The wkpy extras (``pip install "wkpy[NAME]"``) that would read the input; empty
+        if no reader exists for it at all.
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None,
+                 file_extension: str | None = None, supported_file_extensions: tuple[str, ...] = (),
+                 found_file_extensions: tuple[str, ...] | None = None,
+                 missing_extras: tuple[str, ...] = ()) -> None:
+        super().__init__(message, path=path)
+        self.file_extension = file_extension
+        self.supported_file_extensions = supported_file_extensions
+        if found_file_extensions is None:
+            found_file_extensions = () if file_extension is None else (file_extension,)
+        self.found_file_extensions = found_file_extensions
+        self.missing_extras = missing_extras
+
+
+class CorruptImageError(ImageConversionError, CorruptFileError):
+    """A file of a supported image format that its reader cannot make sense of (damaged
+    or cut short); the reader's own error is the ``__cause__``. A missing or unreadable
+    file keeps its `FileNotFoundError` / `PermissionError`."""
+
+
+class UnsupportedImageDataError(ImageConversionError, UnsupportedError):
+    """Readable images whose data cannot be stored as asked: e.g. float voxels for a
+    segmentation layer, several channels where one layer holds one, axes beyond c, x, y, z."""
+
+
+class ImagesNotFoundError(WkError, FileNotFoundError, ValueError):
+    """The images to convert do not exist (no such file or folder, a pattern matching
+    nothing). A `FileNotFoundError`, and a `ValueError` as webknossos 4.3.3 raises there;
+    deliberately not an `ImageConversionError`, which blames the images' contents."""
 class MissingAxisError(WkError, KeyError, ValueError):
     """A vector or bounding box has no axis of that name (webknossos raises `KeyError`,
     or `ValueError` where it looks the name up with ``tuple.index``)."""

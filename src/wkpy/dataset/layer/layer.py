@@ -28,7 +28,7 @@ from wkpy.errors import (
     OperationError,
     ReadOnlyError,
 )
-from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, MagLike, NormalizedBoundingBox, Vec3Int, Vec3IntLike
 from wkpy.locking import mag_lock_file, new_mag_generation, path_lock
 from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
@@ -157,6 +157,13 @@ class Layer:
         self._ensure_writable()
         self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", BoundingBox(box.topleft, box.size)))
         self._fit_arrays_to_box()
+
+    @property
+    def normalized_bounding_box(self) -> NormalizedBoundingBox:
+        """The layer's box with the channel axis: axes ``c, x, y, z``, ``c`` from 0 to
+        `num_channels` (mag-1 voxels), as in webknossos 4.3.3."""
+        box = self.bounding_box
+        return NormalizedBoundingBox((0, *box.topleft), (self.num_channels, *box.size), ("c", "x", "y", "z"))
 
     def _grow_bounding_box(self, box: BoundingBox) -> None:
         """Extend the box on disk to cover `box`, merging with growth by other writers."""
