@@ -25,39 +25,47 @@ if TYPE_CHECKING:
 __all__ = ["carry_over_metadata", "copy_mag_data", "copy_layer", "foreign_layer_of", "foreign_mag_of", "register_existing_layer", "run_per_shard"]
 
 
-def _copy_box(job: tuple[Array, Array, tuple[int, int, int], tuple[int, int, int]]) -> None:
-    """One task: copy a box (mag voxels) from one array to another; all-zero boxes are skipped."""
-    source, target, offset, shape = job
-    data = source.read(offset, shape)
+def _copy_box(job: tuple[Array, Array, tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]) -> None:
+    """One task: copy a box (mag voxels) from one array to another, from `src` to `dst`;
+    all-zero boxes are skipped."""
+    source, target, src, dst, shape = job
+    data = source.read(src, shape)
     if data.any():
-        target.write(offset, data)
+        target.write(dst, data)
 
 
-def copy_mag_data(source: MagView, target: Array, executor: Executor | None, progress_desc: str | None = None) -> None:
-    """Copy the data of `source` inside its layer's box into `target`, one target shard per task.
+def copy_mag_data(source: MagView, target: Array, executor: Executor | None, progress_desc: str | None = None,
+                  *, region: BoundingBox | None = None, to: Vec3Int | None = None) -> None:
+    """Copy the data of `source` inside `region` into `target`, one target shard per task.
 
-    Only target shards that overlap a source shard on disk are visited, and no two tasks
+    `region` is a box in the source mag's voxels (default: the layer's box); it lands at
+    `to` in `target` (default: where it is, so the copy keeps its coordinates). Only
+    target shards that overlap a source shard on disk are visited, and no two tasks
     write the same target shard, so any executor can run them in parallel.
     """
-    region = box_in_mag(source.bounding_box, source.mag, allow_empty=True)
+    if region is None:
+        region = box_in_mag(source.bounding_box, source.mag, allow_empty=True)
     if region.is_empty():
         return
+    shift = Vec3Int(0, 0, 0) if to is None else Vec3Int(to) - region.topleft
     shard = Vec3Int(target.info.shard_shape)
     wanted: set[tuple[int, ...]] = set()
     for offset, shape in source._array.list_shards():
         on_disk = BoundingBox(offset, shape).intersected_with(region, dont_assert=True)
         if on_disk.is_empty():
             continue
+        on_disk = on_disk.offset(shift)
         first, last = on_disk.topleft // shard, (on_disk.bottomright - 1) // shard
         for k in range(first.z, last.z + 1):
             for j in range(first.y, last.y + 1):
                 for i in range(first.x, last.x + 1):
                     wanted.add((k, j, i))
+    placed = region.offset(shift)
     jobs = []
     for k, j, i in sorted(wanted):
-        box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(region, dont_assert=True)
+        box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(placed, dont_assert=True)
         if not box.is_empty():
-            jobs.append((source._array, target, tuple(box.topleft), tuple(box.size)))
+            jobs.append((source._array, target, tuple(box.topleft - shift), tuple(box.topleft), tuple(box.size)))
     map_on_executor(_copy_box, jobs, executor, progress_desc)
 
 

@@ -4,6 +4,10 @@ Every class also inherits the builtin that webknossos-libs raises in the same sp
 so code written against webknossos keeps catching what it caught before.
 """
 
+from __future__ import annotations
+
+import os
+
 from wkcore.errors import CorruptFileError, UnsupportedError, WkError
 
 __all__ = [
@@ -24,9 +28,15 @@ __all__ = [
     "DataMismatchError",
     "InvalidDtypeError",
     "LayerTypeError",
+    "FrozenAttributeError",
     "DatasetExistsError",
     "DatasetNotFoundError",
     "OperationError",
+    "ImageConversionError",
+    "UnsupportedImageFormatError",
+    "CorruptImageError",
+    "UnsupportedImageDataError",
+    "ImagesNotFoundError",
     "UnsupportedVersionError",
     "MissingAxisError",
 ]
@@ -105,6 +115,24 @@ class LayerTypeError(WkError, TypeError):
     """A layer of another kind than asked for (e.g. a color layer as a segmentation layer)."""
 
 
+try:  # webknossos' immutable values raise attrs' error; users who name it have attrs installed
+    from attr.exceptions import FrozenAttributeError as _AttrsFrozenAttributeError
+except ImportError:  # pragma: no cover - attrs is absent
+    _AttrsFrozenAttributeError = AttributeError  # type: ignore[assignment,misc]
+
+
+class FrozenAttributeError(WkError, _AttrsFrozenAttributeError):
+    """Assigning to an attribute of an immutable value (e.g. a coordinate transformation).
+
+    An `AttributeError`, and, when attrs is installed, attrs' ``FrozenAttributeError``,
+    which webknossos raises in the same spot.
+    """
+
+    def __init__(self, message: str = "can't set attribute") -> None:
+        AttributeError.__init__(self, message)   # attrs' errors take no message
+        self.msg = message
+
+
 class DatasetExistsError(WkError, RuntimeError):
     """Creating a dataset over a non-empty folder, or a conflicting `exist_ok`."""
 
@@ -117,6 +145,66 @@ class OperationError(WkError, RuntimeError):
     """An operation that cannot be carried out as asked (e.g. an unreachable mag ladder)."""
 
 
+# ---- image conversion (`Dataset.from_images`, `Dataset.add_layer_from_images`) -------------
+class ImageConversionError(WkError, ValueError):
+    """Images that cannot be converted into a layer, as webknossos 4.3.3 raises it.
+
+    Attributes
+    ----------
+    path : pathlib.Path or None
+        The offending input (a file or folder), None when the images were given as a
+        list or the failure is not tied to one path.
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class UnsupportedImageFormatError(ImageConversionError, UnsupportedError):
+    """No reader handles the images' format, or the reader's optional package is missing.
+
+    Attributes
+    ----------
+    file_extension : str or None
+        The offending file's extension (lower case, no dot), None for a folder.
+    supported_file_extensions : tuple of str
+        The extensions that can be converted with the packages installed.
+    found_file_extensions : tuple of str
+        The extensions present in the input, most common first.
+    missing_extras : tuple of str
+        The wkpy extras (``pip install "wkpy[NAME]"``) that would read the input; empty
+        if no reader exists for it at all.
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None,
+                 file_extension: str | None = None, supported_file_extensions: tuple[str, ...] = (),
+                 found_file_extensions: tuple[str, ...] | None = None,
+                 missing_extras: tuple[str, ...] = ()) -> None:
+        super().__init__(message, path=path)
+        self.file_extension = file_extension
+        self.supported_file_extensions = supported_file_extensions
+        if found_file_extensions is None:
+            found_file_extensions = () if file_extension is None else (file_extension,)
+        self.found_file_extensions = found_file_extensions
+        self.missing_extras = missing_extras
+
+
+class CorruptImageError(ImageConversionError, CorruptFileError):
+    """A file of a supported image format that its reader cannot make sense of (damaged
+    or cut short); the reader's own error is the ``__cause__``. A missing or unreadable
+    file keeps its `FileNotFoundError` / `PermissionError`."""
+
+
+class UnsupportedImageDataError(ImageConversionError, UnsupportedError):
+    """Readable images whose data cannot be stored as asked: e.g. float voxels for a
+    segmentation layer, several channels where one layer holds one, axes beyond c, x, y, z."""
+
+
+class ImagesNotFoundError(WkError, FileNotFoundError, ValueError):
+    """The images to convert do not exist (no such file or folder, a pattern matching
+    nothing). A `FileNotFoundError`, and a `ValueError` as webknossos 4.3.3 raises there;
+    deliberately not an `ImageConversionError`, which blames the images' contents."""
 class MissingAxisError(WkError, KeyError, ValueError):
     """A vector or bounding box has no axis of that name (webknossos raises `KeyError`,
     or `ValueError` where it looks the name up with ``tuple.index``)."""

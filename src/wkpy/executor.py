@@ -11,9 +11,12 @@ from typing import Any, TypeVar
 
 from wkpy.progress import progress
 
-__all__ = ["default_executor", "map_on_executor", "run_tasks", "io_threads"]
+__all__ = ["default_executor", "map_on_executor", "run_tasks", "io_threads", "SLAB_BYTES", "slab_depth"]
 
 T = TypeVar("T")
+
+SLAB_BYTES = 1 << 30
+"""Memory the slabs of one parallel operation may hold at a time (1 GiB)."""
 
 _lock = threading.Lock()
 _io_pool: ThreadPoolExecutor | None = None
@@ -26,6 +29,13 @@ def io_threads() -> int:
     if os.environ.get("WKPY_IO_THREADS", "").isdigit():
         return max(1, int(os.environ["WKPY_IO_THREADS"]))
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def slab_depth(shard: int, chunk: int, slice_bytes: int) -> int:
+    """Slices per slab: a whole shard's depth if slabs of `slice_bytes` per slice fit in
+    `SLAB_BYTES`, else the most whole chunks that do (at least one chunk)."""
+    fit = SLAB_BYTES // max(1, slice_bytes)
+    return shard if fit >= shard else max(chunk, fit // chunk * chunk)
 
 
 def _mark_io_thread() -> None:

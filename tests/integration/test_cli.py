@@ -308,8 +308,8 @@ def test_bad_inputs_exit_nonzero_with_one_line(tmp_path, stack):
         (2, ["convert", path, tmp_path / "x", "--voxel-size", "1,1"], "--voxel-size"),
         (2, ["preview", good, tmp_path / "p.png", "--layer", "nope"], "no layer 'nope'"),
         (1, ["convert", path, good, "--voxel-size", "1,1,1"], "exists"),
-        (1, ["convert", not_an_image, tmp_path / "x", "--voxel-size", "1,1,1"], "not a folder of images"),
-        (1, ["convert", fake_tiff, tmp_path / "x", "--voxel-size", "1,1,1"], "cannot read it as an image"),
+        (1, ["convert", not_an_image, tmp_path / "x", "--voxel-size", "1,1,1"], "no reader supports the .txt format"),
+        (1, ["convert", fake_tiff, tmp_path / "x", "--voxel-size", "1,1,1"], "likely damaged"),
         (1, ["info", corrupt], "not valid JSON"),
         (1, ["info", broken], "header.wkw"),
     ]

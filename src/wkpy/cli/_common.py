@@ -26,7 +26,7 @@ from wkpy.voxel_size import VoxelSize
 __all__ = [
     "state", "out", "err", "status", "CliError", "usage_error",
     "dataset_path", "parse_vec3", "parse_voxel_size", "parse_mag", "parse_bbox", "format_box", "format_bytes",
-    "SLAB_BYTES", "slab_depth", "open_dataset", "pick_layer", "pick_mag", "DataFormat",
+    "open_dataset", "pick_layer", "pick_mag", "DataFormat",
     "ExecutorKind", "make_executor", "Workers", "ExecutorOpt", "Scheduler", "DatasetArg", "LayerOpt", "MagOpt",
 ]
 
@@ -120,13 +120,6 @@ def format_bytes(n: int) -> str:
     raise AssertionError  # unreachable
 
 
-SLAB_BYTES = 1 << 30  # memory a command may hold in slabs at a time
-
-
-def slab_depth(shard: int, chunk: int, slice_bytes: int) -> int:
-    """Slices per slab: a whole shard if it fits in `SLAB_BYTES`, else whole chunks (at least one)."""
-    fit = SLAB_BYTES // max(1, slice_bytes)
-    return shard if fit >= shard else max(chunk, fit // chunk * chunk)
 
 
 # ---- datasets, layers, mags ------------------------------------------------------------

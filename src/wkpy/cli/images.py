@@ -20,13 +20,13 @@ from wkpy.cli._common import (
     parse_bbox,
     pick_layer,
     pick_mag,
-    slab_depth,
     status,
     usage_error,
 )
 from wkpy.errors import InvalidRequestError
 from wkpy.geometry import BoundingBox
 from wkpy.dataset.layer.view.mag_view import MagView
+from wkpy.executor import slab_depth
 from wkpy.progress import progress
 from wkpy.dataset.layer.view.view import box_in_mag
 

@@ -22,12 +22,21 @@ from wkpy.dataset.defaults import (
     DEFAULT_DATA_FORMAT,
     DEFAULT_SHARD_SHAPE,
 )
-from wkpy.dataset.layer import Layer, MagView, SegmentationLayer, View
+from wkpy.dataset.layer import Layer, LayerExport, MagView, SegmentationLayer, View
 from wkpy.dataset.sampling_modes import SamplingModes
 from wkpy.dataset.transfer_mode import TransferMode
+from wkpy.errors import (
+    CorruptImageError,
+    ImageConversionError,
+    ImagesNotFoundError,
+    UnsupportedImageDataError,
+    UnsupportedImageFormatError,
+)
 
 __all__ = ["AgglomerateAttachment", "Attachment", "Attachments", "ConnectomeAttachment", "CumsumAttachment",
            "MeshAttachment", "SegmentIndexAttachment", "SegmentStatisticsAttachment", "COLOR_CATEGORY",
            "SEGMENTATION_CATEGORY", "Dataset", "LayerCategoryType", "DEFAULT_CHUNK_SHAPE",
-           "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES", "DEFAULT_DATA_FORMAT", "DEFAULT_SHARD_SHAPE", "Layer",
-           "MagView", "SegmentationLayer", "View", "SamplingModes", "TransferMode"]
+           "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES", "DEFAULT_DATA_FORMAT", "DEFAULT_SHARD_SHAPE", "Layer", "LayerExport",
+           "MagView", "SegmentationLayer", "View", "SamplingModes", "ImageConversionError",
+           "UnsupportedImageFormatError", "CorruptImageError", "UnsupportedImageDataError", "ImagesNotFoundError",
+           "TransferMode"]

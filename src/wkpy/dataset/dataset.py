@@ -7,7 +7,7 @@ import copy
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,7 @@ import numpy as np
 from wkpy._layer_args import check_category, check_layer_dtype, check_layer_name, resolve_dtype
 from wkpy._paths import check_name, ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, recover, remove, rename_marker
+from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat, default_data_format, writable_data_format
 from wkpy.errors import (
     DatasetExistsError,
@@ -79,6 +80,8 @@ class Dataset:
     ``Dataset(path, voxel_size=...)`` creates one (or, with ``exist_ok=True``, opens an
     existing one with the same voxel size); ``Dataset.open(path)`` opens one.
     """
+
+    ConversionLayerMapping = ConversionLayerMapping
 
     def __init__(
         self,
@@ -660,6 +663,197 @@ class Dataset:
         for other in boxes[1:]:
             box = box.extended_by(other)
         return box
+
+    # ---- image conversion -------------------------------------------------------------
+    @classmethod
+    def from_images(
+        cls,
+        input_path: str | os.PathLike[str],
+        output_path: str | os.PathLike[str],
+        voxel_size: Vec3FloatLike | None = None,
+        name: str | None = None,
+        *,
+        map_filepath_to_layer_name: ConversionLayerMapping | Callable[[Path], str] =
+        ConversionLayerMapping.INSPECT_SINGLE_FILE,
+        z_slices_sort_key: Callable[[Path], Any] | None = None,
+        voxel_size_with_unit: VoxelSize | None = None,
+        layer_name: str | None = None,
+        layer_category: LayerCategoryType | None = None,
+        data_format: str | DataFormat | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        compress: bool = True,
+        swap_xy: bool = False,
+        flip_x: bool = False,
+        flip_y: bool = False,
+        flip_z: bool = False,
+        max_layers: int = 20,
+        batch_size: int | None = None,
+        executor: Executor | None = None,
+    ) -> Dataset:
+        """Create a dataset from the image files in a folder (or one file), as in webknossos 4.3.3.
+
+        Every file with a convertible extension below `input_path` is assigned a layer
+        name by `map_filepath_to_layer_name`; each layer's files (2-D slices stacked in
+        z, sorted by `z_slices_sort_key`, natural order by default) are converted with
+        `add_layer_from_images` with ``allow_multiple_layers=True``. Without
+        `layer_category`, a path naming "segmentation" or "labels" makes a
+        segmentation layer, any other a color layer.
+
+        Parameters
+        ----------
+        input_path : path
+            A folder of images (searched recursively) or one image file.
+        output_path : path
+            The new dataset's folder (must not hold a dataset).
+        voxel_size : (float, float, float), optional
+            In nanometers; or give `voxel_size_with_unit`.
+        name : str, optional
+            The dataset's name (default: the folder's name).
+        map_filepath_to_layer_name : ConversionLayerMapping or callable, optional
+            A strategy, or a function from a file's path (relative to `input_path`)
+            to its layer's name.
+        layer_name : str, optional
+            The name of the one layer, or the prefix of several.
+        layer_category, data_format, chunk_shape, shard_shape, chunks_per_shard, compress,
+        swap_xy, flip_x, flip_y, flip_z, batch_size, executor
+            As for `add_layer_from_images`.
+        max_layers : int, optional
+            At most this many layers in all.
+
+        Returns
+        -------
+        Dataset
+
+        Raises
+        ------
+        UnsupportedImageFormatError
+            No file below `input_path` can be converted (its ``found_file_extensions``
+            and ``missing_extras`` say what was found and what to install).
+        CorruptImageError, UnsupportedImageDataError, ImagesNotFoundError
+            See `add_layer_from_images`.
+        InvalidRequestError
+            Neither or both of `voxel_size` and `voxel_size_with_unit`.
+        """
+        from wkpy.dataset._image_conversion import image_conversion
+
+        return image_conversion.from_images(
+            cls, input_path, output_path, voxel_size, name, map_filepath_to_layer_name=map_filepath_to_layer_name,
+            z_slices_sort_key=z_slices_sort_key, voxel_size_with_unit=voxel_size_with_unit, layer_name=layer_name,
+            layer_category=layer_category, data_format=data_format, chunk_shape=chunk_shape, shard_shape=shard_shape,
+            chunks_per_shard=chunks_per_shard, compress=compress, swap_xy=swap_xy, flip_x=flip_x, flip_y=flip_y,
+            flip_z=flip_z, max_layers=max_layers, batch_size=batch_size, executor=executor)
+
+    def add_layer_from_images(
+        self,
+        images: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        layer_name: str,
+        category: LayerCategoryType | None = "color",
+        *,
+        data_format: str | DataFormat | None = None,
+        mag: MagLike = Mag(1),
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        chunks_per_shard: Vec3IntLike | int | None = None,
+        compress: bool = True,
+        topleft: Vec3IntLike = Vec3Int(0, 0, 0),
+        swap_xy: bool = False,
+        flip_x: bool = False,
+        flip_y: bool = False,
+        flip_z: bool = False,
+        dtype: Any = None,
+        channel: int | None = None,
+        czi_channel: int | None = None,
+        scale: int | None = None,
+        batch_size: int | None = None,
+        allow_multiple_layers: bool = False,
+        max_layers: int = 20,
+        truncate_rgba_to_rgb: bool = True,
+        executor: Executor | None = None,
+    ) -> Layer:
+        """Add a layer (or one per channel) holding images, as in webknossos 4.3.3.
+
+        `images` is one file (PNG, JPEG, GIF, BMP, ICO, a TIFF picture or stack; MRC, IMS
+        and CZI with their optional packages), a folder of 2-D pictures (natural name
+        order), a glob pattern, or a list of files (in its order). Each 2-D picture is
+        one z-slice: its rows are y, its columns x. The work runs in parts on `executor`
+        (batches of z-slices, or shard boxes of MRC/IMS/CZI volumes); a batch holds its
+        slices in memory, nothing more. A layer whose conversion fails is removed.
+
+        Parameters
+        ----------
+        images : path, glob pattern or list of paths
+        layer_name : str
+            Name of the layer; split layers get ``__channel0``, ``__czi_channel1``, ...
+        category : {"color", "segmentation"} or None, optional
+            None: segmentation if the path names "segmentation" or "labels", else
+            color (what webknossos 4.3.3 ends up with: its later check of the data
+            never changes the category).
+        data_format : DataFormat or str, optional
+            Default ``$WKPY_DEFAULT_DATA_FORMAT``, else WKW (webknossos: zarr3).
+        mag : Mag, optional
+            The mag the images are written to (the layer's box is in mag 1).
+        chunk_shape, shard_shape, chunks_per_shard : optional
+            Storage layout; zarr3 layers default to shards one chunk deep
+            (``chunk_shape * (128, 128, 1)``), and one-voxel-deep chunks for a single slice.
+        compress : bool, optional
+        topleft : (int, int, int), optional
+            Where the images start, in mag-1 voxels.
+        swap_xy, flip_x, flip_y, flip_z : bool, optional
+            Swap x and y; mirror an axis over the whole image (as in webknossos,
+            `flip_x` reverses the image's rows and `flip_y` its columns).
+        dtype : dtype-like, optional
+            Convert the voxels to it (``numpy.ndarray.astype``).
+        channel : int, optional
+            Convert only this channel.
+        czi_channel : int, optional
+            The CZI acquisition channel to convert.
+        scale : int, optional
+            Accepted for webknossos compatibility (multiscale sources are not read).
+        batch_size : int, optional
+            z-slices per task (default: a shard's depth, fewer whole chunks if the
+            tasks running at once would hold more than 1 GiB). Any positive number.
+        allow_multiple_layers : bool, optional
+            Split channels that cannot share a layer (all but one channel or three
+            uint8 channels) into one layer each, colored red, green, blue, ...
+        max_layers : int, optional
+            At most this many layers from one split.
+        truncate_rgba_to_rgb : bool, optional
+            Drop the alpha channel of RGBA pictures.
+        executor : concurrent.futures.Executor, optional
+            Runs the parts (default: a thread pool).
+
+        Returns
+        -------
+        Layer
+            The (first) layer added.
+
+        Raises
+        ------
+        UnsupportedImageFormatError
+            No reader for the format, or its optional package is not installed
+            (``missing_extras`` names the wkpy extra).
+        CorruptImageError
+            A file of a supported format cannot be decoded.
+        UnsupportedImageDataError
+            The data cannot be stored as asked: a dtype the category does not allow,
+            channels that need ``allow_multiple_layers=True``, axes beyond c, x, y, z.
+        ImagesNotFoundError
+            `images` does not exist (a `FileNotFoundError` and a `ValueError`).
+        InvalidRequestError
+            Bad arguments (layer name, batch size, shapes, channel index).
+        DuplicateError
+            A layer of that name exists.
+        """
+        from wkpy.dataset._image_conversion import image_conversion
+
+        return image_conversion.add_layer_from_images(
+            self, images, layer_name, category, data_format=data_format, mag=mag, chunk_shape=chunk_shape,
+            shard_shape=shard_shape, chunks_per_shard=chunks_per_shard, compress=compress, topleft=topleft,
+            swap_xy=swap_xy, flip_x=flip_x, flip_y=flip_y, flip_z=flip_z, dtype=dtype, channel=channel,
+            czi_channel=czi_channel, scale=scale, batch_size=batch_size, allow_multiple_layers=allow_multiple_layers,
+            max_layers=max_layers, truncate_rgba_to_rgb=truncate_rgba_to_rgb, executor=executor)
 
     def add_layer_for_existing_files(
         self, layer_name: str, category: LayerCategoryType, *, data_format: str | DataFormat | None = None,

@@ -45,7 +45,7 @@ class ArrayInfo:
     lz4hc: bool = False
 
     def __post_init__(self) -> None:
-        # `Vec3Int`s (tuples with x, y, z and element-wise arithmetic), as in webknossos
+        # `Vec3Int`s (tuples with webknossos' vector methods, e.g. ``.xyz``), as webknossos' ArrayInfo
         object.__setattr__(self, "chunk_shape", Vec3Int(self.chunk_shape))
         object.__setattr__(self, "shard_shape", Vec3Int(self.shard_shape))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -16,6 +17,7 @@ from wkpy._paths import ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, remove, swap_in
 from wkpy.data_format import DataFormat
 from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_ZARR, DEFAULT_SHARD_SHAPE
+from wkpy.dataset.sampling_modes import SamplingModes
 from wkpy.errors import (
     DataMismatchError,
     DuplicateError,
@@ -39,6 +41,7 @@ from wkpy.utils import warn_deprecated
 
 if TYPE_CHECKING:
     from wkpy.attachments import Attachments
+    from wkpy.dataset.layer.export import LayerExport
     from wkpy.dataset.dataset import Dataset
 
 __all__ = ["Layer", "SegmentationLayer"]
@@ -243,8 +246,10 @@ class Layer:
 
     @property
     def normalized_bounding_box(self) -> NormalizedBoundingBox:
-        """The layer's box with the channel axis first: (c, x, y, z), c from 0 to `num_channels`."""
-        return self.bounding_box.normalize_axes(self.num_channels)
+        """The layer's box with the channel axis: axes ``c, x, y, z``, ``c`` from 0 to
+        `num_channels` (mag-1 voxels), as in webknossos 4.3.3."""
+        box = self.bounding_box
+        return NormalizedBoundingBox((0, *box.topleft), (self.num_channels, *box.size), ("c", "x", "y", "z"))
 
     def _grow_bounding_box(self, box: BoundingBox) -> None:
         """Extend the box on disk to cover `box`, merging with growth by other writers."""
@@ -693,68 +698,102 @@ class Layer:
         move: bool = False,
         extend_layer_bounding_box: bool = True,
     ) -> MagView:
-        """Add the Zarr3 array at `path` (relative paths from the dataset folder) as mag
-        `mag`: its files are copied (with `move`: the folder is renamed, which needs the
-        same file system) into a hidden folder of the layer, checked, then listed and
-        renamed into place, as webknossos' method of that name. With
-        `extend_layer_bounding_box`, the box grows to the array's extent (same top-left).
+        """Copy (or, with `move`, move) the Zarr v3 array folder at `path` into this layer
+        as `mag`, as in webknossos 4.3.3. The array keeps its own chunking and codecs.
+
+        A relative `path` is taken relative to the dataset's folder (as webknossos does).
+        The array must hold the layer's voxel type and channel count; a layer that has
+        neither mags nor a bounding box yet takes the array's instead. The copy is built
+        under a hidden name and renamed into place once the properties list it, so a
+        crash never leaves a half-copied mag listed (see `wkpy._trash`). A move renames
+        the folder when it lies on the same file system (else it copies, then deletes
+        the source).
+
+        With `extend_layer_bounding_box`, the layer's box keeps its top-left and grows
+        to at least the array's extent (its shape times the mag, in mag-1 voxels).
 
         Raises
         ------
+        ReadOnlyError, DuplicateError
+        InvalidRequestError
+            `path` holds no readable Zarr v3 array (also a `ValueError`).
         DataMismatchError
-            Not a zarr3 layer, or the array holds another dtype or number of channels.
-        CorruptFileError
-            No valid Zarr3 array at `path` (a `ValueError`, as in webknossos).
-        DuplicateError
-            The mag, or a folder of its name, exists.
+            The layer is not zarr3, or the array's voxel type or channels differ.
         """
-        from wkpy.storage import open_array
+        from wkpy.errors import WkError
+        from wkpy.properties import element_class_for
+        from wkpy.storage.zarr3 import Zarr3Array
         from wkpy.utils import copytree
 
         self._ensure_writable()
-        if self.data_format != "zarr3":
-            raise DataMismatchError(f"add_mag_from_zarrarray needs a zarr3 layer; {self.name!r} is {self.data_format}")
-        source = Path(path) if Path(path).is_absolute() else self._dataset.path / path
-        found = open_array(source, "zarr3").info
-        if (found.dtype, found.num_channels) != (self.dtype, self.num_channels):
-            raise DataMismatchError(f"the array at {source} holds {found.num_channels}×{found.dtype}, layer "
-                                    f"{self.name!r} {self.num_channels}×{self.dtype}")
         mag = Mag(mag)
+        source = Path(path) if Path(path).is_absolute() else self._dataset.path / path
+        try:
+            array = Zarr3Array.open(source)
+        except (WkError, OSError) as exc:
+            raise InvalidRequestError(f"{source} does not hold a valid Zarr v3 array: {exc}") from exc
+        info = array.info
+        if self.data_format != "zarr3":
+            raise DataMismatchError(f"a Zarr v3 array can only become a mag of a zarr3 layer; "
+                                    f"{self.name!r} is {self.data_format}")
         if mag in self._mags:
             raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+        adopt = not self._mags and self.bounding_box.is_empty()
+        if not adopt and (info.num_channels, np.dtype(info.dtype)) != (self.num_channels, self.dtype):
+            raise DataMismatchError(f"the array {source} holds {info.num_channels}×{info.dtype}, layer "
+                                    f"{self.name!r} {self.num_channels}×{self.dtype}")
         target = ensure_inside(self._dataset.path, self.path / mag.to_layer_name(), "create")
-        if os.path.lexists(target):
-            raise DuplicateError(f"{target} exists already; move it away first")
+        if target.is_dir() and any(target.iterdir()):
+            raise DuplicateError(f"{target} exists and holds files that no mag of layer {self.name!r} lists")
         entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}")
+        extent = Vec3Int(array.shape) * mag.to_vec3_int()
 
-        def add(p: LayerProperties) -> None:
+        def add(p: LayerProperties) -> None:      # one save: the mag, its box and voxel type
             if p.get_mag(mag) is not None:
                 raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+            if adopt:
+                p.num_channels = info.num_channels
+                p.element_class = element_class_for(info.dtype, info.num_channels)
+            if extend_layer_bounding_box:
+                p.bounding_box = p.bounding_box.with_size(p.bounding_box.size.pairmax(extent))
             p.mags.append(entry)
 
-        target.parent.mkdir(exist_ok=True)   # the mag lock is keyed by the layer folder
-        new = new_folder_for(target)
+        self.path.mkdir(parents=True, exist_ok=True)
+        rename = (move and not source.is_symlink() and os.access(source.parent, os.W_OK | os.X_OK)
+                  and os.stat(source).st_dev == os.stat(self.path).st_dev)
         lock = mag_lock_file(target)
         with path_lock(lock):
-            try:
-                if move:
-                    os.rename(source, new)
-                else:
-                    copytree(source, new)
-                array = open_array(new, "zarr3")
+            if rename:
+                # renamed straight into place right after the save: a crash in between
+                # leaves the array where it was (and the mag listed but missing)
                 new_mag_generation(lock)
-                self._dataset._update_layer(self.name, add, publish=(new, target))
-            except BaseException:
-                if move and os.path.isdir(new) and not os.path.lexists(source):
-                    os.rename(new, source)       # give the array back
-                elif os.path.lexists(new):
-                    remove(new)
-                raise
+                self._dataset._update_layer(self.name, add, publish=(source, target))
+            else:
+                new = new_folder_for(target)
+                try:
+                    try:
+                        copytree(source, new)
+                    except OSError as exc:
+                        raise OperationError(f"copying the array {source} into {target} failed: {exc}") from exc
+                    new_mag_generation(lock)
+                    self._dataset._update_layer(self.name, add, publish=(new, target))
+                except BaseException:
+                    if os.path.lexists(new):
+                        remove(new)
+                    raise
+        if move and not rename:
+            shutil.rmtree(source)
         if extend_layer_bounding_box:
-            end = Vec3Int(array.shape) * mag.to_vec3_int()  # type: ignore[attr-defined]
-            box = self.bounding_box
-            self.bounding_box = box.with_size(box.size.pairmax(end - box.topleft))
+            self._fit_arrays_to_box()
         return self._mags[mag]
+
+    @property
+    def export(self) -> LayerExport:
+        """Exports of this layer's voxels: ``layer.export.as_ozx(...)``, ``as_tiff_stack``,
+        ``as_ome_tiff`` (see `wkpy.dataset.layer.export.LayerExport`), as in webknossos 4.3.3."""
+        from wkpy.dataset.layer.export import LayerExport
+
+        return LayerExport(self)
 
     def as_segmentation_layer(self) -> SegmentationLayer:
         """This layer as a `SegmentationLayer`.
@@ -874,14 +913,19 @@ class Layer:
                 self._rechunk_mag(view, None, None, True, executor, keep_layout=True)
 
     # ---- downsampling --------------------------------------------------------------
+    def _dataset_to_align_with(self, align_with_other_layers: bool | Dataset) -> Dataset | None:
+        if isinstance(align_with_other_layers, bool):
+            return self._dataset if align_with_other_layers else None
+        return align_with_other_layers
+
     def downsample(
         self,
         *,
         from_mag: MagLike | None = None,
         coarsest_mag: MagLike | None = None,
         interpolation_mode: str = "default",
-        compress: bool = True,
-        sampling_mode: str = "anisotropic",
+        compress: bool | str | Zarr3Config = True,
+        sampling_mode: str | SamplingModes = SamplingModes.ANISOTROPIC,
         align_with_other_layers: bool | Dataset = True,
         buffer_shape: Vec3IntLike | int | None = None,
         chunk_shape: Vec3IntLike | int | None = None,
@@ -889,35 +933,70 @@ class Layer:
         force_sampling_scheme: bool = False,
         allow_overwrite: bool = False,
         only_setup_mags: bool = False,
+        from_mag_view: MagView | None = None,
         executor: Executor | None = None,
     ) -> None:
-        """Make coarser mags from `from_mag` (default: the finest) up to `coarsest_mag`.
+        """Make coarser mags from `from_mag` up to `coarsest_mag`, as webknossos 4.3.3.
 
-        `sampling_mode` "anisotropic" grows the mags toward cubic physical voxels,
-        "isotropic" doubles every axis, "constant_z" keeps z. Segmentation layers use the
-        mode filter by default, color layers the median. `buffer_shape` is accepted for
-        compatibility; work is split per target shard.
+        Parameters
+        ----------
+        from_mag : the mag to start from; default: the coarsest existing mag.
+        coarsest_mag : where to stop; default: `calculate_default_coarsest_mag` of the box.
+        interpolation_mode : ``"default"`` (mode filter for segmentation, median
+            otherwise), ``"median"``, ``"mode"``, ``"max"``, ``"min"``, ``"nearest"``,
+            ``"bilinear"``, ``"bicubic"`` (the last two need scipy), or ``"average"``.
+        sampling_mode : ``"anisotropic"`` grows the mags toward cubic physical voxels,
+            ``"isotropic"`` doubles every axis, ``"constant_z"`` keeps z. A layer one
+            voxel deep is always sampled with ``"constant_z"`` (with a warning).
+        align_with_other_layers : reuse the mags of the dataset's other layers (True),
+            of another dataset's layers (a `Dataset`), or not (False).
+        chunk_shape, shard_shape : of the new mags; default: webknossos' defaults.
+        force_sampling_scheme : warn instead of refusing a ladder that repeats a maximum.
+        only_setup_mags : create the mags (properties and metadata) without data.
+        from_mag_view : read `from_mag` from this mag of another layer or dataset.
+
+        Raises
+        ------
+        MissingLayerError
+            `from_mag` does not exist (a `KeyError`).
+        OperationError
+            The ladder cannot reach `coarsest_mag`, or repeats a maximum factor without
+            `force_sampling_scheme` (a `RuntimeError`).
+        InvalidRequestError
+            The layer has no mag, or a target mag exists without `allow_overwrite`.
         """
-        from wkpy.dataset.layer._downsampling_utils import SamplingModes, default_coarsest_mag, mags_to_downsample
+        from wkpy.dataset.layer._downsampling_utils import calculate_default_coarsest_mag, calculate_mags_to_downsample
 
-        start = Mag(from_mag) if from_mag is not None else self.get_finest_mag().mag
-        top = Mag(coarsest_mag) if coarsest_mag is not None else default_coarsest_mag(self.bounding_box.size)
+        if from_mag is None:
+            if not self._mags:
+                raise InvalidRequestError(f"layer {self.name!r} has no mag to downsample from")
+            from_mag = max(self.mags)
+        start = Mag(from_mag)
+        if from_mag_view is None:
+            self.get_mag(start)
+        top = Mag(coarsest_mag) if coarsest_mag is not None else calculate_default_coarsest_mag(self.bounding_box.size)
         mode = SamplingModes.parse(sampling_mode)
-        if self.bounding_box.size.z == 1:
+        if self.bounding_box.size.z == 1 and mode != SamplingModes.CONSTANT_Z:
+            warnings.warn("[INFO] The sampling_mode was changed to 'CONSTANT_Z': downsampling 2-D data in z would "
+                          "mix in black and darken the images.", stacklevel=2)
             mode = SamplingModes.CONSTANT_Z
-        voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
+        voxel_size = tuple(self._dataset.voxel_size) if mode == SamplingModes.ANISOTROPIC else None
         if mode == SamplingModes.CONSTANT_Z:
             top = Mag((top.x, top.y, start.z))
-        align = _mags_to_align_with(self._dataset, align_with_other_layers)
-        ladder = mags_to_downsample(start, top, voxel_size, align)
-        if len({m.max_dim for m in ladder}) != len(ladder) and not force_sampling_scheme:
-            raise OperationError(f"the mag ladder {[m.to_layer_name() for m in ladder]} repeats a maximum "
-                                      "factor, which WEBKNOSSOS does not support; use another sampling_mode "
-                                      "or force_sampling_scheme=True")
-        for prev, mag in zip([start, *ladder[:-1]], ladder):
+        ladder = calculate_mags_to_downsample(start, top, self._dataset_to_align_with(align_with_other_layers),
+                                              voxel_size)  # type: ignore[arg-type]
+        if len({m.max_dim for m in ladder}) != len(ladder):
+            message = (f"[INFO] the mag ladder {[m.to_layer_name() for m in ladder]} repeats a maximum factor, "
+                       "which WEBKNOSSOS does not support; use another sampling_mode (e.g. isotropic)")
+            if not force_sampling_scheme:
+                raise OperationError(message + " or force_sampling_scheme=True")
+            warnings.warn(message, stacklevel=2)
+        views: list[MagView | None] = [from_mag_view] + [None] * (len(ladder) - 1)
+        for prev, mag, view in zip([start, *ladder[:-1]], ladder, views):
             self.downsample_mag(prev, mag, interpolation_mode=interpolation_mode, compress=compress,
-                                chunk_shape=chunk_shape, shard_shape=shard_shape, allow_overwrite=allow_overwrite,
-                                only_setup_mag=only_setup_mags, executor=executor)
+                                buffer_shape=buffer_shape, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                allow_overwrite=allow_overwrite, only_setup_mag=only_setup_mags,
+                                from_mag_view=view, executor=executor)
 
     def downsample_mag(
         self,
@@ -925,107 +1004,226 @@ class Layer:
         target_mag: MagLike,
         *,
         interpolation_mode: str = "default",
-        compress: bool = True,
+        compress: bool | str | Zarr3Config = True,
         buffer_shape: Vec3IntLike | int | None = None,
         chunk_shape: Vec3IntLike | int | None = None,
         shard_shape: Vec3IntLike | int | None = None,
         allow_overwrite: bool = False,
         only_setup_mag: bool = False,
+        from_mag_view: MagView | None = None,
         executor: Executor | None = None,
     ) -> MagView:
-        """Fill `target_mag` from `from_mag`, one target shard per task on `executor`."""
+        """Fill `target_mag` from `from_mag` (one step), as webknossos 4.3.3.
+
+        The work is split into boxes of whole target shards (at least 1024³ target
+        voxels each), one task per box on `executor`, so no two tasks write one shard;
+        each task reduces `buffer_shape` target voxels at a time (default:
+        `determine_downsample_buffer_shape`). Voxels outside the layer's box are
+        mirrored in from inside it, so the border of the coarser mag is not darkened.
+
+        Raises
+        ------
+        MissingLayerError
+            `from_mag` does not exist (a `KeyError`).
+        InvalidRequestError
+            `target_mag` is not coarser than `from_mag` in every axis (or not a multiple
+            of it), exists without `allow_overwrite`, or `from_mag_view` has another mag
+            (all also `ValueError`, as in webknossos).
+        UnknownInterpolationModeError
+            An unknown `interpolation_mode` (a `KeyError`).
+        UnsupportedError
+            ``bilinear``/``bicubic`` without scipy installed.
+        """
         from wkpy.copy import run_per_shard
-        from wkpy.dataset.layer._downsampling_utils import downsample_job, interpolation_for, job_shape, tile_shape
+        from wkpy.dataset.layer._downsampling_utils import (
+            determine_downsample_buffer_shape,
+            downsample_job,
+            is_zoom_mode,
+            job_shape,
+            parse_interpolation_mode,
+            require_interpolation,
+            resampled_mag_shapes,
+        )
 
         self._ensure_writable()
-        source = self.get_mag(from_mag)
-        target_mag = Mag(target_mag)
-        if not all(a <= b for a, b in zip(source.mag.to_list(), target_mag.to_list())) or source.mag == target_mag:
-            raise InvalidRequestError(f"cannot downsample from {source.mag} to the finer or equal mag {target_mag}")
-        factors = tuple(t // f for t, f in zip(target_mag.to_list(), source.mag.to_list()))
-        if any(t % f for t, f in zip(target_mag.to_list(), source.mag.to_list())):
-            raise InvalidRequestError(f"mag {target_mag} is not a multiple of {source.mag}")
-        mode = interpolation_for(interpolation_mode, self.category)
-        target = self._target_mag(target_mag, source, compress, chunk_shape, shard_shape, allow_overwrite)
+        mode = parse_interpolation_mode(interpolation_mode, self.category)
+        start, target_mag = Mag(from_mag), Mag(target_mag)
+        if not all(a <= b for a, b in zip(start.to_list(), target_mag.to_list())) or start == target_mag:
+            raise InvalidRequestError(f"cannot downsample from {start} to the finer or equal mag {target_mag}")
+        if any(t % f for t, f in zip(target_mag.to_list(), start.to_list())):
+            raise InvalidRequestError(f"mag {target_mag} is not a multiple of {start}")
+        if target_mag in self._mags and not allow_overwrite:
+            raise InvalidRequestError(f"mag {target_mag} of layer {self.name!r} exists; pass allow_overwrite=True "
+                                      "to overwrite it")
+        if from_mag_view is not None:
+            if from_mag_view.mag != start:
+                raise InvalidRequestError(f"from_mag_view {from_mag_view.mag} was given to downsample, but it does "
+                                          f"not match from_mag {start}")
+            source = from_mag_view
+        else:
+            source = self.get_mag(start)
+        require_interpolation(mode)
+        factors = tuple(t // f for t, f in zip(target_mag.to_list(), start.to_list()))
+        chunk, shard = resampled_mag_shapes(self.data_format, self.bounding_box, chunk_shape, shard_shape)
+        overwrite = target_mag in self._mags
+        if overwrite:
+            target = self._mags[target_mag]
+            target._ensure_writable()            # never into a linked or referenced mag
+        else:
+            target = self._initialize_mag_from_other_mag(target_mag, source, compress, chunk, shard)
         if only_setup_mag:
             return target
-        valid = box_in_mag(self.bounding_box.align_with_mag(source.mag, ceil=True), source.mag, allow_empty=True)
-        shard = Vec3Int(target.info.shard_shape)
-        tile = tile_shape(factors, shard)  # type: ignore[arg-type]
-        run_per_shard(downsample_job, source, target, self.bounding_box, executor,
-                      lambda box: (source._array, target._array, box, factors, mode,
-                                   (tuple(valid.topleft), tuple(valid.size)), tile),
-                      f"downsampling {self.name} to {target_mag.to_layer_name()}", job_shape(shard))
+        valid = box_in_mag(self.bounding_box.align_with_mag(start, ceil=True), start, allow_empty=True)
+        tile = tuple(Vec3Int.from_vec_or_int(buffer_shape) if buffer_shape is not None
+                     else determine_downsample_buffer_shape(target.info, factors))
+        cell = job_shape(target.info.shard_shape)
+        region = box_in_mag(self.bounding_box.align_with_mag(target_mag, ceil=True), target_mag, allow_empty=True)
+        on_disk = source._array.list_shards()
+
+        def job(box: tuple[tuple[int, int, int], tuple[int, int, int]]) -> tuple[Any, ...]:
+            if is_zoom_mode(mode):
+                # buffers are resampled whole from the box's corner: use webknossos' whole job box
+                corner = Vec3Int(box[0]) // cell * cell
+                whole = BoundingBox(corner, cell).intersected_with(region)
+                box = (tuple(whole.topleft), tuple(whole.size))  # type: ignore[assignment]
+            lo = [box[0][a] * factors[a] for a in range(3)]
+            hi = [lo[a] + box[1][a] * factors[a] for a in range(3)]
+            shards = [(o, n) for o, n in on_disk if all(o[a] < hi[a] and o[a] + n[a] > lo[a] for a in range(3))]
+            return (source._array, target._array, box, factors, mode,
+                    (tuple(valid.topleft), tuple(valid.size)), tile, overwrite, shards)
+
+        run_per_shard(downsample_job, source, target, self.bounding_box, executor, job,
+                      f"downsampling {self.name} to {target_mag.to_layer_name()}", cell)
         return target
 
-    def _target_mag(self, mag: Mag, like: MagView, compress: bool, chunk_shape: Any, shard_shape: Any,
-                    allow_overwrite: bool) -> MagView:
-        if mag in self._mags:
-            if not allow_overwrite:
-                raise InvalidRequestError(f"mag {mag} exists; pass allow_overwrite=True to overwrite it")
-            self._mags[mag]._ensure_writable()   # never into a linked or referenced mag
-            return self._mags[mag]
-        return self.add_mag(mag, chunk_shape=chunk_shape or like.info.chunk_shape,
-                            shard_shape=shard_shape or like.info.shard_shape, compress=compress)
+    def _initialize_mag_from_other_mag(
+        self,
+        new_mag_name: MagLike,
+        other_mag: MagView,
+        compress: bool | str | Zarr3Config,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+    ) -> MagView:
+        """Add an empty mag with the chunk and shard shape of `other_mag` unless given."""
+        return self.add_mag(new_mag_name, chunk_shape=chunk_shape or Vec3Int(other_mag.info.chunk_shape),
+                            shard_shape=shard_shape or Vec3Int(other_mag.info.shard_shape), compress=compress)
 
-    def downsample_mag_list(self, from_mag: MagLike, target_mags: list[MagLike], **kwargs: Any) -> None:
-        """Downsample into each of `target_mags` in turn, each from the one before."""
-        prev = Mag(from_mag)
-        for mag in target_mags:
-            self.downsample_mag(prev, mag, **kwargs)
-            prev = Mag(mag)
+    def downsample_mag_list(
+        self,
+        from_mag: MagLike,
+        target_mags: Sequence[MagLike],
+        *,
+        interpolation_mode: str = "default",
+        compress: bool | str | Zarr3Config = True,
+        buffer_shape: Vec3IntLike | int | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        allow_overwrite: bool = False,
+        only_setup_mags: bool = False,
+        executor: Executor | None = None,
+    ) -> None:
+        """Downsample into each of `target_mags` (sorted axis by axis), each from the one
+        before, starting at `from_mag`, as webknossos 4.3.3.
 
-    def redownsample(self, *, interpolation_mode: str = "default", compress: bool = True,
-                     executor: Executor | None = None, **kwargs: Any) -> None:
-        """Recompute every mag but the finest from the one before it."""
-        mags = list(self.mags)
-        for prev, mag in zip(mags, mags[1:]):
-            self.downsample_mag(prev, mag, interpolation_mode=interpolation_mode, compress=compress,
-                                allow_overwrite=True, executor=executor)
+        Raises
+        ------
+        MissingLayerError
+            `from_mag` does not exist (a `KeyError`).
+        InvalidRequestError
+            Two neighbours of the sorted list are not ordered in every axis (also an
+            `AssertionError`, as in webknossos); checked before any mag is made.
+        """
+        start = Mag(from_mag)
+        self.get_mag(start)
+        mags = sorted((Mag(m) for m in target_mags), key=lambda m: m.to_list())
+        for a, b in zip(mags, mags[1:]):
+            if not all(x <= y for x, y in zip(a.to_list(), b.to_list())):
+                raise InvalidRequestError(f"cannot downsample {a.to_layer_name()} to {b.to_layer_name()}: each pair "
+                                          f"of neighbours of the sorted target_mags {[m.to_layer_name() for m in mags]} "
+                                          "is one downsampling step")
+        for mag in mags:
+            self.downsample_mag(start, mag, interpolation_mode=interpolation_mode, compress=compress,
+                                buffer_shape=buffer_shape, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                allow_overwrite=allow_overwrite, only_setup_mag=only_setup_mags, executor=executor)
+            start = mag
+
+    def redownsample(
+        self,
+        *,
+        interpolation_mode: str = "default",
+        compress: bool | str | Zarr3Config = True,
+        buffer_shape: Vec3IntLike | int | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        """Recompute every mag but the finest from the one before it (after the finest
+        changed), as webknossos 4.3.3."""
+        mags = sorted(self._mags, key=lambda m: m.to_list())
+        if len(mags) <= 1:
+            return
+        self.downsample_mag_list(mags[0], mags[1:], interpolation_mode=interpolation_mode, compress=compress,
+                                 buffer_shape=buffer_shape, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                 allow_overwrite=True, executor=executor)
 
     def upsample(
         self,
-        *,
         from_mag: MagLike,
-        finest_mag: MagLike = 1,
-        compress: bool = True,
-        sampling_mode: str = "anisotropic",
+        *,
+        from_mag_view: MagView | None = None,
+        finest_mag: MagLike = Mag(1),
+        compress: bool | str | Zarr3Config = True,
+        sampling_mode: str | SamplingModes = SamplingModes.ANISOTROPIC,
         align_with_other_layers: bool | Dataset = True,
         buffer_shape: Vec3IntLike | int | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
         executor: Executor | None = None,
     ) -> None:
-        """Make finer mags from `from_mag` down to `finest_mag` by repeating voxels."""
+        """Make finer mags from `from_mag` down to `finest_mag` by repeating voxels, as
+        webknossos 4.3.3 (the mags of the downsampling ladder, in reverse).
+
+        Each new mag covers the source mag's box (the layer's box rounded out to the
+        source mag); the layer's box is left as it is. `buffer_shape` is accepted for
+        compatibility; the work is split per target shard.
+
+        Raises
+        ------
+        MissingLayerError
+            `from_mag` does not exist (a `KeyError`).
+        InvalidRequestError
+            `from_mag_view` has another mag, or a mag on the way exists already (also
+            `ValueError` and `AssertionError`, as in webknossos).
+        """
         from wkpy.copy import run_per_shard
-        from wkpy.dataset.layer._downsampling_utils import SamplingModes, mags_to_downsample, upsample_job
+        from wkpy.dataset.layer._downsampling_utils import calculate_mags_to_upsample, resampled_mag_shapes
+        from wkpy.dataset.layer._upsampling_utils import upsample_job
 
         self._ensure_writable()
         start, finest = Mag(from_mag), Mag(finest_mag)
+        if from_mag_view is not None:
+            if from_mag_view.mag != start:
+                raise InvalidRequestError(f"from_mag_view {from_mag_view.mag} was given to upsample, but it does not "
+                                          f"match from_mag {start}")
+        else:
+            from_mag_view = self.get_mag(start)
         mode = SamplingModes.parse(sampling_mode)
-        voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
-        align = _mags_to_align_with(self._dataset, align_with_other_layers)
-        ladder = [finest, *mags_to_downsample(finest, start, voxel_size, align)]
-        ladder = list(reversed(ladder))
-        if ladder[0] != start:
-            ladder.insert(0, start)
-        for prev, mag in zip(ladder, ladder[1:]):
-            source = self.get_mag(prev)
+        voxel_size = tuple(self._dataset.voxel_size) if mode == SamplingModes.ANISOTROPIC else None
+        if mode == SamplingModes.CONSTANT_Z:
+            finest = Mag((finest.x, finest.y, start.z))
+        ladder = calculate_mags_to_upsample(start, finest, self._dataset_to_align_with(align_with_other_layers),
+                                            voxel_size)  # type: ignore[arg-type]
+        chunk, shard = resampled_mag_shapes(self.data_format, self.bounding_box, chunk_shape, shard_shape)
+        for prev, mag in zip([start, *ladder[:-1]], ladder):
+            if not (prev > mag) or mag in self._mags:
+                raise InvalidRequestError(f"cannot upsample {prev.to_layer_name()} into {mag.to_layer_name()}: it "
+                                          "must be a new, finer mag")
+            source = from_mag_view if prev == start else self._mags[prev]
             factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
-            target = self._target_mag(mag, source, compress, None, None, False)
-            run_per_shard(upsample_job, source, target, self.bounding_box, executor,
-                          lambda box: (source._array, target._array, box, factors),
+            target = self._initialize_mag_from_other_mag(mag, source, compress, chunk, shard)
+            run_per_shard(upsample_job, source, target, source.bounding_box, executor,
+                          lambda box, s=source, t=target, f=factors: (s._array, t._array, box, f),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
-
-
-def _mags_to_align_with(dataset: Dataset, align_with_other_layers: Any) -> set[Mag]:
-    """The mags of every layer of `dataset`, or of the dataset given instead (as webknossos
-    takes ``align_with_other_layers=<Dataset>``); none for False."""
-    from wkpy.dataset.dataset import Dataset
-
-    if isinstance(align_with_other_layers, Dataset):
-        dataset = align_with_other_layers
-    elif not align_with_other_layers:
-        return set()
-    return {m for layer in dataset.layers.values() for m in layer.mags}
 
 
 class SegmentationLayer(Layer):

@@ -167,7 +167,7 @@ class View:
     # webknossos' private names, which its users' code pokes; read-only views of our state
     def _is_compressed(self) -> bool:
         """Whether the mag's chunks are compressed."""
-        return self._array.info.compression
+        return bool(self._array.info.compression)
 
     def _get_file_dimensions(self) -> Vec3Int:
         """The shard (file) shape, in the mag's voxels."""
