@@ -504,24 +504,9 @@ def resampled_mag_shapes(data_format: str, layer_box: BoundingBox, chunk_shape: 
     DataMismatchError
         A shape that is not a power of two, or a shard that is not a multiple of the chunk.
     """
-    from wkpy.dataset.defaults import (
-        DEFAULT_CHUNK_SHAPE,
-        DEFAULT_CHUNKS_PER_SHARD,
-        DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES,
-        DEFAULT_CHUNKS_PER_SHARD_ZARR,
-    )
     from wkpy.dataset.layer.layer import chunk_and_shard_shape
 
-    chunk = DEFAULT_CHUNK_SHAPE if chunk_shape is None else Vec3Int.from_vec_or_int(chunk_shape)
-    if shard_shape is not None:
-        return chunk_and_shard_shape(chunk, shard_shape, None)
-    if data_format == "zarr":
-        per_shard = DEFAULT_CHUNKS_PER_SHARD_ZARR
-    elif data_format == "zarr3" and layer_box.size.z <= chunk.z * DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES.z:
-        per_shard = DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES
-    else:
-        per_shard = DEFAULT_CHUNKS_PER_SHARD
-    return chunk_and_shard_shape(chunk, None, per_shard)
+    return chunk_and_shard_shape(chunk_shape, shard_shape, None, data_format, layer_box)
 
 
 def require_interpolation(mode: InterpolationModes) -> None:
