@@ -31,7 +31,10 @@ DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"
 COMPRESSORS = ("zstd", "blosc", "gzip")
 _SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
-_AXES = {4: ("c", "x", "y", "z"), 3: ("x", "y", "z")}
+CXYZ = ("c", "x", "y", "z")
+_AXES = {4: CXYZ, 3: ("x", "y", "z")}      # the axes of arrays without dimension_names
+MAX_NDIM = 8                                # axes the shard kernels handle (wkcore._shard.MAX_NDIM)
+MAX_NAME = 256                              # characters of one dimension name
 
 # Bounds on what a zarr.json may claim, so that a hostile file is refused when it is read
 # instead of making a read allocate what it says. Shapes are sparse (only written chunks
@@ -61,10 +64,11 @@ class Zarr3Config:
         return hash(json.dumps([self.codecs, self.chunk_key_encoding], sort_keys=True, default=str))
 
 
-def default_codecs(compress: bool) -> list[dict[str, Any]]:
-    """webknossos' chunk codecs: Fortran order, little endian, then zstd level 5 with checksum."""
+def default_codecs(compress: bool, ndim: int = 4) -> list[dict[str, Any]]:
+    """webknossos' chunk codecs for an array of `ndim` axes: Fortran order, little endian,
+    then zstd level 5 with checksum."""
     codecs: list[dict[str, Any]] = [
-        {"name": "transpose", "configuration": {"order": [3, 2, 1, 0]}},
+        {"name": "transpose", "configuration": {"order": list(reversed(range(ndim)))}},
         {"name": "bytes", "configuration": {"endian": "little"}},
     ]
     if compress:
@@ -74,19 +78,27 @@ def default_codecs(compress: bool) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class ArrayMeta:
-    """A checked `zarr.json` of an array, with every shape as 4-D (c, x, y, z)."""
+    """A checked `zarr.json` of an array. Shapes are in the array's own axis order (`names`).
+
+    `names` are the dimension names: ``dimension_names`` (``"channel"`` read as ``"c"``), or
+    for arrays without them ``(c, x, y, z)`` (4 axes) or ``(x, y, z)`` (3 axes). They hold
+    x, y and z once each, ``c`` at most once, and any other (additional) axes, e.g.
+    ``("t", "x", "y", "z")`` or ``("c", "t", "x", "y", "z")`` as webknossos 4.3.3 writes
+    n-d layers. `canonical` maps wkpy's canonical axis order -- c, x, y, z, then the
+    additional axes in the array's order -- to positions in `names` (None for an absent c).
+    """
 
     file: Path
     doc: dict[str, Any] = field(repr=False)
-    ndim: int
-    shape: tuple[int, int, int, int]
+    names: tuple[str, ...]
+    shape: tuple[int, ...]
     dtype: np.dtype
     fill: bytes                         # the fill value as little-endian bytes
-    shard: tuple[int, int, int, int]    # the regular grid's chunk (a file)
-    chunk: tuple[int, int, int, int]    # the inner chunk (== shard when unsharded)
+    shard: tuple[int, ...]              # the regular grid's chunk (a file)
+    chunk: tuple[int, ...]              # the inner chunk (== shard when unsharded)
     sharded: bool
     inner_codecs: tuple[dict[str, Any], ...]
-    order: tuple[int, int, int, int]
+    order: tuple[int, ...]
     big_endian: bool
     steps: tuple[tuple[Any, ...], ...]
     index_at_start: bool
@@ -94,6 +106,38 @@ class ArrayMeta:
     index_crc: bool
     key_prefix: str                     # "c" + separator for the default encoding, else ""
     separator: str
+
+    @property
+    def ndim(self) -> int:
+        return len(self.names)
+
+    @property
+    def extra_axes(self) -> tuple[str, ...]:
+        """The additional axes (neither c, x, y nor z), in the array's order."""
+        return tuple(n for n in self.names if n not in CXYZ)
+
+    @property
+    def canonical(self) -> tuple[int | None, ...]:
+        """Position in `names` of c, x, y, z and then each additional axis (None: no c)."""
+        where = {n: i for i, n in enumerate(self.names)}
+        return (where.get("c"), where["x"], where["y"], where["z"], *(where[n] for n in self.extra_axes))
+
+    @property
+    def num_channels(self) -> int:
+        c = self.canonical[0]
+        return 1 if c is None else self.shape[c]
+
+    def pick(self, values: Sequence[int], axes: Sequence[int | None] | None = None) -> tuple[int, ...]:
+        """`values` (one per array axis) at the canonical positions x, y, z, extras...
+        (or at `axes`)."""
+        return tuple(values[a] for a in (axes or self.canonical[1:]))  # type: ignore[index]
+
+    def place(self, canonical: Sequence[int], c: int) -> tuple[int, ...]:
+        """An array-order tuple from values along (x, y, z, extras...) and `c` for the channel axis."""
+        out = [c] * self.ndim
+        for value, a in zip(canonical, self.canonical[1:]):
+            out[a] = value  # type: ignore[index]
+        return tuple(out)
 
     @property
     def compressed(self) -> bool:
@@ -104,24 +148,22 @@ class ArrayMeta:
         return np.frombuffer(self.fill, self.dtype.newbyteorder("<"))[0]
 
     def key(self, index: Sequence[int]) -> str:
-        """The file name (relative to the array folder) of the grid chunk at `index` (4-D)."""
-        parts = index[1:] if self.ndim == 3 else index
-        return self.key_prefix + self.separator.join(str(int(i)) for i in parts)
+        """The file name (relative to the array folder) of the grid chunk at `index` (array order)."""
+        return self.key_prefix + self.separator.join(str(int(i)) for i in index)
 
-    def parse_key(self, key: str) -> tuple[int, int, int, int] | None:
-        """The 4-D grid index of a file name, or None if it is not a chunk key."""
+    def parse_key(self, key: str) -> tuple[int, ...] | None:
+        """The grid index (array order) of a file name, or None if it is not a chunk key."""
         if not key.startswith(self.key_prefix):
             return None
         parts = key[len(self.key_prefix):].split(self.separator)
         if len(parts) != self.ndim or not all(p.isdecimal() for p in parts):
             return None
-        idx = tuple(int(p) for p in parts)
-        return (0, *idx) if self.ndim == 3 else idx  # type: ignore[return-value]
+        return tuple(int(p) for p in parts)
 
     def with_shape(self, shape: Sequence[int]) -> ArrayMeta:
         doc = dict(self.doc)
-        doc["shape"] = list(shape[1:] if self.ndim == 3 else shape)
-        return _parse(self.file, doc)
+        doc["shape"] = list(shape)
+        return _parse(self.file, doc, self.names)
 
 
 def _fail(file: Path, what: str) -> PropertiesError:
@@ -151,11 +193,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _check_sizes(file: Path, shape: tuple[int, ...], shard: tuple[int, ...], chunk: tuple[int, ...],
-                 itemsize: int, sharded: bool) -> None:
-    """Refuse channel counts, chunks and shards too large to hold in memory (4-D shapes)."""
-    if shape[0] > MAX_CHANNELS:
-        raise _fail(file, f"shape[0] (channels) is {shape[0]}, more than {MAX_CHANNELS}")
+def _check_sizes(file: Path, names: tuple[str, ...], shape: tuple[int, ...], shard: tuple[int, ...],
+                 chunk: tuple[int, ...], itemsize: int, sharded: bool) -> None:
+    """Refuse channel counts, chunks and shards too large to hold in memory."""
+    if "c" in names and shape[names.index("c")] > MAX_CHANNELS:
+        c = names.index("c")
+        raise _fail(file, f"shape[{c}] (channels) is {shape[c]}, more than {MAX_CHANNELS}")
     chunk_where = "codecs[0].configuration.chunk_shape" if sharded else "chunk_grid.configuration.chunk_shape"
     if math.prod(chunk) * itemsize > MAX_CHUNK_BYTES:
         raise _fail(file, f"{chunk_where} {list(chunk)} makes chunks of {math.prod(chunk) * itemsize} bytes, "
@@ -211,7 +254,7 @@ def _step(file: Path, name: str, conf: dict[str, Any], where: str, itemsize: int
 
 def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,
            ) -> tuple[tuple[int, ...], bool, list[tuple[Any, ...]], int | None]:
-    """(4-D order, big endian, bytes-to-bytes steps, index of sharding_indexed or None)."""
+    """(transpose order, big endian, bytes-to-bytes steps, index of sharding_indexed or None)."""
     if not isinstance(codecs, list) or not codecs:
         raise _fail(file, f"{where} is {codecs!r}, not a non-empty list of codecs")
     order: tuple[int, ...] = tuple(range(ndim))
@@ -243,9 +286,8 @@ def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,
         raise _fail(file, f"{where} has no 'bytes' or 'sharding_indexed' codec")
     if len(steps) > 3 or sum(s[0] in COMPRESSORS for s in steps) > 1 or sum(s[0] == "crc32c" for s in steps) > 1:
         raise UnsupportedError(f"{file}: {where}: at most one compressor and one crc32c are supported")
-    order4 = order if ndim == 4 else (0, *(o + 1 for o in order))
     sharding = serializer if _codec(file, codecs[serializer], where)[0] == "sharding_indexed" else None
-    return order4, big, steps, sharding
+    return order, big, steps, sharding
 
 
 def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
@@ -268,7 +310,39 @@ def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
         raise _fail(file, f"fill_value {value!r} is not a {dtype} value") from None
 
 
-def _parse(file: Path, doc: Any) -> ArrayMeta:
+def _names(file: Path, doc: dict[str, Any], ndim: int, given: Sequence[str] | None) -> tuple[str, ...]:
+    """The array's axis names (see `ArrayMeta`): `given` (the layer's, from its properties)
+    if it has one name per axis, else ``dimension_names``, else the default for the rank."""
+    if ndim > MAX_NDIM:
+        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (at most {MAX_NDIM})")
+    names = doc.get("dimension_names")
+    if names is not None:
+        if not isinstance(names, list) or len(names) != ndim:
+            raise _fail(file, f"dimension_names is {_show(names)}, not a list of {ndim} names")
+        if any(n is None for n in names):          # unnamed axes: only the defaults apply
+            names = None
+        elif not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME for n in names):
+            raise _fail(file, f"dimension_names is {_show(names)}: each name must be a string of 1 to "
+                              f"{MAX_NAME} characters")
+    if given is not None and len(given) == ndim:
+        names, what = list(given), "the layer's axes (axisOrder, additionalAxes)"
+    else:
+        what = "dimension_names"
+    if names is None:
+        if ndim not in _AXES:
+            raise UnsupportedError(f"{file}: arrays of {ndim} dimensions need dimension_names "
+                                   "(or the layer's axisOrder and additionalAxes) to name x, y and z")
+        return _AXES[ndim]
+    names = ["c" if n == "channel" else n for n in names]
+    if len(set(names)) != ndim:
+        raise _fail(file, f"{what} {_show(names)} name an axis twice")
+    if not {"x", "y", "z"} <= set(names):
+        raise UnsupportedError(f"{file}: {what} {_show(names)} lack x, y or z; wkpy reads arrays with "
+                               "x, y and z axes (plus c and additional axes)")
+    return tuple(names)
+
+
+def _parse(file: Path, doc: Any, given: Sequence[str] | None = None) -> ArrayMeta:
     if not isinstance(doc, dict):
         raise _fail(file, "is not a JSON object")
     try:
@@ -283,18 +357,12 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
         raise UnsupportedError(f"{file}: storage transformer {key!r} is not supported")
     shape = _get(file, doc, "shape", "zarr.json", list)
     ndim = len(shape)
-    if ndim not in _AXES:
-        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (need (c,) x, y, z)")
+    names = _names(file, doc, ndim, given)
     shape = _ints(file, shape, "shape", ndim, 0, MAX_SHAPE)
     dtype_name = _get(file, doc, "data_type", "zarr.json", str)
     if dtype_name not in DTYPES:
         raise UnsupportedError(f"{file}: data_type {dtype_name!r} is not supported; use one of {list(DTYPES)}")
     dtype = np.dtype(dtype_name)
-    names = doc.get("dimension_names")
-    if names is not None:
-        names = tuple("c" if n == "channel" else n for n in names) if isinstance(names, list) else names
-        if names != _AXES[ndim]:
-            raise UnsupportedError(f"{file}: dimension_names {doc['dimension_names']!r} are not {list(_AXES[ndim])}")
     grid = _get(file, doc, "chunk_grid", "zarr.json", dict)
     if grid.get("name") != "regular":
         raise UnsupportedError(f"{file}: chunk_grid {grid.get('name')!r} is not supported (only 'regular')")
@@ -313,7 +381,7 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
     chunk, inner = shard, doc["codecs"]
     at_start, index_big, index_crc = False, False, False
     if sharding is not None:
-        if sharding != 0 or steps or order != tuple(range(4)):
+        if sharding != 0 or steps or order != tuple(range(ndim)):
             raise UnsupportedError(f"{file}: codecs: sharding_indexed must be the only codec")
         where = "codecs[0].configuration"
         conf = _codec(file, doc["codecs"][0], "codecs[0]")[1]
@@ -329,12 +397,9 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
             raise _fail(file, f"{where}.index_location is {location!r}, not 'start' or 'end'")
         at_start = location == "start"
         index_big, index_crc = _index_codecs(file, conf.get("index_codecs"), f"{where}.index_codecs")
-    shard4 = shard if ndim == 4 else (1, *shard)
-    chunk4 = chunk if ndim == 4 else (1, *chunk)
-    shape4 = shape if ndim == 4 else (1, *shape)
-    _check_sizes(file, shape4, shard4, chunk4, dtype.itemsize, sharding is not None)  # type: ignore[arg-type]
-    return ArrayMeta(file, doc, ndim, shape4, dtype, fill, shard4, chunk4, sharding is not None,  # type: ignore[arg-type]
-                     tuple(inner), order, big, tuple(steps), at_start, index_big, index_crc,  # type: ignore[arg-type]
+    _check_sizes(file, names, shape, shard, chunk, dtype.itemsize, sharding is not None)
+    return ArrayMeta(file, doc, names, shape, dtype, fill, shard, chunk, sharding is not None,
+                     tuple(inner), order, big, tuple(steps), at_start, index_big, index_crc,
                      "c" + sep if kname == "default" else "", sep)
 
 
@@ -350,20 +415,26 @@ def _index_codecs(file: Path, codecs: Any, where: str) -> tuple[bool, bool]:
     return endian == "big", len(names) == 2
 
 
-def parse_array_doc(file: Path, doc: Any) -> ArrayMeta:
-    """Check an array document (as read from `file`, or about to be written there)."""
-    return _parse(file, doc)
+def parse_array_doc(file: Path, doc: Any, axes: Sequence[str] | None = None) -> ArrayMeta:
+    """Check an array document (as read from `file`, or about to be written there);
+    `axes` as for `parse_array`."""
+    return _parse(file, doc, axes)
 
 
-def parse_array(file: Path) -> ArrayMeta:
+def parse_array(file: Path, axes: Sequence[str] | None = None) -> ArrayMeta:
     """Read and check an array's `zarr.json`.
+
+    `axes`, the layer's axis names in array order (from ``axisOrder`` and
+    ``additionalAxes`` in its properties), name the array's axes when there are as many
+    as the array has, over its ``dimension_names``, as in webknossos 4.3.3.
 
     Raises
     ------
     PropertiesError
         The file is not JSON or a field is missing or malformed (the message names both).
     UnsupportedError
-        A valid array that wkpy cannot handle (codec, data type, key encoding, rank).
+        A valid array that wkpy cannot handle (codec, data type, key encoding, more than
+        `MAX_NDIM` axes, no x, y or z axis).
     """
     try:
         text = read_small_file(file)
@@ -373,7 +444,7 @@ def parse_array(file: Path) -> ArrayMeta:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise PropertiesError(f"{file}: not valid JSON ({e})") from None
-    return _parse(Path(file), doc)
+    return _parse(Path(file), doc, axes)
 
 
 def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:
@@ -398,9 +469,15 @@ def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:
 
 def array_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], shard: Sequence[int],
                    codecs: Sequence[Mapping[str, Any]], chunk_key_encoding: Mapping[str, Any] | None = None,
-                   ) -> dict[str, Any]:
-    """The `zarr.json` webknossos writes for a new, empty (c, x, y, z) mag."""
-    chunk4, shard4 = [num_channels, *chunk], [num_channels, *shard]
+                   axes: Sequence[str] = CXYZ) -> dict[str, Any]:
+    """The `zarr.json` webknossos writes for a new, empty mag whose axes are `axes` (in
+    array order; default (c, x, y, z)). `chunk` and `shard` are along x, y, z; the channel
+    axis is one chunk of `num_channels`, additional axes are chunked and sharded by 1 (as
+    webknossos 4.3.3 does)."""
+    side = {"c": (num_channels, num_channels), "x": (chunk[0], shard[0]), "y": (chunk[1], shard[1]),
+            "z": (chunk[2], shard[2])}
+    chunk4 = [side.get(a, (1, 1))[0] for a in axes]
+    shard4 = [side.get(a, (1, 1))[1] for a in axes]
     inner = [normalize_codec(c, dtype.itemsize) for c in codecs]
     cke = dict(chunk_key_encoding or {"name": "default"})
     name, sep = cke.get("name", "default"), (cke.get("configuration") or {}).get("separator")
@@ -412,8 +489,9 @@ def array_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], sha
         "name": "sharding_indexed"}]
     return {"chunk_grid": {"configuration": {"chunk_shape": shard4}, "name": "regular"},
             "chunk_key_encoding": cke, "codecs": top, "data_type": str(dtype),
-            "dimension_names": ["c", "x", "y", "z"], "fill_value": 0.0 if dtype.kind == "f" else
-            (False if dtype.kind == "b" else 0), "node_type": "array", "shape": [num_channels, 0, 0, 0],
+            "dimension_names": list(axes), "fill_value": 0.0 if dtype.kind == "f" else
+            (False if dtype.kind == "b" else 0), "node_type": "array",
+            "shape": [num_channels if a == "c" else 0 for a in axes],
             "zarr_format": 3}
 
 

@@ -6,6 +6,12 @@ so every core decodes or encodes). Writers of one file take turns under its lock
 (`wkpy.locking`, across threads and processes); a file is replaced by renaming a complete
 new one over it, so readers need no lock and never see a torn file. The array's shape in
 `zarr.json` grows, shard-aligned, when data is written beyond it (as webknossos does).
+
+Arrays of n-d layers have additional axes besides c, x, y, z, in the order webknossos
+4.3.3 writes them (`ArrayMeta.names`). The façade sees every array in one canonical axis
+order -- (c, x, y, z, additional axes in the array's order), boxes along (x, y, z,
+additional axes) -- and the kernels get the same buffers as strided views in the array's
+own order, so no voxel is copied twice.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from typing import Any
 import numpy as np
 
 from wkcore import _shard
-from wkpy.errors import DataMismatchError, UnsupportedError
+from wkpy.errors import DataMismatchError, InvalidRequestError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
 from wkpy.storage._zarr3_meta import (
+    CXYZ,
     DTYPES,
     ZARR_JSON,
     ArrayMeta,
@@ -37,13 +44,9 @@ from wkpy.storage._zarr3_meta import (
     parse_array_doc,
     write_json_atomic,
 )
-from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, split_by_shard, split_for_threads
+from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, split_by_shard, split_for_threads
 
 __all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
-
-C_ORDER = (0, 1, 2, 3)  # a shard's index lists its chunks in C order of (c, x, y, z)
-
-
 
 def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
     try:
@@ -54,8 +57,23 @@ def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
         raise UnsupportedError(f"{meta.file}: {e}") from None
 
 
+def _storage_view(meta: ArrayMeta, data: np.ndarray) -> np.ndarray:
+    """`data`, a (c, x, y, z, additional axes...) array, as a view in the array's axis order
+    (without the channel axis when the array has none: `data` then has one channel)."""
+    canon = meta.canonical
+    if canon[0] is None:
+        data, canon = data[0], canon[1:]
+    if canon == tuple(range(len(canon))):
+        return data
+    return data.transpose(sorted(range(len(canon)), key=canon.__getitem__))
+
+
 class Zarr3Array(MagFolder):
-    """One Zarr v3 mag folder (the `Array` interface of `wkpy.storage.array`)."""
+    """One Zarr v3 mag folder (the `Array` interface of `wkpy.storage.array`).
+
+    Boxes are along (x, y, z, additional axes in the array's order) and arrays are
+    (c, x, y, z, additional axes); `info.extra_axes` names the additional axes.
+    """
 
     def __init__(self, path: Path, meta: ArrayMeta) -> None:
         self.path = Path(path)
@@ -77,30 +95,48 @@ class Zarr3Array(MagFolder):
     def _set_meta(self, meta: ArrayMeta) -> None:
         self._meta = meta
         self._spec = _spec(meta)
+        xyz = meta.canonical[1:4]
         codecs = tuple(meta.inner_codecs)
-        self.info = ArrayInfo("zarr3", meta.dtype, meta.shape[0], meta.chunk[1:], meta.shard[1:],  # type: ignore[arg-type]
-                              meta.compressed, Zarr3Config(codecs, meta.doc["chunk_key_encoding"]))
+        self.info = ArrayInfo("zarr3", meta.dtype, meta.num_channels, meta.pick(meta.chunk, xyz),  # type: ignore[arg-type]
+                              meta.pick(meta.shard, xyz), meta.compressed,  # type: ignore[arg-type]
+                              Zarr3Config(codecs, meta.doc["chunk_key_encoding"]),
+                              axes=None if meta.names == CXYZ else meta.names)
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path) -> Zarr3Array:
+    def open(cls, path: Path, axes: Sequence[str] | None = None) -> Zarr3Array:
         """Open the mag folder `path`.
+
+        `axes`: the layer's axis names in array order (from ``axisOrder`` and
+        ``additionalAxes``); if there are as many as the array has axes they name them,
+        over the array's ``dimension_names``, as in webknossos 4.3.3.
 
         Raises
         ------
         PropertiesError
             `zarr.json` is missing or malformed (the message names the file and field).
         UnsupportedError
-            A codec, data type or key encoding that wkpy does not read.
+            A codec, data type or key encoding that wkpy does not read, more than 8 axes,
+            or no x, y or z axis.
         """
-        return cls(path, parse_array(Path(path) / ZARR_JSON))
+        return cls(path, parse_array(Path(path) / ZARR_JSON, axes))
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
-        """Create an empty mag (shape (c, 0, 0, 0)) with webknossos' metadata for `info`.
+        """Create an empty mag (shape 0 but along c) with webknossos' metadata for `info`.
 
         `info.zarr3_config` overrides the chunk codecs and key encoding; without it the
-        codecs are webknossos' defaults (zstd only if `info.compression`).
+        codecs are webknossos' defaults (zstd only if `info.compression`). `info.axes`
+        gives the axis order (default (c, x, y, z)); an array without c holds one channel.
+
+        Raises
+        ------
+        DataMismatchError
+            A shard shape that is not a multiple of the chunk shape, or several channels
+            without a c axis.
+        UnsupportedError, PropertiesError
+            A dtype Zarr3 cannot store; axes that repeat a name, lack x, y or z, or number
+            more than 8.
         """
         dtype = np.dtype(info.dtype)
         if dtype.name not in DTYPES:
@@ -108,10 +144,13 @@ class Zarr3Array(MagFolder):
         if any(s % c for s, c in zip(info.shard_shape, info.chunk_shape)):
             raise DataMismatchError(f"shard_shape {tuple(info.shard_shape)} is not a multiple of "
                                     f"chunk_shape {tuple(info.chunk_shape)}")
+        axes = tuple(info.axes or CXYZ)
+        if "c" not in axes and info.num_channels != 1:
+            raise DataMismatchError(f"axes {axes} have no c axis for {info.num_channels} channels")
         config = info.zarr3_config or Zarr3Config()
-        codecs = list(config.codecs) if config.codecs is not None else default_codecs(info.compression)
+        codecs = list(config.codecs) if config.codecs is not None else default_codecs(info.compression, len(axes))
         doc = array_document(dtype, info.num_channels, info.chunk_shape, info.shard_shape, codecs,
-                             config.chunk_key_encoding)
+                             config.chunk_key_encoding, axes)
         path = Path(path)
         file = path / ZARR_JSON
         meta = parse_array_doc(file, doc)        # check before anything is written
@@ -122,31 +161,36 @@ class Zarr3Array(MagFolder):
 
     # ---- shape --------------------------------------------------------------------------
     @property
-    def shape(self) -> Vec3:
-        """The array's extent along x, y, z as `zarr.json` says (reads beyond it give the fill value)."""
-        return self._meta.shape[1:]  # type: ignore[return-value]
+    def shape(self) -> tuple[int, ...]:
+        """The array's extent along x, y, z and the additional axes, as `zarr.json` says
+        (reads beyond it give the fill value)."""
+        return self._meta.pick(self._meta.shape)
 
     def refresh(self) -> None:
         """Re-read `zarr.json` (another process may have grown the array)."""
-        self._set_meta(parse_array(self._meta.file))
+        self._set_meta(parse_array(self._meta.file, self._meta.names))
 
     def resize(self, end: Sequence[int]) -> None:
-        """Grow the shape so that it covers [0, end) along x, y, z: each axis that `end`
-        exceeds grows to a whole number of shards (as webknossos does); none shrinks.
+        """Grow the shape so that it covers [0, end) along x, y, z (and the additional axes,
+        if `end` has values for them): each axis that `end` exceeds grows to a whole number
+        of shards (as webknossos does); none shrinks.
 
         The update re-reads `zarr.json` under the mag's `zarr.json` lock (`wkpy.locking`),
         so concurrent growers (threads or processes) all take effect.
         """
-        shard = self._meta.shard
+        shard = self._meta.pick(self._meta.shard)
+        end = [int(e) for e in end]
 
-        def grown(shape: Sequence[int]) -> tuple[int, ...]:
-            return tuple(s if e <= s else -(-e // g) * g for e, s, g in zip(map(int, end), shape, shard[1:]))
+        def grown(meta: ArrayMeta) -> tuple[int, ...]:
+            now = meta.pick(meta.shape)
+            new = [s if e <= s else -(-e // g) * g for e, s, g in zip(end, now, shard)]
+            return meta.place([*new, *now[len(new):]], meta.num_channels)
 
-        if grown(self.shape) == self.shape:
+        if grown(self._meta) == self._meta.shape:
             return
         with path_lock(lock_file_for(self.path, ZARR_JSON)):
-            meta = parse_array(self._meta.file)
-            shape = (meta.shape[0], *grown(meta.shape[1:]))
+            meta = parse_array(self._meta.file, self._meta.names)
+            shape = grown(meta)
             if shape != meta.shape:
                 meta = meta.with_shape(shape)
                 write_json_atomic(meta.file, dumps_array(meta.doc))
@@ -156,26 +200,42 @@ class Zarr3Array(MagFolder):
     def _file(self, idx: Sequence[int]) -> Path:
         return self.path / self._meta.key(idx)
 
-    def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
-        """Voxels of the box as a Fortran-ordered (c, x, y, z) array; the fill value where
-        nothing was written or the box leaves the array."""
+    def _check_box(self, offset: Sequence[int], size: Sequence[int]) -> None:
+        extra = self._meta.extra_axes
+        if len(offset) != 3 + len(extra) or len(size) != 3 + len(extra):
+            names = ", ".join(("x", "y", "z", *extra))
+            raise InvalidRequestError(f"{self.path}: a box of this array has {3 + len(extra)} offsets and sizes "
+                                      f"({names}), got {tuple(offset)} and {tuple(size)}")
+
+    def read(self, offset: Sequence[int], shape: Sequence[int]) -> np.ndarray:
+        """Voxels of the box as a Fortran-ordered (c, x, y, z, additional axes...) array;
+        the fill value where nothing was written or the box leaves the array.
+
+        Raises
+        ------
+        InvalidRequestError
+            `offset` or `shape` do not have one value per axis but c.
+        """
+        self._check_box(offset, shape)
         meta = self._meta
-        out = np.full((meta.shape[0], *shape), meta.fill_value, meta.dtype, order="F")
-        if any(offset[a] + shape[a] > meta.shape[a + 1] for a in range(3)):
+        out = np.full((meta.num_channels, *shape), meta.fill_value, meta.dtype, order="F")
+        if any(o + n > e for o, n, e in zip(offset, shape, meta.pick(meta.shape))):
             self.refresh()
             meta = self._meta
-        lo = [max(0, offset[a]) for a in range(3)]
-        hi = [min(offset[a] + shape[a], meta.shape[a + 1]) for a in range(3)]
+        extent = meta.pick(meta.shape)
+        lo = [max(0, o) for o in offset]
+        hi = [min(o + n, e) for o, n, e in zip(offset, shape, extent)]
         if any(h <= l for l, h in zip(lo, hi)):
             return out
-        spec = self._spec
-        base = (0, lo[0] - offset[0], lo[1] - offset[1], lo[2] - offset[2])
-        parts = split_by_shard((0, *lo), (meta.shape[0], *(h - l for l, h in zip(lo, hi))), meta.shard)
-        pieces = split_for_threads(parts, meta.chunk, io_threads(), C_ORDER) if meta.sharded else parts
+        spec, view = self._spec, _storage_view(meta, out)
+        base = meta.place([l - o for l, o in zip(lo, offset)], 0)
+        parts = split_by_shard(meta.place(lo, 0), meta.place([h - l for l, h in zip(lo, hi)], meta.num_channels),
+                               meta.shard)
+        pieces = split_for_threads(parts, meta.chunk, io_threads(), range(meta.ndim)) if meta.sharded else parts
 
         def read(part: ShardPart, fd: int = -1) -> bool:
-            at = tuple(base[a] + part.start[a] for a in range(4))
-            return _shard.read(os.fspath(self._file(part.shard)), spec, part.box, out, at, fd)
+            at = tuple(b + s for b, s in zip(base, part.start))
+            return _shard.read(os.fspath(self._file(part.shard)), spec, part.box, view, at, fd)
 
         if len(pieces) == len(parts):          # one task per file, each opening it
             run_tasks(functools.partial(read, p) for p in parts)
@@ -193,17 +253,24 @@ class Zarr3Array(MagFolder):
             run_tasks(functools.partial(read, p, fds[p.shard]) for p in pieces if p.shard in fds)
         return out
 
-    def write(self, offset: Vec3, data: np.ndarray) -> None:
-        """Store a (c, x, y, z) array at `offset`, growing the array's shape if needed.
+    def write(self, offset: Sequence[int], data: np.ndarray) -> None:
+        """Store a (c, x, y, z, additional axes...) array at `offset` (x, y, z, additional
+        axes...), growing the array's shape if needed.
 
         Raises
         ------
         DataMismatchError
-            `data` has another dtype (never cast silently) or channel count than the array.
+            `data` has another dtype (never cast silently), channel count or number of
+            axes than the array, or `offset` is negative.
+        InvalidRequestError
+            `offset` does not have one value per axis but c.
         """
         data = np.asarray(data)
-        if data.ndim != 4 or data.shape[0] != self.info.num_channels:
-            raise DataMismatchError(f"data of shape {data.shape} is not (c={self.info.num_channels}, x, y, z)")
+        extra = self._meta.extra_axes
+        if data.ndim != 4 + len(extra) or data.shape[0] != self.info.num_channels:
+            axes = ", ".join(("x", "y", "z", *extra))
+            raise DataMismatchError(f"data of shape {data.shape} is not (c={self.info.num_channels}, {axes})")
+        self._check_box(offset, data.shape[1:])
         if data.dtype != self.info.dtype:
             raise DataMismatchError(f"data of dtype {data.dtype} cannot be written to a {self.info.dtype} array")
         if min(offset) < 0:
@@ -213,10 +280,11 @@ class Zarr3Array(MagFolder):
         with self.writing():
             self._write(offset, data)
 
-    def _write(self, offset: Vec3, data: np.ndarray) -> None:
-        self.resize([offset[a] + data.shape[a + 1] for a in range(3)])
+    def _write(self, offset: Sequence[int], data: np.ndarray) -> None:
+        self.resize([o + n for o, n in zip(offset, data.shape[1:])])
         spec, meta = self._spec, self._meta
-        parts = split_by_shard((0, *offset), data.shape, meta.shard)
+        view = _storage_view(meta, data)
+        parts = split_by_shard(meta.place(offset, 0), view.shape, meta.shard)
         # A write into one shard encodes its chunks on several threads first (the shard's own
         # task runs in the caller's thread then); with several shards, each is one task.
         split = len(parts) == 1 and meta.sharded
@@ -229,17 +297,18 @@ class Zarr3Array(MagFolder):
                 file = os.fspath(path)
                 with path_lock(lock_file_for(self.path, meta.key(part.shard))):
                     prepared = []
-                    subs = split_for_threads([part], meta.chunk, io_threads(), C_ORDER) if split else [part]
+                    subs = split_for_threads([part], meta.chunk, io_threads(), range(meta.ndim)) if split else [part]
                     if len(subs) > 1:
-                        prepared = run_tasks([functools.partial(_shard.encode, file, spec, p.box, data, p.start)
+                        prepared = run_tasks([functools.partial(_shard.encode, file, spec, p.box, view, p.start)
                                               for p in subs])
-                    _shard.write(file, tmp, spec, part.box, data, part.start, prepared)
+                    _shard.write(file, tmp, spec, part.box, view, part.start, prepared)
             return run
 
         run_tasks(task(p) for p in parts)
 
-    def list_shards(self) -> list[tuple[Vec3, Vec3]]:
-        """(offset, shape) along x, y, z of every chunk file on disk, ordered z, y, x."""
+    def list_shards(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """(offset, shape) along x, y, z and the additional axes of every chunk file on
+        disk, ordered z, y, x (then the additional axes)."""
         meta, found = self._meta, set()
         for root, dirs, files in os.walk(self.path):
             dirs[:] = [d for d in dirs if not d.startswith(".")]       # lock files, temporaries
@@ -248,12 +317,15 @@ class Zarr3Array(MagFolder):
                 key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
                 idx = meta.parse_key(key)
                 if idx is not None:
-                    found.add(idx[1:])
-        side = meta.shard[1:]
-        return [(tuple(i * s for i, s in zip(idx, side)), side)  # type: ignore[misc]
-                for idx in sorted(found, key=lambda i: (i[2], i[1], i[0]))]
+                    found.add(meta.pick(idx))
+        side = meta.pick(meta.shard)
+        return [(tuple(i * s for i, s in zip(idx, side)), side)
+                for idx in sorted(found, key=lambda i: (i[2], i[1], i[0], *i[3:]))]
 
-    def shard_index(self, offset: Vec3) -> list[tuple[int, int] | None] | None:
-        """The checked index of the shard file holding voxel `offset` (None if absent)."""
-        idx = (0, *(offset[a] // self._meta.shard[a + 1] for a in range(3)))
+    def shard_index(self, offset: Sequence[int]) -> list[tuple[int, int] | None] | None:
+        """The checked index of the shard file holding voxel `offset` (x, y, z, additional
+        axes...; None if absent)."""
+        meta = self._meta
+        self._check_box(offset, offset)
+        idx = meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0)
         return _shard.read_index(os.fspath(self._file(idx)), self._spec)
