@@ -163,8 +163,15 @@ class Layer:
             return
         for mag, view in self._mags.items():
             if not view.is_foreign:
-                end = box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright
-                view._array.resize(tuple(end))  # type: ignore[attr-defined]
+                view._array.resize(self._array_end(mag))  # type: ignore[attr-defined]
+
+    def _array_end(self, mag: Mag) -> tuple[int, ...]:
+        """Where the layer ends in `mag`'s arrays: along x, y, z (the box, in the mag's
+        voxels), then along the additional axes in array order (their upper bounds)."""
+        end = tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright)
+        bounds = {a.name: a.bounds[1] for a in self._properties.additional_axes}
+        axes = self._properties.array_axes or ()
+        return (*end, *(bounds[a] for a in axes if a in bounds))
 
     @property
     def default_view_configuration(self) -> LayerViewConfiguration | None:
@@ -268,7 +275,7 @@ class Layer:
         if lz4hc and self.data_format != "wkw":
             raise DataMismatchError(f"compress='lz4hc' needs a wkw layer; {self.name!r} is {self.data_format}")
         info = ArrayInfo(self.data_format, self.dtype_per_channel, self.num_channels, tuple(chunk), tuple(shard),  # type: ignore[arg-type]
-                         True if config or lz4hc else bool(compress), config, lz4hc)
+                         True if config or lz4hc else bool(compress), config, lz4hc, self._properties.array_axes)
         entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}",
                               cube_length=shard.x if self.data_format == "wkw" else None)
 
@@ -287,7 +294,7 @@ class Layer:
                 array = create_array(new, info)
                 if self.data_format == "zarr3" and not self.bounding_box.is_empty():
                     # as webknossos does: a mag added to a layer with data starts at the layer's extent
-                    array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
+                    array.resize(self._array_end(mag))  # type: ignore[attr-defined]
                 new_mag_generation(lock)
                 self._dataset._update_layer(self.name, add, publish=(new, path))
             except BaseException:

@@ -49,7 +49,7 @@ class MagView(View):
 
             from wkpy.errors import PropertiesError
 
-            array = open_array(self._path, self._layer.data_format)
+            array = open_array(self._path, self._layer.data_format, self._layer._properties.array_axes)
             # The array's own metadata must agree with the layer's properties: a zarr.json or
             # header claiming other channels or another voxel type is refused here, before
             # any read allocates what it claims.
