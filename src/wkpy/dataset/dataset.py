@@ -448,8 +448,9 @@ class Dataset:
         """A new empty layer with the dtype, channels, category, box, view configuration,
         coordinate transformations and mappings of `other_layer`; no mags and no
         attachments (as webknossos)."""
-        from wkpy.copy import carry_over_metadata
+        from wkpy.copy import carry_over_metadata, check_format_holds_axes
 
+        check_format_holds_axes(other_layer._properties, other_layer.data_format)
         new = self.add_layer(
             layer_name, other_layer.category, dtype=other_layer.dtype,
             num_channels=other_layer.num_channels, data_format=other_layer.data_format,

@@ -127,7 +127,8 @@ class MagView(View):
 
     def get_bounding_boxes_on_disk(self) -> list[BoundingBox]:
         """Mag-1 boxes of the shards that exist on disk."""
-        return [BoundingBox(off, shape).from_mag_to_mag1(self._mag) for off, shape in self._array.list_shards()]
+        found = dict.fromkeys((off[:3], shape[:3]) for off, shape in self._array.list_shards())  # x, y, z of n-d shards
+        return [BoundingBox(off, shape).from_mag_to_mag1(self._mag) for off, shape in found]
 
     def compress(self, executor: Executor | None = None) -> None:
         """Rewrite this mag compressed, in place (shard by shard)."""
