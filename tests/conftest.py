@@ -78,3 +78,27 @@ def tree_state(root: str | os.PathLike[str]) -> dict[str, tuple]:
                 with open(path, "rb") as f:
                     state[key] = ("file", hashlib.sha256(f.read()).hexdigest(), os.stat(path).st_mode)
     return state
+
+
+_BUILTIN_ERRORS = (AssertionError, KeyError, IndexError, ValueError, TypeError, ZeroDivisionError,
+                   AttributeError, RuntimeError)  # fmt: skip
+
+
+class Raised:
+    """What a call raised, by the builtin error classes it is an instance of.
+
+    Two compare equal when one's classes include the other's: a wkpy error may be an
+    instance of more builtins than webknossos' (`InvalidRequestError` is a `ValueError`
+    and an `AssertionError`), but never of none of them.
+    """
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, exc: BaseException) -> None:
+        self.kinds = frozenset(b for b in _BUILTIN_ERRORS if isinstance(exc, b)) or frozenset({type(exc)})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Raised) and (self.kinds <= other.kinds or other.kinds <= self.kinds)
+
+    def __repr__(self) -> str:
+        return f"Raised({', '.join(sorted(k.__name__ for k in self.kinds))})"

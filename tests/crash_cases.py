@@ -323,9 +323,47 @@ def _read_boxes_until(p: Path, stop: threading.Event, torn: list) -> None:
         stop.wait(0.002)  # leave the writer most of the CPU
 
 
+# agglomerate attachment ----------------------------------------------------------------------
+def _agglomerate_graph() -> wk.AgglomerateGraph:
+    g = wk.AgglomerateGraph()
+    n = 6_000
+    g.add_nodes_from((i, {"position": (i, 2 * i, 3 * i)}) for i in range(1, n + 1))
+    g.add_edges_from((i, i + 1, {"affinity": i / n}) for i in range(1, n, 2))
+    return g
+
+
+def _agglomerate_case() -> Case:
+    def build(p: Path) -> None:
+        wk.Dataset(p, voxel_size=(1, 1, 1)).add_layer("seg", "segmentation", dtype_per_channel="uint32")
+
+    def operate(p: Path) -> None:
+        layer = wk.Dataset.open(p).get_layer("seg")
+        wk.AgglomerateAttachment.create_and_add_to(layer, "agg", _agglomerate_graph())  # type: ignore[arg-type]
+
+    def check(p: Path, what: str) -> None:
+        graph = wk.Dataset.open(p).get_layer("seg").attachments.agglomerates[0].to_graph()
+        want = _agglomerate_graph()
+        assert sorted(graph.nodes) == sorted(want.nodes), what
+        assert {frozenset(e) for e in graph.edges} == {frozenset(e) for e in want.edges}, what
+
+    def verify(p: Path, case: Case) -> None:
+        listed = [a.name for a in wk.Dataset.open(p).get_layer("seg").attachments.agglomerates]
+        if listed:       # new state: listed, and (renamed into place when opened) whole
+            assert listed == ["agg"], listed
+            check(p, "an agglomerate listed after a killed create_and_add_to")
+        else:            # old state: nothing where the file goes
+            assert not (p / "seg" / "agglomerates" / "agg").exists(), "a half-written agglomerate file is visible"
+            operate(p)   # the next call succeeds
+            check(p, "create_and_add_to after a killed one")
+        wk.Dataset.open(p)
+        assert_no_leftovers(p, "a killed create_and_add_to and a re-run")
+
+    return Case("agglomerate", build, operate, verify)
+
+
 CASES: dict[str, Case] = {c.name: c for c in [
     _compress_case("wkw"), _compress_case("zarr3"), _delete_layer_case(), _delete_mag_case(),
-    _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True),
+    _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True), _agglomerate_case(),
 ]}
 
 
@@ -340,7 +378,8 @@ crash_cases.child_main({name!r}, {path!r})
 
 def child_main(name: str, path: str) -> None:
     """Run case `name` on `path`, announcing the start and the end on stdout."""
-    import wkpy.copy  # noqa: F401  (imports done before GO: the delay covers the work)
+    import wkpy.agglomerate_graph  # noqa: F401  (imports done before GO: the delay covers the work)
+    import wkpy.copy  # noqa: F401
     import wkpy.dataset.layer._downsampling_utils  # noqa: F401
 
     p = Path(path)

@@ -9,5 +9,6 @@ class CorruptFileError(WkError, ValueError):
     """A file's bytes contradict its format: bad header, table, index, or codec stream."""
 
 
-class UnsupportedError(WkError, ValueError):
-    """A valid file or request that wkpy does not handle (unknown codec, voxel type, ...)."""
+class UnsupportedError(WkError, ValueError, NotImplementedError):
+    """A valid file or request that wkpy does not handle (unknown codec, voxel type, a
+    remote path, ...); webknossos raises `ValueError` or `NotImplementedError` there."""

@@ -16,6 +16,8 @@ from wkpy.geometry import (
     BoundingBox,
     Mag,
     MagLike,
+    NDBoundingBox,
+    NormalizedBoundingBox,
     Vec3Float,
     Vec3FloatLike,
     Vec3Int,
@@ -74,6 +76,8 @@ __all__ = sorted({
     "Mag",
     "MagLike",
     "MagView",
+    "NDBoundingBox",
+    "NormalizedBoundingBox",
     "SamplingModes",
     "SegmentationLayer",
     "UnalignedWriteWarning",
@@ -93,6 +97,7 @@ __all__ = sorted({
     *_properties_all,
     # api-props
     "AgglomerateAttachment",
+    "AgglomerateGraph",
     "Attachment",
     "Attachments",
     "ConnectomeAttachment",
@@ -101,3 +106,12 @@ __all__ = sorted({
     "SegmentIndexAttachment",
     "SegmentStatisticsAttachment",
 })
+
+
+def __getattr__(name: str) -> object:
+    """`AgglomerateGraph` is loaded on first use: it brings in networkx."""
+    if name == "AgglomerateGraph":
+        from wkpy.agglomerate_graph import AgglomerateGraph
+
+        return AgglomerateGraph
+    raise AttributeError(f"module 'wkpy' has no attribute {name!r}")

@@ -1,13 +1,18 @@
 """Attachments of segmentation layers: meshes, agglomerates, segment index, ... (webknossos 4.3.3 API).
 
 wkpy lists, adds, renames and removes the ``attachments`` entries of a layer and copies
-their files; it never reads what is inside them.
+their files; of their contents it reads and writes only agglomerate files
+(`AgglomerateAttachment.create`, `AgglomerateAttachment.to_graph`, see
+`wkpy.agglomerate_graph`).
 
 A path in the properties file is data, not trust. Reading goes wherever it points (an
-attachment may live in another dataset, or at a URL). Writing happens only for
-`Attachments.add_attachment_as_copy`, into ``<layer>/<container>/<name>``, with a checked
-name and only inside the dataset. Removing an attachment unlists it and never deletes a
-file (as webknossos).
+attachment may live in another dataset). URLs (strings, or ``upath.UPath`` objects) are
+recorded as webknossos records them and never opened. Writing into a dataset happens only
+at ``<layer>/<container>/<name>`` (`Attachments.add_attachment_as_copy`,
+`AgglomerateAttachment.create_and_add_to`, `Attachments.add_symlink_attachments`), with a
+checked name and only inside the dataset, built under a hidden name and renamed into place
+in the same locked transaction that lists it. Removing an attachment unlists it and never
+deletes a file (as webknossos).
 
 Examples
 --------
@@ -22,18 +27,23 @@ import os
 import re
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 from wkpy._paths import ensure_inside
 from wkpy._trash import new_folder_for, remove
-from wkpy.errors import DuplicateError, InvalidRequestError, UnsupportedError
+from wkpy._urls import UrlPath, url_of
+from wkpy.errors import AttachmentExistsError, InvalidRequestError, UnsupportedError
 from wkpy.locking import mag_lock_file, path_lock
 from wkpy.properties import AttachmentDataFormat, AttachmentProperties, AttachmentsProperties
 from wkpy.properties._attachments import CONTAINERS, SINGLETONS
 
 if TYPE_CHECKING:
+    from wkpy.agglomerate_graph import AgglomerateGraph
     from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 
 __all__ = ["AgglomerateAttachment", "Attachment", "AttachmentDataFormat", "Attachments", "ConnectomeAttachment",
@@ -51,14 +61,12 @@ def _check_name(name: Any) -> str:
     return name
 
 
-def _is_url(path: str | os.PathLike[str]) -> bool:
-    return "://" in os.fspath(path)
-
-
-def _resolve(path: str | os.PathLike[str], dataset_path: Path | None) -> Path | str:
-    """The absolute, link-free form of `path` (relative ones against `dataset_path`); URLs as they are."""
-    if _is_url(path):
-        return os.fspath(path)
+def _resolve(path: Any, dataset_path: Path | None) -> Path | UrlPath:
+    """The absolute, link-free form of `path` (relative ones against `dataset_path`); a URL
+    (string or remote ``UPath``) as the string webknossos records."""
+    url = url_of(path)
+    if url is not None:
+        return UrlPath(url)
     p = Path(path)
     if not p.is_absolute():
         p = (dataset_path / p) if dataset_path is not None else p.absolute()
@@ -68,7 +76,7 @@ def _resolve(path: str | os.PathLike[str], dataset_path: Path | None) -> Path | 
 def _dump(path: Path | str, dataset_path: Path | None) -> str:
     """The ``path`` webknossos writes: ``./...`` inside the dataset, else absolute (or the URL)."""
     if isinstance(path, str):
-        return path
+        return str(path)
     if dataset_path is not None:
         root = Path(os.path.realpath(dataset_path))
         if path.is_relative_to(root):
@@ -77,13 +85,13 @@ def _dump(path: Path | str, dataset_path: Path | None) -> str:
 
 
 class Attachment:
-    """One attachment: `name`, `path` (absolute `Path`, or a URL string) and `data_format`."""
+    """One attachment: `name`, `path` (absolute `Path`, or a `UrlPath`) and `data_format`."""
 
     container_name: ClassVar[str]
     type_name: ClassVar[str]
     formats: ClassVar[tuple[AttachmentDataFormat, ...]]
 
-    def __init__(self, properties: AttachmentProperties, path: Path | str) -> None:
+    def __init__(self, properties: AttachmentProperties, path: Path | UrlPath) -> None:
         if properties.data_format not in self.formats:
             allowed = ", ".join(f.value for f in self.formats)
             raise InvalidRequestError(f"{properties.data_format.value!r} is not a data format of "
@@ -94,11 +102,31 @@ class Attachment:
         self.data_format = properties.data_format
 
     @classmethod
-    def from_path_and_name(cls: type[_A], path: str | os.PathLike[str], name: str, *,
+    def from_path_and_name(cls: type[_A], path: str | os.PathLike[str] | Any, name: str, *,
                            data_format: AttachmentDataFormat | str,
                            dataset_path: str | os.PathLike[str] | None = None) -> _A:
-        """An attachment at `path` (relative paths: against `dataset_path`, else the
-        working directory); its stored path is relative to `dataset_path` when inside it."""
+        """An attachment at `path`, as in webknossos 4.3.3.
+
+        Parameters
+        ----------
+        path
+            A local path (relative ones: against `dataset_path`, else the working
+            directory), or a URL: a string such as ``"https://host/mesh.zarr"`` or a remote
+            ``upath.UPath`` (``UPath("s3://bucket/key", endpoint_url=...)`` is recorded as
+            ``s3://<endpoint host>/bucket/key``). Nothing is opened.
+        name
+            The attachment's name (letters, digits, ``_$@-.``, not starting with ``.``).
+        data_format
+            One of the formats this kind of attachment allows.
+        dataset_path
+            Makes the recorded path ``./...`` when `path` lies inside it.
+
+        Raises
+        ------
+        InvalidRequestError
+            A bad name, an unknown or disallowed data format, or an S3 path without
+            ``endpoint_url``.
+        """
         root = None if dataset_path is None else Path(dataset_path)
         try:
             fmt = AttachmentDataFormat(data_format)
@@ -128,7 +156,111 @@ class MeshAttachment(Attachment):
 
 
 class AgglomerateAttachment(Attachment):
+    """An agglomerate mapping: which segments belong together, as a graph
+    (`create`, `create_and_add_to`, `to_graph`; see `wkpy.agglomerate_graph`)."""
+
     container_name, type_name, formats = "agglomerates", "agglomerate", (_Z, _H)
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], graph: AgglomerateGraph, *,
+               segmentation_dtype: npt.DTypeLike = "uint32") -> AgglomerateAttachment:
+        """Write `graph` as a Zarr v3 agglomerate file at `path` (a new folder, named like
+        the attachment) and return the attachment, as in webknossos 4.3.3.
+
+        The folder is built under a hidden name beside `path` and renamed into place when
+        complete, so `path` never holds half a file. Missing parent folders are created.
+
+        Parameters
+        ----------
+        path
+            Where the file goes: absent, or an empty folder.
+        graph
+            Nodes: segment ids 1..n, each with a ``position`` (x, y, z); edges with an
+            ``affinity``. Connected components become the agglomerates.
+        segmentation_dtype
+            uint32 or uint64, the type of the segmentation layer it is for.
+
+        Raises
+        ------
+        InvalidGraphError
+            The graph does not have that form, or `segmentation_dtype` is neither type.
+        AttachmentExistsError
+            Something (other than an empty folder) exists at `path`.
+        UnsupportedError
+            `path` is a URL (wkpy writes local files only).
+        """
+        from wkpy.agglomerate_graph import graph_to_arrays
+        from wkpy.storage.agglomerate_file import write_agglomerate_file
+
+        if url_of(path) is not None:
+            raise UnsupportedError(f"cannot write an agglomerate file to {url_of(path)}: only local paths")
+        target = Path(os.path.abspath(path))
+        arrays = graph_to_arrays(graph, segmentation_dtype)
+        _check_name(target.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with path_lock(mag_lock_file(target)):
+            _refuse_existing(target)
+            built = new_folder_for(target)
+            try:
+                write_agglomerate_file(built, arrays)
+                _publish(built, target)
+            except BaseException:
+                _remove_copy(built)
+                raise
+        return cls.from_path_and_name(target, target.name, data_format=_Z)
+
+    @classmethod
+    def create_and_add_to(cls, layer: SegmentationLayer, name: str, graph: AgglomerateGraph,
+                          ) -> AgglomerateAttachment:
+        """Write `graph` as the agglomerate file ``<layer>/agglomerates/<name>`` and list it,
+        as in webknossos 4.3.3 (see `create`). The file is renamed into place in the same
+        locked transaction that lists it.
+
+        Raises
+        ------
+        InvalidRequestError
+            The layer's dtype is not uint32 or uint64 (also an `AssertionError`, as in
+            webknossos), or `name` is not allowed.
+        AttachmentExistsError
+            The folder exists, or an agglomerate of that name is listed.
+        ForeignPathError
+            The folder would lie outside the dataset (e.g. a linked layer).
+        InvalidGraphError
+            See `create`.
+        """
+        from wkpy.agglomerate_graph import graph_to_arrays
+        from wkpy.storage.agglomerate_file import write_agglomerate_file
+
+        dtype = np.dtype(layer.dtype)
+        if dtype not in (np.uint32, np.uint64):
+            raise InvalidRequestError(f"Cannot create agglomerate attachment for segmentation layer with dtype "
+                                      f"{dtype}. Please use a segmentation layer with dtype uint32 or uint64.")
+        arrays = graph_to_arrays(graph, dtype)
+        return layer.attachments._add_built(  # type: ignore[return-value]
+            cls, name, _Z, lambda built: write_agglomerate_file(built, arrays))
+
+    def to_graph(self) -> AgglomerateGraph:
+        """Read the agglomerate file back as an `AgglomerateGraph` (nodes in file order,
+        ``position`` as `Vec3Int`, ``affinity`` as float), as in webknossos 4.3.3.
+
+        Raises
+        ------
+        UnsupportedError
+            The attachment is not Zarr3 (also a `NotImplementedError`, as in webknossos),
+            or lies at a URL.
+        CorruptFileError
+            The file is missing, damaged, or its arrays contradict each other; the file is
+            checked before anything is allocated for it (see
+            `wkpy.storage.agglomerate_file`).
+        """
+        from wkpy.agglomerate_graph import arrays_to_graph
+        from wkpy.storage.agglomerate_file import read_agglomerate_file
+
+        if self.data_format != _Z:
+            raise UnsupportedError(f"to_graph() only supports Zarr3 format, got {self.data_format}")
+        if isinstance(self.path, UrlPath):
+            raise UnsupportedError(f"cannot read agglomerate file {self.path}: only local files")
+        return arrays_to_graph(read_agglomerate_file(Path(self.path)), str(self.path))
 
 
 class SegmentIndexAttachment(Attachment):
@@ -158,6 +290,27 @@ def _remove_copy(path: Path) -> None:
         remove(path)
     elif os.path.lexists(path):
         os.unlink(path)
+
+
+def _refuse_existing(target: Path) -> None:
+    """Raise unless `target` is absent or an empty folder (which a rename replaces)."""
+    if not os.path.lexists(target):
+        return
+    if os.path.isdir(target) and not os.path.islink(target):
+        with os.scandir(target) as entries:
+            if next(entries, None) is None:
+                return
+    raise AttachmentExistsError(f"{target} exists already")
+
+
+def _publish(built: Path, target: Path) -> None:
+    """Rename the complete `built` to `target` (absent, or an empty folder)."""
+    try:
+        os.rename(built, target)
+    except OSError as exc:
+        if os.path.lexists(target):
+            raise AttachmentExistsError(f"{target} exists already") from exc
+        raise
 
 
 def _folder_name(container: str) -> str:
@@ -255,8 +408,8 @@ class Attachments:
                 return
             entries = getattr(found, container) or []
             if any(a.name == props.name for a in entries):
-                raise DuplicateError(f"layer {self._layer.name!r} has a {attachment.type_name} "
-                                     f"attachment {props.name!r} already")
+                raise AttachmentExistsError(f"layer {self._layer.name!r} has a {attachment.type_name} "
+                                            f"attachment {props.name!r} already")
             setattr(found, container, [*entries, props])
 
         self._change(add, publish)
@@ -281,38 +434,77 @@ class Attachments:
         ------
         ForeignPathError
             The target would lie outside the dataset (e.g. the layer is linked).
-        DuplicateError
+        AttachmentExistsError
             The target exists, or a listed attachment has that name.
         UnsupportedError
             The attachment is at a URL (wkpy copies local files only).
         """
-        self._layer._ensure_writable()
-        name = _check_name(attachment.name)
-        if isinstance(attachment.path, str):
-            raise UnsupportedError(f"cannot copy attachment {name!r} from {attachment.path}: only local files")
+        if isinstance(attachment.path, UrlPath):
+            raise UnsupportedError(f"cannot copy attachment {attachment.name!r} from {attachment.path}: "
+                                   "only local files")
         source = Path(attachment.path)
         if not source.exists():
-            raise InvalidRequestError(f"attachment {name!r}: {source} does not exist")
-        folder = self._layer.path / _folder_name(attachment.container_name)
-        target = folder / _file_name(name, attachment.data_format)
+            raise InvalidRequestError(f"attachment {attachment.name!r}: {source} does not exist")
+
+        def copy(built: Path) -> None:
+            if source.is_dir():
+                shutil.copytree(source, built)
+            else:
+                shutil.copyfile(source, built)
+
+        return self._add_built(type(attachment), attachment.name, attachment.data_format, copy)
+
+    def add_symlink_attachments(self, *other: Attachment, make_relative: bool = False) -> list[Attachment]:
+        """Deprecated (as in webknossos 4.3.3): put a symlink to each attachment at
+        ``<layer>/<container>/<name>`` and list the attachment by its (resolved) path.
+        Attachments at URLs are listed by reference.
+
+        Raises
+        ------
+        ForeignPathError, AttachmentExistsError
+            As `add_attachment_as_copy`.
+        """
+        warnings.warn("Using symlinks is deprecated and will be removed in a future version. "
+                      "Use `add_attachment_as_ref` instead, which adds an attachment as a reference to the layer.",
+                      DeprecationWarning, stacklevel=2)
+        added = []
+        for attachment in other:
+            if isinstance(attachment.path, UrlPath):
+                added.append(self.add_attachment_as_ref(attachment))
+                continue
+            source = Path(os.path.realpath(attachment.path))
+
+            def link(built: Path, source: Path = source) -> None:
+                os.symlink(os.path.relpath(source, built.parent) if make_relative else source, built)
+
+            added.append(self._add_built(type(attachment), attachment.name, attachment.data_format, link,
+                                         listed=source))
+        return added
+
+    def _add_built(self, kind: type[Attachment], name: str, data_format: AttachmentDataFormat,
+                   build: Callable[[Path], None], listed: Path | None = None) -> Attachment:
+        """Make the file of a new attachment with `build(path)` under a hidden name in
+        ``<layer>/<container>/``, then list it (at `listed`, default its place) and rename
+        it to ``<name>`` in one locked transaction; on failure remove what was built."""
+        self._layer._ensure_writable()
+        _check_name(name)
+        folder = Path(os.path.abspath(self._layer.path)) / _folder_name(kind.container_name)
+        target = folder / _file_name(name, data_format)
         root = self._layer.dataset.path
         ensure_inside(root, folder, "create")
-        if os.path.lexists(target) or (attachment.container_name not in SINGLETONS and any(
-                a.name == name for a in getattr(self, attachment.container_name))):
-            raise DuplicateError(f"{target} exists or is listed already; cannot copy attachment {name!r} there")
+        if os.path.lexists(target) or (kind.container_name not in SINGLETONS and any(
+                a.name == name for a in getattr(self, kind.container_name))):
+            raise AttachmentExistsError(f"{target} exists or is listed already; cannot add attachment {name!r} there")
         folder.mkdir(parents=True, exist_ok=True)
         ensure_inside(root, folder, "create")
-        # copied under a hidden name and renamed into place right after the JSON lists it
-        # (`Dataset._transact`); its lock keeps `recover` elsewhere off the copy meanwhile
+        # built under a hidden name and renamed into place right after the JSON lists it
+        # (`Dataset._transact`); its lock keeps `recover` elsewhere off it meanwhile
         built = new_folder_for(target)
         with path_lock(mag_lock_file(target)):
             try:
-                if source.is_dir():
-                    shutil.copytree(source, built)
-                else:
-                    shutil.copyfile(source, built)
-                new = type(attachment).from_path_and_name(target, name, data_format=attachment.data_format,
-                                                          dataset_path=self._dataset_path())
+                build(built)
+                new = kind.from_path_and_name(listed or target, name, data_format=data_format,
+                                              dataset_path=self._dataset_path())
                 self._add(new, publish=(built, target))
             except BaseException:
                 _remove_copy(built)
@@ -331,8 +523,8 @@ class Attachments:
                 return
             entries = getattr(found, container) or []
             if any(a.name == new_name for a in entries):
-                raise DuplicateError(f"layer {self._layer.name!r} has a {attachment.type_name} "
-                                     f"attachment {new_name!r} already")
+                raise AttachmentExistsError(f"layer {self._layer.name!r} has a {attachment.type_name} "
+                                            f"attachment {new_name!r} already")
             setattr(found, container, [AttachmentProperties(new_name, a.path, a.data_format)
                                        if a.name == old.name else a for a in entries])
 
@@ -411,7 +603,7 @@ def copy_attachments(source: Layer, target: Layer) -> None:
     if not (isinstance(source, SegmentationLayer) and isinstance(target, SegmentationLayer)):
         return
     for attachment in source.attachments:
-        if isinstance(attachment.path, str) or not Path(attachment.path).exists():
+        if isinstance(attachment.path, UrlPath) or not Path(attachment.path).exists():
             target.attachments.add_attachment_as_ref(attachment)
         else:
             target.attachments.add_attachment_as_copy(attachment)

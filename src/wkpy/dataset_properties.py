@@ -20,6 +20,7 @@ from wkpy.properties import (
     MagViewProperties,
     SegmentationLayerProperties,
     ThinPlateSplineCoordinateTransformation,
+    get_dataset_converter,
 )
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
@@ -43,4 +44,5 @@ __all__ = [
     "SegmentationLayerProperties",
     "ThinPlateSplineCoordinateTransformation",
     "VoxelSize",
+    "get_dataset_converter",
 ]

@@ -13,10 +13,12 @@ __all__ = [
     "PropertiesError",
     "MissingLayerError",
     "DuplicateError",
+    "AttachmentExistsError",
     "ReadOnlyError",
     "ForeignPathError",
     "AlignmentError",
     "InvalidRequestError",
+    "InvalidGraphError",
     "ConflictingArgumentsError",
     "InvalidCategoryError",
     "DataMismatchError",
@@ -25,6 +27,7 @@ __all__ = [
     "DatasetExistsError",
     "DatasetNotFoundError",
     "OperationError",
+    "MissingAxisError",
 ]
 
 
@@ -43,6 +46,15 @@ class DuplicateError(WkError, IndexError):
     """A layer or mag of that name exists already."""
 
 
+class AttachmentExistsError(DuplicateError, ValueError, FileExistsError):
+    """An attachment of that name is listed already, or the file or folder it would be
+    written to exists (webknossos raises `ValueError` for the first, `FileExistsError`
+    for the second)."""
+
+    def __str__(self) -> str:  # not OSError's "[Errno ...]" form
+        return str(self.args[0]) if self.args else ""
+
+
 class ReadOnlyError(WkError, RuntimeError, PermissionError):
     """A write to a read-only dataset, layer, mag or view."""
 
@@ -58,6 +70,16 @@ class AlignmentError(WkError, ValueError):
 
 class InvalidRequestError(WkError, ValueError, AssertionError):
     """An offset not divisible by the mag, a non-positive size, a channel-count mismatch."""
+
+
+class InvalidGraphError(InvalidRequestError, KeyError, TypeError):
+    """An agglomerate graph that cannot be written: node labels that are not the integers
+    1..n, a node without a ``position`` of three integers, values out of range for the
+    file's types (webknossos raises `ValueError`, `KeyError` for a missing ``position``,
+    `TypeError` or `AttributeError` for values of the wrong type)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
 
 
 class ConflictingArgumentsError(InvalidRequestError, AttributeError):
@@ -92,3 +114,11 @@ class DatasetNotFoundError(WkError, FileNotFoundError):
 
 class OperationError(WkError, RuntimeError):
     """An operation that cannot be carried out as asked (e.g. an unreachable mag ladder)."""
+
+
+class MissingAxisError(WkError, KeyError, ValueError):
+    """A vector or bounding box has no axis of that name (webknossos raises `KeyError`,
+    or `ValueError` where it looks the name up with ``tuple.index``)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""

@@ -6,6 +6,8 @@ from enum import Enum
 from dataclasses import dataclass
 from typing import Union
 
+from wkpy.geometry import Vec3Float
+
 __all__ = ["LengthUnit", "VoxelSize", "Vec3FloatLike"]
 
 Vec3FloatLike = Union[tuple[float, float, float], list[float]]
@@ -54,7 +56,8 @@ _IN_NM = {
 
 @dataclass(frozen=True)
 class VoxelSize:
-    """Voxel size `factor` (x, y, z) in `unit` (nanometres unless told)."""
+    """Voxel size `factor` (x, y, z; stored as a `Vec3Float`, as in webknossos 4.3.3)
+    in `unit` (nanometres unless told)."""
 
     factor: tuple[float, float, float]
     unit: LengthUnit = LengthUnit.NANOMETER
@@ -63,10 +66,9 @@ class VoxelSize:
         factor = tuple(float(v) for v in self.factor)
         if len(factor) != 3 or not all(v > 0 for v in factor):
             raise ValueError(f"a voxel size has 3 positive components, got {self.factor!r}")
-        object.__setattr__(self, "factor", factor)
+        object.__setattr__(self, "factor", Vec3Float(factor))
         object.__setattr__(self, "unit", LengthUnit(self.unit))
 
-    def to_nanometer(self) -> tuple[float, float, float]:
+    def to_nanometer(self) -> Vec3Float:
         """The factor converted to nanometres."""
-        k = _IN_NM[self.unit.value]
-        return tuple(v * k for v in self.factor)  # type: ignore[return-value]
+        return Vec3Float(self.factor) * _IN_NM[self.unit.value]

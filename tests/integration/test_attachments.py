@@ -179,3 +179,130 @@ def test_deprecated_add_methods_and_format_checks(tmp_path: Path) -> None:
                                                                data_format=lib.AttachmentDataFormat.HDF5)
     assert (_json(tmp_path / "py")["dataLayers"][0]["attachments"]
             == _json(tmp_path / "wk")["dataLayers"][0]["attachments"])
+
+
+# ---- references by URL (strings or upath.UPath objects), never opened ------------------------
+def _url_references(lib):
+    from upath import UPath  # a dependency of webknossos, not of wkpy
+
+    fmt = lib.AttachmentDataFormat
+    return [
+        lib.AgglomerateAttachment.from_path_and_name(
+            UPath("s3://bucket/agglomerate.zarr", endpoint_url="https://s3.eu-central-1.amazonaws.com"),
+            name="identity", data_format=fmt.Zarr3),
+        lib.ConnectomeAttachment.from_path_and_name(UPath("http://example.com/connectome.zarr"), name="connectome",
+                                                    data_format=fmt.Zarr3),
+        lib.MeshAttachment.from_path_and_name(UPath("https://example.com/a/meshes/m.hdf5"), name="m",
+                                              data_format=fmt.HDF5),
+        lib.SegmentIndexAttachment.from_path_and_name(UPath.home() / "segment_index.hdf5", name="main",
+                                                      data_format=fmt.HDF5),
+    ]
+
+
+def test_url_references_are_recorded_like_webknossos(tmp_path: Path) -> None:
+    from upath import UPath
+
+    for lib, name in ((wk, "wk"), (wkpy, "py")):
+        ds = lib.Dataset(tmp_path / name, voxel_size=(1, 1, 1))
+        seg = ds.add_layer("seg", "segmentation", dtype_per_channel="uint32").as_segmentation_layer()
+        for attachment in _url_references(lib):
+            seg.attachments.add_attachment_as_ref(attachment)
+        copy = lib.Dataset(tmp_path / f"{name}-copy", voxel_size=(1, 1, 1))
+        copy.add_layer_as_ref(seg, "referenced")
+        if lib is wkpy:   # webknossos downloads remote attachments here; wkpy lists them by reference
+            copy.add_copy_layer(seg, "copied")
+    a, b = _json(tmp_path / "py"), _json(tmp_path / "wk")
+    assert a["dataLayers"][0]["attachments"] == b["dataLayers"][0]["attachments"]
+    assert a["dataLayers"][0]["attachments"]["agglomerates"][0]["path"] == \
+        "s3://s3.eu-central-1.amazonaws.com/bucket/agglomerate.zarr"
+    ca, cb = _json(tmp_path / "py-copy"), _json(tmp_path / "wk-copy")
+    assert ca["dataLayers"][0]["attachments"] == cb["dataLayers"][0]["attachments"]
+    assert ca["dataLayers"][1]["attachments"] == ca["dataLayers"][0]["attachments"]
+    # the listed attachments equal the UPath objects they came from, as in webknossos
+    seg = wkpy.Dataset.open(tmp_path / "py-copy").get_layer("referenced")
+    s3 = UPath("s3://bucket/agglomerate.zarr", endpoint_url="https://s3.eu-central-1.amazonaws.com")
+    listed = seg.attachments.agglomerates[0].path
+    assert listed == s3 and s3 == listed and not (listed != s3)
+    assert listed == "s3://s3.eu-central-1.amazonaws.com/bucket/agglomerate.zarr"
+    assert listed != UPath("s3://bucket/agglomerate.zarr", endpoint_url="https://other.example.com")
+    assert seg.attachments.connectomes[0].path == UPath("http://example.com/connectome.zarr")
+    assert {listed: 1}["s3://s3.eu-central-1.amazonaws.com/bucket/agglomerate.zarr"] == 1
+    with pytest.raises(wkpy.UnsupportedError):
+        wkpy.Dataset(tmp_path / "py-3", voxel_size=(1, 1, 1)).add_layer(
+            "s", "segmentation", dtype_per_channel="uint32").attachments.add_attachment_as_copy(
+            seg.attachments.agglomerates[0])
+
+
+def test_url_reference_checks(tmp_path: Path) -> None:
+    from upath import UPath
+
+    with pytest.raises(wkpy.InvalidRequestError, match="endpoint_url"):   # webknossos: KeyError
+        wkpy.AgglomerateAttachment.from_path_and_name(UPath("s3://bucket/x"), "x", data_format="zarr3")
+    ds = wkpy.Dataset(tmp_path / "py", voxel_size=(1, 1, 1))
+    seg = ds.add_layer("seg", "segmentation", dtype_per_channel="uint32")
+    mesh = wkpy.MeshAttachment.from_path_and_name(UPath("http://example.com/meshfile.zarr"), name="meshfile",
+                                                  data_format="zarr3")
+    seg.attachments.add_attachment_as_ref(mesh)
+    with pytest.raises(ValueError):                 # webknossos' error for a listed name
+        seg.attachments.add_attachment_as_ref(mesh)
+    with pytest.raises(ValueError):
+        wkpy.MeshAttachment.from_path_and_name(UPath("http://example.com/x.zarr"), name="mesh/x", data_format="zarr3")
+
+
+def test_wkpy_records_upath_references_without_importing_upath(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = f"""
+import sys, wkpy
+ds = wkpy.Dataset({str(tmp_path / "ds")!r}, voxel_size=(1, 1, 1))
+seg = ds.add_layer("seg", "segmentation", dtype_per_channel="uint32")
+seg.attachments.add_attachment_as_ref(wkpy.MeshAttachment.from_path_and_name(
+    "s3://host/bucket/m.zarr", "m", data_format="zarr3"))
+list(wkpy.Dataset.open({str(tmp_path / "ds")!r}).get_layer("seg").attachments)
+assert "upath" not in sys.modules and "fsspec" not in sys.modules and "networkx" not in sys.modules, sys.modules
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+# ---- deprecated symlinks ---------------------------------------------------------------------------
+def test_add_symlink_attachments_like_webknossos(tmp_path: Path) -> None:
+    files = _outside_files(tmp_path / "outside")
+    for lib, name in ((wk, "wk"), (wkpy, "py")):
+        ds = lib.Dataset(tmp_path / name, voxel_size=(1, 1, 1))
+        seg = ds.add_layer("seg", "segmentation", dtype_per_channel="uint32").as_segmentation_layer()
+        fmt = lib.AttachmentDataFormat
+        with pytest.warns(DeprecationWarning):
+            seg.attachments.add_symlink_attachments(
+                lib.MeshAttachment.from_path_and_name(files["zmesh"], "zmesh", data_format=fmt.Zarr3),
+                lib.SegmentIndexAttachment.from_path_and_name(files["index.hdf5"], "main", data_format=fmt.HDF5))
+        with pytest.warns(DeprecationWarning):
+            seg.attachments.add_symlink_attachments(
+                lib.ConnectomeAttachment.from_path_and_name(files["conn.hdf5"], "conn", data_format=fmt.HDF5),
+                make_relative=True)
+    assert _json(tmp_path / "py")["dataLayers"][0]["attachments"] == _json(tmp_path / "wk")["dataLayers"][0]["attachments"]
+    for name in ("wk", "py"):
+        seg = tmp_path / name / "seg"
+        assert os.readlink(seg / "meshes" / "zmesh") == str(files["zmesh"])
+        assert os.readlink(seg / "segmentIndex" / "main.hdf5") == str(files["index.hdf5"])
+        assert os.readlink(seg / "connectomes" / "conn.hdf5") == os.path.relpath(files["conn.hdf5"], seg / "connectomes")
+    assert not [p for p in (tmp_path / "py").rglob(".*")]
+    # into a linked layer: refused, nothing created in the source dataset
+    other = wkpy.Dataset(tmp_path / "other", voxel_size=(1, 1, 1))
+    linked = other.add_symlink_layer(wkpy.Dataset.open(tmp_path / "py").get_layer("seg"), "linked")
+    with pytest.warns(DeprecationWarning), pytest.raises(wkpy.ForeignPathError):
+        linked.attachments.add_symlink_attachments(
+            wkpy.MeshAttachment.from_path_and_name(files["mesh.hdf5"], "again", data_format="hdf5"))
+    assert not (tmp_path / "py" / "seg" / "meshes" / "again.hdf5").exists()
+
+
+def test_copies_into_a_dataset_opened_by_a_relative_path(tmp_path: Path, monkeypatch) -> None:
+    files = _outside_files(tmp_path / "outside")
+    wkpy.Dataset(tmp_path / "py", voxel_size=(1, 1, 1)).add_layer("seg", "segmentation", dtype_per_channel="uint32")
+    monkeypatch.chdir(tmp_path)
+    seg = wkpy.Dataset.open("py").get_layer("seg")
+    made = seg.attachments.add_attachment_as_copy(
+        wkpy.MeshAttachment.from_path_and_name(files["mesh.hdf5"], "mesh", data_format="hdf5"))
+    assert made.path == (tmp_path / "py" / "seg" / "meshes" / "mesh.hdf5").resolve()
+    assert made.path.read_bytes() == b"mesh"
+    assert _json(tmp_path / "py")["dataLayers"][0]["attachments"]["meshes"][0]["path"] == "./seg/meshes/mesh.hdf5"

@@ -92,7 +92,8 @@ def test_every_local_name_of_webknossos_modules_we_claim_exists():
 
     for module, names in [
         (wkpy.geometry, ["BoundingBox", "Mag", "MagLike", "Vec3Int", "Vec3IntLike", "VecInt", "VecIntLike",
-                         "Vec3Float", "Vec3FloatLike", "as_vec3_int_or_none", "as_vec3_float_or_none"]),
+                         "Vec3Float", "Vec3FloatLike", "as_vec3_int_or_none", "as_vec3_float_or_none",
+                         "NDBoundingBox", "NormalizedBoundingBox"]),
         (wkpy.dataset, ["Dataset", "Layer", "SegmentationLayer", "MagView", "View", "SamplingModes",
                         "DEFAULT_DATA_FORMAT", "DEFAULT_CHUNK_SHAPE", "DEFAULT_SHARD_SHAPE",
                         "MeshAttachment", "AgglomerateAttachment"]),
@@ -106,7 +107,7 @@ def test_every_local_name_of_webknossos_modules_we_claim_exists():
         (wkpy.dataset.layer.view, ["MagView", "View", "ArrayInfo", "Zarr3Config"]),
         (wkpy.dataset_properties, ["DatasetProperties", "LayerProperties", "MagViewProperties", "DataFormat",
                                    "AttachmentDataFormat", "VoxelSize", "LengthUnit", "COLOR_CATEGORY",
-                                   "SEGMENTATION_CATEGORY", "LayerCategoryType"]),
+                                   "SEGMENTATION_CATEGORY", "LayerCategoryType", "get_dataset_converter"]),
         (wkpy.utils, ["named_partial", "is_fs_path", "dump_path", "rmtree", "copytree", "movetree",
                       "time_start", "time_stop", "get_chunks", "snake_to_camel_case", "count_defined_values",
                       "cheap_resolve", "safe_is_relative_to", "wait_and_ensure_success"]),

@@ -1,46 +1,57 @@
-"""`BoundingBox`, an immutable axis-aligned integer box in x, y, z."""
+"""`BoundingBox`, an immutable axis-aligned integer box in x, y, z: the 3-D `NDBoundingBox`.
+
+Views and mags build and intersect many of these, so the class keeps 3-D fast paths
+of its own (tuple arithmetic on `Vec3Int`, no per-axis loops) and only falls back to
+the n-dimensional code for operations with boxes of other classes.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import product
 from typing import Any, cast
 
 import numpy as np
 
-from wkpy.errors import InvalidRequestError
+from wkpy.errors import InvalidRequestError, MissingAxisError
 
+from .constants import C_AXIS, CXYZ_AXES
 from .mag import Mag, MagLike
+from .nd_bounding_box import _DEFAULT_BBOX_NAME, NDBoundingBox, _Color, _mag_factors, _make_meta, _Meta
+from .normalized_bounding_box import NormalizedBoundingBox
 from .vec3_int import XYZ_AXES, Vec3Int, Vec3IntLike
 
 __all__ = ["BoundingBox"]
 
 _tuple_new = tuple.__new__
+_XYZ_HASH = hash(XYZ_AXES)
+
+
+def _vec3(value: Any) -> Vec3Int:
+    """`Vec3Int(value)`, with the plain tuple of three ints taken without a call."""
+    if type(value) is tuple and len(value) == 3:
+        x, y, z = value
+        if type(x) is int and type(y) is int and type(z) is int:
+            return _tuple_new(Vec3Int, value)
+    return Vec3Int(value)
 _vec = Vec3Int.from_xyz
 _CHECKPOINT = re.compile(r"([0-9]+_){5}[0-9]+")
-
-
-def _mag_vec(mag: MagLike | Vec3IntLike | int) -> Vec3Int:
-    """Factors of `mag`; a plain vector is taken as is (it need not be a power of two)."""
-    if isinstance(mag, Mag):
-        return mag.to_vec3_int()
-    if isinstance(mag, str):
-        return Mag(mag).to_vec3_int()
-    return Vec3Int.from_vec_or_int(mag)
 
 
 def _axis_index(axis: str) -> int:
     try:
         return XYZ_AXES.index(axis)
     except ValueError:
-        raise KeyError(f"The axis {axis!r} does not exist; use 'x', 'y' or 'z'.") from None
+        raise MissingAxisError(f"The axis {axis!r} does not exist; use 'x', 'y' or 'z'.") from None
 
 
-class BoundingBox:
-    """Immutable axis-aligned box: `topleft` is inclusive, `bottomright` exclusive.
+class BoundingBox(NDBoundingBox):
+    """Immutable axis-aligned box in x, y, z: `topleft` is inclusive, `bottomright` exclusive.
+
+    The 3-D case of `NDBoundingBox` (axes ``x, y, z``, index ``1, 2, 3``, corners and
+    size as `Vec3Int`), as in webknossos 4.3.3.
 
     Parameters
     ----------
@@ -50,6 +61,17 @@ class BoundingBox:
         Extent per axis. Zero components give an empty box. As in webknossos, a
         negative component is flipped: the box then spans ``[topleft + size, topleft)``
         on that axis.
+    axes : iterable of str, optional
+        Only ``("x", "y", "z")`` (for signature parity with `NDBoundingBox`).
+    index : optional
+        Ignored: a BoundingBox keeps the index ``1, 2, 3``.
+    name, is_visible, color : optional
+        Labels as on `NDBoundingBox`; not part of equality.
+
+    Raises
+    ------
+    InvalidRequestError
+        `topleft` or `size` is not three integers, or `axes` is not x, y, z.
 
     Examples
     --------
@@ -58,62 +80,111 @@ class BoundingBox:
     Vec3Int(25,25,25)
     """
 
-    __slots__ = ("topleft", "size", "bottomright")
+    __slots__ = ()
     topleft: Vec3Int
     size: Vec3Int
     bottomright: Vec3Int
 
-    axes: tuple[str, str, str] = XYZ_AXES
-    ndim: int = 3
+    # Class attributes shadow NDBoundingBox's slots of the same names: every
+    # BoundingBox has these, so no instance stores them. The same holds for the labels
+    # (`_meta`): a box with a name, color or visibility other than the defaults is a
+    # `_LabelledBoundingBox`, which exposes the slot again. So the common box costs
+    # nothing for labels it does not have.
+    axes: tuple[str, str, str] = XYZ_AXES  # type: ignore[assignment]
+    index: Vec3Int = Vec3Int(1, 2, 3)  # type: ignore[assignment]
+    ndim: int = 3  # type: ignore[assignment]
+    _meta: _Meta = None
 
-    def __init__(self, topleft: Vec3IntLike, size: Vec3IntLike) -> None:
-        tl = topleft if type(topleft) is Vec3Int else Vec3Int(topleft)
-        sz = size if type(size) is Vec3Int else Vec3Int(size)
+    def __init__(
+        self,
+        topleft: Vec3IntLike,
+        size: Vec3IntLike,
+        axes: Iterable[str] | None = None,
+        index: Any = None,
+        name: str | None = _DEFAULT_BBOX_NAME,
+        is_visible: bool = True,
+        color: _Color | None = None,
+    ) -> None:
+        tl = topleft if type(topleft) is Vec3Int else _vec3(topleft)
+        sz = size if type(size) is Vec3Int else _vec3(size)
         w, h, d = sz
         if w < 0 or h < 0 or d < 0:
             tl = _tuple_new(Vec3Int, (tl[0] + min(w, 0), tl[1] + min(h, 0), tl[2] + min(d, 0)))
             w, h, d = abs(w), abs(h), abs(d)
             sz = _tuple_new(Vec3Int, (w, h, d))
+        x, y, z = tl
         _set_topleft(self, tl)
         _set_size(self, sz)
-        _set_bottomright(self, _tuple_new(Vec3Int, (tl[0] + w, tl[1] + h, tl[2] + d)))
+        _set_bottomright(self, _tuple_new(Vec3Int, (x + w, y + h, z + d)))
+        if name is not _DEFAULT_BBOX_NAME or is_visible is not True or color is not None:
+            _label(self, _make_meta(name, is_visible, color))
+        if axes is not None and tuple(axes) != XYZ_AXES:
+            raise InvalidRequestError(f"A BoundingBox has the axes x, y, z, not {tuple(axes)}; use NDBoundingBox.")
 
     @classmethod
-    def _make(cls, topleft: Vec3Int, size: Vec3Int) -> BoundingBox:
+    def _make(cls, topleft: Vec3Int, size: Vec3Int, meta: _Meta = None) -> BoundingBox:
         """Build without conversion or sign checks (`size` must be non-negative)."""
-        self = object.__new__(cls)
+        if meta is None:
+            self = _object_new(BoundingBox if cls is _LabelledBoundingBox else cls)
+        else:
+            self = _object_new(_LabelledBoundingBox)
         _set_topleft(self, topleft)
         _set_size(self, size)
         _set_bottomright(
             self,
             _tuple_new(Vec3Int, (topleft[0] + size[0], topleft[1] + size[1], topleft[2] + size[2])),
         )
+        if meta is not None:
+            _set_meta(self, meta)
         return self
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+    def _flipped(self, topleft: Vec3Int, size: Vec3Int) -> BoundingBox:
+        """A box like the constructor builds it (negative sizes flipped), with our labels."""
+        w, h, d = size
+        if w >= 0 and h >= 0 and d >= 0:
+            x, y, z = topleft
+            box = _object_new(type(self))
+            _set_topleft(box, topleft)
+            _set_size(box, size)
+            _set_bottomright(box, _tuple_new(Vec3Int, (x + w, y + h, z + d)))
+            if self._meta is not None:
+                _set_meta(box, self._meta)
+            return box
+        return _label(_plain(type(self))(topleft, size), self._meta)
 
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+    def _rebuild(  # type: ignore[override]
+        self, tl: tuple[int, ...], sz: tuple[int, ...], names: tuple[str, ...] | None = None,
+        idx: tuple[int, ...] | None = None, meta: Any = False,
+    ) -> BoundingBox:
+        """Used by the `NDBoundingBox` methods: the axes stay x, y, z."""
+        if (names is not None and names != XYZ_AXES) or (idx is not None and not idx[0] < idx[1] < idx[2]):
+            raise InvalidRequestError(
+                "A BoundingBox keeps the axes x, y, z in this order; use NDBoundingBox to reorder axes."
+            )
+        return _label(_plain(type(self))(tl, sz), self._meta if meta is False else meta)
 
-    def __reduce__(self) -> tuple[type[BoundingBox], tuple[tuple[int, ...], tuple[int, ...]]]:
-        return (type(self), (self.topleft.to_tuple(), self.size.to_tuple()))
-
-    def __copy__(self) -> BoundingBox:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> BoundingBox:
-        return self
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._meta is None:
+            return (type(self), (self.topleft.to_tuple(), self.size.to_tuple()))
+        return (_plain(type(self)), (self.topleft.to_tuple(), self.size.to_tuple(), None, None, *self._meta))
 
     # ---- dunder protocol ---------------------------------------------------------
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, BoundingBox):
+        """Same `topleft` and `size`. A `NormalizedBoundingBox` is compared along x, y and
+        z; another `NDBoundingBox` must have the axes x, y, z (else this raises)."""
+        if type(other) is BoundingBox or isinstance(other, BoundingBox):
+            return self.topleft == other.topleft and self.size == other.size
+        if isinstance(other, NormalizedBoundingBox):
+            return other.__eq__(self)
+        if isinstance(other, NDBoundingBox):
+            self._check_compatibility(other)
             return self.topleft == other.topleft and self.size == other.size
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((self.topleft, self.size))
+        # the same as an equal NDBoundingBox over x, y, z
+        return hash((self.topleft, self.size, _XYZ_HASH))
 
     def __len__(self) -> int:
         return 3
@@ -131,6 +202,11 @@ class BoundingBox:
         return cls._make(_vec(0, 0, 0), _vec(0, 0, 0))
 
     @classmethod
+    def from_ndbbox(cls, bbox: NDBoundingBox) -> BoundingBox:
+        """The x, y, z part of any box (0 for an absent axis)."""
+        return cls(bbox.topleft_xyz, bbox.size_xyz)
+
+    @classmethod
     def from_tuple6(cls, tuple6: tuple[int, int, int, int, int, int]) -> BoundingBox:
         """From ``(x, y, z, width, height, depth)``."""
         return cls(tuple6[0:3], tuple6[3:6])
@@ -145,7 +221,7 @@ class BoundingBox:
         """Smallest box containing every point (bottomright is exclusive)."""
         vecs = [Vec3Int(point) for point in points]
         if not vecs:
-            raise ValueError("from_points needs at least one point.")
+            raise InvalidRequestError("from_points needs at least one point.")
         lo = _vec(*(min(v[i] for v in vecs) for i in range(3)))
         hi = _vec(*(max(v[i] for v in vecs) + 1 for i in range(3)))
         return cls._make(lo, hi - lo)
@@ -172,39 +248,49 @@ class BoundingBox:
     @classmethod
     def from_csv(cls, csv_bbox: str) -> BoundingBox:
         """From ``"x,y,z,width,height,depth"``."""
-        values = tuple(int(value) for value in csv_bbox.split(","))
+        try:
+            values = tuple(int(value) for value in csv_bbox.split(","))
+        except ValueError:
+            values = ()
         if len(values) != 6:
-            raise ValueError(f"Expected six comma-separated integers, got {csv_bbox!r}.")
-        return cls.from_tuple6(values)
+            raise InvalidRequestError(f"Expected six comma-separated integers, got {csv_bbox!r}.")
+        return cls.from_tuple6(values)  # type: ignore[arg-type]
 
     @classmethod
     def from_auto(
         cls, obj: BoundingBox | str | dict[str, Any] | list[Any] | tuple[Any, ...]
     ) -> BoundingBox:
-        """Accept a box, a csv or json string, a config or wkw dict, or a 2-/6-sequence."""
+        """Accept a box, a csv or json string, a config or wkw dict, or a 2-/6-sequence.
+
+        A wkw dict goes through `NormalizedBoundingBox.from_wkw_dict`, so (as in
+        webknossos) one with extra axes gives an `NDBoundingBox`.
+
+        Raises
+        ------
+        InvalidRequestError
+            Anything else (also a `ValueError`).
+        """
         if isinstance(obj, cls):
             return obj
         if isinstance(obj, str):
-            return cls.from_auto(json.loads(obj)) if ":" in obj else cls.from_csv(obj)
+            if ":" not in obj:
+                return cls.from_csv(obj)
+            try:
+                decoded = json.loads(obj)
+            except ValueError:
+                raise InvalidRequestError(f"Unknown bounding box format: {obj!r}.") from None
+            return cls.from_auto(decoded)
         if isinstance(obj, dict):
-            return cls.from_config_dict(obj) if "size" in obj else cls.from_wkw_dict(obj)
+            if "size" in obj:
+                return cls.from_config_dict(obj)
+            return NormalizedBoundingBox.from_wkw_dict(obj).denormalize()  # type: ignore[return-value]
         if isinstance(obj, (list, tuple)):
             if len(obj) == 2:
                 return cls.from_tuple2(obj)  # type: ignore[arg-type]
             if len(obj) == 6:
                 return cls.from_tuple6(obj)  # type: ignore[arg-type]
-            raise ValueError(f"Unknown bounding box format: a sequence of length {len(obj)}.")
-        raise TypeError(f"Unknown bounding box format: {type(obj).__name__}.")
-
-    @classmethod
-    def group_boxes_with_aligned_mag(
-        cls, bounding_boxes: Iterable[BoundingBox], aligning_mag: MagLike
-    ) -> dict[BoundingBox, list[BoundingBox]]:
-        """Group boxes by their outward alignment to `aligning_mag`."""
-        groups: dict[BoundingBox, list[BoundingBox]] = defaultdict(list)
-        for bbox in bounding_boxes:
-            groups[bbox.align_with_mag(aligning_mag, ceil=True)].append(bbox)
-        return groups
+            raise InvalidRequestError(f"Unknown bounding box format: a sequence of length {len(obj)}.")
+        raise InvalidRequestError(f"Unknown bounding box format: {type(obj).__name__}.")
 
     # ---- serialisation -----------------------------------------------------------
 
@@ -288,30 +374,61 @@ class BoundingBox:
         c = Vec3Int(coord)
         return tl[0] <= c[0] < br[0] and tl[1] <= c[1] < br[1] and tl[2] <= c[2] < br[2]
 
-    def contains_bbox(self, inner_bbox: BoundingBox) -> bool:
-        """Whether ``inner_bbox.intersected_with(self, dont_assert=True) == inner_bbox``.
-
-        An empty box therefore counts as contained wherever it sits.
+    def contains_bbox(self, inner_bbox: NDBoundingBox) -> bool:
+        """Whether ``inner_bbox.intersected_with(self, dont_assert=True) == inner_bbox``,
+        as in webknossos: every topleft component at least ours, and every bottomright
+        component at most ours where the size is not zero. A `NormalizedBoundingBox` is
+        judged along x, y and z.
         """
-        return inner_bbox.intersected_with(self, dont_assert=True) == inner_bbox
+        if type(inner_bbox) is not BoundingBox and not isinstance(inner_bbox, BoundingBox):
+            inner_bbox = self._as_3d_operand(inner_bbox)[0]
+        (a0, a1, a2), (b0, b1, b2) = inner_bbox.topleft, self.topleft
+        if a0 < b0 or a1 < b1 or a2 < b2:
+            return False
+        (c0, c1, c2), (d0, d1, d2) = inner_bbox.bottomright, self.bottomright
+        s0, s1, s2 = inner_bbox.size
+        return (c0 <= d0 or not s0) and (c1 <= d1 or not s1) and (c2 <= d2 or not s2)
+
+    def _as_3d_operand(self, other: Any) -> tuple[BoundingBox, int | None]:
+        """Another box as a BoundingBox, with the channel count of a normalized one.
+
+        Raises
+        ------
+        InvalidRequestError
+            `other` is no box, or one over axes other than (c,) x, y, z.
+        """
+        if isinstance(other, NormalizedBoundingBox) and other.axes == CXYZ_AXES:
+            return BoundingBox._make(other.topleft_xyz, other.size_xyz, other._meta), other.size.c
+        if not isinstance(other, NDBoundingBox):
+            raise InvalidRequestError(f"Expected a bounding box, got {type(other).__name__}.")
+        self._check_compatibility(other)
+        return BoundingBox._make(Vec3Int(other.topleft), Vec3Int(other.size), other._meta), None
 
     # ---- derived boxes -----------------------------------------------------------
 
     def with_topleft(self, new_topleft: Vec3IntLike) -> BoundingBox:
         """Copy moved to `new_topleft`, same size."""
-        return self._make(Vec3Int(new_topleft), self.size)
+        return self._make(Vec3Int(new_topleft), self.size, self._meta)
 
     def with_size(self, new_size: Vec3IntLike) -> BoundingBox:
         """Copy with `new_size`, same topleft."""
-        return type(self)(self.topleft, new_size)
+        return self._flipped(self.topleft, Vec3Int(new_size))
 
     def with_bottomright(self, new_bottomright: Vec3IntLike) -> BoundingBox:
         """Copy with `new_bottomright`, same topleft (a smaller bottomright flips)."""
-        return type(self)(self.topleft, Vec3Int(new_bottomright) - self.topleft)
+        return self._flipped(self.topleft, Vec3Int(new_bottomright) - self.topleft)
 
-    with_topleft_xyz = with_topleft
-    with_size_xyz = with_size
-    with_bottomright_xyz = with_bottomright
+    def with_topleft_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_topleft` (API parity with n-dimensional boxes)."""
+        return self.with_topleft(new_xyz)
+
+    def with_size_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_size`."""
+        return self.with_size(new_xyz)
+
+    def with_bottomright_xyz(self, new_xyz: Vec3IntLike) -> BoundingBox:
+        """Same as `with_bottomright`."""
+        return self.with_bottomright(new_xyz)
 
     def with_bounds(
         self, axis: str, new_topleft: int | None = None, new_size: int | None = None
@@ -320,7 +437,7 @@ class BoundingBox:
         i = _axis_index(axis)
         tl = self.topleft if new_topleft is None else self.topleft.with_replaced(i, new_topleft)
         size = self.size if new_size is None else self.size.with_replaced(i, new_size)
-        return type(self)(tl, size)
+        return self._flipped(tl, size)
 
     def with_bounds_x(
         self, new_topleft_x: int | None = None, new_size_x: int | None = None
@@ -342,7 +459,7 @@ class BoundingBox:
 
     def offset(self, vector: Vec3IntLike) -> BoundingBox:
         """Copy translated by `vector`."""
-        return self._make(self.topleft + Vec3Int(vector), self.size)
+        return self._make(self.topleft + Vec3Int(vector), self.size, self._meta)
 
     def padded_with_margins(
         self, margins_left: Vec3IntLike, margins_right: Vec3IntLike | None = None
@@ -350,30 +467,72 @@ class BoundingBox:
         """Grow by `margins_left` before and `margins_right` (default: the same) after."""
         left = Vec3Int(margins_left)
         right = left if margins_right is None else Vec3Int(margins_right)
-        return type(self)(self.topleft - left, self.size + left + right)
+        return self._flipped(self.topleft - left, self.size + left + right)
 
-    def intersected_with(self, other: BoundingBox, dont_assert: bool = False) -> BoundingBox:
+    def intersected_with(self, other: NDBoundingBox, dont_assert: bool = False) -> Any:
         """Overlap of both boxes.
 
-        Raises `InvalidRequestError` (an `AssertionError`) if the overlap is empty,
-        unless `dont_assert`; then an empty box (size clamped to 0) is returned.
+        With a `NormalizedBoundingBox` the overlap is taken along x, y and z and
+        returned normalized with that box's channel count, as in webknossos.
+
+        Raises
+        ------
+        InvalidRequestError
+            The overlap is empty (unless `dont_assert`; then an empty box with sizes
+            clamped to 0 is returned), or `other` has axes other than (c,) x, y, z.
+            Also an `AssertionError` and a `ValueError`.
         """
+        if type(other) is not BoundingBox and not isinstance(other, BoundingBox):
+            flat, channels = self._as_3d_operand(other)
+            result = self.intersected_with(flat, dont_assert)
+            return result if channels is None else result.normalize_axes(channels)
+        # conditional expressions instead of min()/max(): this runs for every chunk
         (a0, a1, a2), (b0, b1, b2) = self.topleft, other.topleft
         (c0, c1, c2), (d0, d1, d2) = self.bottomright, other.bottomright
-        t0, t1, t2 = max(a0, b0), max(a1, b1), max(a2, b2)
-        s0, s1, s2 = max(min(c0, d0) - t0, 0), max(min(c1, d1) - t1, 0), max(min(c2, d2) - t2, 0)
-        if not dont_assert and not (s0 and s1 and s2):
+        t0 = a0 if a0 > b0 else b0
+        t1 = a1 if a1 > b1 else b1
+        t2 = a2 if a2 > b2 else b2
+        e0 = c0 if c0 < d0 else d0
+        e1 = c1 if c1 < d1 else d1
+        e2 = c2 if c2 < d2 else d2
+        if e0 > t0 and e1 > t1 and e2 > t2:
+            return _box(type(self), (t0, t1, t2), (e0 - t0, e1 - t1, e2 - t2), (e0, e1, e2), self._meta)
+        if not dont_assert:
             raise InvalidRequestError(f"No intersection between bounding boxes {self} and {other}.")
-        return self._make(_tuple_new(Vec3Int, (t0, t1, t2)), _tuple_new(Vec3Int, (s0, s1, s2)))
+        s0, s1, s2 = (e0 - t0 if e0 > t0 else 0), (e1 - t1 if e1 > t1 else 0), (e2 - t2 if e2 > t2 else 0)
+        return _box(type(self), (t0, t1, t2), (s0, s1, s2), (t0 + s0, t1 + s1, t2 + s2), self._meta)
 
-    def extended_by(self, other: BoundingBox) -> BoundingBox:
-        """Smallest box containing both; an empty box on either side is ignored."""
-        if self.is_empty():
+    def extended_by(self, other: NDBoundingBox) -> Any:
+        """Smallest box containing both; an empty box on either side is ignored.
+
+        With a `NormalizedBoundingBox` the hull is taken along x, y and z and returned
+        normalized with that box's channel count, as in webknossos.
+        """
+        if type(other) is not BoundingBox and not isinstance(other, BoundingBox):
+            flat, channels = self._as_3d_operand(other)
+            result = self.extended_by(flat)
+            return result if channels is None else result.normalize_axes(channels)
+        (a0, a1, a2), (b0, b1, b2) = self.size, other.size
+        if not (a0 > 0 and a1 > 0 and a2 > 0):
             return other
-        if other.is_empty():
+        if not (b0 > 0 and b1 > 0 and b2 > 0):
             return self
-        tl = self.topleft.pairmin(other.topleft)
-        return self._make(tl, self.bottomright.pairmax(other.bottomright) - tl)
+        (a0, a1, a2), (b0, b1, b2) = self.topleft, other.topleft
+        (c0, c1, c2), (d0, d1, d2) = self.bottomright, other.bottomright
+        t0 = a0 if a0 < b0 else b0
+        t1 = a1 if a1 < b1 else b1
+        t2 = a2 if a2 < b2 else b2
+        e0 = c0 if c0 > d0 else d0
+        e1 = c1 if c1 > d1 else d1
+        e2 = c2 if c2 > d2 else d2
+        return _box(type(self), (t0, t1, t2), (e0 - t0, e1 - t1, e2 - t2), (e0, e1, e2), self._meta)
+
+    def normalize_axes(self, num_channels: int) -> NormalizedBoundingBox:
+        """This box with a leading channel axis: axes ``c, x, y, z``, topleft c 0, size c `num_channels`."""
+        new = object.__new__(NormalizedBoundingBox)
+        new._fill((0, *self.topleft), (int(num_channels), *self.size), (C_AXIS, *XYZ_AXES), (0, 1, 2, 3),
+                  self._meta)  # fmt: skip
+        return new
 
     # ---- magnifications ----------------------------------------------------------
 
@@ -386,12 +545,12 @@ class BoundingBox:
                     f"{name} {corner} is not aligned with the mag {Mag(m)}. "
                     "Use BoundingBox.align_with_mag()."
                 )
-        return self._make(self.topleft // m, self.size // m)
+        return self._make(self.topleft // m, self.size // m, self._meta)
 
     def from_mag_to_mag1(self, from_mag: MagLike) -> BoundingBox:
         """Convert coordinates in `from_mag` to mag-1 coordinates."""
         m = from_mag.to_vec3_int() if isinstance(from_mag, Mag) else Mag(from_mag).to_vec3_int()
-        return self._make(self.topleft * m, self.size * m)
+        return self._make(self.topleft * m, self.size * m, self._meta)
 
     def align_with_mag(
         self, mag: MagLike | Vec3IntLike | int, ceil: bool = False
@@ -402,7 +561,7 @@ class BoundingBox:
         (topleft up, bottomright down). As in webknossos, a box that shrinks past
         itself gets a negative size, which is then flipped like in the constructor.
         """
-        m = _mag_vec(mag)
+        m = _mag_factors(mag)
         tl, br = self.topleft, self.bottomright
         if ceil:
             new_tl = tl - tl % m
@@ -410,7 +569,7 @@ class BoundingBox:
         else:
             new_tl = tl + (m - tl % m) % m
             new_br = br - br % m
-        return type(self)(new_tl, new_br - new_tl)
+        return self._flipped(new_tl, new_br - new_tl)
 
     # ---- chunking ----------------------------------------------------------------
 
@@ -468,13 +627,68 @@ class BoundingBox:
     ) -> Iterator[BoundingBox]:
         (a0, a1, a2), (b0, b1, b2) = self.topleft, self.bottomright
         s0, s1, s2 = step
-        make = self._make
+        cls = _plain(type(self))  # chunks carry no labels, as in webknossos
         for x, y, z in toplefts:
-            t0, t1, t2 = max(x, a0), max(y, a1), max(z, a2)
-            size = (min(x + s0, b0) - t0, min(y + s1, b1) - t1, min(z + s2, b2) - t2)
-            yield make(_tuple_new(Vec3Int, (t0, t1, t2)), _tuple_new(Vec3Int, size))
+            t0 = x if x > a0 else a0
+            t1 = y if y > a1 else a1
+            t2 = z if z > a2 else a2
+            e0, e1, e2 = x + s0, y + s1, z + s2
+            e0 = e0 if e0 < b0 else b0
+            e1 = e1 if e1 < b1 else b1
+            e2 = e2 if e2 < b2 else b2
+            yield _box(cls, (t0, t1, t2), (e0 - t0, e1 - t1, e2 - t2), (e0, e1, e2), None)
 
 
-_set_topleft = vars(BoundingBox)["topleft"].__set__
-_set_size = vars(BoundingBox)["size"].__set__
-_set_bottomright = vars(BoundingBox)["bottomright"].__set__
+_set_topleft = vars(NDBoundingBox)["topleft"].__set__
+_set_size = vars(NDBoundingBox)["size"].__set__
+_set_bottomright = vars(NDBoundingBox)["bottomright"].__set__
+_meta_slot = vars(NDBoundingBox)["_meta"]
+_set_meta = _meta_slot.__set__
+_object_new = object.__new__
+
+
+class _LabelledBoundingBox(BoundingBox):
+    """A `BoundingBox` with a name, visibility or color other than the defaults."""
+
+    __slots__ = ()
+    _meta = _meta_slot  # type: ignore[assignment]  # the slot again, not BoundingBox's None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        BoundingBox.__init__(self, *args, **kwargs)
+        try:
+            self._meta
+        except AttributeError:  # built with the default labels
+            object.__setattr__(self, "__class__", BoundingBox)
+
+
+def _plain(cls: type[BoundingBox]) -> type[BoundingBox]:
+    """The class for a box without labels: `BoundingBox` for a labelled one."""
+    return BoundingBox if cls is _LabelledBoundingBox else cls
+
+
+def _label(box: BoundingBox, meta: _Meta) -> BoundingBox:
+    """`box` (unlabelled, just built) carrying the labels `meta` (None: the defaults).
+
+    A labelled box is a `_LabelledBoundingBox` (labels on a user subclass of
+    BoundingBox are kept, but the box becomes a plain labelled BoundingBox).
+    """
+    if meta is not None:
+        object.__setattr__(box, "__class__", _LabelledBoundingBox)
+        _set_meta(box, meta)
+    return box
+
+
+def _box(
+    cls: type[BoundingBox], tl: tuple[int, int, int], sz: tuple[int, int, int], br: tuple[int, int, int],
+    meta: _Meta,
+) -> BoundingBox:
+    """A box from plain int triples that satisfy ``tl + sz == br`` and ``sz >= 0``
+    (unchecked). `cls` and `meta` come from one box (``type(self), self._meta``), so
+    `cls` is `_LabelledBoundingBox` exactly when there are labels."""
+    box = _object_new(cls)
+    _set_topleft(box, _tuple_new(Vec3Int, tl))
+    _set_size(box, _tuple_new(Vec3Int, sz))
+    _set_bottomright(box, _tuple_new(Vec3Int, br))
+    if meta is not None:
+        _set_meta(box, meta)
+    return box

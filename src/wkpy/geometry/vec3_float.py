@@ -30,7 +30,7 @@ def _floats(values: Iterable[Any]) -> tuple[float, float, float]:
     return (float(items[0]), float(items[1]), float(items[2]))
 
 
-class Vec3Float(tuple[float, ...]):
+class Vec3Float(tuple[float, float, float]):
     """Immutable vector of three floats (x, y, z) with element-wise ``+ - * /``.
 
     Compares, orders and hashes like the plain tuple of its values.
@@ -101,6 +101,7 @@ class Vec3Float(tuple[float, ...]):
         return self.from_xyz(self[0], self[1], new_z)
 
     def _map(self, other: Any, fn: Callable[[float, float], float], reverse: bool = False) -> Vec3Float:
+        o: tuple[float, ...]
         if isinstance(other, (Real, np.integer, np.floating)):
             o = (float(other),) * 3
         elif isinstance(other, (Iterable, np.ndarray)) and not isinstance(other, str):

@@ -10,11 +10,11 @@ from typing import Any, TypeAlias, cast
 
 import numpy as np
 
-from wkpy.errors import InvalidRequestError
+from wkpy.errors import InvalidRequestError, MissingAxisError
 
 from .vec_int import VecInt
 
-__all__ = ["Vec3Int", "Vec3IntLike"]
+__all__ = ["Vec3Int", "Vec3IntLike", "as_vec3_int_or_none"]
 
 XYZ_AXES: tuple[str, str, str] = ("x", "y", "z")
 
@@ -90,7 +90,9 @@ class Vec3Int(VecInt):
 
     axes: tuple[str, str, str] = XYZ_AXES  # type: ignore[assignment]
 
-    # plain tuple indexing (no axis names) keeps the hot paths fast
+    # Plain tuple indexing keeps the hot paths fast (a Python-level __getitem__ would
+    # cost about 140 ns per index). Unlike webknossos, ``v["x"]`` is therefore not
+    # supported on a Vec3Int: use ``v.x`` or ``v.get("x")``.
     __getitem__ = tuple.__getitem__  # type: ignore[assignment]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Vec3Int:
@@ -134,8 +136,8 @@ class Vec3Int(VecInt):
 
     @property
     def c(self) -> int:
-        """Always raises `KeyError`: a Vec3Int has no channel component."""
-        raise KeyError("The vector does not have a c component.")
+        """Always raises `MissingAxisError` (a `KeyError`): a Vec3Int has no channel component."""
+        raise MissingAxisError("The vector does not have a c component.")
 
     @property
     def xyz(self) -> Vec3Int:
@@ -253,19 +255,29 @@ class Vec3Int(VecInt):
         """Whether all three components are equal."""
         return self[0] == self[1] == self[2]
 
+    def _is_power_of_two(self) -> bool:
+        """Whether every component is a power of two (1, 2, 4, ...)."""
+        return all(v > 0 and v & (v - 1) == 0 for v in self)
+
     def get(self, axis: str, default: int | None = None) -> int:
-        """Component of the named `axis`; `default` (or `KeyError`) if there is none."""
+        """Component of the named `axis`; `default` (or `MissingAxisError`, a `KeyError`)
+        if there is none."""
         if axis in XYZ_AXES:
             return self[XYZ_AXES.index(axis)]
         if default is None:
-            raise KeyError(f"Axis {axis} not found in {XYZ_AXES}")
+            raise MissingAxisError(f"Axis {axis} not found in {XYZ_AXES}")
         return default
 
     # ---- derived vectors ---------------------------------------------------------
 
     def with_replaced(self, axis: str | int, new_element: int) -> Vec3Int:
         """Copy with the component at `axis` (name or index 0-2) replaced."""
-        index = XYZ_AXES.index(axis) if isinstance(axis, str) else axis
+        if isinstance(axis, str):
+            if axis not in XYZ_AXES:
+                raise MissingAxisError(f"Axis {axis} not found in {XYZ_AXES}")
+            index = XYZ_AXES.index(axis)
+        else:
+            index = axis
         if not 0 <= index < 3:
             raise IndexError(f"Axis index {index} out of range for a Vec3Int.")
         values = list(self)
@@ -368,3 +380,8 @@ class Vec3Int(VecInt):
 
 
 Vec3IntLike: TypeAlias = Vec3Int | tuple[int, int, int] | list[int] | np.ndarray | Iterable[int]
+
+
+def as_vec3_int_or_none(value: Vec3IntLike | None) -> Vec3Int | None:
+    """`Vec3Int(value)`, or None for None (as in webknossos 4.3.3)."""
+    return None if value is None else Vec3Int(value)

@@ -13,7 +13,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
-from wkpy.errors import InvalidRequestError
+from wkpy.errors import InvalidRequestError, MissingAxisError
 
 __all__ = ["VecInt", "VecIntLike"]
 
@@ -74,8 +74,8 @@ class VecInt(tuple[int, ...]):
             raise _bad_input(args)
         first = args[0]
         if isinstance(first, VecInt):
-            if axes is None:
-                return first if type(first) is cls else cls._make(tuple(first), first.axes)
+            if axes is None:  # as in webknossos: the vector itself, whatever its class
+                return first
             return cls._make(tuple(first), tuple(axes))
         if isinstance(first, str):
             return cls.from_str(first)
@@ -96,6 +96,13 @@ class VecInt(tuple[int, ...]):
         if len(axes) != len(values) or not all(isinstance(a, str) for a in axes) or len(set(axes)) != len(axes):
             raise _bad_input((values, axes))
         self = _tuple_new(cls, values)
+        self.__dict__["axes"] = axes
+        return self
+
+    @staticmethod
+    def _trusted(values: tuple[int, ...], axes: tuple[str, ...]) -> VecInt:
+        """A `VecInt` from ints and matching, distinct axis names, without checks."""
+        self = _tuple_new(VecInt, values)
         self.__dict__["axes"] = axes
         return self
 
@@ -125,12 +132,12 @@ class VecInt(tuple[int, ...]):
         if axis in self.axes:
             return tuple.__getitem__(self, self.axes.index(axis))
         if default is None:
-            raise KeyError(f"Axis {axis} not found in {self.axes}")
+            raise MissingAxisError(f"Axis {axis} not found in {self.axes}")
         return default
 
     def _axis(self, name: str) -> int:
         if name not in self.axes:
-            raise KeyError(f"The vector does not have a {name} component.")
+            raise MissingAxisError(f"The vector does not have a {name} component.")
         return tuple.__getitem__(self, self.axes.index(name))
 
     c = property(lambda self: self._axis("c"), doc="The c (channel) component.")
@@ -146,8 +153,19 @@ class VecInt(tuple[int, ...]):
         return Vec3Int(self.x, self.y, self.z)
 
     def with_replaced(self: _T, axis: str | int, new_element: int) -> _T:
-        """Copy with the component at `axis` (name or index) replaced."""
-        index = self.axes.index(axis) if isinstance(axis, str) else axis
+        """Copy with the component at `axis` (name or index) replaced.
+
+        Raises
+        ------
+        MissingAxisError
+            No axis of that name (a `KeyError` and, as webknossos raises, a `ValueError`).
+        """
+        if isinstance(axis, str):
+            if axis not in self.axes:
+                raise MissingAxisError(f"Axis {axis} not found in {self.axes}")
+            index = self.axes.index(axis)
+        else:
+            index = axis
         values = list(self)
         values[index] = new_element
         return type(self)._make(_ints(values), self.axes)
@@ -231,7 +249,9 @@ class VecInt(tuple[int, ...]):
     def moveaxis(self: _T, source: int | Iterable[int], target: int | Iterable[int]) -> _T:
         """Move components (and their axis names) like `numpy.moveaxis` moves axes."""
         # the shape (1, 2, ..., n) moved like an array's axes tells where each component goes
-        shape = np.moveaxis(np.empty(tuple(range(1, len(self) + 1)), dtype=np.uint8), source, target).shape
+        src = source if isinstance(source, int) else list(source)
+        dst = target if isinstance(target, int) else list(target)
+        shape = np.moveaxis(np.empty(tuple(range(1, len(self) + 1)), dtype=np.uint8), src, dst).shape
         order = [i - 1 for i in shape]
         return type(self)._make(tuple(self[i] for i in order), tuple(self.axes[i] for i in order))
 

@@ -9,6 +9,7 @@ from ._axes import AdditionalAxis
 from ._dtypes import dtype_and_channels, element_class_for
 from ._io import load_properties, save_properties
 from ._attachments import AttachmentDataFormat, AttachmentProperties, AttachmentsProperties
+from ._converter import DatasetConverter, get_dataset_converter
 from ._model import (
     DatasetProperties,
     LayerProperties,
@@ -50,12 +51,14 @@ __all__ = [
     "MagViewProperties",
     "SegmentationLayerProperties",
     "ThinPlateSplineCoordinateTransformation",
+    "DatasetConverter",
     "DatasetProperties",
     "LayerProperties",
     "MagProperties",
     "default_mag_path",
     "dtype_and_channels",
     "element_class_for",
+    "get_dataset_converter",
     "load_properties",
     "save_properties",
 ]

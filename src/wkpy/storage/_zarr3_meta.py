@@ -22,8 +22,8 @@ from wkpy._paths import read_small_file, write_file_atomic
 from wkpy.errors import PropertiesError, UnsupportedError
 from wkpy.properties._schema import Invalid, check_depth
 
-__all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_doc", "array_document", "dumps_array",
-           "normalize_codec", "default_codecs", "write_json_atomic"]
+__all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_doc", "array_document",
+           "plain_array_document", "dumps_array", "normalize_codec", "default_codecs", "write_json_atomic"]
 
 ZARR_JSON = "zarr.json"
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -86,6 +86,10 @@ class ArrayMeta:
     ``("t", "x", "y", "z")`` or ``("c", "t", "x", "y", "z")`` as webknossos 4.3.3 writes
     n-d layers. `canonical` maps wkpy's canonical axis order -- c, x, y, z, then the
     additional axes in the array's order -- to positions in `names` (None for an absent c).
+
+    A *plain* array (`plain`; opened with `ranks`, e.g. the 1-D and 2-D arrays of
+    attachments) is any array of those ranks, seen in its own axis order only: its `names`
+    are its ``dimension_names`` ("" for unnamed axes) and it has no `canonical` order.
     """
 
     file: Path
@@ -106,6 +110,7 @@ class ArrayMeta:
     index_crc: bool
     key_prefix: str                     # "c" + separator for the default encoding, else ""
     separator: str
+    plain: bool = False
 
     @property
     def ndim(self) -> int:
@@ -163,7 +168,12 @@ class ArrayMeta:
     def with_shape(self, shape: Sequence[int]) -> ArrayMeta:
         doc = dict(self.doc)
         doc["shape"] = list(shape)
-        return _parse(self.file, doc, self.names)
+        return _parse(self.file, doc, *self.reparse)
+
+    @property
+    def reparse(self) -> tuple[Sequence[str] | None, Sequence[int] | None]:
+        """The (`axes`, `ranks`) arguments that parse this array's `zarr.json` the same way again."""
+        return (None, (self.ndim,)) if self.plain else (self.names, None)
 
 
 def _fail(file: Path, what: str) -> PropertiesError:
@@ -310,20 +320,29 @@ def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
         raise _fail(file, f"fill_value {value!r} is not a {dtype} value") from None
 
 
-def _names(file: Path, doc: dict[str, Any], ndim: int, given: Sequence[str] | None) -> tuple[str, ...]:
+def _names(file: Path, doc: dict[str, Any], ndim: int, given: Sequence[str] | None,
+           ranks: Sequence[int] | None = None) -> tuple[str, ...]:
     """The array's axis names (see `ArrayMeta`): `given` (the layer's, from its properties)
-    if it has one name per axis, else ``dimension_names``, else the default for the rank."""
-    if ndim > MAX_NDIM:
-        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (at most {MAX_NDIM})")
+    if it has one name per axis, else ``dimension_names``, else the default for the rank.
+    With `ranks` (a plain array): ``dimension_names`` as they are ("" for unnamed axes)."""
+    if ranks is not None and ndim not in ranks:
+        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported here "
+                               f"(need {' or '.join(map(str, ranks))})")
+    if ndim > MAX_NDIM or ndim < 1:
+        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (1 to {MAX_NDIM})")
     names = doc.get("dimension_names")
     if names is not None:
         if not isinstance(names, list) or len(names) != ndim:
             raise _fail(file, f"dimension_names is {_show(names)}, not a list of {ndim} names")
+        if ranks is not None and all(n is None or isinstance(n, str) and len(n) <= MAX_NAME for n in names):
+            return tuple(n or "" for n in names)
         if any(n is None for n in names):          # unnamed axes: only the defaults apply
             names = None
         elif not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME for n in names):
             raise _fail(file, f"dimension_names is {_show(names)}: each name must be a string of 1 to "
                               f"{MAX_NAME} characters")
+    if ranks is not None:
+        return ("",) * ndim
     if given is not None and len(given) == ndim:
         names, what = list(given), "the layer's axes (axisOrder, additionalAxes)"
     else:
@@ -342,7 +361,8 @@ def _names(file: Path, doc: dict[str, Any], ndim: int, given: Sequence[str] | No
     return tuple(names)
 
 
-def _parse(file: Path, doc: Any, given: Sequence[str] | None = None) -> ArrayMeta:
+def _parse(file: Path, doc: Any, given: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+           ) -> ArrayMeta:
     if not isinstance(doc, dict):
         raise _fail(file, "is not a JSON object")
     try:
@@ -357,7 +377,7 @@ def _parse(file: Path, doc: Any, given: Sequence[str] | None = None) -> ArrayMet
         raise UnsupportedError(f"{file}: storage transformer {key!r} is not supported")
     shape = _get(file, doc, "shape", "zarr.json", list)
     ndim = len(shape)
-    names = _names(file, doc, ndim, given)
+    names = _names(file, doc, ndim, given, ranks)
     shape = _ints(file, shape, "shape", ndim, 0, MAX_SHAPE)
     dtype_name = _get(file, doc, "data_type", "zarr.json", str)
     if dtype_name not in DTYPES:
@@ -400,7 +420,7 @@ def _parse(file: Path, doc: Any, given: Sequence[str] | None = None) -> ArrayMet
     _check_sizes(file, names, shape, shard, chunk, dtype.itemsize, sharding is not None)
     return ArrayMeta(file, doc, names, shape, dtype, fill, shard, chunk, sharding is not None,
                      tuple(inner), order, big, tuple(steps), at_start, index_big, index_crc,
-                     "c" + sep if kname == "default" else "", sep)
+                     "c" + sep if kname == "default" else "", sep, ranks is not None)
 
 
 def _index_codecs(file: Path, codecs: Any, where: str) -> tuple[bool, bool]:
@@ -415,18 +435,22 @@ def _index_codecs(file: Path, codecs: Any, where: str) -> tuple[bool, bool]:
     return endian == "big", len(names) == 2
 
 
-def parse_array_doc(file: Path, doc: Any, axes: Sequence[str] | None = None) -> ArrayMeta:
+def parse_array_doc(file: Path, doc: Any, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                    ) -> ArrayMeta:
     """Check an array document (as read from `file`, or about to be written there);
-    `axes` as for `parse_array`."""
-    return _parse(file, doc, axes)
+    `axes` and `ranks` as for `parse_array`."""
+    return _parse(file, doc, axes, ranks)
 
 
-def parse_array(file: Path, axes: Sequence[str] | None = None) -> ArrayMeta:
+def parse_array(file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                ) -> ArrayMeta:
     """Read and check an array's `zarr.json`.
 
     `axes`, the layer's axis names in array order (from ``axisOrder`` and
     ``additionalAxes`` in its properties), name the array's axes when there are as many
-    as the array has, over its ``dimension_names``, as in webknossos 4.3.3.
+    as the array has, over its ``dimension_names``, as in webknossos 4.3.3. With `ranks`
+    the array is a plain one (see `ArrayMeta`) of one of those numbers of dimensions,
+    whatever its axes are called.
 
     Raises
     ------
@@ -434,7 +458,7 @@ def parse_array(file: Path, axes: Sequence[str] | None = None) -> ArrayMeta:
         The file is not JSON or a field is missing or malformed (the message names both).
     UnsupportedError
         A valid array that wkpy cannot handle (codec, data type, key encoding, more than
-        `MAX_NDIM` axes, no x, y or z axis).
+        `MAX_NDIM` axes, no x, y or z axis, a rank not in `ranks`).
     """
     try:
         text = read_small_file(file)
@@ -444,7 +468,7 @@ def parse_array(file: Path, axes: Sequence[str] | None = None) -> ArrayMeta:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise PropertiesError(f"{file}: not valid JSON ({e})") from None
-    return _parse(Path(file), doc, axes)
+    return _parse(Path(file), doc, axes, ranks)
 
 
 def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:
@@ -476,23 +500,33 @@ def array_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], sha
     webknossos 4.3.3 does)."""
     side = {"c": (num_channels, num_channels), "x": (chunk[0], shard[0]), "y": (chunk[1], shard[1]),
             "z": (chunk[2], shard[2])}
-    chunk4 = [side.get(a, (1, 1))[0] for a in axes]
-    shard4 = [side.get(a, (1, 1))[1] for a in axes]
+    doc = plain_array_document(dtype, [num_channels if a == "c" else 0 for a in axes],
+                               [side.get(a, (1, 1))[0] for a in axes], [side.get(a, (1, 1))[1] for a in axes],
+                               codecs, chunk_key_encoding, sharded=None)
+    doc["dimension_names"] = list(axes)
+    return doc
+
+
+def plain_array_document(dtype: np.dtype, shape: Sequence[int], chunk: Sequence[int], shard: Sequence[int],
+                         codecs: Sequence[Mapping[str, Any]], chunk_key_encoding: Mapping[str, Any] | None = None,
+                         *, sharded: bool | None = True) -> dict[str, Any]:
+    """The `zarr.json` tensorstore writes for an array of any rank without dimension names:
+    `codecs` (normalised) inside a ``sharding_indexed`` codec (index: little-endian bytes
+    and crc32c) whose inner chunks are `chunk` and whose files hold `shard` elements.
+    `sharded=None` leaves the sharding codec out when `chunk` equals `shard` (mags)."""
     inner = [normalize_codec(c, dtype.itemsize) for c in codecs]
     cke = dict(chunk_key_encoding or {"name": "default"})
     name, sep = cke.get("name", "default"), (cke.get("configuration") or {}).get("separator")
     cke = {"name": name} if sep in (None, "/" if name == "default" else ".") else \
         {"configuration": {"separator": sep}, "name": name}
-    top = inner if chunk4 == shard4 else [{"configuration": {
-        "chunk_shape": chunk4, "codecs": inner,
+    top = inner if sharded is False or (sharded is None and list(chunk) == list(shard)) else [{"configuration": {
+        "chunk_shape": list(chunk), "codecs": inner,
         "index_codecs": [{"configuration": {"endian": "little"}, "name": "bytes"}, {"name": "crc32c"}]},
         "name": "sharding_indexed"}]
-    return {"chunk_grid": {"configuration": {"chunk_shape": shard4}, "name": "regular"},
+    return {"chunk_grid": {"configuration": {"chunk_shape": list(shard)}, "name": "regular"},
             "chunk_key_encoding": cke, "codecs": top, "data_type": str(dtype),
-            "dimension_names": list(axes), "fill_value": 0.0 if dtype.kind == "f" else
-            (False if dtype.kind == "b" else 0), "node_type": "array",
-            "shape": [num_channels if a == "c" else 0 for a in axes],
-            "zarr_format": 3}
+            "fill_value": 0.0 if dtype.kind == "f" else (False if dtype.kind == "b" else 0),
+            "node_type": "array", "shape": list(shape), "zarr_format": 3}
 
 
 def _json_safe(v: Any) -> Any:

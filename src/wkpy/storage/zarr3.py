@@ -12,12 +12,17 @@ Arrays of n-d layers have additional axes besides c, x, y, z, in the order webkn
 order -- (c, x, y, z, additional axes in the array's order), boxes along (x, y, z,
 additional axes) -- and the kernels get the same buffers as strided views in the array's
 own order, so no voxel is copied twice.
+
+The same class holds the plain 1-D and 2-D arrays of segmentation-layer attachments
+(`write_whole_array`, `Zarr3Array.open(path, ranks=...)`, `read_all`), seen in their own
+axis order only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from wkcore import _shard
-from wkpy.errors import DataMismatchError, InvalidRequestError, UnsupportedError
+from wkpy.errors import AttachmentExistsError, DataMismatchError, InvalidRequestError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
@@ -42,11 +47,13 @@ from wkpy.storage._zarr3_meta import (
     dumps_array,
     parse_array,
     parse_array_doc,
+    plain_array_document,
     write_json_atomic,
 )
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, split_by_shard, split_for_threads
 
-__all__ = ["Zarr3Array", "Zarr3Config", "write_dataset_group", "write_layer_group", "write_zarr3_groups"]
+__all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3Config", "row_chunking", "write_dataset_group", "write_layer_group",
+           "write_whole_array", "write_zarr3_groups"]
 
 def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
     try:
@@ -95,6 +102,8 @@ class Zarr3Array(MagFolder):
     def _set_meta(self, meta: ArrayMeta) -> None:
         self._meta = meta
         self._spec = _spec(meta)
+        if meta.plain:                          # no x, y, z: no `info`, only the array-order methods
+            return
         xyz = meta.canonical[1:4]
         codecs = tuple(meta.inner_codecs)
         self.info = ArrayInfo("zarr3", meta.dtype, meta.num_channels, meta.pick(meta.chunk, xyz),  # type: ignore[arg-type]
@@ -104,8 +113,10 @@ class Zarr3Array(MagFolder):
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path, axes: Sequence[str] | None = None) -> Zarr3Array:
-        """Open the mag folder `path`.
+    def open(cls, path: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+             ) -> Zarr3Array:
+        """Open the mag folder `path` (or, with `ranks`, a plain array of one of those
+        numbers of dimensions: `meta`, `read_all` and `stored_elements` only).
 
         `axes`: the layer's axis names in array order (from ``axisOrder`` and
         ``additionalAxes``); if there are as many as the array has axes they name them,
@@ -117,9 +128,9 @@ class Zarr3Array(MagFolder):
             `zarr.json` is missing or malformed (the message names the file and field).
         UnsupportedError
             A codec, data type or key encoding that wkpy does not read, more than 8 axes,
-            or no x, y or z axis.
+            no x, y or z axis (mags), or a rank not in `ranks`.
         """
-        return cls(path, parse_array(Path(path) / ZARR_JSON, axes))
+        return cls(path, parse_array(Path(path) / ZARR_JSON, axes, ranks))
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
@@ -168,7 +179,7 @@ class Zarr3Array(MagFolder):
 
     def refresh(self) -> None:
         """Re-read `zarr.json` (another process may have grown the array)."""
-        self._set_meta(parse_array(self._meta.file, self._meta.names))
+        self._set_meta(parse_array(self._meta.file, *self._meta.reparse))
 
     def resize(self, end: Sequence[int]) -> None:
         """Grow the shape so that it covers [0, end) along x, y, z (and the additional axes,
@@ -189,7 +200,7 @@ class Zarr3Array(MagFolder):
         if grown(self._meta) == self._meta.shape:
             return
         with path_lock(lock_file_for(self.path, ZARR_JSON)):
-            meta = parse_array(self._meta.file, self._meta.names)
+            meta = parse_array(self._meta.file, *self._meta.reparse)
             shape = grown(meta)
             if shape != meta.shape:
                 meta = meta.with_shape(shape)
@@ -201,6 +212,8 @@ class Zarr3Array(MagFolder):
         return self.path / self._meta.key(idx)
 
     def _check_box(self, offset: Sequence[int], size: Sequence[int]) -> None:
+        if self._meta.plain:
+            raise UnsupportedError(f"{self.path}: a plain array (no x, y, z axes) is read whole (read_all)")
         extra = self._meta.extra_axes
         if len(offset) != 3 + len(extra) or len(size) != 3 + len(extra):
             names = ", ".join(("x", "y", "z", *extra))
@@ -227,10 +240,15 @@ class Zarr3Array(MagFolder):
         hi = [min(o + n, e) for o, n, e in zip(offset, shape, extent)]
         if any(h <= l for l, h in zip(lo, hi)):
             return out
-        spec, view = self._spec, _storage_view(meta, out)
-        base = meta.place([l - o for l, o in zip(lo, offset)], 0)
-        parts = split_by_shard(meta.place(lo, 0), meta.place([h - l for l, h in zip(lo, hi)], meta.num_channels),
-                               meta.shard)
+        self._read_into(_storage_view(meta, out), meta.place([l - o for l, o in zip(lo, offset)], 0),
+                        meta.place(lo, 0), meta.place([h - l for l, h in zip(lo, hi)], meta.num_channels))
+        return out
+
+    def _read_into(self, view: np.ndarray, base: Sequence[int], lo: Sequence[int], size: Sequence[int]) -> None:
+        """Read the box (`lo`, `size`) -- array order, inside the array's shape -- into
+        `view` (array order) at `base`."""
+        spec, meta = self._spec, self._meta
+        parts = split_by_shard(lo, size, meta.shard)
         pieces = split_for_threads(parts, meta.chunk, io_threads(), range(meta.ndim)) if meta.sharded else parts
 
         def read(part: ShardPart, fd: int = -1) -> bool:
@@ -239,7 +257,7 @@ class Zarr3Array(MagFolder):
 
         if len(pieces) == len(parts):          # one task per file, each opening it
             run_tasks(functools.partial(read, p) for p in parts)
-            return out
+            return
         # Few files, split over the cores: open each once, so that all pieces of a file read
         # the same version of it even while a writer renames a new one over it.
         with contextlib.ExitStack() as stack:
@@ -251,7 +269,6 @@ class Zarr3Array(MagFolder):
                     continue
                 stack.callback(os.close, fds[part.shard])
             run_tasks(functools.partial(read, p, fds[p.shard]) for p in pieces if p.shard in fds)
-        return out
 
     def write(self, offset: Sequence[int], data: np.ndarray) -> None:
         """Store a (c, x, y, z, additional axes...) array at `offset` (x, y, z, additional
@@ -282,9 +299,13 @@ class Zarr3Array(MagFolder):
 
     def _write(self, offset: Sequence[int], data: np.ndarray) -> None:
         self.resize([o + n for o, n in zip(offset, data.shape[1:])])
+        meta = self._meta
+        self._write_view(meta.place(offset, 0), _storage_view(meta, data))
+
+    def _write_view(self, offset: Sequence[int], view: np.ndarray) -> None:
+        """Store `view` (array order) at `offset` (array order, inside the array's shape)."""
         spec, meta = self._spec, self._meta
-        view = _storage_view(meta, data)
-        parts = split_by_shard(meta.place(offset, 0), view.shape, meta.shard)
+        parts = split_by_shard(offset, view.shape, meta.shard)
         # A write into one shard encodes its chunks on several threads first (the shard's own
         # task runs in the caller's thread then); with several shards, each is one task.
         split = len(parts) == 1 and meta.sharded
@@ -306,9 +327,43 @@ class Zarr3Array(MagFolder):
 
         run_tasks(task(p) for p in parts)
 
-    def list_shards(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-        """(offset, shape) along x, y, z and the additional axes of every chunk file on
-        disk, ordered z, y, x (then the additional axes)."""
+    @property
+    def meta(self) -> ArrayMeta:
+        """The checked `zarr.json`."""
+        return self._meta
+
+    def read_all(self) -> np.ndarray:
+        """The whole array in C order, in its own axis order and shaped as `zarr.json`
+        says (any rank; the fill value where nothing is stored)."""
+        meta = self._meta
+        out = np.full(meta.shape, meta.fill_value, meta.dtype)
+        if out.size:
+            self._read_into(out, (0,) * meta.ndim, (0,) * meta.ndim, meta.shape)
+        return out
+
+    def stored_elements(self) -> int:
+        """How many elements of the array lie in chunks stored on disk (the others read as
+        the fill value). Reads the index of every chunk file (each as big as its file)."""
+        meta, total = self._meta, 0
+        per = tuple(s // c for s, c in zip(meta.shard, meta.chunk))
+        for grid in self._grid_indices():
+            if meta.sharded:
+                index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
+                if index is None:
+                    continue
+                present = np.fromiter((e is not None for e in index), bool, len(index)).reshape(per)
+            else:
+                present = np.ones(per, bool)
+            weight = np.ones(per, np.int64)
+            for a in range(meta.ndim):
+                starts = grid[a] * meta.shard[a] + np.arange(per[a], dtype=np.int64) * meta.chunk[a]
+                extent = np.clip(np.minimum(starts + meta.chunk[a], meta.shape[a]) - starts, 0, None)
+                weight = weight * extent.reshape([-1 if b == a else 1 for b in range(meta.ndim)])
+            total += int(weight[present].sum())
+        return total
+
+    def _grid_indices(self) -> set[tuple[int, ...]]:
+        """The grid indices (array order) of the chunk files on disk."""
         meta, found = self._meta, set()
         for root, dirs, files in os.walk(self.path):
             dirs[:] = [d for d in dirs if not d.startswith(".")]       # lock files, temporaries
@@ -317,7 +372,16 @@ class Zarr3Array(MagFolder):
                 key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
                 idx = meta.parse_key(key)
                 if idx is not None:
-                    found.add(meta.pick(idx))
+                    found.add(idx)
+        return found
+
+    def list_shards(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """(offset, shape) along x, y, z and the additional axes of every chunk file on
+        disk, ordered z, y, x (then the additional axes)."""
+        meta = self._meta
+        if meta.plain:
+            raise UnsupportedError(f"{self.path}: a plain array (no x, y, z axes) has no mag shards")
+        found = {meta.pick(idx) for idx in self._grid_indices()}
         side = meta.pick(meta.shard)
         return [(tuple(i * s for i, s in zip(idx, side)), side)
                 for idx in sorted(found, key=lambda i: (i[2], i[1], i[0], *i[3:]))]
@@ -329,3 +393,61 @@ class Zarr3Array(MagFolder):
         self._check_box(offset, offset)
         idx = meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0)
         return _shard.read_index(os.fspath(self._file(idx)), self._spec)
+
+
+# bytes in little-endian order, then zstd level 5 with checksum, inside `sharding_indexed`:
+# the codecs webknossos writes the arrays of attachments with
+ROW_CODECS = ({"name": "bytes", "configuration": {"endian": "little"}},
+              {"name": "zstd", "configuration": {"level": 5, "checksum": True}})
+
+
+def row_chunking(shape: Sequence[int], itemsize: int, target_chunk_bytes: int, target_shard_bytes: int,
+                 ) -> tuple[list[int], list[int]]:
+    """Chunk and shard shapes that split an array along its first axis only, about
+    `target_chunk_bytes` per chunk and `target_shard_bytes` per shard, shards a whole
+    number of chunks, chunks no longer than the array (one row at least): webknossos'
+    rule for the arrays of attachments."""
+    row_bytes = itemsize * math.prod(shape[1:])
+    rows = max(1, shape[0])
+    chunk = max(1, min(rows, target_chunk_bytes // row_bytes))
+    shard = max(chunk, min(rows, target_shard_bytes // row_bytes))
+    shard = -(-shard // chunk) * chunk
+    return [chunk, *shape[1:]], [shard, *shape[1:]]
+
+
+def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, target_shard_bytes: int,
+                      ) -> Zarr3Array:
+    """Create the Zarr v3 array folder `path` (new, its parent existing) holding `data`
+    (1-D or 2-D) as webknossos writes the arrays of attachments: `zarr.json` as
+    tensorstore writes it (no dimension names, fill value 0), `ROW_CODECS` inside
+    ``sharding_indexed``, chunks and shards by `row_chunking`. The array is plain (see
+    `Zarr3Array.open`), of `data`'s rank.
+
+    Raises
+    ------
+    UnsupportedError
+        `data` has a rank other than 1 or 2 or a type Zarr3 cannot store.
+    AttachmentExistsError
+        Something exists at `path` (also a `FileExistsError`).
+    """
+    data = np.asarray(data)
+    dtype = data.dtype.newbyteorder("=")
+    if data.ndim not in (1, 2):
+        raise UnsupportedError(f"{path}: whole-array writes take 1-D or 2-D data, not {data.ndim}-D")
+    if dtype.name not in DTYPES:
+        raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
+    chunk, shard = row_chunking(data.shape, dtype.itemsize, target_chunk_bytes, target_shard_bytes)
+    path = Path(path)
+    file = path / ZARR_JSON
+    doc = plain_array_document(dtype, data.shape, chunk, shard, ROW_CODECS)
+    meta = parse_array_doc(file, doc, ranks=(data.ndim,))
+    _spec(meta)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        raise AttachmentExistsError(f"{path} exists already") from None
+    write_json_atomic(file, dumps_array(doc))
+    array = Zarr3Array(path, meta)
+    if data.size:
+        array._write_view((0,) * data.ndim, np.asarray(data, dtype))
+    return array

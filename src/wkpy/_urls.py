@@ -1,0 +1,83 @@
+"""URLs that a dataset refers to (``s3://``, ``https://``, ``gs://``, ...), never opened by wkpy.
+
+Users hand them over as strings or as ``upath.UPath`` objects (what webknossos takes).
+wkpy does not import ``upath``: a remote path object is recognised by its ``protocol``
+and ``storage_options`` attributes, and turned into the string webknossos 4.3.3 records
+in ``datasource-properties.json``. For S3 that string carries the endpoint's host,
+``s3://<endpoint host>/<bucket>/<key>``, which is how WEBKNOSSOS finds the endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+from wkpy.errors import InvalidRequestError
+
+__all__ = ["UrlPath", "url_of"]
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_LOCAL = ("", "file", "local")
+
+
+def url_of(path: Any) -> str | None:
+    """The URL `path` names, as webknossos records it, or None for a local path.
+
+    Parameters
+    ----------
+    path
+        A `str` (a URL if it starts with a scheme such as ``s3://``), an `os.PathLike`
+        (local, also a local ``UPath``), or a remote ``upath.UPath``.
+
+    Raises
+    ------
+    InvalidRequestError
+        An S3 path without ``endpoint_url`` (webknossos fails there too, with `KeyError`),
+        or an object that is neither a path nor a URL.
+    """
+    if isinstance(path, UrlPath):
+        return str(path)
+    protocol = getattr(path, "protocol", None)
+    if isinstance(protocol, str) and protocol not in _LOCAL and not isinstance(path, (str, os.PathLike)):
+        options = getattr(path, "storage_options", None) or {}
+        if protocol in ("s3", "s3a"):
+            endpoint = options.get("endpoint_url") if isinstance(options, Mapping) else None
+            if not endpoint:
+                raise InvalidRequestError(f"{path}: an S3 path needs endpoint_url= to be recorded "
+                                          "(webknossos writes s3://<endpoint host>/<bucket>/<key>)")
+            return f"s3://{urlparse(str(endpoint)).netloc}/{str(path.path).lstrip('/')}"
+        return str(path.as_posix())
+    if isinstance(path, (str, os.PathLike)):
+        text = os.fspath(path)
+        if isinstance(text, bytes):
+            text = os.fsdecode(text)
+        return text if _SCHEME.match(text) else None
+    raise InvalidRequestError(f"{path!r} is not a path or URL")
+
+
+class UrlPath(str):
+    """Where an attachment (or other reference) lies when that is a URL: the string
+    webknossos records. Equal to the same string and to a ``upath.UPath`` naming the same
+    place (for S3, the same bucket and key at the same endpoint host)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return str.__eq__(self, other)
+        try:
+            url = url_of(other)
+        except InvalidRequestError:
+            return False
+        return url is not None and str.__eq__(self, url)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = str.__hash__
+
+    def __repr__(self) -> str:
+        return f"UrlPath({str.__repr__(self)})"
