@@ -48,7 +48,7 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
     UnsupportedError
         The source has additional axes that the target does not have in the same order.
     """
-    region = box_in_mag(source.bounding_box, source.mag, allow_empty=True)
+    region = box_in_mag(BoundingBox.from_ndbbox(source.bounding_box), source.mag, allow_empty=True)
     if region.is_empty():
         return
     extra = source._array.info.extra_axes
@@ -172,7 +172,7 @@ def copy_layer(
     new = dataset.add_layer(
         new_layer_name or source.name, source.category, dtype_per_channel=source.dtype_per_channel,
         num_channels=source.num_channels, data_format=data_format or source.data_format,
-        bounding_box=source.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None),
+        bounding_box=source._properties.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None),
     )
     dataset._update_layer(new.name, carry_over_metadata(source._properties))
     for mag, view in source.mags.items():

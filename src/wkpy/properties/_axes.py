@@ -11,7 +11,7 @@ without one (``{"x": 1, "y": 2, "z": 3}`` beside ``t`` at 0).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._schema import (
     AXIS_ORDER_WITHOUT_C,
@@ -26,7 +26,11 @@ from ._schema import (
     show,
 )
 
-__all__ = ["AdditionalAxis", "parse_additional_axes", "check_axes", "array_axes", "layer_axis_order"]
+__all__ = ["AdditionalAxis", "parse_additional_axes", "check_axes", "array_axes", "layer_axis_order", "nd_layer_box",
+           "split_nd_box"]
+
+if TYPE_CHECKING:
+    from wkpy.geometry import BoundingBox, NDBoundingBox
 
 CXYZ = ("c", "x", "y", "z")
 MAX_BOUND = 2**62          # the largest extent the arrays address (as for zarr.json shapes)
@@ -130,3 +134,37 @@ def array_axes(axis_order: dict[str, int], additional: list[AdditionalAxis]) -> 
         return None
     where = {**axis_order, **{a.name: a.index for a in additional}}
     return tuple(sorted(where, key=where.__getitem__))
+
+
+def nd_layer_box(box: BoundingBox, num_channels: int, axis_order: dict[str, int],
+                 additional: list[AdditionalAxis]) -> NDBoundingBox:
+    """The box of an n-d layer as webknossos 4.3.3's ``Layer.bounding_box`` gives it: an
+    `NDBoundingBox` over the layer's axes in array order (``c`` only if ``axisOrder``
+    has it, spanning the channels), x, y, z from `box`, the additional axes' bounds."""
+    from wkpy.geometry import NDBoundingBox
+
+    spans = {"c": (0, num_channels), "x": (box.topleft.x, box.size.x), "y": (box.topleft.y, box.size.y),
+             "z": (box.topleft.z, box.size.z)}
+    spans.update({a.name: (a.bounds[0], a.bounds[1] - a.bounds[0]) for a in additional})
+    where = {**axis_order, **{a.name: a.index for a in additional}}
+    axes = tuple(sorted(where, key=where.__getitem__))
+    return NDBoundingBox(tuple(spans[a][0] for a in axes), tuple(spans[a][1] for a in axes), axes,
+                         tuple(where[a] for a in axes))
+
+
+def split_nd_box(box: NDBoundingBox, where: str) -> tuple[BoundingBox, dict[str, int], list[AdditionalAxis]]:
+    """An n-d layer's `box` (any `NDBoundingBox` with x, y, z and other axes) as its
+    properties keep it, as webknossos 4.3.3 writes them: the 3-D ``boundingBox``, the
+    ``axisOrder`` (the indices of c -- if the box has it -- x, y, z) and ``additionalAxes``
+    (the other axes with their bounds and indices).
+
+    Raises `Invalid` naming `where` for a box without x, y or z.
+    """
+    from wkpy.geometry import BoundingBox
+
+    if not {"x", "y", "z"} <= set(box.axes):
+        raise Invalid(where, f"{box} lacks an x, y or z axis")
+    order = {a: int(i) for a, i in zip(box.axes, box.index) if a in CXYZ}
+    additional = [AdditionalAxis(a, (int(t), int(t) + int(s)), int(i))
+                  for a, t, s, i in zip(box.axes, box.topleft, box.size, box.index) if a not in CXYZ]
+    return BoundingBox(box.topleft_xyz, box.size_xyz), order, additional

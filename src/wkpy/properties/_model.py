@@ -12,10 +12,19 @@ from typing import Any
 import numpy as np
 
 from wkpy._paths import check_name
-from wkpy.errors import DataMismatchError, PropertiesError
-from wkpy.geometry import BoundingBox, Mag
+from wkpy.errors import DataMismatchError, InvalidRequestError, PropertiesError
+from wkpy.geometry import BoundingBox, Mag, NDBoundingBox
 
-from ._axes import AdditionalAxis, array_axes, check_axes, layer_axis_order, parse_additional_axes
+from ._axes import (
+    CXYZ,
+    AdditionalAxis,
+    array_axes,
+    check_axes,
+    layer_axis_order,
+    nd_layer_box,
+    parse_additional_axes,
+    split_nd_box,
+)
 from ._dtypes import dtype_and_channels, element_class_for
 from ._attachments import AttachmentsProperties
 from ._transforms import CoordinateTransformation, transformations_from_json, transformations_to_json
@@ -254,6 +263,52 @@ class LayerProperties:
         """The axis names of the layer's arrays in their order, e.g. ``("t", "x", "y", "z")``;
         None for a layer without additional axes (its arrays are (c,) x, y, z)."""
         return array_axes(self.axis_order or {}, self.additional_axes)
+
+    @property
+    def nd_bounding_box(self) -> NDBoundingBox:
+        """The box over all of the layer's axes: for an n-d layer an `NDBoundingBox` as
+        webknossos 4.3.3's ``Layer.bounding_box`` (see `nd_layer_box`), else `bounding_box`."""
+        if not self.additional_axes:
+            return self.bounding_box
+        return nd_layer_box(self.bounding_box, self.num_channels or 1, self.axis_order or {}, self.additional_axes)
+
+    def set_nd_bounding_box(self, box: NDBoundingBox) -> None:
+        """Set `bounding_box` and the bounds of the additional axes from `box` (a
+        `BoundingBox` sets x, y, z only; an `NDBoundingBox` must have the layer's axes).
+
+        Raises
+        ------
+        InvalidRequestError
+            An `NDBoundingBox` over other axes than the layer's.
+        """
+        if isinstance(box, BoundingBox):
+            self.bounding_box = BoundingBox(box.topleft, box.size)
+            return
+        own = self.nd_bounding_box
+        if set(box.axes) - {"c"} != set(own.axes) - {"c"}:
+            raise InvalidRequestError(f"layer {self.name!r}: the box {box} does not have the layer's axes {own.axes}")
+        bounds = {a: (int(t), int(t) + int(s)) for a, t, s in zip(box.axes, box.topleft, box.size)}
+        self.bounding_box = BoundingBox(box.topleft_xyz, box.size_xyz)
+        self.additional_axes = [AdditionalAxis(a.name, bounds[a.name], a.index) for a in self.additional_axes]
+
+    @classmethod
+    def nd_layout(cls, box: NDBoundingBox, name: str) -> tuple[BoundingBox, dict[str, int] | None, list[AdditionalAxis]]:
+        """(`bounding_box`, `axis_order`, `additional_axes`) of a new layer whose box is
+        `box`: a `BoundingBox`, or an `NDBoundingBox` over x, y, z only, makes a 3-D layer.
+
+        Raises
+        ------
+        InvalidRequestError
+            An `NDBoundingBox` without x, y or z.
+        """
+        if isinstance(box, BoundingBox) or set(box.axes) <= set(CXYZ):
+            if not {"x", "y", "z"} <= set(box.axes):
+                raise InvalidRequestError(f"layer {name!r}: the box {box} lacks an x, y or z axis")
+            return BoundingBox(box.topleft_xyz, box.size_xyz), None, []
+        try:
+            return split_nd_box(box, "bounding_box")
+        except Invalid as exc:
+            raise InvalidRequestError(f"layer {name!r}: {exc.where}: {exc.message}") from None
 
     def get_mag(self, mag: Any) -> MagProperties | None:
         """The entry for `mag` (anything `Mag` accepts), or None."""

@@ -25,7 +25,7 @@ from wkpy.errors import (
     OperationError,
     ReadOnlyError,
 )
-from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, MagLike, NormalizedBoundingBox, Vec3Int, Vec3IntLike
 from wkpy.locking import mag_lock_file, new_mag_generation, path_lock
 from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
@@ -141,25 +141,41 @@ class Layer:
 
     @property
     def bounding_box(self) -> BoundingBox:
-        """The layer's box in mag-1 voxels; setting it saves the properties."""
-        return self._properties.bounding_box
+        """The layer's box in mag-1 voxels; setting it saves the properties.
+
+        For an n-d layer (with ``additionalAxes``) an `NDBoundingBox` over the layer's
+        axes in array order, as webknossos 4.3.3 gives it (``c`` spanning the channels if
+        the arrays have a channel axis); setting one also sets the additional axes' bounds.
+        """
+        props = self._properties
+        return props.nd_bounding_box if props.additional_axes else props.bounding_box
 
     @bounding_box.setter
     def bounding_box(self, box: BoundingBox) -> None:
         self._ensure_writable()
-        self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", BoundingBox(box.topleft, box.size)))
+        self._dataset._update_layer(self.name, lambda p: p.set_nd_bounding_box(box))
         self._fit_arrays_to_box()
 
+    @property
+    def normalized_bounding_box(self) -> NormalizedBoundingBox:
+        """`bounding_box` with the channel axis made explicit (as webknossos 4.3.3 keeps
+        it): ``c`` spanning the channels when the layer's arrays have a channel axis."""
+        return self.bounding_box.normalize_axes(self.num_channels)
+
     def _grow_bounding_box(self, box: BoundingBox) -> None:
-        """Extend the box on disk to cover `box`, merging with growth by other writers."""
+        """Extend the box on disk to cover `box` (for n-d layers also an `NDBoundingBox`
+        over the layer's axes), merging with growth by other writers."""
         self._ensure_writable()
-        self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", p.bounding_box.extended_by(box)))
+        if isinstance(box, BoundingBox):
+            self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", p.bounding_box.extended_by(box)))
+        else:
+            self._dataset._update_layer(self.name, lambda p: p.set_nd_bounding_box(p.nd_bounding_box.extended_by(box)))
         self._fit_arrays_to_box()
 
     def _fit_arrays_to_box(self) -> None:
         """Grow the `shape` in each Zarr3 mag's `zarr.json` to cover the layer's box, as
         webknossos does, so that zarr-python and tensorstore read the whole box."""
-        if self.data_format != "zarr3" or self.bounding_box.is_empty():
+        if self.data_format != "zarr3" or self._properties.bounding_box.is_empty():
             return
         for mag, view in self._mags.items():
             if not view.is_foreign:
@@ -168,7 +184,7 @@ class Layer:
     def _array_end(self, mag: Mag) -> tuple[int, ...]:
         """Where the layer ends in `mag`'s arrays: along x, y, z (the box, in the mag's
         voxels), then along the additional axes in array order (their upper bounds)."""
-        end = tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright)
+        end = tuple(box_in_mag(self._properties.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright)
         bounds = {a.name: a.bounds[1] for a in self._properties.additional_axes}
         axes = self._properties.array_axes or ()
         return (*end, *(bounds[a] for a in axes if a in bounds))
@@ -292,7 +308,7 @@ class Layer:
         with path_lock(lock):
             try:
                 array = create_array(new, info)
-                if self.data_format == "zarr3" and not self.bounding_box.is_empty():
+                if self.data_format == "zarr3" and not self._properties.bounding_box.is_empty():
                     # as webknossos does: a mag added to a layer with data starts at the layer's extent
                     array.resize(self._array_end(mag))  # type: ignore[attr-defined]
                 new_mag_generation(lock)
@@ -400,7 +416,8 @@ class Layer:
 
         self._dataset._update_layer(self.name, add)
         if extend_layer_bounding_box:
-            in_foreign = box_in_mag(foreign.layer.bounding_box.align_with_mag(foreign.mag, ceil=True), foreign.mag,
+            in_foreign = box_in_mag(foreign.layer._properties.bounding_box.align_with_mag(foreign.mag, ceil=True),
+                                    foreign.mag,
                                     allow_empty=True)
             self._grow_bounding_box(in_foreign.from_mag_to_mag1(mag))
         return self._mags[mag]
@@ -529,9 +546,9 @@ class Layer:
         from wkpy.dataset.layer._downsampling_utils import SamplingModes, default_coarsest_mag, mags_to_downsample
 
         start = Mag(from_mag) if from_mag is not None else self.get_finest_mag().mag
-        top = Mag(coarsest_mag) if coarsest_mag is not None else default_coarsest_mag(self.bounding_box.size)
+        top = Mag(coarsest_mag) if coarsest_mag is not None else default_coarsest_mag(self._properties.bounding_box.size)
         mode = SamplingModes.parse(sampling_mode)
-        if self.bounding_box.size.z == 1:
+        if self._properties.bounding_box.size.z == 1:
             mode = SamplingModes.CONSTANT_Z
         voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
         if mode == SamplingModes.CONSTANT_Z:
@@ -577,10 +594,10 @@ class Layer:
         target = self._target_mag(target_mag, source, compress, chunk_shape, shard_shape, allow_overwrite)
         if only_setup_mag:
             return target
-        valid = box_in_mag(self.bounding_box.align_with_mag(source.mag, ceil=True), source.mag, allow_empty=True)
+        valid = box_in_mag(self._properties.bounding_box.align_with_mag(source.mag, ceil=True), source.mag, allow_empty=True)
         shard = Vec3Int(target.info.shard_shape)
         tile = tile_shape(factors, shard)  # type: ignore[arg-type]
-        run_per_shard(downsample_job, source, target, self.bounding_box, executor,
+        run_per_shard(downsample_job, source, target, self._properties.bounding_box, executor,
                       lambda box: (source._array, target._array, box, factors, mode,
                                    (tuple(valid.topleft), tuple(valid.size)), tile),
                       f"downsampling {self.name} to {target_mag.to_layer_name()}", job_shape(shard))
@@ -639,7 +656,7 @@ class Layer:
             source = self.get_mag(prev)
             factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
             target = self._target_mag(mag, source, compress, None, None, False)
-            run_per_shard(upsample_job, source, target, self.bounding_box, executor,
+            run_per_shard(upsample_job, source, target, self._properties.bounding_box, executor,
                           lambda box: (source._array, target._array, box, factors),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
 
@@ -671,7 +688,7 @@ class SegmentationLayer(Layer):
         from wkpy.executor import map_on_executor
 
         view = self.get_finest_mag()
-        box = view.bounding_box
+        box = BoundingBox.from_ndbbox(view.bounding_box)      # x, y, z (n-d layers: all positions of the other axes)
         # walk the shards on disk (never the box the JSON claims), in pieces of at most 256³
         piece = Vec3Int.full(256) * view.mag.to_vec3_int()
         views = [chunk for shard in view.get_bounding_boxes_on_disk()

@@ -30,6 +30,7 @@ class MagView(View):
         self._foreign: bool | None = None
         self._deleted = False
         super().__init__(array, None, mag, read_only)  # type: ignore[arg-type]
+        self._nd = bool(layer._properties.additional_axes)
 
     @property  # type: ignore[override]
     def _array(self) -> Array:
@@ -84,7 +85,8 @@ class MagView(View):
 
     @property
     def bounding_box(self) -> BoundingBox:
-        """The layer's bounding box, rounded outward to this mag (mag-1 coordinates)."""
+        """The layer's bounding box, rounded outward to this mag (mag-1 coordinates); an
+        `NDBoundingBox` over the layer's axes for n-d layers (see `Layer.bounding_box`)."""
         return self._layer.bounding_box.align_with_mag(self._mag, ceil=True)
 
     @property
