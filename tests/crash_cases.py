@@ -69,6 +69,9 @@ def make_dataset(path: Path, layers: dict[str, int], *, data_format: str = "wkw"
     return ds
 
 
+ZARR2_METADATA = (".zarray", ".zgroup", ".zattrs")
+
+
 def leftovers(path: Path) -> list[str]:
     """Entries under `path` that webknossos would not write and that could get in the way:
     hidden folders (work folders, trash), ``*.journal``. Stray ``*.tmp`` files of a killed
@@ -80,6 +83,8 @@ def leftovers(path: Path) -> list[str]:
             continue
         if p.suffix == ".tmp" and p.is_file():
             continue  # a stray temp file of a killed writer is never read as data
+        if p.name in ZARR2_METADATA and p.is_file():
+            continue  # .zarray, .zgroup, .zattrs: files webknossos writes
         if any(part.startswith(".") for part in rel.parts) or p.suffix == ".journal":
             out.append(str(rel))
     return out
@@ -120,7 +125,8 @@ class Case:
 # compress ----------------------------------------------------------------------------
 def _compress_case(data_format: str) -> Case:
     def build(p: Path) -> None:
-        make_dataset(p, {"color": 1}, data_format=data_format, compress=False)
+        make_dataset(p, {"color": 1}, data_format=data_format, compress=False,
+                     shard=CHUNK if data_format == "zarr" else SHARD)   # Zarr v2 has no shards
 
     def operate(p: Path) -> None:
         wk.Dataset.open(p).get_layer("color").get_mag(1).compress()
@@ -280,8 +286,9 @@ def _write_loop(p: Path, start: int) -> None:
 def _write_case(data_format: str, compress: bool) -> Case:
     def build(p: Path) -> None:
         ds = wk.Dataset(p, voxel_size=(1, 1, 1))
+        # Zarr v2 has no shards: its chunks are the shards, so that each box lies in one file
         ds.add_layer("color", "color", dtype_per_channel="uint8", data_format=data_format).add_mag(
-            1, chunk_shape=CHUNK, shard_shape=SHARD, compress=compress).write(
+            1, chunk_shape=SHARD if data_format == "zarr" else CHUNK, shard_shape=SHARD, compress=compress).write(
             np.full((SIDE,) * 3, OLD, np.uint8), absolute_offset=(0, 0, 0))
 
     def operate(p: Path) -> None:
@@ -363,7 +370,8 @@ def _agglomerate_case() -> Case:
 
 CASES: dict[str, Case] = {c.name: c for c in [
     _compress_case("wkw"), _compress_case("zarr3"), _delete_layer_case(), _delete_mag_case(),
-    _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True), _agglomerate_case(),
+    _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True),
+    _write_case("zarr", True), _agglomerate_case(),
 ]}
 
 

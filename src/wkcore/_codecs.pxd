@@ -36,6 +36,7 @@ cdef enum:
     CODEC_ZSTD = 1      # level, checksum
     CODEC_BLOSC = 2     # cname, level (clevel), shuffle, typesize, blocksize
     CODEC_GZIP = 3      # level
+    CODEC_ZLIB = 4      # level (a deflate stream with the zlib wrapper, RFC 1950)
 
 cdef enum:              # C-Blosc compressor codes (the `cname` field)
     BLOSC_BLOSCLZ = 0

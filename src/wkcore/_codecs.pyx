@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False
-"""LZ4, LZ4HC, zstd, Blosc, gzip and CRC-32C over buffers.
+"""LZ4, LZ4HC, zstd, Blosc, gzip, zlib and CRC-32C over buffers.
 
 This is the one module that links C-Blosc2 (whose static archive also carries LZ4, zstd
 and zlib-ng); the other kernels cimport the `cdef` functions declared in `_codecs.pxd`.
@@ -212,7 +212,7 @@ cdef int zstd_decompress_exact(ZSTD_DCtx* ctx, const uint8_t* src, size_t n, uin
 cdef uint32_t crc32c(const uint8_t* p, size_t n) noexcept nogil:
     return wk_crc32c(0, p, n)
 
-# ---- deflate (gzip, and zlib inside Blosc) ----------------------------------------------
+# ---- deflate (gzip, zlib, and zlib inside Blosc) ----------------------------------------------
 
 cdef Py_ssize_t deflate_into(wk_codec* c, int wbits, int level, const uint8_t* src, size_t n,
                              uint8_t* dst, size_t cap) noexcept nogil:
@@ -505,6 +505,8 @@ cdef Py_ssize_t codec_encode(wk_codec* c, const uint8_t* src, size_t n, uint8_t*
         return blosc_encode(c, src, n, dst, cap)
     if c.kind == CODEC_GZIP:
         return deflate_into(c, GZIP_WBITS, c.level, src, n, dst, cap)
+    if c.kind == CODEC_ZLIB:
+        return deflate_into(c, ZLIB_WBITS, c.level, src, n, dst, cap)
     return -1
 
 cdef int codec_decode(wk_codec* c, const uint8_t* src, size_t n, uint8_t* dst, size_t expected) noexcept nogil:
@@ -517,7 +519,7 @@ cdef int codec_decode(wk_codec* c, const uint8_t* src, size_t n, uint8_t* dst, s
         return DECODE_OK if zstd_decompress_exact(<ZSTD_DCtx*>c.zd, src, n, dst, expected) == 0 else DECODE_CORRUPT
     if c.kind == CODEC_BLOSC:
         return blosc_decode(c, src, n, dst, expected)
-    if c.kind == CODEC_GZIP:
+    if c.kind == CODEC_GZIP or c.kind == CODEC_ZLIB:
         return inflate_exact(c, src, n, dst, expected)
     return DECODE_CORRUPT
 
@@ -703,6 +705,16 @@ def gzip_compress_member(data, int level=5) -> bytes:
     if not 0 <= level <= 9:
         raise ValueError(f"gzip level {level} is not in 0..9")
     codec_init(&c, CODEC_GZIP)
+    c.level = level
+    return _encode(&c, data)
+
+
+def zlib_compress_stream(data, int level=1) -> bytes:
+    """Compress `data` into one zlib stream (RFC 1950), as zarr's `zlib` codec stores it."""
+    cdef wk_codec c
+    if not 0 <= level <= 9:
+        raise ValueError(f"zlib level {level} is not in 0..9")
+    codec_init(&c, CODEC_ZLIB)
     c.level = level
     return _encode(&c, data)
 

@@ -8,7 +8,7 @@ chunk that is absent, optionally followed by the index's CRC-32C; the index sits
 end of the file (default) or at its start. An unsharded chunk file is one encoded chunk.
 Encoding one chunk: a permutation of its axes (`transpose`; the decoded chunk's byte
 strides), the `bytes` codec (element byte order), then bytes-to-bytes steps in order (at
-most three of zstd, blosc, gzip, crc32c). See FORMATS.md, section 3.
+most three of zstd, blosc, gzip, zlib, crc32c). See FORMATS.md, section 3.
 
 Box reads decode only the inner chunks the box touches. Box writes re-encode only touched
 chunks, copy the others' encoded bytes as they are, drop chunks that are entirely the fill
@@ -37,7 +37,7 @@ from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
                            load_le64, store_le64, load_le32, store_le32, read_exact, write_all, create_new,
                            publish_new)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
-                             crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, DECODE_OK, DECODE_NOMEM,
+                             crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
 from wkcore._copy cimport copy_nd, MAX_AXES
 from wkcore._raise import raise_for
@@ -263,6 +263,8 @@ cdef const char* step_name(int kind) noexcept nogil:
         return "blosc"
     if kind == CODEC_GZIP:
         return "gzip"
+    if kind == CODEC_ZLIB:
+        return "zlib"
     return "crc32c"
 
 cdef int decode_chunk(work* W, const zspec* S, uint8_t* src, uint64_t n, uint64_t m, uint8_t** out,
@@ -770,7 +772,7 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
 
 MAX_NDIM = MAX_AXES    # axes a ShardSpec (and every box and buffer used with it) may have
 
-_STEP_KINDS = {"crc32c": STEP_CRC, "zstd": CODEC_ZSTD, "blosc": CODEC_BLOSC, "gzip": CODEC_GZIP}
+_STEP_KINDS = {"crc32c": STEP_CRC, "zstd": CODEC_ZSTD, "blosc": CODEC_BLOSC, "gzip": CODEC_GZIP, "zlib": CODEC_ZLIB}
 _BLOSC_CNAMES = {"blosclz": BLOSC_BLOSCLZ, "lz4": BLOSC_LZ4, "lz4hc": BLOSC_LZ4HC, "zlib": BLOSC_ZLIB, "zstd": BLOSC_ZSTD}
 
 
@@ -786,7 +788,8 @@ cdef class ShardSpec:
     order : the `transpose` codec's permutation of the axes; (0, 1, ..., n-1) is C order.
     big_endian : the `bytes` codec's byte order.
     steps : bytes-to-bytes codecs in encoding order: ``("crc32c",)``, ``("zstd", level,
-        checksum)``, ``("gzip", level)``, ``("blosc", cname, clevel, shuffle, typesize,
+        checksum)``, ``("gzip", level)``, ``("zlib", level)`` (Zarr v2's
+        zlib compressor), ``("blosc", cname, clevel, shuffle, typesize,
         blocksize)`` with shuffle 0/1/2 (none/byte/bit).
     sharded : whether files carry an index of inner chunks.
     index_at_start, index_big_endian, index_crc : the index's location and codecs.
@@ -894,10 +897,10 @@ cdef int _configure(wk_codec* c, tuple st) except -1:
         if not -131072 <= level <= 22:
             raise ValueError(f"zstd level {level} is out of range")
         c.level, c.checksum = level, bool(checksum)
-    elif st[0] == "gzip":
+    elif st[0] in ("gzip", "zlib"):
         _, level = st
         if not 0 <= level <= 9:
-            raise ValueError(f"gzip level {level} is not in 0..9")
+            raise ValueError(f"{st[0]} level {level} is not in 0..9")
         c.level = level
     else:
         _, cname, clevel, shuffle, typesize, blocksize = st

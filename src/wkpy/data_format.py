@@ -22,7 +22,7 @@ class DataFormat(str, Enum):
     """Storage format of a layer, as named in ``dataFormat``.
 
     A `str` enum: ``DataFormat.WKW == "wkw"``, and either spelling is accepted wherever
-    wkpy takes a format. wkpy reads and writes ``wkw`` and ``zarr3``.
+    wkpy takes a format. wkpy reads and writes ``wkw``, ``zarr`` (Zarr v2) and ``zarr3``.
     """
 
     WKW = "wkw"
@@ -55,11 +55,11 @@ def writable_data_format(value: object) -> DataFormat:
     InvalidRequestError
         Not a data format at all (a `ValueError`, as in webknossos).
     UnsupportedError
-        A format webknossos knows that wkpy does not write (zarr v2, n5, ...).
+        A format webknossos knows that wkpy does not write (n5, neuroglancerPrecomputed).
     """
     fmt = _parse(value)
-    if fmt not in (DataFormat.WKW, DataFormat.Zarr3):
-        raise UnsupportedError(f"wkpy writes the data formats 'wkw' and 'zarr3', not {fmt.value!r}")
+    if fmt not in (DataFormat.WKW, DataFormat.Zarr, DataFormat.Zarr3):
+        raise UnsupportedError(f"wkpy writes the data formats 'wkw', 'zarr' and 'zarr3', not {fmt.value!r}")
     return fmt
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -54,15 +55,29 @@ def default_executor() -> Executor:
     return ThreadPoolExecutor(io_threads(), thread_name_prefix="wkpy")
 
 
+_BATCHES_PER_THREAD = 4
+
+
+def _run_all(tasks: list[Callable[[], T]]) -> list[T]:
+    return [t() for t in tasks]
+
+
 def run_tasks(tasks: Iterable[Callable[[], T]]) -> list[T]:
     """Run per-shard kernel calls on the internal pool and return their results in order.
 
     A single task, or a call made from inside the pool, runs inline (so nested calls
-    cannot deadlock). The first failure cancels what has not started and is re-raised.
+    cannot deadlock). Many small tasks (the chunk files of an unsharded array) are run
+    in a few batches per thread, so that handing them to the pool does not cost more than
+    running them. The first failure cancels what has not started and is re-raised.
     """
     tasks = list(tasks)
     if len(tasks) <= 1 or getattr(_io_local, "inside", False):
         return [t() for t in tasks]
+    most = _BATCHES_PER_THREAD * io_threads()
+    if len(tasks) > most:
+        size = -(-len(tasks) // most)
+        batches = [functools.partial(_run_all, tasks[i:i + size]) for i in range(0, len(tasks), size)]
+        return [result for batch in run_tasks(batches) for result in batch]
     futures: list[Future[Any]] = [_pool().submit(t) for t in tasks]
     done, pending = wait(futures, return_when=FIRST_EXCEPTION)
     for f in pending:

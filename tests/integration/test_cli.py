@@ -114,6 +114,19 @@ def test_convert_tiff_stack_equals_the_stack(tmp_path, stack, data_format):
     np.testing.assert_array_equal(mag.read(), xyz(data))
 
 
+def test_convert_to_zarr2_has_one_chunk_per_shard(tmp_path, stack):
+    path, data = stack
+    cli("convert", path, tmp_path / "ds", "--voxel-size", "1,1,1", "--data-format", "zarr", "--chunk-shape", "16",
+        "--batch-size", "16", "-q")
+    mag = wk.Dataset.open(tmp_path / "ds").get_layer("color").get_mag(1)
+    assert mag.data_format == "zarr" and mag.info.chunk_shape == mag.info.shard_shape == (16, 16, 16)
+    np.testing.assert_array_equal(mag.read(), xyz(data))
+    assert (tmp_path / "ds" / "color" / "1" / ".zarray").is_file()
+    proc = cli("convert", path, tmp_path / "bad", "--voxel-size", "1,1,1", "--data-format", "zarr",
+               "--chunk-shape", "16", "--shard-shape", "64", code=2)
+    assert "no shards" in one_error_line(proc)
+
+
 def test_convert_png_folder_rgb_in_natural_order_and_downsample(tmp_path):
     rng = np.random.default_rng(2)
     images = rng.integers(0, 256, (12, 30, 40, 3), dtype=np.uint8)  # z, y, x, rgb

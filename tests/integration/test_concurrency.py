@@ -14,7 +14,7 @@ import pytest
 import wkpy as wk
 
 SIDE = 96
-FORMATS = [("wkw", True), ("wkw", False), ("zarr3", True)]
+FORMATS = [("wkw", True), ("wkw", False), ("zarr3", True), ("zarr", True)]
 
 
 def value_at(offset, shape):
@@ -47,7 +47,7 @@ def _writer_process(path, proc, threads):
 @pytest.mark.parametrize("fmt,compress", FORMATS)
 def test_processes_and_threads_writing_one_layer_lose_nothing(tmp_path, fmt, compress):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    ds.add_layer("c", "color", data_format=fmt).add_mag(1, chunk_shape=8, shard_shape=32, compress=compress)
+    ds.add_layer("c", "color", data_format=fmt).add_mag(1, chunk_shape=32 if fmt == "zarr" else 8, shard_shape=32, compress=compress)
     procs, threads = 3, 2
     ctx = mp.get_context("spawn")
     workers = [ctx.Process(target=_writer_process, args=(tmp_path / "ds", p, threads)) for p in range(procs)]
@@ -85,7 +85,7 @@ def _crash_writer(path, start):
 @pytest.mark.parametrize("fmt,compress", FORMATS)
 def test_sigkill_at_random_points_leaves_old_or_new_shards(tmp_path, fmt, compress):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    ds.add_layer("c", "color", data_format=fmt).add_mag(1, chunk_shape=8, shard_shape=32, compress=compress)
+    ds.add_layer("c", "color", data_format=fmt).add_mag(1, chunk_shape=32 if fmt == "zarr" else 8, shard_shape=32, compress=compress)
     ctx = mp.get_context("fork")
     rng = random.Random(7)
     start = 0
@@ -112,7 +112,7 @@ def test_sigkill_at_random_points_leaves_old_or_new_shards(tmp_path, fmt, compre
 @pytest.mark.parametrize("fmt,compress", FORMATS)
 def test_readers_during_writes_see_old_or_new(tmp_path, fmt, compress):
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
-    mag = ds.add_layer("c", "color", data_format=fmt).add_mag(1, chunk_shape=8, shard_shape=32, compress=compress)
+    mag = ds.add_layer("c", "color", data_format=fmt).add_mag(1, chunk_shape=32 if fmt == "zarr" else 8, shard_shape=32, compress=compress)
     mag.write(np.full((32, 32, 32), 1, np.uint8), absolute_offset=(0, 0, 0))
     stop = threading.Event()
     first_reads = threading.Barrier(3)  # both readers have read once before the first write

@@ -22,7 +22,8 @@ from conftest import tree_state
 from wkpy.errors import InvalidRequestError, PropertiesError, WkError
 
 SIDE = 64
-FORMATS = {"wkw-raw": ("wkw", False), "wkw-lz4": ("wkw", True), "zarr3": ("zarr3", True)}
+FORMATS = {"wkw-raw": ("wkw", False), "wkw-lz4": ("wkw", True), "zarr3": ("zarr3", True), "zarr": ("zarr", True),
+           "zarr-raw": ("zarr", False)}
 
 
 def data(seed: int = 1) -> np.ndarray:
@@ -181,9 +182,12 @@ def test_other_ways_of_naming_a_layer_refuse_hostile_names(tmp_path, name, how):
 
 # ---- planted symlinks ----------------------------------------------------------------------------
 def _first_shard_folder(mag: Path) -> str:
-    shards = sorted(p for p in mag.rglob("*") if p.is_file() and p.name not in ("header.wkw", "zarr.json")
-                    and ".wkpy-locks" not in p.parts)
-    return shards[0].relative_to(mag).parts[0]
+    return _first_shard_file(mag).relative_to(mag).parts[0]
+
+
+def _first_shard_file(mag: Path) -> Path:
+    return sorted(p for p in mag.rglob("*") if p.is_file() and p.name not in ("header.wkw", "zarr.json", ".zarray")
+                  and ".wkpy-locks" not in p.parts)[0]
 
 
 def _move_and_link(src: Path, dst: Path) -> None:
@@ -199,6 +203,8 @@ def plant(sandbox: Sandbox, case: str) -> None:
         _move_and_link(mag / name, out / name)
     elif case == "shard_file":  # color/1/z0/y0/x0.wkw -> outside/x0.wkw
         _move_and_link(mag / "z0" / "y0" / "x0.wkw", out / "x0.wkw")
+    elif case == "chunk_file":  # Zarr: color/1/0/0/0/0 -> outside/0
+        _move_and_link(_first_shard_file(mag), out / "0")
     elif case == "journal_dangling":  # the undo journal's name -> a file that does not exist yet
         os.symlink(out / "created-by-wkpy", mag / "z0" / "y0" / "x0.wkw.journal")
     elif case == "journal_existing":  # the undo journal's name -> a victim file
@@ -274,3 +280,10 @@ def test_planted_symlink_in_a_raw_wkw_dataset(tmp_path, case, op):
 @pytest.mark.parametrize("case", ["layer_folder", "mag_folder"])
 def test_planted_symlink_in_a_zarr3_dataset(tmp_path, case, op):
     _attack(tmp_path, "zarr3", case, op)
+
+
+@pytest.mark.parametrize("op", ["write", "read_then_write", "compress", "delete_mag", "downsample"])
+@pytest.mark.parametrize("case", ["chunk_file", "layer_folder", "mag_folder"])
+@pytest.mark.parametrize("fmt", ["zarr", "zarr-raw"])
+def test_planted_symlink_in_a_zarr2_dataset(tmp_path, fmt, case, op):
+    _attack(tmp_path, fmt, case, op)

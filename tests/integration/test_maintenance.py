@@ -22,7 +22,8 @@ POSITIONS = [(x, y, z) for x in range(0, 128, 16) for y in range(0, 128, 32) for
 def _dataset(tmp_path: Path, data_format: str) -> wk.MagView:
     ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
     layer = ds.add_layer("color", "color", dtype_per_channel="uint8", data_format=data_format)
-    mag = layer.add_mag(1, chunk_shape=32, shard_shape=SIDE, compress=False)
+    shard = 32 if data_format == "zarr" else SIDE          # Zarr v2 has no shards
+    mag = layer.add_mag(1, chunk_shape=32, shard_shape=shard, compress=False)
     mag.write(np.full((128, 128, 128), 1, np.uint8), absolute_offset=(0, 0, 0))
     return mag
 
@@ -38,7 +39,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("data_format", ["wkw", "zarr3"])
+@pytest.mark.parametrize("data_format", ["wkw", "zarr3", "zarr"])
 def test_compress_while_another_process_writes_loses_no_completed_write(tmp_path, data_format):
     mag = _dataset(tmp_path, data_format)
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "ds"),
@@ -54,7 +55,7 @@ def test_compress_while_another_process_writes_loses_no_completed_write(tmp_path
     for i, (x, y, z) in enumerate(POSITIONS):
         assert (data[x:x + 16, y:y + 32, z:z + 32] == 2 + i % 200).all(), (i, (x, y, z))
     names = sorted(p.name for p in (tmp_path / "ds" / "color").iterdir())
-    assert names == (["1"] if data_format == "wkw" else ["1", "zarr.json"])
+    assert names == {"wkw": ["1"], "zarr3": ["1", "zarr.json"], "zarr": [".zattrs", ".zgroup", "1"]}[data_format]
 
 
 def test_a_write_after_the_mag_was_deleted_elsewhere_fails_instead_of_recreating_it(tmp_path):
@@ -67,13 +68,14 @@ def test_a_write_after_the_mag_was_deleted_elsewhere_fails_instead_of_recreating
     assert not (tmp_path / "ds" / "color" / "1").exists()
 
 
-@pytest.mark.parametrize("data_format", ["wkw", "zarr3"])
+@pytest.mark.parametrize("data_format", ["wkw", "zarr3", "zarr"])
 def test_written_datasets_hold_no_lock_files(tmp_path, data_format):
     mag = _dataset(tmp_path, data_format)
     mag.read(absolute_offset=(0, 0, 0), size=(64, 64, 64))
     mag.compress()
-    hidden = [p for p in (tmp_path / "ds").rglob(".*")]
-    assert hidden == []
+    hidden = [p.relative_to(tmp_path / "ds").as_posix() for p in (tmp_path / "ds").rglob(".*")]
+    assert sorted(hidden) == ([".zgroup", "color/.zattrs", "color/.zgroup", "color/1/.zarray"]
+                              if data_format == "zarr" else [])   # the Zarr v2 metadata webknossos writes
 
 
 def _tree(root: Path) -> dict[str, tuple[int, int]]:
@@ -205,11 +207,11 @@ def test_a_mag_referenced_by_absolute_path_is_read_but_never_written_or_deleted(
     assert (view.read(absolute_offset=(0, 0, 0), size=(128, 128, 128)) == 1).all()
 
 
-@pytest.mark.parametrize("data_format", ["wkw", "zarr3"])
+@pytest.mark.parametrize("data_format", ["wkw", "zarr3", "zarr"])
 def test_views_of_a_deleted_mag_or_layer_refuse_reads_and_writes(tmp_path, data_format):
     mag = _dataset(tmp_path, data_format)
     layer = mag.layer
-    layer.add_mag(2, chunk_shape=32, shard_shape=SIDE)
+    layer.add_mag(2, chunk_shape=32, shard_shape=32 if data_format == "zarr" else SIDE)
     mag2 = layer.get_mag(2)
     layer.delete_mag(2)
     with pytest.raises(errors.OperationError, match="was deleted"):
@@ -217,8 +219,8 @@ def test_views_of_a_deleted_mag_or_layer_refuse_reads_and_writes(tmp_path, data_
     layer.dataset.delete_layer("color")
     with pytest.raises(errors.OperationError, match="was deleted"):
         mag.read(absolute_offset=(0, 0, 0), size=(8, 8, 8))
-    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == ["datasource-properties.json"] + \
-        (["zarr.json"] if data_format == "zarr3" else [])
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == sorted(["datasource-properties.json"] + \
+        {"wkw": [], "zarr3": ["zarr.json"], "zarr": [".zgroup"]}[data_format])
 
 
 def test_compressing_an_already_compressed_linked_mag_does_nothing(tmp_path):

@@ -185,6 +185,7 @@ def test_codecs_release_the_gil(volume):
     packed = _codecs.gzip_compress_member(data, 1)
     assert releases_gil(lambda: _codecs.gzip_compress_member(data, 1))
     assert releases_gil(lambda: _codecs.gzip_decompress_member(packed, len(data)))
+    assert releases_gil(lambda: _codecs.zlib_compress_stream(data, 1))
     assert releases_gil(lambda: _codecs.zstd_compress_frame(data, 3))
     assert releases_gil(lambda: _codecs.lz4_compress_block(volume.tobytes()))  # fast: all 16 MiB
     assert releases_gil(lambda: _codecs.blosc_compress_chunk(data, "zstd", 3, 1, 1))

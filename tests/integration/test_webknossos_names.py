@@ -327,8 +327,9 @@ def test_data_format_enum_is_accepted_by_copies(tmp_path):
     with pytest.raises(ValueError):
         ours.copy_dataset(tmp_path / "never", data_format="bogus")
     assert not (tmp_path / "never").exists()
+    assert ours.add_layer("zarr2", "color", data_format=wk.DataFormat.Zarr).data_format == "zarr"
     with pytest.raises(wk.UnsupportedError):
-        ours.add_layer("zarr2", "color", data_format=wk.DataFormat.Zarr)
+        ours.add_layer("n5", "color", data_format=wk.DataFormat.N5)
 
 
 def test_default_format_is_wkw_and_switchable(tmp_path, monkeypatch):

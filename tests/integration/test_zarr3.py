@@ -16,7 +16,7 @@ from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ShardingCodec, Transp
 
 from wkpy.errors import CorruptFileError, DataMismatchError, PropertiesError, UnsupportedError
 from wkpy.storage import ArrayInfo, Zarr3Array, Zarr3Config, create_array, open_array
-from wkpy.storage.zarr3 import write_dataset_group, write_layer_group, write_zarr3_groups
+from wkpy.storage._zarr_groups import write_dataset_group, write_layer_group, write_zarr_groups
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -82,7 +82,7 @@ def test_group_metadata_is_byte_identical_to_webknossos(tmp_path):
     for name in ("color", "wkw_layer", "real"):
         (tmp_path / name).mkdir()
     (tmp_path / "linked").symlink_to(tmp_path / "real")
-    write_zarr3_groups(tmp_path, voxel, [(tmp_path / "color", "zarr3", mags), (tmp_path / "wkw_layer", "wkw", mags),
+    write_zarr_groups(tmp_path, voxel, [(tmp_path / "color", "zarr3", mags), (tmp_path / "wkw_layer", "wkw", mags),
                                          (tmp_path / "linked", "zarr3", mags)])
     assert (tmp_path / "zarr.json").read_bytes() == (root / "zarr.json").read_bytes()
     assert (tmp_path / "color" / "zarr.json").read_bytes() == (root / "color" / "zarr.json").read_bytes()

@@ -92,6 +92,21 @@ def test_gzip_members_match_python_gzip_and_zlib():
     assert _codecs.gzip_decompress_member(zlib.compress(data), len(data)) == data
 
 
+@pytest.mark.parametrize("level", [0, 1, 5, 9])
+def test_zlib_streams_match_python_zlib_and_numcodecs(level):
+    data = np.arange(30000, dtype=np.uint16).tobytes()
+    stream = _codecs.zlib_compress_stream(data, level)
+    assert stream[0] == 0x78  # the zlib wrapper (RFC 1950), not gzip
+    assert zlib.decompress(stream) == data
+    assert bytes(numcodecs.Zlib(level).decode(stream)) == data
+    assert _codecs.gzip_decompress_member(numcodecs.Zlib(level).encode(data), len(data)) == data
+    spec = _shard.ShardSpec(2, (1, 30000, 1, 1), (1, 30000, 1, 1), (0, 1, 2, 3), False, [("zlib", level)], False)
+    assert zlib.decompress(_shard.encode_chunk_bytes(spec, data)) == data
+    assert _shard.decode_chunk_bytes(spec, stream) == data
+    with pytest.raises(ValueError, match="zlib level"):
+        _codecs.zlib_compress_stream(data, 10)
+
+
 @pytest.mark.parametrize("decode", [_codecs.blosc_decompress_chunk, _codecs.gzip_decompress_member])
 def test_wrong_sizes_and_flipped_bytes_are_corrupt(decode):
     data = np.arange(30000, dtype=np.uint16).tobytes()

@@ -173,6 +173,7 @@ def pick_mag(layer: Layer, mag: Mag | None) -> MagView:
 
 class DataFormat(str, Enum):
     wkw = "wkw"
+    zarr = "zarr"
     zarr3 = "zarr3"
 
 

@@ -99,8 +99,9 @@ def convert(
     data_format: Annotated[DataFormat, typer.Option("--data-format", help="Storage format.")] = DataFormat.wkw,
     chunk_shape: Annotated[Vec3Int, typer.Option("--chunk-shape", parser=parse_vec3, metavar="N|X,Y,Z",
                                                  help="Chunk shape, e.g. 32 or 32,32,32.")] = Vec3Int(32, 32, 32),
-    shard_shape: Annotated[Vec3Int, typer.Option("--shard-shape", parser=parse_vec3, metavar="N|X,Y,Z",
-                                                 help="Shard shape, e.g. 1024.")] = Vec3Int(1024, 1024, 1024),
+    shard_shape: Annotated[Optional[Vec3Int], typer.Option(
+        "--shard-shape", parser=parse_vec3, metavar="N|X,Y,Z", show_default=False,
+        help="Shard shape, e.g. 1024 (default: 1024; for zarr, which has no shards, the chunk shape).")] = None,
     compress: Annotated[bool, typer.Option("--compress/--no-compress", help="Compress the data.")] = True,
     downsample: Annotated[bool, typer.Option("--downsample/--no-downsample",
                                              help="Also make the coarser mags.")] = False,
@@ -120,7 +121,10 @@ def convert(
     Each task reads up to --batch-size slices and writes them as one slab.
     """
     try:
-        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None)
+        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, data_format.value)
+        if data_format == DataFormat.zarr and shard != chunk:
+            raise DataMismatchError(f"Zarr (version 2) has no shards: --shard-shape {tuple(shard)} must equal "
+                                    f"--chunk-shape {tuple(chunk)} (or use --data-format zarr3)")
     except DataMismatchError as error:
         raise usage_error(str(error), "--chunk-shape/--shard-shape") from None
     stack = open_stack(source)

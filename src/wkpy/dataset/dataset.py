@@ -41,7 +41,8 @@ from wkpy.properties._view_configuration import (
     dataset_view_from_json,
     view_json_for_setting,
 )
-from wkpy.storage.zarr3 import write_zarr3_groups
+from wkpy.storage import METADATA_FILES
+from wkpy.storage._zarr_groups import write_zarr_groups
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
 __all__ = ["Dataset", "COLOR_CATEGORY", "SEGMENTATION_CATEGORY", "LayerCategoryType", "DataFormat",
@@ -223,8 +224,8 @@ class Dataset:
         self._write_zarr_groups()
 
     def _write_zarr_groups(self) -> None:
-        """The Zarr group files webknossos keeps beside the properties of Zarr3 datasets."""
-        write_zarr3_groups(self.path, self.voxel_size, [
+        """The Zarr group files webknossos keeps beside the properties of Zarr (v2 and v3) datasets."""
+        write_zarr_groups(self.path, self.voxel_size, [
             (self.path / p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list())) for m in
                                                  sorted(p.mags, key=lambda m: m.mag)])
             for p in self._properties.data_layers])
@@ -323,7 +324,8 @@ class Dataset:
         num_channels : int, optional
             Default 1.
         data_format : DataFormat or str, optional
-            ``"wkw"`` or ``"zarr3"``; default ``$WKPY_DEFAULT_DATA_FORMAT``, else WKW.
+            ``"wkw"``, ``"zarr"`` (Zarr v2) or ``"zarr3"``; default ``$WKPY_DEFAULT_DATA_FORMAT``,
+            else WKW.
         bounding_box : BoundingBox or NDBoundingBox, optional
             An `NDBoundingBox` with axes besides c, x, y, z makes an n-d layer (Zarr3
             only), whose arrays have the box's axes in its index order, as in webknossos
@@ -560,7 +562,7 @@ class Dataset:
 
         self._ensure_writable()
         if data_format is None:   # as webknossos: the format of the files found
-            data_format = next((f for f, meta in (("wkw", "header.wkw"), ("zarr3", "zarr.json"))
+            data_format = next((f for f, meta in METADATA_FILES.items()
                                 if any((self.path / check_name(layer_name)).glob(f"*/{meta}"))), None)
         data_format = (default_data_format() if data_format is None else writable_data_format(data_format)).value
         return register_existing_layer(self, layer_name, category, data_format, **kwargs)

@@ -9,11 +9,15 @@ from typing import Any
 from wkpy.errors import UnsupportedError
 from wkpy.storage.array import Array, ArrayInfo
 from wkpy.storage.wkw import WkwArray
+from wkpy.storage.zarr2 import Zarr2Array
 from wkpy.storage.zarr3 import Zarr3Array, Zarr3Config
 
-__all__ = ["Array", "ArrayInfo", "open_array", "create_array", "FORMATS", "Zarr3Array", "Zarr3Config"]
+__all__ = ["Array", "ArrayInfo", "open_array", "create_array", "FORMATS", "METADATA_FILES", "Zarr2Array",
+           "Zarr3Array", "Zarr3Config"]
 
-FORMATS = {"wkw": WkwArray, "zarr3": Zarr3Array}
+FORMATS = {"wkw": WkwArray, "zarr": Zarr2Array, "zarr3": Zarr3Array}
+METADATA_FILES = {"wkw": "header.wkw", "zarr": Zarr2Array.META_FILE, "zarr3": Zarr3Array.META_FILE}
+"""The file that makes a folder a mag of each format (what `open_array` reads first)."""
 
 
 def _cls(data_format: str) -> Any:

@@ -28,7 +28,8 @@ __all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_
 ZARR_JSON = "zarr.json"
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64")
-COMPRESSORS = ("zstd", "blosc", "gzip")
+COMPRESSORS = ("zstd", "blosc", "gzip", "zlib")   # zlib: Zarr v2 only
+V3_STEPS = ("zstd", "blosc", "gzip", "crc32c")     # the bytes-to-bytes codecs of Zarr v3
 _SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
 CXYZ = ("c", "x", "y", "z")
@@ -165,10 +166,12 @@ class ArrayMeta:
             return None
         return tuple(int(p) for p in parts)
 
-    def with_shape(self, shape: Sequence[int]) -> ArrayMeta:
+    def doc_with_shape(self, shape: Sequence[int]) -> dict[str, Any]:
+        """The metadata document with another `shape` (in array order; same for both Zarr
+        versions)."""
         doc = dict(self.doc)
         doc["shape"] = list(shape)
-        return _parse(self.file, doc, *self.reparse)
+        return doc
 
     @property
     def reparse(self) -> tuple[Sequence[str] | None, Sequence[int] | None]:
@@ -204,12 +207,14 @@ def _show(value: Any) -> str:
 
 
 def _check_sizes(file: Path, names: tuple[str, ...], shape: tuple[int, ...], shard: tuple[int, ...],
-                 chunk: tuple[int, ...], itemsize: int, sharded: bool) -> None:
-    """Refuse channel counts, chunks and shards too large to hold in memory."""
+                 chunk: tuple[int, ...], itemsize: int, sharded: bool, chunk_where: str | None = None) -> None:
+    """Refuse channel counts, chunks and shards too large to hold in memory (shapes in the
+    order of `names`). `chunk_where` names the chunk shape's field (default: the Zarr v3 one)."""
     if "c" in names and shape[names.index("c")] > MAX_CHANNELS:
         c = names.index("c")
         raise _fail(file, f"shape[{c}] (channels) is {shape[c]}, more than {MAX_CHANNELS}")
-    chunk_where = "codecs[0].configuration.chunk_shape" if sharded else "chunk_grid.configuration.chunk_shape"
+    if chunk_where is None:
+        chunk_where = "codecs[0].configuration.chunk_shape" if sharded else "chunk_grid.configuration.chunk_shape"
     if math.prod(chunk) * itemsize > MAX_CHUNK_BYTES:
         raise _fail(file, f"{chunk_where} {list(chunk)} makes chunks of {math.prod(chunk) * itemsize} bytes, "
                           f"more than {MAX_CHUNK_BYTES}")
@@ -233,12 +238,20 @@ def _codec(file: Path, c: Any, where: str) -> tuple[str, dict[str, Any]]:
     return c["name"], conf
 
 
-def _step(file: Path, name: str, conf: dict[str, Any], where: str, itemsize: int) -> tuple[Any, ...]:
-    """A bytes-to-bytes codec as a `ShardSpec` step."""
+def _step(file: Path, name: str, conf: dict[str, Any], where: str, itemsize: int,
+          fields: str | None = None, names: tuple[str, ...] = V3_STEPS) -> tuple[Any, ...]:
+    """A bytes-to-bytes codec as a `ShardSpec` step. `conf` holds its parameters at
+    `fields` in the file (default: ``<where>.configuration``); `names` are the codecs the
+    format has (Zarr v2 adds ``zlib`` and has no ``crc32c``)."""
+    at = f"{where}.configuration" if fields is None else fields
+    if name not in names:
+        raise UnsupportedError(f"{file}: {where}: codec {name!r} is not supported "
+                               f"(supported: transpose, bytes, sharding_indexed, {', '.join(names)})")
+
     def num(key: str, default: int, low: int, high: int) -> int:
         v = conf.get(key, default)
         if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
-            raise _fail(file, f"{where}.configuration.{key} is {v!r}, not an integer in [{low}, {high}]")
+            raise _fail(file, f"{at}.{key} is {v!r}, not an integer in [{low}, {high}]")
         return v
 
     if name == "crc32c":
@@ -246,20 +259,18 @@ def _step(file: Path, name: str, conf: dict[str, Any], where: str, itemsize: int
     if name == "zstd":
         checksum = conf.get("checksum", False)
         if not isinstance(checksum, bool):
-            raise _fail(file, f"{where}.configuration.checksum is {checksum!r}, not a boolean")
+            raise _fail(file, f"{at}.checksum is {checksum!r}, not a boolean")
         return ("zstd", num("level", 0, -131072, 22), checksum)
-    if name == "gzip":
-        return ("gzip", num("level", 6, 0, 9))
-    if name == "blosc":
-        cname, shuffle = conf.get("cname", "lz4"), conf.get("shuffle", "noshuffle")
-        if cname not in _BLOSC_CNAMES:
-            raise UnsupportedError(f"{file}: {where}: blosc cname {cname!r} is not one of {list(_BLOSC_CNAMES)}")
-        if shuffle not in _SHUFFLES:
-            raise _fail(file, f"{where}.configuration.shuffle is {shuffle!r}, not one of {list(_SHUFFLES)}")
-        return ("blosc", cname, num("clevel", 5, 0, 9), _SHUFFLES[shuffle], num("typesize", itemsize, 1, 255),
-                num("blocksize", 0, 0, (1 << 30) - 1))
-    raise UnsupportedError(f"{file}: {where}: codec {name!r} is not supported "
-                           f"(supported: transpose, bytes, sharding_indexed, zstd, blosc, gzip, crc32c)")
+    if name in ("gzip", "zlib"):
+        return (name, num("level", 6 if name == "gzip" else 1, 0, 9))
+    # blosc
+    cname, shuffle = conf.get("cname", "lz4"), conf.get("shuffle", "noshuffle")
+    if cname not in _BLOSC_CNAMES:
+        raise UnsupportedError(f"{file}: {where}: blosc cname {cname!r} is not one of {list(_BLOSC_CNAMES)}")
+    if shuffle not in _SHUFFLES:
+        raise _fail(file, f"{at}.shuffle is {shuffle!r}, not one of {list(_SHUFFLES)}")
+    return ("blosc", cname, num("clevel", 5, 0, 9), _SHUFFLES[shuffle], num("typesize", itemsize, 1, 255),
+            num("blocksize", 0, 0, (1 << 30) - 1))
 
 
 def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,

@@ -1,17 +1,8 @@
 """Zarr v3 mags: a `zarr.json` and chunk files (`c/0/0/0/0`), sharded or not.
 
-Every voxel of a request is copied by the `wkcore._shard` kernel, one task per chunk file
-on the internal I/O pool (a request within few files is split along inner-chunk borders,
-so every core decodes or encodes). Writers of one file take turns under its lock file
-(`wkpy.locking`, across threads and processes); a file is replaced by renaming a complete
-new one over it, so readers need no lock and never see a torn file. The array's shape in
-`zarr.json` grows, shard-aligned, when data is written beyond it (as webknossos does).
-
-Arrays of n-d layers have additional axes besides c, x, y, z, in the order webknossos
-4.3.3 writes them (`ArrayMeta.names`). The façade sees every array in one canonical axis
-order -- (c, x, y, z, additional axes in the array's order), boxes along (x, y, z,
-additional axes) -- and the kernels get the same buffers as strided views in the array's
-own order, so no voxel is copied twice.
+The chunk files are read and written by `ZarrArray` (`wkpy.storage._zarr_array`); this
+module adds the `zarr.json` side: its parser (`wkpy.storage._zarr3_meta`) and the document
+webknossos writes for a new mag, of any axis order and with additional axes (n-d layers).
 
 The same class holds the plain 1-D and 2-D arrays of segmentation-layer attachments
 (`write_whole_array`, `Zarr3Array.open(path, ranks=...)`, `read_all`), seen in their own
@@ -20,22 +11,14 @@ axis order only.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
-import os
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wkcore import _shard
-from wkpy.errors import AttachmentExistsError, DataMismatchError, InvalidRequestError, UnsupportedError
-from wkpy.executor import io_threads, run_tasks
-from wkpy.locking import lock_file_for, path_lock
-from wkpy.storage._zarr3_groups import write_dataset_group, write_layer_group, write_zarr3_groups
+from wkpy.errors import AttachmentExistsError, DataMismatchError, UnsupportedError
 from wkpy.storage._zarr3_meta import (
     CXYZ,
     DTYPES,
@@ -50,87 +33,37 @@ from wkpy.storage._zarr3_meta import (
     plain_array_document,
     write_json_atomic,
 )
-from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, split_by_shard, split_for_threads
+from wkpy.storage._zarr_array import ZarrArray, shard_spec
+from wkpy.storage.array import ArrayInfo
 
-__all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3Config", "row_chunking", "write_dataset_group", "write_layer_group",
-           "write_whole_array", "write_zarr3_groups"]
-
-def _spec(meta: ArrayMeta) -> _shard.ShardSpec:
-    try:
-        return _shard.ShardSpec(meta.dtype.itemsize, meta.shard, meta.chunk, meta.order, meta.big_endian,
-                                meta.steps, meta.sharded, meta.index_at_start, meta.index_big_endian,
-                                meta.index_crc, meta.fill)
-    except ValueError as e:
-        raise UnsupportedError(f"{meta.file}: {e}") from None
+__all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3Config", "row_chunking", "write_whole_array"]
 
 
-def _storage_view(meta: ArrayMeta, data: np.ndarray) -> np.ndarray:
-    """`data`, a (c, x, y, z, additional axes...) array, as a view in the array's axis order
-    (without the channel axis when the array has none: `data` then has one channel)."""
-    canon = meta.canonical
-    if canon[0] is None:
-        data, canon = data[0], canon[1:]
-    if canon == tuple(range(len(canon))):
-        return data
-    return data.transpose(sorted(range(len(canon)), key=canon.__getitem__))
-
-
-class Zarr3Array(MagFolder):
+class Zarr3Array(ZarrArray):
     """One Zarr v3 mag folder (the `Array` interface of `wkpy.storage.array`).
 
     Boxes are along (x, y, z, additional axes in the array's order) and arrays are
     (c, x, y, z, additional axes); `info.extra_axes` names the additional axes.
     """
 
-    def __init__(self, path: Path, meta: ArrayMeta) -> None:
-        self.path = Path(path)
-        self._set_meta(meta)
-        self._opened_now()
+    META_FILE = ZARR_JSON
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Arrays travel to process pools and Dask workers as path and metadata."""
-        return {"path": self.path, "meta": self._meta, "folder": self._folder, "generation": self._generation}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.path = state["path"]
-        self._set_meta(state["meta"])
-        self._folder, self._generation = state["folder"], state["generation"]
-
-    def _reload(self) -> None:
-        self.refresh()
-
-    def _set_meta(self, meta: ArrayMeta) -> None:
-        self._meta = meta
-        self._spec = _spec(meta)
-        if meta.plain:                          # no x, y, z: no `info`, only the array-order methods
-            return
-        xyz = meta.canonical[1:4]
-        codecs = tuple(meta.inner_codecs)
-        self.info = ArrayInfo("zarr3", meta.dtype, meta.num_channels, meta.pick(meta.chunk, xyz),  # type: ignore[arg-type]
-                              meta.pick(meta.shard, xyz), meta.compressed,  # type: ignore[arg-type]
-                              Zarr3Config(codecs, meta.doc["chunk_key_encoding"]),
-                              axes=None if meta.names == CXYZ else meta.names)
-
-    # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
-             ) -> Zarr3Array:
-        """Open the mag folder `path` (or, with `ranks`, a plain array of one of those
-        numbers of dimensions: `meta`, `read_all` and `stored_elements` only).
+    def parse_file(cls, file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                   ) -> ArrayMeta:
+        return parse_array(file, axes, ranks)
 
-        `axes`: the layer's axis names in array order (from ``axisOrder`` and
-        ``additionalAxes``); if there are as many as the array has axes they name them,
-        over the array's ``dimension_names``, as in webknossos 4.3.3.
+    @classmethod
+    def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,
+                  ranks: Sequence[int] | None = None) -> ArrayMeta:
+        return parse_array_doc(file, doc, axes, ranks)
 
-        Raises
-        ------
-        PropertiesError
-            `zarr.json` is missing or malformed (the message names the file and field).
-        UnsupportedError
-            A codec, data type or key encoding that wkpy does not read, more than 8 axes,
-            no x, y or z axis (mags), or a rank not in `ranks`.
-        """
-        return cls(path, parse_array(Path(path) / ZARR_JSON, axes, ranks))
+    def _info(self, meta: ArrayMeta) -> ArrayInfo:
+        xyz = meta.canonical[1:4]
+        return ArrayInfo("zarr3", meta.dtype, meta.num_channels, meta.pick(meta.chunk, xyz),  # type: ignore[arg-type]
+                         meta.pick(meta.shard, xyz), meta.compressed,  # type: ignore[arg-type]
+                         Zarr3Config(tuple(meta.inner_codecs), meta.doc["chunk_key_encoding"]),
+                         axes=None if meta.names == CXYZ else meta.names)
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
@@ -152,9 +85,7 @@ class Zarr3Array(MagFolder):
         dtype = np.dtype(info.dtype)
         if dtype.name not in DTYPES:
             raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
-        if any(s % c for s, c in zip(info.shard_shape, info.chunk_shape)):
-            raise DataMismatchError(f"shard_shape {tuple(info.shard_shape)} is not a multiple of "
-                                    f"chunk_shape {tuple(info.chunk_shape)}")
+        cls._check_shapes(info)
         axes = tuple(info.axes or CXYZ)
         if "c" not in axes and info.num_channels != 1:
             raise DataMismatchError(f"axes {axes} have no c axis for {info.num_channels} channels")
@@ -162,237 +93,7 @@ class Zarr3Array(MagFolder):
         codecs = list(config.codecs) if config.codecs is not None else default_codecs(info.compression, len(axes))
         doc = array_document(dtype, info.num_channels, info.chunk_shape, info.shard_shape, codecs,
                              config.chunk_key_encoding, axes)
-        path = Path(path)
-        file = path / ZARR_JSON
-        meta = parse_array_doc(file, doc)        # check before anything is written
-        _spec(meta)
-        path.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(file, dumps_array(doc))
-        return cls(path, meta)
-
-    # ---- shape --------------------------------------------------------------------------
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The array's extent along x, y, z and the additional axes, as `zarr.json` says
-        (reads beyond it give the fill value)."""
-        return self._meta.pick(self._meta.shape)
-
-    def refresh(self) -> None:
-        """Re-read `zarr.json` (another process may have grown the array)."""
-        self._set_meta(parse_array(self._meta.file, *self._meta.reparse))
-
-    def resize(self, end: Sequence[int]) -> None:
-        """Grow the shape so that it covers [0, end) along x, y, z (and the additional axes,
-        if `end` has values for them): each axis that `end` exceeds grows to a whole number
-        of shards (as webknossos does); none shrinks.
-
-        The update re-reads `zarr.json` under the mag's `zarr.json` lock (`wkpy.locking`),
-        so concurrent growers (threads or processes) all take effect.
-        """
-        shard = self._meta.pick(self._meta.shard)
-        end = [int(e) for e in end]
-
-        def grown(meta: ArrayMeta) -> tuple[int, ...]:
-            now = meta.pick(meta.shape)
-            new = [s if e <= s else -(-e // g) * g for e, s, g in zip(end, now, shard)]
-            return meta.place([*new, *now[len(new):]], meta.num_channels)
-
-        if grown(self._meta) == self._meta.shape:
-            return
-        with path_lock(lock_file_for(self.path, ZARR_JSON)):
-            meta = parse_array(self._meta.file, *self._meta.reparse)
-            shape = grown(meta)
-            if shape != meta.shape:
-                meta = meta.with_shape(shape)
-                write_json_atomic(meta.file, dumps_array(meta.doc))
-            self._set_meta(meta)
-
-    # ---- data ---------------------------------------------------------------------------
-    def _file(self, idx: Sequence[int]) -> Path:
-        return self.path / self._meta.key(idx)
-
-    def _check_box(self, offset: Sequence[int], size: Sequence[int]) -> None:
-        if self._meta.plain:
-            raise UnsupportedError(f"{self.path}: a plain array (no x, y, z axes) is read whole (read_all)")
-        extra = self._meta.extra_axes
-        if len(offset) != 3 + len(extra) or len(size) != 3 + len(extra):
-            names = ", ".join(("x", "y", "z", *extra))
-            raise InvalidRequestError(f"{self.path}: a box of this array has {3 + len(extra)} offsets and sizes "
-                                      f"({names}), got {tuple(offset)} and {tuple(size)}")
-
-    def read(self, offset: Sequence[int], shape: Sequence[int]) -> np.ndarray:
-        """Voxels of the box as a Fortran-ordered (c, x, y, z, additional axes...) array;
-        the fill value where nothing was written or the box leaves the array.
-
-        Raises
-        ------
-        InvalidRequestError
-            `offset` or `shape` do not have one value per axis but c.
-        """
-        self._check_box(offset, shape)
-        meta = self._meta
-        out = np.full((meta.num_channels, *shape), meta.fill_value, meta.dtype, order="F")
-        if any(o + n > e for o, n, e in zip(offset, shape, meta.pick(meta.shape))):
-            self.refresh()
-            meta = self._meta
-        extent = meta.pick(meta.shape)
-        lo = [max(0, o) for o in offset]
-        hi = [min(o + n, e) for o, n, e in zip(offset, shape, extent)]
-        if any(h <= l for l, h in zip(lo, hi)):
-            return out
-        self._read_into(_storage_view(meta, out), meta.place([l - o for l, o in zip(lo, offset)], 0),
-                        meta.place(lo, 0), meta.place([h - l for l, h in zip(lo, hi)], meta.num_channels))
-        return out
-
-    def _read_into(self, view: np.ndarray, base: Sequence[int], lo: Sequence[int], size: Sequence[int]) -> None:
-        """Read the box (`lo`, `size`) -- array order, inside the array's shape -- into
-        `view` (array order) at `base`."""
-        spec, meta = self._spec, self._meta
-        parts = split_by_shard(lo, size, meta.shard)
-        pieces = split_for_threads(parts, meta.chunk, io_threads(), range(meta.ndim)) if meta.sharded else parts
-
-        def read(part: ShardPart, fd: int = -1) -> bool:
-            at = tuple(b + s for b, s in zip(base, part.start))
-            return _shard.read(os.fspath(self._file(part.shard)), spec, part.box, view, at, fd)
-
-        if len(pieces) == len(parts):          # one task per file, each opening it
-            run_tasks(functools.partial(read, p) for p in parts)
-            return
-        # Few files, split over the cores: open each once, so that all pieces of a file read
-        # the same version of it even while a writer renames a new one over it.
-        with contextlib.ExitStack() as stack:
-            fds = {}
-            for part in parts:
-                try:
-                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-                except FileNotFoundError:
-                    continue
-                stack.callback(os.close, fds[part.shard])
-            run_tasks(functools.partial(read, p, fds[p.shard]) for p in pieces if p.shard in fds)
-
-    def write(self, offset: Sequence[int], data: np.ndarray) -> None:
-        """Store a (c, x, y, z, additional axes...) array at `offset` (x, y, z, additional
-        axes...), growing the array's shape if needed.
-
-        Raises
-        ------
-        DataMismatchError
-            `data` has another dtype (never cast silently), channel count or number of
-            axes than the array, or `offset` is negative.
-        InvalidRequestError
-            `offset` does not have one value per axis but c.
-        """
-        data = np.asarray(data)
-        extra = self._meta.extra_axes
-        if data.ndim != 4 + len(extra) or data.shape[0] != self.info.num_channels:
-            axes = ", ".join(("x", "y", "z", *extra))
-            raise DataMismatchError(f"data of shape {data.shape} is not (c={self.info.num_channels}, {axes})")
-        self._check_box(offset, data.shape[1:])
-        if data.dtype != self.info.dtype:
-            raise DataMismatchError(f"data of dtype {data.dtype} cannot be written to a {self.info.dtype} array")
-        if min(offset) < 0:
-            raise DataMismatchError(f"offset {tuple(offset)} is negative")
-        if 0 in data.shape:
-            return
-        with self.writing():
-            self._write(offset, data)
-
-    def _write(self, offset: Sequence[int], data: np.ndarray) -> None:
-        self.resize([o + n for o, n in zip(offset, data.shape[1:])])
-        meta = self._meta
-        self._write_view(meta.place(offset, 0), _storage_view(meta, data))
-
-    def _write_view(self, offset: Sequence[int], view: np.ndarray) -> None:
-        """Store `view` (array order) at `offset` (array order, inside the array's shape)."""
-        spec, meta = self._spec, self._meta
-        parts = split_by_shard(offset, view.shape, meta.shard)
-        # A write into one shard encodes its chunks on several threads first (the shard's own
-        # task runs in the caller's thread then); with several shards, each is one task.
-        split = len(parts) == 1 and meta.sharded
-
-        def task(part: ShardPart):  # type: ignore[no-untyped-def]
-            def run() -> None:
-                path = self._shard_file(self._file(part.shard))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-                file = os.fspath(path)
-                with path_lock(lock_file_for(self.path, meta.key(part.shard))):
-                    prepared = []
-                    subs = split_for_threads([part], meta.chunk, io_threads(), range(meta.ndim)) if split else [part]
-                    if len(subs) > 1:
-                        prepared = run_tasks([functools.partial(_shard.encode, file, spec, p.box, view, p.start)
-                                              for p in subs])
-                    _shard.write(file, tmp, spec, part.box, view, part.start, prepared)
-            return run
-
-        run_tasks(task(p) for p in parts)
-
-    @property
-    def meta(self) -> ArrayMeta:
-        """The checked `zarr.json`."""
-        return self._meta
-
-    def read_all(self) -> np.ndarray:
-        """The whole array in C order, in its own axis order and shaped as `zarr.json`
-        says (any rank; the fill value where nothing is stored)."""
-        meta = self._meta
-        out = np.full(meta.shape, meta.fill_value, meta.dtype)
-        if out.size:
-            self._read_into(out, (0,) * meta.ndim, (0,) * meta.ndim, meta.shape)
-        return out
-
-    def stored_elements(self) -> int:
-        """How many elements of the array lie in chunks stored on disk (the others read as
-        the fill value). Reads the index of every chunk file (each as big as its file)."""
-        meta, total = self._meta, 0
-        per = tuple(s // c for s, c in zip(meta.shard, meta.chunk))
-        for grid in self._grid_indices():
-            if meta.sharded:
-                index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
-                if index is None:
-                    continue
-                present = np.fromiter((e is not None for e in index), bool, len(index)).reshape(per)
-            else:
-                present = np.ones(per, bool)
-            weight = np.ones(per, np.int64)
-            for a in range(meta.ndim):
-                starts = grid[a] * meta.shard[a] + np.arange(per[a], dtype=np.int64) * meta.chunk[a]
-                extent = np.clip(np.minimum(starts + meta.chunk[a], meta.shape[a]) - starts, 0, None)
-                weight = weight * extent.reshape([-1 if b == a else 1 for b in range(meta.ndim)])
-            total += int(weight[present].sum())
-        return total
-
-    def _grid_indices(self) -> set[tuple[int, ...]]:
-        """The grid indices (array order) of the chunk files on disk."""
-        meta, found = self._meta, set()
-        for root, dirs, files in os.walk(self.path):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]       # lock files, temporaries
-            rel = os.path.relpath(root, self.path)
-            for name in files:
-                key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
-                idx = meta.parse_key(key)
-                if idx is not None:
-                    found.add(idx)
-        return found
-
-    def list_shards(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-        """(offset, shape) along x, y, z and the additional axes of every chunk file on
-        disk, ordered z, y, x (then the additional axes)."""
-        meta = self._meta
-        if meta.plain:
-            raise UnsupportedError(f"{self.path}: a plain array (no x, y, z axes) has no mag shards")
-        found = {meta.pick(idx) for idx in self._grid_indices()}
-        side = meta.pick(meta.shard)
-        return [(tuple(i * s for i, s in zip(idx, side)), side)
-                for idx in sorted(found, key=lambda i: (i[2], i[1], i[0], *i[3:]))]
-
-    def shard_index(self, offset: Sequence[int]) -> list[tuple[int, int] | None] | None:
-        """The checked index of the shard file holding voxel `offset` (x, y, z, additional
-        axes...; None if absent)."""
-        meta = self._meta
-        self._check_box(offset, offset)
-        idx = meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0)
-        return _shard.read_index(os.fspath(self._file(idx)), self._spec)
+        return cls._create_from_doc(path, doc)  # type: ignore[no-any-return]
 
 
 # bytes in little-endian order, then zstd level 5 with checksum, inside `sharding_indexed`:
@@ -441,7 +142,7 @@ def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, 
     file = path / ZARR_JSON
     doc = plain_array_document(dtype, data.shape, chunk, shard, ROW_CODECS)
     meta = parse_array_doc(file, doc, ranks=(data.ndim,))
-    _spec(meta)
+    shard_spec(meta)
     try:
         path.mkdir()
     except FileExistsError:

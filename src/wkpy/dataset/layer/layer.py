@@ -14,7 +14,7 @@ import numpy as np
 from wkpy._paths import ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, remove, swap_in
 from wkpy.data_format import DataFormat
-from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_SHARD_SHAPE
+from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_ZARR, DEFAULT_SHARD_SHAPE
 from wkpy.errors import (
     DataMismatchError,
     DuplicateError,
@@ -54,13 +54,17 @@ def chunk_and_shard_shape(
     chunk_shape: Vec3IntLike | int | None,
     shard_shape: Vec3IntLike | int | None,
     chunks_per_shard: Vec3IntLike | int | None,
+    data_format: str = "wkw",
 ) -> tuple[Vec3Int, Vec3Int]:
-    """Resolve the chunk and shard shapes of a new mag, with webknossos' defaults and checks."""
+    """Resolve the chunk and shard shapes of a new mag, with webknossos' defaults and checks
+    (a Zarr v2 mag, `data_format` ``"zarr"``, has one chunk per shard unless told otherwise)."""
     chunk = _shape(chunk_shape, DEFAULT_CHUNK_SHAPE, "chunk_shape")
     if shard_shape is not None and chunks_per_shard is not None:
         raise DataMismatchError("give shard_shape or chunks_per_shard, not both")
     if chunks_per_shard is not None:
         shard = chunk * Vec3Int.from_vec_or_int(chunks_per_shard)
+    elif shard_shape is None and data_format == "zarr":
+        shard = chunk * DEFAULT_CHUNKS_PER_SHARD_ZARR
     else:
         shard = _shape(shard_shape, DEFAULT_SHARD_SHAPE, "shard_shape")
     shard = _shape(shard, shard, "shard_shape")
@@ -124,7 +128,7 @@ class Layer:
 
     @property
     def data_format(self) -> DataFormat:
-        """The layer's storage format (a `str` enum: equal to ``"wkw"`` or ``"zarr3"``)."""
+        """The layer's storage format (a `str` enum: equal to ``"wkw"``, ``"zarr"`` or ``"zarr3"``)."""
         return DataFormat(self._properties.data_format)
 
     @property
@@ -173,9 +177,9 @@ class Layer:
         self._fit_arrays_to_box()
 
     def _fit_arrays_to_box(self) -> None:
-        """Grow the `shape` in each Zarr3 mag's `zarr.json` to cover the layer's box, as
-        webknossos does, so that zarr-python and tensorstore read the whole box."""
-        if self.data_format != "zarr3" or self._properties.bounding_box.is_empty():
+        """Grow the `shape` in each Zarr mag's `zarr.json` or `.zarray` to cover the layer's
+        box, as webknossos does, so that zarr-python and tensorstore read the whole box."""
+        if self.data_format not in ("zarr", "zarr3") or self._properties.bounding_box.is_empty():
             return
         for mag, view in self._mags.items():
             if not view.is_foreign:
@@ -270,16 +274,28 @@ class Layer:
         chunks_per_shard: Vec3IntLike | int | None = None,
         compress: bool | str | Zarr3Config = True,
     ) -> MagView:
-        """Create an empty mag (folder, header or zarr.json, properties entry).
+        """Create an empty mag (folder, header, zarr.json or .zarray, properties entry).
 
-        `compress` is a bool (WKW: LZ4, Zarr3: zstd), ``"lz4hc"`` for WKW blocks packed
-        with LZ4HC (smaller, much slower to write), or for Zarr3 a `Zarr3Config`.
+        `compress` is a bool (WKW: LZ4, Zarr3: zstd, Zarr: zstd level 5), ``"lz4hc"`` for
+        WKW blocks packed with LZ4HC (smaller, much slower to write), or for Zarr3 a
+        `Zarr3Config`. Zarr (v2) mags have no shards: `shard_shape` defaults to
+        `chunk_shape` and must equal it, as in webknossos 4.3.3.
+
+        Raises
+        ------
+        DuplicateError
+            The mag exists, or its folder holds unlisted files.
+        DataMismatchError
+            Shapes that are not powers of two, or a shard shape that is no multiple of the
+            chunk shape; a `Zarr3Config` or ``"lz4hc"`` for another format.
+        InvalidRequestError
+            A Zarr (v2) mag with a shard shape other than its chunk shape.
         """
         self._ensure_writable()
         mag = Mag(mag)
         if mag in self._mags:
             raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
-        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard)
+        chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, chunks_per_shard, self.data_format)
         path = ensure_inside(self._dataset.path, self.path / mag.to_layer_name(), "create")
         if path.is_dir() and any(path.iterdir()):
             raise DuplicateError(f"{path} exists and holds files that no mag of layer {self.name!r} lists; "
@@ -308,7 +324,7 @@ class Layer:
         with path_lock(lock):
             try:
                 array = create_array(new, info)
-                if self.data_format == "zarr3" and not self._properties.bounding_box.is_empty():
+                if self.data_format in ("zarr", "zarr3") and not self._properties.bounding_box.is_empty():
                     # as webknossos does: a mag added to a layer with data starts at the layer's extent
                     array.resize(self._array_end(mag))  # type: ignore[attr-defined]
                 new_mag_generation(lock)

@@ -10,7 +10,7 @@ from wkpy._paths import is_inside
 from wkpy.data_format import DataFormat
 from wkpy.errors import ForeignPathError
 from wkpy.geometry import BoundingBox, Mag
-from wkpy.storage import Array, open_array
+from wkpy.storage import METADATA_FILES, Array, open_array
 from wkpy.dataset.layer.view.view import View
 
 if TYPE_CHECKING:
@@ -51,11 +51,11 @@ class MagView(View):
             from wkpy.errors import PropertiesError
 
             array = open_array(self._path, self._layer.data_format, self._layer._properties.array_axes)
-            # The array's own metadata must agree with the layer's properties: a zarr.json or
-            # header claiming other channels or another voxel type is refused here, before
+            # The array's own metadata must agree with the layer's properties: a header,
+            # zarr.json or .zarray claiming other channels or another voxel type is refused here, before
             # any read allocates what it claims.
             layer = self._layer
-            meta = self._path / ("header.wkw" if layer.data_format == "wkw" else "zarr.json")
+            meta = self._path / METADATA_FILES[layer.data_format]
             checks = (("number of channels", "numChannels", array.info.num_channels, layer.num_channels),
                       ("voxel type", "elementClass", np.dtype(array.info.dtype), np.dtype(layer.dtype_per_channel)))
             for what, field, found, wanted in checks:

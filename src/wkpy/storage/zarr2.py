@@ -1,0 +1,67 @@
+"""Zarr v2 mags (``dataFormat: "zarr"``): a `.zarray` and one file per chunk (`0/0/0/0`).
+
+Zarr v2 has no sharding, so a mag's shard shape is its chunk shape. The chunk files are
+read and written by `ZarrArray` (`wkpy.storage._zarr_array`), exactly as unsharded Zarr v3
+chunks; this module adds the `.zarray` side (`wkpy.storage._zarr2_meta`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wkpy.errors import InvalidRequestError, UnsupportedError
+from wkpy.storage._zarr2_meta import ZARRAY, parse_zarray, parse_zarray_doc, zarray_document
+from wkpy.storage._zarr3_meta import DTYPES, ArrayMeta
+from wkpy.storage._zarr_array import ZarrArray
+from wkpy.storage.array import ArrayInfo
+
+__all__ = ["Zarr2Array"]
+
+
+class Zarr2Array(ZarrArray):
+    """One Zarr v2 mag folder (the `Array` interface of `wkpy.storage.array`)."""
+
+    META_FILE = ZARRAY
+
+    @classmethod
+    def parse_file(cls, file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                   ) -> ArrayMeta:
+        return parse_zarray(file)          # mags only: (c,) x, y, z
+
+    @classmethod
+    def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,
+                  ranks: Sequence[int] | None = None) -> ArrayMeta:
+        return parse_zarray_doc(file, doc)
+
+    def _info(self, meta: ArrayMeta) -> ArrayInfo:
+        chunk = meta.pick(meta.chunk)
+        return ArrayInfo("zarr", meta.dtype, meta.num_channels, chunk, chunk, meta.compressed)  # type: ignore[arg-type]
+
+    @classmethod
+    def create(cls, path: Path, info: ArrayInfo) -> Zarr2Array:
+        """Create an empty mag (shape (c, 0, 0, 0)) with the `.zarray` webknossos writes:
+        chunks of all channels by `info.chunk_shape`, Fortran order, zstd level 5 if
+        `info.compression`.
+
+        Raises
+        ------
+        InvalidRequestError
+            `info.shard_shape` differs from `info.chunk_shape` (Zarr v2 has no sharding; a
+            `ValueError` and an `AssertionError`, as webknossos raises).
+        UnsupportedError
+            A dtype wkpy does not store, or a Zarr3 codec configuration.
+        """
+        dtype = np.dtype(info.dtype)
+        if dtype.name not in DTYPES:
+            raise UnsupportedError(f"Zarr cannot store {dtype}; use one of {list(DTYPES)}")
+        if tuple(info.shard_shape) != tuple(info.chunk_shape):
+            raise InvalidRequestError(f"Zarr (version 2) has no sharding: shard_shape {tuple(info.shard_shape)} "
+                                      f"must equal chunk_shape {tuple(info.chunk_shape)}; use zarr3 for shards")
+        if info.zarr3_config is not None:
+            raise UnsupportedError("a Zarr3Config configures zarr3 mags, not Zarr (version 2) ones")
+        doc = zarray_document(dtype, info.num_channels, info.chunk_shape, info.compression)
+        return cls._create_from_doc(path, doc)  # type: ignore[no-any-return]
