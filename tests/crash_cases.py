@@ -368,10 +368,44 @@ def _agglomerate_case() -> Case:
     return Case("agglomerate", build, operate, verify)
 
 
+# add_mag_from_zarrarray ------------------------------------------------------------------------
+def _add_zarrarray_case() -> Case:
+    def build(p: Path) -> None:
+        make_dataset(p, {"color": 1}, data_format="zarr3")
+        with tempfile.TemporaryDirectory() as other:
+            make_dataset(Path(other) / "ds", {"x": 2}, data_format="zarr3")
+            shutil.copytree(Path(other) / "ds" / "x" / "1", p / "incoming")   # a plain array folder
+
+    def operate(p: Path) -> None:
+        wk.Dataset.open(p).get_layer("color").add_mag_from_zarrarray(2, "incoming")
+
+    def check_new(p: Path, what: str) -> None:
+        layer = wk.Dataset.open(p).get_layer("color")
+        assert layer.bounding_box == wk.BoundingBox((0, 0, 0), (2 * SIDE,) * 3), what
+        got = layer.get_mag(2).read(absolute_offset=(0, 0, 0), size=(2 * SIDE,) * 3)[0]
+        np.testing.assert_array_equal(got, volume(2), err_msg=what)
+
+    def verify(p: Path, case: Case) -> None:
+        layer = wk.Dataset.open(p).get_layer("color")
+        np.testing.assert_array_equal(read_all(layer.get_mag(1)), volume(1),
+                                      err_msg="a killed add_mag_from_zarrarray changed mag 1")
+        if wk.Mag(2) in layer.mags:       # new state: listed with its box, and whole
+            check_new(p, "a mag listed after a killed add_mag_from_zarrarray")
+        else:                             # old state: old box, nothing at the mag's name
+            assert layer.bounding_box == wk.BoundingBox((0, 0, 0), (SIDE,) * 3)
+            assert not (p / "color" / "2").exists(), "a half-copied mag folder is visible"
+            operate(p)                    # the next call succeeds
+            check_new(p, "add_mag_from_zarrarray after a killed one")
+        assert (p / "incoming" / "zarr.json").is_file(), "the copied array's source is gone"
+        assert_no_leftovers(p, "a killed add_mag_from_zarrarray and a re-run")
+
+    return Case("add_mag_from_zarrarray", build, operate, verify)
+
+
 CASES: dict[str, Case] = {c.name: c for c in [
     _compress_case("wkw"), _compress_case("zarr3"), _delete_layer_case(), _delete_mag_case(),
     _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True),
-    _write_case("zarr", True), _agglomerate_case(),
+    _write_case("zarr", True), _agglomerate_case(), _add_zarrarray_case(),
 ]}
 
 

@@ -26,31 +26,36 @@ if TYPE_CHECKING:
 __all__ = ["carry_over_metadata", "check_format_holds_axes", "copy_mag_data", "copy_layer", "foreign_layer_of", "foreign_mag_of", "register_existing_layer", "run_per_shard"]
 
 
-def _copy_box(job: tuple[Array, Array, tuple[int, ...], tuple[int, ...]]) -> None:
+def _copy_box(job: tuple[Array, Array, tuple[int, ...], tuple[int, ...], tuple[int, ...]]) -> None:
     """One task: copy a box (mag voxels; x, y, z and any additional axes) from one array to
-    another; all-zero boxes are skipped."""
-    source, target, offset, shape = job
-    data = source.read(offset, shape)
+    another, from `src` to `dst`; all-zero boxes are skipped."""
+    source, target, src, dst, shape = job
+    data = source.read(src, shape)
     if data.any():
-        target.write(offset, data)
+        target.write(dst, data)
 
 
-def copy_mag_data(source: MagView, target: Array, executor: Executor | None, progress_desc: str | None = None) -> None:
-    """Copy the data of `source` inside its layer's box into `target`, one target shard per task.
+def copy_mag_data(source: MagView, target: Array, executor: Executor | None, progress_desc: str | None = None,
+                  *, region: BoundingBox | None = None, to: Vec3Int | None = None) -> None:
+    """Copy the data of `source` inside `region` into `target`, one target shard per task.
 
-    Only target shards that overlap a source shard on disk are visited, and no two tasks
+    `region` is a box in the source mag's voxels (default: the layer's box); it lands at
+    `to` in `target` (default: where it is, so the copy keeps its coordinates). Only
+    target shards that overlap a source shard on disk are visited, and no two tasks
     write the same target shard, so any executor can run them in parallel. In an n-d layer
     each task copies one position along the additional axes (where webknossos' arrays
-    have shards of 1), inside the layer's ``additionalAxes`` bounds.
+    have shards of 1), inside the layer's ``additionalAxes`` bounds, to the same position.
 
     Raises
     ------
     UnsupportedError
         The source has additional axes that the target does not have in the same order.
     """
-    region = box_in_mag(BoundingBox.from_ndbbox(source.bounding_box), source.mag, allow_empty=True)
+    if region is None:
+        region = box_in_mag(BoundingBox.from_ndbbox(source.bounding_box), source.mag, allow_empty=True)
     if region.is_empty():
         return
+    shift = Vec3Int(0, 0, 0) if to is None else Vec3Int(to) - region.topleft
     extra = source._array.info.extra_axes
     if target.info.extra_axes != extra:
         raise UnsupportedError(f"cannot copy {source.path} with the additional axes {extra} into an array with "
@@ -64,16 +69,19 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
         if on_disk.is_empty():
             continue
         along = [range(max(lo, o), min(hi, o + n)) for (lo, hi), o, n in zip(spans, offset[3:], shape[3:])]
+        on_disk = on_disk.offset(shift)
         first, last = on_disk.topleft // shard, (on_disk.bottomright - 1) // shard
         for k in range(first.z, last.z + 1):
             for j in range(first.y, last.y + 1):
                 for i in range(first.x, last.x + 1):
                     wanted.update((k, j, i, *e) for e in itertools.product(*along))
+    placed = region.offset(shift)
     jobs = []
     for k, j, i, *e in sorted(wanted):
-        box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(region, dont_assert=True)
+        box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(placed, dont_assert=True)
         if not box.is_empty():
-            jobs.append((source._array, target, (*box.topleft, *e), (*box.size, *(1 for _ in e))))
+            ones = (1,) * len(e)
+            jobs.append((source._array, target, (*(box.topleft - shift), *e), (*box.topleft, *e), (*box.size, *ones)))
     map_on_executor(_copy_box, jobs, executor, progress_desc)
 
 

@@ -17,7 +17,12 @@ real folder.
 - The **properties lock** orders read-merge-write updates of ``datasource-properties.json``.
 
 Every acquisition opens the lock file anew and flock treats separate opens independently,
-so the same lock orders threads of one process as well as processes. Lock files are
+so the same lock orders threads of one process as well as processes. Shard and properties
+locks are *transient*: whoever releases one while nobody else holds it removes its file, so
+the lock folder holds about as many files as there are locks in use (plus the mag locks and
+their tokens, one pair per mag ever created), however many shards or chunk files are
+written. An acquirer whose file was removed while it waited sees that (the path no longer
+names the file it locked) and starts over with a fresh file. Lock files are
 opened without following links. After a `fork`, the child closes the lock descriptors it
 inherited from threads of the parent that were holding locks: the parent keeps its locks,
 and the child waits for them like any other process instead of deadlocking on itself.
@@ -48,6 +53,7 @@ _held: set[int] = set()          # lock descriptors this process holds
 _held_guard = threading.Lock()
 _dir_cache: dict[str, Path] = {}
 DEFAULT_LOCK_DIR = "/tmp/wkpy-locks-{uid}"
+TRANSIENT_SUFFIX = ".tlock"  # lock files removed by their last holder
 
 
 def _forget_inherited_locks() -> None:
@@ -107,15 +113,16 @@ def _identity(folder: str | os.PathLike[str]) -> str:
 
 
 def lock_file_for(folder: str | os.PathLike[str], name: str) -> Path:
-    """The lock file guarding `name` (a file or key) inside the existing folder `folder`."""
+    """The transient lock file guarding `name` (a file or key) inside the existing folder
+    `folder`: removed on release when nobody else holds it (see the module docstring)."""
     digest = hashlib.sha256(f"{_identity(folder)}\0{name}".encode()).hexdigest()[:40]
-    return lock_dir() / f"{digest}.lock"
+    return lock_dir() / f"{digest}{TRANSIENT_SUFFIX}"
 
 
 def mag_lock_file(mag_path: str | os.PathLike[str]) -> Path:
     """The mag lock of the mag folder `mag_path` (stable while the folder is replaced)."""
     path = Path(os.path.realpath(mag_path))
-    return lock_file_for(path.parent, f"mag:{path.name}")
+    return lock_file_for(path.parent, f"mag:{path.name}").with_suffix(".lock")
 
 
 def mag_generation(mag_lock: Path) -> str | None:
@@ -141,33 +148,71 @@ def _open(lock: Path) -> int:
     return fd
 
 
-def _release(fd: int) -> None:
+def _release(fd: int, lock: Path) -> None:
+    """Let go of `fd`; a transient lock file nobody else holds is removed first."""
     with _held_guard:
         _held.discard(fd)
-        os.close(fd)  # closing releases the flock
+        try:
+            if lock.suffix == TRANSIENT_SUFFIX:
+                try:  # exclusive without waiting: nobody else holds or is granted it
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass
+                else:
+                    if _still_named(fd, lock):
+                        os.unlink(lock)
+        finally:
+            os.close(fd)  # closing releases the flock
+
+
+def _still_named(fd: int, lock: Path) -> bool:
+    """Whether `lock` still names the file open as `fd` (a released transient lock file
+    is removed, and a later acquirer creates a new one)."""
+    try:
+        st = os.lstat(lock)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
 @contextmanager
 def path_lock(lock: Path, exclusive: bool = True) -> Iterator[None]:
     """Hold the lock file `lock` (exclusive for writers, shared for readers)."""
-    fd = _open(lock)
+    while True:
+        fd = _open(lock)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # waits without the GIL
+        except BaseException:
+            _release(fd, lock)
+            raise
+        if _still_named(fd, lock):
+            break
+        _release(fd, lock)  # removed by its last holder while we waited: start over
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # waits without the GIL
         yield
     finally:
-        _release(fd)
+        _release(fd, lock)
 
 
 @contextmanager
 def try_path_lock(lock: Path) -> Iterator[bool]:
     """Take `lock` exclusively if nobody holds it; yields whether it was taken."""
-    fd = _open(lock)
-    try:
+    while True:
+        fd = _open(lock)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
-        else:
-            yield True
+            taken = False
+            break
+        except BaseException:
+            _release(fd, lock)
+            raise
+        if _still_named(fd, lock):
+            taken = True
+            break
+        _release(fd, lock)
+    try:
+        yield taken
     finally:
-        _release(fd)
+        _release(fd, lock)

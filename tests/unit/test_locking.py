@@ -108,3 +108,57 @@ def test_a_child_forked_while_a_thread_holds_a_lock_waits_for_the_parent_instead
     # and the child's exit left the parent free to lock again
     with locking.try_path_lock(lock) as free:
         assert free
+
+
+def test_a_released_shard_lock_leaves_no_file_behind_but_a_held_one_stays(tmp_path, private_lock_dir):
+    locks = [locking.lock_file_for(tmp_path, f"z0/y0/x{i}.wkw") for i in range(50)]
+    for lock in locks:
+        with locking.path_lock(lock):
+            assert lock.exists()
+    with locking.path_lock(locks[0], exclusive=False):
+        with locking.path_lock(locks[0], exclusive=False):
+            pass
+        assert locks[0].exists()                 # the first reader still holds it
+    assert sorted(private_lock_dir.iterdir()) == []
+
+
+def _count_under_lock(lock_dir: str, data: str, times: int) -> None:
+    os.environ["WKPY_LOCK_DIR"] = lock_dir
+    lock = locking.lock_file_for(os.path.dirname(data), "counter")
+    for _ in range(times):
+        with locking.path_lock(lock):            # an unprotected read-modify-write
+            with open(data) as f:
+                value = int(f.read())
+            with open(data, "w") as f:
+                f.write(str(value + 1))
+
+
+def test_lock_files_coming_and_going_never_let_two_holders_in(tmp_path, private_lock_dir):
+    data = tmp_path / "counter.txt"
+    data.write_text("0")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_count_under_lock, args=(str(private_lock_dir), str(data), 300)) for _ in range(3)]
+    threads = [threading.Thread(target=_count_under_lock, args=(str(private_lock_dir), str(data), 300))
+               for _ in range(2)]
+    for worker in (*procs, *threads):
+        worker.start()
+    for worker in (*procs, *threads):
+        worker.join()
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert int(data.read_text()) == 5 * 300      # every increment kept: no two holders at once
+    assert [p.name for p in private_lock_dir.iterdir() if p.suffix == locking.TRANSIENT_SUFFIX] == []
+
+
+def test_writing_many_shards_leaves_only_the_mag_locks(tmp_path, private_lock_dir):
+    import numpy as np
+
+    import wkpy as wk
+
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    for fmt in ("wkw", "zarr3"):
+        layer = ds.add_layer(f"l_{fmt}", "color", dtype="uint8", data_format=fmt)
+        mag = layer.add_mag(1, chunk_shape=8, shard_shape=16 if fmt == "zarr3" else 32, compress=fmt == "zarr3")
+        mag.write(np.ones((1, 128, 64, 64), np.uint8), absolute_offset=(0, 0, 0), allow_resize=True)
+    left = sorted(p.suffix for p in private_lock_dir.iterdir())
+    assert left and set(left) <= {".lock", ".gen"}   # one lock and one token per mag, nothing per shard
+    assert len(left) <= 4

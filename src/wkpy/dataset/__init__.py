@@ -22,11 +22,11 @@ from wkpy.dataset.defaults import (
     DEFAULT_DATA_FORMAT,
     DEFAULT_SHARD_SHAPE,
 )
-from wkpy.dataset.layer import Layer, MagView, SegmentationLayer, View
+from wkpy.dataset.layer import Layer, LayerExport, MagView, SegmentationLayer, View
 from wkpy.dataset.sampling_modes import SamplingModes
 
 __all__ = ["AgglomerateAttachment", "Attachment", "Attachments", "ConnectomeAttachment", "CumsumAttachment",
            "MeshAttachment", "SegmentIndexAttachment", "SegmentStatisticsAttachment", "COLOR_CATEGORY",
            "SEGMENTATION_CATEGORY", "Dataset", "LayerCategoryType", "DEFAULT_CHUNK_SHAPE",
-           "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES", "DEFAULT_DATA_FORMAT", "DEFAULT_SHARD_SHAPE", "Layer",
+           "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES", "DEFAULT_DATA_FORMAT", "DEFAULT_SHARD_SHAPE", "Layer", "LayerExport",
            "MagView", "SegmentationLayer", "View", "SamplingModes"]

@@ -2,5 +2,6 @@
 
 from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 from wkpy.dataset.layer.view import ArrayInfo, MagView, View, Zarr3Config
+from wkpy.dataset.layer.export import LayerExport
 
-__all__ = ["Layer", "SegmentationLayer", "ArrayInfo", "MagView", "View", "Zarr3Config"]
+__all__ = ["Layer", "SegmentationLayer", "ArrayInfo", "MagView", "View", "Zarr3Config", "LayerExport"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -37,6 +38,7 @@ from wkpy.dataset.layer.view.view import View, box_in_mag
 
 if TYPE_CHECKING:
     from wkpy.attachments import Attachments
+    from wkpy.dataset.layer.export import LayerExport
     from wkpy.dataset.dataset import Dataset
 
 __all__ = ["Layer", "SegmentationLayer"]
@@ -437,6 +439,111 @@ class Layer:
                                     allow_empty=True)
             self._grow_bounding_box(in_foreign.from_mag_to_mag1(mag))
         return self._mags[mag]
+
+    def add_mag_from_zarrarray(
+        self,
+        mag: MagLike,
+        path: str | os.PathLike[str],
+        *,
+        move: bool = False,
+        extend_layer_bounding_box: bool = True,
+    ) -> MagView:
+        """Copy (or, with `move`, move) the Zarr v3 array folder at `path` into this layer
+        as `mag`, as in webknossos 4.3.3. The array keeps its own chunking and codecs.
+
+        A relative `path` is taken relative to the dataset's folder (as webknossos does).
+        The array must hold the layer's voxel type and channel count; a layer that has
+        neither mags nor a bounding box yet takes the array's instead. The copy is built
+        under a hidden name and renamed into place once the properties list it, so a
+        crash never leaves a half-copied mag listed (see `wkpy._trash`). A move renames
+        the folder when it lies on the same file system (else it copies, then deletes
+        the source).
+
+        With `extend_layer_bounding_box`, the layer's box keeps its top-left and grows
+        to at least the array's extent (its shape times the mag, in mag-1 voxels).
+
+        Raises
+        ------
+        ReadOnlyError, DuplicateError
+        InvalidRequestError
+            `path` holds no readable Zarr v3 array (also a `ValueError`).
+        DataMismatchError
+            The layer is not zarr3, or the array's voxel type or channels differ.
+        """
+        from wkpy.errors import WkError
+        from wkpy.properties import element_class_for
+        from wkpy.storage.zarr3 import Zarr3Array
+        from wkpy.utils import copytree
+
+        self._ensure_writable()
+        mag = Mag(mag)
+        source = Path(path) if Path(path).is_absolute() else self._dataset.path / path
+        try:
+            array = Zarr3Array.open(source)
+        except (WkError, OSError) as exc:
+            raise InvalidRequestError(f"{source} does not hold a valid Zarr v3 array: {exc}") from exc
+        info = array.info
+        if self.data_format != "zarr3":
+            raise DataMismatchError(f"a Zarr v3 array can only become a mag of a zarr3 layer; "
+                                    f"{self.name!r} is {self.data_format}")
+        if mag in self._mags:
+            raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+        adopt = not self._mags and self.bounding_box.is_empty()
+        if not adopt and (info.num_channels, np.dtype(info.dtype)) != (self.num_channels, self.dtype):
+            raise DataMismatchError(f"the array {source} holds {info.num_channels}×{info.dtype}, layer "
+                                    f"{self.name!r} {self.num_channels}×{self.dtype}")
+        target = ensure_inside(self._dataset.path, self.path / mag.to_layer_name(), "create")
+        if target.is_dir() and any(target.iterdir()):
+            raise DuplicateError(f"{target} exists and holds files that no mag of layer {self.name!r} lists")
+        entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}")
+        extent = Vec3Int(array.shape) * mag.to_vec3_int()
+
+        def add(p: LayerProperties) -> None:      # one save: the mag, its box and voxel type
+            if p.get_mag(mag) is not None:
+                raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
+            if adopt:
+                p.num_channels = info.num_channels
+                p.element_class = element_class_for(info.dtype, info.num_channels)
+            if extend_layer_bounding_box:
+                p.bounding_box = p.bounding_box.with_size(p.bounding_box.size.pairmax(extent))
+            p.mags.append(entry)
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        rename = (move and not source.is_symlink() and os.access(source.parent, os.W_OK | os.X_OK)
+                  and os.stat(source).st_dev == os.stat(self.path).st_dev)
+        lock = mag_lock_file(target)
+        with path_lock(lock):
+            if rename:
+                # renamed straight into place right after the save: a crash in between
+                # leaves the array where it was (and the mag listed but missing)
+                new_mag_generation(lock)
+                self._dataset._update_layer(self.name, add, publish=(source, target))
+            else:
+                new = new_folder_for(target)
+                try:
+                    try:
+                        copytree(source, new)
+                    except OSError as exc:
+                        raise OperationError(f"copying the array {source} into {target} failed: {exc}") from exc
+                    new_mag_generation(lock)
+                    self._dataset._update_layer(self.name, add, publish=(new, target))
+                except BaseException:
+                    if os.path.lexists(new):
+                        remove(new)
+                    raise
+        if move and not rename:
+            shutil.rmtree(source)
+        if extend_layer_bounding_box:
+            self._fit_arrays_to_box()
+        return self._mags[mag]
+
+    @property
+    def export(self) -> LayerExport:
+        """Exports of this layer's voxels: ``layer.export.as_ozx(...)``, ``as_tiff_stack``,
+        ``as_ome_tiff`` (see `wkpy.dataset.layer.export.LayerExport`), as in webknossos 4.3.3."""
+        from wkpy.dataset.layer.export import LayerExport
+
+        return LayerExport(self)
 
     def as_segmentation_layer(self) -> SegmentationLayer:
         """This layer as a `SegmentationLayer`.

@@ -1,0 +1,45 @@
+"""OME metadata of a layer: the OME-NGFF multiscales of Zarr3 layer groups, and the
+OME-TIFF metadata of `LayerExport.as_ome_tiff`, as webknossos 4.3.3 writes them.
+
+The group documents themselves are built by `wkpy.storage._zarr_groups` (which writes
+them beside every Zarr layer); this module gives them webknossos' names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from wkpy.storage._zarr_groups import layer_group_document
+
+if TYPE_CHECKING:
+    from wkpy.dataset.dataset import Dataset
+    from wkpy.dataset.layer.layer import Layer
+
+__all__ = ["get_ome_0_4_multiscale_metadata", "get_ome_0_5_multiscale_metadata", "ome_tiff_metadata"]
+
+
+def _mags(layer: Layer) -> list[tuple[str, tuple[int, ...]]]:
+    return [(view.name, tuple(mag.to_list())) for mag, view in layer.mags.items()]
+
+
+def get_ome_0_5_multiscale_metadata(dataset: Dataset, layer: Layer) -> dict[str, Any]:
+    """The ``attributes`` of a Zarr3 layer's group (``zarr.json``): ``{"ome": {"version":
+    "0.5", "multiscales": [...]}}`` with axes c, x, y, z and, per mag (finest first), its
+    path and scale (1 for c, the voxel size in nm times the mag for x, y, z)."""
+    return layer_group_document(dataset.voxel_size, _mags(layer))["attributes"]  # type: ignore[no-any-return]
+
+
+def get_ome_0_4_multiscale_metadata(dataset: Dataset, layer: Layer) -> dict[str, Any]:
+    """The ``.zattrs`` of a Zarr v2 layer's group: ``{"multiscales": [{"version": "0.4",
+    ...}]}``, with the axes and scales of `get_ome_0_5_multiscale_metadata`."""
+    return layer_group_document(dataset.voxel_size, _mags(layer), 2)
+
+
+def ome_tiff_metadata(voxel_size_nm: Sequence[float], num_channels: int) -> dict[str, Any]:
+    """tifffile's `metadata` for a (c, z, y, x) OME-TIFF: the axes, the physical voxel
+    size in nm (x, y, z) and one channel name per channel (``"Channel 0"``, ...)."""
+    x, y, z = (float(v) for v in voxel_size_nm)
+    return {"axes": "CZYX", "PhysicalSizeX": x, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": y,
+            "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": z, "PhysicalSizeZUnit": "nm",
+            "Channel": {"Name": [f"Channel {i}" for i in range(num_channels)]}}
