@@ -207,7 +207,9 @@ def _downsample_case() -> Case:
         make_dataset(p, {"color": 1}, compress=False)
 
     def operate(p: Path, allow_overwrite: bool = False) -> None:
-        wk.Dataset.open(p).get_layer("color").downsample(coarsest_mag=4, allow_overwrite=allow_overwrite)
+        # from mag 1: without from_mag, downsample starts at the coarsest mag (as webknossos),
+        # which after a kill may be a half-filled mag 2
+        wk.Dataset.open(p).get_layer("color").downsample(from_mag=1, coarsest_mag=4, allow_overwrite=allow_overwrite)
 
     def verify(p: Path, case: Case) -> None:
         layer = wk.Dataset.open(p).get_layer("color")

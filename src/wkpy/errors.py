@@ -24,6 +24,7 @@ __all__ = [
     "DataMismatchError",
     "InvalidDtypeError",
     "LayerTypeError",
+    "FrozenAttributeError",
     "DatasetExistsError",
     "DatasetNotFoundError",
     "OperationError",
@@ -102,6 +103,24 @@ class InvalidDtypeError(DataMismatchError, TypeError):
 
 class LayerTypeError(WkError, TypeError):
     """A layer of another kind than asked for (e.g. a color layer as a segmentation layer)."""
+
+
+try:  # webknossos' immutable values raise attrs' error; users who name it have attrs installed
+    from attr.exceptions import FrozenAttributeError as _AttrsFrozenAttributeError
+except ImportError:  # pragma: no cover - attrs is absent
+    _AttrsFrozenAttributeError = AttributeError  # type: ignore[assignment,misc]
+
+
+class FrozenAttributeError(WkError, _AttrsFrozenAttributeError):
+    """Assigning to an attribute of an immutable value (e.g. a coordinate transformation).
+
+    An `AttributeError`, and, when attrs is installed, attrs' ``FrozenAttributeError``,
+    which webknossos raises in the same spot.
+    """
+
+    def __init__(self, message: str = "can't set attribute") -> None:
+        AttributeError.__init__(self, message)   # attrs' errors take no message
+        self.msg = message
 
 
 class DatasetExistsError(WkError, RuntimeError):

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from wkpy.errors import FrozenAttributeError, InvalidRequestError
+from wkpy.geometry import Vec3Float
+
 from ._schema import Invalid, as_list, as_object, at, required, show
 
 __all__ = [
@@ -33,7 +36,7 @@ _AXES = {"x": 0, "y": 1, "z": 2}
 
 def _axis(axis: str) -> int:
     if axis not in _AXES:
-        raise ValueError(f"axis must be 'x', 'y' or 'z', got {axis!r}")
+        raise InvalidRequestError(f"The axis must be `x`, `y` or `z`, got {axis!r}.")
     return _AXES[axis]
 
 
@@ -41,7 +44,7 @@ def _frozen_array(value: Any, what: str) -> np.ndarray:
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} must hold numbers: {exc}") from None
+        raise InvalidRequestError(f"{what} must hold numbers: {exc}") from None
     array.setflags(write=False)
     return array
 
@@ -49,17 +52,14 @@ def _frozen_array(value: Any, what: str) -> np.ndarray:
 def _points(value: Any, what: str) -> np.ndarray:
     points = _frozen_array(value, what)
     if points.size == 0:
-        raise ValueError(f"{what}: a thin plate spline needs at least one correspondence")
+        raise InvalidRequestError(f"{what}: a thin plate spline needs at least one correspondence")
     if points.ndim != 2 or points.shape[1] != 3:
-        raise ValueError(f"{what} must have shape (N, 3), got {points.shape}")
+        raise InvalidRequestError(f"{what} must have shape (N, 3), got {points.shape}")
     return points
 
 
 def _vec3(value: Any) -> tuple[float, float, float]:
-    parts = tuple(float(v) for v in value)
-    if len(parts) != 3:
-        raise ValueError(f"expected 3 numbers, got {value!r}")
-    return parts  # type: ignore[return-value]
+    return tuple(Vec3Float(value))  # type: ignore[return-value]  # InvalidRequestError: "three floats"
 
 
 class CoordinateTransformation:
@@ -74,7 +74,10 @@ class CoordinateTransformation:
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; build a new one")
+        raise FrozenAttributeError(f"{type(self).__name__} is immutable; build a new one")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenAttributeError(f"{type(self).__name__} is immutable; build a new one")
 
     def _to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -101,7 +104,7 @@ class AffineCoordinateTransformation(CoordinateTransformation):
     def __init__(self, matrix: Any) -> None:
         array = _frozen_array(matrix, "the affine matrix")
         if array.shape != (4, 4):
-            raise ValueError(f"the affine matrix must have shape (4, 4), got {array.shape}")
+            raise InvalidRequestError(f"the affine matrix must have shape (4, 4), got {array.shape}")
         object.__setattr__(self, "matrix", array)
 
     def __eq__(self, other: object) -> bool:
@@ -175,7 +178,7 @@ class ThinPlateSplineCoordinateTransformation(CoordinateTransformation):
     def __init__(self, source: Any, target: Any) -> None:
         src, dst = _points(source, "source"), _points(target, "target")
         if len(src) != len(dst):
-            raise ValueError(f"source and target must have the same length, got {len(src)} and {len(dst)}")
+            raise InvalidRequestError(f"source and target must have the same length, got {len(src)} and {len(dst)}")
         object.__setattr__(self, "source", src)
         object.__setattr__(self, "target", dst)
 
@@ -198,15 +201,16 @@ class ThinPlateSplineCoordinateTransformation(CoordinateTransformation):
         for pair in pairs:
             pair = list(pair)
             if len(pair) != 2:
-                raise ValueError(f"each correspondence is a (source, target) pair, got {len(pair)} points")
+                raise InvalidRequestError(f"each correspondence must be a pair of a source and a target point, "
+                                          f"got {len(pair)} points")
             sources.append(_vec3(pair[0]))
             targets.append(_vec3(pair[1]))
         return cls(sources, targets)
 
     @property
-    def pairs(self) -> tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]:
-        """The correspondences as ``(source, target)`` pairs of 3-tuples."""
-        return tuple((tuple(s.tolist()), tuple(t.tolist())) for s, t in zip(self.source, self.target))
+    def pairs(self) -> tuple[tuple[Vec3Float, Vec3Float], ...]:
+        """The correspondences as ``(source, target)`` pairs of `Vec3Float`."""
+        return tuple((Vec3Float(s.tolist()), Vec3Float(t.tolist())) for s, t in zip(self.source, self.target))
 
     def _to_dict(self) -> dict[str, Any]:
         return {"type": "thin_plate_spline",
@@ -226,7 +230,7 @@ def _one_from_json(value: Any, where: str) -> CoordinateTransformation:
                 required(corr, "target", at(where, "correspondences")))
     except ValueError as exc:
         raise Invalid(where, str(exc)) from None
-    raise Invalid(at(where, "type"), f"expected 'affine' or 'thin_plate_spline', got {show(kind)}")
+    raise Invalid(at(where, "type"), f"the type has to be `affine` or `thin_plate_spline`, got {show(kind)}")
 
 
 def transformations_from_json(value: Any, where: str = "coordinateTransformations") -> list[CoordinateTransformation]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from wkpy._paths import ensure_inside
 from wkpy.errors import OperationError
+from wkpy.geometry import Vec3Int
 from wkpy.locking import mag_generation, mag_lock_file, path_lock
 
 if TYPE_CHECKING:
@@ -54,6 +55,11 @@ class ArrayInfo:
         Boxes of an array with additional axes have an offset and size along each, after
         x, y and z."""
         return tuple(a for a in (self.axes or ()) if a not in ("c", "x", "y", "z"))
+
+    def __post_init__(self) -> None:
+        # `Vec3Int`s (tuples with webknossos' vector methods, e.g. ``.xyz``), as webknossos' ArrayInfo
+        object.__setattr__(self, "chunk_shape", Vec3Int(self.chunk_shape))
+        object.__setattr__(self, "shard_shape", Vec3Int(self.shard_shape))
 
     @property
     def voxel_type(self) -> np.dtype:

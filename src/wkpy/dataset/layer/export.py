@@ -378,12 +378,12 @@ def _covering_shard_shape(extent: Vec3Int) -> Vec3Int:
 def _pyramid_mags(export_mag: Mag, size: Vec3Int, voxel_size: tuple[float, float, float]) -> list[Mag]:
     """The coarser mags `as_ozx` stores above `export_mag` for an export of `size` (mag 1):
     up to webknossos' default coarsest mag, anisotropic (constant z for one slice)."""
-    from wkpy.dataset.layer._downsampling_utils import default_coarsest_mag, mags_to_downsample
+    from wkpy.dataset.layer._downsampling_utils import calculate_default_coarsest_mag, calculate_mags_to_downsample
 
-    coarsest = default_coarsest_mag(size).to_vec3_int()
+    coarsest = calculate_default_coarsest_mag(size).to_vec3_int()
     start = export_mag.to_vec3_int()
     flat = size.z == 1
     if flat:
         coarsest = coarsest.with_z(start.z)
     top = Mag(tuple(max(c, s) for c, s in zip(coarsest, start)))
-    return mags_to_downsample(export_mag, top, None if flat else voxel_size, set())
+    return calculate_mags_to_downsample(export_mag, top, None, None if flat else voxel_size)

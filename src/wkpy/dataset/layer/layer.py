@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -16,6 +17,7 @@ from wkpy._paths import ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, remove, swap_in
 from wkpy.data_format import DataFormat
 from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_ZARR, DEFAULT_SHARD_SHAPE
+from wkpy.dataset.sampling_modes import SamplingModes
 from wkpy.errors import (
     DataMismatchError,
     DuplicateError,
@@ -642,50 +644,90 @@ class Layer:
                 self._compress_mag(view, executor)
 
     # ---- downsampling --------------------------------------------------------------
+    def _dataset_to_align_with(self, align_with_other_layers: bool | Dataset) -> Dataset | None:
+        if isinstance(align_with_other_layers, bool):
+            return self._dataset if align_with_other_layers else None
+        return align_with_other_layers
+
     def downsample(
         self,
         *,
         from_mag: MagLike | None = None,
         coarsest_mag: MagLike | None = None,
         interpolation_mode: str = "default",
-        compress: bool = True,
-        sampling_mode: str = "anisotropic",
-        align_with_other_layers: bool = True,
+        compress: bool | str | Zarr3Config = True,
+        sampling_mode: str | SamplingModes = SamplingModes.ANISOTROPIC,
+        align_with_other_layers: bool | Dataset = True,
         buffer_shape: Vec3IntLike | int | None = None,
         chunk_shape: Vec3IntLike | int | None = None,
         shard_shape: Vec3IntLike | int | None = None,
         force_sampling_scheme: bool = False,
         allow_overwrite: bool = False,
         only_setup_mags: bool = False,
+        from_mag_view: MagView | None = None,
         executor: Executor | None = None,
     ) -> None:
-        """Make coarser mags from `from_mag` (default: the finest) up to `coarsest_mag`.
+        """Make coarser mags from `from_mag` up to `coarsest_mag`, as webknossos 4.3.3.
 
-        `sampling_mode` "anisotropic" grows the mags toward cubic physical voxels,
-        "isotropic" doubles every axis, "constant_z" keeps z. Segmentation layers use the
-        mode filter by default, color layers the median. `buffer_shape` is accepted for
-        compatibility; work is split per target shard.
+        Parameters
+        ----------
+        from_mag : the mag to start from; default: the coarsest existing mag.
+        coarsest_mag : where to stop; default: `calculate_default_coarsest_mag` of the box.
+        interpolation_mode : ``"default"`` (mode filter for segmentation, median
+            otherwise), ``"median"``, ``"mode"``, ``"max"``, ``"min"``, ``"nearest"``,
+            ``"bilinear"``, ``"bicubic"`` (the last two need scipy), or ``"average"``.
+        sampling_mode : ``"anisotropic"`` grows the mags toward cubic physical voxels,
+            ``"isotropic"`` doubles every axis, ``"constant_z"`` keeps z. A layer one
+            voxel deep is always sampled with ``"constant_z"`` (with a warning).
+        align_with_other_layers : reuse the mags of the dataset's other layers (True),
+            of another dataset's layers (a `Dataset`), or not (False).
+        chunk_shape, shard_shape : of the new mags; default: webknossos' defaults.
+        force_sampling_scheme : warn instead of refusing a ladder that repeats a maximum.
+        only_setup_mags : create the mags (properties and metadata) without data.
+        from_mag_view : read `from_mag` from this mag of another layer or dataset.
+
+        Raises
+        ------
+        MissingLayerError
+            `from_mag` does not exist (a `KeyError`).
+        OperationError
+            The ladder cannot reach `coarsest_mag`, or repeats a maximum factor without
+            `force_sampling_scheme` (a `RuntimeError`).
+        InvalidRequestError
+            The layer has no mag, or a target mag exists without `allow_overwrite`.
         """
-        from wkpy.dataset.layer._downsampling_utils import SamplingModes, default_coarsest_mag, mags_to_downsample
+        from wkpy.dataset.layer._downsampling_utils import calculate_default_coarsest_mag, calculate_mags_to_downsample
 
-        start = Mag(from_mag) if from_mag is not None else self.get_finest_mag().mag
-        top = Mag(coarsest_mag) if coarsest_mag is not None else default_coarsest_mag(self._properties.bounding_box.size)
+        if from_mag is None:
+            if not self._mags:
+                raise InvalidRequestError(f"layer {self.name!r} has no mag to downsample from")
+            from_mag = max(self.mags)
+        start = Mag(from_mag)
+        if from_mag_view is None:
+            self.get_mag(start)
+        top = Mag(coarsest_mag) if coarsest_mag is not None else calculate_default_coarsest_mag(self._properties.bounding_box.size)
         mode = SamplingModes.parse(sampling_mode)
-        if self._properties.bounding_box.size.z == 1:
+        if self._properties.bounding_box.size.z == 1 and mode != SamplingModes.CONSTANT_Z:
+            warnings.warn("[INFO] The sampling_mode was changed to 'CONSTANT_Z': downsampling 2-D data in z would "
+                          "mix in black and darken the images.", stacklevel=2)
             mode = SamplingModes.CONSTANT_Z
-        voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
+        voxel_size = tuple(self._dataset.voxel_size) if mode == SamplingModes.ANISOTROPIC else None
         if mode == SamplingModes.CONSTANT_Z:
             top = Mag((top.x, top.y, start.z))
-        align = {m for layer in self._dataset.layers.values() for m in layer.mags} if align_with_other_layers else set()
-        ladder = mags_to_downsample(start, top, voxel_size, align)
-        if len({m.max_dim for m in ladder}) != len(ladder) and not force_sampling_scheme:
-            raise OperationError(f"the mag ladder {[m.to_layer_name() for m in ladder]} repeats a maximum "
-                                      "factor, which WEBKNOSSOS does not support; use another sampling_mode "
-                                      "or force_sampling_scheme=True")
-        for prev, mag in zip([start, *ladder[:-1]], ladder):
+        ladder = calculate_mags_to_downsample(start, top, self._dataset_to_align_with(align_with_other_layers),
+                                              voxel_size)  # type: ignore[arg-type]
+        if len({m.max_dim for m in ladder}) != len(ladder):
+            message = (f"[INFO] the mag ladder {[m.to_layer_name() for m in ladder]} repeats a maximum factor, "
+                       "which WEBKNOSSOS does not support; use another sampling_mode (e.g. isotropic)")
+            if not force_sampling_scheme:
+                raise OperationError(message + " or force_sampling_scheme=True")
+            warnings.warn(message, stacklevel=2)
+        views: list[MagView | None] = [from_mag_view] + [None] * (len(ladder) - 1)
+        for prev, mag, view in zip([start, *ladder[:-1]], ladder, views):
             self.downsample_mag(prev, mag, interpolation_mode=interpolation_mode, compress=compress,
-                                chunk_shape=chunk_shape, shard_shape=shard_shape, allow_overwrite=allow_overwrite,
-                                only_setup_mag=only_setup_mags, executor=executor)
+                                buffer_shape=buffer_shape, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                allow_overwrite=allow_overwrite, only_setup_mag=only_setup_mags,
+                                from_mag_view=view, executor=executor)
 
     def downsample_mag(
         self,
@@ -693,94 +735,225 @@ class Layer:
         target_mag: MagLike,
         *,
         interpolation_mode: str = "default",
-        compress: bool = True,
+        compress: bool | str | Zarr3Config = True,
         buffer_shape: Vec3IntLike | int | None = None,
         chunk_shape: Vec3IntLike | int | None = None,
         shard_shape: Vec3IntLike | int | None = None,
         allow_overwrite: bool = False,
         only_setup_mag: bool = False,
+        from_mag_view: MagView | None = None,
         executor: Executor | None = None,
     ) -> MagView:
-        """Fill `target_mag` from `from_mag`, one target shard per task on `executor`."""
+        """Fill `target_mag` from `from_mag` (one step), as webknossos 4.3.3.
+
+        The work is split into boxes of whole target shards (at least 1024³ target
+        voxels each), one task per box on `executor`, so no two tasks write one shard;
+        each task reduces `buffer_shape` target voxels at a time (default:
+        `determine_downsample_buffer_shape`). Voxels outside the layer's box are
+        mirrored in from inside it, so the border of the coarser mag is not darkened.
+
+        Raises
+        ------
+        MissingLayerError
+            `from_mag` does not exist (a `KeyError`).
+        InvalidRequestError
+            `target_mag` is not coarser than `from_mag` in every axis (or not a multiple
+            of it), exists without `allow_overwrite`, or `from_mag_view` has another mag
+            (all also `ValueError`, as in webknossos).
+        UnknownInterpolationModeError
+            An unknown `interpolation_mode` (a `KeyError`).
+        UnsupportedError
+            ``bilinear``/``bicubic`` without scipy installed.
+        """
         from wkpy.copy import run_per_shard
-        from wkpy.dataset.layer._downsampling_utils import downsample_job, interpolation_for, job_shape, tile_shape
+        from wkpy.dataset.layer._downsampling_utils import (
+            determine_downsample_buffer_shape,
+            downsample_job,
+            is_zoom_mode,
+            job_shape,
+            parse_interpolation_mode,
+            require_interpolation,
+            resampled_mag_shapes,
+        )
 
         self._ensure_writable()
-        source = self.get_mag(from_mag)
-        target_mag = Mag(target_mag)
-        if not all(a <= b for a, b in zip(source.mag.to_list(), target_mag.to_list())) or source.mag == target_mag:
-            raise InvalidRequestError(f"cannot downsample from {source.mag} to the finer or equal mag {target_mag}")
-        factors = tuple(t // f for t, f in zip(target_mag.to_list(), source.mag.to_list()))
-        if any(t % f for t, f in zip(target_mag.to_list(), source.mag.to_list())):
-            raise InvalidRequestError(f"mag {target_mag} is not a multiple of {source.mag}")
-        mode = interpolation_for(interpolation_mode, self.category)
-        target = self._target_mag(target_mag, source, compress, chunk_shape, shard_shape, allow_overwrite)
+        mode = parse_interpolation_mode(interpolation_mode, self.category)
+        start, target_mag = Mag(from_mag), Mag(target_mag)
+        if not all(a <= b for a, b in zip(start.to_list(), target_mag.to_list())) or start == target_mag:
+            raise InvalidRequestError(f"cannot downsample from {start} to the finer or equal mag {target_mag}")
+        if any(t % f for t, f in zip(target_mag.to_list(), start.to_list())):
+            raise InvalidRequestError(f"mag {target_mag} is not a multiple of {start}")
+        if target_mag in self._mags and not allow_overwrite:
+            raise InvalidRequestError(f"mag {target_mag} of layer {self.name!r} exists; pass allow_overwrite=True "
+                                      "to overwrite it")
+        if from_mag_view is not None:
+            if from_mag_view.mag != start:
+                raise InvalidRequestError(f"from_mag_view {from_mag_view.mag} was given to downsample, but it does "
+                                          f"not match from_mag {start}")
+            source = from_mag_view
+        else:
+            source = self.get_mag(start)
+        require_interpolation(mode)
+        factors = tuple(t // f for t, f in zip(target_mag.to_list(), start.to_list()))
+        chunk, shard = resampled_mag_shapes(self.data_format, self._properties.bounding_box, chunk_shape, shard_shape)
+        overwrite = target_mag in self._mags
+        if overwrite:
+            target = self._mags[target_mag]
+            target._ensure_writable()            # never into a linked or referenced mag
+        else:
+            target = self._initialize_mag_from_other_mag(target_mag, source, compress, chunk, shard)
         if only_setup_mag:
             return target
-        valid = box_in_mag(self._properties.bounding_box.align_with_mag(source.mag, ceil=True), source.mag, allow_empty=True)
-        shard = Vec3Int(target.info.shard_shape)
-        tile = tile_shape(factors, shard)  # type: ignore[arg-type]
-        run_per_shard(downsample_job, source, target, self._properties.bounding_box, executor,
-                      lambda box: (source._array, target._array, box, factors, mode,
-                                   (tuple(valid.topleft), tuple(valid.size)), tile),
-                      f"downsampling {self.name} to {target_mag.to_layer_name()}", job_shape(shard))
+        valid = box_in_mag(self._properties.bounding_box.align_with_mag(start, ceil=True), start, allow_empty=True)
+        tile = tuple(Vec3Int.from_vec_or_int(buffer_shape) if buffer_shape is not None
+                     else determine_downsample_buffer_shape(target.info, factors))
+        cell = job_shape(target.info.shard_shape)
+        region = box_in_mag(self._properties.bounding_box.align_with_mag(target_mag, ceil=True), target_mag, allow_empty=True)
+        on_disk = source._array.list_shards()
+
+        def job(box: tuple[tuple[int, int, int], tuple[int, int, int]]) -> tuple[Any, ...]:
+            if is_zoom_mode(mode):
+                # buffers are resampled whole from the box's corner: use webknossos' whole job box
+                corner = Vec3Int(box[0]) // cell * cell
+                whole = BoundingBox(corner, cell).intersected_with(region)
+                box = (tuple(whole.topleft), tuple(whole.size))  # type: ignore[assignment]
+            lo = [box[0][a] * factors[a] for a in range(3)]
+            hi = [lo[a] + box[1][a] * factors[a] for a in range(3)]
+            shards = [(o, n) for o, n in on_disk if all(o[a] < hi[a] and o[a] + n[a] > lo[a] for a in range(3))]
+            return (source._array, target._array, box, factors, mode,
+                    (tuple(valid.topleft), tuple(valid.size)), tile, overwrite, shards)
+
+        run_per_shard(downsample_job, source, target, self._properties.bounding_box, executor, job,
+                      f"downsampling {self.name} to {target_mag.to_layer_name()}", cell)
         return target
 
-    def _target_mag(self, mag: Mag, like: MagView, compress: bool, chunk_shape: Any, shard_shape: Any,
-                    allow_overwrite: bool) -> MagView:
-        if mag in self._mags:
-            if not allow_overwrite:
-                raise InvalidRequestError(f"mag {mag} exists; pass allow_overwrite=True to overwrite it")
-            self._mags[mag]._ensure_writable()   # never into a linked or referenced mag
-            return self._mags[mag]
-        return self.add_mag(mag, chunk_shape=chunk_shape or like.info.chunk_shape,
-                            shard_shape=shard_shape or like.info.shard_shape, compress=compress)
+    def _initialize_mag_from_other_mag(
+        self,
+        new_mag_name: MagLike,
+        other_mag: MagView,
+        compress: bool | str | Zarr3Config,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+    ) -> MagView:
+        """Add an empty mag with the chunk and shard shape of `other_mag` unless given."""
+        return self.add_mag(new_mag_name, chunk_shape=chunk_shape or Vec3Int(other_mag.info.chunk_shape),
+                            shard_shape=shard_shape or Vec3Int(other_mag.info.shard_shape), compress=compress)
 
-    def downsample_mag_list(self, from_mag: MagLike, target_mags: list[MagLike], **kwargs: Any) -> None:
-        """Downsample into each of `target_mags` in turn, each from the one before."""
-        prev = Mag(from_mag)
-        for mag in target_mags:
-            self.downsample_mag(prev, mag, **kwargs)
-            prev = Mag(mag)
+    def downsample_mag_list(
+        self,
+        from_mag: MagLike,
+        target_mags: Sequence[MagLike],
+        *,
+        interpolation_mode: str = "default",
+        compress: bool | str | Zarr3Config = True,
+        buffer_shape: Vec3IntLike | int | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        allow_overwrite: bool = False,
+        only_setup_mags: bool = False,
+        executor: Executor | None = None,
+    ) -> None:
+        """Downsample into each of `target_mags` (sorted axis by axis), each from the one
+        before, starting at `from_mag`, as webknossos 4.3.3.
 
-    def redownsample(self, *, interpolation_mode: str = "default", compress: bool = True,
-                     executor: Executor | None = None, **kwargs: Any) -> None:
-        """Recompute every mag but the finest from the one before it."""
-        mags = list(self.mags)
-        for prev, mag in zip(mags, mags[1:]):
-            self.downsample_mag(prev, mag, interpolation_mode=interpolation_mode, compress=compress,
-                                allow_overwrite=True, executor=executor)
+        Raises
+        ------
+        MissingLayerError
+            `from_mag` does not exist (a `KeyError`).
+        InvalidRequestError
+            Two neighbours of the sorted list are not ordered in every axis (also an
+            `AssertionError`, as in webknossos); checked before any mag is made.
+        """
+        start = Mag(from_mag)
+        self.get_mag(start)
+        mags = sorted((Mag(m) for m in target_mags), key=lambda m: m.to_list())
+        for a, b in zip(mags, mags[1:]):
+            if not all(x <= y for x, y in zip(a.to_list(), b.to_list())):
+                raise InvalidRequestError(f"cannot downsample {a.to_layer_name()} to {b.to_layer_name()}: each pair "
+                                          f"of neighbours of the sorted target_mags {[m.to_layer_name() for m in mags]} "
+                                          "is one downsampling step")
+        for mag in mags:
+            self.downsample_mag(start, mag, interpolation_mode=interpolation_mode, compress=compress,
+                                buffer_shape=buffer_shape, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                allow_overwrite=allow_overwrite, only_setup_mag=only_setup_mags, executor=executor)
+            start = mag
+
+    def redownsample(
+        self,
+        *,
+        interpolation_mode: str = "default",
+        compress: bool | str | Zarr3Config = True,
+        buffer_shape: Vec3IntLike | int | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        """Recompute every mag but the finest from the one before it (after the finest
+        changed), as webknossos 4.3.3."""
+        mags = sorted(self._mags, key=lambda m: m.to_list())
+        if len(mags) <= 1:
+            return
+        self.downsample_mag_list(mags[0], mags[1:], interpolation_mode=interpolation_mode, compress=compress,
+                                 buffer_shape=buffer_shape, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                 allow_overwrite=True, executor=executor)
 
     def upsample(
         self,
-        *,
         from_mag: MagLike,
-        finest_mag: MagLike = 1,
-        compress: bool = True,
-        sampling_mode: str = "anisotropic",
-        align_with_other_layers: bool = True,
+        *,
+        from_mag_view: MagView | None = None,
+        finest_mag: MagLike = Mag(1),
+        compress: bool | str | Zarr3Config = True,
+        sampling_mode: str | SamplingModes = SamplingModes.ANISOTROPIC,
+        align_with_other_layers: bool | Dataset = True,
         buffer_shape: Vec3IntLike | int | None = None,
+        chunk_shape: Vec3IntLike | int | None = None,
+        shard_shape: Vec3IntLike | int | None = None,
         executor: Executor | None = None,
     ) -> None:
-        """Make finer mags from `from_mag` down to `finest_mag` by repeating voxels."""
+        """Make finer mags from `from_mag` down to `finest_mag` by repeating voxels, as
+        webknossos 4.3.3 (the mags of the downsampling ladder, in reverse).
+
+        Each new mag covers the source mag's box (the layer's box rounded out to the
+        source mag); the layer's box is left as it is. `buffer_shape` is accepted for
+        compatibility; the work is split per target shard.
+
+        Raises
+        ------
+        MissingLayerError
+            `from_mag` does not exist (a `KeyError`).
+        InvalidRequestError
+            `from_mag_view` has another mag, or a mag on the way exists already (also
+            `ValueError` and `AssertionError`, as in webknossos).
+        """
         from wkpy.copy import run_per_shard
-        from wkpy.dataset.layer._downsampling_utils import SamplingModes, mags_to_downsample, upsample_job
+        from wkpy.dataset.layer._downsampling_utils import calculate_mags_to_upsample, resampled_mag_shapes
+        from wkpy.dataset.layer._upsampling_utils import upsample_job
 
         self._ensure_writable()
         start, finest = Mag(from_mag), Mag(finest_mag)
+        if from_mag_view is not None:
+            if from_mag_view.mag != start:
+                raise InvalidRequestError(f"from_mag_view {from_mag_view.mag} was given to upsample, but it does not "
+                                          f"match from_mag {start}")
+        else:
+            from_mag_view = self.get_mag(start)
         mode = SamplingModes.parse(sampling_mode)
-        voxel_size = self._dataset.voxel_size if mode == SamplingModes.ANISOTROPIC else None
-        align = {m for layer in self._dataset.layers.values() for m in layer.mags} if align_with_other_layers else set()
-        ladder = [finest, *mags_to_downsample(finest, start, voxel_size, align)]
-        ladder = list(reversed(ladder))
-        if ladder[0] != start:
-            ladder.insert(0, start)
-        for prev, mag in zip(ladder, ladder[1:]):
-            source = self.get_mag(prev)
+        voxel_size = tuple(self._dataset.voxel_size) if mode == SamplingModes.ANISOTROPIC else None
+        if mode == SamplingModes.CONSTANT_Z:
+            finest = Mag((finest.x, finest.y, start.z))
+        ladder = calculate_mags_to_upsample(start, finest, self._dataset_to_align_with(align_with_other_layers),
+                                            voxel_size)  # type: ignore[arg-type]
+        chunk, shard = resampled_mag_shapes(self.data_format, self._properties.bounding_box, chunk_shape, shard_shape)
+        for prev, mag in zip([start, *ladder[:-1]], ladder):
+            if not (prev > mag) or mag in self._mags:
+                raise InvalidRequestError(f"cannot upsample {prev.to_layer_name()} into {mag.to_layer_name()}: it "
+                                          "must be a new, finer mag")
+            source = from_mag_view if prev == start else self._mags[prev]
             factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
-            target = self._target_mag(mag, source, compress, None, None, False)
-            run_per_shard(upsample_job, source, target, self._properties.bounding_box, executor,
-                          lambda box: (source._array, target._array, box, factors),
+            target = self._initialize_mag_from_other_mag(mag, source, compress, chunk, shard)
+            run_per_shard(upsample_job, source, target, source.bounding_box, executor,
+                          lambda box, s=source, t=target, f=factors: (s._array, t._array, box, f),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
 
 

@@ -180,6 +180,10 @@ class View:
         """The dtype of one channel."""
         return self._array.info.dtype
 
+    def _is_compressed(self) -> bool:
+        """Whether the mag's chunks are stored compressed (webknossos' private name)."""
+        return bool(self._array.info.compression)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mag={self._mag}, bounding_box={self.bounding_box})"
 
