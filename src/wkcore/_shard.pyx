@@ -2,7 +2,8 @@
 """Zarr v3 chunk files: `sharding_indexed` shards and plain (unsharded) chunk files.
 
 A shard file holds encoded inner chunks and an index: for every inner chunk, in C order of
-the inner-chunk grid over (c, x, y, z), a u64 pair (offset, nbytes), both 2**64-1 for a
+the inner-chunk grid over the array's axes (1 to `MAX_AXES` of them: (c, x, y, z) for a
+webknossos layer, plus its extra axes in an n-d layer), a u64 pair (offset, nbytes), both 2**64-1 for a
 chunk that is absent, optionally followed by the index's CRC-32C; the index sits at the
 end of the file (default) or at its start. An unsharded chunk file is one encoded chunk.
 Encoding one chunk: a permutation of its axes (`transpose`; the decoded chunk's byte
@@ -25,6 +26,7 @@ so threads working on different files run in parallel. Callers serialise writers
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memcmp, memset
+from libc.stdio cimport snprintf
 from libc.errno cimport errno, ENOENT
 from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_NONBLOCK, O_CLOEXEC
 from posix.unistd cimport close, dup, pread, pwrite, unlink
@@ -37,8 +39,9 @@ from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
-from wkcore._copy cimport copy_row
+from wkcore._copy cimport copy_nd, MAX_AXES
 from wkcore._raise import raise_for
+from wkcore.errors import UnsupportedError
 
 
 cdef extern from *:
@@ -62,6 +65,8 @@ DEF SPAN_CAP = 1 << 25            # above this, chunks are read one by one (boun
 DEF MAX_CHUNKS = 1 << 24         # inner chunks per shard (an index of 256 MiB)
 DEF MAX_CHUNK_BYTES = 1 << 31
 DEF RESERVE_LIMIT = 1 << 28      # bytes reserved at once for the chunks of one `encode`
+DEF MAX_SIDE = 1 << 62           # elements along one axis of a shard
+DEF COORDS_TEXT = 8 * 21         # "g0,g1,...": MAX_AXES signed 64-bit numbers and commas
 
 cdef struct step:
     int kind                     # STEP_CRC or CODEC_*
@@ -69,11 +74,12 @@ cdef struct step:
 
 cdef struct zspec:
     int ts                       # bytes per element
-    int64_t shard[4]             # elements per shard along (c, x, y, z)
-    int64_t chunk[4]             # elements per inner chunk
-    int64_t grid[4]              # inner chunks per shard
+    int nd                       # axes of the array (1..MAX_AXES)
+    int64_t shard[MAX_AXES]      # elements per shard along each axis
+    int64_t chunk[MAX_AXES]      # elements per inner chunk
+    int64_t grid[MAX_AXES]       # inner chunks per shard
     uint64_t n_chunks
-    Py_ssize_t cstride[4]        # byte strides of a decoded chunk
+    Py_ssize_t cstride[MAX_AXES] # byte strides of a decoded chunk
     uint64_t chunk_bytes
     uint64_t work_bytes          # capacity of each work buffer (largest stage of the chain + slack)
     int big_endian
@@ -87,7 +93,11 @@ cdef struct zspec:
 
 cdef struct region:
     uint8_t* ptr                 # the caller's element at the box start
-    Py_ssize_t s[4]              # its byte strides (c, x, y, z)
+    Py_ssize_t s[MAX_AXES]       # its byte strides, one per axis of the array
+
+cdef struct zbox:                # a shard-local box: [lo, hi) along each of the spec's nd axes
+    int64_t lo[MAX_AXES]
+    int64_t hi[MAX_AXES]
 
 cdef struct work:
     wk_codec codecs[MAX_STEPS]   # live codec state of this call
@@ -166,9 +176,19 @@ cdef inline uint64_t index_bytes(const zspec* S) noexcept nogil:
 
 cdef void chunk_coords(const zspec* S, uint64_t m, int64_t* g) noexcept nogil:
     cdef int k
-    for k in range(3, -1, -1):
+    for k in range(S.nd - 1, -1, -1):
         g[k] = <int64_t>(m % <uint64_t>S.grid[k])
         m //= <uint64_t>S.grid[k]
+
+cdef const char* chunk_text(const zspec* S, uint64_t m, char* buf) noexcept nogil:
+    """Chunk m's grid coordinates as "g0,g1,..." in `buf` (COORDS_TEXT bytes), for messages."""
+    cdef int64_t g[MAX_AXES]
+    cdef int k, at = 0
+    chunk_coords(S, m, g)
+    buf[0] = 0
+    for k in range(S.nd):
+        at += snprintf(buf + at, COORDS_TEXT - at, "%s%lld", "," if k else "", <long long>g[k])
+    return buf
 
 cdef int load_index(work* W, const zspec* S, uint64_t size, wk_err* e) noexcept nogil:
     """Read, check and decode the index of the open shard W.fd_in (or make the one entry of
@@ -176,7 +196,7 @@ cdef int load_index(work* W, const zspec* S, uint64_t size, wk_err* e) noexcept 
     cdef uint64_t n = S.n_chunks, isz = index_bytes(S), at, lo, hi, off, nb, m
     cdef uint32_t want, got
     cdef uint8_t tail[4]
-    cdef int64_t g[4]
+    cdef char where[COORDS_TEXT]
     W.index = <uint64_t*>malloc(16 * n)
     if W.index == NULL:
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate an index of %llu chunks", n)
@@ -206,10 +226,9 @@ cdef int load_index(work* W, const zspec* S, uint64_t size, wk_err* e) noexcept 
         if off == WK_ABSENT and nb == WK_ABSENT:
             continue
         if off < lo or off > hi or nb > hi - off:
-            chunk_coords(S, m, g)
             return WK_FAIL(e, WK_ECORRUPT,
-                           "shard index entry %llu (chunk %lld,%lld,%lld,%lld) is (offset %llu, %llu bytes), outside the data bytes [%llu, %llu)",
-                           m, g[0], g[1], g[2], g[3], off, nb, lo, hi)
+                           "shard index entry %llu (chunk %s) is (offset %llu, %llu bytes), outside the data bytes [%llu, %llu)",
+                           m, chunk_text(S, m, where), off, nb, lo, hi)
     return 0
 
 cdef void encode_index(const work* W, const zspec* S, uint8_t* out) noexcept nogil:
@@ -256,19 +275,17 @@ cdef int decode_chunk(work* W, const zspec* S, uint8_t* src, uint64_t n, uint64_
     cdef uint64_t cur_len = n, expected, ncrc = 0
     cdef int i, j, r
     cdef uint32_t want, got
-    cdef int64_t g[4]
+    cdef char where[COORDS_TEXT]
     for i in range(S.n_steps - 1, -1, -1):
         if S.steps[i].kind == STEP_CRC:
             if cur_len < 4:
-                chunk_coords(S, m, g)
-                return WK_FAIL(e, WK_ECORRUPT, "chunk %lld,%lld,%lld,%lld: %llu bytes cannot hold a CRC-32C",
-                               g[0], g[1], g[2], g[3], cur_len)
+                return WK_FAIL(e, WK_ECORRUPT, "chunk %s: %llu bytes cannot hold a CRC-32C",
+                               chunk_text(S, m, where), cur_len)
             want = load_le32(cur + cur_len - 4)
             got = crc32c(cur, cur_len - 4)
             if want != got:
-                chunk_coords(S, m, g)
-                return WK_FAIL(e, WK_ECORRUPT, "chunk %lld,%lld,%lld,%lld: CRC-32C is 0x%08x, its bytes give 0x%08x",
-                               g[0], g[1], g[2], g[3], want, got)
+                return WK_FAIL(e, WK_ECORRUPT, "chunk %s: CRC-32C is 0x%08x, its bytes give 0x%08x",
+                               chunk_text(S, m, where), want, got)
             cur_len -= 4
             continue
         ncrc = 0
@@ -281,15 +298,13 @@ cdef int decode_chunk(work* W, const zspec* S, uint8_t* src, uint64_t n, uint64_
         if r == DECODE_NOMEM:
             return WK_FAIL(e, WK_ENOMEM, "out of memory decoding %s data", step_name(S.steps[i].kind))
         if r != DECODE_OK:
-            chunk_coords(S, m, g)
-            return WK_FAIL(e, WK_ECORRUPT, "chunk %lld,%lld,%lld,%lld: %s data of %llu bytes does not decode to %llu bytes",
-                           g[0], g[1], g[2], g[3], step_name(S.steps[i].kind), cur_len, expected)
+            return WK_FAIL(e, WK_ECORRUPT, "chunk %s: %s data of %llu bytes does not decode to %llu bytes",
+                           chunk_text(S, m, where), step_name(S.steps[i].kind), cur_len, expected)
         cur = dst
         cur_len = expected
     if cur_len != S.chunk_bytes:
-        chunk_coords(S, m, g)
-        return WK_FAIL(e, WK_ECORRUPT, "chunk %lld,%lld,%lld,%lld holds %llu bytes, not the %llu of a chunk",
-                       g[0], g[1], g[2], g[3], cur_len, S.chunk_bytes)
+        return WK_FAIL(e, WK_ECORRUPT, "chunk %s holds %llu bytes, not the %llu of a chunk",
+                       chunk_text(S, m, where), cur_len, S.chunk_bytes)
     if S.big_endian and S.ts > 1:
         byteswap(cur, S.chunk_bytes, S.ts)
     out[0] = cur
@@ -336,80 +351,71 @@ cdef bint is_fill(const uint8_t* p, const zspec* S) noexcept nogil:
 # ---- strided copies between a chunk and the caller's array ----------------------------------
 
 
-cdef void copy_box(uint8_t* chunk, const Py_ssize_t* cs, uint8_t* arr, const Py_ssize_t* as_, const int64_t* n,
-                   int ts, bint to_chunk) noexcept nogil:
-    """Copy an n[0]×n[1]×n[2]×n[3] box between a chunk and an array, both given by the
-    address of the box's first element and byte strides. Loops run in the chunk's memory
-    order, and axes contiguous in both are merged so the inner loop is one memcpy."""
-    cdef int ax[4]
-    cdef int i, j, t, d = 0
-    cdef Py_ssize_t C[4]
-    cdef Py_ssize_t A[4]
-    cdef int64_t N[4]
-    cdef int64_t i0, i1, i2
-    cdef uint8_t* c0
-    cdef uint8_t* a0
-    for i in range(4):
-        ax[i] = i
-    for i in range(1, 4):                 # sort axes by chunk stride, largest first
-        t = ax[i]
-        j = i - 1
-        while j >= 0 and cs[ax[j]] < cs[t]:
-            ax[j + 1] = ax[j]
-            j -= 1
-        ax[j + 1] = t
-    for i in range(4):
-        if n[ax[i]] == 1:
-            continue
-        if d > 0 and C[d - 1] == cs[ax[i]] * n[ax[i]] and A[d - 1] == as_[ax[i]] * n[ax[i]]:
-            N[d - 1] *= n[ax[i]]          # merge into the previous (outer) axis
-            C[d - 1] = cs[ax[i]]
-            A[d - 1] = as_[ax[i]]
-            continue
-        N[d] = n[ax[i]]; C[d] = cs[ax[i]]; A[d] = as_[ax[i]]
-        d += 1
-    while d < 4:                          # pad outer axes of length 1
-        for i in range(d, 0, -1):
-            N[i] = N[i - 1]; C[i] = C[i - 1]; A[i] = A[i - 1]
-        N[0] = 1; C[0] = 0; A[0] = 0
-        d += 1
-    for i0 in range(N[0]):
-        for i1 in range(N[1]):
-            for i2 in range(N[2]):
-                c0 = chunk + i0 * C[0] + i1 * C[1] + i2 * C[2]
-                a0 = arr + i0 * A[0] + i1 * A[1] + i2 * A[2]
-                if to_chunk:
-                    copy_row(c0, C[3], a0, A[3], N[3], ts)
-                else:
-                    copy_row(a0, A[3], c0, C[3], N[3], ts)
-
-cdef bint overlap(const zspec* S, const int64_t* g, const int64_t* box, int64_t* l, int64_t* n, int64_t* at) noexcept nogil:
+cdef bint overlap(const zspec* S, const int64_t* g, const zbox* box, int64_t* l, int64_t* n, int64_t* at) noexcept nogil:
     """Part of chunk g inside the box: start l in the chunk, extent n, start `at` in the box."""
     cdef int k
     cdef int64_t c0, lo, hi
-    for k in range(4):
+    for k in range(S.nd):
         c0 = g[k] * S.chunk[k]
-        lo = box[k] if box[k] > c0 else c0
-        hi = box[k + 4] if box[k + 4] < c0 + S.chunk[k] else c0 + S.chunk[k]
+        lo = box.lo[k] if box.lo[k] > c0 else c0
+        hi = box.hi[k] if box.hi[k] < c0 + S.chunk[k] else c0 + S.chunk[k]
         if hi <= lo:
             return False
         l[k] = lo - c0
         n[k] = hi - lo
-        at[k] = lo - box[k]
+        at[k] = lo - box.lo[k]
     return True
 
 cdef inline uint8_t* chunk_at(uint8_t* p, const zspec* S, const int64_t* l) noexcept nogil:
-    return p + l[0] * S.cstride[0] + l[1] * S.cstride[1] + l[2] * S.cstride[2] + l[3] * S.cstride[3]
+    cdef int k
+    for k in range(S.nd):
+        p += l[k] * S.cstride[k]
+    return p
 
-cdef inline uint8_t* region_at(const region* r, const int64_t* at) noexcept nogil:
-    return r.ptr + at[0] * r.s[0] + at[1] * r.s[1] + at[2] * r.s[2] + at[3] * r.s[3]
+cdef inline uint8_t* region_at(const region* r, const zspec* S, const int64_t* at) noexcept nogil:
+    cdef uint8_t* p = r.ptr
+    cdef int k
+    for k in range(S.nd):
+        p += at[k] * r.s[k]
+    return p
 
 cdef inline uint64_t chunk_number(const zspec* S, const int64_t* g) noexcept nogil:
-    return <uint64_t>(((g[0] * S.grid[1] + g[1]) * S.grid[2] + g[2]) * S.grid[3] + g[3])
+    cdef int64_t m = 0
+    cdef int k
+    for k in range(S.nd):
+        m = m * S.grid[k] + g[k]
+    return <uint64_t>m
+
+cdef inline void touched_chunks(const zspec* S, const zbox* box, int64_t* g0, int64_t* g1) noexcept nogil:
+    """The grid cells [g0, g1) of the chunks the box touches."""
+    cdef int k
+    for k in range(S.nd):
+        g0[k] = box.lo[k] // S.chunk[k]
+        g1[k] = (box.hi[k] - 1) // S.chunk[k] + 1
+
+cdef inline bint next_cell(const zspec* S, int64_t* g, const int64_t* g0, const int64_t* g1) noexcept nogil:
+    """Step g to the next cell of [g0, g1) in C order (last axis fastest); False past the last."""
+    cdef int k = S.nd - 1
+    while k >= 0:
+        g[k] += 1
+        if g[k] < g1[k]:
+            return True
+        g[k] = g0[k]
+        k -= 1
+    return False
+
+cdef inline void copy_chunk_part(uint8_t* chunk, const zspec* S, const zbox* box, const region* r,
+                                 const int64_t* g, bint to_chunk) noexcept nogil:
+    """Copy the part of grid chunk g inside the box between the decoded chunk and the region."""
+    cdef int64_t l[MAX_AXES]
+    cdef int64_t n[MAX_AXES]
+    cdef int64_t at[MAX_AXES]
+    overlap(S, g, box, l, n, at)
+    copy_nd(chunk_at(chunk, S, l), S.cstride, region_at(r, S, at), r.s, n, S.nd, S.ts, to_chunk)
 
 # ---- read -------------------------------------------------------------------------------
 
-cdef int read_box(const char* path, const zspec* S, const int64_t* box, const region* r, int* found,
+cdef int read_box(const char* path, const zspec* S, const zbox* box, const region* r, int* found,
                   int fd, wk_err* e) noexcept nogil:
     cdef work W
     cdef int rc
@@ -418,42 +424,35 @@ cdef int read_box(const char* path, const zspec* S, const int64_t* box, const re
     work_free(&W, S)
     return rc
 
-cdef int read_chunks(const char* path, work* W, const zspec* S, const int64_t* box, const region* r, int* found,
+cdef int read_chunks(const char* path, work* W, const zspec* S, const zbox* box, const region* r, int* found,
                      int fd, wk_err* e) noexcept nogil:
     cdef uint64_t size = 0, m, off, nb, span0 = WK_ABSENT, span1 = 0, total = 0, touched = 0
-    cdef int64_t g0[4]
-    cdef int64_t g1[4]
-    cdef int64_t g[4]
-    cdef int64_t l[4]
-    cdef int64_t n[4]
-    cdef int64_t at[4]
-    cdef bint span = False
+    cdef int64_t g0[MAX_AXES]
+    cdef int64_t g1[MAX_AXES]
+    cdef int64_t g[MAX_AXES]
+    cdef bint span = False, more
     cdef uint8_t* src
     cdef uint8_t* cur
-    cdef int k
     found[0] = open_in(path, W, &size, e, fd)
     if found[0] <= 0:
         return found[0]
     if load_index(W, S, size, e):
         return -1
-    for k in range(4):
-        g0[k] = box[k] // S.chunk[k]
-        g1[k] = (box[k + 4] - 1) // S.chunk[k] + 1
+    touched_chunks(S, box, g0, g1)
     # One read for all touched chunks when they lie close together in the file (and the
     # span is not large: memory stays bounded; beyond that each chunk is read alone).
-    for g[0] in range(g0[0], g1[0]):
-        for g[1] in range(g0[1], g1[1]):
-            for g[2] in range(g0[2], g1[2]):
-                for g[3] in range(g0[3], g1[3]):
-                    m = chunk_number(S, g)
-                    off = W.index[2 * m]
-                    if off == WK_ABSENT:
-                        continue
-                    nb = W.index[2 * m + 1]
-                    touched += 1
-                    total += nb
-                    if off < span0: span0 = off
-                    if off + nb > span1: span1 = off + nb
+    memcpy(g, g0, sizeof(g))
+    more = True
+    while more:
+        m = chunk_number(S, g)
+        off = W.index[2 * m]
+        if off != WK_ABSENT:
+            nb = W.index[2 * m + 1]
+            touched += 1
+            total += nb
+            if off < span0: span0 = off
+            if off + nb > span1: span1 = off + nb
+        more = next_cell(S, g, g0, g1)
     if touched == 0:
         return 0
     if span1 - span0 <= 2 * total + SPAN_SLACK and span1 - span0 <= SPAN_CAP:
@@ -462,25 +461,23 @@ cdef int read_chunks(const char* path, work* W, const zspec* S, const int64_t* b
         span = True
     if alloc_work(W, S, e):
         return -1
-    for g[0] in range(g0[0], g1[0]):
-        for g[1] in range(g0[1], g1[1]):
-            for g[2] in range(g0[2], g1[2]):
-                for g[3] in range(g0[3], g1[3]):
-                    m = chunk_number(S, g)
-                    off = W.index[2 * m]
-                    if off == WK_ABSENT:
-                        continue
-                    nb = W.index[2 * m + 1]
-                    if span:
-                        src = W.enc + (off - span0)
-                    else:
-                        if grow_enc(W, nb, e) or read_exact(W.fd_in, W.enc, nb, off, e):
-                            return -1
-                        src = W.enc
-                    if decode_chunk(W, S, src, nb, m, &cur, e):
-                        return -1
-                    overlap(S, g, box, l, n, at)
-                    copy_box(chunk_at(cur, S, l), S.cstride, region_at(r, at), r.s, n, S.ts, False)
+    memcpy(g, g0, sizeof(g))
+    more = True
+    while more:
+        m = chunk_number(S, g)
+        off = W.index[2 * m]
+        if off != WK_ABSENT:
+            nb = W.index[2 * m + 1]
+            if span:
+                src = W.enc + (off - span0)
+            else:
+                if grow_enc(W, nb, e) or read_exact(W.fd_in, W.enc, nb, off, e):
+                    return -1
+                src = W.enc
+            if decode_chunk(W, S, src, nb, m, &cur, e):
+                return -1
+            copy_chunk_part(cur, S, box, r, g, False)
+        more = next_cell(S, g, g0, g1)
     return 0
 
 # ---- write ------------------------------------------------------------------------------
@@ -533,18 +530,18 @@ cdef struct encoded_set:            # encoded chunks of one sub-box, made ahead 
     uint64_t count
     uint64_t table_cap
 
-cdef int make_chunk(work* W, const zspec* S, uint64_t m, const int64_t* g, const int64_t* box, const region* r,
+cdef int make_chunk(work* W, const zspec* S, uint64_t m, const int64_t* g, const zbox* box, const region* r,
                     uint64_t off, uint64_t nb, uint8_t** out, uint64_t* out_len, wk_err* e) noexcept nogil:
     """Chunk m with the box's voxels written into it (over its old content `off`, `nb`, or
     the fill value), encoded; `out` is NULL if the result is all fill value."""
-    cdef int64_t l[4]
-    cdef int64_t n[4]
-    cdef int64_t at[4]
+    cdef int64_t l[MAX_AXES]
+    cdef int64_t n[MAX_AXES]
+    cdef int64_t at[MAX_AXES]
     cdef bint full = True
     cdef int k
     cdef uint8_t* cur
     overlap(S, g, box, l, n, at)
-    for k in range(4):
+    for k in range(S.nd):
         full = full and n[k] == S.chunk[k]
     if not full:
         if off != WK_ABSENT:
@@ -554,7 +551,7 @@ cdef int make_chunk(work* W, const zspec* S, uint64_t m, const int64_t* g, const
                 memcpy(W.a, cur, S.chunk_bytes)
         else:
             fill_chunk(W.a, S)
-    copy_box(chunk_at(W.a, S, l), S.cstride, region_at(r, at), r.s, n, S.ts, True)
+    copy_nd(chunk_at(W.a, S, l), S.cstride, region_at(r, S, at), r.s, n, S.nd, S.ts, True)
     out[0] = NULL
     if is_fill(W.a, S):
         return 0
@@ -586,32 +583,33 @@ cdef int prepared_add(encoded_set* P, uint64_t m, const uint8_t* p, uint64_t n, 
         P.len += n
     return 0
 
-cdef bint chunk_aligned(const zspec* S, const int64_t* box) noexcept nogil:
+cdef bint chunk_aligned(const zspec* S, const zbox* box) noexcept nogil:
     """Whether every chunk the box touches lies wholly inside it (none keeps old voxels)."""
     cdef int k
-    for k in range(4):
-        if box[k] % S.chunk[k] or box[k + 4] % S.chunk[k]:
+    for k in range(S.nd):
+        if box.lo[k] % S.chunk[k] or box.hi[k] % S.chunk[k]:
             return False
     return True
 
-cdef bint whole_shard(const zspec* S, const int64_t* box) noexcept nogil:
+cdef bint whole_shard(const zspec* S, const zbox* box) noexcept nogil:
     cdef int k
-    for k in range(4):
-        if box[k] != 0 or box[k + 4] != S.shard[k]:
+    for k in range(S.nd):
+        if box.lo[k] != 0 or box.hi[k] != S.shard[k]:
             return False
     return True
 
-cdef int encode_box(const char* path, const zspec* S, const int64_t* box, const region* r, encoded_set* P,
+cdef int encode_box(const char* path, const zspec* S, const zbox* box, const region* r, encoded_set* P,
                     wk_err* e) noexcept nogil:
     """Encode every chunk the box touches (over the current file's content) into P."""
     cdef work W
     cdef int rc = 0, k
     cdef uint64_t size = 0, m, off, nb, enc_len = 0
-    cdef int64_t g0[4]
-    cdef int64_t g1[4]
-    cdef int64_t g[4]
+    cdef int64_t g0[MAX_AXES]
+    cdef int64_t g1[MAX_AXES]
+    cdef int64_t g[MAX_AXES]
     cdef uint8_t* cur
     cdef uint64_t touched = 1, want
+    cdef bint more
     work_init(&W, S)
     if not chunk_aligned(S, box):       # some chunk keeps old voxels: the old file is needed
         rc = open_in(path, &W, &size, e)
@@ -619,9 +617,8 @@ cdef int encode_box(const char* path, const zspec* S, const int64_t* box, const 
             rc = load_index(&W, S, size, e)
     if rc == 0:
         rc = alloc_work(&W, S, e)
-    for k in range(4):
-        g0[k] = box[k] // S.chunk[k]
-        g1[k] = (box[k + 4] - 1) // S.chunk[k] + 1
+    touched_chunks(S, box, g0, g1)
+    for k in range(S.nd):
         touched *= <uint64_t>(g1[k] - g0[k])
     # Reserve up front: growing by realloc (mremap) would take the process-wide memory
     # lock and stall the other threads encoding parts of the same shard.
@@ -636,25 +633,20 @@ cdef int encode_box(const char* path, const zspec* S, const int64_t* box, const 
         else:
             P.table_cap = touched
             P.cap = want
-    if rc == 0:
-        for g[0] in range(g0[0], g1[0]):
-            for g[1] in range(g0[1], g1[1]):
-                for g[2] in range(g0[2], g1[2]):
-                    for g[3] in range(g0[3], g1[3]):
-                        m = chunk_number(S, g)
-                        off = W.index[2 * m] if W.index != NULL else WK_ABSENT
-                        nb = W.index[2 * m + 1] if W.index != NULL else WK_ABSENT
-                        if make_chunk(&W, S, m, g, box, r, off, nb, &cur, &enc_len, e) \
-                                or prepared_add(P, m, cur, enc_len, e):
-                            rc = -1
-                            break
-                    if rc: break
-                if rc: break
-            if rc: break
+    memcpy(g, g0, sizeof(g))
+    more = rc == 0
+    while more:
+        m = chunk_number(S, g)
+        off = W.index[2 * m] if W.index != NULL else WK_ABSENT
+        nb = W.index[2 * m + 1] if W.index != NULL else WK_ABSENT
+        if make_chunk(&W, S, m, g, box, r, off, nb, &cur, &enc_len, e) or prepared_add(P, m, cur, enc_len, e):
+            rc = -1
+            break
+        more = next_cell(S, g, g0, g1)
     work_free(&W, S)
     return rc
 
-cdef int write_box(const char* path, const char* tmp, const zspec* S, const int64_t* box, const region* r,
+cdef int write_box(const char* path, const char* tmp, const zspec* S, const zbox* box, const region* r,
                    encoded_set** preps, int npreps, int* outcome, wk_err* e) noexcept nogil:
     cdef work W
     cdef int rc
@@ -684,7 +676,7 @@ cdef int64_t* prepared_lookup(const zspec* S, encoded_set** preps, int npreps, w
                 look[m] = (<int64_t>i << 40) | <int64_t>j
     return look
 
-cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, const int64_t* box, const region* r,
+cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, const zbox* box, const region* r,
                  encoded_set** preps, int npreps, int* outcome, wk_err* e) noexcept nogil:
     """Write the new file to `tmp` (outcome 0), or, if no chunk is left, remove `path`
     (outcome 1) or leave it absent (outcome 2). Chunks found in `preps` are taken from
@@ -692,10 +684,10 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
     cdef uint64_t size = 0, m, off, nb, present = 0, isz = index_bytes(S), enc_len = 0
     cdef uint64_t* old = NULL
     cdef int64_t* look = NULL
-    cdef int64_t g[4]
-    cdef int64_t l[4]
-    cdef int64_t n[4]
-    cdef int64_t at[4]
+    cdef int64_t g[MAX_AXES]
+    cdef int64_t l[MAX_AXES]
+    cdef int64_t n[MAX_AXES]
+    cdef int64_t at[MAX_AXES]
     cdef int exists, rc = 0
     cdef const encoded_set* P
     cdef uint64_t* entry
@@ -778,6 +770,8 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
 
 # ---- Python entry points ------------------------------------------------------------------
 
+MAX_NDIM = MAX_AXES    # axes a ShardSpec (and every box and buffer used with it) may have
+
 _STEP_KINDS = {"crc32c": STEP_CRC, "zstd": CODEC_ZSTD, "blosc": CODEC_BLOSC, "gzip": CODEC_GZIP, "zlib": CODEC_ZLIB}
 _BLOSC_CNAMES = {"blosclz": BLOSC_BLOSCLZ, "lz4": BLOSC_LZ4, "lz4hc": BLOSC_LZ4HC, "zlib": BLOSC_ZLIB, "zstd": BLOSC_ZSTD}
 
@@ -788,9 +782,10 @@ cdef class ShardSpec:
     Parameters
     ----------
     itemsize : bytes per element (1, 2, 4 or 8).
-    shard_shape, chunk_shape : elements along (c, x, y, z) per file and per inner chunk
-        (equal for unsharded arrays).
-    order : the `transpose` codec's permutation of (c, x, y, z); (0, 1, 2, 3) is C order.
+    shard_shape, chunk_shape : elements along each axis of the array per file and per inner
+        chunk (equal for unsharded arrays): 1 to `MAX_AXES` (8) axes, e.g. (c, x, y, z) or
+        (c, t, x, y, z).
+    order : the `transpose` codec's permutation of the axes; (0, 1, ..., n-1) is C order.
     big_endian : the `bytes` codec's byte order.
     steps : bytes-to-bytes codecs in encoding order: ``("crc32c",)``, ``("zstd", level,
         checksum)``, ``("gzip", level)``, ``("zlib", level)`` (Zarr v2's
@@ -799,6 +794,15 @@ cdef class ShardSpec:
     sharded : whether files carry an index of inner chunks.
     index_at_start, index_big_endian, index_crc : the index's location and codecs.
     fill : the fill value as `itemsize` bytes, native (little-endian) order.
+
+    Raises
+    ------
+    UnsupportedError
+        More than `MAX_AXES` axes (also a ValueError).
+    ValueError
+        Shapes of different lengths, an order that is not a permutation, a chunk that does
+        not divide the shard, more chunks or larger chunks than the kernels hold, an unknown
+        codec or element size.
     """
 
     cdef zspec s
@@ -811,11 +815,15 @@ cdef class ShardSpec:
         if itemsize not in (1, 2, 4, 8):
             raise ValueError(f"element size {itemsize} is not 1, 2, 4 or 8 bytes")
         shard_shape, chunk_shape, order = tuple(shard_shape), tuple(chunk_shape), tuple(order)
-        if len(shard_shape) != 4 or len(chunk_shape) != 4 or sorted(order) != [0, 1, 2, 3]:
-            raise ValueError(f"need 4-D shapes and a permutation of 0..3, got {shard_shape}, {chunk_shape}, {order}")
+        nd = len(shard_shape)
+        if nd > MAX_AXES:
+            raise UnsupportedError(f"arrays of {nd} axes are not supported (at most {MAX_AXES})")
+        if nd < 1 or len(chunk_shape) != nd or sorted(order) != list(range(nd)):
+            raise ValueError(f"need shapes of the same rank (1..{MAX_AXES}) and a permutation of their axes, "
+                             f"got {shard_shape}, {chunk_shape}, {order}")
         n_chunks, chunk_elems = 1, 1
-        for k in range(4):
-            if chunk_shape[k] < 1 or shard_shape[k] < 1 or shard_shape[k] % chunk_shape[k]:
+        for k in range(nd):
+            if not 1 <= chunk_shape[k] <= shard_shape[k] <= MAX_SIDE or shard_shape[k] % chunk_shape[k]:
                 raise ValueError(f"shard shape {shard_shape} is not a positive multiple of chunk shape {chunk_shape}")
             n_chunks *= shard_shape[k] // chunk_shape[k]
             chunk_elems *= chunk_shape[k]
@@ -830,15 +838,16 @@ cdef class ShardSpec:
         if len(steps) > MAX_STEPS:
             raise ValueError(f"at most {MAX_STEPS} bytes-to-bytes codecs, got {len(steps)}")
         self.s.ts = itemsize
+        self.s.nd = nd
         self.s.n_chunks = n_chunks
         self.s.chunk_bytes = chunk_elems * itemsize
-        for k in range(4):
+        for k in range(nd):
             self.s.shard[k] = shard_shape[k]
             self.s.chunk[k] = chunk_shape[k]
             self.s.grid[k] = shard_shape[k] // chunk_shape[k]
         # transpose: the chunk is stored as np.transpose(chunk, order) in C order
         size = itemsize
-        for i in range(3, -1, -1):
+        for i in range(nd - 1, -1, -1):
             self.s.cstride[order[i]] = size
             size *= chunk_shape[order[i]]
         self.s.big_endian = big_endian
@@ -863,6 +872,11 @@ cdef class ShardSpec:
                 size = codec_bound(&self.s.steps[i].codec, size)
             biggest = max(biggest, size)
         self.s.work_bytes = biggest + 4 * MAX_STEPS + 16
+
+    @property
+    def ndim(self) -> int:
+        """Axes of the array (of every box and buffer passed with this spec)."""
+        return self.s.nd
 
     @property
     def n_chunks(self) -> int:
@@ -897,31 +911,33 @@ cdef int _configure(wk_codec* c, tuple st) except -1:
     return 0
 
 
-cdef int _box(const zspec* S, tuple box, int64_t* b) except -1:
-    cdef int k
-    if len(box) != 8:
-        raise ValueError("box must be (c0, x0, y0, z0, c1, x1, y1, z1)")
-    for k in range(8):
-        b[k] = box[k]
-    for k in range(4):
-        if not (0 <= b[k] < b[k + 4] <= S.shard[k]):
-            raise ValueError(f"box {box} is empty or not inside the shard {tuple(S.shard[i] for i in range(4))}")
+cdef int _box(const zspec* S, tuple box, zbox* b) except -1:
+    cdef int k, nd = S.nd
+    shard = tuple(S.shard[i] for i in range(nd))
+    if len(box) != 2 * nd:
+        raise ValueError(f"box must be {2 * nd} numbers (the {nd} starts, then the {nd} ends), got {box}")
+    for k in range(nd):
+        lo, hi = box[k], box[k + nd]
+        if not (0 <= lo < hi <= shard[k]):
+            raise ValueError(f"box {box} is empty or not inside the shard {shard}")
+        b.lo[k] = lo
+        b.hi[k] = hi
     return 0
 
 
-cdef int _region(region* r, Py_buffer* v, tuple offset, const int64_t* b, int ts) except -1:
-    cdef int k
-    if v.ndim != 4:
-        raise ValueError(f"array must be 4-D (c, x, y, z), got {v.ndim}-D")
-    if v.itemsize != ts:
-        raise ValueError(f"array items are {v.itemsize} bytes, the chunks' are {ts}")
-    if len(offset) != 4:
-        raise ValueError("array offset must have 4 values (c, x, y, z)")
+cdef int _region(region* r, Py_buffer* v, tuple offset, const zspec* S, const zbox* b) except -1:
+    cdef int k, nd = S.nd
+    if v.ndim != nd:
+        raise ValueError(f"array must be {nd}-D like the shards, got {v.ndim}-D")
+    if v.itemsize != S.ts:
+        raise ValueError(f"array items are {v.itemsize} bytes, the chunks' are {S.ts}")
+    if len(offset) != nd:
+        raise ValueError(f"array offset must have {nd} values, got {offset}")
     r.ptr = <uint8_t*>v.buf
-    for k in range(4):
-        if offset[k] < 0 or offset[k] + b[k + 4] - b[k] > v.shape[k]:
-            raise ValueError(f"box {tuple(b[i] for i in range(8))} at {offset} does not fit an array of shape "
-                             f"{tuple(v.shape[i] for i in range(4))}")
+    for k in range(nd):
+        if offset[k] < 0 or offset[k] + b.hi[k] - b.lo[k] > v.shape[k]:
+            raise ValueError(f"box {tuple(b.lo[i] for i in range(nd)) + tuple(b.hi[i] for i in range(nd))} at "
+                             f"{offset} does not fit an array of shape {tuple(v.shape[i] for i in range(nd))}")
         r.s[k] = v.strides[k]
         r.ptr += <Py_ssize_t>offset[k] * v.strides[k]
     return 0
@@ -932,25 +948,26 @@ cdef bytes _fs(path):
 
 
 def read(path, ShardSpec spec, tuple box, out, tuple out_offset, int fd=-1) -> bool:
-    """Read `box` (shard-local (c0, x0, y0, z0, c1, x1, y1, z1)) of one chunk file into
-    `out[c:, x:, y:, z:]` at `out_offset`. Absent chunks leave `out` untouched; returns
+    """Read `box` (shard-local: the starts along every axis, then the ends, e.g.
+    (c0, x0, y0, z0, c1, x1, y1, z1)) of one chunk file into `out` (as many axes as the
+    spec, any strides) at `out_offset`. Absent chunks leave `out` untouched; returns
     False if the file does not exist. With `fd` (the file, opened by the caller) the file
     is not opened by name: pieces of one read then see one version of a file that a
     writer replaces meanwhile. `path` still names the file in errors."""
-    cdef int64_t b[8]
+    cdef zbox b
     cdef region r
     cdef Py_buffer v
     cdef wk_err e
     cdef int found = 0, rc
     cdef bytes p = _fs(path)
     cdef const char* cp = p
-    _box(&spec.s, box, b)
+    _box(&spec.s, box, &b)
     PyObject_GetBuffer(out, &v, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
     try:
-        _region(&r, &v, out_offset, b, spec.s.ts)
+        _region(&r, &v, out_offset, &spec.s, &b)
         e.code = 0; e.errnum = 0
         with nogil:
-            rc = read_box(cp, &spec.s, b, &r, &found, fd, &e)
+            rc = read_box(cp, &spec.s, &b, &r, &found, fd, &e)
     finally:
         PyBuffer_Release(&v)
     if rc:
@@ -979,12 +996,12 @@ cdef class PreparedChunks:
 
 
 def encode(path, ShardSpec spec, tuple box, data, tuple data_offset) -> PreparedChunks:
-    """Encode every inner chunk that `box` touches, with `data[c:, x:, y:, z:]` at
-    `data_offset` written over the chunk's current content in `path`, for a later `write`
+    """Encode every inner chunk that `box` touches, with `data` (as many axes as the spec)
+    at `data_offset` written over the chunk's current content in `path`, for a later `write`
     of that file. Boxes of different calls must not share chunks; the caller keeps other
     writers of the file away until the `write`. Runs without the GIL, so several threads
     can prepare parts of one shard at once."""
-    cdef int64_t b[8]
+    cdef zbox b
     cdef region r
     cdef Py_buffer v
     cdef wk_err e
@@ -993,13 +1010,13 @@ def encode(path, ShardSpec spec, tuple box, data, tuple data_offset) -> Prepared
     cdef const char* cp = p
     cdef PreparedChunks out = PreparedChunks.__new__(PreparedChunks)
     out.spec = spec
-    _box(&spec.s, box, b)
+    _box(&spec.s, box, &b)
     PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
     try:
-        _region(&r, &v, data_offset, b, spec.s.ts)
+        _region(&r, &v, data_offset, &spec.s, &b)
         e.code = 0; e.errnum = 0
         with nogil:
-            rc = encode_box(cp, &spec.s, b, &r, &out.p, &e)
+            rc = encode_box(cp, &spec.s, &b, &r, &out.p, &e)
     finally:
         PyBuffer_Release(&v)
     if rc:
@@ -1008,14 +1025,14 @@ def encode(path, ShardSpec spec, tuple box, data, tuple data_offset) -> Prepared
 
 
 def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset, prepared=()) -> int:
-    """Write `data[c:, x:, y:, z:]` at `data_offset` into `box` of one chunk file.
+    """Write `data` (as many axes as the spec) at `data_offset` into `box` of one chunk file.
 
     Chunks held by `prepared` (from `encode` of the same file) are taken as they are; the
     other chunks the box touches are encoded here. The new file is built in `tmp_path` (same
     folder) and renamed over `path`. Returns 0 if the file was written, 1 if it was removed
     (no chunk left), 2 if it stays absent.
     """
-    cdef int64_t b[8]
+    cdef zbox b
     cdef region r
     cdef Py_buffer v
     cdef wk_err e
@@ -1031,7 +1048,7 @@ def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset, pr
     for item in prepared:
         if not isinstance(item, PreparedChunks) or (<PreparedChunks>item).spec is not spec:
             raise ValueError("prepared chunks must come from encode() with the same ShardSpec")
-    _box(&spec.s, box, b)
+    _box(&spec.s, box, &b)
     preps = <encoded_set**>malloc(sizeof(encoded_set*) * (npreps + 1))
     if preps == NULL:
         raise MemoryError()
@@ -1040,10 +1057,10 @@ def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset, pr
         preps[i] = &pc.p
     PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
     try:
-        _region(&r, &v, data_offset, b, spec.s.ts)
+        _region(&r, &v, data_offset, &spec.s, &b)
         e.code = 0; e.errnum = 0
         with nogil:
-            rc = write_box(cp, ctp, &spec.s, b, &r, preps, npreps, &outcome, &e)
+            rc = write_box(cp, ctp, &spec.s, &b, &r, preps, npreps, &outcome, &e)
     finally:
         PyBuffer_Release(&v)
         free(preps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 from concurrent.futures import Executor
 from pathlib import Path
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wkpy.attachments import copy_attachments
-from wkpy.errors import InvalidRequestError
+from wkpy.errors import InvalidRequestError, UnsupportedError
 from wkpy.executor import map_on_executor
 from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
 from wkpy.properties import LayerProperties, MagProperties, element_class_for
@@ -22,12 +23,12 @@ if TYPE_CHECKING:
     from wkpy.dataset.layer.layer import Layer
     from wkpy.dataset.layer.view.mag_view import MagView
 
-__all__ = ["carry_over_metadata", "copy_mag_data", "copy_layer", "foreign_layer_of", "foreign_mag_of", "register_existing_layer", "run_per_shard"]
+__all__ = ["carry_over_metadata", "check_format_holds_axes", "copy_mag_data", "copy_layer", "foreign_layer_of", "foreign_mag_of", "register_existing_layer", "run_per_shard"]
 
 
-def _copy_box(job: tuple[Array, Array, tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]) -> None:
-    """One task: copy a box (mag voxels) from one array to another, from `src` to `dst`;
-    all-zero boxes are skipped."""
+def _copy_box(job: tuple[Array, Array, tuple[int, ...], tuple[int, ...], tuple[int, ...]]) -> None:
+    """One task: copy a box (mag voxels; x, y, z and any additional axes) from one array to
+    another, from `src` to `dst`; all-zero boxes are skipped."""
     source, target, src, dst, shape = job
     data = source.read(src, shape)
     if data.any():
@@ -41,31 +42,46 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
     `region` is a box in the source mag's voxels (default: the layer's box); it lands at
     `to` in `target` (default: where it is, so the copy keeps its coordinates). Only
     target shards that overlap a source shard on disk are visited, and no two tasks
-    write the same target shard, so any executor can run them in parallel.
+    write the same target shard, so any executor can run them in parallel. In an n-d layer
+    each task copies one position along the additional axes (where webknossos' arrays
+    have shards of 1), inside the layer's ``additionalAxes`` bounds, to the same position.
+
+    Raises
+    ------
+    UnsupportedError
+        The source has additional axes that the target does not have in the same order.
     """
     if region is None:
-        region = box_in_mag(source.bounding_box, source.mag, allow_empty=True)
+        region = box_in_mag(BoundingBox.from_ndbbox(source.bounding_box), source.mag, allow_empty=True)
     if region.is_empty():
         return
     shift = Vec3Int(0, 0, 0) if to is None else Vec3Int(to) - region.topleft
+    extra = source._array.info.extra_axes
+    if target.info.extra_axes != extra:
+        raise UnsupportedError(f"cannot copy {source.path} with the additional axes {extra} into an array with "
+                               f"the additional axes {target.info.extra_axes}")
+    bounds = {a.name: a.bounds for a in source.layer._properties.additional_axes}
+    spans = [bounds.get(a, (0, 0)) for a in extra]
     shard = Vec3Int(target.info.shard_shape)
     wanted: set[tuple[int, ...]] = set()
     for offset, shape in source._array.list_shards():
-        on_disk = BoundingBox(offset, shape).intersected_with(region, dont_assert=True)
+        on_disk = BoundingBox(offset[:3], shape[:3]).intersected_with(region, dont_assert=True)
         if on_disk.is_empty():
             continue
+        along = [range(max(lo, o), min(hi, o + n)) for (lo, hi), o, n in zip(spans, offset[3:], shape[3:])]
         on_disk = on_disk.offset(shift)
         first, last = on_disk.topleft // shard, (on_disk.bottomright - 1) // shard
         for k in range(first.z, last.z + 1):
             for j in range(first.y, last.y + 1):
                 for i in range(first.x, last.x + 1):
-                    wanted.add((k, j, i))
+                    wanted.update((k, j, i, *e) for e in itertools.product(*along))
     placed = region.offset(shift)
     jobs = []
-    for k, j, i in sorted(wanted):
+    for k, j, i, *e in sorted(wanted):
         box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(placed, dont_assert=True)
         if not box.is_empty():
-            jobs.append((source._array, target, tuple(box.topleft - shift), tuple(box.topleft), tuple(box.size)))
+            ones = (1,) * len(e)
+            jobs.append((source._array, target, (*(box.topleft - shift), *e), (*box.topleft, *e), (*box.size, *ones)))
     map_on_executor(_copy_box, jobs, executor, progress_desc)
 
 
@@ -83,6 +99,9 @@ def run_per_shard(
     down to the target shards with data, so work and memory follow the data that exists,
     not the size the properties file claims for the layer.
     """
+    if source._array.info.extra_axes:
+        raise UnsupportedError(f"{progress_desc or 'this operation'}: {source.path} has the additional axes "
+                               f"{source._array.info.extra_axes}; wkpy does not process n-d layers shard by shard yet")
     region = box_in_mag(layer_box.align_with_mag(target.mag, ceil=True), target.mag, allow_empty=True)
     if region.is_empty():
         return
@@ -163,9 +182,10 @@ def copy_layer(
     with `exists_ok` into the layer of that name; see `Dataset.add_layer_as_copy`."""
     from wkpy.errors import DuplicateError
 
+    check_format_holds_axes(source._properties, data_format or source.data_format)
     name = new_layer_name or source.name
     args = dict(dtype=source.dtype, num_channels=source.num_channels, data_format=data_format or source.data_format,
-                bounding_box=source.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None))
+                bounding_box=source._properties.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None))
     if exists_ok:
         new = dataset.get_or_add_layer(name, source.category, **args)  # type: ignore[arg-type]
     else:
@@ -184,17 +204,37 @@ def copy_layer(
 
 def carry_over_metadata(source: LayerProperties) -> Callable[[LayerProperties], None]:
     """A change that gives a new layer the metadata of `source` that its data does not
-    determine: ``defaultViewConfiguration``, ``coordinateTransformations``, ``mappings``
-    and keys wkpy does not know. Not the attachments: copies list their own."""
+    determine: ``defaultViewConfiguration``, ``coordinateTransformations``, ``mappings``,
+    the axes (``additionalAxes``, ``axisOrder``) and keys wkpy does not know. Not the
+    attachments: copies list their own. Call it before the new layer gets mags."""
     extra = {k: copy.deepcopy(v) for k, v in source.extra.items() if k != "attachments"}
     view = copy.deepcopy(source.default_view_configuration)
+    axes, order = list(source.additional_axes), dict(source.axis_order or {})
 
     def carry_over(p: LayerProperties) -> None:
         p.extra.update(copy.deepcopy(extra))
         if view is not None:
             p.default_view_configuration = copy.deepcopy(view)
+        if axes:
+            p.additional_axes, p.axis_order = list(axes), dict(order)
+            for m in p.mags:
+                m.axis_order = dict(order)
 
     return carry_over
+
+
+def check_format_holds_axes(source: LayerProperties, data_format: str) -> None:
+    """Refuse to give a layer of `data_format` the additional axes of `source` (WKW has none).
+
+    Raises
+    ------
+    UnsupportedError
+        `source` has additional axes and `data_format` is not ``"zarr3"``.
+    """
+    if source.additional_axes and data_format != "zarr3":
+        names = [a.name for a in source.additional_axes]
+        raise UnsupportedError(f"layer {source.name!r} has the additional axes {names}, which a {data_format} layer "
+                               "cannot hold; use data_format='zarr3'")
 
 
 def register_existing_layer(
@@ -219,7 +259,7 @@ def register_existing_layer(
         box = BoundingBox((0, 0, 0), (0, 0, 0))
         for mag, array in mags:
             for offset, shape in array.list_shards():
-                box = box.extended_by(BoundingBox(offset, shape).from_mag_to_mag1(mag))
+                box = box.extended_by(BoundingBox(offset[:3], shape[:3]).from_mag_to_mag1(mag))
     if kwargs:
         raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
     props = LayerProperties(

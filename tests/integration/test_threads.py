@@ -164,6 +164,22 @@ def test_shard_write_encode_and_read_release_the_gil(tmp_path, volume):
     np.testing.assert_array_equal(out, data)
 
 
+ND_SHARD = _shard.ShardSpec(1, (2, 4, S, S, S // 4), (2, 1, 32, 32, 32), (4, 3, 2, 1, 0), False, [("gzip", 5)],
+                            True, False, False, True, b"\0")
+ND_BOX = (0, 0, 0, 0, 0, 2, 4, S, S, S // 4)
+
+
+def test_nd_shard_write_encode_and_read_release_the_gil(tmp_path, volume):
+    # a (c, t, x, y, z) shard, as webknossos 4.3.3 stores n-d layers with channels
+    data = np.ascontiguousarray(volume[0, :S, :S, :S // 4].reshape(1, 1, S, S, S // 4).repeat(2, 0).repeat(4, 1))
+    path = str(tmp_path / "nd")
+    assert releases_gil(lambda: _shard.write(path, path + ".tmp", ND_SHARD, ND_BOX, data, (0,) * 5))
+    assert releases_gil(lambda: _shard.encode(path, ND_SHARD, ND_BOX, data, (0,) * 5))
+    out = np.zeros_like(data)
+    assert releases_gil(lambda: _shard.read(path, ND_SHARD, ND_BOX, out, (0,) * 5))
+    np.testing.assert_array_equal(out, data)
+
+
 def test_codecs_release_the_gil(volume):
     data = volume[:, :64].tobytes()  # 4 MiB
     packed = _codecs.gzip_compress_member(data, 1)

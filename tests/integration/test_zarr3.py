@@ -350,7 +350,10 @@ def _make(tmp_path) -> Path:
     (lambda d: d["codecs"][0]["configuration"].__setitem__("chunk_shape", [1, 6, 8, 8]), PropertiesError, "divide"),
     (lambda d: d["codecs"][0]["configuration"].__setitem__("index_location", "middle"), PropertiesError, "index_location"),
     (lambda d: d["codecs"][0]["configuration"]["index_codecs"].insert(1, {"name": "zstd"}), UnsupportedError, "index_codecs"),
-    (lambda d: d.__setitem__("dimension_names", ["z", "y", "x", "c"]), UnsupportedError, "dimension_names"),
+    (lambda d: d.__setitem__("dimension_names", ["c", "a", "b", "z"]), UnsupportedError, "dimension_names"),
+    (lambda d: d.__setitem__("dimension_names", ["c", "x", "x", "z"]), PropertiesError, "dimension_names .* twice"),
+    (lambda d: d.__setitem__("dimension_names", ["c", "x", 3, "z"]), PropertiesError, "dimension_names"),
+    (lambda d: d.__setitem__("dimension_names", ["c", "x", "y"]), PropertiesError, "dimension_names"),
     (lambda d: d.__setitem__("chunk_key_encoding", {"name": "flat"}), UnsupportedError, "chunk_key_encoding"),
 ])
 def test_bad_zarr_json_raises_typed_errors_naming_file_and_field(tmp_path, change, error, words):

@@ -28,7 +28,7 @@ from wkpy.errors import (
     ReadOnlyError,
     UnsupportedVersionError,
 )
-from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike
 from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 from wkpy.locking import lock_file_for, mag_lock_file, new_mag_generation, path_lock
 from wkpy.properties import (
@@ -400,7 +400,7 @@ class Dataset:
         dtype_per_layer: Any = None,
         num_channels: int | None = None,
         data_format: str | DataFormat | None = None,
-        bounding_box: BoundingBox | None = None,
+        bounding_box: NDBoundingBox | None = None,
         largest_segment_id: int | None = None,
         **kwargs: Any,
     ) -> Layer:
@@ -420,7 +420,10 @@ class Dataset:
         data_format : DataFormat or str, optional
             ``"wkw"``, ``"zarr"`` (Zarr v2) or ``"zarr3"``; default ``$WKPY_DEFAULT_DATA_FORMAT``,
             else WKW.
-        bounding_box : BoundingBox, optional
+        bounding_box : BoundingBox or NDBoundingBox, optional
+            An `NDBoundingBox` with axes besides c, x, y, z makes an n-d layer (Zarr3
+            only), whose arrays have the box's axes in its index order, as in webknossos
+            4.3.3 (``c`` among them if the box has it).
         largest_segment_id : int, optional
             Segmentation layers only.
         mappings : list of str, optional
@@ -434,7 +437,9 @@ class Dataset:
         TypeError
             Another keyword argument.
         InvalidRequestError
-            An invalid name or data format (a `ValueError`).
+            An invalid name or data format (a `ValueError`), a box without x, y or z.
+        UnsupportedError
+            An n-d box for a WKW layer.
         ConflictingArgumentsError
             More than one of the dtype arguments (an `AttributeError`).
         DataMismatchError
@@ -465,17 +470,25 @@ class Dataset:
             raise DuplicateError(f"dataset {self.path} has a layer {layer_name!r} already")
         data_format = (default_data_format() if data_format is None else writable_data_format(data_format)).value
         check_category(layer_name, category)
+        box, axis_order, additional = LayerProperties.nd_layout(
+            bounding_box if bounding_box is not None else BoundingBox((0, 0, 0), (0, 0, 0)), layer_name)
         props = LayerProperties(
             name=layer_name,
             category=category,
-            bounding_box=bounding_box if bounding_box is not None else BoundingBox((0, 0, 0), (0, 0, 0)),
+            bounding_box=box,
             element_class=element_class_for(dtype, num_channels),
             data_format=data_format,
             num_channels=num_channels,
             largest_segment_id=largest_segment_id if category == SEGMENTATION_CATEGORY else None,
+            additional_axes=additional,
+            axis_order=axis_order,
         )
         if mappings is not None and category == SEGMENTATION_CATEGORY:
             props.extra["mappings"] = list(mappings)
+        if additional:
+            from wkpy.copy import check_format_holds_axes
+
+            check_format_holds_axes(props, data_format)
         ensure_inside(self.path, self.path / layer_name, "create")   # its folder comes with its first mag
         return self._register_layer(props)
 
@@ -564,12 +577,13 @@ class Dataset:
         """A new empty layer with the dtype, channels, category, box, view configuration,
         coordinate transformations and mappings of `other_layer`; no mags and no
         attachments (as webknossos)."""
-        from wkpy.copy import carry_over_metadata
+        from wkpy.copy import carry_over_metadata, check_format_holds_axes
 
+        check_format_holds_axes(other_layer._properties, other_layer.data_format)
         new = self.add_layer(
             layer_name, other_layer.category, dtype=other_layer.dtype,
             num_channels=other_layer.num_channels, data_format=other_layer.data_format,
-            bounding_box=other_layer.bounding_box,
+            bounding_box=other_layer._properties.bounding_box,
             largest_segment_id=getattr(other_layer, "largest_segment_id", None),
         )
         self._update_layer(new.name, carry_over_metadata(other_layer._properties))
@@ -656,7 +670,7 @@ class Dataset:
 
     def calculate_bounding_box(self) -> BoundingBox:
         """The smallest box (mag 1) holding every layer's box; empty without layers."""
-        boxes = [layer.bounding_box for layer in self._layers.values()]
+        boxes = [layer._properties.bounding_box for layer in self._layers.values()]
         if not boxes:
             return BoundingBox.empty()
         box = boxes[0]

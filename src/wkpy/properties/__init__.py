@@ -5,6 +5,7 @@ for the same dataset: same keys, key order, number formatting and 4-space indent
 Fields the model does not know are kept in ``extra`` dicts and written back.
 """
 
+from ._axes import AdditionalAxis
 from ._dtypes import dtype_and_channels, element_class_for
 from ._io import load_properties, save_properties
 from ._attachments import AttachmentDataFormat, AttachmentProperties, AttachmentsProperties
@@ -33,6 +34,7 @@ from ._schema import (
 )
 
 __all__ = [
+    "AdditionalAxis",
     "CATEGORIES",
     "DATA_FORMATS",
     "DEFAULT_AXIS_ORDER",

@@ -12,9 +12,19 @@ from typing import Any
 import numpy as np
 
 from wkpy._paths import check_name
-from wkpy.errors import DataMismatchError, PropertiesError
-from wkpy.geometry import BoundingBox, Mag
+from wkpy.errors import DataMismatchError, InvalidRequestError, PropertiesError
+from wkpy.geometry import BoundingBox, Mag, NDBoundingBox
 
+from ._axes import (
+    CXYZ,
+    AdditionalAxis,
+    array_axes,
+    check_axes,
+    layer_axis_order,
+    nd_layer_box,
+    parse_additional_axes,
+    split_nd_box,
+)
 from ._dtypes import dtype_and_channels, element_class_for
 from ._attachments import AttachmentsProperties
 from ._transforms import CoordinateTransformation, transformations_from_json, transformations_to_json
@@ -97,7 +107,9 @@ class MagProperties:
         WKW file side length in voxels (``cubeLength``); None for other formats.
     axis_order : dict or None
         ``axisOrder``; None (and the order without ``c``) becomes
-        ``{"c": 0, "x": 1, "y": 2, "z": 3}``, which webknossos writes for every mag.
+        ``{"c": 0, "x": 1, "y": 2, "z": 3}``, which webknossos writes for every mag. In a
+        layer, every mag gets the layer's order (`LayerProperties.axis_order`), which keeps
+        the order without ``c`` of n-d layers.
     extra : dict
         Keys this model does not know, written back unchanged.
     """
@@ -128,14 +140,14 @@ class MagProperties:
         extra = {k: copy.deepcopy(v) for k, v in obj.items() if k not in known}
         return cls(mag, path, cube_length, axis_order, extra)
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON object webknossos writes for this mag."""
+    def to_json(self, axis_order: dict[str, int] | None = None) -> dict[str, Any]:
+        """The JSON object webknossos writes for this mag (with the layer's `axis_order`)."""
         known: dict[str, Any] = {"mag": list(self.mag.to_list())}
         if self.path is not None:
             known["path"] = self.path
         if self.cube_length is not None:
             known["cubeLength"] = self.cube_length
-        known["axisOrder"] = normal_axis_order(self.axis_order)
+        known["axisOrder"] = dict(axis_order) if axis_order is not None else normal_axis_order(self.axis_order)
         return ordered(known, self.extra, MAG_KEYS)
 
 
@@ -161,8 +173,21 @@ class LayerProperties:
         Segmentation layers only; written as a bigint envelope above 2**53 - 1.
     default_view_configuration : dict or None
     extra : dict
-        Other keys (``coordinateTransformations``, ``mappings``, ``attachments``,
-        ``additionalAxes``, unknown ones), written back.
+        Other keys (``coordinateTransformations``, ``mappings``, ``attachments``, unknown
+        ones), written back.
+    additional_axes : list of AdditionalAxis
+        ``additionalAxes``: the axes of an n-d layer beyond c, x, y, z (none for 3-D layers).
+    axis_order : dict or None
+        The ``axisOrder`` of every mag (also of ``boundingBox`` when there is no mag): the
+        positions of c, x, y, z in the layer's arrays. None takes the first mag's, or
+        webknossos' default ``{"c": 0, "x": 1, "y": 2, "z": 3}``; without additional axes
+        the order without c is completed, as webknossos 4.3.3 does.
+
+    Raises
+    ------
+    PropertiesError
+        Additional axes that clash with c, x, y, z or each other, or whose indices do not
+        fit the axis order (the message names the field).
     """
 
     name: str
@@ -175,10 +200,22 @@ class LayerProperties:
     largest_segment_id: int | None = None
     default_view_configuration: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    additional_axes: list[AdditionalAxis] = field(default_factory=list)
+    axis_order: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         dtype, self.num_channels = dtype_and_channels(self.element_class, self.num_channels)
         self.element_class = element_class_for(dtype, self.num_channels)
+        self.additional_axes = list(self.additional_axes)
+        if self.axis_order is None and self.mags:
+            self.axis_order = self.mags[0].axis_order
+        self.axis_order = layer_axis_order(self.axis_order, bool(self.additional_axes))
+        try:
+            check_axes(self.axis_order, self.additional_axes, "")
+        except Invalid as exc:
+            raise PropertiesError(f"layer {self.name!r}: {exc.where}: {exc.message}") from None
+        for m in self.mags:
+            m.axis_order = dict(self.axis_order)
         if self.category == "segmentation" and type(self) is LayerProperties:
             # webknossos models segmentation layers as a subclass; every segmentation
             # entry is one here too, however it was built
@@ -221,6 +258,58 @@ class LayerProperties:
         else:
             self.extra["coordinateTransformations"] = value
 
+    @property
+    def array_axes(self) -> tuple[str, ...] | None:
+        """The axis names of the layer's arrays in their order, e.g. ``("t", "x", "y", "z")``;
+        None for a layer without additional axes (its arrays are (c,) x, y, z)."""
+        return array_axes(self.axis_order or {}, self.additional_axes)
+
+    @property
+    def nd_bounding_box(self) -> NDBoundingBox:
+        """The box over all of the layer's axes: for an n-d layer an `NDBoundingBox` as
+        webknossos 4.3.3's ``Layer.bounding_box`` (see `nd_layer_box`), else `bounding_box`."""
+        if not self.additional_axes:
+            return self.bounding_box
+        return nd_layer_box(self.bounding_box, self.num_channels or 1, self.axis_order or {}, self.additional_axes)
+
+    def set_nd_bounding_box(self, box: NDBoundingBox) -> None:
+        """Set `bounding_box` and the bounds of the additional axes from `box` (a
+        `BoundingBox` sets x, y, z only; an `NDBoundingBox` must have the layer's axes).
+
+        Raises
+        ------
+        InvalidRequestError
+            An `NDBoundingBox` over other axes than the layer's.
+        """
+        if isinstance(box, BoundingBox):
+            self.bounding_box = BoundingBox(box.topleft, box.size)
+            return
+        own = self.nd_bounding_box
+        if set(box.axes) - {"c"} != set(own.axes) - {"c"}:
+            raise InvalidRequestError(f"layer {self.name!r}: the box {box} does not have the layer's axes {own.axes}")
+        bounds = {a: (int(t), int(t) + int(s)) for a, t, s in zip(box.axes, box.topleft, box.size)}
+        self.bounding_box = BoundingBox(box.topleft_xyz, box.size_xyz)
+        self.additional_axes = [AdditionalAxis(a.name, bounds[a.name], a.index) for a in self.additional_axes]
+
+    @classmethod
+    def nd_layout(cls, box: NDBoundingBox, name: str) -> tuple[BoundingBox, dict[str, int] | None, list[AdditionalAxis]]:
+        """(`bounding_box`, `axis_order`, `additional_axes`) of a new layer whose box is
+        `box`: a `BoundingBox`, or an `NDBoundingBox` over x, y, z only, makes a 3-D layer.
+
+        Raises
+        ------
+        InvalidRequestError
+            An `NDBoundingBox` without x, y or z.
+        """
+        if isinstance(box, BoundingBox) or set(box.axes) <= set(CXYZ):
+            if not {"x", "y", "z"} <= set(box.axes):
+                raise InvalidRequestError(f"layer {name!r}: the box {box} lacks an x, y or z axis")
+            return BoundingBox(box.topleft_xyz, box.size_xyz), None, []
+        try:
+            return split_nd_box(box, "bounding_box")
+        except Invalid as exc:
+            raise InvalidRequestError(f"layer {name!r}: {exc.where}: {exc.message}") from None
+
     def get_mag(self, mag: Any) -> MagProperties | None:
         """The entry for `mag` (anything `Mag` accepts), or None."""
         wanted = Mag(mag).to_list()
@@ -262,6 +351,13 @@ class LayerProperties:
         orders = [normal_axis_order(m.axis_order) for m in mags]
         if any(o != orders[0] for o in orders):
             raise Invalid(mags_where, "axisOrder must be the same for all mags")
+        additional = parse_additional_axes(obj.get("additionalAxes"), at(where, "additionalAxes"))
+        box_order = as_object(obj["boundingBox"], at(where, "boundingBox")).get("axisOrder")
+        raw_order = (as_object(obj[key][0], at(mags_where, 0)).get("axisOrder") if mags else box_order)
+        axis_order = layer_axis_order(parse_axis_order(raw_order, at(mags_where, 0) if mags
+                                                       else at(at(where, "boundingBox"), "axisOrder")),
+                                      bool(additional))
+        check_axes(axis_order, additional, where)
         element_class = required(obj, "elementClass", where)
         num_channels = obj.get("numChannels")
         if num_channels is not None:
@@ -279,7 +375,7 @@ class LayerProperties:
         if view is not None:
             view = normal_layer_view(view, at(where, "defaultViewConfiguration"))
         known = {"name", "category", "boundingBox", "dataFormat", "mags", "wkwResolutions",
-                 "elementClass", "numChannels", "defaultViewConfiguration"}  # fmt: skip
+                 "elementClass", "numChannels", "defaultViewConfiguration", "additionalAxes"}  # fmt: skip
         if category == "segmentation":
             known.add("largestSegmentId")
         extra = {k: copy.deepcopy(v) for k, v in obj.items() if k not in known}
@@ -287,12 +383,13 @@ class LayerProperties:
         if category == "segmentation":
             AttachmentsProperties.from_json(extra.get("attachments"), at(where, "attachments"))
         return cls(name, category, bbox, element_class, data_format, num_channels, mags,
-                   largest, view, extra)  # fmt: skip
+                   largest, view, extra, additional, axis_order)  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object webknossos writes for this layer."""
         dtype, channels = dtype_and_channels(self.element_class, self.num_channels)
         topleft, size = self.bounding_box.topleft, self.bounding_box.size
+        order = layer_axis_order(self.axis_order, bool(self.additional_axes))
         known: dict[str, Any] = {
             "name": self.name,
             "category": self.category,
@@ -303,10 +400,12 @@ class LayerProperties:
                 "depth": int(size[2]),
             },
             "dataFormat": self.data_format,
-            "mags": [m.to_json() for m in self.mags],
+            "mags": [m.to_json(order) for m in self.mags],
         }
         if not self.mags:  # webknossos keeps the axis order in the box when there is no mag
-            known["boundingBox"]["axisOrder"] = dict(DEFAULT_AXIS_ORDER)
+            known["boundingBox"]["axisOrder"] = order
+        if self.additional_axes:
+            known["additionalAxes"] = [a.to_json() for a in self.additional_axes]
         if self.default_view_configuration is not None:
             known["defaultViewConfiguration"] = copy.deepcopy(self.default_view_configuration)
         if self.category == "segmentation" and self.largest_segment_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,25 @@ def _cls(data_format: str) -> Any:
         raise UnsupportedError(f"data format {data_format!r} is not supported; use one of {sorted(FORMATS)}") from None
 
 
-def open_array(path: Path, data_format: str) -> Array:
-    """Open the mag folder `path` written in `data_format`."""
-    return _cls(data_format).open(Path(path))  # type: ignore[no-any-return]
+def open_array(path: Path, data_format: str, axes: Sequence[str] | None = None) -> Array:
+    """Open the mag folder `path` written in `data_format`.
+
+    `axes` are the layer's axis names in array order when it has additional axes (see
+    `LayerProperties.array_axes`); they name a Zarr3 array's axes.
+
+    Raises
+    ------
+    UnsupportedError
+        An unknown format, or additional axes for a format without them (WKW).
+    """
+    cls = _cls(data_format)
+    extra = [a for a in axes or () if a not in ("c", "x", "y", "z")]
+    if cls is Zarr3Array:
+        return Zarr3Array.open(Path(path), axes)
+    if extra:
+        raise UnsupportedError(f"{path}: a {data_format} mag cannot hold the additional axes {extra} "
+                               "of its layer; n-d layers need data_format='zarr3'")
+    return cls.open(Path(path))  # type: ignore[no-any-return]
 
 
 def create_array(path: Path, info: ArrayInfo) -> Array:

@@ -35,8 +35,8 @@ from wkpy.storage._zarr3_meta import (
     _fail,
     _fill,
     _get,
+    _AXES,
     _ints,
-    _pad,
     _show,
     _step,
 )
@@ -115,11 +115,11 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
         raise UnsupportedError(f"{file}: filters {filters!r} are not supported (only null)")
     fill = bytes(dtype.itemsize) if doc.get("fill_value") is None else _fill(file, doc["fill_value"], dtype)
     steps = _compressor(file, doc.get("compressor"), dtype.itemsize)
-    shape4, chunk4 = _pad(shape, 1, 1), _pad(chunks, 1, 1)
-    _check_sizes(file, shape4, chunk4, chunk4, dtype.itemsize, False, chunk_where="chunks")
-    axes = (0, 1, 2, 3) if order == "C" else (0, 3, 2, 1) if ndim == 3 else (3, 2, 1, 0)
+    names = _AXES[ndim]
+    _check_sizes(file, names, shape, chunks, chunks, dtype.itemsize, False, chunk_where="chunks")
+    axes = tuple(range(ndim)) if order == "C" else tuple(reversed(range(ndim)))
     compressor = doc.get("compressor")
-    return ArrayMeta(file, doc, ndim, shape4, dtype, fill, chunk4, chunk4, False,  # type: ignore[arg-type]
+    return ArrayMeta(file, doc, names, shape, dtype, fill, chunks, chunks, False,
                      (compressor,) if compressor else (), axes, big, tuple(steps), False, False, False,
                      "", separator)
 

@@ -32,8 +32,10 @@ COMPRESSORS = ("zstd", "blosc", "gzip", "zlib")   # zlib: Zarr v2 only
 V3_STEPS = ("zstd", "blosc", "gzip", "crc32c")     # the bytes-to-bytes codecs of Zarr v3
 _SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
-_AXES = {4: ("c", "x", "y", "z"), 3: ("x", "y", "z")}
-MAG_RANKS = (3, 4)
+CXYZ = ("c", "x", "y", "z")
+_AXES = {4: CXYZ, 3: ("x", "y", "z")}      # the axes of arrays without dimension_names
+MAX_NDIM = 8                                # axes the shard kernels handle (wkcore._shard.MAX_NDIM)
+MAX_NAME = 256                              # characters of one dimension name
 
 # Bounds on what a zarr.json may claim, so that a hostile file is refused when it is read
 # instead of making a read allocate what it says. Shapes are sparse (only written chunks
@@ -63,10 +65,11 @@ class Zarr3Config:
         return hash(json.dumps([self.codecs, self.chunk_key_encoding], sort_keys=True, default=str))
 
 
-def default_codecs(compress: bool) -> list[dict[str, Any]]:
-    """webknossos' chunk codecs: Fortran order, little endian, then zstd level 5 with checksum."""
+def default_codecs(compress: bool, ndim: int = 4) -> list[dict[str, Any]]:
+    """webknossos' chunk codecs for an array of `ndim` axes: Fortran order, little endian,
+    then zstd level 5 with checksum."""
     codecs: list[dict[str, Any]] = [
-        {"name": "transpose", "configuration": {"order": [3, 2, 1, 0]}},
+        {"name": "transpose", "configuration": {"order": list(reversed(range(ndim)))}},
         {"name": "bytes", "configuration": {"endian": "little"}},
     ]
     if compress:
@@ -76,20 +79,31 @@ def default_codecs(compress: bool) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class ArrayMeta:
-    """A checked `zarr.json` of an array, with every shape as 4-D (c, x, y, z); an array of
-    `ndim` < 3 has its axes at x (and y), the others of length 1."""
+    """A checked `zarr.json` of an array. Shapes are in the array's own axis order (`names`).
+
+    `names` are the dimension names: ``dimension_names`` (``"channel"`` read as ``"c"``), or
+    for arrays without them ``(c, x, y, z)`` (4 axes) or ``(x, y, z)`` (3 axes). They hold
+    x, y and z once each, ``c`` at most once, and any other (additional) axes, e.g.
+    ``("t", "x", "y", "z")`` or ``("c", "t", "x", "y", "z")`` as webknossos 4.3.3 writes
+    n-d layers. `canonical` maps wkpy's canonical axis order -- c, x, y, z, then the
+    additional axes in the array's order -- to positions in `names` (None for an absent c).
+
+    A *plain* array (`plain`; opened with `ranks`, e.g. the 1-D and 2-D arrays of
+    attachments) is any array of those ranks, seen in its own axis order only: its `names`
+    are its ``dimension_names`` ("" for unnamed axes) and it has no `canonical` order.
+    """
 
     file: Path
     doc: dict[str, Any] = field(repr=False)
-    ndim: int
-    shape: tuple[int, int, int, int]
+    names: tuple[str, ...]
+    shape: tuple[int, ...]
     dtype: np.dtype
     fill: bytes                         # the fill value as little-endian bytes
-    shard: tuple[int, int, int, int]    # the regular grid's chunk (a file)
-    chunk: tuple[int, int, int, int]    # the inner chunk (== shard when unsharded)
+    shard: tuple[int, ...]              # the regular grid's chunk (a file)
+    chunk: tuple[int, ...]              # the inner chunk (== shard when unsharded)
     sharded: bool
     inner_codecs: tuple[dict[str, Any], ...]
-    order: tuple[int, int, int, int]
+    order: tuple[int, ...]
     big_endian: bool
     steps: tuple[tuple[Any, ...], ...]
     index_at_start: bool
@@ -97,6 +111,39 @@ class ArrayMeta:
     index_crc: bool
     key_prefix: str                     # "c" + separator for the default encoding, else ""
     separator: str
+    plain: bool = False
+
+    @property
+    def ndim(self) -> int:
+        return len(self.names)
+
+    @property
+    def extra_axes(self) -> tuple[str, ...]:
+        """The additional axes (neither c, x, y nor z), in the array's order."""
+        return tuple(n for n in self.names if n not in CXYZ)
+
+    @property
+    def canonical(self) -> tuple[int | None, ...]:
+        """Position in `names` of c, x, y, z and then each additional axis (None: no c)."""
+        where = {n: i for i, n in enumerate(self.names)}
+        return (where.get("c"), where["x"], where["y"], where["z"], *(where[n] for n in self.extra_axes))
+
+    @property
+    def num_channels(self) -> int:
+        c = self.canonical[0]
+        return 1 if c is None else self.shape[c]
+
+    def pick(self, values: Sequence[int], axes: Sequence[int | None] | None = None) -> tuple[int, ...]:
+        """`values` (one per array axis) at the canonical positions x, y, z, extras...
+        (or at `axes`)."""
+        return tuple(values[a] for a in (axes or self.canonical[1:]))  # type: ignore[index]
+
+    def place(self, canonical: Sequence[int], c: int) -> tuple[int, ...]:
+        """An array-order tuple from values along (x, y, z, extras...) and `c` for the channel axis."""
+        out = [c] * self.ndim
+        for value, a in zip(canonical, self.canonical[1:]):
+            out[a] = value  # type: ignore[index]
+        return tuple(out)
 
     @property
     def compressed(self) -> bool:
@@ -106,45 +153,30 @@ class ArrayMeta:
     def fill_value(self) -> Any:
         return np.frombuffer(self.fill, self.dtype.newbyteorder("<"))[0]
 
-    @property
-    def array_shape(self) -> tuple[int, ...]:
-        """The shape as `zarr.json` gives it (`ndim` values)."""
-        return _unpad(self.shape, self.ndim)
-
     def key(self, index: Sequence[int]) -> str:
-        """The file name (relative to the array folder) of the grid chunk at `index` (4-D)."""
-        return self.key_prefix + self.separator.join(str(int(i)) for i in _unpad(index, self.ndim))
+        """The file name (relative to the array folder) of the grid chunk at `index` (array order)."""
+        return self.key_prefix + self.separator.join(str(int(i)) for i in index)
 
-    def parse_key(self, key: str) -> tuple[int, int, int, int] | None:
-        """The 4-D grid index of a file name, or None if it is not a chunk key."""
+    def parse_key(self, key: str) -> tuple[int, ...] | None:
+        """The grid index (array order) of a file name, or None if it is not a chunk key."""
         if not key.startswith(self.key_prefix):
             return None
         parts = key[len(self.key_prefix):].split(self.separator)
         if len(parts) != self.ndim or not all(p.isdecimal() for p in parts):
             return None
-        return _pad(tuple(int(p) for p in parts), 0, 0)  # type: ignore[return-value]
+        return tuple(int(p) for p in parts)
 
     def doc_with_shape(self, shape: Sequence[int]) -> dict[str, Any]:
-        """The metadata document with another 4-D `shape` (same for both Zarr versions)."""
+        """The metadata document with another `shape` (in array order; same for both Zarr
+        versions)."""
         doc = dict(self.doc)
-        doc["shape"] = list(_unpad(shape, self.ndim))
+        doc["shape"] = list(shape)
         return doc
 
-
-def _pad(values: Sequence[int], channel: int, rest: int) -> tuple[int, ...]:
-    """A shape, index or grid of `len(values)` axes in the 4-D (c, x, y, z) form: `channel`
-    in front of 3-D values, `rest` after 1-D and 2-D ones."""
-    values = tuple(values)
-    if len(values) == 4:
-        return values
-    if len(values) == 3:
-        return (channel, *values)
-    return (channel, *values, *(rest,) * (3 - len(values)))
-
-
-def _unpad(values: Sequence[int], ndim: int) -> tuple[int, ...]:
-    """The inverse of `_pad`: the `ndim` axes of a 4-D shape or index."""
-    return tuple(values) if ndim == 4 else tuple(values[1:1 + ndim])
+    @property
+    def reparse(self) -> tuple[Sequence[str] | None, Sequence[int] | None]:
+        """The (`axes`, `ranks`) arguments that parse this array's `zarr.json` the same way again."""
+        return (None, (self.ndim,)) if self.plain else (self.names, None)
 
 
 def _fail(file: Path, what: str) -> PropertiesError:
@@ -174,12 +206,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _check_sizes(file: Path, shape: tuple[int, ...], shard: tuple[int, ...], chunk: tuple[int, ...],
-                 itemsize: int, sharded: bool, chunk_where: str | None = None) -> None:
-    """Refuse channel counts, chunks and shards too large to hold in memory (4-D shapes).
-    `chunk_where` names the chunk shape's field (default: the Zarr v3 one)."""
-    if shape[0] > MAX_CHANNELS:
-        raise _fail(file, f"shape[0] (channels) is {shape[0]}, more than {MAX_CHANNELS}")
+def _check_sizes(file: Path, names: tuple[str, ...], shape: tuple[int, ...], shard: tuple[int, ...],
+                 chunk: tuple[int, ...], itemsize: int, sharded: bool, chunk_where: str | None = None) -> None:
+    """Refuse channel counts, chunks and shards too large to hold in memory (shapes in the
+    order of `names`). `chunk_where` names the chunk shape's field (default: the Zarr v3 one)."""
+    if "c" in names and shape[names.index("c")] > MAX_CHANNELS:
+        c = names.index("c")
+        raise _fail(file, f"shape[{c}] (channels) is {shape[c]}, more than {MAX_CHANNELS}")
     if chunk_where is None:
         chunk_where = "codecs[0].configuration.chunk_shape" if sharded else "chunk_grid.configuration.chunk_shape"
     if math.prod(chunk) * itemsize > MAX_CHUNK_BYTES:
@@ -242,7 +275,7 @@ def _step(file: Path, name: str, conf: dict[str, Any], where: str, itemsize: int
 
 def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,
            ) -> tuple[tuple[int, ...], bool, list[tuple[Any, ...]], int | None]:
-    """(4-D order, big endian, bytes-to-bytes steps, index of sharding_indexed or None)."""
+    """(transpose order, big endian, bytes-to-bytes steps, index of sharding_indexed or None)."""
     if not isinstance(codecs, list) or not codecs:
         raise _fail(file, f"{where} is {codecs!r}, not a non-empty list of codecs")
     order: tuple[int, ...] = tuple(range(ndim))
@@ -274,9 +307,8 @@ def _chain(file: Path, codecs: Any, where: str, ndim: int, itemsize: int,
         raise _fail(file, f"{where} has no 'bytes' or 'sharding_indexed' codec")
     if len(steps) > 3 or sum(s[0] in COMPRESSORS for s in steps) > 1 or sum(s[0] == "crc32c" for s in steps) > 1:
         raise UnsupportedError(f"{file}: {where}: at most one compressor and one crc32c are supported")
-    order4 = order if ndim == 4 else (0, *(o + 1 for o in order), *range(ndim + 1, 4))
     sharding = serializer if _codec(file, codecs[serializer], where)[0] == "sharding_indexed" else None
-    return order4, big, steps, sharding
+    return order, big, steps, sharding
 
 
 def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
@@ -299,7 +331,49 @@ def _fill(file: Path, value: Any, dtype: np.dtype) -> bytes:
         raise _fail(file, f"fill_value {value!r} is not a {dtype} value") from None
 
 
-def _parse(file: Path, doc: Any, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
+def _names(file: Path, doc: dict[str, Any], ndim: int, given: Sequence[str] | None,
+           ranks: Sequence[int] | None = None) -> tuple[str, ...]:
+    """The array's axis names (see `ArrayMeta`): `given` (the layer's, from its properties)
+    if it has one name per axis, else ``dimension_names``, else the default for the rank.
+    With `ranks` (a plain array): ``dimension_names`` as they are ("" for unnamed axes)."""
+    if ranks is not None and ndim not in ranks:
+        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported here "
+                               f"(need {' or '.join(map(str, ranks))})")
+    if ndim > MAX_NDIM or ndim < 1:
+        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (1 to {MAX_NDIM})")
+    names = doc.get("dimension_names")
+    if names is not None:
+        if not isinstance(names, list) or len(names) != ndim:
+            raise _fail(file, f"dimension_names is {_show(names)}, not a list of {ndim} names")
+        if ranks is not None and all(n is None or isinstance(n, str) and len(n) <= MAX_NAME for n in names):
+            return tuple(n or "" for n in names)
+        if any(n is None for n in names):          # unnamed axes: only the defaults apply
+            names = None
+        elif not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME for n in names):
+            raise _fail(file, f"dimension_names is {_show(names)}: each name must be a string of 1 to "
+                              f"{MAX_NAME} characters")
+    if ranks is not None:
+        return ("",) * ndim
+    if given is not None and len(given) == ndim:
+        names, what = list(given), "the layer's axes (axisOrder, additionalAxes)"
+    else:
+        what = "dimension_names"
+    if names is None:
+        if ndim not in _AXES:
+            raise UnsupportedError(f"{file}: arrays of {ndim} dimensions need dimension_names "
+                                   "(or the layer's axisOrder and additionalAxes) to name x, y and z")
+        return _AXES[ndim]
+    names = ["c" if n == "channel" else n for n in names]
+    if len(set(names)) != ndim:
+        raise _fail(file, f"{what} {_show(names)} name an axis twice")
+    if not {"x", "y", "z"} <= set(names):
+        raise UnsupportedError(f"{file}: {what} {_show(names)} lack x, y or z; wkpy reads arrays with "
+                               "x, y and z axes (plus c and additional axes)")
+    return tuple(names)
+
+
+def _parse(file: Path, doc: Any, given: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+           ) -> ArrayMeta:
     if not isinstance(doc, dict):
         raise _fail(file, "is not a JSON object")
     try:
@@ -314,22 +388,12 @@ def _parse(file: Path, doc: Any, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
         raise UnsupportedError(f"{file}: storage transformer {key!r} is not supported")
     shape = _get(file, doc, "shape", "zarr.json", list)
     ndim = len(shape)
-    if ndim not in ranks:
-        wanted = "(c,) x, y, z" if tuple(ranks) == MAG_RANKS else " or ".join(map(str, ranks))
-        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported here (need {wanted})")
+    names = _names(file, doc, ndim, given, ranks)
     shape = _ints(file, shape, "shape", ndim, 0, MAX_SHAPE)
     dtype_name = _get(file, doc, "data_type", "zarr.json", str)
     if dtype_name not in DTYPES:
         raise UnsupportedError(f"{file}: data_type {dtype_name!r} is not supported; use one of {list(DTYPES)}")
     dtype = np.dtype(dtype_name)
-    names = doc.get("dimension_names")
-    if names is not None and ndim in _AXES:
-        names = tuple("c" if n == "channel" else n for n in names) if isinstance(names, list) else names
-        if names != _AXES[ndim]:
-            raise UnsupportedError(f"{file}: dimension_names {doc['dimension_names']!r} are not {list(_AXES[ndim])}")
-    elif names is not None and (not isinstance(names, list) or len(names) != ndim
-                                or not all(n is None or isinstance(n, str) for n in names)):
-        raise _fail(file, f"dimension_names is {_show(names)}, not {ndim} names (strings or null)")
     grid = _get(file, doc, "chunk_grid", "zarr.json", dict)
     if grid.get("name") != "regular":
         raise UnsupportedError(f"{file}: chunk_grid {grid.get('name')!r} is not supported (only 'regular')")
@@ -348,7 +412,7 @@ def _parse(file: Path, doc: Any, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
     chunk, inner = shard, doc["codecs"]
     at_start, index_big, index_crc = False, False, False
     if sharding is not None:
-        if sharding != 0 or steps or order != tuple(range(4)):
+        if sharding != 0 or steps or order != tuple(range(ndim)):
             raise UnsupportedError(f"{file}: codecs: sharding_indexed must be the only codec")
         where = "codecs[0].configuration"
         conf = _codec(file, doc["codecs"][0], "codecs[0]")[1]
@@ -364,11 +428,10 @@ def _parse(file: Path, doc: Any, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
             raise _fail(file, f"{where}.index_location is {location!r}, not 'start' or 'end'")
         at_start = location == "start"
         index_big, index_crc = _index_codecs(file, conf.get("index_codecs"), f"{where}.index_codecs")
-    shard4, chunk4, shape4 = _pad(shard, 1, 1), _pad(chunk, 1, 1), _pad(shape, 1, 1)
-    _check_sizes(file, shape4, shard4, chunk4, dtype.itemsize, sharding is not None)  # type: ignore[arg-type]
-    return ArrayMeta(file, doc, ndim, shape4, dtype, fill, shard4, chunk4, sharding is not None,  # type: ignore[arg-type]
-                     tuple(inner), order, big, tuple(steps), at_start, index_big, index_crc,  # type: ignore[arg-type]
-                     "c" + sep if kname == "default" else "", sep)
+    _check_sizes(file, names, shape, shard, chunk, dtype.itemsize, sharding is not None)
+    return ArrayMeta(file, doc, names, shape, dtype, fill, shard, chunk, sharding is not None,
+                     tuple(inner), order, big, tuple(steps), at_start, index_big, index_crc,
+                     "c" + sep if kname == "default" else "", sep, ranks is not None)
 
 
 def _index_codecs(file: Path, codecs: Any, where: str) -> tuple[bool, bool]:
@@ -383,21 +446,30 @@ def _index_codecs(file: Path, codecs: Any, where: str) -> tuple[bool, bool]:
     return endian == "big", len(names) == 2
 
 
-def parse_array_doc(file: Path, doc: Any, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
-    """Check an array document (as read from `file`, or about to be written there) of one
-    of the numbers of dimensions in `ranks` (mags: 3 or 4)."""
-    return _parse(file, doc, ranks)
+def parse_array_doc(file: Path, doc: Any, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                    ) -> ArrayMeta:
+    """Check an array document (as read from `file`, or about to be written there);
+    `axes` and `ranks` as for `parse_array`."""
+    return _parse(file, doc, axes, ranks)
 
 
-def parse_array(file: Path, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
-    """Read and check an array's `zarr.json` (an array of one of the ranks in `ranks`).
+def parse_array(file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                ) -> ArrayMeta:
+    """Read and check an array's `zarr.json`.
+
+    `axes`, the layer's axis names in array order (from ``axisOrder`` and
+    ``additionalAxes`` in its properties), name the array's axes when there are as many
+    as the array has, over its ``dimension_names``, as in webknossos 4.3.3. With `ranks`
+    the array is a plain one (see `ArrayMeta`) of one of those numbers of dimensions,
+    whatever its axes are called.
 
     Raises
     ------
     PropertiesError
         The file is not JSON or a field is missing or malformed (the message names both).
     UnsupportedError
-        A valid array that wkpy cannot handle (codec, data type, key encoding, rank).
+        A valid array that wkpy cannot handle (codec, data type, key encoding, more than
+        `MAX_NDIM` axes, no x, y or z axis, a rank not in `ranks`).
     """
     try:
         text = read_small_file(file)
@@ -407,7 +479,7 @@ def parse_array(file: Path, ranks: Sequence[int] = MAG_RANKS) -> ArrayMeta:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise PropertiesError(f"{file}: not valid JSON ({e})") from None
-    return _parse(Path(file), doc, ranks)
+    return _parse(Path(file), doc, axes, ranks)
 
 
 def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:
@@ -432,11 +504,17 @@ def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:
 
 def array_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], shard: Sequence[int],
                    codecs: Sequence[Mapping[str, Any]], chunk_key_encoding: Mapping[str, Any] | None = None,
-                   ) -> dict[str, Any]:
-    """The `zarr.json` webknossos writes for a new, empty (c, x, y, z) mag."""
-    doc = plain_array_document(dtype, [num_channels, 0, 0, 0], [num_channels, *chunk], [num_channels, *shard],
+                   axes: Sequence[str] = CXYZ) -> dict[str, Any]:
+    """The `zarr.json` webknossos writes for a new, empty mag whose axes are `axes` (in
+    array order; default (c, x, y, z)). `chunk` and `shard` are along x, y, z; the channel
+    axis is one chunk of `num_channels`, additional axes are chunked and sharded by 1 (as
+    webknossos 4.3.3 does)."""
+    side = {"c": (num_channels, num_channels), "x": (chunk[0], shard[0]), "y": (chunk[1], shard[1]),
+            "z": (chunk[2], shard[2])}
+    doc = plain_array_document(dtype, [num_channels if a == "c" else 0 for a in axes],
+                               [side.get(a, (1, 1))[0] for a in axes], [side.get(a, (1, 1))[1] for a in axes],
                                codecs, chunk_key_encoding, sharded=None)
-    doc["dimension_names"] = ["c", "x", "y", "z"]
+    doc["dimension_names"] = list(axes)
     return doc
 
 

@@ -12,6 +12,13 @@ decodes or encodes). Writers of one file take turns under its lock file (`wkpy.l
 across threads and processes); a file is replaced by renaming a complete new one over it,
 so readers need no lock and never see a torn file. The array's shape in the metadata grows,
 shard-aligned, when data is written beyond it (as webknossos does).
+
+Arrays of n-d layers (Zarr v3) have additional axes besides c, x, y, z, in the order
+webknossos 4.3.3 writes them (`ArrayMeta.names`). The façade sees every array in one
+canonical axis order -- (c, x, y, z, additional axes in the array's order), boxes along
+(x, y, z, additional axes) -- and the kernels get the same buffers as strided views in the
+array's own order, so no voxel is copied twice. Plain arrays (`ArrayMeta.plain`: the 1-D
+and 2-D arrays of attachments) are seen in their own order only (`read_all`).
 """
 
 from __future__ import annotations
@@ -27,15 +34,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wkcore import _shard
-from wkpy.errors import DataMismatchError, UnsupportedError
+from wkpy.errors import DataMismatchError, InvalidRequestError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage._zarr3_meta import ArrayMeta, dumps_array, write_json_atomic
-from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, Vec3, split_by_shard, split_for_threads
+from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, split_by_shard, split_for_threads
 
 __all__ = ["ZarrArray", "shard_spec"]
-
-C_ORDER = (0, 1, 2, 3)  # a shard's index lists its chunks in C order of (c, x, y, z)
 
 
 def shard_spec(meta: ArrayMeta) -> _shard.ShardSpec:
@@ -54,10 +59,26 @@ def shard_spec(meta: ArrayMeta) -> _shard.ShardSpec:
         raise UnsupportedError(f"{meta.file}: {e}") from None
 
 
+def _storage_view(meta: ArrayMeta, data: np.ndarray) -> np.ndarray:
+    """`data`, a (c, x, y, z, additional axes...) array, as a view in the array's axis order
+    (without the channel axis when the array has none: `data` then has one channel)."""
+    canon = meta.canonical
+    if canon[0] is None:
+        data, canon = data[0], canon[1:]
+    if canon == tuple(range(len(canon))):
+        return data
+    return data.transpose(sorted(range(len(canon)), key=canon.__getitem__))
+
+
 class ZarrArray(MagFolder):
     """One Zarr mag folder (the `Array` interface of `wkpy.storage.array`); subclasses
     give the metadata file (`META_FILE`), its parser (`parse_file`, `parse_doc`) and the
-    `ArrayInfo` they report (`_info`)."""
+    `ArrayInfo` they report (`_info`).
+
+    Boxes are along (x, y, z, additional axes in the array's order) and arrays are
+    (c, x, y, z, additional axes); `info.extra_axes` names the additional axes. A plain
+    array has no `info`: only `meta`, `read_all` and `stored_elements`.
+    """
 
     META_FILE: ClassVar[str]
 
@@ -81,17 +102,20 @@ class ZarrArray(MagFolder):
     def _set_meta(self, meta: ArrayMeta) -> None:
         self._meta = meta
         self._spec = shard_spec(meta)
-        self.info = self._info(meta)
+        if not meta.plain:                      # no x, y, z: no `info`, only the array-order methods
+            self.info = self._info(meta)
 
     # ---- what each Zarr version gives -----------------------------------------------------
     @classmethod
-    def parse_file(cls, file: Path, ranks: Sequence[int] | None = None) -> ArrayMeta:
-        """Read and check the metadata file `file` of an array with one of the numbers of
-        dimensions in `ranks` (default: a mag's, 3 or 4) (`PropertiesError`, `UnsupportedError`)."""
+    def parse_file(cls, file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                   ) -> ArrayMeta:
+        """Read and check the metadata file `file` (`PropertiesError`, `UnsupportedError`);
+        `axes` and `ranks` as for `wkpy.storage._zarr3_meta.parse_array`."""
         raise NotImplementedError
 
     @classmethod
-    def parse_doc(cls, file: Path, doc: Any, ranks: Sequence[int] | None = None) -> ArrayMeta:
+    def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,
+                  ranks: Sequence[int] | None = None) -> ArrayMeta:
         """Check a metadata document as read from (or about to be written to) `file`."""
         raise NotImplementedError
 
@@ -101,17 +125,23 @@ class ZarrArray(MagFolder):
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path) -> Any:
-        """Open the mag folder `path`.
+    def open(cls, path: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None) -> Any:
+        """Open the mag folder `path` (or, with `ranks`, a plain array of one of those
+        numbers of dimensions: `meta`, `read_all` and `stored_elements` only).
+
+        `axes`: the layer's axis names in array order (from ``axisOrder`` and
+        ``additionalAxes``); if there are as many as the array has axes they name them,
+        over the array's ``dimension_names``, as in webknossos 4.3.3.
 
         Raises
         ------
         PropertiesError
             The metadata file is missing or malformed (the message names the file and field).
         UnsupportedError
-            A codec, data type or key encoding that wkpy does not read.
+            A codec, data type or key encoding that wkpy does not read, more than 8 axes,
+            no x, y or z axis (mags), or a rank not in `ranks`.
         """
-        return cls(path, cls.parse_file(Path(path) / cls.META_FILE))
+        return cls(path, cls.parse_file(Path(path) / cls.META_FILE, axes, ranks))
 
     @property
     def meta(self) -> ArrayMeta:
@@ -137,33 +167,38 @@ class ZarrArray(MagFolder):
 
     # ---- shape --------------------------------------------------------------------------
     @property
-    def shape(self) -> Vec3:
-        """The array's extent along x, y, z as the metadata says (reads beyond it give the fill value)."""
-        return self._meta.shape[1:]  # type: ignore[return-value]
+    def shape(self) -> tuple[int, ...]:
+        """The array's extent along x, y, z and the additional axes, as the metadata says
+        (reads beyond it give the fill value)."""
+        return self._meta.pick(self._meta.shape)
 
     def refresh(self) -> None:
         """Re-read the metadata (another process may have grown the array)."""
-        self._set_meta(self.parse_file(self._meta.file, (self._meta.ndim,)))
+        self._set_meta(self.parse_file(self._meta.file, *self._meta.reparse))
 
     def resize(self, end: Sequence[int]) -> None:
-        """Grow the shape so that it covers [0, end) along x, y, z: each axis that `end`
-        exceeds grows to a whole number of shards (as webknossos does); none shrinks.
+        """Grow the shape so that it covers [0, end) along x, y, z (and the additional axes,
+        if `end` has values for them): each axis that `end` exceeds grows to a whole number
+        of shards (as webknossos does); none shrinks.
 
         The update re-reads the metadata under its lock (`wkpy.locking`),
         so concurrent growers (threads or processes) all take effect.
         """
-        shard = self._meta.shard
+        shard = self._meta.pick(self._meta.shard)
+        end = [int(e) for e in end]
 
-        def grown(shape: Sequence[int]) -> tuple[int, ...]:
-            return tuple(s if e <= s else -(-e // g) * g for e, s, g in zip(map(int, end), shape, shard[1:]))
+        def grown(meta: ArrayMeta) -> tuple[int, ...]:
+            now = meta.pick(meta.shape)
+            new = [s if e <= s else -(-e // g) * g for e, s, g in zip(end, now, shard)]
+            return meta.place([*new, *now[len(new):]], meta.num_channels)
 
-        if grown(self.shape) == self.shape:
+        if grown(self._meta) == self._meta.shape:
             return
         with path_lock(lock_file_for(self.path, self.META_FILE)):
-            meta = self.parse_file(self._meta.file, (self._meta.ndim,))
-            shape = (meta.shape[0], *grown(meta.shape[1:]))
+            meta = self.parse_file(self._meta.file, *self._meta.reparse)
+            shape = grown(meta)
             if shape != meta.shape:
-                meta = self.parse_doc(meta.file, meta.doc_with_shape(shape), (meta.ndim,))
+                meta = self.parse_doc(meta.file, meta.doc_with_shape(shape), *meta.reparse)
                 write_json_atomic(meta.file, dumps_array(meta.doc))
             self._set_meta(meta)
 
@@ -171,30 +206,53 @@ class ZarrArray(MagFolder):
     def _file(self, idx: Sequence[int]) -> Path:
         return self.path / self._meta.key(idx)
 
-    def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
-        """Voxels of the box as a Fortran-ordered (c, x, y, z) array; the fill value where
-        nothing was written or the box leaves the array."""
+    def _check_box(self, offset: Sequence[int], size: Sequence[int]) -> None:
+        if self._meta.plain:
+            raise UnsupportedError(f"{self.path}: a plain array (no x, y, z axes) is read whole (read_all)")
+        extra = self._meta.extra_axes
+        if len(offset) != 3 + len(extra) or len(size) != 3 + len(extra):
+            names = ", ".join(("x", "y", "z", *extra))
+            raise InvalidRequestError(f"{self.path}: a box of this array has {3 + len(extra)} offsets and sizes "
+                                      f"({names}), got {tuple(offset)} and {tuple(size)}")
+
+    def read(self, offset: Sequence[int], shape: Sequence[int]) -> np.ndarray:
+        """Voxels of the box as a Fortran-ordered (c, x, y, z, additional axes...) array;
+        the fill value where nothing was written or the box leaves the array.
+
+        Raises
+        ------
+        InvalidRequestError
+            `offset` or `shape` do not have one value per axis but c.
+        """
+        self._check_box(offset, shape)
         meta = self._meta
-        out = np.full((meta.shape[0], *shape), meta.fill_value, meta.dtype, order="F")
-        if any(offset[a] + shape[a] > meta.shape[a + 1] for a in range(3)):
+        out = np.full((meta.num_channels, *shape), meta.fill_value, meta.dtype, order="F")
+        if any(o + n > e for o, n, e in zip(offset, shape, meta.pick(meta.shape))):
             self.refresh()
             meta = self._meta
-        lo = [max(0, offset[a]) for a in range(3)]
-        hi = [min(offset[a] + shape[a], meta.shape[a + 1]) for a in range(3)]
+        extent = meta.pick(meta.shape)
+        lo = [max(0, o) for o in offset]
+        hi = [min(o + n, e) for o, n, e in zip(offset, shape, extent)]
         if any(h <= l for l, h in zip(lo, hi)):
             return out
-        spec = self._spec
-        base = (0, lo[0] - offset[0], lo[1] - offset[1], lo[2] - offset[2])
-        parts = split_by_shard((0, *lo), (meta.shape[0], *(h - l for l, h in zip(lo, hi))), meta.shard)
-        pieces = split_for_threads(parts, meta.chunk, io_threads(), C_ORDER) if meta.sharded else parts
+        self._read_into(_storage_view(meta, out), meta.place([l - o for l, o in zip(lo, offset)], 0),
+                        meta.place(lo, 0), meta.place([h - l for l, h in zip(lo, hi)], meta.num_channels))
+        return out
+
+    def _read_into(self, view: np.ndarray, base: Sequence[int], lo: Sequence[int], size: Sequence[int]) -> None:
+        """Read the box (`lo`, `size`) -- array order, inside the array's shape -- into
+        `view` (array order) at `base`."""
+        spec, meta = self._spec, self._meta
+        parts = split_by_shard(lo, size, meta.shard)
+        pieces = split_for_threads(parts, meta.chunk, io_threads(), range(meta.ndim)) if meta.sharded else parts
 
         def read(part: ShardPart, fd: int = -1) -> bool:
-            at = tuple(base[a] + part.start[a] for a in range(4))
-            return _shard.read(os.fspath(self._file(part.shard)), spec, part.box, out, at, fd)
+            at = tuple(b + s for b, s in zip(base, part.start))
+            return _shard.read(os.fspath(self._file(part.shard)), spec, part.box, view, at, fd)
 
         if len(pieces) == len(parts):          # one task per file, each opening it
             run_tasks(functools.partial(read, p) for p in parts)
-            return out
+            return
         # Few files, split over the cores: open each once, so that all pieces of a file read
         # the same version of it even while a writer renames a new one over it.
         with contextlib.ExitStack() as stack:
@@ -206,19 +264,25 @@ class ZarrArray(MagFolder):
                     continue
                 stack.callback(os.close, fds[part.shard])
             run_tasks(functools.partial(read, p, fds[p.shard]) for p in pieces if p.shard in fds)
-        return out
 
-    def write(self, offset: Vec3, data: np.ndarray) -> None:
-        """Store a (c, x, y, z) array at `offset`, growing the array's shape if needed.
+    def write(self, offset: Sequence[int], data: np.ndarray) -> None:
+        """Store a (c, x, y, z, additional axes...) array at `offset` (x, y, z, additional
+        axes...), growing the array's shape if needed.
 
         Raises
         ------
         DataMismatchError
-            `data` has another dtype (never cast silently) or channel count than the array.
+            `data` has another dtype (never cast silently), channel count or number of
+            axes than the array, or `offset` is negative.
+        InvalidRequestError
+            `offset` does not have one value per axis but c.
         """
         data = np.asarray(data)
-        if data.ndim != 4 or data.shape[0] != self.info.num_channels:
-            raise DataMismatchError(f"data of shape {data.shape} is not (c={self.info.num_channels}, x, y, z)")
+        extra = self._meta.extra_axes
+        if data.ndim != 4 + len(extra) or data.shape[0] != self.info.num_channels:
+            axes = ", ".join(("x", "y", "z", *extra))
+            raise DataMismatchError(f"data of shape {data.shape} is not (c={self.info.num_channels}, {axes})")
+        self._check_box(offset, data.shape[1:])
         if data.dtype != self.info.dtype:
             raise DataMismatchError(f"data of dtype {data.dtype} cannot be written to a {self.info.dtype} array")
         if min(offset) < 0:
@@ -228,10 +292,15 @@ class ZarrArray(MagFolder):
         with self.writing():
             self._write(offset, data)
 
-    def _write(self, offset: Vec3, data: np.ndarray) -> None:
-        self.resize([offset[a] + data.shape[a + 1] for a in range(3)])
+    def _write(self, offset: Sequence[int], data: np.ndarray) -> None:
+        self.resize([o + n for o, n in zip(offset, data.shape[1:])])
+        meta = self._meta
+        self._write_view(meta.place(offset, 0), _storage_view(meta, data))
+
+    def _write_view(self, offset: Sequence[int], view: np.ndarray) -> None:
+        """Store `view` (array order) at `offset` (array order, inside the array's shape)."""
         spec, meta = self._spec, self._meta
-        parts = split_by_shard((0, *offset), data.shape, meta.shard)
+        parts = split_by_shard(offset, view.shape, meta.shard)
         # A write into one shard encodes its chunks on several threads first (the shard's own
         # task runs in the caller's thread then); with several shards, each is one task.
         split = len(parts) == 1 and meta.sharded
@@ -245,27 +314,30 @@ class ZarrArray(MagFolder):
                 file = os.fspath(path)
                 with path_lock(lock_file_for(self.path, meta.key(part.shard))):
                     prepared = []
-                    subs = split_for_threads([part], meta.chunk, io_threads(), C_ORDER) if split else [part]
+                    subs = split_for_threads([part], meta.chunk, io_threads(), range(meta.ndim)) if split else [part]
                     if len(subs) > 1:
-                        prepared = run_tasks([functools.partial(_shard.encode, file, spec, p.box, data, p.start)
+                        prepared = run_tasks([functools.partial(_shard.encode, file, spec, p.box, view, p.start)
                                               for p in subs])
-                    _shard.write(file, tmp, spec, part.box, data, part.start, prepared)
+                    _shard.write(file, tmp, spec, part.box, view, part.start, prepared)
             return run
 
         run_tasks(task(p) for p in parts)
 
     def read_all(self) -> np.ndarray:
-        """The whole array in C order, shaped as the metadata says (any rank)."""
+        """The whole array in C order, in its own axis order and shaped as the metadata
+        says (any rank; the fill value where nothing is stored)."""
         meta = self._meta
-        return np.ascontiguousarray(self.read((0, 0, 0), meta.shape[1:]).reshape(meta.array_shape))  # type: ignore[arg-type]
+        out = np.full(meta.shape, meta.fill_value, meta.dtype)
+        if out.size:
+            self._read_into(out, (0,) * meta.ndim, (0,) * meta.ndim, meta.shape)
+        return out
 
     def stored_elements(self) -> int:
         """How many elements of the array lie in chunks stored on disk (the others read as
         the fill value). Reads the index of every chunk file (each as big as its file)."""
         meta, total = self._meta, 0
         per = tuple(s // c for s, c in zip(meta.shard, meta.chunk))
-        for offset, _ in self.list_shards():
-            grid = (0, *(o // s for o, s in zip(offset, meta.shard[1:])))
+        for grid in self._grid_indices():
             if meta.sharded:
                 index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
                 if index is None:
@@ -274,15 +346,15 @@ class ZarrArray(MagFolder):
             else:
                 present = np.ones(per, bool)
             weight = np.ones(per, np.int64)
-            for a in range(4):
+            for a in range(meta.ndim):
                 starts = grid[a] * meta.shard[a] + np.arange(per[a], dtype=np.int64) * meta.chunk[a]
                 extent = np.clip(np.minimum(starts + meta.chunk[a], meta.shape[a]) - starts, 0, None)
-                weight = weight * extent.reshape([-1 if b == a else 1 for b in range(4)])
+                weight = weight * extent.reshape([-1 if b == a else 1 for b in range(meta.ndim)])
             total += int(weight[present].sum())
         return total
 
-    def list_shards(self) -> list[tuple[Vec3, Vec3]]:
-        """(offset, shape) along x, y, z of every chunk file on disk, ordered z, y, x."""
+    def _grid_indices(self) -> set[tuple[int, ...]]:
+        """The grid indices (array order) of the chunk files on disk."""
         meta, found = self._meta, set()
         for root, dirs, files in os.walk(self.path):
             dirs[:] = [d for d in dirs if not d.startswith(".")]       # lock files, temporaries
@@ -291,12 +363,25 @@ class ZarrArray(MagFolder):
                 key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
                 idx = meta.parse_key(key)
                 if idx is not None:
-                    found.add(idx[1:])
-        side = meta.shard[1:]
-        return [(tuple(i * s for i, s in zip(idx, side)), side)  # type: ignore[misc]
-                for idx in sorted(found, key=lambda i: (i[2], i[1], i[0]))]
+                    found.add(idx)
+        return found
 
-    def shard_index(self, offset: Vec3) -> list[tuple[int, int] | None] | None:
-        """The checked index of the shard file holding voxel `offset` (None if absent)."""
-        idx = (0, *(offset[a] // self._meta.shard[a + 1] for a in range(3)))
+    def list_shards(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """(offset, shape) along x, y, z and the additional axes of every chunk file on
+        disk, ordered z, y, x (then the additional axes)."""
+        meta = self._meta
+        if meta.plain:
+            raise UnsupportedError(f"{self.path}: a plain array (no x, y, z axes) has no mag shards")
+        found = {meta.pick(idx) for idx in self._grid_indices()}
+        side = meta.pick(meta.shard)
+        return [(tuple(i * s for i, s in zip(idx, side)), side)
+                for idx in sorted(found, key=lambda i: (i[2], i[1], i[0], *i[3:]))]
+
+    def shard_index(self, offset: Sequence[int]) -> list[tuple[int, int] | None] | None:
+        """The checked index of the shard file holding voxel `offset` (x, y, z, additional
+        axes...; None if absent)."""
+        meta = self._meta
+        self._check_box(offset, offset)
+        idx = meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0)
         return _shard.read_index(os.fspath(self._file(idx)), self._spec)
+

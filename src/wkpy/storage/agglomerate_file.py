@@ -87,7 +87,7 @@ def write_agglomerate_file(path: Path, arrays: AgglomerateArrays) -> None:
 def _open(path: Path, name: str, ndim: int, kinds: str, width: int | None = None) -> Zarr3Array:
     array = Zarr3Array.open(path / name, ranks=(ndim,))
     meta = array.meta
-    shape = meta.array_shape
+    shape = meta.shape
     if meta.dtype.kind not in kinds:
         raise CorruptFileError(f"{meta.file}: data_type {meta.dtype} is not {'an integer' if kinds != 'f' else 'a float'}"
                                " type")
@@ -101,12 +101,12 @@ def _open(path: Path, name: str, ndim: int, kinds: str, width: int | None = None
 
 
 def _rows(array: Zarr3Array) -> int:
-    return array.meta.array_shape[0]
+    return array.meta.shape[0]
 
 
 def _expect_rows(array: Zarr3Array, rows: int, what: str) -> None:
     if _rows(array) != rows:
-        raise CorruptFileError(f"{array.meta.file}: shape {list(array.meta.array_shape)} has {_rows(array)} rows, "
+        raise CorruptFileError(f"{array.meta.file}: shape {list(array.meta.shape)} has {_rows(array)} rows, "
                                f"not {rows} ({what})")
 
 

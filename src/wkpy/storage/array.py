@@ -33,6 +33,11 @@ class ArrayInfo:
     gives the chunk codecs and key encoding; None means webknossos' defaults, with zstd if
     `compression`. An opened Zarr3 array reports its own codecs there. `lz4hc` (WKW only)
     writes compressed blocks with LZ4HC (block type 3) instead of LZ4.
+
+    `axes` (Zarr3 only) are the array's axis names in its own order: None means
+    ``("c", "x", "y", "z")``. An n-d layer's arrays, as webknossos 4.3.3 writes them, have
+    additional axes (e.g. ``("t", "x", "y", "z")`` or ``("c", "t", "x", "y", "z")``), chunked
+    and sharded by 1; `chunk_shape` and `shard_shape` stay along x, y, z.
     """
 
     data_format: str
@@ -43,6 +48,14 @@ class ArrayInfo:
     compression: bool
     zarr3_config: Zarr3Config | None = None
     lz4hc: bool = False
+    axes: tuple[str, ...] | None = None
+
+    @property
+    def extra_axes(self) -> tuple[str, ...]:
+        """The additional axes (neither c, x, y nor z), in the array's order; () for 3-D data.
+        Boxes of an array with additional axes have an offset and size along each, after
+        x, y and z."""
+        return tuple(a for a in (self.axes or ()) if a not in ("c", "x", "y", "z"))
 
     def __post_init__(self) -> None:
         # `Vec3Int`s (tuples with webknossos' vector methods, e.g. ``.xyz``), as webknossos' ArrayInfo
@@ -74,19 +87,21 @@ class ArrayInfo:
 
 
 class Array(Protocol):
-    """One mag of one layer on disk. Boxes are (offset, shape) in the mag's voxels."""
+    """One mag of one layer on disk. Boxes are (offset, shape) in the mag's voxels, along
+    x, y, z and then the additional axes (`info.extra_axes`, none for 3-D data); arrays
+    are (c, x, y, z, extra axes...)."""
 
     info: ArrayInfo
 
-    def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
-        """Voxels of the box as a (c, x, y, z) array; unwritten parts read as the fill value."""
+    def read(self, offset: Sequence[int], shape: Sequence[int]) -> np.ndarray:
+        """Voxels of the box as a (c, x, y, z, ...) array; unwritten parts read as the fill value."""
         ...
 
-    def write(self, offset: Vec3, data: np.ndarray) -> None:
-        """Store a (c, x, y, z) array at `offset`, growing the array if needed."""
+    def write(self, offset: Sequence[int], data: np.ndarray) -> None:
+        """Store a (c, x, y, z, ...) array at `offset`, growing the array if needed."""
         ...
 
-    def list_shards(self) -> list[tuple[Vec3, Vec3]]:
+    def list_shards(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """(offset, shape) of every shard that exists on disk."""
         ...
 

@@ -89,6 +89,9 @@ class WkwArray(MagFolder):
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> "WkwArray":
+        if info.axes not in (None, ("c", "x", "y", "z")):
+            raise UnsupportedError(f"{path}: WKW stores (c, x, y, z) only, not the axes {info.axes}; "
+                                   "layers with additional axes need data_format='zarr3'")
         if info.dtype not in VOXEL_TYPES:
             raise UnsupportedError(f"WKW cannot store {info.dtype}; use uint8/16/32/64, float32 or float64")
         for name, shape in (("chunk_shape", info.chunk_shape), ("shard_shape", info.shard_shape)):

@@ -28,16 +28,18 @@ class Zarr2Array(ZarrArray):
     META_FILE = ZARRAY
 
     @classmethod
-    def parse_file(cls, file: Path, ranks: Sequence[int] | None = None) -> ArrayMeta:
+    def parse_file(cls, file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                   ) -> ArrayMeta:
         return parse_zarray(file)          # mags only: (c,) x, y, z
 
     @classmethod
-    def parse_doc(cls, file: Path, doc: Any, ranks: Sequence[int] | None = None) -> ArrayMeta:
+    def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,
+                  ranks: Sequence[int] | None = None) -> ArrayMeta:
         return parse_zarray_doc(file, doc)
 
     def _info(self, meta: ArrayMeta) -> ArrayInfo:
-        return ArrayInfo("zarr", meta.dtype, meta.shape[0], meta.chunk[1:], meta.chunk[1:],  # type: ignore[arg-type]
-                         meta.compressed)
+        chunk = meta.pick(meta.chunk)
+        return ArrayInfo("zarr", meta.dtype, meta.num_channels, chunk, chunk, meta.compressed)  # type: ignore[arg-type]
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr2Array:

@@ -2,11 +2,11 @@
 
 The chunk files are read and written by `ZarrArray` (`wkpy.storage._zarr_array`); this
 module adds the `zarr.json` side: its parser (`wkpy.storage._zarr3_meta`) and the document
-webknossos writes for a new mag.
+webknossos writes for a new mag, of any axis order and with additional axes (n-d layers).
 
-The same class holds the 1-D and 2-D arrays of segmentation-layer attachments
-(`write_whole_array`, `Zarr3Array.open(path, ranks=...)`, `read_all`), in the padded 4-D
-form of `wkpy.storage._zarr3_meta`.
+The same class holds the plain 1-D and 2-D arrays of segmentation-layer attachments
+(`write_whole_array`, `Zarr3Array.open(path, ranks=...)`, `read_all`), seen in their own
+axis order only.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from wkpy.errors import AttachmentExistsError, UnsupportedError
+from wkpy.errors import AttachmentExistsError, DataMismatchError, UnsupportedError
 from wkpy.storage._zarr3_meta import (
+    CXYZ,
     DTYPES,
-    MAG_RANKS,
     ZARR_JSON,
     ArrayMeta,
     Zarr3Config,
@@ -40,58 +40,59 @@ __all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3Config", "row_chunking", "write_who
 
 
 class Zarr3Array(ZarrArray):
-    """One Zarr v3 mag folder (the `Array` interface of `wkpy.storage.array`)."""
+    """One Zarr v3 mag folder (the `Array` interface of `wkpy.storage.array`).
+
+    Boxes are along (x, y, z, additional axes in the array's order) and arrays are
+    (c, x, y, z, additional axes); `info.extra_axes` names the additional axes.
+    """
 
     META_FILE = ZARR_JSON
 
     @classmethod
-    def parse_file(cls, file: Path, ranks: Sequence[int] | None = None) -> ArrayMeta:
-        return parse_array(file, MAG_RANKS if ranks is None else ranks)
+    def parse_file(cls, file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+                   ) -> ArrayMeta:
+        return parse_array(file, axes, ranks)
 
     @classmethod
-    def parse_doc(cls, file: Path, doc: Any, ranks: Sequence[int] | None = None) -> ArrayMeta:
-        return parse_array_doc(file, doc, MAG_RANKS if ranks is None else ranks)
+    def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,
+                  ranks: Sequence[int] | None = None) -> ArrayMeta:
+        return parse_array_doc(file, doc, axes, ranks)
 
     def _info(self, meta: ArrayMeta) -> ArrayInfo:
-        return ArrayInfo("zarr3", meta.dtype, meta.shape[0], meta.chunk[1:], meta.shard[1:],  # type: ignore[arg-type]
-                         meta.compressed, Zarr3Config(tuple(meta.inner_codecs), meta.doc["chunk_key_encoding"]))
-
-    @classmethod
-    def open(cls, path: Path, ranks: Sequence[int] = MAG_RANKS) -> Zarr3Array:
-        """Open the mag folder `path` (or, with `ranks`, an array of one of those numbers of
-        dimensions).
-
-        Raises
-        ------
-        PropertiesError
-            `zarr.json` is missing or malformed (the message names the file and field).
-        UnsupportedError
-            A codec, data type or key encoding that wkpy does not read.
-        """
-        return cls(path, cls.parse_file(Path(path) / ZARR_JSON, ranks))
+        xyz = meta.canonical[1:4]
+        return ArrayInfo("zarr3", meta.dtype, meta.num_channels, meta.pick(meta.chunk, xyz),  # type: ignore[arg-type]
+                         meta.pick(meta.shard, xyz), meta.compressed,  # type: ignore[arg-type]
+                         Zarr3Config(tuple(meta.inner_codecs), meta.doc["chunk_key_encoding"]),
+                         axes=None if meta.names == CXYZ else meta.names)
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr3Array:
-        """Create an empty mag (shape (c, 0, 0, 0)) with webknossos' metadata for `info`.
+        """Create an empty mag (shape 0 but along c) with webknossos' metadata for `info`.
 
         `info.zarr3_config` overrides the chunk codecs and key encoding; without it the
-        codecs are webknossos' defaults (zstd only if `info.compression`).
+        codecs are webknossos' defaults (zstd only if `info.compression`). `info.axes`
+        gives the axis order (default (c, x, y, z)); an array without c holds one channel.
 
         Raises
         ------
-        UnsupportedError
-            A dtype Zarr v3 cannot store, or codecs wkpy cannot write.
         DataMismatchError
-            `info.shard_shape` is not a multiple of `info.chunk_shape`.
+            A shard shape that is not a multiple of the chunk shape, or several channels
+            without a c axis.
+        UnsupportedError, PropertiesError
+            A dtype Zarr3 cannot store; axes that repeat a name, lack x, y or z, or number
+            more than 8.
         """
         dtype = np.dtype(info.dtype)
         if dtype.name not in DTYPES:
             raise UnsupportedError(f"Zarr3 cannot store {dtype}; use one of {list(DTYPES)}")
         cls._check_shapes(info)
+        axes = tuple(info.axes or CXYZ)
+        if "c" not in axes and info.num_channels != 1:
+            raise DataMismatchError(f"axes {axes} have no c axis for {info.num_channels} channels")
         config = info.zarr3_config or Zarr3Config()
-        codecs = list(config.codecs) if config.codecs is not None else default_codecs(info.compression)
+        codecs = list(config.codecs) if config.codecs is not None else default_codecs(info.compression, len(axes))
         doc = array_document(dtype, info.num_channels, info.chunk_shape, info.shard_shape, codecs,
-                             config.chunk_key_encoding)
+                             config.chunk_key_encoding, axes)
         return cls._create_from_doc(path, doc)  # type: ignore[no-any-return]
 
 
@@ -120,7 +121,8 @@ def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, 
     """Create the Zarr v3 array folder `path` (new, its parent existing) holding `data`
     (1-D or 2-D) as webknossos writes the arrays of attachments: `zarr.json` as
     tensorstore writes it (no dimension names, fill value 0), `ROW_CODECS` inside
-    ``sharding_indexed``, chunks and shards by `row_chunking`.
+    ``sharding_indexed``, chunks and shards by `row_chunking`. The array is plain (see
+    `Zarr3Array.open`), of `data`'s rank.
 
     Raises
     ------
@@ -139,7 +141,7 @@ def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, 
     path = Path(path)
     file = path / ZARR_JSON
     doc = plain_array_document(dtype, data.shape, chunk, shard, ROW_CODECS)
-    meta = parse_array_doc(file, doc, (data.ndim,))
+    meta = parse_array_doc(file, doc, ranks=(data.ndim,))
     shard_spec(meta)
     try:
         path.mkdir()
@@ -148,5 +150,5 @@ def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, 
     write_json_atomic(file, dumps_array(doc))
     array = Zarr3Array(path, meta)
     if data.size:
-        array._write((0, 0, 0), np.ascontiguousarray(data, dtype).reshape(meta.shape))
+        array._write_view((0,) * data.ndim, np.asarray(data, dtype))
     return array

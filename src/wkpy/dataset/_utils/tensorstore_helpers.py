@@ -12,6 +12,7 @@ import numpy as np
 
 from wkpy._urls import url_of
 from wkpy.errors import UnsupportedError
+from wkpy.storage._zarr3_meta import MAX_NDIM
 from wkpy.storage.zarr3 import Zarr3Array, write_whole_array
 
 __all__ = ["read_zarr3_array", "write_zarr3_array"]
@@ -24,7 +25,7 @@ def _local(path: str | os.PathLike[str]) -> Path:
 
 
 def read_zarr3_array(path: str | os.PathLike[str]) -> np.ndarray:
-    """The whole Zarr v3 array at `path` (1 to 4 dimensions), shaped as its `zarr.json` says.
+    """The whole Zarr v3 array at `path` (1 to 8 dimensions), shaped as its `zarr.json` says.
 
     Raises
     ------
@@ -35,7 +36,7 @@ def read_zarr3_array(path: str | os.PathLike[str]) -> np.ndarray:
     CorruptFileError
         A damaged chunk file.
     """
-    return Zarr3Array.open(_local(path), ranks=(1, 2, 3, 4)).read_all()
+    return Zarr3Array.open(_local(path), ranks=range(1, MAX_NDIM + 1)).read_all()
 
 
 def write_zarr3_array(path: str | os.PathLike[str], data: np.ndarray, *, target_chunk_size_bytes: int,

@@ -108,8 +108,8 @@ def chunk_and_shard_shape(
 def _rescaled_box(foreign: MagView, mag: Mag) -> BoundingBox:
     """The mag-1 box the data of `foreign` (inside its layer's box) covers when its voxel
     grid is listed as mag `mag` (as is, not resampled)."""
-    in_foreign = box_in_mag(foreign.layer.bounding_box.align_with_mag(foreign.mag, ceil=True), foreign.mag,
-                            allow_empty=True)
+    in_foreign = box_in_mag(foreign.layer._properties.bounding_box.align_with_mag(foreign.mag, ceil=True),
+                            foreign.mag, allow_empty=True)
     return in_foreign.from_mag_to_mag1(mag)
 
 
@@ -235,37 +235,53 @@ class Layer:
 
     @property
     def bounding_box(self) -> BoundingBox:
-        """The layer's box in mag-1 voxels; setting it saves the properties."""
-        return self._properties.bounding_box
+        """The layer's box in mag-1 voxels; setting it saves the properties.
+
+        For an n-d layer (with ``additionalAxes``) an `NDBoundingBox` over the layer's
+        axes in array order, as webknossos 4.3.3 gives it (``c`` spanning the channels if
+        the arrays have a channel axis); setting one also sets the additional axes' bounds.
+        """
+        props = self._properties
+        return props.nd_bounding_box if props.additional_axes else props.bounding_box
 
     @bounding_box.setter
     def bounding_box(self, box: BoundingBox) -> None:
         self._ensure_writable()
-        self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", BoundingBox(box.topleft, box.size)))
+        self._dataset._update_layer(self.name, lambda p: p.set_nd_bounding_box(box))
         self._fit_arrays_to_box()
 
     @property
     def normalized_bounding_box(self) -> NormalizedBoundingBox:
-        """The layer's box with the channel axis: axes ``c, x, y, z``, ``c`` from 0 to
-        `num_channels` (mag-1 voxels), as in webknossos 4.3.3."""
-        box = self.bounding_box
-        return NormalizedBoundingBox((0, *box.topleft), (self.num_channels, *box.size), ("c", "x", "y", "z"))
+        """`bounding_box` with the channel axis made explicit (as webknossos 4.3.3 keeps
+        it): ``c`` spanning the channels when the layer's arrays have a channel axis."""
+        return self.bounding_box.normalize_axes(self.num_channels)
 
     def _grow_bounding_box(self, box: BoundingBox) -> None:
-        """Extend the box on disk to cover `box`, merging with growth by other writers."""
+        """Extend the box on disk to cover `box` (for n-d layers also an `NDBoundingBox`
+        over the layer's axes), merging with growth by other writers."""
         self._ensure_writable()
-        self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", p.bounding_box.extended_by(box)))
+        if isinstance(box, BoundingBox):
+            self._dataset._update_layer(self.name, lambda p: setattr(p, "bounding_box", p.bounding_box.extended_by(box)))
+        else:
+            self._dataset._update_layer(self.name, lambda p: p.set_nd_bounding_box(p.nd_bounding_box.extended_by(box)))
         self._fit_arrays_to_box()
 
     def _fit_arrays_to_box(self) -> None:
         """Grow the `shape` in each Zarr mag's `zarr.json` or `.zarray` to cover the layer's
         box, as webknossos does, so that zarr-python and tensorstore read the whole box."""
-        if self.data_format not in ("zarr", "zarr3") or self.bounding_box.is_empty():
+        if self.data_format not in ("zarr", "zarr3") or self._properties.bounding_box.is_empty():
             return
         for mag, view in self._mags.items():
             if not view._is_foreign:
-                end = box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright
-                view._array.resize(tuple(end))  # type: ignore[attr-defined]
+                view._array.resize(self._array_end(mag))  # type: ignore[attr-defined]
+
+    def _array_end(self, mag: Mag) -> tuple[int, ...]:
+        """Where the layer ends in `mag`'s arrays: along x, y, z (the box, in the mag's
+        voxels), then along the additional axes in array order (their upper bounds)."""
+        end = tuple(box_in_mag(self._properties.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright)
+        bounds = {a.name: a.bounds[1] for a in self._properties.additional_axes}
+        axes = self._properties.array_axes or ()
+        return (*end, *(bounds[a] for a in axes if a in bounds))
 
     @property
     def default_view_configuration(self) -> LayerViewConfiguration | None:
@@ -380,7 +396,7 @@ class Layer:
         if lz4hc and self.data_format != "wkw":
             raise DataMismatchError(f"compress='lz4hc' needs a wkw layer; {self.name!r} is {self.data_format}")
         return ArrayInfo(self.data_format, self.dtype, self.num_channels, tuple(chunk), tuple(shard),  # type: ignore[arg-type]
-                         True if config or lz4hc else bool(compress), config, lz4hc)
+                         True if config or lz4hc else bool(compress), config, lz4hc, self._properties.array_axes)
 
     def add_mag(
         self,
@@ -460,8 +476,8 @@ class Layer:
 
     def _fit_new_array(self, array: Array, mag: Mag) -> None:
         """As webknossos does: a Zarr mag added to a layer with data starts at the layer's extent."""
-        if self.data_format in ("zarr", "zarr3") and not self.bounding_box.is_empty():
-            array.resize(tuple(box_in_mag(self.bounding_box.align_with_mag(mag, ceil=True), mag).bottomright))  # type: ignore[attr-defined]
+        if self.data_format in ("zarr", "zarr3") and not self._properties.bounding_box.is_empty():
+            array.resize(self._array_end(mag))  # type: ignore[attr-defined]
 
     def add_mag_as_copy(
         self,
@@ -565,7 +581,7 @@ class Layer:
             raise DuplicateError(f"layer {self.name!r} has mag {target_mag} already")
         info = ArrayInfo(source_info.data_format, source_info.dtype, source_info.num_channels,
                          source_info.chunk_shape, source_info.shard_shape, source_info.compression,
-                         source_info.zarr3_config)
+                         source_info.zarr3_config, axes=self._properties.array_axes)
         return self._copy_into_mag(foreign, target_mag, info, extend_layer_bounding_box, exists_ok, executor,
                                    progress_desc)
 
@@ -882,7 +898,7 @@ class Layer:
                 if old_info.compression:
                     return
                 info = ArrayInfo(old_info.data_format, old_info.dtype, old_info.num_channels,
-                                 old_info.chunk_shape, old_info.shard_shape, True)
+                                 old_info.chunk_shape, old_info.shard_shape, True, axes=old_info.axes)
             else:
                 chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, self.data_format)
                 info = self._new_mag_info(chunk, shard, True if compress is None else compress)
@@ -974,9 +990,9 @@ class Layer:
         start = Mag(from_mag)
         if from_mag_view is None:
             self.get_mag(start)
-        top = Mag(coarsest_mag) if coarsest_mag is not None else calculate_default_coarsest_mag(self.bounding_box.size)
+        top = Mag(coarsest_mag) if coarsest_mag is not None else calculate_default_coarsest_mag(self._properties.bounding_box.size)
         mode = SamplingModes.parse(sampling_mode)
-        if self.bounding_box.size.z == 1 and mode != SamplingModes.CONSTANT_Z:
+        if self._properties.bounding_box.size.z == 1 and mode != SamplingModes.CONSTANT_Z:
             warnings.warn("[INFO] The sampling_mode was changed to 'CONSTANT_Z': downsampling 2-D data in z would "
                           "mix in black and darken the images.", stacklevel=2)
             mode = SamplingModes.CONSTANT_Z
@@ -1064,7 +1080,7 @@ class Layer:
             source = self.get_mag(start)
         require_interpolation(mode)
         factors = tuple(t // f for t, f in zip(target_mag.to_list(), start.to_list()))
-        chunk, shard = resampled_mag_shapes(self.data_format, self.bounding_box, chunk_shape, shard_shape)
+        chunk, shard = resampled_mag_shapes(self.data_format, self._properties.bounding_box, chunk_shape, shard_shape)
         overwrite = target_mag in self._mags
         if overwrite:
             target = self._mags[target_mag]
@@ -1073,11 +1089,11 @@ class Layer:
             target = self._initialize_mag_from_other_mag(target_mag, source, compress, chunk, shard)
         if only_setup_mag:
             return target
-        valid = box_in_mag(self.bounding_box.align_with_mag(start, ceil=True), start, allow_empty=True)
+        valid = box_in_mag(self._properties.bounding_box.align_with_mag(start, ceil=True), start, allow_empty=True)
         tile = tuple(Vec3Int.from_vec_or_int(buffer_shape) if buffer_shape is not None
                      else determine_downsample_buffer_shape(target.info, factors))
         cell = job_shape(target.info.shard_shape)
-        region = box_in_mag(self.bounding_box.align_with_mag(target_mag, ceil=True), target_mag, allow_empty=True)
+        region = box_in_mag(self._properties.bounding_box.align_with_mag(target_mag, ceil=True), target_mag, allow_empty=True)
         on_disk = source._array.list_shards()
 
         def job(box: tuple[tuple[int, int, int], tuple[int, int, int]]) -> tuple[Any, ...]:
@@ -1092,7 +1108,7 @@ class Layer:
             return (source._array, target._array, box, factors, mode,
                     (tuple(valid.topleft), tuple(valid.size)), tile, overwrite, shards)
 
-        run_per_shard(downsample_job, source, target, self.bounding_box, executor, job,
+        run_per_shard(downsample_job, source, target, self._properties.bounding_box, executor, job,
                       f"downsampling {self.name} to {target_mag.to_layer_name()}", cell)
         return target
 
@@ -1213,7 +1229,7 @@ class Layer:
             finest = Mag((finest.x, finest.y, start.z))
         ladder = calculate_mags_to_upsample(start, finest, self._dataset_to_align_with(align_with_other_layers),
                                             voxel_size)  # type: ignore[arg-type]
-        chunk, shard = resampled_mag_shapes(self.data_format, self.bounding_box, chunk_shape, shard_shape)
+        chunk, shard = resampled_mag_shapes(self.data_format, self._properties.bounding_box, chunk_shape, shard_shape)
         for prev, mag in zip([start, *ladder[:-1]], ladder):
             if not (prev > mag) or mag in self._mags:
                 raise InvalidRequestError(f"cannot upsample {prev.to_layer_name()} into {mag.to_layer_name()}: it "
@@ -1253,7 +1269,7 @@ class SegmentationLayer(Layer):
         from wkpy.executor import map_on_executor
 
         view = self.get_finest_mag()
-        box = view.bounding_box
+        box = BoundingBox.from_ndbbox(view.bounding_box)      # x, y, z (n-d layers: all positions of the other axes)
         # walk the shards on disk (never the box the JSON claims), in pieces of at most 256³
         piece = Vec3Int.full(256) * view.mag.to_vec3_int()
         views = [chunk for shard in view.get_bounding_boxes_on_disk()

@@ -37,6 +37,7 @@ class MagView(View):
         self._foreign: bool | None = None
         self._deleted = False
         super().__init__(array, None, mag, read_only)  # type: ignore[arg-type]
+        self._nd = bool(layer._properties.additional_axes)
 
     @property  # type: ignore[override]
     def _array(self) -> Array:
@@ -56,7 +57,7 @@ class MagView(View):
 
             from wkpy.errors import PropertiesError
 
-            array = open_array(self._path, self._layer.data_format)
+            array = open_array(self._path, self._layer.data_format, self._layer._properties.array_axes)
             # The array's own metadata must agree with the layer's properties: a header,
             # zarr.json or .zarray claiming other channels or another voxel type is refused here, before
             # any read allocates what it claims.
@@ -112,7 +113,8 @@ class MagView(View):
 
     @property
     def bounding_box(self) -> BoundingBox:
-        """The layer's bounding box, rounded outward to this mag (mag-1 coordinates)."""
+        """The layer's bounding box, rounded outward to this mag (mag-1 coordinates); an
+        `NDBoundingBox` over the layer's axes for n-d layers (see `Layer.bounding_box`)."""
         return self._layer.bounding_box.align_with_mag(self._mag, ceil=True)
 
     @property
@@ -177,7 +179,8 @@ class MagView(View):
 
     def get_bounding_boxes_on_disk(self) -> list[BoundingBox]:
         """Mag-1 boxes of the shards that exist on disk."""
-        return [BoundingBox(off, shape).from_mag_to_mag1(self._mag) for off, shape in self._array.list_shards()]
+        found = dict.fromkeys((off[:3], shape[:3]) for off, shape in self._array.list_shards())  # x, y, z of n-d shards
+        return [BoundingBox(off, shape).from_mag_to_mag1(self._mag) for off, shape in found]
 
     def get_views_on_disk(self, read_only: bool | None = None) -> Iterator[View]:
         """A view for each shard on disk (mag-1 boxes of whole shards), e.g. to work on

@@ -13,8 +13,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wkpy.errors import AlignmentError, DataMismatchError, InvalidRequestError, ReadOnlyError
-from wkpy.geometry import BoundingBox, Mag, NormalizedBoundingBox, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, NDBoundingBox, NormalizedBoundingBox, Vec3Int, Vec3IntLike
 from wkpy.storage.array import Array, ArrayInfo
+
+from wkpy.dataset.layer.view._nd_view import (
+    cxyz_to_box_order,
+    data_box,
+    nd_box_in_mag,
+    read_nd,
+    resolve_nd_box,
+    to_cxyz,
+    write_nd,
+)
 
 if TYPE_CHECKING:
     from wkpy.dataset._utils.buffered_slice_writer import BufferedSliceReader, BufferedSliceWriter
@@ -104,8 +114,11 @@ def _check_chunk_count(view: View, shape: Vec3Int, alignments: Vec3Int | None) -
             (alignments is not None and not alignments.is_positive(strictly_positive=True)):
         return  # BoundingBox.chunk refuses these
     box = view.bounding_box
-    grid = box.topleft if alignments is None else box.topleft - box.topleft % alignments
     count = 1
+    if view._nd:          # one chunk per position along the additional axes
+        count = math.prod(n for a, n in zip(box.axes, box.size) if a not in ("c", "x", "y", "z"))
+        box = BoundingBox.from_ndbbox(box)
+    grid = box.topleft if alignments is None else box.topleft - box.topleft % alignments
     for origin, end, step in zip(grid, box.bottomright, shape):
         count *= max(0, -(-(end - origin) // step))
     if count > MAX_CHUNKS:
@@ -117,26 +130,39 @@ def _check_chunk_count(view: View, shape: Vec3Int, alignments: Vec3Int | None) -
 class View:
     """A box (in mag-1 coordinates) of one mag of a layer.
 
+    Views of n-d layers (with ``additionalAxes``) have an `NDBoundingBox` over the
+    layer's axes and read and write arrays in its axis order, as in webknossos 4.3.3
+    (see `wkpy.dataset.layer.view._nd_view`).
+
     Parameters
     ----------
     array : the storage of the mag.
-    bounding_box : the box, in mag 1.
+    bounding_box : the box, in mag 1 (an `NDBoundingBox` for n-d layers).
     mag : the magnification.
     read_only : refuse writes.
     """
 
-    def __init__(self, array: Array, bounding_box: BoundingBox | None, mag: Mag, read_only: bool = False) -> None:
+    _nd = False      # an n-d view: box over the layer's axes (set from the box; MagView: from the layer)
+
+    def __init__(self, array: Array, bounding_box: NDBoundingBox | None, mag: Mag, read_only: bool = False) -> None:
         self._array = array
         self._bounding_box = bounding_box
         self._mag = Mag(mag)
         self._read_only = read_only
+        if bounding_box is not None and not isinstance(bounding_box, BoundingBox):
+            self._nd = True
 
     # ---- properties -----------------------------------------------------------------
     @property
     def bounding_box(self) -> BoundingBox:
-        """The view's box in mag-1 coordinates."""
+        """The view's box in mag-1 coordinates (an `NDBoundingBox` for n-d layers)."""
         assert self._bounding_box is not None
-        return self._bounding_box
+        return self._bounding_box  # type: ignore[return-value]
+
+    @property
+    def normalized_bounding_box(self) -> NormalizedBoundingBox:
+        """`bounding_box` with the channel axis made explicit, as in webknossos 4.3.3."""
+        return self.bounding_box.normalize_axes(self.num_channels)
 
     @property
     def normalized_bounding_box(self) -> NormalizedBoundingBox:
@@ -198,27 +224,61 @@ class View:
         """Voxels of a box as a (c, x, y, z) array in the mag's resolution.
 
         Offsets and sizes are in mag 1; without them the view's whole box is read.
-        Regions never written read as 0.
+        Regions never written read as 0. For n-d layers the array has the view's axes
+        (e.g. (t, x, y, z) or (c, t, x, y, z)); offsets and sizes are along x, y, z (the
+        other axes: the view's extent); a `BoundingBox` sets x, y, z of the view's box,
+        an `NDBoundingBox` names the view's axes (c optional), as in webknossos 4.3.3.
         """
+        box = self._resolve_read_box(size, relative_offset, absolute_offset, relative_bounding_box,
+                                     absolute_bounding_box)
+        if self._nd:
+            return read_nd(self, nd_box_in_mag(box, self._mag))  # type: ignore[arg-type]
+        return self._read_in_mag(box_in_mag(box, self._mag))
+
+    def _resolve_read_box(self, size: Vec3IntLike | None, relative_offset: Vec3IntLike | None,
+                          absolute_offset: Vec3IntLike | None, relative_bounding_box: NDBoundingBox | None,
+                          absolute_bounding_box: NDBoundingBox | None) -> BoundingBox:
+        resolve = resolve_nd_box if self._nd else resolve_box
         if size is not None and relative_offset is None and absolute_offset is None \
                 and relative_bounding_box is None and absolute_bounding_box is None:
             warnings.warn("read(size=...) without an offset reads size in the current mag from the "
                           "view's top-left; pass relative_offset=(0, 0, 0) and a mag-1 size instead",
-                          DeprecationWarning, stacklevel=2)
-            box = resolve_box(self.bounding_box, self._mag, size_in_mag=size, relative_offset=(0, 0, 0))
-        else:
-            box = resolve_box(self.bounding_box, self._mag, size=size, relative_offset=relative_offset,
-                              absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
-                              absolute_bounding_box=absolute_bounding_box)
-        return self._read_in_mag(box_in_mag(box, self._mag))
+                          DeprecationWarning, stacklevel=3)
+            return resolve(self.bounding_box, self._mag, size_in_mag=size, relative_offset=(0, 0, 0))  # type: ignore[return-value]
+        return resolve(self.bounding_box, self._mag, size=size, relative_offset=relative_offset,  # type: ignore[return-value]
+                       absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,  # type: ignore[arg-type]
+                       absolute_bounding_box=absolute_bounding_box)  # type: ignore[arg-type]
 
-    read_cxyz = read   # webknossos' name for a (c, x, y, z) read: what `read` returns for x, y, z layers
+    def read_cxyz(
+        self,
+        size: Vec3IntLike | None = None,
+        *,
+        relative_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | None = None,
+        relative_bounding_box: NDBoundingBox | None = None,
+        absolute_bounding_box: NDBoundingBox | None = None,
+    ) -> np.ndarray:
+        """`read` as a (c, x, y, z) array whatever the layer's axes, as in webknossos 4.3.3:
+        a channel axis of 1 is added if the layer has none.
 
-    def read_xyz(self, *, relative_bounding_box: BoundingBox | None = None,
-                 absolute_bounding_box: BoundingBox | None = None) -> np.ndarray:
+        Raises
+        ------
+        InvalidRequestError
+            The box is longer than 1 along an additional axis of an n-d layer (also a
+            `ValueError`, as in webknossos).
+        """
+        if not self._nd:
+            return self.read(size, relative_offset=relative_offset, absolute_offset=absolute_offset,
+                             relative_bounding_box=relative_bounding_box, absolute_bounding_box=absolute_bounding_box)
+        box = self._resolve_read_box(size, relative_offset, absolute_offset, relative_bounding_box,
+                                     absolute_bounding_box)
+        return to_cxyz(read_nd(self, nd_box_in_mag(box, self._mag)), box.axes)  # type: ignore[arg-type]
+
+    def read_xyz(self, *, relative_bounding_box: NDBoundingBox | None = None,
+                 absolute_bounding_box: NDBoundingBox | None = None) -> np.ndarray:
         """The box (default: the whole view) as a (c, x, y, z) array, as webknossos'
-        `read_xyz` returns for layers without extra axes."""
-        return self.read(relative_bounding_box=relative_bounding_box, absolute_bounding_box=absolute_bounding_box)
+        `read_xyz` returns (see `read_cxyz`)."""
+        return self.read_cxyz(relative_bounding_box=relative_bounding_box, absolute_bounding_box=absolute_bounding_box)
 
     def write_cxyz(
         self,
@@ -230,26 +290,43 @@ class View:
         relative_bounding_box: BoundingBox | None = None,
         absolute_bounding_box: BoundingBox | None = None,
     ) -> None:
-        """`write` of a (c, x, y, z) array.
+        """`write` of a (c, x, y, z) array whatever the layer's axes, as in webknossos 4.3.3:
+        for an n-d layer the box is one voxel long along each additional axis.
 
         Raises
         ------
         InvalidRequestError
             `data` is not 4-dimensional (also an `AssertionError`, as in webknossos).
+        DataMismatchError
+            For an n-d layer, a box longer than 1 along an additional axis, or several
+            channels for a layer without a channel axis.
         """
         if np.ndim(data) != 4:
             raise InvalidRequestError(f"write_cxyz expects a 4-D (c, x, y, z) array, got shape {np.shape(data)}")
+        if self._nd:
+            data = np.asarray(data)
+            box = resolve_nd_box(self.bounding_box, self._mag, relative_offset=relative_offset,  # type: ignore[arg-type]
+                                 absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
+                                 absolute_bounding_box=absolute_bounding_box, size_in_mag=data.shape[1:])
+            self.write(cxyz_to_box_order(data, box.axes), allow_unaligned=allow_unaligned, absolute_bounding_box=box)
+            return
         self.write(data, allow_unaligned=allow_unaligned, relative_offset=relative_offset,
                    absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
                    absolute_bounding_box=absolute_bounding_box)
 
     def _read_in_mag(self, box: BoundingBox) -> np.ndarray:
+        return self._read_storage(tuple(box.topleft), tuple(box.size))
+
+    def _read_storage(self, offset: tuple[int, ...], size: tuple[int, ...]) -> np.ndarray:
+        """The storage's read of (offset, size) in the mag's voxels (along x, y, z and the
+        additional axes), refused if it cannot fit in memory."""
         info = self._array.info
-        nbytes = info.num_channels * info.dtype.itemsize * math.prod(box.size)
+        nbytes = info.num_channels * info.dtype.itemsize * math.prod(size)
         if nbytes > _physical_memory():
-            raise InvalidRequestError(f"reading {box} (mag {self._mag}) needs {nbytes:,} bytes, more than this "
-                                      "machine's memory; read it in parts (chunk(), get_buffered_slice_reader())")
-        return self._array.read(tuple(box.topleft), tuple(box.size))  # type: ignore[arg-type]
+            raise InvalidRequestError(f"reading {size} voxels at {offset} (mag {self._mag}) needs {nbytes:,} bytes, "
+                                      "more than this machine's memory; read it in parts (chunk(), "
+                                      "get_buffered_slice_reader())")
+        return self._array.read(offset, size)
 
     # ---- write ----------------------------------------------------------------------
     def _ensure_writable(self) -> None:
@@ -283,6 +360,10 @@ class View:
         ReadOnlyError, DataMismatchError, InvalidRequestError, AlignmentError
         """
         self._ensure_writable()
+        if self._nd:
+            self._write_nd(data, relative_offset, absolute_offset, relative_bounding_box, absolute_bounding_box,
+                           allow_unaligned, json_update_allowed)
+            return
         data = self._as_cxyz(data)
         box = resolve_box(self.bounding_box, self._mag, relative_offset=relative_offset,
                           absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
@@ -295,6 +376,29 @@ class View:
         if not allow_unaligned:
             self._check_alignment(target, box_in_mag(clip.align_with_mag(self._mag, ceil=True), self._mag))
         self._array.write(tuple(target.topleft), data)  # type: ignore[arg-type]
+
+    def _write_nd(self, data: Any, relative_offset: Vec3IntLike | None, absolute_offset: Vec3IntLike | None,
+                  relative_bounding_box: NDBoundingBox | None, absolute_bounding_box: NDBoundingBox | None,
+                  allow_unaligned: bool, json_update_allowed: bool) -> None:
+        """`write` to an n-d view: `data` in the view's axis order (c optional for one channel)."""
+        data = np.asarray(data)
+        view_box: NDBoundingBox = self.bounding_box
+        if relative_bounding_box is None and absolute_bounding_box is None:
+            whole = relative_offset is None and absolute_offset is None
+            box = data_box(view_box, self._mag, data.shape, whole)
+            if not whole:
+                box = box.with_topleft_xyz(Vec3Int(absolute_offset) if absolute_offset is not None
+                                           else view_box.topleft_xyz + Vec3Int(relative_offset))  # type: ignore[arg-type]
+        else:
+            box = resolve_nd_box(view_box, self._mag, relative_bounding_box=relative_bounding_box,
+                                 absolute_bounding_box=absolute_bounding_box)
+        target = nd_box_in_mag(box, self._mag)
+        offset, storage = write_nd(self, data, target, self.num_channels)
+        clip = self._accept_write_box(box, json_update_allowed)  # type: ignore[arg-type]
+        if not allow_unaligned:
+            clip3 = BoundingBox(clip.topleft_xyz, clip.size_xyz).align_with_mag(self._mag, ceil=True)
+            self._check_alignment(BoundingBox(target.topleft_xyz, target.size_xyz), box_in_mag(clip3, self._mag))
+        self._array.write(offset, storage)
 
     def _as_cxyz(self, data: Any) -> np.ndarray:
         data = np.asarray(data)
@@ -354,16 +458,18 @@ class View:
         if size is not None and relative_offset is None and absolute_offset is None \
                 and relative_bounding_box is None and absolute_bounding_box is None:
             relative_offset = (0, 0, 0)
-        box = resolve_box(self.bounding_box, self._mag, size=size, relative_offset=relative_offset,
-                          absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
-                          absolute_bounding_box=absolute_bounding_box)
-        target = box_in_mag(box, self._mag, allow_empty=self.bounding_box.is_empty())
+        resolve, in_mag = (resolve_nd_box, nd_box_in_mag) if self._nd else (resolve_box, box_in_mag)
+        box = resolve(self.bounding_box, self._mag, size=size, relative_offset=relative_offset,  # type: ignore[operator]
+                      absolute_offset=absolute_offset, relative_bounding_box=relative_bounding_box,
+                      absolute_bounding_box=absolute_bounding_box)
+        target = in_mag(box, self._mag, allow_empty=self.bounding_box.is_empty())  # type: ignore[operator]
         if not read_only:
             if not self.bounding_box.contains_bbox(box):
                 raise InvalidRequestError(f"the sub-view {box} is larger than {self.bounding_box}; "
                                           "only read-only views may be")
-            clip = box_in_mag(self.bounding_box.align_with_mag(self._mag, ceil=True), self._mag, allow_empty=True)
-            if not self._is_shard_aligned(target, clip):
+            clip = None if self._nd else \
+                box_in_mag(self.bounding_box.align_with_mag(self._mag, ceil=True), self._mag, allow_empty=True)
+            if clip is not None and not self._is_shard_aligned(target, clip):
                 warnings.warn(f"[WARNING] get_view() was called without shard alignment: the box {box} "
                               f"(in mag 1) is not aligned with the shard shape {tuple(self.info.shard_shape)} "
                               f"of mag {self._mag}; writing to such views in parallel is error-prone",
