@@ -192,5 +192,5 @@ def test_three_d_layers_keep_bounding_boxes(tmp_path):
     assert layer._properties.additional_axes == []
     mag = layer.add_mag(1)
     mag.write(np.ones((8, 8, 8), np.uint8), absolute_offset=(0, 0, 0))
-    assert type(mag.get_view(absolute_offset=(0, 0, 0), size=(4, 4, 4)).bounding_box) is wk.BoundingBox
+    assert type(mag.get_view(absolute_offset=(0, 0, 0), size=(4, 4, 4), read_only=True).bounding_box) is wk.BoundingBox
     assert mag.read_cxyz(absolute_bounding_box=wk.BoundingBox((0, 0, 0), (8, 8, 8))).shape == (1, 8, 8, 8)
