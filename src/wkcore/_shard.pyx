@@ -1049,14 +1049,14 @@ def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset, pr
         if not isinstance(item, PreparedChunks) or (<PreparedChunks>item).spec is not spec:
             raise ValueError("prepared chunks must come from encode() with the same ShardSpec")
     _box(&spec.s, box, &b)
-    preps = <encoded_set**>malloc(sizeof(encoded_set*) * (npreps + 1))
-    if preps == NULL:
-        raise MemoryError()
-    for i in range(npreps):
-        pc = prepared[i]
-        preps[i] = &pc.p
     PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
-    try:
+    try:                                # `preps` is allocated inside: a `data` that is no buffer leaks nothing
+        preps = <encoded_set**>malloc(sizeof(encoded_set*) * (npreps + 1))
+        if preps == NULL:
+            raise MemoryError()
+        for i in range(npreps):
+            pc = prepared[i]
+            preps[i] = &pc.p
         _region(&r, &v, data_offset, &spec.s, &b)
         e.code = 0; e.errnum = 0
         with nogil:
