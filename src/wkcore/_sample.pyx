@@ -13,17 +13,7 @@ nothing is shared between calls, so any number of threads may call them at once.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
 
-ctypedef fused vox:
-    uint8_t
-    uint16_t
-    uint32_t
-    uint64_t
-    int8_t
-    int16_t
-    int32_t
-    int64_t
-    float
-    double
+from wkcore._voxel cimport vox
 
 
 cdef inline bint usable(const double[:, :] coords, Py_ssize_t n, const double* lo, const double* hi) noexcept nogil:
