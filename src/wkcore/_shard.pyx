@@ -35,7 +35,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES,
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
                            load_le64, store_le64, load_le32, store_le32, read_exact, write_all, create_new,
-                           publish_new)
+                           publish_new, check_plain_items)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
@@ -931,6 +931,7 @@ cdef int _region(region* r, Py_buffer* v, tuple offset, const zspec* S, const zb
         raise ValueError(f"array must be {nd}-D like the shards, got {v.ndim}-D")
     if v.itemsize != S.ts:
         raise ValueError(f"array items are {v.itemsize} bytes, the chunks' are {S.ts}")
+    check_plain_items(v)
     if len(offset) != nd:
         raise ValueError(f"array offset must have {nd} values, got {offset}")
     r.ptr = <uint8_t*>v.buf

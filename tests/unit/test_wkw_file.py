@@ -125,6 +125,17 @@ def test_a_read_only_buffer_cannot_be_read_into(tmp_path):
         _wkw.read(str(p), (3, 2, 1, 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
 
 
+def test_an_object_array_is_refused_not_filled_with_raw_bytes(tmp_path):
+    # object items are 8-byte pointers: voxel bytes read into them crashed the interpreter
+    p = tmp_path / "a.wkw"
+    lay = layout(2, "uint64", 1)
+    _wkw.write(str(p), str(p) + ".t", lay, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), 12345, np.uint64), (0, 0, 0))
+    with pytest.raises(ValueError, match="Python objects"):
+        _wkw.read(str(p), read_layout(lay), (0, 0, 0, 8, 8, 8), np.empty((1, 8, 8, 8), object), (0, 0, 0))
+    with pytest.raises(ValueError, match="Python objects"):
+        _wkw.write(str(p), str(p) + ".t", lay, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), None, object), (0, 0, 0))
+
+
 def test_a_file_of_another_layout_is_refused(tmp_path):
     p = tmp_path / "a.wkw"
     data = np.zeros((1, 8, 8, 8), np.uint8)

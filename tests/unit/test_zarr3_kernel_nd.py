@@ -138,3 +138,18 @@ def test_a_corrupt_nd_index_entry_names_every_coordinate(tmp_path):
     path.write_bytes(raw[:-(16 * n + 4)] + bytes(index) + struct.pack("<I", google_crc32c.value(bytes(index))))
     with pytest.raises(CorruptFileError, match=r"entry 13 \(chunk 0,1,1,0,1\)"):
         _shard.read(path, spec, (0,) * 5 + (1, 2, 2, 2, 2), np.zeros((1, 2, 2, 2, 2), np.uint8), (0,) * 5)
+
+
+def test_an_object_array_is_refused_not_filled_with_raw_bytes(tmp_path):
+    # object items are 8-byte pointers: chunk bytes read into them crashed the interpreter
+    spec = spec_for("uint64", (1, 2, 2, 2, 2), (1, 1, 2, 2, 2), tuple(range(5)))
+    path, box = tmp_path / "s", (0,) * 5 + (1, 2, 2, 2, 2)
+    _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 2, 2, 2, 2), 12345, np.uint64), (0,) * 5)
+    objects = np.full((1, 2, 2, 2, 2), None, object)
+    with pytest.raises(ValueError, match="Python objects"):
+        _shard.read(path, spec, box, objects, (0,) * 5)
+    with pytest.raises(ValueError, match="Python objects"):
+        _shard.encode(path, spec, box, objects, (0,) * 5)
+    with pytest.raises(ValueError, match="Python objects"):
+        _shard.write(path, f"{path}.tmp", spec, box, objects, (0,) * 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
