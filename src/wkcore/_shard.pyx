@@ -1105,7 +1105,7 @@ def decode_chunk_bytes(ShardSpec spec, data, name="<bytes>") -> bytes:
     cdef uint8_t* cur
     cdef int rc
     cdef const uint8_t[::1] src = bytes(data)
-    cdef uint64_t n = len(data)
+    cdef uint64_t n = src.shape[0]     # bytes, whatever len() of `data` counts (an array's rows)
     e.code = 0; e.errnum = 0
     work_init(&W, &spec.s)
     try:
