@@ -232,6 +232,7 @@ cdef int load_index(work* W, const zspec* S, uint64_t size, wk_err* e) noexcept 
     return 0
 
 cdef void encode_index(const work* W, const zspec* S, uint8_t* out) noexcept nogil:
+    """The index bytes of W.index into `out` (index_bytes(S) of room; may be W.index itself)."""
     cdef uint64_t m, v
     for m in range(2 * S.n_chunks):
         v = W.index[m]
@@ -701,7 +702,7 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
         if load_index(W, S, size, e):
             return -1
         old = W.index
-    W.index = <uint64_t*>malloc(16 * S.n_chunks)
+    W.index = <uint64_t*>malloc(16 * S.n_chunks + 4)     # + 4: encoded in place with its CRC
     W.stage = <uint8_t*>malloc(STAGE)
     if W.index == NULL or W.stage == NULL:
         rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate the index and write buffers")
@@ -755,17 +756,15 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
         return 0
     outcome[0] = 0
     if isz:
-        if W.staged + isz > STAGE and flush_stage(W, tmp, e):
-            return -1
+        # encoded in place (W.index has room for the CRC), written past the stage: an index
+        # of up to MAX_CHUNKS entries is far larger than STAGE
+        encode_index(W, S, <uint8_t*>W.index)
         if S.index_at_start:
             if flush_stage(W, tmp, e):
                 return -1
-            encode_index(W, S, W.stage)
-            W.staged = isz
-            W.stage_at = 0
-        else:
-            encode_index(W, S, W.stage + W.staged)
-            W.staged += isz
+            return write_all(W.fd_out, <uint8_t*>W.index, isz, 0, e)
+        if append(W, tmp, <uint8_t*>W.index, isz, e):
+            return -1
     return flush_stage(W, tmp, e)
 
 # ---- Python entry points ------------------------------------------------------------------
