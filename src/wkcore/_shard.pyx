@@ -1129,8 +1129,8 @@ def encode_chunk_bytes(ShardSpec spec, data) -> bytes:
     cdef uint64_t n = 0
     cdef int rc
     cdef const uint8_t[::1] src = bytes(data)
-    if len(data) != spec.s.chunk_bytes:
-        raise ValueError(f"a chunk has {spec.s.chunk_bytes} bytes, got {len(data)}")
+    if <uint64_t>src.shape[0] != spec.s.chunk_bytes:   # bytes, not len() of `data` (an array's rows)
+        raise ValueError(f"a chunk has {spec.s.chunk_bytes} bytes, got {src.shape[0]}")
     e.code = 0; e.errnum = 0
     work_init(&W, &spec.s)
     try:

@@ -499,6 +499,9 @@ def test_decode_chunk_bytes_counts_bytes_not_items():
     assert _shard.decode_chunk_bytes(spec, values) == values.tobytes()
     with pytest.raises(CorruptFileError):
         _shard.decode_chunk_bytes(spec, np.zeros((3, 0), np.uint8))   # 3 rows, no bytes
+    assert _shard.decode_chunk_bytes(spec, _shard.encode_chunk_bytes(spec, values)) == values.tobytes()
+    with pytest.raises(ValueError, match="has 8 bytes, got 0"):
+        _shard.encode_chunk_bytes(spec, np.zeros((8, 0), np.uint8))  # 8 rows, no bytes
 
 
 def test_a_zlib_bomb_stops_at_the_chunk_size():
