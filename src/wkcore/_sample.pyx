@@ -10,6 +10,8 @@ samples the source voxel ``floor((p - origin) / mag + 0.5)`` per axis — ties r
 Threading: both functions work on the buffers they are given only, with the GIL released;
 nothing is shared between calls, so any number of threads may call them at once.
 """
+import operator
+
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
 
@@ -112,12 +114,14 @@ def sample_nearest(src, coords, lo, hi, origin, mag, mask, out, offset, shape) -
     cdef const double[:, :] coord_view = coords
     for a in range(3):
         lo_[a], hi_[a], origin_[a], mag_[a] = lo[a], hi[a], origin[a], mag[a]
-        # checked as Python integers: C sums and products of hostile values wrap around
-        if offset[a] < 0 or not 0 <= shape[a] <= out.shape[a + 1] - offset[a] or not mag_[a] > 0:
+        # checked as Python integers: C (or numpy scalar) sums of hostile values wrap around
+        off, side = operator.index(offset[a]), operator.index(shape[a])
+        if off < 0 or not 0 <= side <= out.shape[a + 1] - off or not mag_[a] > 0:
             raise ValueError(f"the tile {tuple(offset)}+{tuple(shape)} (mag {tuple(mag)}) does not fit "
                              f"the output of shape {out.shape}")
-        offset_[a], shape_[a] = offset[a], shape[a]
-    if coord_view.shape[1] != 3 or coord_view.shape[0] != shape[0] * shape[1] * shape[2]:
+        offset_[a], shape_[a] = off, side
+    # each side is within `out` now, so their product cannot overflow
+    if coord_view.shape[1] != 3 or coord_view.shape[0] != shape_[0] * shape_[1] * shape_[2]:
         raise ValueError(f"coordinates of shape {coords.shape} do not fit a tile of shape {tuple(shape)}")
     if src.ndim != 4 or out.ndim != 4 or src.shape[0] != out.shape[0] or src.dtype != out.dtype:
         raise ValueError(f"source {src.shape} {src.dtype} and output {out.shape} {out.dtype} must be "

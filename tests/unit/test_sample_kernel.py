@@ -104,6 +104,9 @@ def test_a_tile_whose_end_overflows_int64_is_refused():
     with pytest.raises(ValueError, match="does not fit"):
         _sample.sample_nearest(src, np.zeros((4, 3)), (0, 0, 0), (1, 1, 1), (0, 0, 0), (1, 1, 1), None, out,
                                (2**62 - 1, 0, 0), (2**62 + 1, 4, 1))
+    with pytest.raises(ValueError, match="does not fit"):      # numpy's uint64 scalar arithmetic wraps too
+        _sample.sample_nearest(src, np.zeros((1, 3)), (0, 0, 0), (1, 1, 1), (0, 0, 0), (1, 1, 1), None, out,
+                               (np.uint64(2**63), 0, 0), (np.uint64(1), 1, 1))
 
 
 @pytest.mark.parametrize("origin, mag", [((-1, -1, -1), (1e-300, 1, 1)), ((np.nan, 0, 0), (1, 1, 1))])
