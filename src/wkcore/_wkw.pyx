@@ -1141,9 +1141,10 @@ def parse_header_bytes(data, path="<bytes>") -> tuple:
     """(block_log2, file_log2, block_type, voxel_type, voxel_bytes, data_offset) of a header."""
     cdef layout L
     cdef wk_err e
-    cdef const uint8_t[::1] d = bytes(data[:HEADER_SIZE]) if len(data) >= HEADER_SIZE else None
-    if d is None:
-        raise_for(WK_ECORRUPT, 0, f"header is {len(data)} bytes, needs 16", path)
+    cdef bytes head = bytes(data[:HEADER_SIZE])     # len() of an array counts rows: check the bytes
+    if len(head) < HEADER_SIZE:
+        raise_for(WK_ECORRUPT, 0, f"header is {len(head)} bytes, needs 16", path)
+    cdef const uint8_t[::1] d = head
     e.code = 0
     if parse_header(&d[0], &L, &e):
         raise_for(e.code, 0, e.msg.decode(errors="replace"), path)

@@ -46,6 +46,8 @@ def test_bad_header_fields_are_named(offset, value, field):
 def test_short_header_is_refused():
     with pytest.raises(CorruptFileError, match="16"):
         _wkw.parse_header_bytes(SEEN_HEADER[:10])
+    with pytest.raises(CorruptFileError, match="header is 0 bytes"):     # 16 rows, but no bytes
+        _wkw.parse_header_bytes(np.zeros((16, 0), np.uint8))
 
 
 def layout(block_type, dtype, nc, block_log2=3, file_log2=2):
