@@ -355,3 +355,16 @@ def test_add_mag_from_zarrarray_copies_a_zarr3_array_like_webknossos(tmp_path):
     assert layer.bounding_box == wk.BoundingBox((0, 0, 0), (16, 16, 16))
     with pytest.raises(wk.errors.DuplicateError):
         wk.Dataset.open(tmp_path / "py").get_layer("c").add_mag_from_zarrarray(1, source)
+
+
+def test_a_failed_rechunk_into_another_dataset_lists_no_half_filled_mag(tmp_path):
+    # the copy reads a damaged shard and stops: the target mag was built hidden, so it is
+    # neither listed nor left as a folder (as the mags add_mag_as_copy builds)
+    mag = _mag(wk, tmp_path / "py", data_format="wkw", compress=False, chunk=32, shard=32)
+    damaged = sorted((mag.path / "z0" / "y0").glob("*.wkw"))[-1]
+    damaged.write_bytes(b"WKW\x01" + b"\xff" * 60)
+    with pytest.raises(wk.errors.CorruptFileError):
+        mag.rechunk(target_path=tmp_path / "other", shard_shape=64)
+    layer = wk.Dataset.open(tmp_path / "other").get_layer("color")
+    assert layer.mags == {}
+    assert not [p for p in os.listdir(tmp_path / "other" / "color")]
