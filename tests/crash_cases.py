@@ -314,6 +314,35 @@ def _copy_mag_case() -> Case:
     return Case("add_mag_as_copy", build, operate, verify)
 
 
+
+# add_layer_as_copy ----------------------------------------------------------------------------
+def _copy_layer_case() -> Case:
+    def build(p: Path) -> None:
+        make_dataset(p / "src", {"color": 1}, compress=False, extra_mags=(2,))
+        wk.Dataset(p / "dst", voxel_size=(1, 1, 1))
+
+    def operate(p: Path) -> None:   # re-chunked and compressed: mag by mag through the kernels
+        wk.Dataset.open(p / "dst").add_layer_as_copy(
+            wk.Dataset.open(p / "src").get_layer("color"), "copied", shard_shape=CHUNK, compress=True)
+
+    def check(p: Path, what: str) -> None:
+        layer = wk.Dataset.open(p / "dst").get_layer("copied")
+        assert sorted(layer.mags) == [wk.Mag(1), wk.Mag(2)], f"{what}: mags {sorted(layer.mags)}"
+        np.testing.assert_array_equal(read_all(layer.get_mag(1)), volume(1), err_msg=what)
+        np.testing.assert_array_equal(read_all(layer.get_mag(2)), volume(1)[::2, ::2, ::2], err_msg=what)
+
+    def verify(p: Path, case: Case) -> None:
+        if "copied" in wk.Dataset.open(p / "dst").layers:   # listed only once it is whole
+            check(p, "a layer listed after a killed add_layer_as_copy")
+        else:
+            assert not (p / "dst" / "copied").exists(), "an unlisted layer folder after a killed copy"
+            operate(p)  # the next call succeeds
+            check(p, "add_layer_as_copy after a killed one")
+        assert_no_leftovers(p / "dst", "a killed add_layer_as_copy")
+
+    return Case("add_layer_as_copy", build, operate, verify)
+
+
 # writes --------------------------------------------------------------------------------
 # Boxes each inside one 64³ shard, unaligned to the 32³ chunks, not overlapping.
 WRITE_BOXES = [((5, 7, 9), (50, 40, 45)), ((67, 10, 65), (60, 30, 20)), ((70, 70, 70), (58, 58, 58)),
@@ -456,7 +485,7 @@ def _add_zarrarray_case() -> Case:
 CASES: dict[str, Case] = {c.name: c for c in [
     _compress_case("wkw"), _compress_case("zarr3"), _delete_layer_case(), _delete_mag_case(),
     _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True),
-    _rename_case(), _copy_mag_case(),
+    _rename_case(), _copy_mag_case(), _copy_layer_case(),
     _write_case("zarr", True), _agglomerate_case(), _add_zarrarray_case(),
 ]}
 

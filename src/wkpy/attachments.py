@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from wkpy._paths import ensure_inside
+from wkpy._paths import ensure_inside, open_regular_file
 from wkpy._trash import new_folder_for, remove
 from wkpy._urls import UrlPath, url_of
 from wkpy.errors import AttachmentExistsError, InvalidRequestError, UnsupportedError
@@ -446,13 +447,8 @@ class Attachments:
         if not source.exists():
             raise InvalidRequestError(f"attachment {attachment.name!r}: {source} does not exist")
 
-        def copy(built: Path) -> None:
-            if source.is_dir():
-                shutil.copytree(source, built)
-            else:
-                shutil.copyfile(source, built)
-
-        return self._add_built(type(attachment), attachment.name, attachment.data_format, copy)
+        return self._add_built(type(attachment), attachment.name, attachment.data_format,
+                               lambda built: _copy_regular_tree(source, built, frozenset()))
 
     def add_symlink_attachments(self, *other: Attachment, make_relative: bool = False) -> list[Attachment]:
         """Deprecated (as in webknossos 4.3.3): put a symlink to each attachment at
@@ -592,6 +588,33 @@ class Attachments:
         if cumsum.exists():
             self._add(CumsumAttachment.from_path_and_name(cumsum, "cumsum", data_format=_J,
                                                           dataset_path=self._dataset_path()))
+
+
+def _copy_regular_tree(source: Path, built: Path, above: frozenset[tuple[int, int]]) -> None:
+    """Copy the attachment file or folder `source` (links followed) to `built`.
+
+    Only folders and regular files are copied: a FIFO or device (planted in a foreign
+    attachment, or named by its path) would hang the copy or fill the disk.
+
+    Raises
+    ------
+    CorruptFileError
+        `source` holds something that is not a regular file or folder, or a link to a
+        folder it lies in (a cycle); the message names it.
+    """
+    from wkpy.errors import CorruptFileError
+
+    st = os.stat(source)
+    if not stat.S_ISDIR(st.st_mode):
+        with os.fdopen(open_regular_file(source), "rb") as src, open(built, "xb") as dst:
+            shutil.copyfileobj(src, dst)
+        return
+    here = (st.st_dev, st.st_ino)
+    if here in above:
+        raise CorruptFileError(f"{source}: a link to a folder it lies in; cannot copy the attachment")
+    os.mkdir(built)
+    for entry in sorted(os.listdir(source)):
+        _copy_regular_tree(source / entry, built / entry, above | {here})
 
 
 def copy_attachments(source: Layer, target: Layer) -> None:

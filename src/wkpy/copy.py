@@ -179,18 +179,60 @@ def copy_layer(
     with_attachments: bool = True,
 ) -> Layer:
     """Copy `source` (metadata, every mag, attachments) into a new layer of `dataset`, or
-    with `exists_ok` into the layer of that name; see `Dataset.add_layer_as_copy`."""
+    with `exists_ok` into the layer of that name; see `Dataset.add_layer_as_copy`.
+
+    A new layer is built whole in a hidden staging dataset inside `dataset`, moved to a
+    hidden ``.wkpy-new-`` folder beside its final name and listed with all its mags and
+    attachments in one transaction (see `wkpy._trash`): a failure or kill never leaves a
+    half-copied layer listed."""
+    from wkpy._layer_args import check_layer_name
+    from wkpy._paths import ensure_inside
+    from wkpy._trash import new_folder_for, remove
+    from wkpy.dataset.dataset import Dataset
     from wkpy.errors import DuplicateError
+    from wkpy.locking import mag_lock_file, path_lock
 
     check_format_holds_axes(source._properties, data_format or source.data_format)
-    name = new_layer_name or source.name
+    name = check_layer_name(new_layer_name or source.name)
+    copy_args: dict[str, Any] = dict(chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                     chunks_per_shard=chunks_per_shard, compress=compress, executor=executor,
+                                     with_attachments=with_attachments)
+    if not (exists_ok and name in dataset.layers):
+        if name in dataset.layers:
+            raise DuplicateError(f"cannot copy {source!r}: dataset {dataset.path} has a layer {name!r} already")
+        final = ensure_inside(dataset.path, dataset.path / name, "create")
+        if os.path.lexists(final):
+            raise DuplicateError(f"{final} exists already (not a layer of {dataset.path}); move it away first")
+        with path_lock(mag_lock_file(final)):   # keeps `recover` elsewhere off the hidden folders
+            staging = new_folder_for(final)
+            built = new_folder_for(final)
+            try:
+                staged = _fill_layer(source, Dataset(staging, voxel_size_with_unit=dataset.voxel_size_with_unit),
+                                     name, data_format, False, **copy_args)
+                props = copy.deepcopy(staged._properties)
+                has_folder = os.path.lexists(staging / name)    # not for a layer of references only
+                if has_folder:
+                    os.rename(staging / name, built)
+                remove(staging)        # before listing: `recover` must find `built` the only hidden candidate
+                return dataset._register_layer(props, publish=(built, final) if has_folder else None)
+            except BaseException:
+                for leftover in (staging, built):
+                    if os.path.lexists(leftover):
+                        remove(leftover)
+                raise
+    return _fill_layer(source, dataset, name, data_format, exists_ok, **copy_args)
+
+
+def _fill_layer(source: Layer, dataset: Dataset, name: str, data_format: str | None, exists_ok: bool, *,
+                chunk_shape: Vec3IntLike | int | None, shard_shape: Vec3IntLike | int | None,
+                chunks_per_shard: Vec3IntLike | int | None, compress: Any, executor: Executor | None,
+                with_attachments: bool) -> Layer:
+    """Add (or with `exists_ok` get) the layer `name` of `dataset` and copy `source` into it."""
     args = dict(dtype=source.dtype, num_channels=source.num_channels, data_format=data_format or source.data_format,
                 bounding_box=source._properties.bounding_box, largest_segment_id=getattr(source, "largest_segment_id", None))
     if exists_ok:
         new = dataset.get_or_add_layer(name, source.category, **args)  # type: ignore[arg-type]
     else:
-        if name in dataset.layers:
-            raise DuplicateError(f"cannot copy {source!r}: dataset {dataset.path} has a layer {name!r} already")
         new = dataset.add_layer(name, source.category, **args)  # type: ignore[arg-type]
     dataset._update_layer(new.name, carry_over_metadata(source._properties))
     for mag, view in source.mags.items():

@@ -309,3 +309,24 @@ def test_copies_into_a_dataset_opened_by_a_relative_path(tmp_path: Path, monkeyp
     assert made.path == (tmp_path / "py" / "seg" / "meshes" / "mesh.hdf5").resolve()
     assert made.path.read_bytes() == b"mesh"
     assert _json(tmp_path / "py")["dataLayers"][0]["attachments"]["meshes"][0]["path"] == "./seg/meshes/mesh.hdf5"
+
+
+def test_copying_an_attachment_refuses_fifos_and_folder_cycles(tmp_path: Path) -> None:
+    # a FIFO (or device) in a foreign attachment would hang the copy or fill the disk
+    (tmp_path / "zmesh").mkdir()
+    (tmp_path / "zmesh" / "zarr.json").write_text('{"zarr_format": 3}')
+    os.mkfifo(tmp_path / "zmesh" / "pipe")
+    os.mkfifo(tmp_path / "agglo.hdf5")
+    (tmp_path / "loop").mkdir()
+    (tmp_path / "loop" / "zarr.json").write_text('{"zarr_format": 3}')
+    os.symlink("..", tmp_path / "loop" / "up")
+    ds = wkpy.Dataset(tmp_path / "py", voxel_size=(1, 1, 1))
+    seg = ds.add_layer("seg", "segmentation", dtype="uint32", largest_segment_id=7)
+    for path, name, kind, fmt in ((tmp_path / "zmesh", "zmesh", wkpy.MeshAttachment, "zarr3"),
+                                  (tmp_path / "agglo.hdf5", "agglo", wkpy.AgglomerateAttachment, "hdf5"),
+                                  (tmp_path / "loop", "loop", wkpy.MeshAttachment, "zarr3")):
+        with pytest.raises(wkpy.errors.CorruptFileError, match=name):
+            seg.attachments.add_attachment_as_copy(kind.from_path_and_name(path, name, data_format=fmt))
+    assert list(seg.attachments) == []
+    assert not (tmp_path / "py" / "seg" / "meshes").exists() or \
+        [p for p in os.listdir(tmp_path / "py" / "seg" / "meshes")] == []

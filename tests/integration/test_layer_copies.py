@@ -205,3 +205,19 @@ def test_copies_of_linked_and_referenced_layers_are_own_writable_data(tmp_path):
     assert not mag.read_only and os.path.realpath(mag.path).startswith(os.path.realpath(tmp_path / "copy"))
     mag.write(np.zeros((8, 8, 8), np.uint16), absolute_offset=(8, 8, 8), allow_unaligned=True)
     np.testing.assert_array_equal(wk.Dataset.open(tmp_path / "src").get_layer("color").get_mag(1).read()[0], COLOR)
+
+
+def test_a_failed_layer_copy_lists_no_half_copied_layer(tmp_path):
+    # mag 1 copies, mag 2 has a damaged shard: the layer was built hidden, so nothing is
+    # listed and no folder (visible or hidden) is left; the name stays free
+    source = _source(wk, tmp_path / "src", "wkw")
+    shard = next((tmp_path / "src" / "color" / "2").rglob("x*.wkw"))
+    shard.write_bytes(shard.read_bytes()[:20] + b"\xff" * 40)
+    target = wk.Dataset(tmp_path / "dst", voxel_size=(1, 1, 1))
+    with pytest.raises(wk.errors.CorruptFileError):
+        target.add_layer_as_copy(source.get_layer("color"), "copied", shard_shape=32)
+    assert "copied" not in target.layers and "copied" not in wk.Dataset.open(tmp_path / "dst").layers
+    assert [p for p in os.listdir(tmp_path / "dst") if p != "datasource-properties.json"
+            and not p.endswith(".lock") and p != "zarr.json"] == []
+    copied = target.add_layer_as_copy(source.get_layer("seg"), "copied")
+    np.testing.assert_array_equal(copied.get_mag(1).read()[0], SEG)

@@ -120,3 +120,17 @@ def test_renaming_is_refused_on_read_only_datasets_like_webknossos(tmp_path):
     expected = raised(lambda: setattr(theirs, "name", "x"))
     assert expected and expected <= raised(lambda: setattr(ours, "name", "x"))
     assert (tmp_path / "py" / "color").is_dir()
+
+
+def test_a_linked_mag_inside_the_layer_folder_follows_the_rename(tmp_path):
+    # the mag is a link in the layer's own folder to a foreign mag: its path names the link,
+    # which moves with the folder (its resolved target lies outside and must not decide)
+    source = _dataset(wk, tmp_path / "src")
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    layer = ds.add_layer("linked", "color", dtype="uint8", data_format="zarr3")
+    with pytest.warns(DeprecationWarning):
+        layer.add_symlink_mag(source.get_layer("color").get_mag(1), make_relative=True)
+    layer.name = "linked2"
+    reopened = wk.Dataset.open(tmp_path / "ds")
+    np.testing.assert_array_equal(reopened.get_layer("linked2").get_mag(1).read()[0], DATA)
+    assert not (tmp_path / "ds" / "linked").exists()

@@ -355,3 +355,39 @@ def test_add_mag_from_zarrarray_copies_a_zarr3_array_like_webknossos(tmp_path):
     assert layer.bounding_box == wk.BoundingBox((0, 0, 0), (16, 16, 16))
     with pytest.raises(wk.errors.DuplicateError):
         wk.Dataset.open(tmp_path / "py").get_layer("c").add_mag_from_zarrarray(1, source)
+
+
+def test_a_failed_rechunk_into_another_dataset_lists_no_half_filled_mag(tmp_path):
+    # the copy reads a damaged shard and stops: the target mag was built hidden, so it is
+    # neither listed nor left as a folder (as the mags add_mag_as_copy builds)
+    mag = _mag(wk, tmp_path / "py", data_format="wkw", compress=False, chunk=32, shard=32)
+    damaged = sorted((mag.path / "z0" / "y0").glob("*.wkw"))[-1]
+    damaged.write_bytes(b"WKW\x01" + b"\xff" * 60)
+    with pytest.raises(wk.errors.CorruptFileError):
+        mag.rechunk(target_path=tmp_path / "other", shard_shape=64)
+    layer = wk.Dataset.open(tmp_path / "other").get_layer("color")
+    assert layer.mags == {}
+    assert not [p for p in os.listdir(tmp_path / "other" / "color")]
+
+
+@pytest.mark.parametrize("buffer_size", [-1, 2.5])
+def test_a_bad_slice_buffer_size_raises_a_typed_error(tmp_path, buffer_size):
+    # webknossos fails the writer with an AssertionError only after buffering more slices
+    # than it asked for; wkpy refuses the size at once (never an unbounded buffer)
+    errors = {}
+    for name, lib in LIBS:
+        ds = lib.Dataset(tmp_path / name, voxel_size=(1, 1, 1))
+        layer = ds.add_layer("color", "color", dtype="uint8", data_format="zarr3",
+                             bounding_box=lib.BoundingBox((0, 0, 0), (32, 32, 32)))
+        mag = quiet(lambda: layer.add_mag(1, chunk_shape=32, shard_shape=32))
+
+        def write():
+            with mag.get_buffered_slice_writer(buffer_size=buffer_size) as writer:
+                for _ in range(3):
+                    writer.send(np.ones((32, 32), np.uint8))
+
+        errors[name] = raised(write)
+    assert errors["wk"] and errors["wk"] <= errors["py"]
+    with pytest.raises(wk.errors.InvalidRequestError, match="buffer_size"):
+        wk.Dataset.open(tmp_path / "py").get_layer("color").get_mag(1).get_buffered_slice_reader(
+            buffer_size=buffer_size)

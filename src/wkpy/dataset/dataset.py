@@ -345,6 +345,10 @@ class Dataset:
             if path is None or "://" in path:
                 return path
             full = path if os.path.isabs(path) else os.path.join(self.path, path)
+            lexical = Path(os.path.normpath(full))
+            if ".." not in Path(path).parts and lexical.is_relative_to(old):
+                # an entry of the old folder, maybe a link out of it: it moves with the folder
+                return f"./{new_name}/{lexical.relative_to(old).as_posix()}"
             real = os.path.realpath(full)
             if not real.startswith(old_prefix) or not is_inside(self.path, full):
                 return path             # foreign data stays where it is

@@ -34,6 +34,15 @@ def _axis(dimension: str | int) -> int:
     return int(axis)  # type: ignore[call-overload]
 
 
+def _buffer_size(buffer_size: int | None, view: View, axis: int) -> int:
+    """`buffer_size` slices, checked; default the shard depth along `axis`."""
+    if buffer_size is None or buffer_size == 0:
+        return view.info.shard_shape[axis]
+    if not isinstance(buffer_size, (int, np.integer)) or isinstance(buffer_size, bool) or buffer_size < 0:
+        raise InvalidRequestError(f"buffer_size must be a positive number of slices, got {buffer_size!r}")
+    return int(buffer_size)
+
+
 class BufferedSliceWriter:
     """Collects 2-D slices ((w, h) or (c, w, h)) and writes them `buffer_size` at a time.
 
@@ -64,7 +73,7 @@ class BufferedSliceWriter:
     ) -> None:
         self._view = view
         self._axis = _axis(dimension)
-        self._buffer_size = buffer_size or view.info.shard_shape[self._axis]
+        self._buffer_size = _buffer_size(buffer_size, view, self._axis)
         self._allow_unaligned = allow_unaligned
         self._json_update_allowed = json_update_allowed
         self._slices: list[np.ndarray] = []
@@ -157,7 +166,7 @@ class BufferedSliceReader:
     ) -> None:
         self._view = view
         self._axis = _axis(dimension)
-        self._buffer_size = buffer_size or view.info.shard_shape[self._axis]
+        self._buffer_size = _buffer_size(buffer_size, view, self._axis)
         box = resolve_box(view.bounding_box, view.mag, relative_bounding_box=relative_bounding_box,
                           absolute_bounding_box=absolute_bounding_box)
         self._box = box_in_mag(box, view.mag)

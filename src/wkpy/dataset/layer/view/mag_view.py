@@ -249,6 +249,7 @@ class MagView(View):
             return
         from wkpy.copy import copy_mag_data
         from wkpy.dataset.dataset import Dataset
+        from wkpy.dataset.layer.layer import chunk_and_shard_shape
 
         layer = self._layer
         target_ds = Dataset(target_path, voxel_size_with_unit=layer.dataset.voxel_size_with_unit, exist_ok=True)
@@ -256,9 +257,18 @@ class MagView(View):
             layer.name, layer.category, dtype=layer.dtype, num_channels=layer.num_channels,
             data_format=layer.data_format, largest_segment_id=getattr(layer, "largest_segment_id", None))
         target_layer.bounding_box = layer.bounding_box
-        target = target_layer.get_or_add_mag(self._mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
-                                             compress=True if compress is None else compress)
-        copy_mag_data(self, target._array, executor, f"rechunking {layer.name}/{self.name}")
+        compress = True if compress is None else compress
+        desc = f"rechunking {layer.name}/{self.name}"
+        if self._mag in target_layer.mags:
+            target = target_layer.get_or_add_mag(self._mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                                                 compress=compress)
+            target._ensure_writable()
+            copy_mag_data(self, target._array, executor, desc)
+        else:                                  # built hidden, listed once complete
+            chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, target_layer.data_format,
+                                                 target_layer.bounding_box if target_layer.mags else None)
+            target_layer._create_mag(self._mag, target_layer._new_mag_info(chunk, shard, compress),
+                                     lambda array: copy_mag_data(self, array, executor, desc))
 
     def merge_with_view(self, other: MagView, executor: Executor | None = None) -> None:
         """Write the data of `other` (a volume annotation: one chunk per file, same dtype
