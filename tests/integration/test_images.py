@@ -430,6 +430,54 @@ def test_errors_are_typed_and_name_the_file(tmp_path):
     assert wk.dataset.UnsupportedImageDataError is wk.UnsupportedImageDataError
 
 
+def _tiff_claiming(path: Path, width: int, height: int) -> Path:
+    """An 8 × 8 uncompressed TIFF whose header claims `width` × `height` pixels."""
+    import struct
+
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8))
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        tag = struct.unpack("<H", data[entry:entry + 2])[0]
+        value = {256: width, 257: height, 278: height}.get(tag)
+        if value is not None:   # ImageWidth, ImageLength, RowsPerStrip as LONG
+            data[entry + 2:entry + 4] = struct.pack("<H", 4)
+            data[entry + 8:entry + 12] = struct.pack("<I", value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("how", ["stack", "sequence", "zip"])
+def test_images_whose_header_lies_about_their_size_raise_before_allocating(tmp_path, how):
+    """A TIFF header claiming 10^12 pixels (or 10^8 over 64 stored bytes) is refused with a
+    typed error naming the file, before anything that size is allocated."""
+    ds = wk.Dataset(tmp_path / "ds", (1, 1, 1))
+    huge = _tiff_claiming(tmp_path / "huge.tif", 1_000_000, 1_000_000)
+    short = _tiff_claiming(tmp_path / "short.tif", 10_000, 10_000)
+    for liar, error in ((huge, wk.UnsupportedImageDataError), (short, wk.CorruptImageError)):
+        if how == "stack":
+            images: Any = liar
+        elif how == "sequence":
+            good = tmp_path / "good.tif"
+            tifffile.imwrite(good, np.zeros((8, 8), np.uint8))
+            images = [good, liar]
+        else:
+            import zipfile
+
+            from wkpy.dataset._image_conversion.common_slice_readers import MultiImageSliceReader
+
+            archive_path = tmp_path / f"{liar.stem}.zip"
+            with zipfile.ZipFile(archive_path, "w") as archive:
+                archive.write(liar, liar.name)
+            with pytest.raises(error, match=liar.name):
+                MultiImageSliceReader(archive_path)
+            continue
+        with pytest.raises(error, match=liar.name):
+            ds.add_layer_from_images(images, "a")
+        assert ds.layers == {} and not (tmp_path / "ds" / "a").exists()
+
+
 def test_missing_optional_package_is_named(tmp_path):
     """With mrcfile not importable, .mrc files are unsupported with a hint naming it."""
     (tmp_path / "v.mrc").write_bytes(b"\0" * 1024)
