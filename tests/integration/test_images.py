@@ -478,6 +478,35 @@ def test_images_whose_header_lies_about_their_size_raise_before_allocating(tmp_p
         assert ds.layers == {} and not (tmp_path / "ds" / "a").exists()
 
 
+def test_a_killed_conversion_leaves_no_layer_and_the_next_one_succeeds(tmp_path):
+    """SIGKILL after the first batch of slices is written: the layer is not listed (it is
+    built in a hidden staging folder and listed once complete), reopening the dataset
+    removes the staging folder, and the conversion then runs again under the same name."""
+    import signal
+
+    stack = np.arange(6 * 5 * 7, dtype=np.uint8).reshape(6, 5, 7) + 1   # (z, y, x), never 0
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    ds_path = tmp_path / "ds"
+    wk.Dataset(ds_path, (1, 1, 1)).add_layer("keep", "color")
+    code = ("import os, signal, wkpy as wk\n"
+            "from wkpy.dataset._image_conversion.sliced_image_source import SlicedImageSource as S\n"
+            "original = S.copy_chunk_to_view\n"
+            "def copy_then_die(self, *a, **k):\n"
+            "    original(self, *a, **k)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "S.copy_chunk_to_view = copy_then_die\n"
+            f"wk.Dataset.open({str(ds_path)!r}).add_layer_from_images({str(tmp_path / 'stack.tif')!r}, 'a', "
+            "batch_size=2, executor=__import__('cluster_tools').SequentialExecutor())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    ds = wk.Dataset.open(ds_path)
+    assert set(ds.layers) == {"keep"}, "a killed conversion left a listed, half-converted layer"
+    assert sorted(p.name for p in ds_path.iterdir() if p.name.startswith(".")) == []
+    layer = ds.add_layer_from_images(tmp_path / "stack.tif", "a", batch_size=2)
+    np.testing.assert_array_equal(layer.get_finest_mag().read()[0], stack.transpose(2, 1, 0))
+    assert sorted(p.name for p in ds_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_missing_optional_package_is_named(tmp_path):
     """With mrcfile not importable, .mrc files are unsupported with a hint naming it."""
     (tmp_path / "v.mrc").write_bytes(b"\0" * 1024)

@@ -3,9 +3,12 @@
 `from_images` maps the image files under a folder to layers (`ConversionLayerMapping`
 or a function) and adds each with `add_layer_from_images`. That opens the images as an
 `ImageSource`, decides how their channels become layers, creates each layer and its
-mag, copies the data part by part as tasks on the executor (every task writes through
-`MagView.write`, under the shard locks), then saves the layer's box once. A call that
-fails deletes the layers it added, so a failure leaves the dataset as it was.
+mag in a hidden staging dataset, copies the data part by part as tasks on the executor
+(every task writes through `MagView.write`, under the shard locks), saves the layer's box
+once, then lists the layer and renames its folder into place in one step. A layer is
+therefore listed only when complete, also after a SIGKILL (the staging folder is then a
+leftover that `wkpy._trash.recover` deletes); a call that fails deletes the layers it
+had added, so a failure leaves the dataset as it was.
 """
 
 from __future__ import annotations
@@ -223,24 +226,49 @@ def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, categor
                        data_format: Any, mag: Mag, chunk_shape: Any, shard_shape: Any, chunks_per_shard: Any,
                        compress: bool, topleft: Vec3Int, dtype: DTypeLike | None, batch_size: int | None,
                        executor: Executor | None, color: tuple[int, int, int] | None) -> Layer:
+    """Convert into a layer built in a hidden staging dataset beside the layers, then list
+    it and rename its folder into place in one `_transact` (as `Layer._create_mag` does
+    for a mag): a failure or a SIGKILL never leaves a listed, half-converted layer. After
+    a kill, the staging folder is an unlisted ``.wkpy-new-`` leftover that `recover`
+    deletes; its lock (the layer folder's mag lock, held throughout) keeps `recover` in
+    other processes off it meanwhile."""
+    from wkpy._paths import check_name, ensure_inside
+    from wkpy._trash import new_folder_for, remove
+    from wkpy.dataset.dataset import Dataset
+    from wkpy.errors import DuplicateError
+    from wkpy.locking import mag_lock_file, path_lock
+
     layer_dtype = np.dtype(dtype) if dtype is not None else np.dtype(source.dtype).newbyteorder("=")
-    try:
-        layer = dataset.add_layer(name, category, data_format=data_format, dtype=layer_dtype,  # type: ignore[arg-type]
-                                  num_channels=source.num_channels,
-                                  largest_segment_id=0 if category == "segmentation" else None)
-    except DataMismatchError as error:
-        raise UnsupportedImageDataError(str(error)) from error
-    try:
-        if color is not None and category == "color":
-            layer.default_view_configuration = LayerViewConfiguration(color=color)
-        _fill_layer(dataset, layer, source, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
-                    chunks_per_shard=chunks_per_shard, compress=compress, topleft=topleft, dtype=layer_dtype,
-                    batch_size=batch_size, executor=executor)
-    except BaseException:
-        with _suppress_cleanup_errors():
-            dataset.delete_layer(name)
-        raise
-    return dataset.get_layer(name)
+    if name in dataset.layers:
+        raise DuplicateError(f"dataset {dataset.path} has a layer {name!r} already")
+    final = ensure_inside(dataset.path, dataset.path / check_name(name), "create")
+    with path_lock(mag_lock_file(final)):
+        stage = new_folder_for(final)
+        try:
+            staged = Dataset(stage, voxel_size_with_unit=dataset.voxel_size_with_unit)
+            try:
+                layer = staged.add_layer(name, category, data_format=data_format,  # type: ignore[arg-type]
+                                         dtype=layer_dtype, num_channels=source.num_channels,
+                                         largest_segment_id=0 if category == "segmentation" else None)
+            except DataMismatchError as error:
+                raise UnsupportedImageDataError(str(error)) from error
+            if color is not None and category == "color":
+                layer.default_view_configuration = LayerViewConfiguration(color=color)
+            _fill_layer(staged, layer, source, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                        chunks_per_shard=chunks_per_shard, compress=compress, topleft=topleft, dtype=layer_dtype,
+                        batch_size=batch_size, executor=executor)
+            built = new_folder_for(final)
+            os.rename(stage / name, built)
+            try:
+                return dataset._register_layer(layer._properties, publish=(built, final))
+            except BaseException:
+                if os.path.lexists(built):
+                    remove(built)
+                raise
+        finally:
+            if os.path.lexists(stage):
+                with _suppress_cleanup_errors():
+                    remove(stage)
 
 
 class _suppress_cleanup_errors:
@@ -251,7 +279,7 @@ class _suppress_cleanup_errors:
 
     def __exit__(self, kind: Any, value: Any, tb: Any) -> bool:
         if value is not None:
-            logger.warning("could not remove the half-converted layer: %s", value)
+            logger.warning("could not remove the half-converted layer or its staging folder: %s", value)
         return isinstance(value, Exception)
 
 
