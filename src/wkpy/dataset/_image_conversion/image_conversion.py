@@ -34,11 +34,8 @@ from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLa
 from wkpy.dataset._image_conversion.common_slice_readers import RGB_IMAGE_EXTENSIONS, natural_key
 from wkpy.dataset._image_conversion.image_source import ImageSource, ReadOptions, ValueRange, check_batch_size
 from wkpy.dataset._image_conversion.image_source_registry import (
-    describe_found_formats,
-    describe_missing_extras,
-    find_input_file_extensions,
-    get_unavailable_extensions,
     get_valid_extensions,
+    no_supported_images_error,
     open_image_source,
 )
 from wkpy.dataset._image_conversion.segmentation_recognition import guess_if_segmentation_path
@@ -49,7 +46,6 @@ from wkpy.errors import (
     ImagesNotFoundError,
     InvalidRequestError,
     UnsupportedImageDataError,
-    UnsupportedImageFormatError,
     WkError,
 )
 from wkpy.executor import map_on_executor
@@ -354,18 +350,9 @@ def from_images(
     else:
         raise ImagesNotFoundError(f"{root}: no such file or folder")
     if not files:
-        found = find_input_file_extensions(original)
-        unavailable = get_unavailable_extensions()
-        missing = {e: unavailable[e] for e in found if e in unavailable}
-        message = ("Could not find any supported image data."
-                   + describe_found_formats(tuple(e for e in found if e not in missing))
-                   + f" The following extensions are supported: {sorted(valid)}")
-        if missing:
-            message += describe_missing_extras(missing)
-        raise UnsupportedImageFormatError(
-            message, path=original, file_extension=(original.suffix.lstrip(".").lower() or None) if is_file else None,
-            supported_file_extensions=tuple(sorted(valid)), found_file_extensions=found,
-            missing_extras=tuple(sorted(set(missing.values()))))
+        raise no_supported_images_error(
+            original, "Could not find any supported image data.",
+            file_extension=(original.suffix.lstrip(".").lower() or None) if is_file else None)
     files.sort(key=lambda p: natural_key(str(p)))
     mapping = (map_filepath_to_layer_name._to_callable(root, files)
                if isinstance(map_filepath_to_layer_name, ConversionLayerMapping) else map_filepath_to_layer_name)
