@@ -430,6 +430,83 @@ def test_errors_are_typed_and_name_the_file(tmp_path):
     assert wk.dataset.UnsupportedImageDataError is wk.UnsupportedImageDataError
 
 
+def _tiff_claiming(path: Path, width: int, height: int) -> Path:
+    """An 8 × 8 uncompressed TIFF whose header claims `width` × `height` pixels."""
+    import struct
+
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8))
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        tag = struct.unpack("<H", data[entry:entry + 2])[0]
+        value = {256: width, 257: height, 278: height}.get(tag)
+        if value is not None:   # ImageWidth, ImageLength, RowsPerStrip as LONG
+            data[entry + 2:entry + 4] = struct.pack("<H", 4)
+            data[entry + 8:entry + 12] = struct.pack("<I", value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("how", ["stack", "sequence", "zip"])
+def test_images_whose_header_lies_about_their_size_raise_before_allocating(tmp_path, how):
+    """A TIFF header claiming 10^12 pixels (or 10^8 over 64 stored bytes) is refused with a
+    typed error naming the file, before anything that size is allocated."""
+    ds = wk.Dataset(tmp_path / "ds", (1, 1, 1))
+    huge = _tiff_claiming(tmp_path / "huge.tif", 1_000_000, 1_000_000)
+    short = _tiff_claiming(tmp_path / "short.tif", 10_000, 10_000)
+    for liar, error in ((huge, wk.UnsupportedImageDataError), (short, wk.CorruptImageError)):
+        if how == "stack":
+            images: Any = liar
+        elif how == "sequence":
+            good = tmp_path / "good.tif"
+            tifffile.imwrite(good, np.zeros((8, 8), np.uint8))
+            images = [good, liar]
+        else:
+            import zipfile
+
+            from wkpy.dataset._image_conversion.common_slice_readers import MultiImageSliceReader
+
+            archive_path = tmp_path / f"{liar.stem}.zip"
+            with zipfile.ZipFile(archive_path, "w") as archive:
+                archive.write(liar, liar.name)
+            with pytest.raises(error, match=liar.name):
+                MultiImageSliceReader(archive_path)
+            continue
+        with pytest.raises(error, match=liar.name):
+            ds.add_layer_from_images(images, "a")
+        assert ds.layers == {} and not (tmp_path / "ds" / "a").exists()
+
+
+def test_a_killed_conversion_leaves_no_layer_and_the_next_one_succeeds(tmp_path):
+    """SIGKILL after the first batch of slices is written: the layer is not listed (it is
+    built in a hidden staging folder and listed once complete), reopening the dataset
+    removes the staging folder, and the conversion then runs again under the same name."""
+    import signal
+
+    stack = np.arange(6 * 5 * 7, dtype=np.uint8).reshape(6, 5, 7) + 1   # (z, y, x), never 0
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    ds_path = tmp_path / "ds"
+    wk.Dataset(ds_path, (1, 1, 1)).add_layer("keep", "color")
+    code = ("import os, signal, wkpy as wk\n"
+            "from wkpy.dataset._image_conversion.sliced_image_source import SlicedImageSource as S\n"
+            "original = S.copy_chunk_to_view\n"
+            "def copy_then_die(self, *a, **k):\n"
+            "    original(self, *a, **k)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "S.copy_chunk_to_view = copy_then_die\n"
+            f"wk.Dataset.open({str(ds_path)!r}).add_layer_from_images({str(tmp_path / 'stack.tif')!r}, 'a', "
+            "batch_size=2, executor=__import__('cluster_tools').SequentialExecutor())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    ds = wk.Dataset.open(ds_path)
+    assert set(ds.layers) == {"keep"}, "a killed conversion left a listed, half-converted layer"
+    assert sorted(p.name for p in ds_path.iterdir() if p.name.startswith(".")) == []
+    layer = ds.add_layer_from_images(tmp_path / "stack.tif", "a", batch_size=2)
+    np.testing.assert_array_equal(layer.get_finest_mag().read()[0], stack.transpose(2, 1, 0))
+    assert sorted(p.name for p in ds_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_missing_optional_package_is_named(tmp_path):
     """With mrcfile not importable, .mrc files are unsupported with a hint naming it."""
     (tmp_path / "v.mrc").write_bytes(b"\0" * 1024)

@@ -307,3 +307,50 @@ def test_ome_metadata_names_give_what_webknossos_gives(tmp_path):
     for name in ("get_ome_0_5_multiscale_metadata", "get_ome_0_4_multiscale_metadata"):
         assert getattr(ours_module, name)(ours.dataset, ours) == getattr(theirs_module, name)(theirs.dataset, theirs)
     assert re.fullmatch(r"[\d-]+", group["attributes"]["ome"]["multiscales"][0]["datasets"][1]["path"])
+
+
+@pytest.mark.parametrize("fmt", ["ozx", "ome.tif"])
+def test_what_a_killed_export_left_is_removed_by_the_next_one(tmp_path, fmt):
+    """A SIGKILL while the staging folder (a whole copy of the export) or the temporary
+    file exists leaves them beside the output; the next export to that output removes
+    them, but not those of an export still running (their lock is held)."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from wkpy.locking import lock_file_for, path_lock
+
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(11, 11, 25))
+    layer = ds.add_layer("l", "color", dtype="uint8", data_format="zarr3",
+                         bounding_box=wk.BoundingBox((0, 0, 0), (40, 30, 20)))
+    layer.add_mag(1).write(random_volume((1, 40, 30, 20), "uint8", seed=1))
+    out = tmp_path / "out" / f"x.{fmt}"
+    method = "as_ozx" if fmt == "ozx" else "as_ome_tiff"
+    killer = "write_ozx" if fmt == "ozx" else "ome_tiff_metadata"
+    code = ("import os, signal, wkpy as wk\n"
+            "from wkpy.dataset.layer import export\n"
+            f"export.{killer} = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+            f"wk.Dataset.open({str(tmp_path / 'ds')!r}).get_layer('l').export.{method}(output_path={str(out)!r})\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    left = sorted(os.listdir(out.parent))
+    assert left and all(n.startswith(f".{out.name}.") for n in left)
+    live = out.parent / f".{out.name}.{'a' * 12}.tmp"          # an export still writing
+    live.write_bytes(b"busy")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with path_lock(lock_file_for(out.parent, live.name)):
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        getattr(layer.export, method)(output_path=out)
+    finally:
+        release.set()
+        holder.join()
+    assert sorted(os.listdir(out.parent)) == sorted([out.name, live.name])

@@ -754,14 +754,10 @@ class Dataset:
         InvalidRequestError
             Neither or both of `voxel_size` and `voxel_size_with_unit`.
         """
+        arguments = {k: v for k, v in locals().items() if k != "cls"}   # every parameter, as given
         from wkpy.dataset._image_conversion import image_conversion
 
-        return image_conversion.from_images(
-            cls, input_path, output_path, voxel_size, name, map_filepath_to_layer_name=map_filepath_to_layer_name,
-            z_slices_sort_key=z_slices_sort_key, voxel_size_with_unit=voxel_size_with_unit, layer_name=layer_name,
-            layer_category=layer_category, data_format=data_format, chunk_shape=chunk_shape, shard_shape=shard_shape,
-            chunks_per_shard=chunks_per_shard, compress=compress, swap_xy=swap_xy, flip_x=flip_x, flip_y=flip_y,
-            flip_z=flip_z, max_layers=max_layers, batch_size=batch_size, executor=executor)
+        return image_conversion.from_images(cls, **arguments)
 
     def add_layer_from_images(
         self,
@@ -864,14 +860,10 @@ class Dataset:
         DuplicateError
             A layer of that name exists.
         """
+        arguments = {k: v for k, v in locals().items() if k != "self"}   # every parameter, as given
         from wkpy.dataset._image_conversion import image_conversion
 
-        return image_conversion.add_layer_from_images(
-            self, images, layer_name, category, data_format=data_format, mag=mag, chunk_shape=chunk_shape,
-            shard_shape=shard_shape, chunks_per_shard=chunks_per_shard, compress=compress, topleft=topleft,
-            swap_xy=swap_xy, flip_x=flip_x, flip_y=flip_y, flip_z=flip_z, dtype=dtype, channel=channel,
-            czi_channel=czi_channel, scale=scale, batch_size=batch_size, allow_multiple_layers=allow_multiple_layers,
-            max_layers=max_layers, truncate_rgba_to_rgb=truncate_rgba_to_rgb, executor=executor)
+        return image_conversion.add_layer_from_images(self, **arguments)
 
     def add_layer_for_existing_files(
         self, layer_name: str, category: LayerCategoryType, *, data_format: str | DataFormat | None = None,

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from wkpy.dataset._image_conversion.image_source_registry import register_slice_reader
-from wkpy.dataset._image_conversion.slice_reader import SliceReader
+from wkpy.dataset._image_conversion.slice_reader import SliceReader, check_claimed_size, check_tiff_page
 from wkpy.errors import UnsupportedImageDataError
 
 __all__ = ["imread", "natural_key", "SingleImageSliceReader", "MultiImageSliceReader", "TIFF_EXTENSIONS",
@@ -59,7 +59,8 @@ def _tiff_plane(data: np.ndarray, axes: str, where: object) -> np.ndarray:
     return data.transpose(order)
 
 
-def imread(source: str | os.PathLike[str] | IO[bytes], extension: str | None = None) -> np.ndarray:
+def imread(source: str | os.PathLike[str] | IO[bytes], extension: str | None = None,
+           name: str | None = None) -> np.ndarray:
     """Decode one 2-D picture as (y, x) or (y, x, c).
 
     Parameters
@@ -67,18 +68,26 @@ def imread(source: str | os.PathLike[str] | IO[bytes], extension: str | None = N
     source : path or binary file
     extension : str, optional
         Lower-case extension without dot, when `source` is a file object.
+    name : str, optional
+        What error messages call `source` (default: `source` itself).
     """
     ext = extension if extension is not None else _extension(os.fspath(source))  # type: ignore[arg-type]
+    where = name if name is not None else source
     if ext in TIFF_EXTENSIONS:
         import tifffile
 
         with tifffile.TiffFile(source) as tif:
             series = tif.series[0]
-            return _tiff_plane(series.asarray(), series.axes, source)
+            for page in series.pages:
+                if page is not None:
+                    check_tiff_page(where, page, tif.filehandle.size)
+            return _tiff_plane(series.asarray(), series.axes, where)
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None  # microscopy slices are large by nature, not decompression bombs
     with Image.open(source) as image:
+        itemsize = 4 if image.mode in ("I", "F") else 2 if image.mode.startswith("I;16") else 1
+        check_claimed_size(where, (image.height, image.width, len(image.getbands()), itemsize), np.uint8)
         if image.mode == "1":
             image = image.convert("L")
         elif image.mode in ("P", "PA"):
@@ -86,7 +95,7 @@ def imread(source: str | os.PathLike[str] | IO[bytes], extension: str | None = N
                                   else image.palette.mode if image.palette else "RGB")
         data = np.asarray(image)
     if data.ndim not in (2, 3):
-        raise UnsupportedImageDataError(f"{source} decodes to a {data.ndim}-dimensional array, "
+        raise UnsupportedImageDataError(f"{where} decodes to a {data.ndim}-dimensional array, "
                                         "not a 2-D picture (y, x) or (y, x, channels)")
     return data
 
@@ -169,7 +178,9 @@ class MultiImageSliceReader(SliceReader):
 
     def _read(self, name: str) -> np.ndarray:
         if self._zipfile is not None:
-            return imread(BytesIO(self._zipfile.read(name)), _extension(name))
+            where = f"{self._zipfile.filename}:{name}"
+            check_claimed_size(where, (self._zipfile.getinfo(name).file_size,), np.uint8)
+            return imread(BytesIO(self._zipfile.read(name)), _extension(name), where)
         return imread(name)
 
     def _read_slice(self, **coords: int) -> np.ndarray:

@@ -3,9 +3,12 @@
 `from_images` maps the image files under a folder to layers (`ConversionLayerMapping`
 or a function) and adds each with `add_layer_from_images`. That opens the images as an
 `ImageSource`, decides how their channels become layers, creates each layer and its
-mag, copies the data part by part as tasks on the executor (every task writes through
-`MagView.write`, under the shard locks), then saves the layer's box once. A call that
-fails deletes the layers it added, so a failure leaves the dataset as it was.
+mag in a hidden staging dataset, copies the data part by part as tasks on the executor
+(every task writes through `MagView.write`, under the shard locks), saves the layer's box
+once, then lists the layer and renames its folder into place in one step. A layer is
+therefore listed only when complete, also after a SIGKILL (the staging folder is then a
+leftover that `wkpy._trash.recover` deletes); a call that fails deletes the layers it
+had added, so a failure leaves the dataset as it was.
 """
 
 from __future__ import annotations
@@ -31,11 +34,8 @@ from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLa
 from wkpy.dataset._image_conversion.common_slice_readers import RGB_IMAGE_EXTENSIONS, natural_key
 from wkpy.dataset._image_conversion.image_source import ImageSource, ReadOptions, ValueRange, check_batch_size
 from wkpy.dataset._image_conversion.image_source_registry import (
-    describe_found_formats,
-    describe_missing_extras,
-    find_input_file_extensions,
-    get_unavailable_extensions,
     get_valid_extensions,
+    no_supported_images_error,
     open_image_source,
 )
 from wkpy.dataset._image_conversion.segmentation_recognition import guess_if_segmentation_path
@@ -46,7 +46,6 @@ from wkpy.errors import (
     ImagesNotFoundError,
     InvalidRequestError,
     UnsupportedImageDataError,
-    UnsupportedImageFormatError,
     WkError,
 )
 from wkpy.executor import map_on_executor
@@ -115,28 +114,28 @@ def add_layer_from_images(
     dataset: Dataset,
     images: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     layer_name: str,
-    category: str | None = "color",
+    category: str | None,
     *,
-    data_format: Any = None,
-    mag: MagLike = Mag(1),
-    chunk_shape: Vec3IntLike | int | None = None,
-    shard_shape: Vec3IntLike | int | None = None,
-    chunks_per_shard: Vec3IntLike | int | None = None,
-    compress: bool = True,
-    topleft: Vec3IntLike = Vec3Int(0, 0, 0),
-    swap_xy: bool = False,
-    flip_x: bool = False,
-    flip_y: bool = False,
-    flip_z: bool = False,
-    dtype: DTypeLike | None = None,
-    channel: int | None = None,
-    czi_channel: int | None = None,
-    scale: int | None = None,
-    batch_size: int | None = None,
-    allow_multiple_layers: bool = False,
-    max_layers: int = 20,
-    truncate_rgba_to_rgb: bool = True,
-    executor: Executor | None = None,
+    data_format: Any,
+    mag: MagLike,
+    chunk_shape: Vec3IntLike | int | None,
+    shard_shape: Vec3IntLike | int | None,
+    chunks_per_shard: Vec3IntLike | int | None,
+    compress: bool,
+    topleft: Vec3IntLike,
+    swap_xy: bool,
+    flip_x: bool,
+    flip_y: bool,
+    flip_z: bool,
+    dtype: DTypeLike | None,
+    channel: int | None,
+    czi_channel: int | None,
+    scale: int | None,
+    batch_size: int | None,
+    allow_multiple_layers: bool,
+    max_layers: int,
+    truncate_rgba_to_rgb: bool,
+    executor: Executor | None,
 ) -> Layer:
     """See `Dataset.add_layer_from_images`."""
     from wkpy._layer_args import check_layer_name
@@ -223,24 +222,49 @@ def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, categor
                        data_format: Any, mag: Mag, chunk_shape: Any, shard_shape: Any, chunks_per_shard: Any,
                        compress: bool, topleft: Vec3Int, dtype: DTypeLike | None, batch_size: int | None,
                        executor: Executor | None, color: tuple[int, int, int] | None) -> Layer:
+    """Convert into a layer built in a hidden staging dataset beside the layers, then list
+    it and rename its folder into place in one `_transact` (as `Layer._create_mag` does
+    for a mag): a failure or a SIGKILL never leaves a listed, half-converted layer. After
+    a kill, the staging folder is an unlisted ``.wkpy-new-`` leftover that `recover`
+    deletes; its lock (the layer folder's mag lock, held throughout) keeps `recover` in
+    other processes off it meanwhile."""
+    from wkpy._paths import check_name, ensure_inside
+    from wkpy._trash import new_folder_for, remove
+    from wkpy.dataset.dataset import Dataset
+    from wkpy.errors import DuplicateError
+    from wkpy.locking import mag_lock_file, path_lock
+
     layer_dtype = np.dtype(dtype) if dtype is not None else np.dtype(source.dtype).newbyteorder("=")
-    try:
-        layer = dataset.add_layer(name, category, data_format=data_format, dtype=layer_dtype,  # type: ignore[arg-type]
-                                  num_channels=source.num_channels,
-                                  largest_segment_id=0 if category == "segmentation" else None)
-    except DataMismatchError as error:
-        raise UnsupportedImageDataError(str(error)) from error
-    try:
-        if color is not None and category == "color":
-            layer.default_view_configuration = LayerViewConfiguration(color=color)
-        _fill_layer(dataset, layer, source, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
-                    chunks_per_shard=chunks_per_shard, compress=compress, topleft=topleft, dtype=layer_dtype,
-                    batch_size=batch_size, executor=executor)
-    except BaseException:
-        with _suppress_cleanup_errors():
-            dataset.delete_layer(name)
-        raise
-    return dataset.get_layer(name)
+    if name in dataset.layers:
+        raise DuplicateError(f"dataset {dataset.path} has a layer {name!r} already")
+    final = ensure_inside(dataset.path, dataset.path / check_name(name), "create")
+    with path_lock(mag_lock_file(final)):
+        stage = new_folder_for(final)
+        try:
+            staged = Dataset(stage, voxel_size_with_unit=dataset.voxel_size_with_unit)
+            try:
+                layer = staged.add_layer(name, category, data_format=data_format,  # type: ignore[arg-type]
+                                         dtype=layer_dtype, num_channels=source.num_channels,
+                                         largest_segment_id=0 if category == "segmentation" else None)
+            except DataMismatchError as error:
+                raise UnsupportedImageDataError(str(error)) from error
+            if color is not None and category == "color":
+                layer.default_view_configuration = LayerViewConfiguration(color=color)
+            _fill_layer(staged, layer, source, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                        chunks_per_shard=chunks_per_shard, compress=compress, topleft=topleft, dtype=layer_dtype,
+                        batch_size=batch_size, executor=executor)
+            built = new_folder_for(final)
+            os.rename(stage / name, built)
+            try:
+                return dataset._register_layer(layer._properties, publish=(built, final))
+            except BaseException:
+                if os.path.lexists(built):
+                    remove(built)
+                raise
+        finally:
+            if os.path.lexists(stage):
+                with _suppress_cleanup_errors():
+                    remove(stage)
 
 
 class _suppress_cleanup_errors:
@@ -251,7 +275,7 @@ class _suppress_cleanup_errors:
 
     def __exit__(self, kind: Any, value: Any, tb: Any) -> bool:
         if value is not None:
-            logger.warning("could not remove the half-converted layer: %s", value)
+            logger.warning("could not remove the half-converted layer or its staging folder: %s", value)
         return isinstance(value, Exception)
 
 
@@ -291,27 +315,26 @@ def from_images(
     dataset_cls: type[Dataset],
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
-    voxel_size: Vec3FloatLike | None = None,
-    name: str | None = None,
+    voxel_size: Vec3FloatLike | None,
+    name: str | None,
     *,
-    map_filepath_to_layer_name: ConversionLayerMapping | Callable[[Path], str] =
-    ConversionLayerMapping.INSPECT_SINGLE_FILE,
-    z_slices_sort_key: Callable[[Path], Any] | None = None,
-    voxel_size_with_unit: VoxelSize | None = None,
-    layer_name: str | None = None,
-    layer_category: str | None = None,
-    data_format: Any = None,
-    chunk_shape: Vec3IntLike | int | None = None,
-    shard_shape: Vec3IntLike | int | None = None,
-    chunks_per_shard: Vec3IntLike | int | None = None,
-    compress: bool = True,
-    swap_xy: bool = False,
-    flip_x: bool = False,
-    flip_y: bool = False,
-    flip_z: bool = False,
-    max_layers: int = 20,
-    batch_size: int | None = None,
-    executor: Executor | None = None,
+    map_filepath_to_layer_name: ConversionLayerMapping | Callable[[Path], str],
+    z_slices_sort_key: Callable[[Path], Any] | None,
+    voxel_size_with_unit: VoxelSize | None,
+    layer_name: str | None,
+    layer_category: str | None,
+    data_format: Any,
+    chunk_shape: Vec3IntLike | int | None,
+    shard_shape: Vec3IntLike | int | None,
+    chunks_per_shard: Vec3IntLike | int | None,
+    compress: bool,
+    swap_xy: bool,
+    flip_x: bool,
+    flip_y: bool,
+    flip_z: bool,
+    max_layers: int,
+    batch_size: int | None,
+    executor: Executor | None,
 ) -> Dataset:
     """See `Dataset.from_images`."""
     root = Path(input_path)
@@ -327,18 +350,9 @@ def from_images(
     else:
         raise ImagesNotFoundError(f"{root}: no such file or folder")
     if not files:
-        found = find_input_file_extensions(original)
-        unavailable = get_unavailable_extensions()
-        missing = {e: unavailable[e] for e in found if e in unavailable}
-        message = ("Could not find any supported image data."
-                   + describe_found_formats(tuple(e for e in found if e not in missing))
-                   + f" The following extensions are supported: {sorted(valid)}")
-        if missing:
-            message += describe_missing_extras(missing)
-        raise UnsupportedImageFormatError(
-            message, path=original, file_extension=(original.suffix.lstrip(".").lower() or None) if is_file else None,
-            supported_file_extensions=tuple(sorted(valid)), found_file_extensions=found,
-            missing_extras=tuple(sorted(set(missing.values()))))
+        raise no_supported_images_error(
+            original, "Could not find any supported image data.",
+            file_extension=(original.suffix.lstrip(".").lower() or None) if is_file else None)
     files.sort(key=lambda p: natural_key(str(p)))
     mapping = (map_filepath_to_layer_name._to_callable(root, files)
                if isinstance(map_filepath_to_layer_name, ConversionLayerMapping) else map_filepath_to_layer_name)

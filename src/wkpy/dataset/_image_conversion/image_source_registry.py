@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["register_slice_reader", "register_chunked_image_source", "get_valid_extensions",
            "get_valid_slice_reader_extensions", "get_valid_chunked_image_source_extensions",
            "get_unavailable_extensions", "open_slice_reader", "open_image_source", "find_input_file_extensions",
-           "describe_found_formats", "describe_missing_extras", "is_chunked_source_directory"]
+           "describe_found_formats", "describe_missing_extras", "is_chunked_source_directory",
+           "no_supported_images_error"]
 
 _SLICE_READER_CLASSES: list[type[SliceReader]] = []
 _CHUNKED_IMAGE_SOURCE_CLASSES: list[type[ChunkedImageSource]] = []
@@ -192,6 +193,24 @@ def describe_missing_extras(found: dict[str, str]) -> str:
     packages = ", ".join(_package_of_extra(e) for e in extras)
     return (f". Found {', '.join('.' + e for e in sorted(found))} files, which need the optional package "
             f"{packages}, not installed — install it with `pip install {' '.join(f'wkpy[{e}]' for e in extras)}`")
+
+
+def no_supported_images_error(path: Path, opening: str, *, file_extension: str | None = None,
+                              found: tuple[str, ...] | None = None) -> UnsupportedImageFormatError:
+    """The error for `path` (a file or folder) holding no image a reader supports:
+    `opening`, then the extensions `found` there (default: `find_input_file_extensions`)
+    and the optional packages that would read them, with those as the error's attributes."""
+    supported = get_valid_extensions()
+    unavailable = get_unavailable_extensions()
+    found = find_input_file_extensions(path) if found is None else found
+    missing = {e: unavailable[e] for e in found if e in unavailable}
+    message = (opening + describe_found_formats(tuple(e for e in found if e not in missing))
+               + f" The following extensions are supported: {sorted(supported)}")
+    if missing:
+        message += describe_missing_extras(missing)
+    return UnsupportedImageFormatError(message, path=path, file_extension=file_extension,
+                                       supported_file_extensions=tuple(sorted(supported)),
+                                       found_file_extensions=found, missing_extras=tuple(sorted(set(missing.values()))))
 
 
 def _import_readers() -> None:

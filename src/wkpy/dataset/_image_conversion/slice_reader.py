@@ -13,6 +13,8 @@ reader model of PIMS), so readers written for it port directly.
 
 from __future__ import annotations
 
+import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -20,10 +22,60 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-__all__ = ["SliceReader", "GetSlice"]
+from wkpy.errors import CorruptImageError, UnsupportedImageDataError
+
+__all__ = ["SliceReader", "GetSlice", "check_claimed_size", "check_tiff_page"]
 
 GetSlice = Callable[..., np.ndarray]
 """A reader method: keyword coordinates of every axis in, an array over its declared axes out."""
+
+
+def check_claimed_size(where: object, shape: Iterable[int], dtype: DTypeLike) -> None:
+    """Refuse a picture whose header claims more bytes than this machine's memory, before
+    anything is allocated for it (a header is data: 10^6 × 10^6 pixels is a lie or a
+    picture no slice-wise conversion can hold).
+
+    Raises
+    ------
+    UnsupportedImageDataError
+        The claimed picture is larger than the physical memory.
+    """
+    from wkpy.dataset.layer.view.view import _physical_memory
+
+    dims = [int(n) for n in shape]
+    nbytes = math.prod(dims) * np.dtype(dtype).itemsize
+    if nbytes > _physical_memory():
+        raise UnsupportedImageDataError(
+            f"{where}: the header claims {' × '.join(map(str, dims))} {np.dtype(dtype)} values ({nbytes} bytes), "
+            f"more than this machine's memory ({_physical_memory()} bytes)", path=_as_path(where))
+
+
+def check_tiff_page(where: object, page: Any, file_size: int) -> None:
+    """Refuse a TIFF page whose header claims more pixels than the file holds: uncompressed
+    data must be all there (checked before tifffile allocates the page), and no page may
+    claim more than the memory (`check_claimed_size`).
+
+    Raises
+    ------
+    CorruptImageError
+        Uncompressed strips or tiles that are shorter than the page, or end past the file.
+    UnsupportedImageDataError
+        See `check_claimed_size`.
+    """
+    check_claimed_size(where, page.shape, page.dtype or np.uint8)
+    if page.compression != 1 or not page.databytecounts:
+        return
+    stored = sum(int(n) for n in page.databytecounts)
+    end = max(int(o) + int(n) for o, n in zip(page.dataoffsets, page.databytecounts))
+    if stored < page.nbytes or end > file_size:
+        raise CorruptImageError(
+            f"{where}: page {page.index} claims {' × '.join(map(str, page.shape))} uncompressed {page.dtype} values "
+            f"({page.nbytes} bytes) but its strips hold {stored} bytes ending at byte {end} of {file_size}",
+            path=_as_path(where))
+
+
+def _as_path(where: object) -> Any:
+    return where if isinstance(where, (str, os.PathLike)) else None
 
 
 def _index(i: Any, length: int) -> int:

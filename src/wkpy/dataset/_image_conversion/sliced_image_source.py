@@ -31,12 +31,12 @@ from wkpy.dataset._image_conversion.image_source import (
     max_value_of,
 )
 from wkpy.dataset._image_conversion.image_source_registry import (
-    describe_found_formats,
     describe_missing_extras,
     find_input_file_extensions,
     get_unavailable_extensions,
     get_valid_extensions,
     get_valid_slice_reader_extensions,
+    no_supported_images_error,
     open_slice_reader,
 )
 from wkpy.dataset._image_conversion.slice_reader import SliceReader
@@ -119,16 +119,8 @@ class SlicedImageSource(ImageSource):
         if path is not None and path.is_dir():
             found = find_input_file_extensions(path)
             if not any(e in supported for e in found):
-                missing = {e: unavailable[e] for e in found if e in unavailable}
-                message = (f"Could not convert {path}: it contains no supported image data."
-                           + describe_found_formats(tuple(e for e in found if e not in missing))
-                           + f" The following extensions are supported: {sorted(supported)}")
-                if missing:
-                    message += describe_missing_extras(missing)
-                return UnsupportedImageFormatError(message, path=path,
-                                                   supported_file_extensions=tuple(sorted(supported)),
-                                                   found_file_extensions=found,
-                                                   missing_extras=tuple(sorted(set(missing.values()))))
+                return no_supported_images_error(path, f"Could not convert {path}: it contains no supported image data.",
+                                                 found=found)
         elif path is not None:
             extension = path.suffix.lstrip(".").lower()
             if extension and extension not in supported and not _GLOB_CHARS & set(path.name):

@@ -17,7 +17,7 @@ import numpy as np
 import tifffile
 
 from wkpy.dataset._image_conversion.image_source_registry import register_slice_reader
-from wkpy.dataset._image_conversion.slice_reader import SliceReader
+from wkpy.dataset._image_conversion.slice_reader import SliceReader, check_tiff_page
 from wkpy.errors import CorruptImageError
 
 __all__ = ["TiffSliceReader"]
@@ -67,6 +67,8 @@ class TiffSliceReader(SliceReader):
             self._truncated = bool(getattr(series, "is_truncated", False)) and series.dataoffset is not None
             self._dataoffset = series.dataoffset
             self._byteorder = tif.byteorder
+            self._file_size = tif.filehandle.size
+            check_tiff_page(self.path, keyframe, self._file_size)
             for axis, size in zip(self._axes, series.shape):
                 self._init_axis(axis, size)
         self._declared = ("c", "y", "x") if "c" in self._axes else ("y", "x")
@@ -93,7 +95,10 @@ class TiffSliceReader(SliceReader):
         if self._truncated:
             count = int(np.prod(self._frame_shape))
             stored = np.dtype(self._byteorder + self._dtype.str[1:])
-            tif.filehandle.seek(self._dataoffset + index * count * stored.itemsize)  # type: ignore[operator]
+            start = self._dataoffset + index * count * stored.itemsize  # type: ignore[operator]
+            if start + count * stored.itemsize > self._file_size:
+                raise CorruptImageError(f"{self.path}: the file ends inside frame {index}", path=self.path)
+            tif.filehandle.seek(start)
             raw = tif.filehandle.read(count * stored.itemsize)
             if len(raw) < count * stored.itemsize:
                 raise CorruptImageError(f"{self.path}: the file ends inside frame {index}", path=self.path)
@@ -102,6 +107,7 @@ class TiffSliceReader(SliceReader):
         page = pages[index] if index < len(pages) else None
         if page is None:
             raise CorruptImageError(f"{self.path}: page {index} of the series is missing", path=self.path)
+        check_tiff_page(self.path, page, self._file_size)
         return page.asarray()
 
     def _read_plane(self, **coords: int) -> np.ndarray:

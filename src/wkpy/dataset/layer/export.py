@@ -5,15 +5,18 @@ Every export reads the layer through its `MagView` in bounded pieces (one target
 per task for the zip, slabs of a few slices for the TIFFs) and writes only at the output
 path the caller gave: files appear there complete (written under a hidden temporary
 name beside it, then renamed), the zip's arrays are built in a hidden folder beside it
-(removed afterwards), and nothing is ever written into the layer's dataset.
+(removed afterwards; what a killed export left there is removed by the next export to
+that output, unless its lock shows it still in use), and nothing is ever written into
+the layer's dataset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wkpy._paths import is_inside
+from wkpy.locking import lock_file_for, path_lock, try_path_lock
 from wkpy.dataset._utils.ozx import write_ozx
 from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES, \
     DEFAULT_SHARD_SHAPE, DEFAULT_SHARD_SHAPE_FROM_IMAGES
@@ -319,33 +323,74 @@ def _output_file(layer: Layer, output_path: str | os.PathLike[str]) -> Path:
     return path
 
 
+_LEFTOVER_KINDS = ("tmp", "wkpy-export")
+
+
+def _leftover_name(path: Path, kind: str) -> Path:
+    """A fresh hidden sibling of `path` for a file (``tmp``) or folder (``wkpy-export``)
+    an export builds; `_sweep_leftovers` recognises the pattern."""
+    parent = path.parent if path.parent.parts else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent / f".{path.name}.{secrets.token_hex(6)}.{kind}"
+
+
+def _sweep_leftovers(path: Path) -> None:
+    """Remove what a killed export to `path` left beside it: hidden temporary files and
+    staging folders (a whole copy of the exported data) whose lock no live export holds."""
+    parent = path.parent if path.parent.parts else Path(".")
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.({'|'.join(_LEFTOVER_KINDS)})$")
+    try:
+        names = [n for n in os.listdir(parent) if pattern.match(n)]
+    except OSError:
+        return
+    for name in names:
+        with try_path_lock(lock_file_for(parent, name)) as taken:
+            if taken:
+                leftover = parent / name
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        leftover.unlink()
+
+
+@contextmanager
+def _held(leftover: Path) -> Iterator[None]:
+    """Hold the lock that tells `_sweep_leftovers` this leftover is in use."""
+    parent = leftover.parent
+    with path_lock(lock_file_for(parent, leftover.name)):
+        yield
+
+
 @contextmanager
 def _temporary_sibling(path: Path) -> Iterator[Path]:
     """A fresh hidden file beside `path`, renamed onto `path` when the block succeeds
-    (removed when it fails)."""
-    parent = path.parent if path.parent.parts else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    # created as open(..., "wb") would create the output (mode 0666 less the umask)
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666))
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    (removed when it fails; after a kill, by the next export to `path`)."""
+    _sweep_leftovers(path)
+    tmp = _leftover_name(path, "tmp")
+    with _held(tmp):
+        # created as open(..., "wb") would create the output (mode 0666 less the umask)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666))
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
 
 @contextmanager
 def _staging_folder(path: Path) -> Iterator[Path]:
-    """A fresh hidden folder beside `path` for the arrays of an export, removed after."""
-    parent = path.parent if path.parent.parts else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".wkpy-export", dir=parent))
-    try:
-        yield stage
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    """A fresh hidden folder beside `path` for the arrays of an export, removed after
+    (after a kill, by the next export to `path`)."""
+    _sweep_leftovers(path)
+    stage = _leftover_name(path, "wkpy-export")
+    with _held(stage):
+        stage.mkdir()
+        try:
+            yield stage
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _planes(view: MagView, box: BoundingBox) -> Callable[[], Iterator[np.ndarray]]:
