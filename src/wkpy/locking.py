@@ -22,7 +22,10 @@ locks are *transient*: whoever releases one while nobody else holds it removes i
 the lock folder holds about as many files as there are locks in use (plus the mag locks and
 their tokens, one pair per mag ever created), however many shards or chunk files are
 written. An acquirer whose file was removed while it waited sees that (the path no longer
-names the file it locked) and starts over with a fresh file. Lock files are
+names the file it locked) and starts over with a fresh file. A thread that asks again
+for a lock it holds (two mags of a layer naming one folder share one mag lock) holds it
+once more instead of waiting for itself; asking for it exclusively while holding it
+shared raises `OperationError` (that wait would never end). Lock files are
 opened without following links. After a `fork`, the child closes the lock descriptors it
 inherited from threads of the parent that were holding locks: the parent keeps its locks,
 and the child waits for them like any other process instead of deadlocking on itself.
@@ -51,6 +54,7 @@ __all__ = ["lock_dir", "lock_file_for", "mag_lock_file", "mag_generation", "new_
 
 _held: set[int] = set()          # lock descriptors this process holds
 _held_guard = threading.Lock()
+_mine = threading.local()        # per thread: {lock path: [exclusive, depth]} of the locks it holds
 _dir_cache: dict[str, Path] = {}
 DEFAULT_LOCK_DIR = "/tmp/wkpy-locks-{uid}"
 TRANSIENT_SUFFIX = ".tlock"  # lock files removed by their last holder
@@ -176,9 +180,37 @@ def _still_named(fd: int, lock: Path) -> bool:
     return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
+def _held_by_this_thread() -> dict[str, list]:
+    held = getattr(_mine, "held", None)
+    if held is None:
+        held = _mine.held = {}
+    return held
+
+
 @contextmanager
 def path_lock(lock: Path, exclusive: bool = True) -> Iterator[None]:
-    """Hold the lock file `lock` (exclusive for writers, shared for readers)."""
+    """Hold the lock file `lock` (exclusive for writers, shared for readers).
+
+    Re-entrant within a thread: a thread already holding `lock` (exclusively, or shared
+    when it asks for shared) holds it once more.
+
+    Raises
+    ------
+    OperationError
+        This thread holds `lock` shared and asks for it exclusively (it would wait for
+        itself forever).
+    """
+    key, held = os.fspath(lock), _held_by_this_thread()
+    if key in held:
+        if exclusive and not held[key][0]:
+            raise OperationError(f"lock file {lock}: this thread holds it shared and asks for it exclusively, "
+                                 "which would wait for itself forever")
+        held[key][1] += 1
+        try:
+            yield
+        finally:
+            held[key][1] -= 1
+        return
     while True:
         fd = _open(lock)
         try:
@@ -189,9 +221,11 @@ def path_lock(lock: Path, exclusive: bool = True) -> Iterator[None]:
         if _still_named(fd, lock):
             break
         _release(fd, lock)  # removed by its last holder while we waited: start over
+    held[key] = [exclusive, 1]
     try:
         yield
     finally:
+        del held[key]
         _release(fd, lock)
 
 
