@@ -162,7 +162,8 @@ class ArrayMeta:
         if not key.startswith(self.key_prefix):
             return None
         parts = key[len(self.key_prefix):].split(self.separator)
-        if len(parts) != self.ndim or not all(p.isdecimal() for p in parts):
+        # ASCII digits as `key` writes them: "03" or "\u0663" would name another file than index 3's
+        if len(parts) != self.ndim or not all(p.isascii() and p.isdigit() and str(int(p)) == p for p in parts):
             return None
         return tuple(int(p) for p in parts)
 

@@ -338,6 +338,8 @@ class ZarrArray(MagFolder):
         meta, total = self._meta, 0
         per = tuple(s // c for s, c in zip(meta.shard, meta.chunk))
         for grid in self._grid_indices():
+            if any(g * s >= n for g, s, n in zip(grid, meta.shard, meta.shape)):
+                continue                       # a file beyond the shape holds no element of it
             if meta.sharded:
                 index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
                 if index is None:
