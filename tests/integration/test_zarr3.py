@@ -420,3 +420,24 @@ def test_stray_chunk_file_names_beyond_the_shape_or_not_canonical_are_not_counte
     assert array.meta.parse_key("c/3") == (3,)
     (tmp_path / "a" / "c" / "3").unlink()
     assert array.stored_elements() == 99 - 3
+
+
+def test_reading_a_whole_array_costs_what_its_files_hold_not_what_its_shape_claims(tmp_path):
+    from wkpy.dataset._utils.tensorstore_helpers import read_zarr3_array, write_zarr3_array
+
+    write_zarr3_array(tmp_path / "a", np.arange(1, 100, dtype=np.uint64), target_chunk_size_bytes=64,
+                      target_shard_size_bytes=256)
+    meta_file = tmp_path / "a" / "zarr.json"
+    doc = json.loads(meta_file.read_text())
+    # 2**30 elements in 32-element shards: 2**25 shards, of which 4 exist (only those are visited)
+    doc["shape"] = [2**30]
+    meta_file.write_text(json.dumps(doc))
+    out = read_zarr3_array(tmp_path / "a")
+    assert out.shape == (2**30,)
+    assert out[:99].tolist() == list(range(1, 100)) and out[99:200].sum() == 0
+    del out
+    for shape in ([2**40], [2**61]):                # more than memory holds: a typed refusal
+        doc["shape"] = shape
+        meta_file.write_text(json.dumps(doc))
+        with pytest.raises(UnsupportedError, match="zarr.json.*too large to read whole"):
+            read_zarr3_array(tmp_path / "a")
