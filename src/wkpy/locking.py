@@ -52,7 +52,7 @@ from wkpy.errors import OperationError
 __all__ = ["lock_dir", "lock_file_for", "mag_lock_file", "mag_generation", "new_mag_generation", "path_lock",
            "try_path_lock"]
 
-_held: set[int] = set()          # lock descriptors this process holds
+_held: dict[int, object] = {}    # lock descriptors this process holds -> a token of that acquisition
 _held_guard = threading.Lock()
 _mine = threading.local()        # per thread: {lock path: [exclusive, depth]} of the locks it holds
 _dir_cache: dict[str, Path] = {}
@@ -61,8 +61,10 @@ TRANSIENT_SUFFIX = ".tlock"  # lock files removed by their last holder
 
 
 def _forget_inherited_locks() -> None:
-    """In a forked child: close the parent's lock descriptors (the parent keeps its locks)."""
-    global _held_guard
+    """In a forked child: close the parent's lock descriptors (the parent keeps its locks).
+    The forking thread holds none of them in the child: a lock it held when it forked is
+    released by nobody there (`_release` skips it) and taken anew if asked for again."""
+    global _held_guard, _mine
     for fd in _held:
         try:
             os.close(fd)
@@ -70,6 +72,7 @@ def _forget_inherited_locks() -> None:
             pass
     _held.clear()
     _held_guard = threading.Lock()
+    _mine = threading.local()
 
 
 if hasattr(os, "register_at_fork"):
@@ -145,17 +148,23 @@ def new_mag_generation(mag_lock: Path) -> None:
     write_file_atomic(mag_lock.with_suffix(".gen"), secrets.token_hex(16).encode(), mode=0o600)
 
 
-def _open(lock: Path) -> int:
+def _open(lock: Path) -> tuple[int, object]:
+    """Open `lock`: its descriptor, and the token `_release` needs."""
     with _held_guard:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        _held.add(fd)
-    return fd
+        _held[fd] = token = object()
+    return fd, token
 
 
-def _release(fd: int, lock: Path) -> None:
-    """Let go of `fd`; a transient lock file nobody else holds is removed first."""
+def _release(opened: tuple[int, object], lock: Path) -> None:
+    """Let go of `opened` (from `_open`); a transient lock file nobody else holds is removed
+    first. A descriptor this process no longer holds (closed in a forked child, its number
+    maybe reused since) is left alone."""
+    fd, token = opened
     with _held_guard:
-        _held.discard(fd)
+        if _held.get(fd) is not token:
+            return
+        del _held[fd]
         try:
             if lock.suffix == TRANSIENT_SUFFIX:
                 try:  # exclusive without waiting: nobody else holds or is granted it
@@ -212,41 +221,43 @@ def path_lock(lock: Path, exclusive: bool = True) -> Iterator[None]:
             held[key][1] -= 1
         return
     while True:
-        fd = _open(lock)
+        opened = _open(lock)
+        fd = opened[0]
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # waits without the GIL
         except BaseException:
-            _release(fd, lock)
+            _release(opened, lock)
             raise
         if _still_named(fd, lock):
             break
-        _release(fd, lock)  # removed by its last holder while we waited: start over
+        _release(opened, lock)  # removed by its last holder while we waited: start over
     held[key] = [exclusive, 1]
     try:
         yield
     finally:
         del held[key]
-        _release(fd, lock)
+        _release(opened, lock)
 
 
 @contextmanager
 def try_path_lock(lock: Path) -> Iterator[bool]:
     """Take `lock` exclusively if nobody holds it; yields whether it was taken."""
     while True:
-        fd = _open(lock)
+        opened = _open(lock)
+        fd = opened[0]
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             taken = False
             break
         except BaseException:
-            _release(fd, lock)
+            _release(opened, lock)
             raise
         if _still_named(fd, lock):
             taken = True
             break
-        _release(fd, lock)
+        _release(opened, lock)
     try:
         yield taken
     finally:
-        _release(fd, lock)
+        _release(opened, lock)

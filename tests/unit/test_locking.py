@@ -216,3 +216,36 @@ def test_deleting_a_layer_whose_two_mags_name_one_folder_does_not_hang(tmp_path,
     assert not worker.is_alive(), "delete_layer waited for a mag lock its own thread holds"
     assert errors == []
     assert "color" not in wk.Dataset.open(tmp_path / "ds").layers
+
+
+def test_a_child_forked_by_a_thread_holding_a_lock_waits_for_it_and_leaves_its_own_files_open(
+        tmp_path, private_lock_dir):
+    import select
+
+    lock = locking.lock_file_for(tmp_path, "x")
+    r, w = os.pipe()
+    other = -1
+    with locking.path_lock(lock):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                with locking.path_lock(lock):      # the parent holds it, not this process: wait
+                    os.write(w, b"got")
+                other = os.open(os.devnull, os.O_RDONLY)   # likely the inherited lock's old number
+            except BaseException:
+                os._exit(2)
+        else:
+            try:
+                assert select.select([r], [], [], 1)[0] == []   # the child is waiting for the parent
+            except BaseException:
+                os.kill(pid, 9)
+                raise
+    if pid == 0:   # the child left the lock it inherited: its own descriptor must still be open
+        try:
+            os.fstat(other)
+        except OSError:
+            os._exit(3)
+        os._exit(0)
+    assert os.read(r, 3) == b"got"
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
