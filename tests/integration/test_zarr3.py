@@ -441,3 +441,12 @@ def test_reading_a_whole_array_costs_what_its_files_hold_not_what_its_shape_clai
         meta_file.write_text(json.dumps(doc))
         with pytest.raises(UnsupportedError, match="zarr.json.*too large to read whole"):
             read_zarr3_array(tmp_path / "a")
+
+
+def test_a_whole_array_with_an_empty_axis_is_written_and_read_back(tmp_path):
+    from wkpy.dataset._utils.tensorstore_helpers import read_zarr3_array, write_zarr3_array
+
+    write_zarr3_array(tmp_path / "a", np.zeros((5, 0), np.uint32), target_chunk_size_bytes=64,
+                      target_shard_size_bytes=256)
+    assert read_zarr3_array(tmp_path / "a").shape == (5, 0)
+    assert zarr.open_array(tmp_path / "a", mode="r").shape == (5, 0)
