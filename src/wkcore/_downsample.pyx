@@ -9,17 +9,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int16_t,
 from libc.stdlib cimport malloc, free
 from libc.math cimport rint
 
-ctypedef fused vox:
-    uint8_t
-    uint16_t
-    uint32_t
-    uint64_t
-    int8_t
-    int16_t
-    int32_t
-    int64_t
-    float
-    double
+from wkcore._voxel cimport vox
 
 # the same numbers as webknossos' InterpolationModes, plus AVERAGE
 MODES = {"median": 0, "mode": 1, "average": 3, "max": 5, "min": 6}

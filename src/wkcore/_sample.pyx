@@ -10,20 +10,12 @@ samples the source voxel ``floor((p - origin) / mag + 0.5)`` per axis — ties r
 Threading: both functions work on the buffers they are given only, with the GIL released;
 nothing is shared between calls, so any number of threads may call them at once.
 """
+import operator
+
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
 
-ctypedef fused vox:
-    uint8_t
-    uint16_t
-    uint32_t
-    uint64_t
-    int8_t
-    int16_t
-    int32_t
-    int64_t
-    float
-    double
+from wkcore._voxel cimport vox
 
 
 cdef inline bint usable(const double[:, :] coords, Py_ssize_t n, const double* lo, const double* hi) noexcept nogil:
@@ -70,17 +62,20 @@ cdef Py_ssize_t sample_3d(const vox[:, :, :, :] src, const double[:, :] coords, 
     """Returns the number of voxels written, or -1 - n if row n samples outside `src`.
     The memoryviews are taken with the GIL held; the loop runs without it."""
     cdef Py_ssize_t n, i, j, k, ix, iy, iz, ch, written = 0
+    cdef double fx, fy, fz
     cdef Py_ssize_t C = src.shape[0], SX = src.shape[1], SY = src.shape[2], SZ = src.shape[3]
     with nogil:
         for n in range(coords.shape[0]):
             if not usable(coords, n, lo, hi):
                 continue
-            ix = <Py_ssize_t>floor((coords[n, 0] - origin[0]) / mag[0] + 0.5)
-            iy = <Py_ssize_t>floor((coords[n, 1] - origin[1]) / mag[1] + 0.5)
-            iz = <Py_ssize_t>floor((coords[n, 2] - origin[2]) / mag[2] + 0.5)
-            if ix < 0 or iy < 0 or iz < 0 or ix >= SX or iy >= SY or iz >= SZ:
+            fx = floor((coords[n, 0] - origin[0]) / mag[0] + 0.5)
+            fy = floor((coords[n, 1] - origin[1]) / mag[1] + 0.5)
+            fz = floor((coords[n, 2] - origin[2]) / mag[2] + 0.5)
+            # bounds checked on the doubles: casting one beyond Py_ssize_t is undefined
+            if not (0 <= fx < SX and 0 <= fy < SY and 0 <= fz < SZ):
                 written = -1 - n
                 break
+            ix, iy, iz = <Py_ssize_t>fx, <Py_ssize_t>fy, <Py_ssize_t>fz
             if has_mask and mask[ix, iy, iz] == 0:
                 continue
             k = n % shape[2]
@@ -119,10 +114,13 @@ def sample_nearest(src, coords, lo, hi, origin, mag, mask, out, offset, shape) -
     cdef const double[:, :] coord_view = coords
     for a in range(3):
         lo_[a], hi_[a], origin_[a], mag_[a] = lo[a], hi[a], origin[a], mag[a]
-        offset_[a], shape_[a] = offset[a], shape[a]
-        if shape_[a] < 0 or offset_[a] < 0 or offset_[a] + shape_[a] > out.shape[a + 1] or not mag_[a] > 0:
+        # checked as Python integers: C (or numpy scalar) sums of hostile values wrap around
+        off, side = operator.index(offset[a]), operator.index(shape[a])
+        if off < 0 or not 0 <= side <= out.shape[a + 1] - off or not mag_[a] > 0:
             raise ValueError(f"the tile {tuple(offset)}+{tuple(shape)} (mag {tuple(mag)}) does not fit "
                              f"the output of shape {out.shape}")
+        offset_[a], shape_[a] = off, side
+    # each side is within `out` now, so their product cannot overflow
     if coord_view.shape[1] != 3 or coord_view.shape[0] != shape_[0] * shape_[1] * shape_[2]:
         raise ValueError(f"coordinates of shape {coords.shape} do not fit a tile of shape {tuple(shape)}")
     if src.ndim != 4 or out.ndim != 4 or src.shape[0] != out.shape[0] or src.dtype != out.dtype:

@@ -11,11 +11,15 @@ _Array = np.ndarray[Any, Any] | Buffer
 
 _Path = str | bytes | os.PathLike[str]
 
+MAX_NDIM: int
+
 class ShardSpec:
     def __init__(self, itemsize: int, shard_shape: Sequence[int], chunk_shape: Sequence[int],
                  order: Sequence[int], big_endian: bool, steps: Sequence[tuple[Any, ...]], sharded: bool,
                  index_at_start: bool = False, index_big_endian: bool = False, index_crc: bool = True,
                  fill: bytes | None = None) -> None: ...
+    @property
+    def ndim(self) -> int: ...
     @property
     def n_chunks(self) -> int: ...
     @property

@@ -35,7 +35,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES,
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
                            load_le64, store_le64, load_le32, store_le32, read_exact, write_all, create_new,
-                           publish_new)
+                           publish_new, check_plain_items)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
@@ -232,6 +232,7 @@ cdef int load_index(work* W, const zspec* S, uint64_t size, wk_err* e) noexcept 
     return 0
 
 cdef void encode_index(const work* W, const zspec* S, uint8_t* out) noexcept nogil:
+    """The index bytes of W.index into `out` (index_bytes(S) of room; may be W.index itself)."""
     cdef uint64_t m, v
     for m in range(2 * S.n_chunks):
         v = W.index[m]
@@ -701,7 +702,7 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
         if load_index(W, S, size, e):
             return -1
         old = W.index
-    W.index = <uint64_t*>malloc(16 * S.n_chunks)
+    W.index = <uint64_t*>malloc(16 * S.n_chunks + 4)     # + 4: encoded in place with its CRC
     W.stage = <uint8_t*>malloc(STAGE)
     if W.index == NULL or W.stage == NULL:
         rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate the index and write buffers")
@@ -755,17 +756,15 @@ cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, con
         return 0
     outcome[0] = 0
     if isz:
-        if W.staged + isz > STAGE and flush_stage(W, tmp, e):
-            return -1
+        # encoded in place (W.index has room for the CRC), written past the stage: an index
+        # of up to MAX_CHUNKS entries is far larger than STAGE
+        encode_index(W, S, <uint8_t*>W.index)
         if S.index_at_start:
             if flush_stage(W, tmp, e):
                 return -1
-            encode_index(W, S, W.stage)
-            W.staged = isz
-            W.stage_at = 0
-        else:
-            encode_index(W, S, W.stage + W.staged)
-            W.staged += isz
+            return write_all(W.fd_out, <uint8_t*>W.index, isz, 0, e)
+        if append(W, tmp, <uint8_t*>W.index, isz, e):
+            return -1
     return flush_stage(W, tmp, e)
 
 # ---- Python entry points ------------------------------------------------------------------
@@ -931,6 +930,7 @@ cdef int _region(region* r, Py_buffer* v, tuple offset, const zspec* S, const zb
         raise ValueError(f"array must be {nd}-D like the shards, got {v.ndim}-D")
     if v.itemsize != S.ts:
         raise ValueError(f"array items are {v.itemsize} bytes, the chunks' are {S.ts}")
+    check_plain_items(v)
     if len(offset) != nd:
         raise ValueError(f"array offset must have {nd} values, got {offset}")
     r.ptr = <uint8_t*>v.buf
@@ -1049,14 +1049,14 @@ def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset, pr
         if not isinstance(item, PreparedChunks) or (<PreparedChunks>item).spec is not spec:
             raise ValueError("prepared chunks must come from encode() with the same ShardSpec")
     _box(&spec.s, box, &b)
-    preps = <encoded_set**>malloc(sizeof(encoded_set*) * (npreps + 1))
-    if preps == NULL:
-        raise MemoryError()
-    for i in range(npreps):
-        pc = prepared[i]
-        preps[i] = &pc.p
     PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
-    try:
+    try:                                # `preps` is allocated inside: a `data` that is no buffer leaks nothing
+        preps = <encoded_set**>malloc(sizeof(encoded_set*) * (npreps + 1))
+        if preps == NULL:
+            raise MemoryError()
+        for i in range(npreps):
+            pc = prepared[i]
+            preps[i] = &pc.p
         _region(&r, &v, data_offset, &spec.s, &b)
         e.code = 0; e.errnum = 0
         with nogil:
@@ -1104,7 +1104,7 @@ def decode_chunk_bytes(ShardSpec spec, data, name="<bytes>") -> bytes:
     cdef uint8_t* cur
     cdef int rc
     cdef const uint8_t[::1] src = bytes(data)
-    cdef uint64_t n = len(data)
+    cdef uint64_t n = src.shape[0]     # bytes, whatever len() of `data` counts (an array's rows)
     e.code = 0; e.errnum = 0
     work_init(&W, &spec.s)
     try:
@@ -1129,8 +1129,8 @@ def encode_chunk_bytes(ShardSpec spec, data) -> bytes:
     cdef uint64_t n = 0
     cdef int rc
     cdef const uint8_t[::1] src = bytes(data)
-    if len(data) != spec.s.chunk_bytes:
-        raise ValueError(f"a chunk has {spec.s.chunk_bytes} bytes, got {len(data)}")
+    if <uint64_t>src.shape[0] != spec.s.chunk_bytes:   # bytes, not len() of `data` (an array's rows)
+        raise ValueError(f"a chunk has {spec.s.chunk_bytes} bytes, got {src.shape[0]}")
     e.code = 0; e.errnum = 0
     work_init(&W, &spec.s)
     try:

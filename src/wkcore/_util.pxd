@@ -1,7 +1,8 @@
 # cython: language_level=3
 """Byte helpers and the error record shared by the kernels (all inline, no state)."""
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, strchr
+from cpython.buffer cimport Py_buffer
 from libc.errno cimport errno, EEXIST
 from posix.unistd cimport close, pread, pwrite, unlink
 from posix.fcntl cimport open as c_open, O_CREAT, O_EXCL, O_CLOEXEC
@@ -96,3 +97,12 @@ cdef inline int publish_new(int fd, const char* tmp, const char* path, int rc, w
     if rc:
         unlink(tmp)
     return rc
+
+
+cdef inline int check_plain_items(const Py_buffer* v) except -1:
+    """Refuse a buffer of Python objects (numpy dtype object, format "O"): the kernels copy
+    raw bytes, which in its pointer slots crash the interpreter (and read out, leak addresses)."""
+    if v.format != NULL and strchr(v.format, ord("O")) != NULL:
+        raise ValueError(f"array items are Python objects (buffer format {v.format.decode(errors='replace')!r}), "
+                         "not voxel values")
+    return 0

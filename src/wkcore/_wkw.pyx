@@ -25,7 +25,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES,
 
 from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
                            WK_EMISMATCH, load_le64, store_le64, load_le32, store_le32, read_exact, write_all,
-                           create_new, publish_new, O_NOFOLLOW)
+                           create_new, publish_new, check_plain_items, O_NOFOLLOW)
 from wkcore._morton cimport morton_encode, morton_decode
 from wkcore._copy cimport copy3d
 from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, crc32c
@@ -861,6 +861,7 @@ cdef int fill_region(region* r, Py_buffer* v, tuple offset, int voxel_type, int 
     r.ts = TYPE_BYTES[voxel_type]
     if v.itemsize != r.ts:
         raise ValueError(f"array items are {v.itemsize} bytes, the file's voxel type has {r.ts}")
+    check_plain_items(v)
     r.nc = voxel_bytes // r.ts
     if v.shape[0] != r.nc:
         raise ValueError(f"array has {v.shape[0]} channels, the file has {r.nc}")
@@ -1140,9 +1141,10 @@ def parse_header_bytes(data, path="<bytes>") -> tuple:
     """(block_log2, file_log2, block_type, voxel_type, voxel_bytes, data_offset) of a header."""
     cdef layout L
     cdef wk_err e
-    cdef const uint8_t[::1] d = bytes(data[:HEADER_SIZE]) if len(data) >= HEADER_SIZE else None
-    if d is None:
-        raise_for(WK_ECORRUPT, 0, f"header is {len(data)} bytes, needs 16", path)
+    cdef bytes head = bytes(data[:HEADER_SIZE])     # len() of an array counts rows: check the bytes
+    if len(head) < HEADER_SIZE:
+        raise_for(WK_ECORRUPT, 0, f"header is {len(head)} bytes, needs 16", path)
+    cdef const uint8_t[::1] d = head
     e.code = 0
     if parse_header(&d[0], &L, &e):
         raise_for(e.code, 0, e.msg.decode(errors="replace"), path)

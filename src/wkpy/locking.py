@@ -18,14 +18,16 @@ real folder.
 
 Every acquisition opens the lock file anew and flock treats separate opens independently,
 so the same lock orders threads of one process as well as processes. Shard and properties
-locks are *transient*: whoever releases one while nobody else holds it removes its file, so
-the lock folder holds about as many files as there are locks in use (plus the mag locks and
-their tokens, one pair per mag ever created), however many shards or chunk files are
-written. An acquirer whose file was removed while it waited sees that (the path no longer
-names the file it locked) and starts over with a fresh file. A thread that asks again
-for a lock it holds (two mags of a layer naming one folder share one mag lock) holds it
-once more instead of waiting for itself; asking for it exclusively while holding it
-shared raises `OperationError` (that wait would never end). Lock files are
+locks are *transient*: a writer removes the lock file when it lets go of its exclusive
+hold, so the lock folder holds about as many files as there are locks in use (plus the mag
+locks and their tokens, one pair per mag ever created, and the shard locks of raw WKW
+files read since their last write), however many shards or chunk files are written. An
+acquirer whose file was removed while it waited sees that (the path no longer names the
+file it locked) and starts over with a fresh file. Readers leave the file: creating and
+removing one costs ~50 µs on a disk, 30 times the lock itself, on every small read. A
+thread that asks again for a lock it holds (two mags of a layer naming one folder share
+one mag lock) holds it once more instead of waiting for itself; asking for it
+exclusively while holding it shared raises `OperationError` (that wait would never end). Lock files are
 opened without following links. After a `fork`, the child closes the lock descriptors it
 inherited from threads of the parent that were holding locks: the parent keeps its locks,
 and the child waits for them like any other process instead of deadlocking on itself.
@@ -156,24 +158,19 @@ def _open(lock: Path) -> tuple[int, object]:
     return fd, token
 
 
-def _release(opened: tuple[int, object], lock: Path) -> None:
-    """Let go of `opened` (from `_open`); a transient lock file nobody else holds is removed
-    first. A descriptor this process no longer holds (closed in a forked child, its number
-    maybe reused since) is left alone."""
+def _release(opened: tuple[int, object], lock: Path, remove: bool = False) -> None:
+    """Let go of `opened` (from `_open`); with `remove` (an exclusive hold of a transient
+    lock, which nobody else can hold meanwhile) its file is removed first. A descriptor
+    this process no longer holds (closed in a forked child, its number maybe reused
+    since) is left alone."""
     fd, token = opened
     with _held_guard:
         if _held.get(fd) is not token:
             return
         del _held[fd]
         try:
-            if lock.suffix == TRANSIENT_SUFFIX:
-                try:  # exclusive without waiting: nobody else holds or is granted it
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    pass
-                else:
-                    if _still_named(fd, lock):
-                        os.unlink(lock)
+            if remove and lock.suffix == TRANSIENT_SUFFIX and _still_named(fd, lock):
+                os.unlink(lock)
         finally:
             os.close(fd)  # closing releases the flock
 
@@ -236,7 +233,7 @@ def path_lock(lock: Path, exclusive: bool = True) -> Iterator[None]:
         yield
     finally:
         del held[key]
-        _release(opened, lock)
+        _release(opened, lock, remove=exclusive)
 
 
 @contextmanager
@@ -260,4 +257,4 @@ def try_path_lock(lock: Path) -> Iterator[bool]:
     try:
         yield taken
     finally:
-        _release(opened, lock)
+        _release(opened, lock, remove=taken)

@@ -115,11 +115,15 @@ def test_a_released_shard_lock_leaves_no_file_behind_but_a_held_one_stays(tmp_pa
     for lock in locks:
         with locking.path_lock(lock):
             assert lock.exists()
+    assert sorted(private_lock_dir.iterdir()) == []
     with locking.path_lock(locks[0], exclusive=False):
         with locking.path_lock(locks[0], exclusive=False):
             pass
         assert locks[0].exists()                 # the first reader still holds it
-    assert sorted(private_lock_dir.iterdir()) == []
+    assert locks[0].exists()                     # readers leave the file (cheap repeated reads)
+    with locking.path_lock(locks[0]):
+        pass
+    assert sorted(private_lock_dir.iterdir()) == []   # the next writer removes it
 
 
 def _count_under_lock(lock_dir: str, data: str, times: int) -> None:

@@ -94,3 +94,25 @@ def test_threads_sampling_at_once_agree():
         results = list(pool.map(run, range(8)))
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
+
+
+def test_a_tile_whose_end_overflows_int64_is_refused():
+    # offset + shape wraps around in 64-bit arithmetic (and x·y·z of the shape wraps to 4):
+    # checked in C this passed and wrote 4 bytes before `out`'s buffer
+    src = np.zeros((1, 2, 2, 2), np.uint8)
+    out = np.zeros((1, 2, 4, 1), np.uint8)
+    with pytest.raises(ValueError, match="does not fit"):
+        _sample.sample_nearest(src, np.zeros((4, 3)), (0, 0, 0), (1, 1, 1), (0, 0, 0), (1, 1, 1), None, out,
+                               (2**62 - 1, 0, 0), (2**62 + 1, 4, 1))
+    with pytest.raises(ValueError, match="does not fit"):      # numpy's uint64 scalar arithmetic wraps too
+        _sample.sample_nearest(src, np.zeros((1, 3)), (0, 0, 0), (1, 1, 1), (0, 0, 0), (1, 1, 1), None, out,
+                               (np.uint64(2**63), 0, 0), (np.uint64(1), 1, 1))
+
+
+@pytest.mark.parametrize("origin, mag", [((-1, -1, -1), (1e-300, 1, 1)), ((np.nan, 0, 0), (1, 1, 1))])
+def test_a_source_index_beyond_int64_or_nan_is_refused(origin, mag):
+    src = np.zeros((1, 2, 2, 2), np.uint8)
+    out = np.zeros((1, 1, 1, 1), np.uint8)
+    with pytest.raises(ValueError, match="samples outside"):
+        _sample.sample_nearest(src, np.zeros((1, 3)), (0, 0, 0), (1, 1, 1), origin, mag, None, out,
+                               (0, 0, 0), (1, 1, 1))

@@ -46,6 +46,8 @@ def test_bad_header_fields_are_named(offset, value, field):
 def test_short_header_is_refused():
     with pytest.raises(CorruptFileError, match="16"):
         _wkw.parse_header_bytes(SEEN_HEADER[:10])
+    with pytest.raises(CorruptFileError, match="header is 0 bytes"):     # 16 rows, but no bytes
+        _wkw.parse_header_bytes(np.zeros((16, 0), np.uint8))
 
 
 def layout(block_type, dtype, nc, block_log2=3, file_log2=2):
@@ -123,6 +125,17 @@ def test_a_read_only_buffer_cannot_be_read_into(tmp_path):
     data.flags.writeable = False
     with pytest.raises((ValueError, BufferError)):
         _wkw.read(str(p), (3, 2, 1, 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+
+
+def test_an_object_array_is_refused_not_filled_with_raw_bytes(tmp_path):
+    # object items are 8-byte pointers: voxel bytes read into them crashed the interpreter
+    p = tmp_path / "a.wkw"
+    lay = layout(2, "uint64", 1)
+    _wkw.write(str(p), str(p) + ".t", lay, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), 12345, np.uint64), (0, 0, 0))
+    with pytest.raises(ValueError, match="Python objects"):
+        _wkw.read(str(p), read_layout(lay), (0, 0, 0, 8, 8, 8), np.empty((1, 8, 8, 8), object), (0, 0, 0))
+    with pytest.raises(ValueError, match="Python objects"):
+        _wkw.write(str(p), str(p) + ".t", lay, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), None, object), (0, 0, 0))
 
 
 def test_a_file_of_another_layout_is_refused(tmp_path):

@@ -490,3 +490,26 @@ def test_a_write_of_every_chunk_replaces_a_damaged_shard(tmp_path, mutate, prepa
     assert _shard.read(path, spec, whole, out, (0, 0, 0, 0))
     assert (out == new).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c0"]
+
+
+def test_decode_chunk_bytes_counts_bytes_not_items():
+    # len() of a uint16 array is its item count, half its bytes
+    spec = _shard.ShardSpec(2, (1, 4, 1, 1), (1, 4, 1, 1), (0, 1, 2, 3), False, [], False)
+    values = np.arange(4, dtype=np.uint16)
+    assert _shard.decode_chunk_bytes(spec, values) == values.tobytes()
+    with pytest.raises(CorruptFileError):
+        _shard.decode_chunk_bytes(spec, np.zeros((3, 0), np.uint8))   # 3 rows, no bytes
+    assert _shard.decode_chunk_bytes(spec, _shard.encode_chunk_bytes(spec, values)) == values.tobytes()
+    with pytest.raises(ValueError, match="has 8 bytes, got 0"):
+        _shard.encode_chunk_bytes(spec, np.zeros((8, 0), np.uint8))  # 8 rows, no bytes
+
+
+def test_a_zlib_bomb_stops_at_the_chunk_size():
+    # 64 MiB of zeros in a ~64 KiB zlib stream, for a chunk of 4 KiB: inflate stops at the
+    # chunk's bytes and the stream is corrupt, nothing larger is allocated or written
+    bomb = zlib.compress(bytes(64 << 20), 9)
+    spec = _shard.ShardSpec(1, (1, 16, 16, 16), (1, 16, 16, 16), (0, 1, 2, 3), False, [("zlib", 1)], False)
+    with pytest.raises(CorruptFileError, match="does not decode to 4096 bytes"):
+        _shard.decode_chunk_bytes(spec, bomb)
+    with pytest.raises(CorruptFileError):
+        _codecs.gzip_decompress_member(bomb, 4096)

@@ -138,3 +138,40 @@ def test_a_corrupt_nd_index_entry_names_every_coordinate(tmp_path):
     path.write_bytes(raw[:-(16 * n + 4)] + bytes(index) + struct.pack("<I", google_crc32c.value(bytes(index))))
     with pytest.raises(CorruptFileError, match=r"entry 13 \(chunk 0,1,1,0,1\)"):
         _shard.read(path, spec, (0,) * 5 + (1, 2, 2, 2, 2), np.zeros((1, 2, 2, 2, 2), np.uint8), (0,) * 5)
+
+
+def test_an_object_array_is_refused_not_filled_with_raw_bytes(tmp_path):
+    # object items are 8-byte pointers: chunk bytes read into them crashed the interpreter
+    spec = spec_for("uint64", (1, 2, 2, 2, 2), (1, 1, 2, 2, 2), tuple(range(5)))
+    path, box = tmp_path / "s", (0,) * 5 + (1, 2, 2, 2, 2)
+    _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 2, 2, 2, 2), 12345, np.uint64), (0,) * 5)
+    objects = np.full((1, 2, 2, 2, 2), None, object)
+    with pytest.raises(ValueError, match="Python objects"):
+        _shard.read(path, spec, box, objects, (0,) * 5)
+    with pytest.raises(ValueError, match="Python objects"):
+        _shard.encode(path, spec, box, objects, (0,) * 5)
+    with pytest.raises(ValueError, match="Python objects"):
+        _shard.write(path, f"{path}.tmp", spec, box, objects, (0,) * 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+
+
+@pytest.mark.parametrize("index_at_start", [False, True])
+def test_an_index_larger_than_the_write_stage_is_written_whole(tmp_path, index_at_start):
+    # 2**21 inner chunks make a 32 MiB index, beyond the 8 MiB write stage it was encoded into
+    spec = _shard.ShardSpec(1, (1, 128, 128, 128), (1, 1, 1, 1), (0, 1, 2, 3), False, [], True, index_at_start)
+    path = tmp_path / "s"
+    for at, value in (((0, 0, 0, 0), 7), ((0, 127, 127, 127), 9)):
+        box = at + tuple(a + 1 for a in at)
+        _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 1, 1, 1), value, np.uint8), (0,) * 4)
+    assert path.stat().st_size == spec.index_bytes + 2
+    out = np.zeros((1, 128, 1, 1), np.uint8)
+    _shard.read(path, spec, (0, 0, 0, 0, 1, 128, 1, 1), out, (0,) * 4)
+    assert out[0, :2, 0, 0].tolist() == [7, 0]
+    _shard.read(path, spec, (0, 127, 127, 127, 1, 128, 128, 128), out, (0,) * 4)
+    assert out[0, 0, 0, 0] == 9
+    raw = path.read_bytes()
+    index = raw[:spec.index_bytes] if index_at_start else raw[-spec.index_bytes:]
+    entries = np.frombuffer(index[:-4], "<u8").reshape(-1, 2)
+    data_start = spec.index_bytes if index_at_start else 0
+    assert entries[0].tolist() == [data_start, 1] and entries[-1].tolist() == [data_start + 1, 1]
+    assert (entries[1:-1] == 2**64 - 1).all()
