@@ -24,7 +24,10 @@ locks and their tokens, one pair per mag ever created, and the shard locks of ra
 files read since their last write), however many shards or chunk files are written. An
 acquirer whose file was removed while it waited sees that (the path no longer names the
 file it locked) and starts over with a fresh file. Readers leave the file: creating and
-removing one costs ~50 µs on a disk, 30 times the lock itself, on every small read. Lock files are
+removing one costs ~50 µs on a disk, 30 times the lock itself, on every small read. A
+thread that asks again for a lock it holds (two mags of a layer naming one folder share
+one mag lock) holds it once more instead of waiting for itself; asking for it
+exclusively while holding it shared raises `OperationError` (that wait would never end). Lock files are
 opened without following links. After a `fork`, the child closes the lock descriptors it
 inherited from threads of the parent that were holding locks: the parent keeps its locks,
 and the child waits for them like any other process instead of deadlocking on itself.
@@ -51,16 +54,19 @@ from wkpy.errors import OperationError
 __all__ = ["lock_dir", "lock_file_for", "mag_lock_file", "mag_generation", "new_mag_generation", "path_lock",
            "try_path_lock"]
 
-_held: set[int] = set()          # lock descriptors this process holds
+_held: dict[int, object] = {}    # lock descriptors this process holds -> a token of that acquisition
 _held_guard = threading.Lock()
+_mine = threading.local()        # per thread: {lock path: [exclusive, depth]} of the locks it holds
 _dir_cache: dict[str, Path] = {}
 DEFAULT_LOCK_DIR = "/tmp/wkpy-locks-{uid}"
 TRANSIENT_SUFFIX = ".tlock"  # lock files removed by their last holder
 
 
 def _forget_inherited_locks() -> None:
-    """In a forked child: close the parent's lock descriptors (the parent keeps its locks)."""
-    global _held_guard
+    """In a forked child: close the parent's lock descriptors (the parent keeps its locks).
+    The forking thread holds none of them in the child: a lock it held when it forked is
+    released by nobody there (`_release` skips it) and taken anew if asked for again."""
+    global _held_guard, _mine
     for fd in _held:
         try:
             os.close(fd)
@@ -68,6 +74,7 @@ def _forget_inherited_locks() -> None:
             pass
     _held.clear()
     _held_guard = threading.Lock()
+    _mine = threading.local()
 
 
 if hasattr(os, "register_at_fork"):
@@ -143,18 +150,24 @@ def new_mag_generation(mag_lock: Path) -> None:
     write_file_atomic(mag_lock.with_suffix(".gen"), secrets.token_hex(16).encode(), mode=0o600)
 
 
-def _open(lock: Path) -> int:
+def _open(lock: Path) -> tuple[int, object]:
+    """Open `lock`: its descriptor, and the token `_release` needs."""
     with _held_guard:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        _held.add(fd)
-    return fd
+        _held[fd] = token = object()
+    return fd, token
 
 
-def _release(fd: int, lock: Path, remove: bool = False) -> None:
-    """Let go of `fd`; with `remove` (an exclusive hold of a transient lock, which nobody
-    else can hold meanwhile) its file is removed first."""
+def _release(opened: tuple[int, object], lock: Path, remove: bool = False) -> None:
+    """Let go of `opened` (from `_open`); with `remove` (an exclusive hold of a transient
+    lock, which nobody else can hold meanwhile) its file is removed first. A descriptor
+    this process no longer holds (closed in a forked child, its number maybe reused
+    since) is left alone."""
+    fd, token = opened
     with _held_guard:
-        _held.discard(fd)
+        if _held.get(fd) is not token:
+            return
+        del _held[fd]
         try:
             if remove and lock.suffix == TRANSIENT_SUFFIX and _still_named(fd, lock):
                 os.unlink(lock)
@@ -173,43 +186,75 @@ def _still_named(fd: int, lock: Path) -> bool:
     return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
+def _held_by_this_thread() -> dict[str, list]:
+    held = getattr(_mine, "held", None)
+    if held is None:
+        held = _mine.held = {}
+    return held
+
+
 @contextmanager
 def path_lock(lock: Path, exclusive: bool = True) -> Iterator[None]:
-    """Hold the lock file `lock` (exclusive for writers, shared for readers)."""
+    """Hold the lock file `lock` (exclusive for writers, shared for readers).
+
+    Re-entrant within a thread: a thread already holding `lock` (exclusively, or shared
+    when it asks for shared) holds it once more.
+
+    Raises
+    ------
+    OperationError
+        This thread holds `lock` shared and asks for it exclusively (it would wait for
+        itself forever).
+    """
+    key, held = os.fspath(lock), _held_by_this_thread()
+    if key in held:
+        if exclusive and not held[key][0]:
+            raise OperationError(f"lock file {lock}: this thread holds it shared and asks for it exclusively, "
+                                 "which would wait for itself forever")
+        held[key][1] += 1
+        try:
+            yield
+        finally:
+            held[key][1] -= 1
+        return
     while True:
-        fd = _open(lock)
+        opened = _open(lock)
+        fd = opened[0]
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # waits without the GIL
         except BaseException:
-            _release(fd, lock)
+            _release(opened, lock)
             raise
         if _still_named(fd, lock):
             break
-        _release(fd, lock)  # removed by its last holder while we waited: start over
+        _release(opened, lock)  # removed by its last holder while we waited: start over
+    held[key] = [exclusive, 1]
     try:
         yield
     finally:
-        _release(fd, lock, remove=exclusive)
+        del held[key]
+        _release(opened, lock, remove=exclusive)
 
 
 @contextmanager
 def try_path_lock(lock: Path) -> Iterator[bool]:
     """Take `lock` exclusively if nobody holds it; yields whether it was taken."""
     while True:
-        fd = _open(lock)
+        opened = _open(lock)
+        fd = opened[0]
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             taken = False
             break
         except BaseException:
-            _release(fd, lock)
+            _release(opened, lock)
             raise
         if _still_named(fd, lock):
             taken = True
             break
-        _release(fd, lock)
+        _release(opened, lock)
     try:
         yield taken
     finally:
-        _release(fd, lock, remove=taken)
+        _release(opened, lock, remove=taken)

@@ -399,3 +399,54 @@ def test_writes_of_another_dtype_or_channel_count_are_refused(tmp_path):
         a.write((0, 0, 0), np.zeros((1, 2, 2, 2), np.uint16))
     with pytest.raises(DataMismatchError, match="c=1"):
         a.write((0, 0, 0), np.zeros((2, 2, 2, 2), np.uint8))
+
+
+def test_stray_chunk_file_names_beyond_the_shape_or_not_canonical_are_not_counted(tmp_path):
+    import shutil
+
+    from wkpy.storage.zarr3 import write_whole_array
+
+    write_whole_array(tmp_path / "a", np.arange(1, 100, dtype=np.uint64), target_chunk_bytes=64,
+                      target_shard_bytes=256)
+    array = Zarr3Array.open(tmp_path / "a", ranks=(1,))
+    assert array.stored_elements() == 99
+    # a copy of a shard under a grid index far beyond the shape (and int64) holds none of its elements
+    shutil.copy(tmp_path / "a" / "c" / "0", tmp_path / "a" / "c" / "99999999999999999999")
+    assert array.stored_elements() == 99
+    # names that are not how `key` spells an index ("03", Arabic-Indic three) are no chunk files
+    shutil.copy(tmp_path / "a" / "c" / "0", tmp_path / "a" / "c" / "03")
+    shutil.copy(tmp_path / "a" / "c" / "0", tmp_path / "a" / "c" / "\u0663")
+    assert array.meta.parse_key("c/03") is None and array.meta.parse_key("c/\u0663") is None
+    assert array.meta.parse_key("c/3") == (3,)
+    (tmp_path / "a" / "c" / "3").unlink()
+    assert array.stored_elements() == 99 - 3
+
+
+def test_reading_a_whole_array_costs_what_its_files_hold_not_what_its_shape_claims(tmp_path):
+    from wkpy.dataset._utils.tensorstore_helpers import read_zarr3_array, write_zarr3_array
+
+    write_zarr3_array(tmp_path / "a", np.arange(1, 100, dtype=np.uint64), target_chunk_size_bytes=64,
+                      target_shard_size_bytes=256)
+    meta_file = tmp_path / "a" / "zarr.json"
+    doc = json.loads(meta_file.read_text())
+    # 2**30 elements in 32-element shards: 2**25 shards, of which 4 exist (only those are visited)
+    doc["shape"] = [2**30]
+    meta_file.write_text(json.dumps(doc))
+    out = read_zarr3_array(tmp_path / "a")
+    assert out.shape == (2**30,)
+    assert out[:99].tolist() == list(range(1, 100)) and out[99:200].sum() == 0
+    del out
+    for shape in ([2**40], [2**61]):                # more than memory holds: a typed refusal
+        doc["shape"] = shape
+        meta_file.write_text(json.dumps(doc))
+        with pytest.raises(UnsupportedError, match="zarr.json.*too large to read whole"):
+            read_zarr3_array(tmp_path / "a")
+
+
+def test_a_whole_array_with_an_empty_axis_is_written_and_read_back(tmp_path):
+    from wkpy.dataset._utils.tensorstore_helpers import read_zarr3_array, write_zarr3_array
+
+    write_zarr3_array(tmp_path / "a", np.zeros((5, 0), np.uint32), target_chunk_size_bytes=64,
+                      target_shard_size_bytes=256)
+    assert read_zarr3_array(tmp_path / "a").shape == (5, 0)
+    assert zarr.open_array(tmp_path / "a", mode="r").shape == (5, 0)

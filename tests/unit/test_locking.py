@@ -166,3 +166,90 @@ def test_writing_many_shards_leaves_only_the_mag_locks(tmp_path, private_lock_di
     left = sorted(p.suffix for p in private_lock_dir.iterdir())
     assert left and set(left) <= {".lock", ".gen"}   # one lock and one token per mag, nothing per shard
     assert len(left) <= 4
+
+
+def test_a_thread_asking_again_for_a_lock_it_holds_does_not_wait_for_itself(tmp_path, private_lock_dir):
+    lock = locking.lock_file_for(tmp_path, "x")
+    done = []
+
+    def nested() -> None:
+        with locking.path_lock(lock), locking.path_lock(lock), locking.path_lock(lock, exclusive=False):
+            done.append("inner")
+        with locking.path_lock(lock, exclusive=False):
+            with pytest.raises(OperationError, match="shared and asks for it exclusively"):
+                with locking.path_lock(lock):
+                    pass
+        done.append("outer")
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(60)                               # a hang guard, not a speed bound
+    assert done == ["inner", "outer"]
+    with locking.try_path_lock(lock) as free:     # every hold was let go
+        assert free
+    assert sorted(private_lock_dir.iterdir()) == []
+
+
+def test_deleting_a_layer_whose_two_mags_name_one_folder_does_not_hang(tmp_path, private_lock_dir):
+    import json
+
+    import numpy as np
+
+    import wkpy as wk
+
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    ds.add_layer("color", "color", dtype="uint8").add_mag(1).write(np.ones((1, 32, 32, 32), np.uint8),
+                                                                   absolute_offset=(0, 0, 0))
+    props_file = tmp_path / "ds" / "datasource-properties.json"
+    props = json.loads(props_file.read_text())
+    mags = props["dataLayers"][0]["mags"]
+    mags.append(dict(mags[0], mag=[2, 2, 2]))   # the same folder as mag 1: one mag lock for both
+    props_file.write_text(json.dumps(props))
+    opened = wk.Dataset.open(tmp_path / "ds")
+    errors: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            opened.delete_layer("color")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    worker = threading.Thread(target=delete, daemon=True)
+    worker.start()
+    worker.join(60)                               # a hang guard, not a speed bound
+    assert not worker.is_alive(), "delete_layer waited for a mag lock its own thread holds"
+    assert errors == []
+    assert "color" not in wk.Dataset.open(tmp_path / "ds").layers
+
+
+def test_a_child_forked_by_a_thread_holding_a_lock_waits_for_it_and_leaves_its_own_files_open(
+        tmp_path, private_lock_dir):
+    import select
+
+    lock = locking.lock_file_for(tmp_path, "x")
+    r, w = os.pipe()
+    other = -1
+    with locking.path_lock(lock):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                with locking.path_lock(lock):      # the parent holds it, not this process: wait
+                    os.write(w, b"got")
+                other = os.open(os.devnull, os.O_RDONLY)   # likely the inherited lock's old number
+            except BaseException:
+                os._exit(2)
+        else:
+            try:
+                assert select.select([r], [], [], 1)[0] == []   # the child is waiting for the parent
+            except BaseException:
+                os.kill(pid, 9)
+                raise
+    if pid == 0:   # the child left the lock it inherited: its own descriptor must still be open
+        try:
+            os.fstat(other)
+        except OSError:
+            os._exit(3)
+        os._exit(0)
+    assert os.read(r, 3) == b"got"
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -16,14 +16,12 @@ prefix), so the same chunk-file code serves both versions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wkpy._paths import read_small_file
 from wkpy.errors import PropertiesError, UnsupportedError
 from wkpy.properties._schema import Invalid, check_depth
 from wkpy.storage._zarr3_meta import (
@@ -37,6 +35,7 @@ from wkpy.storage._zarr3_meta import (
     _get,
     _AXES,
     _ints,
+    read_meta_json,
     _show,
     _step,
 )
@@ -140,15 +139,7 @@ def parse_zarray(file: Path) -> ArrayMeta:
     UnsupportedError
         A valid array that wkpy cannot handle (compressor, filters, dtype, rank).
     """
-    try:
-        text = read_small_file(file)
-    except FileNotFoundError:
-        raise PropertiesError(f"{file}: missing; the mag folder is not a Zarr v2 array") from None
-    try:
-        doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise PropertiesError(f"{file}: not valid JSON ({e})") from None
-    return _parse(Path(file), doc)
+    return _parse(Path(file), read_meta_json(file, "Zarr v2"))
 
 
 def zarray_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], compress: bool) -> dict[str, Any]:

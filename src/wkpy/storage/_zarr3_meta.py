@@ -23,7 +23,8 @@ from wkpy.errors import PropertiesError, UnsupportedError
 from wkpy.properties._schema import Invalid, check_depth
 
 __all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_doc", "array_document",
-           "plain_array_document", "dumps_array", "normalize_codec", "default_codecs", "write_json_atomic"]
+           "plain_array_document", "dumps_array", "normalize_codec", "default_codecs", "read_meta_json",
+           "write_json_atomic"]
 
 ZARR_JSON = "zarr.json"
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -162,7 +163,8 @@ class ArrayMeta:
         if not key.startswith(self.key_prefix):
             return None
         parts = key[len(self.key_prefix):].split(self.separator)
-        if len(parts) != self.ndim or not all(p.isdecimal() for p in parts):
+        # ASCII digits as `key` writes them: "03" or "\u0663" would name another file than index 3's
+        if len(parts) != self.ndim or not all(p.isascii() and p.isdigit() and str(int(p)) == p for p in parts):
             return None
         return tuple(int(p) for p in parts)
 
@@ -471,15 +473,25 @@ def parse_array(file: Path, axes: Sequence[str] | None = None, ranks: Sequence[i
         A valid array that wkpy cannot handle (codec, data type, key encoding, more than
         `MAX_NDIM` axes, no x, y or z axis, a rank not in `ranks`).
     """
+    return _parse(Path(file), read_meta_json(file, "Zarr v3"), axes, ranks)
+
+
+def read_meta_json(file: Path, what: str) -> Any:
+    """The JSON document of the metadata file `file` of a `what` ("Zarr v3") array.
+
+    Raises
+    ------
+    PropertiesError
+        The file is missing, too large or not JSON (the message names it).
+    """
     try:
         text = read_small_file(file)
     except FileNotFoundError:
-        raise PropertiesError(f"{file}: missing; the mag folder is not a Zarr v3 array") from None
+        raise PropertiesError(f"{file}: missing; the mag folder is not a {what} array") from None
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise PropertiesError(f"{file}: not valid JSON ({e})") from None
-    return _parse(Path(file), doc, axes, ranks)
 
 
 def normalize_codec(codec: Mapping[str, Any], itemsize: int) -> dict[str, Any]:

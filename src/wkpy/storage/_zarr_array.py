@@ -242,8 +242,11 @@ class ZarrArray(MagFolder):
     def _read_into(self, view: np.ndarray, base: Sequence[int], lo: Sequence[int], size: Sequence[int]) -> None:
         """Read the box (`lo`, `size`) -- array order, inside the array's shape -- into
         `view` (array order) at `base`."""
+        self._read_parts(view, base, split_by_shard(lo, size, self._meta.shard))
+
+    def _read_parts(self, view: np.ndarray, base: Sequence[int], parts: list[ShardPart]) -> None:
+        """Read the shard `parts` (of a box inside the array's shape) into `view` at `base`."""
         spec, meta = self._spec, self._meta
-        parts = split_by_shard(lo, size, meta.shard)
         pieces = split_for_threads(parts, meta.chunk, io_threads(), range(meta.ndim)) if meta.sharded else parts
 
         def read(part: ShardPart, fd: int = -1) -> bool:
@@ -325,11 +328,32 @@ class ZarrArray(MagFolder):
 
     def read_all(self) -> np.ndarray:
         """The whole array in C order, in its own axis order and shaped as the metadata
-        says (any rank; the fill value where nothing is stored)."""
+        says (any rank; the fill value where nothing is stored).
+
+        Only the chunk files on disk are visited, and with a zero fill value the result's
+        memory is only touched where they hold data, so a `zarr.json` claiming a huge shape
+        costs what its files hold, not what it claims.
+
+        Raises
+        ------
+        UnsupportedError
+            The array is too large to hold in memory (named with its metadata file).
+        """
         meta = self._meta
-        out = np.full(meta.shape, meta.fill_value, meta.dtype)
-        if out.size:
-            self._read_into(out, (0,) * meta.ndim, (0,) * meta.ndim, meta.shape)
+        try:       # zeros: pages the chunks do not reach are never touched
+            out = np.full(meta.shape, meta.fill_value, meta.dtype) if any(meta.fill) else \
+                np.zeros(meta.shape, meta.dtype)
+        except (MemoryError, ValueError):
+            raise UnsupportedError(f"{meta.file}: shape {list(meta.shape)} of {meta.dtype} is too large to read "
+                                   "whole") from None
+        parts = []
+        for idx in sorted(self._grid_indices()):
+            lo = [i * s for i, s in zip(idx, meta.shard)]
+            if all(l < n for l, n in zip(lo, meta.shape)):
+                parts.append(ShardPart(idx, (0,) * meta.ndim, tuple(lo),
+                                       tuple(min(s, n - l) for s, n, l in zip(meta.shard, meta.shape, lo))))
+        if parts:
+            self._read_parts(out, (0,) * meta.ndim, parts)
         return out
 
     def stored_elements(self) -> int:
@@ -338,6 +362,8 @@ class ZarrArray(MagFolder):
         meta, total = self._meta, 0
         per = tuple(s // c for s, c in zip(meta.shard, meta.chunk))
         for grid in self._grid_indices():
+            if any(g * s >= n for g, s, n in zip(grid, meta.shard, meta.shape)):
+                continue                       # a file beyond the shape holds no element of it
             if meta.sharded:
                 index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
                 if index is None:

@@ -108,12 +108,13 @@ def row_chunking(shape: Sequence[int], itemsize: int, target_chunk_bytes: int, t
     `target_chunk_bytes` per chunk and `target_shard_bytes` per shard, shards a whole
     number of chunks, chunks no longer than the array (one row at least): webknossos'
     rule for the arrays of attachments."""
-    row_bytes = itemsize * math.prod(shape[1:])
+    rest = [max(1, s) for s in shape[1:]]      # chunk sides are >= 1, also for an axis of length 0
+    row_bytes = itemsize * math.prod(rest)
     rows = max(1, shape[0])
     chunk = max(1, min(rows, target_chunk_bytes // row_bytes))
     shard = max(chunk, min(rows, target_shard_bytes // row_bytes))
     shard = -(-shard // chunk) * chunk
-    return [chunk, *shape[1:]], [shard, *shape[1:]]
+    return [chunk, *rest], [shard, *rest]
 
 
 def write_whole_array(path: Path, data: np.ndarray, *, target_chunk_bytes: int, target_shard_bytes: int,
