@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from wkcore._shard import MAX_NDIM  # axes the shard kernels handle
 from wkpy._paths import read_small_file, write_file_atomic
 from wkpy.errors import PropertiesError, UnsupportedError
 from wkpy.properties._schema import Invalid, check_depth
@@ -35,7 +36,6 @@ _SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
 CXYZ = ("c", "x", "y", "z")
 _AXES = {4: CXYZ, 3: ("x", "y", "z")}      # the axes of arrays without dimension_names
-MAX_NDIM = 8                                # axes the shard kernels handle (wkcore._shard.MAX_NDIM)
 MAX_NAME = 256                              # characters of one dimension name
 
 # Bounds on what a zarr.json may claim, so that a hostile file is refused when it is read
