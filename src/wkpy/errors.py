@@ -22,6 +22,7 @@ __all__ = [
     "ForeignPathError",
     "AlignmentError",
     "InvalidRequestError",
+    "ConflictError",
     "InvalidGraphError",
     "ConflictingArgumentsError",
     "InvalidCategoryError",
@@ -143,6 +144,11 @@ class DatasetNotFoundError(WkError, FileNotFoundError):
 
 class OperationError(WkError, RuntimeError):
     """An operation that cannot be carried out as asked (e.g. an unreachable mag ladder)."""
+
+
+class ConflictError(OperationError):
+    """A conditional write found its object changed since it was read (or created, when it
+    was to create it): nothing was written (see `wkpy.storage.store`)."""
 
 
 # ---- image conversion (`Dataset.from_images`, `Dataset.add_layer_from_images`) -------------

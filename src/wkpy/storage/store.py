@@ -1,0 +1,559 @@
+"""The store seam: bytes by key, under every array format.
+
+The array formats (`wkpy.storage.wkw`, `wkpy.storage._zarr_array`) never open a file. They
+ask a `Store` for bytes by key -- a ``/``-separated name inside the array's folder, such as
+``z0/y0/x0.wkw``, ``c/0/0/0/0`` or ``zarr.json`` -- and hand those bytes to the kernels in
+`wkcore`, which work on buffers only (the way zarr-python puts a codec pipeline over its
+stores and tensorstore its format drivers over kvstore drivers). One store, `LocalStore`,
+serves local folders; an object store (S3, GCS, HTTP) is another implementation of the
+same protocol.
+
+What a store provides (the `Store` protocol):
+
+- `open(key)` -> a `Reader` of one **version** of the object (None if absent): its
+  `size`, its `version` token, `read(offset, length)`, and `read_spans(rows)` /
+  `batches(rows)`, which fetch the byte ranges of chunk rows (``(chunk, offset, nbytes)``,
+  as the kernels' planners return them), coalescing neighbours (gaps up to
+  `Reader.coalesce_gap`) and bounding what one batch holds (`Reader.batch_bytes`). Every
+  read of one reader sees the same version, whatever writers do meanwhile.
+- `get(key)` (whole object), `get_ranges([(key, offset, length), ...])`.
+- `put(key, parts, mode=...)`: atomic -- readers see the old object or the new one,
+  never a part. `parts` are buffers, `CopyRange`s (bytes of an open reader's object,
+  copied without passing through Python where the store can) and `Hole`s (zero bytes).
+  `mode` is ``"overwrite"``, ``"create"`` (fail if the key exists) or a version token
+  from a reader (fail unless the object is still that version): the conditional write,
+  raising `ConflictError` when it fails. `delete(key, mode=...)` likewise.
+- `patch(key, writes)`: bytes written in place (raw WKW files, with their undo journal);
+  only if `can_patch`.
+- `list(prefix)`, `exists(key)`, `version(key)`, `name(key)` (for messages).
+- `prepare(keys)`: get ready to `put` these keys (a local store creates their folders,
+  refusing links that lead out of it); every writer calls it before its puts.
+- `lock(key, shared=...)`: a lock ordering the read-modify-writes of one key, if the
+  store has locks (`has_locks`); else a no-op, and conditional puts are what keeps
+  concurrent writers from losing updates.
+
+What a remote (object) store must add to fit: `open` pins the object's ETag or generation
+(range GETs with ``If-Match``), `read_spans` issues the coalesced range requests
+concurrently, `put` uploads whole objects (multipart for large ones, with server-side
+copies for `CopyRange`s where the service has them) with ``If-Match`` /
+``If-None-Match: *`` for the conditional modes, `can_patch` is False (the raw WKW writer
+then rewrites whole files), `has_locks` is False, and `prepare` does nothing. fsspec
+(s3fs, gcsfs, aiohttp) and obstore both offer what that needs.
+
+`LocalStore` keeps the local fast path: `pread` straight into new buffers, one ``pread``
+per coalesced run, ``copy_file_range`` for `CopyRange`, sparse files for `Hole`s, a
+temporary file (created with ``O_EXCL | O_NOFOLLOW``, never through a link) renamed over
+the key for atomic puts, ``fsync`` on request, ``flock`` locks from `wkpy.locking`, and
+conditional puts compared under the key's lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
+
+import numpy as np
+
+from wkpy._paths import ensure_inside
+from wkpy.errors import ConflictError, CorruptFileError, InvalidRequestError
+from wkpy.locking import lock_file_for, path_lock
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+__all__ = ["CopyRange", "Hole", "LocalStore", "Reader", "Store", "Version", "as_store", "coalesce", "row_batches"]
+
+Version = Any
+"""A store's token for one version of an object (local: device, inode, size, mtime)."""
+
+Mode = Union[Literal["overwrite", "create"], Version]
+
+COALESCE_GAP = 1 << 16
+"""Local reads join byte ranges with gaps up to this (one `pread` instead of several)."""
+BATCH_BYTES = 16 << 20
+"""Bytes of chunk data one batch of a read fetches at most (more if one chunk is larger)."""
+_COPY_PIECE = 8 << 20
+
+
+@dataclass(frozen=True)
+class CopyRange:
+    """A part of a `put`: `length` bytes at `offset` of the object `reader` has open."""
+
+    reader: Reader
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Hole:
+    """A part of a `put`: `length` zero bytes (a local store leaves them sparse)."""
+
+    length: int
+
+
+def coalesce(offsets: np.ndarray, ends: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Join byte ranges ``[offsets[i], ends[i])``, sorted by offset, whose gaps are at most
+    `gap` bytes: the (starts, stops) of the runs."""
+    run_end = np.maximum.accumulate(ends)
+    idx = np.concatenate(([0], np.flatnonzero(offsets[1:] > run_end[:-1] + gap) + 1))
+    return offsets[idx], np.maximum.reduceat(ends, idx)
+
+
+def row_batches(rows: np.ndarray, budget: int) -> Iterator[np.ndarray]:
+    """Consecutive slices of the chunk rows `rows` ((k, 3): chunk, offset, nbytes), each of
+    at most `budget` bytes of chunk data (or one row, if that is larger)."""
+    if len(rows) <= 1 or int(rows[:, 2].sum()) <= budget:
+        if len(rows):
+            yield rows
+        return
+    ends = np.cumsum(rows[:, 2], dtype=np.int64)
+    start, taken = 0, 0
+    while start < len(rows):
+        stop = max(start + 1, int(np.searchsorted(ends, taken + budget, side="right")))
+        yield rows[start:stop]
+        taken = int(ends[stop - 1])
+        start = stop
+
+
+class Reader(Protocol):
+    """One version of one object, open for reads (a context manager; `close` when done)."""
+
+    key: str
+    name: str
+    size: int
+    version: Version
+    coalesce_gap: int
+    batch_bytes: int
+
+    def read(self, offset: int, length: int) -> Buffer:
+        """`length` bytes at `offset` (CorruptFileError if the object ends before)."""
+        ...
+
+    def read_spans(self, rows: np.ndarray) -> list[tuple[int, Buffer]]:
+        """The bytes of chunk rows ((k, 3): chunk, offset, nbytes; sorted by offset) as
+        spans, ``(offset, buffer)``, neighbours coalesced."""
+        ...
+
+    def batches(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, list[tuple[int, Buffer]]]]:
+        """The rows in batches of bounded size, each with its spans."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Reader: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Store(Protocol):
+    """Bytes by key (see the module docstring)."""
+
+    has_locks: bool
+    can_patch: bool
+
+    def name(self, key: str) -> str: ...
+
+    def open(self, key: str, *, follow_links: bool = True) -> Reader | None: ...
+
+    def get(self, key: str, *, limit: int | None = None) -> bytes | None: ...
+
+    def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Buffer]: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def version(self, key: str) -> Version | None: ...
+
+    def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole], *, mode: Mode = "overwrite",
+            sync: bool = False) -> Version: ...
+
+    def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False) -> None: ...
+
+    def delete(self, key: str, *, mode: Version | None = None) -> bool: ...
+
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+
+    def prepare(self, keys: Iterable[str]) -> None: ...
+
+    def lock(self, key: str, *, shared: bool = False) -> AbstractContextManager[None]: ...
+
+
+class _Reads:
+    """`read_spans`, `batches` and `get_ranges` from `read` and `open` (shared by stores)."""
+
+    coalesce_gap = COALESCE_GAP
+    batch_bytes = BATCH_BYTES
+
+    def read(self, offset: int, length: int) -> Buffer:
+        raise NotImplementedError
+
+    def read_spans(self, rows: np.ndarray) -> list[tuple[int, Buffer]]:
+        if len(rows) == 0:
+            return []
+        if len(rows) == 1:
+            off = int(rows[0, 1])
+            return [(off, self.read(off, int(rows[0, 2])))]
+        offsets = rows[:, 1].astype(np.int64)
+        starts, stops = coalesce(offsets, offsets + rows[:, 2].astype(np.int64), self.coalesce_gap)
+        return [(s, self.read(s, e - s)) for s, e in zip(starts.tolist(), stops.tolist())]
+
+    def batches(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, list[tuple[int, Buffer]]]]:
+        for batch in row_batches(rows, self.batch_bytes):
+            yield batch, self.read_spans(batch)
+
+
+class LocalReader(_Reads):
+    """A local file open for reads: one version of it (the open file), whatever renames
+    happen meanwhile."""
+
+    def __init__(self, key: str, name: str, fd: int, st: os.stat_result) -> None:
+        self.key, self.name, self.fd = key, name, fd
+        self.size = st.st_size
+        self.version = _version(st)
+
+    def read(self, offset: int, length: int) -> bytes:
+        data = os.pread(self.fd, length, offset)
+        if len(data) == length:
+            return data
+        out = bytearray(data)
+        while len(out) < length:          # a large read comes in pieces
+            more = os.pread(self.fd, length - len(out), offset + len(out))
+            if not more:
+                raise CorruptFileError(f"{self.name}: file ends at byte {offset + len(out)}, "
+                                       f"{length - len(out)} bytes short")
+            out += more
+        return bytes(out)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> LocalReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _version(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _write_all(fd: int, data: Buffer, pos: int) -> int:
+    view = memoryview(data).cast("B")
+    done, n = 0, view.nbytes
+    while done < n:
+        done += os.pwrite(fd, view[done:], pos + done)
+    return n
+
+
+def _copy(reader: Reader, offset: int, length: int, fd: int, pos: int) -> None:
+    """Copy bytes of an open object into the file `fd`: in the kernel (``copy_file_range``)
+    between local files, else through a buffer."""
+    src = getattr(reader, "fd", -1)
+    while length > 0 and src >= 0:
+        try:
+            n = os.copy_file_range(src, fd, length, offset, pos)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTSUP):
+                raise
+            break
+        if n == 0:
+            raise CorruptFileError(f"{reader.name}: file ends at byte {offset}, {length} bytes short")
+        offset, pos, length = offset + n, pos + n, length - n
+    while length > 0:
+        piece = min(length, _COPY_PIECE)
+        _write_all(fd, reader.read(offset, piece), pos)
+        offset, pos, length = offset + piece, pos + piece, length - piece
+
+
+class LocalStore:
+    """The files of one local folder (`root`), by key (see the module docstring).
+
+    Parameters
+    ----------
+    root : the folder; keys are ``/``-separated paths inside it.
+    """
+
+    has_locks = True
+    can_patch = True
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({os.fspath(self.root)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LocalStore) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"root": self.root}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.root = state["root"]
+
+    # ---- names ----------------------------------------------------------------------------
+    def path(self, key: str) -> Path:
+        """The file of `key`.
+
+        Raises
+        ------
+        InvalidRequestError
+            A key that is not a relative path inside the folder.
+        """
+        if not key or key.startswith("/") or "\0" in key or any(p in ("", ".", "..") for p in key.split("/")):
+            raise InvalidRequestError(f"{key!r} is not a key inside {self.root}")
+        return self.root / key
+
+    def name(self, key: str) -> str:
+        return os.fspath(self.path(key))
+
+    # ---- reads ----------------------------------------------------------------------------
+    def open(self, key: str, *, follow_links: bool = True) -> LocalReader | None:
+        """A reader of the file `key`, or None if there is none.
+
+        Raises
+        ------
+        CorruptFileError
+            It is not a regular file (a FIFO, device or folder: never read, so it can
+            neither hang nor flood the caller).
+        OSError
+            ``ELOOP`` if `follow_links` is False and the name is a symbolic link.
+        """
+        path = self.path(key)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise CorruptFileError(f"{path}: not a regular file")
+        except BaseException:
+            os.close(fd)
+            raise
+        return LocalReader(key, os.fspath(path), fd, st)
+
+    def get(self, key: str, *, limit: int | None = None) -> bytes | None:
+        """The whole file `key` (None if absent).
+
+        Raises
+        ------
+        CorruptFileError
+            Not a regular file, or larger than `limit` bytes.
+        """
+        reader = self.open(key)
+        if reader is None:
+            return None
+        with reader:
+            if limit is not None and reader.size > limit:
+                raise CorruptFileError(f"{reader.name}: {reader.size:,} bytes, more than the {limit:,} "
+                                       "a metadata file may have")
+            return reader.read(0, reader.size)
+
+    def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Buffer]:
+        """The bytes of each ``(key, offset, length)``, in order; the ranges of one file are
+        read with neighbours coalesced. A missing file raises FileNotFoundError."""
+        out: list[Buffer | None] = [None] * len(requests)
+        by_key: dict[str, list[int]] = {}
+        for i, (key, _, _) in enumerate(requests):
+            by_key.setdefault(key, []).append(i)
+        for key, which in by_key.items():
+            reader = self.open(key)
+            if reader is None:
+                raise FileNotFoundError(errno.ENOENT, "no such file", self.name(key))
+            with reader:
+                rows = np.array([(i, requests[i][1], requests[i][2]) for i in which], np.uint64).reshape(-1, 3)
+                rows = rows[np.argsort(rows[:, 1], kind="stable")]
+                spans = reader.read_spans(rows)
+                starts = [s for s, _ in spans]
+                for i, off, n in rows.tolist():
+                    s, buf = spans[int(np.searchsorted(starts, off, side="right")) - 1]
+                    out[i] = memoryview(buf)[off - s:off - s + n]
+        return out  # type: ignore[return-value]
+
+    def exists(self, key: str) -> bool:
+        """Whether something (a file, a link, anything) has the name `key`."""
+        return os.path.lexists(self.path(key))
+
+    def version(self, key: str) -> Version | None:
+        try:
+            return _version(os.stat(self.path(key)))
+        except FileNotFoundError:
+            return None
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """The keys of the regular files under `prefix` (a folder key, "" for all), hidden
+        names (lock files, temporaries, work folders) left out; links to folders are not
+        followed."""
+        top = self.path(prefix) if prefix else self.root
+        base = os.fspath(self.root)
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            rel = os.path.relpath(folder, base)
+            for name in files:
+                if not name.startswith("."):
+                    yield name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+
+    # ---- writes ---------------------------------------------------------------------------
+    def prepare(self, keys: Iterable[str]) -> None:
+        """Create the folders of the keys about to be written (each distinct folder checked
+        once, so a write of many small files resolves a few dozen folders, not every file)
+        and refuse a link planted at a key's own name that leads out of the store's folder.
+
+        Raises
+        ------
+        ForeignPathError
+            A link leads a folder or a key out of the store's folder.
+        """
+        paths = [self.path(k) for k in keys]
+        for folder in sorted({p.parent for p in paths}):
+            ensure_inside(self.root, folder).mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            if os.path.islink(path):
+                ensure_inside(self.root, path)
+
+    def lock(self, key: str, *, shared: bool = False) -> AbstractContextManager[None]:
+        """The lock of `key` (see `wkpy.locking`): exclusive for writers, shared for readers
+        of files patched in place."""
+        return path_lock(lock_file_for(self.root, key), exclusive=not shared)
+
+    def _check(self, key: str, mode: Mode) -> None:
+        if mode == "overwrite":
+            return
+        now = self.version(key)
+        if mode == "create":
+            if now is not None:
+                raise ConflictError(f"{self.name(key)}: exists already (a concurrent writer created it)")
+        elif now != mode:
+            raise ConflictError(f"{self.name(key)}: changed since it was read (a concurrent writer); "
+                                "nothing was written")
+
+    def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole], *, mode: Mode = "overwrite",
+            sync: bool = False) -> Version:
+        """Replace the file `key` atomically by the concatenated `data` (see the module
+        docstring for parts and modes). A link at the name is replaced, never written
+        through; the temporary file is created beside it with ``O_EXCL | O_NOFOLLOW``.
+
+        Raises
+        ------
+        ConflictError
+            `mode` is not met (the file exists, or is not that version); nothing changed.
+        """
+        path = self.path(key)
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = self._create(key, tmp)
+        try:
+            pos = 0
+            parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+            for part in parts:
+                if isinstance(part, Hole):
+                    pos += part.length
+                elif isinstance(part, CopyRange):
+                    _copy(part.reader, part.offset, part.length, fd, pos)
+                    pos += part.length
+                else:
+                    pos += _write_all(fd, part, pos)
+            if os.fstat(fd).st_size != pos:
+                os.ftruncate(fd, pos)     # a trailing hole
+            if sync:
+                os.fsync(fd)
+            new = _version(os.fstat(fd))
+        except BaseException:
+            os.close(fd)
+            _unlink(tmp)
+            raise
+        try:
+            os.close(fd)
+            if mode == "overwrite":
+                os.replace(tmp, path)
+            else:
+                with self.lock(key):
+                    self._check(key, mode)
+                    os.replace(tmp, path)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return new
+
+    def _create(self, key: str, tmp: str) -> int:
+        """Create the temporary file: a name left by a killed writer of this process and
+        thread (or a link planted there) is removed first, never opened."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        for attempt in range(3):
+            try:
+                return os.open(tmp, flags, 0o644)
+            except FileExistsError:
+                _unlink(tmp)
+            except FileNotFoundError:
+                if attempt:
+                    raise
+                self.prepare([key])
+        return os.open(tmp, flags, 0o644)
+
+    def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False) -> None:
+        """Write bytes into the existing file `key` in place, at each ``(offset, bytes)``;
+        `sync` flushes them to disk.
+
+        Raises
+        ------
+        OSError
+            ``ELOOP``: the name is a symbolic link (never written through);
+            FileNotFoundError if there is no file.
+        CorruptFileError
+            It is not a regular file.
+        """
+        path = self.path(key)
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise CorruptFileError(f"{path}: not a regular file")
+            for offset, data in writes:
+                _write_all(fd, data, offset)
+            if sync:
+                os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
+    def delete(self, key: str, *, mode: Version | None = None) -> bool:
+        """Remove the file (or link) `key`; False if there was none. With `mode` (a version
+        token) only if it is still that version.
+
+        Raises
+        ------
+        ConflictError
+            The file is not the version `mode`.
+        """
+        path = self.path(key)
+        if mode is None:
+            return _unlink(path)
+        with self.lock(key):
+            self._check(key, mode)
+            return _unlink(path)
+
+
+def _unlink(path: str | os.PathLike[str]) -> bool:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def as_store(location: Store | str | os.PathLike[str]) -> Store:
+    """`location` if it is a store, else the `LocalStore` of that folder."""
+    if isinstance(location, (str, os.PathLike)):
+        return LocalStore(location)
+    return location
