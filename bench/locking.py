@@ -3,7 +3,8 @@
     python bench/locking.py [--shards N] [--side S] [--repeats R]
 
 Locks are switched off by replacing wkpy.locking.path_lock with a no-op in the storage
-modules (only for this measurement).
+modules (the mag lock in `wkpy.storage.array`, the shard locks in `wkpy.storage.store`;
+only for this measurement).
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ from data import em_like  # noqa: E402
 
 import wkpy as wk  # noqa: E402
 import wkpy.storage.array as array_storage  # noqa: E402
-import wkpy.storage.wkw as wkw_storage  # noqa: E402
-import wkpy.storage._zarr_array as zarr_storage  # noqa: E402
+import wkpy.storage.store as store_storage  # noqa: E402
 
 
 def measure(root: Path, fmt: str, compress: bool, side: int, shards: int, locked: bool) -> float:
-    real = wkw_storage.path_lock
+    real = store_storage.path_lock
     if not locked:
-        for mod in (array_storage, wkw_storage, zarr_storage):
+        for mod in (array_storage, store_storage):
             mod.path_lock = lambda *a, **k: contextlib.nullcontext()  # type: ignore[assignment]
     try:
         shutil.rmtree(root, ignore_errors=True)
@@ -45,7 +45,7 @@ def measure(root: Path, fmt: str, compress: bool, side: int, shards: int, locked
                           range(shards)))
         return shards * block.nbytes / (time.perf_counter() - t0) / 1e6
     finally:
-        for mod in (array_storage, wkw_storage, zarr_storage):
+        for mod in (array_storage, store_storage):
             mod.path_lock = real  # type: ignore[assignment]
 
 

@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
-"""Zarr v3 chunk files: `sharding_indexed` shards and plain (unsharded) chunk files.
+"""Zarr v3 chunk files: `sharding_indexed` shards and plain (unsharded) chunk files, over buffers.
 
 A shard file holds encoded inner chunks and an index: for every inner chunk, in C order of
 the inner-chunk grid over the array's axes (1 to `MAX_AXES` of them: (c, x, y, z) for a
@@ -10,38 +10,47 @@ Encoding one chunk: a permutation of its axes (`transpose`; the decoded chunk's 
 strides), the `bytes` codec (element byte order), then bytes-to-bytes steps in order (at
 most three of zstd, blosc, gzip, zlib, crc32c). See FORMATS.md, section 3.
 
-Box reads decode only the inner chunks the box touches. Box writes re-encode only touched
-chunks, copy the others' encoded bytes as they are, drop chunks that are entirely the fill
-value, and write the new file under a temporary name (created with O_EXCL | O_NOFOLLOW,
-never through a link) renamed over the old one; a shard left without chunks is not written
-(an existing one is removed). A write that replaces every chunk of a shard does not read the
-old file at all, so a damaged shard is overwritten; a partial write into one raises. For a big box in one shard,
-`encode` lets several threads each prepare the chunks of a chunk-aligned part, and `write`
-then only assembles the file.
+Nothing here opens, reads or writes a file: the caller (the façade's store) fetches bytes
+and stores the results. A read is
 
-Threading: every entry point releases the GIL for all I/O and codec work and keeps its
+1. `index_range` -> the caller fetches those bytes -> `parse_index` (checked: every present
+   chunk lies inside the file's data bytes);
+2. `plan` -> the chunk rows (number, offset, nbytes) the box touches, sorted by offset ->
+   the caller fetches their bytes as spans (see `_spans.pxd`), in batches if it likes;
+3. `decode` -> the chunks of each batch decoded into the box's part of the caller's array.
+
+A write encodes every inner chunk the box touches with `encode` (chunks the box covers
+only in part are decoded first from the old file's bytes, given as spans of the `plan(...,
+partial=True)` rows; chunks that end up all fill value are dropped), possibly as several
+sub-boxes on several threads, then `assemble` lays out the new file: which runs of bytes
+come from the old file and which from the encoded sets, and the new index. The caller
+writes that (copying the old runs without decoding them) and publishes it atomically. A
+write that covers the whole shard needs nothing of the old file, so a damaged shard is
+simply replaced.
+
+Threading: every entry point releases the GIL for its codec and copy work and keeps its
 state (codec contexts, buffers) on its own stack and heap; nothing is shared between calls,
-so threads working on different files run in parallel. Callers serialise writers of one file.
+so threads working on different boxes run in parallel. A `ShardIndex` and an
+`EncodedChunks` are immutable once made and may be shared by threads.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memcmp, memset
 from libc.stdio cimport snprintf
-from libc.errno cimport errno, ENOENT
-from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_NONBLOCK, O_CLOEXEC
-from posix.unistd cimport close, dup, pread, pwrite, unlink
-from posix.stat cimport struct_stat, fstat
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT, \
+    PyBUF_SIMPLE
 
-from wkcore._util cimport (wk_err, WK_FAIL, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
-                           load_le64, store_le64, load_le32, store_le32, read_exact, write_all, create_new,
-                           publish_new, check_plain_items)
+from wkcore._util cimport (wk_err, WK_FAIL, WK_ECORRUPT, WK_ENOMEM, WK_EARG,
+                           load_le64, store_le64, load_le32, store_le32, check_plain_items)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
 from wkcore._copy cimport copy_nd, MAX_AXES
+from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, wk_sort_rows
 from wkcore._raise import raise_for
 from wkcore.errors import UnsupportedError
+
+import numpy as np
 
 
 cdef extern from *:
@@ -57,16 +66,15 @@ cdef extern from *:
     uint32_t wk_bswap32(uint32_t) nogil
     uint64_t wk_bswap64(uint64_t) nogil
 
+
 DEF MAX_STEPS = 3
 DEF STEP_CRC = 0
-DEF STAGE = 8 << 20              # bytes of encoded chunks gathered before one pwrite
-DEF SPAN_SLACK = 1 << 20
-DEF SPAN_CAP = 1 << 25            # above this, chunks are read one by one (bounded memory)
 DEF MAX_CHUNKS = 1 << 24         # inner chunks per shard (an index of 256 MiB)
 DEF MAX_CHUNK_BYTES = 1 << 31
 DEF RESERVE_LIMIT = 1 << 28      # bytes reserved at once for the chunks of one `encode`
 DEF MAX_SIDE = 1 << 62           # elements along one axis of a shard
 DEF COORDS_TEXT = 8 * 21         # "g0,g1,...": MAX_AXES signed 64-bit numbers and commas
+DEF OLD_FILE = -1                # `assemble`: a run of the old file's bytes
 
 cdef struct step:
     int kind                     # STEP_CRC or CODEC_*
@@ -99,37 +107,24 @@ cdef struct zbox:                # a shard-local box: [lo, hi) along each of the
     int64_t lo[MAX_AXES]
     int64_t hi[MAX_AXES]
 
+
 cdef struct work:
     wk_codec codecs[MAX_STEPS]   # live codec state of this call
-    uint64_t* index              # (offset, nbytes) per inner chunk, native order, checked
     uint8_t* a                   # decoded / encoded chunk buffers
     uint8_t* b
-    uint8_t* enc                 # encoded bytes of one chunk, or of a span of chunks
-    uint64_t enc_cap
-    uint8_t* stage               # new file bytes not yet written
-    uint64_t staged
-    uint64_t stage_at            # file offset of stage[0]
-    int fd_in
-    int fd_out
 
 cdef void work_init(work* W, const zspec* S) noexcept nogil:
     cdef int i
     memset(W, 0, sizeof(work))
     for i in range(S.n_steps):
         W.codecs[i] = S.steps[i].codec
-    W.fd_in = W.fd_out = -1
 
 cdef void work_free(work* W, const zspec* S) noexcept nogil:
     cdef int i
     for i in range(S.n_steps):
         codec_release(&W.codecs[i])
-    free(W.index); free(W.a); free(W.b); free(W.enc); free(W.stage)
-    if W.fd_in >= 0:
-        close(W.fd_in)
-    if W.fd_out >= 0:
-        close(W.fd_out)
-    W.index = NULL; W.a = W.b = W.enc = W.stage = NULL
-    W.fd_in = W.fd_out = -1
+    free(W.a); free(W.b)
+    W.a = W.b = NULL
 
 cdef int alloc_work(work* W, const zspec* S, wk_err* e) noexcept nogil:
     W.a = <uint8_t*>malloc(S.work_bytes)
@@ -138,36 +133,6 @@ cdef int alloc_work(work* W, const zspec* S, wk_err* e) noexcept nogil:
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate two chunk buffers of %llu bytes", S.work_bytes)
     return 0
 
-cdef int grow_enc(work* W, uint64_t n, wk_err* e) noexcept nogil:
-    """Make W.enc hold n bytes plus 8 of slack (n is bounded by a file size)."""
-    cdef uint8_t* p
-    if n + 8 <= W.enc_cap:
-        return 0
-    p = <uint8_t*>realloc(W.enc, n + 8)
-    if p == NULL:
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", n)
-    W.enc = p
-    W.enc_cap = n + 8
-    return 0
-
-# ---- I/O helpers ----------------------------------------------------------------------
-
-
-cdef int open_in(const char* path, work* W, uint64_t* size, wk_err* e, int fd=-1) noexcept nogil:
-    """Open an existing file for reading (or use a duplicate of the caller's `fd`): 1 if
-    found, 0 if absent, -1 on error."""
-    cdef struct_stat st
-    W.fd_in = dup(fd) if fd >= 0 else c_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-    if W.fd_in < 0:
-        if errno == ENOENT:
-            return 0
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot open")
-    if fstat(W.fd_in, &st) != 0:
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot stat")
-    size[0] = <uint64_t>st.st_size
-    return 1
 
 # ---- the index ----------------------------------------------------------------------------
 
@@ -190,52 +155,32 @@ cdef const char* chunk_text(const zspec* S, uint64_t m, char* buf) noexcept nogi
         at += snprintf(buf + at, COORDS_TEXT - at, "%s%lld", "," if k else "", <long long>g[k])
     return buf
 
-cdef int load_index(work* W, const zspec* S, uint64_t size, wk_err* e) noexcept nogil:
-    """Read, check and decode the index of the open shard W.fd_in (or make the one entry of
-    an unsharded chunk file); every present entry lies inside the file's data bytes."""
-    cdef uint64_t n = S.n_chunks, isz = index_bytes(S), at, lo, hi, off, nb, m
-    cdef uint32_t want, got
-    cdef uint8_t tail[4]
+
+cdef int check_index(uint64_t* e, const zspec* S, uint64_t size, wk_err* e_) noexcept nogil:
+    """Decode the raw index entries in place (byte order) and check that every present
+    chunk lies inside the file's data bytes."""
+    cdef uint64_t n = S.n_chunks, isz = index_bytes(S), lo, hi, off, nb, m
     cdef char where[COORDS_TEXT]
-    W.index = <uint64_t*>malloc(16 * n)
-    if W.index == NULL:
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate an index of %llu chunks", n)
-    if not S.sharded:
-        W.index[0] = 0
-        W.index[1] = size
-        return 0
-    if size < isz:
-        return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is shorter than its %llu-byte shard index", size, isz)
-    at = 0 if S.index_at_start else size - isz
-    if read_exact(W.fd_in, <uint8_t*>W.index, 16 * n, at, e):
-        return -1
-    if S.index_crc:
-        if read_exact(W.fd_in, tail, 4, at + 16 * n, e):
-            return -1
-        want = load_le32(tail)
-        got = crc32c(<uint8_t*>W.index, 16 * n)
-        if want != got:
-            return WK_FAIL(e, WK_ECORRUPT, "shard index checksum is 0x%08x, the index bytes give 0x%08x", want, got)
     lo = isz if S.index_at_start else 0
     hi = size if S.index_at_start else size - isz
     for m in range(2 * n):
-        W.index[m] = wk_bswap64(W.index[m]) if S.index_big_endian else load_le64(<uint8_t*>&W.index[m])
+        e[m] = wk_bswap64(e[m]) if S.index_big_endian else load_le64(<uint8_t*>&e[m])
     for m in range(n):
-        off = W.index[2 * m]
-        nb = W.index[2 * m + 1]
+        off = e[2 * m]
+        nb = e[2 * m + 1]
         if off == WK_ABSENT and nb == WK_ABSENT:
             continue
         if off < lo or off > hi or nb > hi - off:
-            return WK_FAIL(e, WK_ECORRUPT,
+            return WK_FAIL(e_, WK_ECORRUPT,
                            "shard index entry %llu (chunk %s) is (offset %llu, %llu bytes), outside the data bytes [%llu, %llu)",
                            m, chunk_text(S, m, where), off, nb, lo, hi)
     return 0
 
-cdef void encode_index(const work* W, const zspec* S, uint8_t* out) noexcept nogil:
-    """The index bytes of W.index into `out` (index_bytes(S) of room; may be W.index itself)."""
+cdef void encode_index(const uint64_t* index, const zspec* S, uint8_t* out) noexcept nogil:
+    """The index bytes of `index` into `out` (index_bytes(S) of room)."""
     cdef uint64_t m, v
     for m in range(2 * S.n_chunks):
-        v = W.index[m]
+        v = index[m]
         store_le64(out + 8 * m, wk_bswap64(v) if S.index_big_endian else v)
     if S.index_crc:
         store_le32(out + 16 * S.n_chunks, crc32c(out, 16 * S.n_chunks))
@@ -268,10 +213,10 @@ cdef const char* step_name(int kind) noexcept nogil:
         return "zlib"
     return "crc32c"
 
-cdef int decode_chunk(work* W, const zspec* S, uint8_t* src, uint64_t n, uint64_t m, uint8_t** out,
+cdef int decode_chunk(work* W, const zspec* S, const uint8_t* src, uint64_t n, uint64_t m, uint8_t** out,
                       wk_err* e) noexcept nogil:
     """Undo the bytes-to-bytes steps; `out` gets the native-order chunk (in W.a, W.b or src)."""
-    cdef uint8_t* cur = src
+    cdef uint8_t* cur = <uint8_t*>src    # only read while it is `src`
     cdef uint8_t* dst
     cdef uint64_t cur_len = n, expected, ncrc = 0
     cdef int i, j, r
@@ -307,6 +252,9 @@ cdef int decode_chunk(work* W, const zspec* S, uint8_t* src, uint64_t n, uint64_
         return WK_FAIL(e, WK_ECORRUPT, "chunk %s holds %llu bytes, not the %llu of a chunk",
                        chunk_text(S, m, where), cur_len, S.chunk_bytes)
     if S.big_endian and S.ts > 1:
+        if cur == src:               # the caller's bytes are never changed
+            memcpy(W.a, src, S.chunk_bytes)
+            cur = W.a
         byteswap(cur, S.chunk_bytes, S.ts)
     out[0] = cur
     return 0
@@ -348,7 +296,6 @@ cdef void fill_chunk(uint8_t* p, const zspec* S) noexcept nogil:
 cdef bint is_fill(const uint8_t* p, const zspec* S) noexcept nogil:
     """Every element equals the fill value: the first does, and the buffer repeats with period ts."""
     return memcmp(p, S.fill, S.ts) == 0 and memcmp(p, p + S.ts, S.chunk_bytes - S.ts) == 0
-
 # ---- strided copies between a chunk and the caller's array ----------------------------------
 
 
@@ -405,158 +352,87 @@ cdef inline bint next_cell(const zspec* S, int64_t* g, const int64_t* g0, const 
         k -= 1
     return False
 
-cdef inline void copy_chunk_part(uint8_t* chunk, const zspec* S, const zbox* box, const region* r,
-                                 const int64_t* g, bint to_chunk) noexcept nogil:
-    """Copy the part of grid chunk g inside the box between the decoded chunk and the region."""
-    cdef int64_t l[MAX_AXES]
-    cdef int64_t n[MAX_AXES]
-    cdef int64_t at[MAX_AXES]
-    overlap(S, g, box, l, n, at)
-    copy_nd(chunk_at(chunk, S, l), S.cstride, region_at(r, S, at), r.s, n, S.nd, S.ts, to_chunk)
 
-# ---- read -------------------------------------------------------------------------------
+cdef inline bint covers_chunk(const zspec* S, const int64_t* n) noexcept nogil:
+    cdef int k
+    for k in range(S.nd):
+        if n[k] != S.chunk[k]:
+            return False
+    return True
 
-cdef int read_box(const char* path, const zspec* S, const zbox* box, const region* r, int* found,
-                  int fd, wk_err* e) noexcept nogil:
-    cdef work W
-    cdef int rc
-    work_init(&W, S)
-    rc = read_chunks(path, &W, S, box, r, found, fd, e)
-    work_free(&W, S)
-    return rc
+# ---- read ---------------------------------------------------------------------------------
 
-cdef int read_chunks(const char* path, work* W, const zspec* S, const zbox* box, const region* r, int* found,
-                     int fd, wk_err* e) noexcept nogil:
-    cdef uint64_t size = 0, m, off, nb, span0 = WK_ABSENT, span1 = 0, total = 0, touched = 0
+cdef Py_ssize_t plan_rows(const zspec* S, const uint64_t* index, const zbox* box, bint partial,
+                          uint64_t* rows) noexcept nogil:
+    """The rows (chunk, offset, nbytes) of the present chunks the box touches -- with
+    `partial`, only those it covers in part -- into `rows` (NULL: only count them)."""
     cdef int64_t g0[MAX_AXES]
     cdef int64_t g1[MAX_AXES]
     cdef int64_t g[MAX_AXES]
-    cdef bint span = False, more
-    cdef uint8_t* src
-    cdef uint8_t* cur
-    found[0] = open_in(path, W, &size, e, fd)
-    if found[0] <= 0:
-        return found[0]
-    if load_index(W, S, size, e):
-        return -1
+    cdef int64_t l[MAX_AXES]
+    cdef int64_t n[MAX_AXES]
+    cdef int64_t at[MAX_AXES]
+    cdef Py_ssize_t k = 0
+    cdef uint64_t m
+    cdef bint more = True
     touched_chunks(S, box, g0, g1)
-    # One read for all touched chunks when they lie close together in the file (and the
-    # span is not large: memory stays bounded; beyond that each chunk is read alone).
     memcpy(g, g0, sizeof(g))
-    more = True
     while more:
         m = chunk_number(S, g)
-        off = W.index[2 * m]
-        if off != WK_ABSENT:
-            nb = W.index[2 * m + 1]
-            touched += 1
-            total += nb
-            if off < span0: span0 = off
-            if off + nb > span1: span1 = off + nb
+        if index[2 * m] != WK_ABSENT:
+            overlap(S, g, box, l, n, at)
+            if not (partial and covers_chunk(S, n)):
+                if rows != NULL:
+                    rows[3 * k] = m
+                    rows[3 * k + 1] = index[2 * m]
+                    rows[3 * k + 2] = index[2 * m + 1]
+                k += 1
         more = next_cell(S, g, g0, g1)
-    if touched == 0:
-        return 0
-    if span1 - span0 <= 2 * total + SPAN_SLACK and span1 - span0 <= SPAN_CAP:
-        if grow_enc(W, span1 - span0, e) or read_exact(W.fd_in, W.enc, span1 - span0, span0, e):
-            return -1
-        span = True
-    if alloc_work(W, S, e):
-        return -1
-    memcpy(g, g0, sizeof(g))
-    more = True
-    while more:
-        m = chunk_number(S, g)
-        off = W.index[2 * m]
-        if off != WK_ABSENT:
-            nb = W.index[2 * m + 1]
-            if span:
-                src = W.enc + (off - span0)
-            else:
-                if grow_enc(W, nb, e) or read_exact(W.fd_in, W.enc, nb, off, e):
-                    return -1
-                src = W.enc
-            if decode_chunk(W, S, src, nb, m, &cur, e):
-                return -1
-            copy_chunk_part(cur, S, box, r, g, False)
-        more = next_cell(S, g, g0, g1)
-    return 0
+    return k
+
+cdef int decode_rows(const zspec* S, const zbox* box, const region* r, const uint64_t* rows, Py_ssize_t k,
+                     const spanset* sp, wk_err* e) noexcept nogil:
+    """Decode the chunks of `rows` from the spans and copy their parts inside the box."""
+    cdef work W
+    cdef Py_ssize_t i
+    cdef uint64_t m, off, nb
+    cdef int64_t g[MAX_AXES]
+    cdef int64_t l[MAX_AXES]
+    cdef int64_t n[MAX_AXES]
+    cdef int64_t at[MAX_AXES]
+    cdef const uint8_t* src
+    cdef uint8_t* cur
+    cdef char where[COORDS_TEXT]
+    cdef int rc
+    work_init(&W, S)
+    rc = alloc_work(&W, S, e)
+    for i in range(k):
+        if rc:
+            break
+        m, off, nb = rows[3 * i], rows[3 * i + 1], rows[3 * i + 2]
+        if m >= S.n_chunks:
+            rc = WK_FAIL(e, WK_EARG, "row %lld names chunk %llu of a shard of %llu", <long long>i, m, S.n_chunks)
+            break
+        src = find_span(sp, off, nb)
+        if src == NULL:
+            rc = WK_FAIL(e, WK_EARG, "no span holds the %llu bytes at %llu of chunk %s", nb, off, chunk_text(S, m, where))
+            break
+        rc = decode_chunk(&W, S, src, nb, m, &cur, e)
+        chunk_coords(S, m, g)
+        if rc == 0 and overlap(S, g, box, l, n, at):
+            copy_nd(chunk_at(cur, S, l), S.cstride, region_at(r, S, at), r.s, n, S.nd, S.ts, False)
+    work_free(&W, S)
+    return rc
 
 # ---- write ------------------------------------------------------------------------------
 
-cdef int flush_stage(work* W, const char* tmp, wk_err* e) noexcept nogil:
-    if W.fd_out < 0:
-        W.fd_out = create_new(tmp, O_WRONLY)
-        if W.fd_out < 0:
-            e.errnum = errno
-            return WK_FAIL(e, WK_EIO, "cannot create the temporary file")
-    if write_all(W.fd_out, W.stage, W.staged, W.stage_at, e):
-        return -1
-    W.stage_at += W.staged
-    W.staged = 0
-    return 0
-
-cdef int append(work* W, const char* tmp, const uint8_t* p, uint64_t n, wk_err* e) noexcept nogil:
-    if W.staged + n > STAGE and flush_stage(W, tmp, e):
-        return -1
-    if n > STAGE:
-        if write_all(W.fd_out, p, n, W.stage_at, e):
-            return -1
-        W.stage_at += n
-        return 0
-    memcpy(W.stage + W.staged, p, n)
-    W.staged += n
-    return 0
-
-cdef int append_old(work* W, const char* tmp, uint64_t off, uint64_t n, wk_err* e) noexcept nogil:
-    """Copy n encoded bytes of the old file through the stage."""
-    cdef uint64_t piece
-    while n > 0:
-        if W.staged == STAGE and flush_stage(W, tmp, e):
-            return -1
-        piece = STAGE - W.staged
-        if piece > n:
-            piece = n
-        if read_exact(W.fd_in, W.stage + W.staged, piece, off, e):
-            return -1
-        W.staged += piece
-        off += piece
-        n -= piece
-    return 0
-
-cdef struct encoded_set:            # encoded chunks of one sub-box, made ahead of `write_box`
+cdef struct encoded_set:            # encoded chunks of one sub-box
     uint8_t* buf
     uint64_t len
     uint64_t cap
     uint64_t* table              # per chunk: (number, offset in buf or WK_ABSENT if all fill, nbytes)
     uint64_t count
     uint64_t table_cap
-
-cdef int make_chunk(work* W, const zspec* S, uint64_t m, const int64_t* g, const zbox* box, const region* r,
-                    uint64_t off, uint64_t nb, uint8_t** out, uint64_t* out_len, wk_err* e) noexcept nogil:
-    """Chunk m with the box's voxels written into it (over its old content `off`, `nb`, or
-    the fill value), encoded; `out` is NULL if the result is all fill value."""
-    cdef int64_t l[MAX_AXES]
-    cdef int64_t n[MAX_AXES]
-    cdef int64_t at[MAX_AXES]
-    cdef bint full = True
-    cdef int k
-    cdef uint8_t* cur
-    overlap(S, g, box, l, n, at)
-    for k in range(S.nd):
-        full = full and n[k] == S.chunk[k]
-    if not full:
-        if off != WK_ABSENT:
-            if grow_enc(W, nb, e) or read_exact(W.fd_in, W.enc, nb, off, e) or decode_chunk(W, S, W.enc, nb, m, &cur, e):
-                return -1
-            if cur != W.a:
-                memcpy(W.a, cur, S.chunk_bytes)
-        else:
-            fill_chunk(W.a, S)
-    copy_nd(chunk_at(W.a, S, l), S.cstride, region_at(r, S, at), r.s, n, S.nd, S.ts, True)
-    out[0] = NULL
-    if is_fill(W.a, S):
-        return 0
-    return encode_chunk(W, S, out, out_len, e)
 
 cdef int prepared_add(encoded_set* P, uint64_t m, const uint8_t* p, uint64_t n, wk_err* e) noexcept nogil:
     cdef uint64_t cap
@@ -565,14 +441,14 @@ cdef int prepared_add(encoded_set* P, uint64_t m, const uint8_t* p, uint64_t n, 
         cap = 2 * P.table_cap + 64
         q = realloc(P.table, 24 * cap)
         if q == NULL:
-            return WK_FAIL(e, WK_ENOMEM, "cannot grow the table of prepared chunks")
+            return WK_FAIL(e, WK_ENOMEM, "cannot grow the table of encoded chunks")
         P.table = <uint64_t*>q
         P.table_cap = cap
     if p != NULL and P.len + n > P.cap:
         cap = 2 * P.cap + n + (1 << 20)
         q = realloc(P.buf, cap)
         if q == NULL:
-            return WK_FAIL(e, WK_ENOMEM, "cannot grow the buffer of prepared chunks to %llu bytes", cap)
+            return WK_FAIL(e, WK_ENOMEM, "cannot grow the buffer of encoded chunks to %llu bytes", cap)
         P.buf = <uint8_t*>q
         P.cap = cap
     P.table[3 * P.count] = m
@@ -584,40 +460,26 @@ cdef int prepared_add(encoded_set* P, uint64_t m, const uint8_t* p, uint64_t n, 
         P.len += n
     return 0
 
-cdef bint chunk_aligned(const zspec* S, const zbox* box) noexcept nogil:
-    """Whether every chunk the box touches lies wholly inside it (none keeps old voxels)."""
-    cdef int k
-    for k in range(S.nd):
-        if box.lo[k] % S.chunk[k] or box.hi[k] % S.chunk[k]:
-            return False
-    return True
-
-cdef bint whole_shard(const zspec* S, const zbox* box) noexcept nogil:
-    cdef int k
-    for k in range(S.nd):
-        if box.lo[k] != 0 or box.hi[k] != S.shard[k]:
-            return False
-    return True
-
-cdef int encode_box(const char* path, const zspec* S, const zbox* box, const region* r, encoded_set* P,
-                    wk_err* e) noexcept nogil:
-    """Encode every chunk the box touches (over the current file's content) into P."""
+cdef int encode_rows(const zspec* S, const zbox* box, const region* r, const uint64_t* index, const spanset* sp,
+                     encoded_set* P, wk_err* e) noexcept nogil:
+    """Encode every chunk the box touches into P, in C order of the chunk grid: the box's
+    voxels over the chunk's old content (decoded from the spans when `index` says it is
+    present and the box covers it only in part) or over the fill value."""
     cdef work W
-    cdef int rc = 0, k
-    cdef uint64_t size = 0, m, off, nb, enc_len = 0
+    cdef int rc, k
+    cdef uint64_t m, off, nb, enc_len = 0, touched = 1, want
     cdef int64_t g0[MAX_AXES]
     cdef int64_t g1[MAX_AXES]
     cdef int64_t g[MAX_AXES]
+    cdef int64_t l[MAX_AXES]
+    cdef int64_t n[MAX_AXES]
+    cdef int64_t at[MAX_AXES]
+    cdef const uint8_t* src
     cdef uint8_t* cur
-    cdef uint64_t touched = 1, want
+    cdef char where[COORDS_TEXT]
     cdef bint more
     work_init(&W, S)
-    if not chunk_aligned(S, box):       # some chunk keeps old voxels: the old file is needed
-        rc = open_in(path, &W, &size, e)
-        if rc == 1:
-            rc = load_index(&W, S, size, e)
-    if rc == 0:
-        rc = alloc_work(&W, S, e)
+    rc = alloc_work(&W, S, e)
     touched_chunks(S, box, g0, g1)
     for k in range(S.nd):
         touched *= <uint64_t>(g1[k] - g0[k])
@@ -630,7 +492,7 @@ cdef int encode_box(const char* path, const zspec* S, const zbox* box, const reg
         P.table = <uint64_t*>malloc(24 * touched)
         P.buf = <uint8_t*>malloc(want)
         if P.table == NULL or P.buf == NULL:
-            rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes for prepared chunks", want)
+            rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes for encoded chunks", want)
         else:
             P.table_cap = touched
             P.cap = want
@@ -638,31 +500,35 @@ cdef int encode_box(const char* path, const zspec* S, const zbox* box, const reg
     more = rc == 0
     while more:
         m = chunk_number(S, g)
-        off = W.index[2 * m] if W.index != NULL else WK_ABSENT
-        nb = W.index[2 * m + 1] if W.index != NULL else WK_ABSENT
-        if make_chunk(&W, S, m, g, box, r, off, nb, &cur, &enc_len, e) or prepared_add(P, m, cur, enc_len, e):
-            rc = -1
+        overlap(S, g, box, l, n, at)
+        if not covers_chunk(S, n):
+            if index != NULL and index[2 * m] != WK_ABSENT:
+                off, nb = index[2 * m], index[2 * m + 1]
+                src = find_span(sp, off, nb)
+                if src == NULL:
+                    rc = WK_FAIL(e, WK_EARG, "no span holds the %llu bytes at %llu of chunk %s, which the box "
+                                 "covers in part", nb, off, chunk_text(S, m, where))
+                    break
+                if decode_chunk(&W, S, src, nb, m, &cur, e):
+                    rc = -1
+                    break
+                if cur != W.a:
+                    memcpy(W.a, cur, S.chunk_bytes)
+            else:
+                fill_chunk(W.a, S)
+        copy_nd(chunk_at(W.a, S, l), S.cstride, region_at(r, S, at), r.s, n, S.nd, S.ts, True)
+        if is_fill(W.a, S):
+            rc = prepared_add(P, m, NULL, 0, e)
+        else:
+            rc = encode_chunk(&W, S, &cur, &enc_len, e) or prepared_add(P, m, cur, enc_len, e)
+        if rc:
             break
         more = next_cell(S, g, g0, g1)
     work_free(&W, S)
     return rc
 
-cdef int write_box(const char* path, const char* tmp, const zspec* S, const zbox* box, const region* r,
-                   encoded_set** preps, int npreps, int* outcome, wk_err* e) noexcept nogil:
-    cdef work W
-    cdef int rc
-    work_init(&W, S)
-    rc = rebuild(path, tmp, &W, S, box, r, preps, npreps, outcome, e)
-    if rc == 0 and outcome[0] == 0:
-        rc = publish_new(W.fd_out, tmp, path, rc, e)
-        W.fd_out = -1
-    elif rc and W.fd_out >= 0:
-        unlink(tmp)
-    work_free(&W, S)
-    return rc
-
-cdef int64_t* prepared_lookup(const zspec* S, encoded_set** preps, int npreps, wk_err* e) noexcept nogil:
-    """Per chunk number: (prepared set << 40 | entry), or -1."""
+cdef int64_t* prepared_lookup(const zspec* S, encoded_set** sets, int nsets, wk_err* e) noexcept nogil:
+    """Per chunk number: (set << 40 | entry), or -1."""
     cdef int64_t* look = <int64_t*>malloc(8 * S.n_chunks)
     cdef int i
     cdef uint64_t j, m
@@ -670,102 +536,53 @@ cdef int64_t* prepared_lookup(const zspec* S, encoded_set** preps, int npreps, w
         WK_FAIL(e, WK_ENOMEM, "cannot allocate a table of %llu chunks", S.n_chunks)
         return NULL
     memset(look, 0xFF, 8 * S.n_chunks)
-    for i in range(npreps):
-        for j in range(preps[i].count):
-            m = preps[i].table[3 * j]
+    for i in range(nsets):
+        for j in range(sets[i].count):
+            m = sets[i].table[3 * j]
             if m < S.n_chunks:
                 look[m] = (<int64_t>i << 40) | <int64_t>j
     return look
 
-cdef int rebuild(const char* path, const char* tmp, work* W, const zspec* S, const zbox* box, const region* r,
-                 encoded_set** preps, int npreps, int* outcome, wk_err* e) noexcept nogil:
-    """Write the new file to `tmp` (outcome 0), or, if no chunk is left, remove `path`
-    (outcome 1) or leave it absent (outcome 2). Chunks found in `preps` are taken from
-    there, other chunks the box touches are made here, the rest are copied."""
-    cdef uint64_t size = 0, m, off, nb, present = 0, isz = index_bytes(S), enc_len = 0
-    cdef uint64_t* old = NULL
-    cdef int64_t* look = NULL
-    cdef int64_t g[MAX_AXES]
-    cdef int64_t l[MAX_AXES]
-    cdef int64_t n[MAX_AXES]
-    cdef int64_t at[MAX_AXES]
-    cdef int exists, rc = 0
-    cdef const encoded_set* P
-    cdef uint64_t* entry
-    cdef uint8_t* cur
-    # A box covering the whole shard replaces every chunk: the old file is not read (nor
-    # its index checked), so a damaged shard is overwritten.
-    exists = 0 if whole_shard(S, box) else open_in(path, W, &size, e)
-    if exists < 0:
+cdef int assemble_runs(const zspec* S, const uint64_t* old, encoded_set** sets, int nsets, uint64_t* index,
+                       int64_t* runs, Py_ssize_t* nruns, uint64_t* present, wk_err* e) noexcept nogil:
+    """Lay out the new file: chunks of the sets where they have them (absent if all fill),
+    the old file's chunks elsewhere. `index` gets the new entries; `runs` the byte runs in
+    file order as (source: OLD_FILE or a set, offset in it, length), neighbours merged."""
+    cdef int64_t* look = prepared_lookup(S, sets, nsets, e) if nsets else NULL
+    cdef uint64_t m, pos = index_bytes(S) if S.index_at_start else 0
+    cdef int64_t source, off, nb
+    cdef const uint64_t* entry
+    cdef Py_ssize_t k = 0
+    if nsets and look == NULL:
         return -1
-    if exists:
-        if load_index(W, S, size, e):
-            return -1
-        old = W.index
-    W.index = <uint64_t*>malloc(16 * S.n_chunks + 4)     # + 4: encoded in place with its CRC
-    W.stage = <uint8_t*>malloc(STAGE)
-    if W.index == NULL or W.stage == NULL:
-        rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate the index and write buffers")
-    if rc == 0:
-        rc = alloc_work(W, S, e)
-    if rc == 0 and npreps > 0:
-        look = prepared_lookup(S, preps, npreps, e)
-        rc = -1 if look == NULL else 0
-    W.stage_at = isz if S.index_at_start else 0
-    m = 0
-    while rc == 0 and m < S.n_chunks:
-        chunk_coords(S, m, g)
-        off = old[2 * m] if old != NULL else WK_ABSENT
-        nb = old[2 * m + 1] if old != NULL else WK_ABSENT
-        W.index[2 * m] = W.index[2 * m + 1] = WK_ABSENT
+    present[0] = 0
+    for m in range(S.n_chunks):
+        index[2 * m] = index[2 * m + 1] = WK_ABSENT
         if look != NULL and look[m] >= 0:
-            P = preps[look[m] >> 40]
-            entry = P.table + 3 * (look[m] & ((<int64_t>1 << 40) - 1))
-            if entry[1] != WK_ABSENT:
-                W.index[2 * m] = W.stage_at + W.staged
-                W.index[2 * m + 1] = entry[2]
-                rc = append(W, tmp, P.buf + entry[1], entry[2], e)
-                present += 1
-        elif overlap(S, g, box, l, n, at):
-            rc = make_chunk(W, S, m, g, box, r, off, nb, &cur, &enc_len, e)
-            if rc == 0 and cur != NULL:
-                W.index[2 * m] = W.stage_at + W.staged
-                W.index[2 * m + 1] = enc_len
-                rc = append(W, tmp, cur, enc_len, e)
-                present += 1
-        elif off != WK_ABSENT:
-            W.index[2 * m] = W.stage_at + W.staged
-            W.index[2 * m + 1] = nb
-            rc = append_old(W, tmp, off, nb, e)
-            present += 1
-        m += 1
-    free(old)
+            source = look[m] >> 40
+            entry = sets[source].table + 3 * (look[m] & ((<int64_t>1 << 40) - 1))
+            if entry[1] == WK_ABSENT:
+                continue
+            off, nb = <int64_t>entry[1], <int64_t>entry[2]
+        elif old != NULL and old[2 * m] != WK_ABSENT:
+            source, off, nb = OLD_FILE, <int64_t>old[2 * m], <int64_t>old[2 * m + 1]
+        else:
+            continue
+        index[2 * m] = pos
+        index[2 * m + 1] = <uint64_t>nb
+        pos += <uint64_t>nb
+        present[0] += 1
+        if k > 0 and runs[3 * (k - 1)] == source and runs[3 * (k - 1) + 1] + runs[3 * (k - 1) + 2] == off:
+            runs[3 * (k - 1) + 2] += nb
+        else:
+            runs[3 * k] = source
+            runs[3 * k + 1] = off
+            runs[3 * k + 2] = nb
+            k += 1
+    nruns[0] = k
     free(look)
-    if rc:
-        return -1
-    if present == 0:
-        outcome[0] = 2
-        if exists or whole_shard(S, box):
-            if unlink(path) == 0:
-                outcome[0] = 1
-            elif errno != ENOENT:
-                e.errnum = errno
-                return WK_FAIL(e, WK_EIO, "cannot remove the emptied file")
-            elif exists:
-                outcome[0] = 1
-        return 0
-    outcome[0] = 0
-    if isz:
-        # encoded in place (W.index has room for the CRC), written past the stage: an index
-        # of up to MAX_CHUNKS entries is far larger than STAGE
-        encode_index(W, S, <uint8_t*>W.index)
-        if S.index_at_start:
-            if flush_stage(W, tmp, e):
-                return -1
-            return write_all(W.fd_out, <uint8_t*>W.index, isz, 0, e)
-        if append(W, tmp, <uint8_t*>W.index, isz, e):
-            return -1
-    return flush_stage(W, tmp, e)
+    return 0
+
 
 # ---- Python entry points ------------------------------------------------------------------
 
@@ -889,6 +706,26 @@ cdef class ShardSpec:
     def index_bytes(self) -> int:
         return index_bytes(&self.s)
 
+    @property
+    def shard_shape(self) -> tuple:
+        """Elements per file along each axis."""
+        return tuple(self.s.shard[k] for k in range(self.s.nd))
+
+    @property
+    def chunk_shape(self) -> tuple:
+        """Elements per inner chunk along each axis."""
+        return tuple(self.s.chunk[k] for k in range(self.s.nd))
+
+    @property
+    def sharded(self) -> bool:
+        """Whether files carry an index of inner chunks."""
+        return bool(self.s.sharded)
+
+    @property
+    def index_at_start(self) -> bool:
+        """Whether the index precedes the chunks in a file (else it ends the file)."""
+        return bool(self.s.index_at_start)
+
 
 cdef int _configure(wk_codec* c, tuple st) except -1:
     if st[0] == "zstd":
@@ -943,40 +780,192 @@ cdef int _region(region* r, Py_buffer* v, tuple offset, const zspec* S, const zb
     return 0
 
 
-cdef bytes _fs(path):
-    return path.encode() if isinstance(path, str) else bytes(path)
 
 
-def read(path, ShardSpec spec, tuple box, out, tuple out_offset, int fd=-1) -> bool:
-    """Read `box` (shard-local: the starts along every axis, then the ends, e.g.
-    (c0, x0, y0, z0, c1, x1, y1, z1)) of one chunk file into `out` (as many axes as the
-    spec, any strides) at `out_offset`. Absent chunks leave `out` untouched; returns
-    False if the file does not exist. With `fd` (the file, opened by the caller) the file
-    is not opened by name: pieces of one read then see one version of a file that a
-    writer replaces meanwhile. `path` still names the file in errors."""
+cdef int _take_rows(object rows, const uint64_t** p, Py_ssize_t* k) except -1:
+    """A (k, 3) table of u64 chunk rows as a C pointer (valid while `rows` lives)."""
+    cdef const uint64_t[:, ::1] rv = rows
+    if rv.shape[1] != 3:
+        raise ValueError(f"chunk rows must be a (k, 3) uint64 table, got {rv.shape[1]} columns")
+    k[0] = rv.shape[0]
+    p[0] = &rv[0, 0] if rv.shape[0] else NULL
+    return 0
+
+
+cdef class ShardIndex:
+    """The checked index of one chunk file: (offset, nbytes) per inner chunk in C order of
+    the chunk grid, every present chunk inside the file's data bytes. Made by `parse_index`;
+    immutable, so threads may share it."""
+
+    cdef uint64_t* e
+    cdef readonly ShardSpec spec
+    cdef readonly unsigned long long file_size
+
+    def __dealloc__(self):
+        free(self.e)
+
+    def __len__(self) -> int:
+        return self.spec.s.n_chunks
+
+    def chunk(self, unsigned long long m) -> tuple | None:
+        """(offset, nbytes) of chunk `m`, or None if it is absent."""
+        if m >= self.spec.s.n_chunks:
+            raise IndexError(f"chunk {m} of a shard of {self.spec.s.n_chunks}")
+        return None if self.e[2 * m] == WK_ABSENT else (self.e[2 * m], self.e[2 * m + 1])
+
+    def as_list(self) -> list:
+        """(offset, nbytes) per chunk, None for absent chunks."""
+        return [None if self.e[2 * m] == WK_ABSENT else (self.e[2 * m], self.e[2 * m + 1])
+                for m in range(self.spec.s.n_chunks)]
+
+    @property
+    def present(self) -> int:
+        """How many chunks the file holds."""
+        cdef uint64_t m, k = 0
+        for m in range(self.spec.s.n_chunks):
+            k += self.e[2 * m] != WK_ABSENT
+        return k
+
+
+cdef ShardIndex _same_grid(ShardSpec spec, object index):
+    if index is None:
+        return None
+    if not isinstance(index, ShardIndex):
+        raise TypeError(f"index must be a ShardIndex from parse_index, not {type(index).__name__}")
+    if (<ShardIndex>index).spec.s.n_chunks != spec.s.n_chunks:
+        raise ValueError("the index is of a shard with another chunk grid")
+    return <ShardIndex>index
+
+
+def index_range(ShardSpec spec, unsigned long long size) -> tuple:
+    """(offset, nbytes) of the index bytes in a chunk file of `size` bytes: what to fetch
+    for `parse_index`; (0, 0) if the file has no index (unsharded) or is too short for one."""
+    cdef uint64_t isz = index_bytes(&spec.s)
+    if not spec.s.sharded or size < isz:
+        return (0, 0)
+    return (0 if spec.s.index_at_start else size - isz, isz)
+
+
+def parse_index(ShardSpec spec, data, unsigned long long size, name="<bytes>") -> ShardIndex:
+    """Check and decode the index of a chunk file of `size` bytes from its index bytes
+    `data` (see `index_range`; ignored for unsharded files, whose one chunk is the file).
+
+    Raises
+    ------
+    CorruptFileError
+        The file is shorter than its index, the index checksum is wrong, or an entry lies
+        outside the file's data bytes (the message names `name` and the chunk).
+    ValueError
+        `data` is not as long as the index.
+    """
+    cdef uint64_t isz = index_bytes(&spec.s), n = spec.s.n_chunks
+    cdef uint32_t want, got
+    cdef wk_err e
+    cdef int rc = 0
+    cdef Py_buffer v
+    cdef ShardIndex ix = ShardIndex.__new__(ShardIndex)
+    ix.spec = spec
+    ix.file_size = size
+    ix.e = <uint64_t*>malloc(16 * n + 8)
+    if ix.e == NULL:
+        raise MemoryError()
+    if not spec.s.sharded:
+        ix.e[0] = 0
+        ix.e[1] = size
+        return ix
+    if size < isz:
+        raise_for(WK_ECORRUPT, 0, f"file of {size} bytes is shorter than its {isz}-byte shard index", name)
+    PyObject_GetBuffer(data, &v, PyBUF_SIMPLE)
+    try:
+        if <uint64_t>v.len != isz:
+            raise ValueError(f"{name}: index bytes are {v.len} bytes, the index has {isz}")
+        e.code = 0; e.errnum = 0
+        with nogil:
+            memcpy(ix.e, v.buf, 16 * n)
+            if spec.s.index_crc:
+                want = load_le32(<const uint8_t*>v.buf + 16 * n)
+                got = crc32c(<const uint8_t*>v.buf, 16 * n)
+                if want != got:
+                    rc = WK_FAIL(&e, WK_ECORRUPT, "shard index checksum is 0x%08x, the index bytes give 0x%08x",
+                                 want, got)
+            if rc == 0:
+                rc = check_index(ix.e, &spec.s, size, &e)
+    finally:
+        PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return ix
+
+
+def plan(ShardSpec spec, index, tuple box, bint partial=False) -> np.ndarray:
+    """The (k, 3) uint64 rows (chunk, offset, nbytes) of the present chunks that the
+    shard-local `box` touches, sorted by offset: the bytes to fetch for `decode`. With
+    `partial`, only the chunks the box covers in part: the old bytes an `encode` of that
+    box needs. An `index` of None (no file) has no rows."""
+    cdef zbox b
+    cdef ShardIndex ix = _same_grid(spec, index)
+    cdef Py_ssize_t k
+    _box(&spec.s, box, &b)
+    if ix is None:
+        return np.empty((0, 3), np.uint64)
+    with nogil:
+        k = plan_rows(&spec.s, ix.e, &b, partial, NULL)
+    rows = np.empty((k, 3), np.uint64)
+    cdef uint64_t[:, ::1] rv = rows
+    if k:
+        with nogil:
+            plan_rows(&spec.s, ix.e, &b, partial, &rv[0, 0])
+            wk_sort_rows(&rv[0, 0], <size_t>k)
+    return rows
+
+
+def decode(ShardSpec spec, tuple box, out, tuple out_offset, rows, spans, name="<bytes>") -> int:
+    """Decode the chunks of `rows` (see `plan`; any subset) from `spans` -- ``(file
+    offset, buffer)`` pairs holding their bytes -- and copy their parts inside the
+    shard-local `box` (the starts along every axis, then the ends) into `out` (as many axes
+    as the spec, any strides) at `out_offset`. Returns the number of chunks decoded.
+
+    Raises
+    ------
+    CorruptFileError
+        A chunk's bytes do not decode (the message names `name` and the chunk).
+    ValueError
+        A row's bytes are in no span, a row names a chunk outside the shard, or the box
+        does not fit the shard or `out`.
+    """
     cdef zbox b
     cdef region r
     cdef Py_buffer v
     cdef wk_err e
-    cdef int found = 0, rc
-    cdef bytes p = _fs(path)
-    cdef const char* cp = p
+    cdef int rc = 0
+    cdef spanset sp
+    cdef const uint64_t* rp
+    cdef Py_ssize_t k
     _box(&spec.s, box, &b)
+    _take_rows(rows, &rp, &k)
+    memset(&sp, 0, sizeof(sp))
     PyObject_GetBuffer(out, &v, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
     try:
         _region(&r, &v, out_offset, &spec.s, &b)
+        take_spans(spans, &sp)
         e.code = 0; e.errnum = 0
-        with nogil:
-            rc = read_box(cp, &spec.s, &b, &r, &found, fd, &e)
+        if k:
+            with nogil:
+                rc = decode_rows(&spec.s, &b, &r, rp, k, &sp, &e)
     finally:
+        drop_spans(&sp)
         PyBuffer_Release(&v)
     if rc:
-        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
-    return bool(found)
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return k
 
 
-cdef class PreparedChunks:
-    """Encoded chunks of one sub-box of a shard, made by `encode` for a later `write`."""
+cdef uint8_t _EMPTY[1]
+
+
+cdef class EncodedChunks:
+    """The encoded chunks of one sub-box of a shard, made by `encode` for `assemble`: a
+    read-only buffer of their bytes, in C order of the chunk grid."""
 
     cdef encoded_set p
     cdef readonly ShardSpec spec
@@ -984,6 +973,12 @@ cdef class PreparedChunks:
     def __dealloc__(self):
         free(self.p.buf)
         free(self.p.table)
+
+    def __getbuffer__(self, Py_buffer* buffer, int flags):
+        PyBuffer_FillInfo(buffer, self, self.p.buf if self.p.buf != NULL else _EMPTY, self.p.len, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer* buffer):
+        pass
 
     @property
     def count(self) -> int:
@@ -995,106 +990,101 @@ cdef class PreparedChunks:
         return self.p.len
 
 
-def encode(path, ShardSpec spec, tuple box, data, tuple data_offset) -> PreparedChunks:
-    """Encode every inner chunk that `box` touches, with `data` (as many axes as the spec)
-    at `data_offset` written over the chunk's current content in `path`, for a later `write`
-    of that file. Boxes of different calls must not share chunks; the caller keeps other
-    writers of the file away until the `write`. Runs without the GIL, so several threads
-    can prepare parts of one shard at once."""
-    cdef zbox b
-    cdef region r
-    cdef Py_buffer v
-    cdef wk_err e
-    cdef int rc
-    cdef bytes p = _fs(path)
-    cdef const char* cp = p
-    cdef PreparedChunks out = PreparedChunks.__new__(PreparedChunks)
-    out.spec = spec
-    _box(&spec.s, box, &b)
-    PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
-    try:
-        _region(&r, &v, data_offset, &spec.s, &b)
-        e.code = 0; e.errnum = 0
-        with nogil:
-            rc = encode_box(cp, &spec.s, &b, &r, &out.p, &e)
-    finally:
-        PyBuffer_Release(&v)
-    if rc:
-        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
-    return out
+cdef extern from "Python.h":
+    int PyBuffer_FillInfo(Py_buffer* view, object obj, void* buf, Py_ssize_t len, int readonly, int flags) except -1
 
 
-def write(path, tmp_path, ShardSpec spec, tuple box, data, tuple data_offset, prepared=()) -> int:
-    """Write `data` (as many axes as the spec) at `data_offset` into `box` of one chunk file.
+def encode(ShardSpec spec, tuple box, data, tuple data_offset, index=None, spans=None, name="<bytes>") -> EncodedChunks:
+    """Encode every inner chunk that the shard-local `box` touches, with `data` (as many
+    axes as the spec) at `data_offset` written over the chunk's current content: the fill
+    value, or -- for a chunk the box covers in part and `index` (the old file's, None for
+    none) has -- its old bytes, decoded from `spans` (the ``plan(..., partial=True)`` rows).
+    Chunks that end up all fill value are recorded as absent. Boxes of different calls for
+    one file must not share chunks. Runs without the GIL, so several threads can encode
+    parts of one shard at once.
 
-    Chunks held by `prepared` (from `encode` of the same file) are taken as they are; the
-    other chunks the box touches are encoded here. The new file is built in `tmp_path` (same
-    folder) and renamed over `path`. Returns 0 if the file was written, 1 if it was removed
-    (no chunk left), 2 if it stays absent.
+    Raises
+    ------
+    CorruptFileError
+        An old chunk does not decode (naming `name` and the chunk).
+    ValueError
+        An old chunk's bytes are in no span; the box does not fit the shard or `data`.
     """
     cdef zbox b
     cdef region r
     cdef Py_buffer v
     cdef wk_err e
-    cdef int rc, outcome = 2, i, npreps
-    cdef bytes p = _fs(path)
-    cdef bytes tp = _fs(tmp_path)
-    cdef const char* cp = p
-    cdef const char* ctp = tp
-    cdef encoded_set** preps = NULL
-    cdef PreparedChunks pc
-    prepared = list(prepared)
-    npreps = len(prepared)
-    for item in prepared:
-        if not isinstance(item, PreparedChunks) or (<PreparedChunks>item).spec is not spec:
-            raise ValueError("prepared chunks must come from encode() with the same ShardSpec")
+    cdef int rc = 0
+    cdef spanset sp
+    cdef ShardIndex ix = _same_grid(spec, index)
+    cdef const uint64_t* old = ix.e if ix is not None else NULL
+    cdef EncodedChunks out = EncodedChunks.__new__(EncodedChunks)
+    out.spec = spec
     _box(&spec.s, box, &b)
+    memset(&sp, 0, sizeof(sp))
     PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
-    try:                                # `preps` is allocated inside: a `data` that is no buffer leaks nothing
-        preps = <encoded_set**>malloc(sizeof(encoded_set*) * (npreps + 1))
-        if preps == NULL:
-            raise MemoryError()
-        for i in range(npreps):
-            pc = prepared[i]
-            preps[i] = &pc.p
+    try:
         _region(&r, &v, data_offset, &spec.s, &b)
+        take_spans(spans, &sp)
         e.code = 0; e.errnum = 0
         with nogil:
-            rc = write_box(cp, ctp, &spec.s, &b, &r, preps, npreps, &outcome, &e)
+            rc = encode_rows(&spec.s, &b, &r, old, &sp, &out.p, &e)
     finally:
+        drop_spans(&sp)
         PyBuffer_Release(&v)
-        free(preps)
     if rc:
-        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
-    return outcome
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return out
 
 
-def read_index(path, ShardSpec spec) -> list | None:
-    """The checked index of one chunk file: (offset, nbytes) per inner chunk in C order,
-    None for absent chunks; None if the file does not exist."""
-    cdef work W
+def assemble(ShardSpec spec, index, sets) -> tuple | None:
+    """Lay out the new chunk file after `encode` of one or more sub-boxes (`sets`): their
+    chunks where they have them, the old file's (`index`; None for no file) elsewhere.
+
+    Returns None if no chunk is left (the file is to be removed, or to stay absent), else
+    ``(runs, index_bytes)``: the file's bytes after (index at the end) or before (index at
+    the start) the index are the (p, 3) int64 `runs` in order, each (source, offset,
+    length) with source -1 for the old file's bytes and i for ``sets[i]``'s buffer;
+    `index_bytes` is the new encoded index (empty for unsharded files).
+    """
+    cdef ShardIndex ix = _same_grid(spec, index)
+    cdef list items = list(sets)
+    cdef int nsets = len(items), i
+    cdef encoded_set** ptrs = NULL
+    cdef uint64_t* new = NULL
+    cdef uint64_t present = 0, isz = index_bytes(&spec.s)
+    cdef Py_ssize_t nruns = 0
     cdef wk_err e
-    cdef uint64_t size = 0
     cdef int rc
-    cdef bytes p = _fs(path)
-    cdef const char* cp = p
-    e.code = 0; e.errnum = 0
-    work_init(&W, &spec.s)
+    for item in items:
+        if not isinstance(item, EncodedChunks) or (<EncodedChunks>item).spec.s.n_chunks != spec.s.n_chunks:
+            raise ValueError("sets must be EncodedChunks of encode() with this shard's spec")
+    runs = np.empty((spec.s.n_chunks, 3), np.int64)
+    cdef int64_t[:, ::1] rv = runs
+    ptrs = <encoded_set**>malloc(sizeof(encoded_set*) * (nsets + 1))
+    new = <uint64_t*>malloc(16 * spec.s.n_chunks + 8)
     try:
+        if ptrs == NULL or new == NULL:
+            raise MemoryError()
+        for i in range(nsets):
+            ptrs[i] = &(<EncodedChunks>items[i]).p
+        e.code = 0; e.errnum = 0
         with nogil:
-            rc = open_in(cp, &W, &size, &e)
-            if rc == 1:
-                rc = load_index(&W, &spec.s, size, &e)
-                if rc == 0:
-                    rc = 1
-        if rc < 0:
-            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
-        if rc == 0:
+            rc = assemble_runs(&spec.s, ix.e if ix is not None else NULL, ptrs, nsets, new, &rv[0, 0], &nruns,
+                               &present, &e)
+        if rc:
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), "<assemble>")
+        if present == 0:
             return None
-        return [None if W.index[2 * m] == WK_ABSENT else (W.index[2 * m], W.index[2 * m + 1])
-                for m in range(spec.s.n_chunks)]
+        head = bytearray(isz)
+        if isz:
+            with nogil:
+                encode_index(new, &spec.s, <uint8_t*>new)       # in place: room for the CRC
+            head[:] = (<uint8_t*>new)[:isz]
+        return runs[:nruns], bytes(head)
     finally:
-        work_free(&W, &spec.s)
+        free(ptrs)
+        free(new)
 
 
 def decode_chunk_bytes(ShardSpec spec, data, name="<bytes>") -> bytes:
@@ -1103,17 +1093,16 @@ def decode_chunk_bytes(ShardSpec spec, data, name="<bytes>") -> bytes:
     cdef wk_err e
     cdef uint8_t* cur
     cdef int rc
-    cdef const uint8_t[::1] src = bytes(data)
-    cdef uint64_t n = src.shape[0]     # bytes, whatever len() of `data` counts (an array's rows)
+    cdef bytes src = bytes(data)
+    cdef const uint8_t* sp = src
+    cdef uint64_t n = len(src)         # bytes, whatever len() of `data` counts (an array's rows)
     e.code = 0; e.errnum = 0
     work_init(&W, &spec.s)
     try:
         with nogil:
-            rc = grow_enc(&W, n, &e) or alloc_work(&W, &spec.s, &e)
+            rc = alloc_work(&W, &spec.s, &e)
             if rc == 0:
-                if n:
-                    memcpy(W.enc, &src[0], n)
-                rc = decode_chunk(&W, &spec.s, W.enc, n, 0, &cur, &e)
+                rc = decode_chunk(&W, &spec.s, sp, n, 0, &cur, &e)
         if rc:
             raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
         return cur[:spec.s.chunk_bytes]

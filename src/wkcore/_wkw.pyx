@@ -1,35 +1,43 @@
 # cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
-"""WKW files: header and jump-table checks, and box reads and writes of one file.
+"""WKW files over buffers: header and jump-table checks, box decoding and encoding, the
+undo journal of raw files.
 
 A WKW file is a cube of file_len³ blocks of block_len³ voxels, blocks in Morton order,
-voxels in Fortran order with channels interleaved (see FORMATS.md). Every entry point
-below does all of its I/O and (de)compression with the GIL released: Python threads
-working on different files run in parallel. Nothing here keeps state between calls.
-Compressed files are rewritten whole into a temporary file that is renamed over the old
-one, so a reader or a crash sees the old file or the new one, never a torn one. Raw files
-are patched in place after an undo journal is complete on disk (see "undo journal").
-A write that covers a whole file never needs the old one: it builds the new file under a
-temporary name and renames it over whatever was there, so a damaged file (cut short,
-garbage after its header) is replaced, not refused. Temporary files and journals are
-created with O_EXCL | O_NOFOLLOW, and files patched in place are opened with
-O_NOFOLLOW: nothing is ever written through a symbolic link.
+voxels in Fortran order with channels interleaved (see FORMATS.md). Nothing here opens,
+reads or writes a file: the caller (the façade's store) fetches bytes and stores the
+results. Every entry point does its (de)compression and copies with the GIL released, so
+Python threads working on different files run in parallel; nothing keeps state between
+calls.
+
+A read is: the file's first 16 bytes -> `table_range` (checks the header against the
+layer and the file's size; the jump-table bytes the box needs, none for raw files) ->
+`plan` (the rows (block, offset, nbytes) the box touches, checked, in file order) -> the
+caller fetches their bytes as spans (`_spans.pxd`), in batches if it likes -> `decode`.
+
+A compressed file is rewritten whole: `encode_range` encodes a range of blocks of the new
+file from the old file's bytes (several ranges on several threads) and `assemble` gives
+the header and jump table that go before them. A raw file is patched in place:
+`patch_raw` makes the new contents of the touched blocks (from their old bytes where the
+box covers them in part), after the caller saved the old blocks in an undo journal
+(`journal_head`, `journal_records`, `journal_tail`; judged by `JournalCheck`, see "undo
+journal"). A new raw file, or one the box covers whole, is built from `patch_raw`'s blocks
+and published at once.
 """
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memcpy, memcmp, memset
-from libc.errno cimport errno, ENOENT, ELOOP
-from posix.fcntl cimport open as c_open, O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, O_CLOEXEC
-from posix.unistd cimport close, pread, pwrite, ftruncate, unlink, fdatasync
-from posix.stat cimport struct_stat, fstat, S_ISREG
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT, \
+    PyBUF_SIMPLE
 
-from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_EIO, WK_ECORRUPT, WK_ENOMEM,
-                           WK_EMISMATCH, load_le64, store_le64, load_le32, store_le32, read_exact, write_all,
-                           create_new, publish_new, check_plain_items, O_NOFOLLOW)
+from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_ECORRUPT, WK_ENOMEM, WK_EMISMATCH, WK_EARG,
+                           load_le64, store_le64, load_le32, store_le32, check_plain_items)
 from wkcore._morton cimport morton_encode, morton_decode
 from wkcore._copy cimport copy3d
 from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, crc32c
+from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, wk_sort_rows
 from wkcore._raise import raise_for
+
+import numpy as np
 
 
 DEF HEADER_SIZE = 16
@@ -37,8 +45,6 @@ DEF LZ4HC_LEVEL = 9
 DEF MAX_SIDE_LOG2 = 21       # file side of at most 2**21 voxels
 DEF MAX_BLOCK_LOG2 = 10
 DEF LZ4_MAX_RATIO = 255      # an LZ4 block expands at most ~255x
-DEF READ_GAP = 1 << 16       # nearby blocks are read together across gaps up to this
-DEF READ_WINDOW = 1 << 23    # ... in runs of at most this many bytes (one block more if larger)
 DEF JOURNAL_HEAD = 32
 DEF JOURNAL_TAIL = 24
 
@@ -123,36 +129,6 @@ cdef int same_geometry(const layout* f, const layout* x, wk_err* e) noexcept nog
                        x.block_log2, x.file_log2, x.voxel_type, x.voxel_bytes)
     return 0
 
-# ---- I/O helpers ----------------------------------------------------------------------
-
-
-cdef int check_open(int fd, layout* F, uint64_t* size, wk_err* e) noexcept nogil:
-    """Read and check the header of an open file against its size."""
-    cdef struct_stat st
-    cdef uint8_t h[HEADER_SIZE]
-    if fstat(fd, &st) != 0:
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot stat")
-    size[0] = <uint64_t>st.st_size
-    if size[0] < HEADER_SIZE:
-        return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is shorter than the 16-byte header", size[0])
-    if read_exact(fd, h, HEADER_SIZE, 0, e) or parse_header(h, F, e) or check_sizes(F, size[0], e):
-        return -1
-    return 0
-
-cdef int open_existing(const char* path, int flags, layout* F, uint64_t* size, wk_err* e) noexcept nogil:
-    """Open and check the header; returns the fd, -2 if the file does not exist, -1 on error."""
-    cdef int fd = c_open(path, flags | O_NONBLOCK)
-    if fd < 0:
-        if errno == ENOENT:
-            return -2
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot open")
-    if check_open(fd, F, size, e):
-        close(fd)
-        return -1
-    return fd
-
 # ---- region <-> block copies ------------------------------------------------------------
 
 cdef void copy_region(uint8_t* blk, int B, int vs, const region* r, Py_ssize_t ax, Py_ssize_t ay, Py_ssize_t az,
@@ -192,154 +168,6 @@ cdef inline bint clip(int64_t b0, int B, const int64_t* box, int axis, int* l0, 
     l0[0] = <int>(lo - b0)
     n[0] = <int>(hi - lo)
     return True
-
-# ---- read -------------------------------------------------------------------------------
-
-cdef struct bufs:
-    uint8_t* blk
-    uint8_t* table
-    uint8_t* span
-    uint8_t* one
-
-cdef void free_bufs(bufs* k) noexcept nogil:
-    free(k.blk); free(k.table); free(k.span); free(k.one)
-
-cdef int read_box(const char* path, int given_fd, const layout* X, const int64_t* box, const region* r, int* found,
-                  wk_err* e) noexcept nogil:
-    """Read a box of the file at `path`, or of the open file `given_fd` (>= 0) if given."""
-    cdef layout F
-    cdef uint64_t size
-    cdef bufs k
-    cdef int fd = given_fd, rc
-    found[0] = 0
-    if fd >= 0:
-        if check_open(fd, &F, &size, e):
-            return -1
-    else:
-        fd = open_existing(path, O_RDONLY | O_CLOEXEC, &F, &size, e)
-        if fd == -2:
-            return 0
-        if fd < 0:
-            return -1
-    found[0] = 1
-    k.blk = k.table = k.span = k.one = NULL
-    rc = same_geometry(&F, X, e) or read_blocks(fd, &F, size, box, r, &k, e)
-    free_bufs(&k)
-    if given_fd < 0:
-        close(fd)
-    return rc
-
-cdef int read_blocks(int fd, const layout* F, uint64_t size, const int64_t* box, const region* r, bufs* k, wk_err* e) noexcept nogil:
-    cdef uint64_t bb = block_bytes(F), m
-    cdef int B = 1 << F.block_log2, g = F.block_log2, lx, ly, lz, nx, ny, nz
-    cdef int64_t bx, by, bz
-    k.blk = <uint8_t*>malloc(bb)
-    if k.blk == NULL:
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
-    if F.block_type != 1:
-        return read_compressed(fd, F, size, box, r, k, e)
-    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
-        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
-            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
-                clip(bx * B, B, box, 0, &lx, &nx)
-                clip(by * B, B, box, 1, &ly, &ny)
-                clip(bz * B, B, box, 2, &lz, &nz)
-                m = morton_encode(bx, by, bz)
-                if read_exact(fd, k.blk, bb, F.data_offset + m * bb, e):
-                    return -1
-                copy_region(k.blk, B, F.voxel_bytes, r, bx * B + lx - box[0], by * B + ly - box[1], bz * B + lz - box[2],
-                            lx, ly, lz, nx, ny, nz, False)
-    return 0
-
-cdef extern from *:
-    """
-    #include <stdlib.h>
-    #include <stdint.h>
-    static int wk_cmp_u64(const void* a, const void* b) {
-        uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
-        return (x > y) - (x < y);
-    }
-    static void wk_sort_u64(uint64_t* v, size_t n) { qsort(v, n, sizeof(uint64_t), wk_cmp_u64); }
-    """
-    void wk_sort_u64(uint64_t* v, size_t n) nogil
-
-cdef int read_compressed(int fd, const layout* F, uint64_t size, const int64_t* box, const region* r, bufs* k,
-                         wk_err* e) noexcept nogil:
-    """Decode the blocks a box touches in file order, reading runs of nearby blocks in one
-    go (gaps up to READ_GAP, runs up to READ_WINDOW), so memory stays bounded and sparse
-    reads skip what they do not need."""
-    cdef uint64_t bb = block_bytes(F), m, lo_m, hi_m, s, t, s0, end, n = 0, i, j, cap = 0
-    cdef uint64_t x, y, z
-    cdef int B = 1 << F.block_log2, g = F.block_log2, lx, ly, lz, nx, ny, nz
-    cdef int64_t bx, by, bz
-    cdef uint64_t* ms
-    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
-        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
-            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
-                n += 1
-    ms = <uint64_t*>malloc(8 * n)
-    k.one = <uint8_t*>ms
-    if ms == NULL:
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu block indices", n)
-    n = 0
-    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
-        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
-            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
-                ms[n] = morton_encode(bx, by, bz)
-                n += 1
-    wk_sort_u64(ms, n)
-    lo_m, hi_m = ms[0], ms[n - 1]
-    # the jump-table entries from block lo_m-1 to hi_m, checked
-    k.table = <uint8_t*>malloc(8 * (hi_m - lo_m + 2))
-    if k.table == NULL:
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
-    if lo_m == 0:
-        store_le64(k.table, F.data_offset)
-        if read_exact(fd, k.table + 8, 8 * (hi_m + 1), HEADER_SIZE, e):
-            return -1
-    elif read_exact(fd, k.table, 8 * (hi_m - lo_m + 2), HEADER_SIZE + 8 * (lo_m - 1), e):
-        return -1
-    for m in range(hi_m - lo_m + 2):
-        t = load_le64(k.table + 8 * m)
-        if t < F.data_offset or t > size or (m > 0 and t < load_le64(k.table + 8 * (m - 1))):
-            return WK_FAIL(e, WK_ECORRUPT, "jump table entry %llu is %llu, outside [%llu, %llu] or decreasing",
-                           lo_m + m - 1, t, F.data_offset, size)
-    i = 0
-    while i < n:
-        s0 = load_le64(k.table + 8 * (ms[i] - lo_m))
-        end = load_le64(k.table + 8 * (ms[i] - lo_m + 1))
-        j = i
-        while j + 1 < n:
-            s = load_le64(k.table + 8 * (ms[j + 1] - lo_m))
-            t = load_le64(k.table + 8 * (ms[j + 1] - lo_m + 1))
-            if s - end > READ_GAP or t - s0 > READ_WINDOW:
-                break
-            end = t
-            j += 1
-        if end - s0 > cap:
-            free(k.span)
-            cap = end - s0
-            k.span = <uint8_t*>malloc(cap + 1)
-            if k.span == NULL:
-                return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", cap)
-        if read_exact(fd, k.span, end - s0, s0, e):
-            return -1
-        while i <= j:
-            m = ms[i]
-            s = load_le64(k.table + 8 * (m - lo_m))
-            t = load_le64(k.table + 8 * (m - lo_m + 1))
-            morton_decode(m, &x, &y, &z)
-            bx, by, bz = x, y, z
-            if lz4_decompress_exact(k.span + (s - s0), t - s, k.blk, bb):
-                return WK_FAIL(e, WK_ECORRUPT, "block %llu (%lld, %lld, %lld): LZ4 data of %llu bytes does not decode to %llu bytes",
-                               m, bx, by, bz, t - s, bb)
-            clip(bx * B, B, box, 0, &lx, &nx)
-            clip(by * B, B, box, 1, &ly, &ny)
-            clip(bz * B, B, box, 2, &lz, &nz)
-            copy_region(k.blk, B, F.voxel_bytes, r, bx * B + lx - box[0], by * B + ly - box[1], bz * B + lz - box[2],
-                        lx, ly, lz, nx, ny, nz, False)
-            i += 1
-    return 0
 
 # ---- write ------------------------------------------------------------------------------
 
@@ -388,29 +216,147 @@ cdef int classify_header(const uint8_t* h, uint64_t n, const layout* L, bint raw
     found[0] = 1
     return 0
 
-cdef int replaceable(const char* path, const layout* L, bint raw, layout* F, int* found, wk_err* e) noexcept nogil:
-    """`classify_header` for the file at `path` (absent: found 0). Only its header is read
-    (through a link, if it is one: the link is then replaced, never written through)."""
-    cdef uint8_t h[HEADER_SIZE]
-    cdef Py_ssize_t n = 0, r
-    cdef int fd = c_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-    found[0] = 0
-    if fd < 0:
-        if errno == ENOENT:
-            return 0
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot open")
-    while n < HEADER_SIZE:
-        r = pread(fd, h + n, HEADER_SIZE - n, n)
-        if r < 0:
-            e.errnum = errno
-            close(fd)
-            return WK_FAIL(e, WK_EIO, "read failed")
-        if r == 0:
+
+# ---- read -------------------------------------------------------------------------------
+
+cdef int file_layout(const layout* X, const uint8_t* h, Py_ssize_t hn, uint64_t size, layout* F,
+                     wk_err* e) noexcept nogil:
+    """The header `h` of a file of `size` bytes, checked against its size and the layer's
+    geometry `X`, into F."""
+    if size < HEADER_SIZE:
+        return WK_FAIL(e, WK_ECORRUPT, "file of %llu bytes is shorter than the 16-byte header", size)
+    if hn < HEADER_SIZE:
+        return WK_FAIL(e, WK_EARG, "%lld header bytes given, the header has 16", <long long>hn)
+    return parse_header(h, F, e) or check_sizes(F, size, e) or same_geometry(F, X, e)
+
+cdef uint64_t box_blocks(const layout* F, const int64_t* box) noexcept nogil:
+    cdef int g = F.block_log2
+    return <uint64_t>(((box[3] - 1) >> g) - (box[0] >> g) + 1) * <uint64_t>(((box[4] - 1) >> g) - (box[1] >> g) + 1) \
+        * <uint64_t>(((box[5] - 1) >> g) - (box[2] >> g) + 1)
+
+cdef void morton_span(const layout* F, const int64_t* box, uint64_t* lo_m, uint64_t* hi_m) noexcept nogil:
+    """The smallest and largest Morton index of the blocks the box touches (its corners':
+    Morton order grows along every axis)."""
+    cdef int g = F.block_log2
+    lo_m[0] = morton_encode(box[0] >> g, box[1] >> g, box[2] >> g)
+    hi_m[0] = morton_encode((box[3] - 1) >> g, (box[4] - 1) >> g, (box[5] - 1) >> g)
+
+cdef int plan_blocks(const layout* F, uint64_t size, const int64_t* box, const uint8_t* table, bint partial,
+                     uint64_t* rows, Py_ssize_t* k, wk_err* e) noexcept nogil:
+    """Rows (block, offset, nbytes) of the blocks the box touches (with `partial`, only
+    those it covers in part), in file order. `table`: the jump-table entries lo_m-1..hi_m
+    (see `table_range`) of a compressed file, checked here."""
+    cdef uint64_t bb = block_bytes(F), m, lo_m, hi_m, t, prev = 0, n = 0, i
+    cdef int B = 1 << F.block_log2, g = F.block_log2
+    cdef int64_t bx, by, bz
+    cdef bint full
+    cdef uint64_t* T = NULL
+    morton_span(F, box, &lo_m, &hi_m)
+    if F.block_type != 1:
+        # T[i] is the end of block lo_m-1+i (the data offset for "block -1")
+        T = <uint64_t*>malloc(8 * (hi_m - lo_m + 2))
+        if T == NULL:
+            return WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
+        if lo_m == 0:
+            T[0] = F.data_offset
+            memcpy(T + 1, table, 8 * (hi_m + 1))
+        else:
+            memcpy(T, table, 8 * (hi_m - lo_m + 2))
+        for i in range(hi_m - lo_m + 2):
+            t = load_le64(<uint8_t*>&T[i])
+            if t < F.data_offset or t > size or (i > 0 and t < prev):
+                free(T)
+                return WK_FAIL(e, WK_ECORRUPT, "jump table entry %llu is %llu, outside [%llu, %llu] or decreasing",
+                               lo_m + i - 1, t, F.data_offset, size)
+            T[i] = prev = t
+    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
+        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
+            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
+                touches(bx, by, bz, B, box, &full)
+                if partial and full:
+                    continue
+                m = morton_encode(bx, by, bz)
+                rows[3 * n] = m
+                if T == NULL:
+                    rows[3 * n + 1] = F.data_offset + m * bb
+                    rows[3 * n + 2] = bb
+                else:
+                    rows[3 * n + 1] = T[m - lo_m]
+                    rows[3 * n + 2] = T[m - lo_m + 1] - T[m - lo_m]
+                n += 1
+    free(T)
+    k[0] = <Py_ssize_t>n
+    return 0
+
+cdef int decode_blocks(const layout* F, const int64_t* box, const region* r, const uint64_t* rows, Py_ssize_t k,
+                       const spanset* sp, wk_err* e) noexcept nogil:
+    """Decode the blocks of `rows` from the spans and copy their parts inside the box."""
+    cdef uint64_t bb = block_bytes(F), m, off, nb, x, y, z
+    cdef int B = 1 << F.block_log2, lx, ly, lz, nx, ny, nz
+    cdef int64_t bx, by, bz
+    cdef Py_ssize_t i
+    cdef const uint8_t* src
+    cdef uint8_t* blk = NULL
+    cdef int rc = 0
+    if F.block_type != 1:
+        blk = <uint8_t*>malloc(bb)
+        if blk == NULL:
+            return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
+    for i in range(k):
+        m, off, nb = rows[3 * i], rows[3 * i + 1], rows[3 * i + 2]
+        if m >= n_blocks(F) or (F.block_type == 1 and nb != bb):
+            rc = WK_FAIL(e, WK_EARG, "row %lld (block %llu, %llu bytes) is not a block of this file", <long long>i, m, nb)
             break
-        n += r
-    close(fd)
-    return classify_header(h, <uint64_t>n, L, raw, F, found, e)
+        src = find_span(sp, off, nb)
+        if src == NULL:
+            rc = WK_FAIL(e, WK_EARG, "no span holds the %llu bytes at %llu of block %llu", nb, off, m)
+            break
+        morton_decode(m, &x, &y, &z)
+        bx, by, bz = x, y, z
+        if not (clip(bx * B, B, box, 0, &lx, &nx) and clip(by * B, B, box, 1, &ly, &ny)
+                and clip(bz * B, B, box, 2, &lz, &nz)):
+            continue
+        if blk != NULL:
+            if lz4_decompress_exact(src, nb, blk, bb):
+                rc = WK_FAIL(e, WK_ECORRUPT, "block %llu (%lld, %lld, %lld): LZ4 data of %llu bytes does not decode to %llu bytes",
+                             m, bx, by, bz, nb, bb)
+                break
+            src = blk
+        copy_region(<uint8_t*>src, B, F.voxel_bytes, r, bx * B + lx - box[0], by * B + ly - box[1], bz * B + lz - box[2],
+                    lx, ly, lz, nx, ny, nz, False)
+    free(blk)
+    return rc
+
+
+cdef int patch_rows(const layout* F, const int64_t* box, const region* r, const uint64_t* rows, Py_ssize_t k,
+                    const spanset* sp, bint old, uint8_t* out, wk_err* e) noexcept nogil:
+    """The new contents of the raw blocks of `rows`, one after the other into `out`: the
+    box's voxels over the block's old bytes (from the spans, if `old`) or over zeros."""
+    cdef uint64_t bb = block_bytes(F), m, off, x, y, z
+    cdef int B = 1 << F.block_log2
+    cdef Py_ssize_t i
+    cdef const uint8_t* src
+    cdef uint8_t* blk
+    cdef bint full = False, hit
+    for i in range(k):
+        m, off = rows[3 * i], rows[3 * i + 1]
+        if m >= n_blocks(F) or rows[3 * i + 2] != bb:
+            return WK_FAIL(e, WK_EARG, "row %lld (block %llu, %llu bytes) is not a block of this file",
+                           <long long>i, m, rows[3 * i + 2])
+        blk = out + <uint64_t>i * bb
+        morton_decode(m, &x, &y, &z)
+        hit = touches(x, y, z, B, box, &full)
+        if not (hit and full):
+            if old:
+                src = find_span(sp, off, bb)
+                if src == NULL:
+                    return WK_FAIL(e, WK_EARG, "no span holds the %llu bytes at %llu of block %llu", bb, off, m)
+                memcpy(blk, src, bb)
+            else:
+                memset(blk, 0, bb)
+        if hit:
+            patch_block(blk, F, x, y, z, box, r, &full)
+    return 0
 
 # ---- undo journal -------------------------------------------------------------------------
 # Before a raw file is patched in place, the old contents of every block the write touches
@@ -426,10 +372,11 @@ cdef int replaceable(const char* path, const layout* L, bint raw, layout* F, int
 # checksum = crc32c(le32 c || "WKWJDONE" || le64 length). The trailer is written last,
 # before the file is touched, so only a journal whose trailer, length and checksum all
 # agree may have a patch behind it. (Nothing is synced on this path: the guarantee is
-# against killed processes, whose writes the page cache keeps; not against power loss.) `recover` is the one
-# place that judges a journal: a valid one is applied (restoring the old blocks), then
-# deleted; anything else (short, wrong magic, length or checksum, not matching the file)
-# was cut short before the file was touched, and is deleted unapplied.
+# against killed processes, whose writes the page cache keeps; not against power loss.)
+# `JournalCheck` is the one place that judges a journal: a valid one is applied
+# (restoring the old blocks), then deleted; anything else (short, wrong magic, length or
+# checksum, not matching the file) was cut short before the file was touched, and is
+# deleted unapplied.
 
 cdef inline uint32_t chain_record(uint32_t c, uint64_t m, const uint8_t* blk, uint64_t bb) noexcept nogil:
     cdef uint8_t t[16]
@@ -445,7 +392,7 @@ cdef inline uint32_t chain_seal(uint32_t c, uint64_t total) noexcept nogil:
     store_le64(t + 12, total)
     return crc32c(t, 20)
 
-cdef void journal_head(const layout* F, uint8_t* h) noexcept nogil:
+cdef void journal_head_of(const layout* F, uint8_t* h) noexcept nogil:
     memset(h, 0, JOURNAL_HEAD)
     memcpy(h, b"WKWJ", 4)
     h[4] = 2
@@ -453,225 +400,25 @@ cdef void journal_head(const layout* F, uint8_t* h) noexcept nogil:
     store_le64(h + 16, F.data_offset)
     store_le64(h + 24, n_blocks(F))
 
-cdef int write_journal(int fd, const char* journal, const layout* F, const int64_t* box, uint8_t* blk,
-                       wk_err* e) noexcept nogil:
-    """Save the old contents of every block the box touches, seal and sync the journal."""
-    cdef uint64_t bb = block_bytes(F), m, pos = JOURNAL_HEAD
-    cdef int64_t bx, by, bz
-    cdef uint8_t head[JOURNAL_HEAD]
-    cdef uint8_t tail[JOURNAL_TAIL]
-    cdef uint8_t rec[8]
-    cdef uint32_t c
-    cdef int g = F.block_log2, rc = 0
-    cdef int jfd = create_new(journal, O_WRONLY)
-    if jfd < 0:
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot create the undo journal")
-    journal_head(F, head)
-    c = crc32c(head, JOURNAL_HEAD)
-    rc = write_all(jfd, head, JOURNAL_HEAD, 0, e)
-    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
-        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
-            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
-                if rc:
-                    break
-                m = morton_encode(bx, by, bz)
-                store_le64(rec, m)
-                rc = read_exact(fd, blk, bb, F.data_offset + m * bb, e) or write_all(jfd, rec, 8, pos, e) \
-                    or write_all(jfd, blk, bb, pos + 8, e)
-                c = chain_record(c, m, blk, bb)
-                pos += 8 + bb
-    if not rc:
-        memset(tail, 0, JOURNAL_TAIL)
-        memcpy(tail, b"WKWJDONE", 8)
-        store_le64(tail + 8, pos + JOURNAL_TAIL)
-        store_le32(tail + 16, chain_seal(c, pos + JOURNAL_TAIL))
-        rc = write_all(jfd, tail, JOURNAL_TAIL, pos, e)
-    if close(jfd) != 0 and not rc:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot close the undo journal")
-    if rc:
-        unlink(journal)    # the file is untouched
-    return rc
-
-cdef int check_journal(int jfd, const char* path, layout* F, uint64_t* size, int* fd, uint8_t** blk,
-                       wk_err* e) noexcept nogil:
-    """1 if the open journal (of `size` bytes) is complete and fits the raw file at `path`,
-    which is then open for patching in fd, with a block buffer in blk; 0 if the journal is
-    to be discarded; -1 on error."""
-    cdef struct_stat st
-    cdef uint8_t head[JOURNAL_HEAD]
-    cdef uint8_t tail[JOURNAL_TAIL]
-    cdef uint8_t want[JOURNAL_HEAD]
-    cdef uint8_t rec[8]
-    cdef uint64_t bb, fsize, pos, m, n
-    cdef uint32_t c
-    if fstat(jfd, &st) != 0:
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot stat the undo journal")
-    if not S_ISREG(st.st_mode):
-        return 0
-    n = size[0] = <uint64_t>st.st_size
-    if n < JOURNAL_HEAD + JOURNAL_TAIL:
-        return 0
-    if read_exact(jfd, head, JOURNAL_HEAD, 0, e) or read_exact(jfd, tail, JOURNAL_TAIL, n - JOURNAL_TAIL, e):
-        return -1
-    bb = load_le64(head + 8)
-    if memcmp(head, b"WKWJ\x02", 5) != 0 or memcmp(tail, b"WKWJDONE", 8) != 0 or load_le64(tail + 8) != n \
-            or load_le32(tail + 20) != 0 \
-            or bb == 0 or bb > n or (n - JOURNAL_HEAD - JOURNAL_TAIL) % (8 + bb) != 0:
-        return 0
-    fd[0] = open_existing(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, F, &fsize, e)
-    if fd[0] == -2:
-        return 0                        # no file: nothing was patched
-    if fd[0] == -1:
-        if e.code == WK_ECORRUPT or e.errnum == ELOOP:
-            return 0                    # not a raw file that this journal could have patched
-        return -1
-    journal_head(F, want)
-    if F.block_type != 1 or memcmp(head, want, JOURNAL_HEAD) != 0:
-        return 0
-    blk[0] = <uint8_t*>malloc(bb)
-    if blk[0] == NULL:
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
-    c = crc32c(head, JOURNAL_HEAD)
-    pos = JOURNAL_HEAD
-    while pos < n - JOURNAL_TAIL:
-        if read_exact(jfd, rec, 8, pos, e) or read_exact(jfd, blk[0], bb, pos + 8, e):
-            return -1
-        m = load_le64(rec)
-        if m >= n_blocks(F):
-            return 0
-        c = chain_record(c, m, blk[0], bb)
-        pos += 8 + bb
-    return 1 if chain_seal(c, n) == load_le32(tail + 16) else 0
-
-cdef int recover(const char* path, const char* journal, wk_err* e) noexcept nogil:
-    """Settle the journal of the raw file at `path` (the caller holds the file's lock):
-    0 if there is none, 1 if it was incomplete (deleted unapplied), 2 if it was rolled back
-    (the old blocks restored and synced, then the journal deleted), -1 on error."""
-    cdef layout F
-    cdef int jfd, fd = -1, verdict, rc = 0
-    cdef uint8_t* blk = NULL
-    cdef uint8_t rec[8]
-    cdef uint64_t size = 0, bb, pos
-    jfd = c_open(journal, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-    if jfd < 0:
-        if errno == ENOENT:
-            return 0
-        if errno != ELOOP:
-            e.errnum = errno
-            return WK_FAIL(e, WK_EIO, "cannot open the undo journal")
-        verdict = 0                     # a link planted at the journal's name
-    else:
-        verdict = check_journal(jfd, path, &F, &size, &fd, &blk, e)
-    if verdict == 0:
-        verdict = 1                     # discarded
-    elif verdict == 1:
-        bb = block_bytes(&F)
-        pos = JOURNAL_HEAD
-        while rc == 0 and pos < size - JOURNAL_TAIL:
-            rc = read_exact(jfd, rec, 8, pos, e) or read_exact(jfd, blk, bb, pos + 8, e) \
-                or write_all(fd, blk, bb, F.data_offset + load_le64(rec) * bb, e)
-            pos += 8 + bb
-        if rc == 0 and fdatasync(fd) != 0:
-            e.errnum = errno
-            rc = WK_FAIL(e, WK_EIO, "cannot sync the rolled-back file")
-        verdict = -1 if rc else 2
-    free(blk)
-    if fd >= 0:
-        close(fd)
-    if jfd >= 0:
-        close(jfd)
-    if verdict >= 1 and unlink(journal) != 0 and errno != ENOENT:
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot remove the undo journal")
-    return verdict
-
-cdef int patch_blocks(int fd, const layout* F, const layout* L, const int64_t* box, const region* r, uint8_t* blk,
-                      wk_err* e) noexcept nogil:
-    """Write the box's voxels into the blocks of the open raw file (read-modify-write for
-    blocks the box covers only in part)."""
-    cdef uint64_t bb = block_bytes(L), m
-    cdef int B = 1 << L.block_log2, g = L.block_log2
-    cdef int64_t bx, by, bz
-    cdef bint full
-    for bz in range(box[2] >> g, ((box[5] - 1) >> g) + 1):
-        for by in range(box[1] >> g, ((box[4] - 1) >> g) + 1):
-            for bx in range(box[0] >> g, ((box[3] - 1) >> g) + 1):
-                m = morton_encode(bx, by, bz)
-                touches(bx, by, bz, B, box, &full)
-                if not full and read_exact(fd, blk, bb, F.data_offset + m * bb, e):
-                    return -1
-                patch_block(blk, L, bx, by, bz, box, r, &full)
-                if write_all(fd, blk, bb, F.data_offset + m * bb, e):
-                    return -1
+cdef int journal_rows(const layout* F, const uint64_t* rows, Py_ssize_t k, const spanset* sp, uint32_t* c,
+                      uint8_t* out, wk_err* e) noexcept nogil:
+    """The records of the blocks of `rows` (their old bytes from the spans) into `out`."""
+    cdef uint64_t bb = block_bytes(F), m
+    cdef Py_ssize_t i
+    cdef const uint8_t* src
+    for i in range(k):
+        m = rows[3 * i]
+        if m >= n_blocks(F) or rows[3 * i + 2] != bb:
+            return WK_FAIL(e, WK_EARG, "row %lld (block %llu, %llu bytes) is not a block of this file",
+                           <long long>i, m, rows[3 * i + 2])
+        src = find_span(sp, rows[3 * i + 1], bb)
+        if src == NULL:
+            return WK_FAIL(e, WK_EARG, "no span holds the %llu bytes at %llu of block %llu", bb, rows[3 * i + 1], m)
+        store_le64(out, m)
+        memcpy(out + 8, src, bb)
+        c[0] = chain_record(c[0], m, src, bb)
+        out += 8 + bb
     return 0
-
-cdef int write_new_raw(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r,
-                       uint8_t* blk, wk_err* e) noexcept nogil:
-    """Build a full-size (sparse, zeroed) raw file with the box written into it under the
-    temporary name, then rename it over `path`: a crash leaves the old file or none."""
-    cdef uint8_t h[HEADER_SIZE]
-    cdef int fd, rc
-    L.data_offset = HEADER_SIZE
-    build_header(L, h)
-    fd = create_new(tmp, O_RDWR)
-    if fd < 0:
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot create the temporary file")
-    rc = write_all(fd, h, HEADER_SIZE, 0, e)
-    if rc == 0 and ftruncate(fd, HEADER_SIZE + n_blocks(L) * block_bytes(L)) != 0:
-        e.errnum = errno
-        rc = WK_FAIL(e, WK_EIO, "cannot size the temporary file")
-    if rc == 0:
-        rc = patch_blocks(fd, L, L, box, r, blk, e)
-    return publish_new(fd, tmp, path, rc, e)
-
-cdef int write_raw(const char* path, const char* tmp, const char* journal, layout* L, const int64_t* box,
-                   const region* r, wk_err* e) noexcept nogil:
-    """Write a box into a raw file. A missing file, and any file the box covers whole, is
-    built anew beside it and renamed into place. Otherwise the file is patched in place,
-    after an undo journal (when `journal` is not empty) is complete on disk; a journal
-    left by a killed writer is settled first (see `recover`)."""
-    cdef layout F
-    cdef uint64_t size, bb = block_bytes(L)
-    cdef int fd = -2, rc = 0, found
-    cdef uint8_t* blk
-    if journal[0] != 0 and recover(path, journal, e) < 0:
-        return -1
-    if covers_file(L, box):
-        if replaceable(path, L, True, &F, &found, e):
-            return -1
-    else:
-        fd = open_existing(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, &F, &size, e)
-        if fd == -1:
-            return -1
-        if fd >= 0 and same_geometry(&F, L, e):
-            close(fd)
-            return -1
-        if fd >= 0 and F.block_type != 1:
-            close(fd)
-            return WK_FAIL(e, WK_EMISMATCH, "file is compressed (block type %d) but the layer's header says raw",
-                           F.block_type)
-    blk = <uint8_t*>malloc(bb)
-    if blk == NULL:
-        if fd >= 0:
-            close(fd)
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
-    if fd < 0:
-        rc = write_new_raw(path, tmp, L, box, r, blk, e)
-    else:
-        if journal[0] != 0:
-            rc = write_journal(fd, journal, &F, box, blk, e)
-        if rc == 0:
-            rc = patch_blocks(fd, &F, L, box, r, blk, e)
-        if rc == 0 and journal[0] != 0:
-            unlink(journal)
-        # on a failure after the journal was sealed, it stays: the next access rolls back
-        close(fd)
-    free(blk)
-    return rc
 
 cdef struct growbuf:
     uint8_t* data
@@ -774,83 +521,6 @@ cdef int encode_blocks(const uint8_t* old, uint64_t size, const layout* L, uint6
     free(zero)
     return rc
 
-cdef int assemble_file(const char* path, const char* tmp, const layout* L, Py_ssize_t n_parts,
-                       const uint8_t** blobs, const uint64_t* lens, const uint64_t** ends,
-                       const uint64_t* counts, wk_err* e) noexcept nogil:
-    """Write header, jump table and the encoded parts to `tmp`, then rename it to `path`."""
-    cdef uint64_t N = n_blocks(L), data_offset = HEADER_SIZE + 8 * N, base = data_offset, m = 0, i, j
-    cdef uint8_t* head = <uint8_t*>malloc(data_offset)
-    cdef layout H = L[0]
-    cdef int fd, rc = 0
-    if head == NULL:
-        return WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
-    H.data_offset = data_offset
-    build_header(&H, head)
-    for i in range(<uint64_t>n_parts):
-        for j in range(counts[i]):
-            store_le64(head + HEADER_SIZE + 8 * m, base + ends[i][j])
-            m += 1
-        base += lens[i]
-    if m != N:
-        free(head)
-        return WK_FAIL(e, WK_EMISMATCH, "encoded parts hold %llu blocks, the file needs %llu", m, N)
-    fd = create_new(tmp, O_WRONLY)
-    if fd < 0:
-        free(head)
-        e.errnum = errno
-        return WK_FAIL(e, WK_EIO, "cannot create the temporary file")
-    rc = write_all(fd, head, data_offset, 0, e)
-    base = data_offset
-    for i in range(<uint64_t>n_parts):
-        if rc:
-            break
-        rc = write_all(fd, blobs[i], lens[i], base, e)
-        base += lens[i]
-    free(head)
-    return publish_new(fd, tmp, path, rc, e)
-
-cdef int write_compressed(const char* path, const char* tmp, layout* L, const int64_t* box, const region* r,
-                          wk_err* e) noexcept nogil:
-    """Rebuild a compressed file (see `encode_blocks`) and publish it atomically. A box
-    covering the whole file needs nothing of the old one but its header's block type."""
-    cdef layout F
-    cdef uint64_t size = 0, N = n_blocks(L)
-    cdef int fd = -2, rc = 0, found
-    cdef uint8_t* old = NULL
-    cdef growbuf g
-    cdef uint64_t* ends
-    cdef const uint8_t* blob
-    cdef const uint64_t* cends
-    g.data = NULL; g.len = 0; g.cap = 0
-    if covers_file(L, box):
-        if replaceable(path, L, False, &F, &found, e):
-            return -1
-        if found:
-            L.block_type = F.block_type
-    else:
-        fd = open_existing(path, O_RDONLY | O_CLOEXEC, &F, &size, e)
-    if fd == -1:
-        return -1
-    if fd >= 0:
-        old = <uint8_t*>malloc(size)
-        if old == NULL:
-            rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes", size)
-        else:
-            rc = read_exact(fd, old, size, 0, e) or check_old(old, size, L, &F, e)
-        close(fd)
-        L.block_type = F.block_type
-    ends = <uint64_t*>malloc(8 * N)
-    if rc == 0 and ends == NULL:
-        rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate the jump table")
-    if rc == 0:
-        rc = encode_blocks(old, size, L, 0, N, box, r, &g, ends, e)
-    if rc == 0:
-        blob = g.data
-        cends = ends
-        rc = assemble_file(path, tmp, L, 1, &blob, &g.len, &cends, &N, e)
-    free(old); free(ends); free(g.data)
-    return rc
-
 # ---- Python entry points ----------------------------------------------------------------
 
 cdef int fill_region(region* r, Py_buffer* v, tuple offset, int voxel_type, int voxel_bytes, tuple extent) except -1:
@@ -900,153 +570,460 @@ cdef int check_layout(layout* L, int block_log2, int file_log2, int block_type, 
     return 0
 
 
-def read(path, tuple layout_, tuple box, out, tuple out_offset, int fd=-1) -> bool:
-    """Read `box` (file voxel coordinates) of one WKW file into `out[:, ox:, oy:, oz:]`.
+
+
+cdef int _take_rows(object rows, const uint64_t** p, Py_ssize_t* k) except -1:
+    """A (k, 3) table of u64 block rows as a C pointer (valid while `rows` lives)."""
+    cdef const uint64_t[:, ::1] rv = rows
+    if rv.shape[1] != 3:
+        raise ValueError(f"block rows must be a (k, 3) uint64 table, got {rv.shape[1]} columns")
+    k[0] = rv.shape[0]
+    p[0] = &rv[0, 0] if rv.shape[0] else NULL
+    return 0
+
+
+cdef int _file(const layout* X, object head, uint64_t size, layout* F, object name) except -1:
+    """The file's header bytes `head`, checked against its size and the layer (`X`)."""
+    cdef wk_err e
+    cdef Py_buffer v
+    cdef int rc
+    PyObject_GetBuffer(head, &v, PyBUF_SIMPLE)
+    try:
+        e.code = 0; e.errnum = 0
+        rc = file_layout(X, <const uint8_t*>v.buf, v.len, size, F, &e)
+    finally:
+        PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return 0
+
+
+cdef int _read_layout(layout* L, tuple layout_) except -1:
+    if len(layout_) != 4:
+        raise ValueError("layout must be (block_log2, file_log2, voxel_type, voxel_bytes)")
+    return check_layout(L, layout_[0], layout_[1], 1, layout_[2], layout_[3])
+
+
+def table_range(tuple layout_, head, unsigned long long size, tuple box, name="<bytes>") -> tuple:
+    """(offset, nbytes) of the jump-table entries a read of `box` needs from a file of
+    `size` bytes whose first 16 bytes are `head`; (0, 0) for a raw file.
 
     `layout_` is (block_log2, file_log2, voxel_type, voxel_bytes) as header.wkw says.
-    With `fd` >= 0 the already open file is read (so that several readers of one file
-    see the same version of it) and `path` only names it in errors.
-    Returns False, leaving `out` untouched, if the file does not exist.
+
+    Raises
+    ------
+    CorruptFileError
+        The header is damaged, contradicts the file's size, or has another geometry than
+        the layer (the message names `name`).
     """
-    cdef layout L
+    cdef layout L, F
     cdef int64_t b[6]
-    cdef region r
-    cdef Py_buffer v
-    cdef wk_err e
-    cdef int found = 0, rc
-    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
-    cdef const char* cp = p
-    check_layout(&L, layout_[0], layout_[1], 1, layout_[2], layout_[3])
+    cdef uint64_t lo_m, hi_m, start
+    _read_layout(&L, layout_)
     check_box(&L, box, b)
-    PyObject_GetBuffer(out, &v, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
-    try:
-        fill_region(&r, &v, out_offset, L.voxel_type, L.voxel_bytes, (b[3] - b[0], b[4] - b[1], b[5] - b[2]))
-        e.code = 0; e.errnum = 0
-        with nogil:
-            rc = read_box(cp, fd, &L, b, &r, &found, &e)
-    finally:
-        PyBuffer_Release(&v)
-    if rc:
-        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
-    return bool(found)
+    _file(&L, head, size, &F, name)
+    if F.block_type == 1:
+        return (0, 0)
+    morton_span(&F, b, &lo_m, &hi_m)
+    start = HEADER_SIZE + 8 * (lo_m - 1) if lo_m > 0 else HEADER_SIZE
+    return (start, HEADER_SIZE + 8 * (hi_m + 1) - start)
 
 
-def write(path, tmp_path, tuple layout_, tuple box, data, tuple data_offset, journal_path="") -> None:
-    """Write `data[:, dx:, dy:, dz:]` into `box` of one WKW file, creating it if needed.
+def plan(tuple layout_, head, unsigned long long size, tuple box, table=b"", bint partial=False,
+         name="<bytes>") -> np.ndarray:
+    """The (k, 3) uint64 rows (block, offset, nbytes) of the blocks `box` touches in a file
+    of `size` bytes (first 16 bytes `head`), sorted by offset: what to fetch for `decode`.
+    A compressed file needs the jump-table bytes of `table_range` as `table`. With
+    `partial`, only the blocks the box covers in part.
 
-    `layout_` is (block_log2, file_log2, block_type, voxel_type, voxel_bytes); an existing
-    file keeps its own block type. Compressed files are rebuilt in `tmp_path` (same
-    folder) and renamed over `path`. Raw files are patched in place, after saving the old
-    blocks to `journal_path` (if given; a journal already there is settled first, see
-    `roll_back`), which is removed once the patch is complete; a missing raw file is
-    built in `tmp_path` and renamed into place.
-
-    A box covering the whole file replaces it without reading it: a damaged file (cut
-    short, garbage after its header, not a WKW file at all) is overwritten. Only a file
-    whose header says it is another kind of WKW file (other geometry, raw vs compressed,
-    unknown block type) is refused, as by any write. A partial write into a damaged file
-    raises CorruptFileError. Temporary files and journals are created with O_EXCL and
-    O_NOFOLLOW; a raw file is patched only if it is not a symbolic link (else OSError
-    ELOOP).
+    Raises
+    ------
+    CorruptFileError
+        The header or the needed jump-table entries are damaged (naming `name`).
+    ValueError
+        `table` is not the bytes `table_range` asked for.
     """
-    cdef layout L
-    cdef int64_t b[6]
-    cdef region r
-    cdef Py_buffer v
-    cdef wk_err e
-    cdef int rc
-    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
-    cdef bytes tp = tmp_path.encode() if isinstance(tmp_path, str) else bytes(tmp_path)
-    cdef bytes jp = journal_path.encode() if isinstance(journal_path, str) else bytes(journal_path)
-    cdef const char* cp = p
-    cdef const char* ctp = tp
-    cdef const char* cjp = jp
-    check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
-    check_box(&L, box, b)
-    PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
-    try:
-        fill_region(&r, &v, data_offset, L.voxel_type, L.voxel_bytes, (b[3] - b[0], b[4] - b[1], b[5] - b[2]))
-        e.code = 0; e.errnum = 0
-        with nogil:
-            if L.block_type == 1:
-                rc = write_raw(cp, ctp, cjp, &L, b, &r, &e)
-            else:
-                rc = write_compressed(cp, ctp, &L, b, &r, &e)
-    finally:
-        PyBuffer_Release(&v)
-    if rc:
-        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
-
-
-def roll_back(path, journal_path) -> int:
-    """Settle the undo journal `journal_path` of the raw file `path` left by a killed writer.
-
-    The caller must hold the file's lock exclusively. A complete journal (trailer, length
-    and checksum agree, and it fits the file) is applied, restoring the blocks it saved,
-    and then deleted: 2. Any other journal (cut short while being written, damaged, a link,
-    or not matching the file) never had a patch behind it and is deleted unapplied: 1.
-    No journal: 0.
-    """
-    cdef wk_err e
-    cdef int rc
-    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
-    cdef bytes jp = journal_path.encode() if isinstance(journal_path, str) else bytes(journal_path)
-    cdef const char* cp = p
-    cdef const char* cjp = jp
-    e.code = 0; e.errnum = 0
-    with nogil:
-        rc = recover(cp, cjp, &e)
-    if rc < 0:
-        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
-    return rc
-
-
-def write_journal_for(path, journal_path, tuple layout_, tuple box) -> None:
-    """Write the undo journal that a patch of `box` into the raw file `path` would write
-    first, without patching (to test and inspect crash recovery; see `roll_back`)."""
     cdef layout L, F
     cdef int64_t b[6]
     cdef wk_err e
-    cdef uint64_t size
-    cdef int rc, fd
-    cdef uint8_t* blk
-    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
-    cdef bytes jp = journal_path.encode() if isinstance(journal_path, str) else bytes(journal_path)
-    cdef const char* cp = p
-    cdef const char* cjp = jp
-    check_layout(&L, layout_[0], layout_[1], 1, layout_[2], layout_[3])
+    cdef int rc
+    cdef Py_ssize_t k = 0
+    cdef Py_buffer t
+    cdef uint64_t lo_m, hi_m, want = 0
+    _read_layout(&L, layout_)
     check_box(&L, box, b)
-    e.code = 0; e.errnum = 0
-    with nogil:
-        fd = open_existing(cp, O_RDONLY | O_CLOEXEC, &F, &size, &e)
-        if fd == -2:
-            rc = WK_FAIL(&e, WK_EIO, "no such file")
-            e.errnum = ENOENT
-        elif fd < 0:
-            rc = -1
-        else:
-            rc = same_geometry(&F, &L, &e)
-            if rc == 0 and F.block_type != 1:
-                rc = WK_FAIL(&e, WK_EMISMATCH, "file is not raw")
-            blk = <uint8_t*>malloc(block_bytes(&F)) if rc == 0 else NULL
-            if rc == 0 and blk == NULL:
-                rc = WK_FAIL(&e, WK_ENOMEM, "cannot allocate a block")
+    _file(&L, head, size, &F, name)
+    morton_span(&F, b, &lo_m, &hi_m)
+    if F.block_type != 1:
+        want = 8 * (hi_m + 1) if lo_m == 0 else 8 * (hi_m - lo_m + 2)
+    rows = np.empty((box_blocks(&F, b), 3), np.uint64)
+    cdef uint64_t[:, ::1] rv = rows
+    PyObject_GetBuffer(table, &t, PyBUF_SIMPLE)
+    try:
+        if <uint64_t>t.len != want:
+            raise ValueError(f"{name}: {t.len} jump-table bytes given, the box needs {want}")
+        e.code = 0; e.errnum = 0
+        with nogil:
+            rc = plan_blocks(&F, size, b, <const uint8_t*>t.buf, partial, &rv[0, 0], &k, &e)
             if rc == 0:
-                rc = write_journal(fd, cjp, &F, b, blk, &e)
-            free(blk)
-            close(fd)
+                wk_sort_rows(&rv[0, 0], <size_t>k)      # file order (Morton order)
+    finally:
+        PyBuffer_Release(&t)
     if rc:
-        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return rows[:k]
 
+
+def decode(tuple layout_, head, tuple box, out, tuple out_offset, rows, spans, name="<bytes>") -> int:
+    """Decode the blocks of `rows` (see `plan`; any subset) from `spans` -- ``(file
+    offset, buffer)`` pairs holding their bytes -- and copy their parts inside `box` (file
+    voxel coordinates) into ``out[:, ox:, oy:, oz:]``. `head` is the file's first 16 bytes.
+    Returns the number of blocks decoded.
+
+    Raises
+    ------
+    CorruptFileError
+        A block's LZ4 data does not decode (naming `name` and the block).
+    ValueError
+        A row's bytes are in no span, or a row, the box or `out` does not fit the file.
+    """
+    cdef layout L, F
+    cdef int64_t b[6]
+    cdef region r
+    cdef Py_buffer v
+    cdef wk_err e
+    cdef int rc = 0
+    cdef spanset sp
+    cdef const uint64_t* rp
+    cdef Py_ssize_t k
+    cdef const uint8_t[::1] h = head
+    _read_layout(&L, layout_)
+    check_box(&L, box, b)
+    if h.shape[0] < HEADER_SIZE:
+        raise ValueError(f"{name}: {h.shape[0]} header bytes given, the header has 16")
+    e.code = 0; e.errnum = 0
+    if parse_header(&h[0], &F, &e) or same_geometry(&F, &L, &e):
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    _take_rows(rows, &rp, &k)
+    memset(&sp, 0, sizeof(sp))
+    PyObject_GetBuffer(out, &v, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
+    try:
+        fill_region(&r, &v, out_offset, L.voxel_type, L.voxel_bytes, (b[3] - b[0], b[4] - b[1], b[5] - b[2]))
+        take_spans(spans, &sp)
+        if k:
+            with nogil:
+                rc = decode_blocks(&F, b, &r, rp, k, &sp, &e)
+    finally:
+        drop_spans(&sp)
+        PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return k
+
+
+def new_raw_header(tuple layout_) -> tuple:
+    """(header bytes, file size) of a new raw file of the layout (block_log2, file_log2,
+    block_type, voxel_type, voxel_bytes): its blocks follow the 16-byte header."""
+    cdef layout L
+    cdef uint8_t h[HEADER_SIZE]
+    check_layout(&L, layout_[0], layout_[1], 1, layout_[3], layout_[4])
+    L.data_offset = HEADER_SIZE
+    build_header(&L, h)
+    return bytes(h[:HEADER_SIZE]), HEADER_SIZE + n_blocks(&L) * block_bytes(&L)
+
+
+def classify(tuple layout_, head, name="<bytes>") -> bool:
+    """May a file starting with `head` (its first bytes, up to 16; b"" if it is empty) be
+    replaced whole by a write of the layer `layout_` (block_log2, file_log2, block_type,
+    voxel_type, voxel_bytes)? True if its header is one of the layer's kind (raw or
+    compressed as the layout says), False if it is no WKW file at all (damaged, cut short).
+
+    Raises
+    ------
+    CorruptFileError
+        A valid header of another kind of WKW file (other geometry, raw vs compressed).
+    """
+    cdef layout L, F
+    cdef wk_err e
+    cdef int found = 0
+    cdef const uint8_t[::1] h = bytes(head[:HEADER_SIZE])
+    check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
+    e.code = 0; e.errnum = 0
+    if classify_header(&h[0] if h.shape[0] else NULL, h.shape[0], &L, L.block_type == 1, &F, &found, &e):
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return bool(found)
+
+
+cdef int _raw_file(layout* L, tuple layout_, object head, uint64_t size, layout* F, object name) except -1:
+    """The header of an existing raw file, checked (size, geometry, raw)."""
+    check_layout(L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
+    _file(L, head, size, F, name)
+    if F.block_type != 1:
+        raise_for(WK_EMISMATCH, 0, f"file is compressed (block type {F.block_type}) but the layer's header says raw",
+                  name)
+    return 0
+
+
+def patch_raw(tuple layout_, head, unsigned long long size, tuple box, data, tuple data_offset, rows, spans,
+              bint old, name="<bytes>") -> bytearray:
+    """The new contents of the raw blocks of `rows` (see `plan`), one after the other:
+    `data` at `data_offset` written over each block's old bytes -- from `spans` if `old`,
+    needed only for blocks the box covers in part -- or over zeros. `head` and `size` are
+    the file's (`new_raw_header` for a new file).
+
+    Raises
+    ------
+    CorruptFileError
+        The header is damaged or not a raw file of the layer's geometry.
+    ValueError
+        An old block's bytes are in no span; the box or `data` do not fit.
+    """
+    cdef layout L, F
+    cdef int64_t b[6]
+    cdef region r
+    cdef Py_buffer v
+    cdef wk_err e
+    cdef int rc = 0
+    cdef spanset sp
+    cdef const uint64_t* rp
+    cdef Py_ssize_t k
+    _raw_file(&L, layout_, head, size, &F, name)
+    check_box(&L, box, b)
+    _take_rows(rows, &rp, &k)
+    out = bytearray(<Py_ssize_t>(k * block_bytes(&F)))
+    cdef uint8_t[::1] ov = out
+    memset(&sp, 0, sizeof(sp))
+    PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
+    try:
+        fill_region(&r, &v, data_offset, L.voxel_type, L.voxel_bytes, (b[3] - b[0], b[4] - b[1], b[5] - b[2]))
+        take_spans(spans, &sp)
+        e.code = 0; e.errnum = 0
+        if k:
+            with nogil:
+                rc = patch_rows(&F, b, &r, rp, k, &sp, old, &ov[0], &e)
+    finally:
+        drop_spans(&sp)
+        PyBuffer_Release(&v)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return out
+
+
+def journal_head(tuple layout_, head, unsigned long long size, name="<bytes>") -> tuple:
+    """(the journal's 32 header bytes, the checksum chain after them) for patching the raw
+    file whose first 16 bytes are `head` (see "undo journal")."""
+    cdef layout L, F
+    cdef uint8_t h[JOURNAL_HEAD]
+    _raw_file(&L, layout_, head, size, &F, name)
+    journal_head_of(&F, h)
+    return bytes(h[:JOURNAL_HEAD]), crc32c(h, JOURNAL_HEAD)
+
+
+def journal_records(tuple layout_, head, unsigned long long size, rows, spans, unsigned int chain,
+                    name="<bytes>") -> tuple:
+    """(the journal records of the blocks of `rows`, their old bytes taken from `spans`;
+    the checksum chain after them)."""
+    cdef layout L, F
+    cdef wk_err e
+    cdef int rc = 0
+    cdef spanset sp
+    cdef const uint64_t* rp
+    cdef Py_ssize_t k
+    cdef uint32_t c = chain
+    _raw_file(&L, layout_, head, size, &F, name)
+    _take_rows(rows, &rp, &k)
+    out = bytearray(<Py_ssize_t>(k * (8 + block_bytes(&F))))
+    cdef uint8_t[::1] ov = out
+    memset(&sp, 0, sizeof(sp))
+    try:
+        take_spans(spans, &sp)
+        e.code = 0; e.errnum = 0
+        if k:
+            with nogil:
+                rc = journal_rows(&F, rp, k, &sp, &c, &ov[0], &e)
+    finally:
+        drop_spans(&sp)
+    if rc:
+        raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
+    return out, c
+
+
+def journal_tail(unsigned int chain, unsigned long long total) -> bytes:
+    """The journal's 24-byte trailer for a journal of `total` bytes (trailer included)."""
+    cdef uint8_t t[JOURNAL_TAIL]
+    memset(t, 0, JOURNAL_TAIL)
+    memcpy(t, b"WKWJDONE", 8)
+    store_le64(t + 8, total)
+    store_le32(t + 16, chain_seal(chain, total))
+    return bytes(t[:JOURNAL_TAIL])
+
+
+cdef class JournalCheck:
+    """The judge of one undo journal found beside a raw file (see "undo journal").
+
+    Made from the raw file's first 16 bytes and size (`file_head` None if there is no
+    file, or it is a link, or not a regular file) and the journal's first 32 and last 24
+    bytes and size. `plausible` says whether the journal may be a complete one of this
+    file; then its records -- ``record_bytes`` each, ``records`` of them, from byte 32 --
+    are fed in order to `scan`, after which `sealed` says whether the checksum holds: only
+    then is it applied (`entries` gives where each record's block goes), else it is
+    deleted unapplied.
+    """
+
+    cdef layout F
+    cdef uint64_t size, bb, scanned
+    cdef uint32_t chain, seal
+    cdef readonly bint plausible
+
+    def __init__(self, file_head, unsigned long long file_size, jhead, jtail, unsigned long long jsize):
+        cdef wk_err e
+        cdef uint8_t want[JOURNAL_HEAD]
+        cdef const uint8_t[::1] h
+        cdef const uint8_t[::1] t
+        self.plausible = False
+        self.size = jsize
+        if file_head is None or jsize < JOURNAL_HEAD + JOURNAL_TAIL:
+            return
+        h = bytes(jhead)
+        t = bytes(jtail)
+        fh = bytes(file_head)
+        if h.shape[0] != JOURNAL_HEAD or t.shape[0] != JOURNAL_TAIL or len(fh) < HEADER_SIZE \
+                or file_size < HEADER_SIZE:
+            return
+        self.bb = load_le64(&h[8])
+        if memcmp(&h[0], b"WKWJ\x02", 5) != 0 or memcmp(&t[0], b"WKWJDONE", 8) != 0 or load_le64(&t[8]) != jsize \
+                or load_le32(&t[20]) != 0 or self.bb == 0 or self.bb > jsize \
+                or (jsize - JOURNAL_HEAD - JOURNAL_TAIL) % (8 + self.bb) != 0:
+            return
+        cdef const uint8_t[::1] fv = fh
+        e.code = 0; e.errnum = 0
+        if parse_header(&fv[0], &self.F, &e) or check_sizes(&self.F, file_size, &e) or self.F.block_type != 1:
+            return                      # not a raw file that this journal could have patched
+        journal_head_of(&self.F, want)
+        if memcmp(&h[0], want, JOURNAL_HEAD) != 0:
+            return
+        self.chain = crc32c(&h[0], JOURNAL_HEAD)
+        self.seal = load_le32(&t[16])
+        self.plausible = True
+
+    @property
+    def record_bytes(self) -> int:
+        return 8 + self.bb
+
+    @property
+    def records(self) -> int:
+        return (self.size - JOURNAL_HEAD - JOURNAL_TAIL) // (8 + self.bb) if self.plausible else 0
+
+    def scan(self, records) -> None:
+        """Chain the checksum over the next whole records (in order)."""
+        cdef Py_buffer v
+        cdef uint64_t i, n, m, rb = 8 + self.bb
+        cdef const uint8_t* p
+        if not self.plausible:
+            return
+        PyObject_GetBuffer(records, &v, PyBUF_SIMPLE)
+        try:
+            if <uint64_t>v.len % rb or self.scanned + <uint64_t>v.len // rb > self.records:
+                raise ValueError(f"{v.len} bytes are not whole records of the journal")
+            n = <uint64_t>v.len // rb
+            p = <const uint8_t*>v.buf
+            with nogil:
+                for i in range(n):
+                    m = load_le64(p + i * rb)
+                    if m >= n_blocks(&self.F):
+                        self.plausible = False
+                        break
+                    self.chain = chain_record(self.chain, m, p + i * rb + 8, self.bb)
+            self.scanned += n
+        finally:
+            PyBuffer_Release(&v)
+
+    @property
+    def sealed(self) -> bool:
+        """Every record scanned and the checksum holds: the journal is complete."""
+        return self.plausible and self.scanned == self.records and chain_seal(self.chain, self.size) == self.seal
+
+    def entries(self, records) -> np.ndarray:
+        """(k, 3) uint64 rows (block, file offset, offset of its old bytes in `records`) of
+        whole records (of a sealed journal)."""
+        cdef const uint8_t[::1] v = records
+        cdef uint64_t i, rb = 8 + self.bb, n, m
+        if not self.plausible or v.shape[0] % rb:
+            raise ValueError("not whole records of a plausible journal")
+        n = v.shape[0] // rb
+        rows = np.empty((n, 3), np.uint64)
+        cdef uint64_t[:, ::1] rv = rows
+        for i in range(n):
+            m = load_le64(&v[i * rb])
+            if m >= n_blocks(&self.F):
+                raise ValueError(f"record {i} names block {m} of {n_blocks(&self.F)}")
+            rv[i, 0] = m
+            rv[i, 1] = self.F.data_offset + m * self.bb
+            rv[i, 2] = i * rb + 8
+        return rows
+
+
+def assemble(tuple layout_, list parts) -> bytes:
+    """The header and jump table of a compressed file made of the `(encoded, ends)` parts
+    of `encode_range` in order (which follow them in the file).
+
+    Raises
+    ------
+    ValueError
+        The parts do not come from `encode_range` or do not cover every block.
+    """
+    cdef layout L
+    cdef uint64_t N, data_offset, base, m = 0, j, count
+    cdef Py_ssize_t i
+    check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
+    N = n_blocks(&L)
+    data_offset = HEADER_SIZE + 8 * N
+    L.data_offset = data_offset
+    head = bytearray(data_offset)
+    cdef uint8_t[::1] hv = head
+    build_header(&L, &hv[0])
+    base = data_offset
+    cdef Py_buffer v
+    cdef const uint8_t* p
+    for i in range(len(parts)):
+        blob, ends = parts[i]
+        blob_len = memoryview(blob).nbytes
+        PyObject_GetBuffer(ends, &v, PyBUF_SIMPLE)
+        try:
+            count = <uint64_t>v.len // 8
+            p = <const uint8_t*>v.buf
+            if v.len % 8 or (count and load_le64(p + 8 * (count - 1)) != <uint64_t>blob_len):
+                raise ValueError(f"part {i} is not the output of encode_range")
+            if m + count > N:
+                raise ValueError(f"encoded parts hold more than the {N} blocks of the file")
+            with nogil:
+                for j in range(count):
+                    store_le64(&hv[HEADER_SIZE + 8 * (m + j)], base + load_le64(p + 8 * j))
+            m += count
+        finally:
+            PyBuffer_Release(&v)
+        base += blob_len
+    if m != N:
+        raise ValueError(f"encoded parts hold {m} blocks, the file needs {N}")
+    return bytes(head)
 
 def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigned long long m_lo,
-                 unsigned long long m_hi, path="<file>") -> tuple:
-    """Encode blocks m_lo..m_hi-1 of a new compressed file (see `assemble`).
+                 unsigned long long m_hi, name="<file>") -> tuple:
+    """Encode blocks m_lo..m_hi-1 of a new compressed file (see `assemble`): the blocks
+    `box` touches with `data` at `data_offset` written into them (over their old content),
+    the others copied from the old file as they are (or the encoded zero block).
 
-    `old` is the whole old file (bytes) or None for a new file; `layout_` as for `write`
-    (an old file's own block type wins). If the box covers the whole file only the first
-    16 bytes of `old` are looked at (see `write`), so a damaged old file is replaced. Returns (encoded bytes, block ends as bytes of
-    little-endian u64, relative to the start of the encoded bytes).
+    `old` is the whole old file (bytes) or None for a new file; `layout_` is (block_log2,
+    file_log2, block_type, voxel_type, voxel_bytes) (an old file's own block type wins). If
+    the box covers the whole file only the first 16 bytes of `old` are looked at, so a
+    damaged old file is replaced; a valid header of another kind is refused. Returns
+    (encoded bytes, block ends as bytes of little-endian u64, relative to the start of the
+    encoded bytes).
+
+    Raises
+    ------
+    CorruptFileError
+        The old file is damaged (a partial write) or of another kind (naming `name`).
     """
     cdef layout L, F
     cdef int64_t b[6]
@@ -1072,18 +1049,18 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
         with nogil:
             rc = classify_header(op, osize, &L, False, &F, &found, &e)
         if rc:
-            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
         if found:
             L.block_type = F.block_type
         op = NULL
         osize = 0
     elif old is not None:
         if op == NULL:
-            raise_for(WK_ECORRUPT, 0, "file is empty", path)
+            raise_for(WK_ECORRUPT, 0, "file is empty", name)
         with nogil:
             rc = check_old(op, osize, &L, &F, &e)
         if rc:
-            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
         L.block_type = F.block_type
     PyObject_GetBuffer(data, &v, PyBUF_STRIDES | PyBUF_FORMAT)
     try:
@@ -1091,50 +1068,11 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
         with nogil:
             rc = encode_blocks(op, osize, &L, m_lo, m_hi, b, &r, &g, ep, &e)
         if rc:
-            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
+            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
         return (g.data[:g.len] if g.len else b""), bytes(ends)
     finally:
         PyBuffer_Release(&v)
         free(g.data)
-
-
-def assemble(path, tmp_path, tuple layout_, list parts) -> None:
-    """Write a compressed file from the `(encoded, ends)` parts of `encode_range`, in
-    order, to `tmp_path`, then rename it over `path`."""
-    cdef layout L
-    cdef wk_err e
-    cdef int rc
-    cdef Py_ssize_t n = len(parts), i
-    cdef bytes p = path.encode() if isinstance(path, str) else bytes(path)
-    cdef bytes tp = tmp_path.encode() if isinstance(tmp_path, str) else bytes(tmp_path)
-    cdef const char* cp = p
-    cdef const char* ctp = tp
-    check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
-    blobs = <const uint8_t**>malloc(sizeof(uint8_t*) * (n + 1))
-    ends = <const uint64_t**>malloc(sizeof(uint64_t*) * (n + 1))
-    lens = <uint64_t*>malloc(8 * (n + 1))
-    counts = <uint64_t*>malloc(8 * (n + 1))
-    keep = []
-    try:
-        if blobs == NULL or ends == NULL or lens == NULL or counts == NULL:
-            raise MemoryError()
-        for i in range(n):
-            blob, end = parts[i]
-            blob, end = bytes(blob), bytes(end)
-            keep.append((blob, end))
-            if len(end) % 8 or (len(end) and int.from_bytes(end[len(end) - 8:], "little") != len(blob)):
-                raise ValueError(f"part {i} is not the output of encode_range")
-            blobs[i] = <const uint8_t*><const char*>keep[i][0]
-            ends[i] = <const uint64_t*><const char*>keep[i][1]
-            lens[i] = len(blob)
-            counts[i] = len(end) // 8
-        e.code = 0; e.errnum = 0
-        with nogil:
-            rc = assemble_file(cp, ctp, &L, n, blobs, lens, ends, counts, &e)
-        if rc:
-            raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), path)
-    finally:
-        free(blobs); free(ends); free(lens); free(counts)
 
 
 def parse_header_bytes(data, path="<bytes>") -> tuple:
@@ -1160,3 +1098,4 @@ def header_bytes(int block_log2, int file_log2, int block_type, int voxel_type, 
     L.data_offset = data_offset
     build_header(&L, h)
     return bytes(h[:HEADER_SIZE])
+

@@ -1,6 +1,6 @@
 """Temporary files, journals and patched files never follow links (issue 12, item 1).
 
-Every test plants a symbolic link inside a sandbox (the dataset, or the kernel's folder)
+Every test plants a symbolic link inside a sandbox (the dataset, or the store's folder)
 pointing at a file or folder outside it, runs a write, and checks by hashing that nothing
 outside changed: the link is replaced or removed, or the write raises a typed error.
 """
@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 import wkpy as wk
+from one_file import shard_read, shard_write, tmp_name, wkw_read, wkw_write
 from wkcore import _shard, _wkw
 from wkpy.errors import ForeignPathError
+from wkpy.storage.store import LocalStore
 
 
 def _hash_tree(root: Path) -> dict[str, str]:
@@ -57,50 +59,52 @@ DATA = np.full((1, 16, 16, 16), 7, np.uint8)
 
 def _read_wkw(path: Path) -> np.ndarray:
     out = np.zeros((1, 16, 16, 16), np.uint8)
-    _wkw.read(str(path), (3, 1, 1, 1), (0, 0, 0, 16, 16, 16), out, (0, 0, 0))
+    wkw_read(path, (3, 1, 1, 1), (0, 0, 0, 16, 16, 16), out, (0, 0, 0))
     return out
 
 
-# ---- kernels: the temporary name given to them is a planted link -----------------------------
+# ---- one file: the temporary name the store writes to is a planted link ----------------------
 
 
 @pytest.mark.parametrize("layout", [WKW_LZ4, WKW_RAW], ids=["lz4", "raw"])
 @pytest.mark.parametrize("box", [(0, 0, 0, 16, 16, 16), (0, 0, 0, 8, 8, 8)], ids=["whole", "part"])
 def test_wkw_temporary_file_at_a_link_is_replaced(outside, layout, box):
     folder, victim, sandbox, settled = outside
-    path, tmp = sandbox / "x0.wkw", sandbox / "x0.wkw.tmp"
+    path = sandbox / "x0.wkw"
+    tmp = tmp_name(path)
     tmp.symlink_to(victim)
     n = box[3]
-    _wkw.write(str(path), str(tmp), layout, box, DATA[:, :n, :n, :n], (0, 0, 0))
+    wkw_write(path, layout, box, DATA[:, :n, :n, :n], (0, 0, 0))
     assert (_read_wkw(path)[:, :n, :n, :n] == 7).all()
     assert not os.path.lexists(tmp) and not path.is_symlink()
 
 
 def test_wkw_temporary_leftover_of_a_killed_writer_is_replaced(outside):
     folder, victim, sandbox, settled = outside
-    path, tmp = sandbox / "x0.wkw", sandbox / "x0.wkw.tmp"
+    path = sandbox / "x0.wkw"
+    tmp = tmp_name(path)
     tmp.write_bytes(b"half a file from a killed writer")
-    _wkw.write(str(path), str(tmp), WKW_LZ4, (0, 0, 0, 8, 8, 8), DATA[:, :8, :8, :8], (0, 0, 0))
+    wkw_write(path, WKW_LZ4, (0, 0, 0, 8, 8, 8), DATA[:, :8, :8, :8], (0, 0, 0))
     assert (_read_wkw(path)[:, :8, :8, :8] == 7).all() and not tmp.exists()
 
 
-def test_wkw_assemble_never_writes_through_its_temporary_name(outside):
+def test_a_put_never_writes_through_its_temporary_name(outside):
     folder, victim, sandbox, settled = outside
-    path, tmp = sandbox / "x0.wkw", sandbox / "t"
+    path = sandbox / "x0.wkw"
+    tmp = tmp_name(path)
     tmp.symlink_to(victim)
     part = _wkw.encode_range(None, WKW_LZ4, (0, 0, 0, 16, 16, 16), DATA, (0, 0, 0), 0, 8)
-    _wkw.assemble(str(path), str(tmp), WKW_LZ4, [part])
+    LocalStore(sandbox).put("x0.wkw", [_wkw.assemble(WKW_LZ4, [part]), part[0]])
     assert (_read_wkw(path) == 7).all() and not os.path.lexists(tmp)
 
 
 def test_raw_journal_at_a_link_is_not_followed(outside):
     folder, victim, sandbox, settled = outside
     path = sandbox / "x0.wkw"
-    _wkw.write(str(path), str(path) + ".tmp", WKW_RAW, (0, 0, 0, 16, 16, 16), DATA, (0, 0, 0))
+    wkw_write(path, WKW_RAW, (0, 0, 0, 16, 16, 16), DATA, (0, 0, 0))
     journal = sandbox / "x0.wkw.journal"
     journal.symlink_to(victim)
-    _wkw.write(str(path), str(path) + ".tmp", WKW_RAW, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), 2, np.uint8),
-               (0, 0, 0), str(journal))
+    wkw_write(path, WKW_RAW, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), 2, np.uint8), (0, 0, 0))
     back = _read_wkw(path)
     assert (back[:, :8, :8, :8] == 2).all() and back.max() == 7
     assert not os.path.lexists(journal)
@@ -109,14 +113,13 @@ def test_raw_journal_at_a_link_is_not_followed(outside):
 def test_a_raw_file_that_is_a_link_is_not_patched_through(outside):
     folder, victim, sandbox, settled = outside
     target = folder / "x0.wkw"
-    _wkw.write(str(target), str(target) + ".tmp", WKW_RAW, (0, 0, 0, 16, 16, 16), DATA, (0, 0, 0))
+    wkw_write(target, WKW_RAW, (0, 0, 0, 16, 16, 16), DATA, (0, 0, 0))
     path = sandbox / "x0.wkw"
     path.symlink_to(target)
     before = target.read_bytes()
     settled()
     with pytest.raises(OSError) as info:
-        _wkw.write(str(path), str(path) + ".tmp", WKW_RAW, (0, 0, 0, 8, 8, 8), np.ones((1, 8, 8, 8), np.uint8),
-                   (0, 0, 0), str(path) + ".journal")
+        wkw_write(path, WKW_RAW, (0, 0, 0, 8, 8, 8), np.ones((1, 8, 8, 8), np.uint8), (0, 0, 0))
     assert info.value.errno == 40 or "link" in str(info.value).lower()    # ELOOP
     assert target.read_bytes() == before
 
@@ -124,13 +127,14 @@ def test_a_raw_file_that_is_a_link_is_not_patched_through(outside):
 def test_shard_temporary_file_at_a_link_is_replaced(outside):
     folder, victim, sandbox, settled = outside
     spec = _shard.ShardSpec(1, (1, 16, 16, 16), (1, 8, 8, 8), (0, 1, 2, 3), False, [("zstd", 3, False)], True)
-    path, tmp = sandbox / "0", sandbox / "0.tmp"
+    path = sandbox / "0"
+    tmp = tmp_name(path)
     for box, n in (((0, 0, 0, 0, 1, 16, 16, 16), 16), ((0, 0, 0, 0, 1, 8, 8, 8), 8)):
         tmp.symlink_to(victim)
-        _shard.write(str(path), str(tmp), spec, box, DATA[:, :n, :n, :n], (0, 0, 0, 0))
+        shard_write(path, spec, box, DATA[:, :n, :n, :n], (0, 0, 0, 0))
         assert not os.path.lexists(tmp)
     out = np.zeros((1, 16, 16, 16), np.uint8)
-    _shard.read(str(path), spec, (0, 0, 0, 0, 1, 16, 16, 16), out, (0, 0, 0, 0))
+    shard_read(path, spec, (0, 0, 0, 0, 1, 16, 16, 16), out, (0, 0, 0, 0))
     assert (out == 7).all()
 
 

@@ -20,16 +20,14 @@ import numpy as np
 import pytest
 
 import wkpy as wk
+from one_file import shard_write, wkw_write
 from wkcore import _codecs, _downsample, _shard, _wkw
 
 LAYOUT = (5, 3, 2, 1, 1)  # 32³ blocks, 8³ blocks per file (256³ voxels), LZ4, uint8
 READ_LAYOUT = (5, 3, 1, 1)  # block_log2, file_log2, voxel type, voxel bytes
 N = 256
 ATTEMPTS = 5
-
-
-def _write_file(path, data):
-    _wkw.write(str(path), str(path) + ".tmp", LAYOUT, (0, 0, 0, N, N, N), data, (0, 0, 0))
+WHOLE = (0, 0, 0, N, N, N)
 
 
 def _main_thread_ran_inside(call) -> bool:
@@ -139,28 +137,63 @@ def test_the_probe_reports_the_calls_exception():
 
 # ---- every kernel entry point with a nogil block ---------------------------------------------
 
-def test_wkw_write_and_read_release_the_gil(tmp_path, volume):
+def test_wkw_encode_and_decode_release_the_gil(tmp_path, volume):
+    n = 1 << (3 * LAYOUT[1])
+    assert releases_gil(lambda: _wkw.encode_range(None, LAYOUT, WHOLE, volume, (0, 0, 0), 0, n))
     path = tmp_path / "a.wkw"
-    assert releases_gil(lambda: _write_file(path, volume))
+    wkw_write(path, LAYOUT, WHOLE, volume, (0, 0, 0))
+    raw = path.read_bytes()
+    rows = _wkw.plan(READ_LAYOUT, raw[:16], len(raw), WHOLE, raw[16:16 + 8 * n])
     out = np.zeros_like(volume)
-    assert releases_gil(lambda: _wkw.read(str(path), READ_LAYOUT, (0, 0, 0, N, N, N), out, (0, 0, 0)))
+    assert releases_gil(lambda: _wkw.decode(READ_LAYOUT, raw[:16], WHOLE, out, (0, 0, 0), rows, [(0, raw)]))
     np.testing.assert_array_equal(out, volume)
 
 
-def test_wkw_raw_write_releases_the_gil(tmp_path, volume):
-    path = tmp_path / "raw.wkw"
-    raw = (5, 3, 1, 1, 1)
-    assert releases_gil(lambda: _wkw.write(str(path), str(path) + ".tmp", raw, (0, 0, 0, N, N, N), volume,
-                                           (0, 0, 0), str(path) + ".journal"))
+def test_wkw_raw_patch_and_decode_release_the_gil(volume):
+    layout = (5, 3, 1, 1, 1)
+    head, size = _wkw.new_raw_header(layout)
+    rows = _wkw.plan(READ_LAYOUT, head, size, WHOLE)
+    blocks = []
+    assert releases_gil(lambda: blocks.append(_wkw.patch_raw(layout, head, size, WHOLE, volume, (0, 0, 0), rows,
+                                                             [], False)))
+    out = np.zeros_like(volume)
+    assert releases_gil(lambda: _wkw.decode(READ_LAYOUT, head, WHOLE, out, (0, 0, 0), rows, [(16, blocks[0])]))
+    np.testing.assert_array_equal(out, volume)
 
 
-def test_shard_write_encode_and_read_release_the_gil(tmp_path, volume):
+def test_wkw_journal_records_release_the_gil(volume):
+    layout = (5, 3, 1, 1, 1)
+    head, size = _wkw.new_raw_header(layout)
+    rows = _wkw.plan(READ_LAYOUT, head, size, WHOLE)
+    blocks = _wkw.patch_raw(layout, head, size, WHOLE, volume, (0, 0, 0), rows, [], False)
+    assert releases_gil(lambda: _wkw.journal_records(layout, head, size, rows, [(16, blocks)], 0))
+
+
+def test_shard_index_parsing_and_assembly_release_the_gil():
+    # 2**21 chunks of one element: a 32 MiB index to check, and as many chunks to lay out
+    spec = _shard.ShardSpec(1, (1, 128, 128, 128), (1, 1, 1, 1), (0, 1, 2, 3), False, [], True)
+    index = _shard.assemble(spec, None, [_shard.encode(spec, (0, 0, 0, 0, 1, 1, 1, 1), np.ones((1, 1, 1, 1), np.uint8),
+                                                       (0, 0, 0, 0))])[1]
+    assert releases_gil(lambda: _shard.parse_index(spec, index, 1 + len(index)))
+    parsed = _shard.parse_index(spec, index, 1 + len(index))
+    assert releases_gil(lambda: _shard.assemble(spec, parsed, []))
+
+
+def _decode_all(spec, path, box, out, at):
+    raw = path.read_bytes()
+    offset, length = _shard.index_range(spec, len(raw))
+    index = _shard.parse_index(spec, raw[offset:offset + length], len(raw))
+    rows = _shard.plan(spec, index, box)
+    return lambda: _shard.decode(spec, box, out, at, rows, [(0, raw)])
+
+
+def test_shard_encode_and_decode_release_the_gil(tmp_path, volume):
     data = np.ascontiguousarray(volume[:, :S, :S, :S])
-    path = str(tmp_path / "0")
-    assert releases_gil(lambda: _shard.write(path, path + ".tmp", SHARD, BOX, data, (0, 0, 0, 0)))
-    assert releases_gil(lambda: _shard.encode(path, SHARD, BOX, data, (0, 0, 0, 0)))
+    assert releases_gil(lambda: _shard.encode(SHARD, BOX, data, (0, 0, 0, 0)))
+    path = tmp_path / "0"
+    shard_write(path, SHARD, BOX, data, (0, 0, 0, 0))
     out = np.zeros_like(data)
-    assert releases_gil(lambda: _shard.read(path, SHARD, BOX, out, (0, 0, 0, 0)))
+    assert releases_gil(_decode_all(SHARD, path, BOX, out, (0, 0, 0, 0)))
     np.testing.assert_array_equal(out, data)
 
 
@@ -169,14 +202,14 @@ ND_SHARD = _shard.ShardSpec(1, (2, 4, S, S, S // 4), (2, 1, 32, 32, 32), (4, 3, 
 ND_BOX = (0, 0, 0, 0, 0, 2, 4, S, S, S // 4)
 
 
-def test_nd_shard_write_encode_and_read_release_the_gil(tmp_path, volume):
+def test_nd_shard_encode_and_decode_release_the_gil(tmp_path, volume):
     # a (c, t, x, y, z) shard, as webknossos 4.3.3 stores n-d layers with channels
     data = np.ascontiguousarray(volume[0, :S, :S, :S // 4].reshape(1, 1, S, S, S // 4).repeat(2, 0).repeat(4, 1))
-    path = str(tmp_path / "nd")
-    assert releases_gil(lambda: _shard.write(path, path + ".tmp", ND_SHARD, ND_BOX, data, (0,) * 5))
-    assert releases_gil(lambda: _shard.encode(path, ND_SHARD, ND_BOX, data, (0,) * 5))
+    assert releases_gil(lambda: _shard.encode(ND_SHARD, ND_BOX, data, (0,) * 5))
+    path = tmp_path / "nd"
+    shard_write(path, ND_SHARD, ND_BOX, data, (0,) * 5)
     out = np.zeros_like(data)
-    assert releases_gil(lambda: _shard.read(path, ND_SHARD, ND_BOX, out, (0,) * 5))
+    assert releases_gil(_decode_all(ND_SHARD, path, ND_BOX, out, (0,) * 5))
     np.testing.assert_array_equal(out, data)
 
 

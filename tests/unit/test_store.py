@@ -1,5 +1,5 @@
 """The store seam (`wkpy.storage.store`): the local store's reads, atomic and conditional
-writes, links and special files."""
+writes, links and special files; and the arrays on a store that cannot patch in place."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import wkpy as wk
 from wkpy.errors import ConflictError, CorruptFileError, ForeignPathError
+from wkpy.storage import open_array
 from wkpy.storage.store import CopyRange, Hole, LocalStore, coalesce, row_batches
 
 DATA = bytes(range(256)) * 64          # 16 KiB
@@ -98,3 +100,27 @@ def test_special_files_and_links_are_refused_or_replaced(store, tmp_path):
     assert not (store.root / "link").is_symlink() and victim.read_bytes() == b"precious"
     with pytest.raises(Exception, match="not a key"):
         store.get("../outside/victim")
+
+
+class WholeFileStore(LocalStore):
+    """A local store that cannot patch in place, as an object store: every write is a put."""
+
+    can_patch = False
+
+    def patch(self, key, writes, *, sync=False):  # type: ignore[no-untyped-def]
+        raise AssertionError("patch called on a store that cannot patch")
+
+
+def test_raw_wkw_on_a_store_without_patching_is_rewritten_whole(tmp_path):
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    mag = ds.add_layer("c", "color", dtype="uint16").add_mag(1, chunk_shape=8, shard_shape=32, compress=False)
+    mag.write(np.ones((32, 32, 32), np.uint16), absolute_offset=(0, 0, 0))
+    array = open_array(WholeFileStore(tmp_path / "ds" / "c" / "1"), "wkw")
+    model = np.zeros((1, 40, 32, 32), np.uint16)
+    model[:, :32] = 1
+    data = np.arange(1 * 30 * 9 * 13, dtype=np.uint16).reshape(1, 30, 9, 13)
+    array.write((5, 20, 1), data)                      # into the file, and a new file beside it
+    model[:, 5:35, 20:29, 1:14] = data
+    assert (array.read((0, 0, 0), (40, 32, 32)) == model).all()
+    assert not list((tmp_path / "ds" / "c" / "1").rglob("*.journal"))
+    assert (mag.read(absolute_offset=(0, 0, 0), size=(32, 32, 32)) == model[:, :32]).all()

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import FIXTURES, fixtures_or_skip, random_volume
+from one_file import tmp_name, wkw_read, wkw_write
 from wkcore import CorruptFileError, _wkw
 
 SEEN_HEADER = bytes.fromhex("574b570115030103") + (80).to_bytes(8, "little")
@@ -76,21 +77,21 @@ def test_writes_then_reads_match_a_numpy_model(tmp_path, writes, block_type, kin
     for n, (lo, hi) in enumerate(writes):
         shape = tuple(h - l for l, h in zip(lo, hi))
         data = np.asarray(random_volume((nc, *shape), dtype, seed=n), order=order)
-        _wkw.write(str(path), str(path) + ".tmp", full, (*lo, *hi), data, (0, 0, 0))
+        wkw_write(path, full, (*lo, *hi), data, (0, 0, 0))
         model[:, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = data
     lo, hi = writes[0]
     out = np.zeros((nc, SIDE, SIDE, SIDE), dtype, order=order)
-    assert _wkw.read(str(path), read_layout(full), (0, 0, 0, SIDE, SIDE, SIDE), out, (0, 0, 0))
+    assert wkw_read(path, read_layout(full), (0, 0, 0, SIDE, SIDE, SIDE), out, (0, 0, 0))
     np.testing.assert_array_equal(out, model)
     part = np.zeros((nc, *[h - l for l, h in zip(lo, hi)]), dtype)
-    _wkw.read(str(path), read_layout(full), (*lo, *hi), part, (0, 0, 0))
+    wkw_read(path, read_layout(full), (*lo, *hi), part, (0, 0, 0))
     np.testing.assert_array_equal(part, model[:, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])
-    assert not Path(str(path) + ".tmp").exists()
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name)) == [path.name]
 
 
 def test_missing_file_reads_as_not_found_and_leaves_the_buffer(tmp_path):
     out = np.full((1, 4, 4, 4), 7, np.uint8)
-    assert _wkw.read(str(tmp_path / "nope.wkw"), (3, 2, 1, 1), (0, 0, 0, 4, 4, 4), out, (0, 0, 0)) is False
+    assert wkw_read(tmp_path / "nope.wkw", (3, 2, 1, 1), (0, 0, 0, 4, 4, 4), out, (0, 0, 0)) is False
     assert (out == 7).all()
 
 
@@ -98,7 +99,7 @@ def test_raw_file_has_its_full_size_and_compressed_file_is_smaller(tmp_path):
     data = np.zeros((1, 8, 8, 8), np.uint8)
     for bt in (1, 2):
         p = tmp_path / f"{bt}.wkw"
-        _wkw.write(str(p), str(p) + ".tmp", layout(bt, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+        wkw_write(p, layout(bt, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
         size = p.stat().st_size
         if bt == 1:
             assert size == 16 + 64 * 512
@@ -114,36 +115,36 @@ def test_bad_arguments_raise_value_errors(tmp_path, bad):
     shape, dtype = bad.get("shape", (1, 8, 8, 8)), bad.get("dtype", "uint8")
     data = np.zeros(shape, dtype)
     with pytest.raises(ValueError):
-        _wkw.write(str(tmp_path / "a.wkw"), str(tmp_path / "a.tmp"), layout(2, "uint8", 1),
-                   bad.get("box", (0, 0, 0, 8, 8, 8)), data, bad.get("offset", (0, 0, 0)))
+        wkw_write(tmp_path / "a.wkw", layout(2, "uint8", 1), bad.get("box", (0, 0, 0, 8, 8, 8)), data,
+                  bad.get("offset", (0, 0, 0)))
 
 
 def test_a_read_only_buffer_cannot_be_read_into(tmp_path):
     data = np.zeros((1, 8, 8, 8), np.uint8)
     p = tmp_path / "a.wkw"
-    _wkw.write(str(p), str(p) + ".t", layout(2, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+    wkw_write(p, layout(2, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
     data.flags.writeable = False
     with pytest.raises((ValueError, BufferError)):
-        _wkw.read(str(p), (3, 2, 1, 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+        wkw_read(p, (3, 2, 1, 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
 
 
 def test_an_object_array_is_refused_not_filled_with_raw_bytes(tmp_path):
     # object items are 8-byte pointers: voxel bytes read into them crashed the interpreter
     p = tmp_path / "a.wkw"
     lay = layout(2, "uint64", 1)
-    _wkw.write(str(p), str(p) + ".t", lay, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), 12345, np.uint64), (0, 0, 0))
+    wkw_write(p, lay, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), 12345, np.uint64), (0, 0, 0))
     with pytest.raises(ValueError, match="Python objects"):
-        _wkw.read(str(p), read_layout(lay), (0, 0, 0, 8, 8, 8), np.empty((1, 8, 8, 8), object), (0, 0, 0))
+        wkw_read(p, read_layout(lay), (0, 0, 0, 8, 8, 8), np.empty((1, 8, 8, 8), object), (0, 0, 0))
     with pytest.raises(ValueError, match="Python objects"):
-        _wkw.write(str(p), str(p) + ".t", lay, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), None, object), (0, 0, 0))
+        wkw_write(p, lay, (0, 0, 0, 8, 8, 8), np.full((1, 8, 8, 8), None, object), (0, 0, 0))
 
 
 def test_a_file_of_another_layout_is_refused(tmp_path):
     p = tmp_path / "a.wkw"
     data = np.zeros((1, 8, 8, 8), np.uint8)
-    _wkw.write(str(p), str(p) + ".t", layout(2, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
+    wkw_write(p, layout(2, "uint8", 1), (0, 0, 0, 8, 8, 8), data, (0, 0, 0))
     with pytest.raises(CorruptFileError, match="differs"):
-        _wkw.read(str(p), (3, 2, 2, 2), (0, 0, 0, 8, 8, 8), np.zeros((1, 8, 8, 8), np.uint16), (0, 0, 0))
+        wkw_read(p, (3, 2, 2, 2), (0, 0, 0, 8, 8, 8), np.zeros((1, 8, 8, 8), np.uint16), (0, 0, 0))
 
 
 # ---- hostile files ------------------------------------------------------------------------
@@ -164,7 +165,7 @@ def _read_all(path: Path, lay) -> np.ndarray:
     dtype = {1: "uint8", 2: "uint16", 3: "uint32", 4: "uint64", 5: "float32", 6: "float64"}[lay[2]]
     nc = lay[3] // np.dtype(dtype).itemsize
     out = np.zeros((nc, side, side, side), dtype)
-    _wkw.read(str(path), lay, (0, 0, 0, side, side, side), out, (0, 0, 0))
+    wkw_read(path, lay, (0, 0, 0, side, side, side), out, (0, 0, 0))
     return out
 
 
@@ -184,7 +185,7 @@ def test_a_header_claiming_huge_blocks_allocates_nothing_big(tmp_path):
     # block_len 2**10, file_len 2**0, LZ4, uint64 x 31 channels: a 248 GiB block from 100 bytes
     p.write_bytes(_wkw.header_bytes(10, 0, 2, 4, 248, 24) + (120).to_bytes(8, "little") + bytes(96))
     with pytest.raises(CorruptFileError):
-        _wkw.read(str(p), (10, 0, 4, 248), (0, 0, 0, 1, 1, 1), np.zeros((31, 1, 1, 1), np.uint64), (0, 0, 0))
+        wkw_read(p, (10, 0, 4, 248), (0, 0, 0, 1, 1, 1), np.zeros((31, 1, 1, 1), np.uint64), (0, 0, 0))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -213,10 +214,9 @@ def test_fuzzed_real_files_only_raise_typed_errors(tmp_path, data):
     nc = lay[3] // {1: 1, 2: 2, 3: 4, 4: 8, 5: 4, 6: 8}[lay[2]]
     dtype = {1: "uint8", 2: "uint16", 3: "uint32", 4: "uint64", 5: "float32", 6: "float64"}[lay[2]]
     try:
-        _wkw.write(str(p), str(p) + ".tmp", (h[0], h[1], h[2], h[3], h[4]), (1, 2, 3, 9, 9, 9),
-                   np.ones((nc, 8, 7, 6), dtype), (0, 0, 0))
+        wkw_write(p, (h[0], h[1], h[2], h[3], h[4]), (1, 2, 3, 9, 9, 9), np.ones((nc, 8, 7, 6), dtype), (0, 0, 0))
     except CorruptFileError:
-        assert not os.path.exists(str(p) + ".tmp")
+        assert not tmp_name(p).exists()
 
 
 @pytest.mark.parametrize("block_type", [1, 7])
@@ -258,14 +258,12 @@ def test_a_write_covering_a_damaged_real_file_replaces_it_and_a_partial_one_rais
             p = tmp_path / "d.wkw"
             p.write_bytes(bad)
             with pytest.raises(CorruptFileError, match="d.wkw"):
-                _wkw.write(str(p), str(p) + ".tmp", lay5, (1, 2, 3, 9, 9, 9), np.ones((nc, 8, 7, 6), dtype),
-                           (0, 0, 0), str(p) + ".journal")
+                wkw_write(p, lay5, (1, 2, 3, 9, 9, 9), np.ones((nc, 8, 7, 6), dtype), (0, 0, 0))
             assert p.read_bytes() == bad, f"{src.name}, {kind}: a refused write changed the file"
             new = random_volume((nc, side, side, side), dtype)
-            _wkw.write(str(p), str(p) + ".tmp", lay5, (0, 0, 0, side, side, side), new, (0, 0, 0),
-                       str(p) + ".journal")
+            wkw_write(p, lay5, (0, 0, 0, side, side, side), new, (0, 0, 0))
             out = np.zeros_like(new)
-            _wkw.read(str(p), (h[0], h[1], h[3], h[4]), (0, 0, 0, side, side, side), out, (0, 0, 0))
+            wkw_read(p, (h[0], h[1], h[3], h[4]), (0, 0, 0, side, side, side), out, (0, 0, 0))
             assert (out == new).all(), f"{src.name}, {kind}"
             assert sorted(x.name for x in tmp_path.iterdir()) == ["d.wkw"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import os
 import shutil
 import struct
 import tempfile
@@ -19,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import fixtures_or_skip
+from one_file import shard_index, shard_read, shard_write, store_of, tmp_name
 from wkcore import CorruptFileError, UnsupportedError, _codecs, _shard
 
 ABSENT = 2**64 - 1
@@ -154,7 +154,7 @@ def test_fixture_index_is_the_one_formats_md_describes():
     path = fixtures_or_skip() / FIXTURE_SHARD
     raw = path.read_bytes()
     spec = spec_for("uint64")
-    index = _shard.read_index(path, spec)
+    index = shard_index(path, spec)
     assert index == oracle_index(raw, 8)
     assert index[0] == (0, 220) and index[1] == (220, 319) and index[7] == (2510, 612)
     assert struct.unpack("<I", raw[-4:])[0] == 0x511106E9
@@ -171,12 +171,12 @@ def test_written_index_matches_the_oracle(tmp_path, at_start, big, crc, pattern)
             x, y, z = (m >> 2) & 1, (m >> 1) & 1, m & 1
             data[0, 4 * x:4 * x + 4, 4 * y:4 * y + 4, 4 * z:4 * z + 4] = m + 1
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "s"
-    outcome = _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0))
+    outcome = shard_write(path, spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0))
     if pattern == 0:
         assert outcome == 2 and not path.exists()
         return
     assert outcome == 0
-    index = _shard.read_index(path, spec)
+    index = shard_index(path, spec)
     assert index == oracle_index(path.read_bytes(), 8, at_start, crc, big)
     assert [e is not None for e in index] == [bool(pattern >> m & 1) for m in range(8)]
 
@@ -226,7 +226,7 @@ def test_box_writes_and_reads_match_a_numpy_model(tmp_path, data):
         padded = np.zeros((ext[0] + 1, ext[1] + 2, ext[2], ext[3] + 1), dtype, order=order)
         padded[1:, 2:, :, 1:] = values
         prepared = []
-        if data.draw(st.booleans()):        # prepare chunk-aligned parts of the box first
+        if data.draw(st.booleans()):        # encode chunk-aligned parts of the box on threads
             axis = data.draw(st.integers(0, 3))
             borders = [b * chunk[axis] for b in range(1, shard[axis] // chunk[axis])]
             cuts = sorted({box[axis], box[axis + 4], *(b for b in borders if box[axis] < b < box[axis + 4]
@@ -236,18 +236,18 @@ def test_box_writes_and_reads_match_a_numpy_model(tmp_path, data):
                 sub[axis], sub[axis + 4] = lo, hi
                 at = [1, 2, 0, 1]
                 at[axis] += lo - box[axis]
-                prepared.append(_shard.encode(path, spec, tuple(sub), padded, tuple(at)))
-        _shard.write(path, f"{path}.tmp", spec, box, padded, (1, 2, 0, 1), prepared)
+                prepared.append((tuple(sub), tuple(at)))
+        shard_write(path, spec, box, padded, (1, 2, 0, 1), prepared)
         model[box[0]:box[4], box[1]:box[5], box[2]:box[6], box[3]:box[7]] = values
         out = np.full((shard[0] + 1, *shard[1:]), lay["fill"], dtype, order=data.draw(st.sampled_from("CF")))
-        found = _shard.read(path, spec, (0, 0, 0, 0, *shard), out, (1, 0, 0, 0))
+        found = shard_read(path, spec, (0, 0, 0, 0, *shard), out, (1, 0, 0, 0))
         assert found == path.exists()
         assert np.array_equal(out[1:], model)      # absent chunks leave `out` as it was: the fill
         rbox = data.draw(boxes(shard))
         part = np.full(tuple(rbox[k + 4] - rbox[k] for k in range(4)), lay["fill"], dtype)
-        _shard.read(path, spec, rbox, part, (0, 0, 0, 0))
+        shard_read(path, spec, rbox, part, (0, 0, 0, 0))
         assert np.array_equal(part, model[rbox[0]:rbox[4], rbox[1]:rbox[5], rbox[2]:rbox[6], rbox[3]:rbox[7]])
-        index = _shard.read_index(path, spec)
+        index = shard_index(path, spec)
         blocks = [model[g[0] * chunk[0]:(g[0] + 1) * chunk[0], g[1] * chunk[1]:(g[1] + 1) * chunk[1],
                         g[2] * chunk[2]:(g[2] + 1) * chunk[2], g[3] * chunk[3]:(g[3] + 1) * chunk[3]]
                   for g in itertools.product(*(range(s // c) for s, c in zip(shard, chunk)))]
@@ -271,43 +271,45 @@ def test_chunk_codec_round_trip_and_transpose_layout(steps, order):
         assert enc == raw
 
 
-def test_prepared_chunks_must_come_from_the_same_spec(tmp_path):
-    spec, other = spec_for(), spec_for()
+def test_encoded_chunks_must_come_from_the_same_spec():
+    spec, other = spec_for(), spec_for(chunk=(1, 16, 16, 16))
     data = np.ones((1, 32, 32, 32), np.uint8)
-    prepared = _shard.encode(tmp_path / "s", spec, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0))
-    assert prepared.count == 1 and prepared.nbytes > 0
-    with pytest.raises(ValueError, match="same ShardSpec"):
-        _shard.write(tmp_path / "s", tmp_path / "t", other, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0), [prepared])
-    assert _shard.write(tmp_path / "s", tmp_path / "t", spec, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0),
-                        [prepared]) == 0
+    encoded = _shard.encode(spec, (0, 0, 0, 0, 1, 32, 32, 32), data, (0, 0, 0, 0))
+    assert encoded.count == 1 and encoded.nbytes > 0 and memoryview(encoded).nbytes == encoded.nbytes
+    with pytest.raises(ValueError, match="this shard's spec"):
+        _shard.assemble(other, None, [encoded])
+    runs, index = _shard.assemble(spec, None, [encoded])
+    assert runs.tolist() == [[0, 0, encoded.nbytes]] and len(index) == spec.index_bytes
 
 
-def test_a_read_through_an_open_descriptor_sees_the_version_it_opened(tmp_path):
+def test_a_reader_sees_the_version_it_opened(tmp_path):
+    from wkpy.storage import _zarr_file
+
     spec = spec_for(shard=(1, 8, 8, 8), chunk=(1, 4, 4, 4))
     path = tmp_path / "s"
     box = (0, 0, 0, 0, 1, 8, 8, 8)
-    _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 8, 8, 8), 1, np.uint8), (0, 0, 0, 0))
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 8, 8, 8), 2, np.uint8), (0, 0, 0, 0))
+    shard_write(path, spec, box, np.full((1, 8, 8, 8), 1, np.uint8), (0, 0, 0, 0))
+    store, key = store_of(path)
+    with store.open(key) as reader:
+        index = _zarr_file.read_index(reader, spec)
+        shard_write(path, spec, box, np.full((1, 8, 8, 8), 2, np.uint8), (0, 0, 0, 0))
         out = np.zeros((1, 8, 8, 8), np.uint8)
-        assert _shard.read(path, spec, box, out, (0, 0, 0, 0), fd) and (out == 1).all()
-        assert _shard.read(path, spec, box, out, (0, 0, 0, 0)) and (out == 2).all()
-    finally:
-        os.close(fd)
+        _zarr_file.read_box(reader, index, spec, box, out, (0, 0, 0, 0))
+        assert (out == 1).all()
+        assert shard_read(path, spec, box, out, (0, 0, 0, 0)) and (out == 2).all()
 
 
 def test_all_fill_chunks_are_omitted_and_an_emptied_shard_is_removed(tmp_path):
     spec = spec_for(shard=(1, 8, 8, 8), chunk=(1, 4, 4, 4), fill=5)
     path = tmp_path / "s"
     data = np.full((1, 8, 8, 8), 5, np.uint8)
-    assert _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0)) == 2
+    assert shard_write(path, spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0)) == 2
     assert not path.exists()
     data[0, 5, 5, 5] = 1
-    assert _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0)) == 0
-    assert [e is not None for e in _shard.read_index(path, spec)] == [False] * 7 + [True]
+    assert shard_write(path, spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0)) == 0
+    assert [e is not None for e in shard_index(path, spec)] == [False] * 7 + [True]
     data[0, 5, 5, 5] = 5
-    assert _shard.write(path, f"{path}.tmp", spec, (0, 4, 4, 4, 1, 8, 8, 8), data, (0, 4, 4, 4)) == 1
+    assert shard_write(path, spec, (0, 4, 4, 4, 1, 8, 8, 8), data, (0, 4, 4, 4)) == 1
     assert not path.exists() and not list(tmp_path.iterdir())
 
 
@@ -316,10 +318,10 @@ def test_untouched_chunks_are_copied_byte_for_byte(tmp_path):
     path = tmp_path / "s"
     shutil.copy(src, path)
     spec = spec_for("uint64")
-    before, raw = _shard.read_index(path, spec), path.read_bytes()
+    before, raw = shard_index(path, spec), path.read_bytes()
     one = np.array([[[[7]]]], np.uint64)
-    _shard.write(path, f"{path}.tmp", spec, (0, 40, 40, 40, 1, 41, 41, 41), one, (0, 0, 0, 0))
-    after, new = _shard.read_index(path, spec), path.read_bytes()
+    shard_write(path, spec, (0, 40, 40, 40, 1, 41, 41, 41), one, (0, 0, 0, 0))
+    after, new = shard_index(path, spec), path.read_bytes()
     for m in range(7):       # chunk 7 (1,1,1) holds (40, 40, 40)
         (o1, n1), (o2, n2) = before[m], after[m]
         assert raw[o1:o1 + n1] == new[o2:o2 + n2]
@@ -336,7 +338,7 @@ def _shard_copy(tmp_path: Path) -> tuple[Path, bytes]:
 
 def _read_all(path, spec=None):
     out = np.zeros((1, 64, 64, 64), np.uint64)
-    return _shard.read(path, spec or spec_for("uint64"), (0, 0, 0, 0, 1, 64, 64, 64), out, (0, 0, 0, 0))
+    return shard_read(path, spec or spec_for("uint64"), (0, 0, 0, 0, 1, 64, 64, 64), out, (0, 0, 0, 0))
 
 
 @pytest.mark.parametrize("mutate,message", [
@@ -367,23 +369,22 @@ def test_index_entries_past_the_data_are_refused(tmp_path, offset, nbytes):
     with pytest.raises(CorruptFileError, match=r"index entry 3 \(chunk 0,0,1,1\)"):
         _read_all(path)
     with pytest.raises(CorruptFileError):      # a write must not trust it either
-        _shard.write(path, f"{path}.tmp", spec_for("uint64"), (0, 0, 0, 0, 1, 1, 1, 1),
-                     np.ones((1, 1, 1, 1), np.uint64), (0, 0, 0, 0))
-    assert not Path(f"{path}.tmp").exists()
+        shard_write(path, spec_for("uint64"), (0, 0, 0, 0, 1, 1, 1, 1), np.ones((1, 1, 1, 1), np.uint64), (0, 0, 0, 0))
+    assert not tmp_name(path).exists()
 
 
 def test_a_corrupt_blosc_chunk_names_codec_and_chunk(tmp_path):
     spec = spec_for("uint16", shard=(1, 8, 8, 8), chunk=(1, 8, 8, 8), steps=[("blosc", "lz4", 5, 1, 2, 0)])
     path = tmp_path / "b"
     data = np.arange(512, dtype=np.uint16).reshape(1, 8, 8, 8)
-    _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0))
+    shard_write(path, spec, (0, 0, 0, 0, 1, 8, 8, 8), data, (0, 0, 0, 0))
     raw = bytearray(path.read_bytes())
     raw[20] ^= 0xFF
     raw[24] ^= 0xFF
     path.write_bytes(bytes(raw))
     out = np.zeros((1, 8, 8, 8), np.uint16)
     with pytest.raises(CorruptFileError, match="blosc data"):
-        _shard.read(path, spec, (0, 0, 0, 0, 1, 8, 8, 8), out, (0, 0, 0, 0))
+        shard_read(path, spec, (0, 0, 0, 0, 1, 8, 8, 8), out, (0, 0, 0, 0))
 
 
 def _hostile_sources(tmp_path: Path) -> list[tuple[Path, _shard.ShardSpec, tuple]]:
@@ -393,7 +394,7 @@ def _hostile_sources(tmp_path: Path) -> list[tuple[Path, _shard.ShardSpec, tuple
     for i, steps in enumerate([[("blosc", "zstd", 5, 1, 2, 0)], [("gzip", 5), ("crc32c",)], [("crc32c",)]]):
         spec = spec_for("uint16", shard=(1, 16, 16, 16), chunk=(1, 8, 8, 8), steps=steps, index_at_start=i == 2)
         path = tmp_path / f"src{i}"
-        _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 16, 16, 16), data, (0, 0, 0, 0))
+        shard_write(path, spec, (0, 0, 0, 0, 1, 16, 16, 16), data, (0, 0, 0, 0))
         out.append((path, spec, (1, 16, 16, 16)))
     return out
 
@@ -421,13 +422,13 @@ def test_mutated_shards_only_raise_typed_errors(tmp_path, data):
     path.write_bytes(bytes(raw))
     out = np.zeros(shape, np.uint64 if shape[1] == 64 else np.uint16)
     try:
-        _shard.read(path, spec, (0, 0, 0, 0, *shape), out, (0, 0, 0, 0))
+        shard_read(path, spec, (0, 0, 0, 0, *shape), out, (0, 0, 0, 0))
     except (CorruptFileError, UnsupportedError, OSError):
         pass
     try:
-        _shard.write(path, f"{path}.tmp", spec, (0, 1, 1, 1, 1, 3, 3, 3), out, (0, 1, 1, 1))
+        shard_write(path, spec, (0, 1, 1, 1, 1, 3, 3, 3), out, (0, 1, 1, 1))
     except (CorruptFileError, UnsupportedError, OSError):
-        assert not Path(f"{path}.tmp").exists()
+        assert not tmp_name(path).exists()
 
 
 # ---- threads ----------------------------------------------------------------------------------
@@ -449,11 +450,11 @@ def test_threads_hammering_the_kernels_agree_with_the_model(tmp_path):
                 vals = r.integers(0, 3, (1, *(h - l for l, h in zip(lo, hi)))).astype(np.uint16)
                 path = tmp_path / f"f{f}"
                 with locks[f]:
-                    _shard.write(path, f"{path}.{seed}.tmp", spec, (0, *lo, 1, *hi), vals, (0, 0, 0, 0))
+                    shard_write(path, spec, (0, *lo, 1, *hi), vals, (0, 0, 0, 0))
                     models[f][:, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = vals
                 out = np.zeros((1, 32, 32, 32), np.uint16)
                 with locks[f]:
-                    _shard.read(path, spec, (0, 0, 0, 0, 1, 32, 32, 32), out, (0, 0, 0, 0))
+                    shard_read(path, spec, (0, 0, 0, 0, 1, 32, 32, 32), out, (0, 0, 0, 0))
                     assert np.array_equal(out, models[f])
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
@@ -470,24 +471,23 @@ def test_threads_hammering_the_kernels_agree_with_the_model(tmp_path):
     lambda raw: b"", lambda raw: raw[:40], lambda raw: raw[: len(raw) * 6 // 10],
     lambda raw: raw[:-132] + bytes([0xA5]) * 132,                          # garbage index
 ], ids=["empty", "40 bytes", "60 %", "garbage index"])
-@pytest.mark.parametrize("prepared", [False, True], ids=["direct", "prepared"])
+@pytest.mark.parametrize("prepared", [False, True], ids=["direct", "threads"])
 def test_a_write_of_every_chunk_replaces_a_damaged_shard(tmp_path, mutate, prepared):
     path, raw = _shard_copy(tmp_path)
     damaged = mutate(raw)
     path.write_bytes(damaged)
     spec = spec_for("uint64")
     with pytest.raises(CorruptFileError, match="c0"):       # a partial write needs the old index
-        _shard.write(path, f"{path}.tmp", spec, (0, 0, 0, 0, 1, 33, 32, 32), np.ones((1, 33, 32, 32), np.uint64),
-                     (0, 0, 0, 0))
+        shard_write(path, spec, (0, 0, 0, 0, 1, 33, 32, 32), np.ones((1, 33, 32, 32), np.uint64), (0, 0, 0, 0))
     assert path.read_bytes() == damaged
     new = np.arange(64 ** 3, dtype=np.uint64).reshape(1, 64, 64, 64)
     whole = (0, 0, 0, 0, 1, 64, 64, 64)
     parts = []
     if prepared:      # as the façade splits one shard over threads, along chunk borders
-        parts = [_shard.encode(path, spec, (0, x, 0, 0, 1, x + 32, 64, 64), new, (0, x, 0, 0)) for x in (0, 32)]
-    assert _shard.write(path, f"{path}.tmp", spec, whole, new, (0, 0, 0, 0), parts) == 0
+        parts = [((0, x, 0, 0, 1, x + 32, 64, 64), (0, x, 0, 0)) for x in (0, 32)]
+    assert shard_write(path, spec, whole, new, (0, 0, 0, 0), parts) == 0
     out = np.zeros_like(new)
-    assert _shard.read(path, spec, whole, out, (0, 0, 0, 0))
+    assert shard_read(path, spec, whole, out, (0, 0, 0, 0))
     assert (out == new).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c0"]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from one_file import shard_read, shard_write
 from wkcore import UnsupportedError, _shard
 
 CHAINS = [[], [("zstd", 1, True)], [("blosc", "lz4", 5, 1, 2, 0)], [("crc32c",)]]
@@ -77,14 +78,14 @@ def test_nd_box_writes_and_reads_match_a_numpy_model(tmp_path, data):
                     sub, start = list(box), list(at)
                     sub[axis], sub[axis + nd] = lo, hi
                     start[axis] += lo - box[axis]
-                    prepared.append(_shard.encode(path, spec, tuple(sub), buf, tuple(start)))
-        _shard.write(path, f"{path}.tmp", spec, box, buf, at, prepared)
+                    prepared.append((tuple(sub), tuple(start)))
+        shard_write(path, spec, box, buf, at, prepared)
         model[region] = values
         rbox = data.draw(boxes(shard))
         rext = tuple(rbox[k + nd] - rbox[k] for k in range(nd))
         out, oat, inner = _arrange(data, rext, dtype)
         out[...] = fill
-        _shard.read(path, spec, rbox, out, oat)
+        shard_read(path, spec, rbox, out, oat)
         assert np.array_equal(inner, model[tuple(slice(rbox[k], rbox[k + nd]) for k in range(nd))])
 
 
@@ -113,11 +114,11 @@ def test_nd_boxes_and_buffers_must_have_the_specs_rank(tmp_path):
     spec = spec_for("uint8", (1, 2, 4, 4, 4), (1, 1, 2, 2, 2), (4, 3, 2, 1, 0))
     data = np.ones((1, 2, 4, 4, 4), np.uint8)
     with pytest.raises(ValueError, match="10 numbers"):
-        _shard.write(tmp_path / "s", tmp_path / "t", spec, (0, 0, 0, 0, 1, 4, 4, 4), data, (0,) * 5)
+        shard_write(tmp_path / "s", spec, (0, 0, 0, 0, 1, 4, 4, 4), data, (0,) * 5)
     with pytest.raises(ValueError, match="5-D"):
-        _shard.write(tmp_path / "s", tmp_path / "t", spec, (0,) * 5 + (1, 2, 4, 4, 4), data[0], (0,) * 4)
+        shard_write(tmp_path / "s", spec, (0,) * 5 + (1, 2, 4, 4, 4), data[0], (0,) * 4)
     with pytest.raises(ValueError, match="not inside"):
-        _shard.write(tmp_path / "s", tmp_path / "t", spec, (0,) * 5 + (1, 3, 4, 4, 4), data, (0,) * 5)
+        shard_write(tmp_path / "s", spec, (0,) * 5 + (1, 3, 4, 4, 4), data, (0,) * 5)
     assert not list(tmp_path.iterdir())
 
 
@@ -130,44 +131,44 @@ def test_a_corrupt_nd_index_entry_names_every_coordinate(tmp_path):
 
     spec = spec_for("uint8", (1, 2, 2, 2, 2), (1, 1, 1, 1, 1), tuple(range(5)))
     path = tmp_path / "s"
-    _shard.write(path, f"{path}.tmp", spec, (0,) * 5 + (1, 2, 2, 2, 2), np.ones((1, 2, 2, 2, 2), np.uint8), (0,) * 5)
+    shard_write(path, spec, (0,) * 5 + (1, 2, 2, 2, 2), np.ones((1, 2, 2, 2, 2), np.uint8), (0,) * 5)
     raw = path.read_bytes()
     n = spec.n_chunks
     index = bytearray(raw[-(16 * n + 4):-4])
     index[16 * 13:16 * 14] = struct.pack("<QQ", 10**9, 5)          # chunk 13 = (0, 1, 1, 0, 1)
     path.write_bytes(raw[:-(16 * n + 4)] + bytes(index) + struct.pack("<I", google_crc32c.value(bytes(index))))
     with pytest.raises(CorruptFileError, match=r"entry 13 \(chunk 0,1,1,0,1\)"):
-        _shard.read(path, spec, (0,) * 5 + (1, 2, 2, 2, 2), np.zeros((1, 2, 2, 2, 2), np.uint8), (0,) * 5)
+        shard_read(path, spec, (0,) * 5 + (1, 2, 2, 2, 2), np.zeros((1, 2, 2, 2, 2), np.uint8), (0,) * 5)
 
 
 def test_an_object_array_is_refused_not_filled_with_raw_bytes(tmp_path):
     # object items are 8-byte pointers: chunk bytes read into them crashed the interpreter
     spec = spec_for("uint64", (1, 2, 2, 2, 2), (1, 1, 2, 2, 2), tuple(range(5)))
     path, box = tmp_path / "s", (0,) * 5 + (1, 2, 2, 2, 2)
-    _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 2, 2, 2, 2), 12345, np.uint64), (0,) * 5)
+    shard_write(path, spec, box, np.full((1, 2, 2, 2, 2), 12345, np.uint64), (0,) * 5)
     objects = np.full((1, 2, 2, 2, 2), None, object)
     with pytest.raises(ValueError, match="Python objects"):
-        _shard.read(path, spec, box, objects, (0,) * 5)
+        shard_read(path, spec, box, objects, (0,) * 5)
     with pytest.raises(ValueError, match="Python objects"):
-        _shard.encode(path, spec, box, objects, (0,) * 5)
+        _shard.encode(spec, box, objects, (0,) * 5)
     with pytest.raises(ValueError, match="Python objects"):
-        _shard.write(path, f"{path}.tmp", spec, box, objects, (0,) * 5)
+        shard_write(path, spec, box, objects, (0,) * 5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
 
 
 @pytest.mark.parametrize("index_at_start", [False, True])
-def test_an_index_larger_than_the_write_stage_is_written_whole(tmp_path, index_at_start):
-    # 2**21 inner chunks make a 32 MiB index, beyond the 8 MiB write stage it was encoded into
+def test_an_index_of_many_chunks_is_written_whole(tmp_path, index_at_start):
+    # 2**21 inner chunks make a 32 MiB index
     spec = _shard.ShardSpec(1, (1, 128, 128, 128), (1, 1, 1, 1), (0, 1, 2, 3), False, [], True, index_at_start)
     path = tmp_path / "s"
     for at, value in (((0, 0, 0, 0), 7), ((0, 127, 127, 127), 9)):
         box = at + tuple(a + 1 for a in at)
-        _shard.write(path, f"{path}.tmp", spec, box, np.full((1, 1, 1, 1), value, np.uint8), (0,) * 4)
+        shard_write(path, spec, box, np.full((1, 1, 1, 1), value, np.uint8), (0,) * 4)
     assert path.stat().st_size == spec.index_bytes + 2
     out = np.zeros((1, 128, 1, 1), np.uint8)
-    _shard.read(path, spec, (0, 0, 0, 0, 1, 128, 1, 1), out, (0,) * 4)
+    shard_read(path, spec, (0, 0, 0, 0, 1, 128, 1, 1), out, (0,) * 4)
     assert out[0, :2, 0, 0].tolist() == [7, 0]
-    _shard.read(path, spec, (0, 127, 127, 127, 1, 128, 128, 128), out, (0,) * 4)
+    shard_read(path, spec, (0, 127, 127, 127, 1, 128, 128, 128), out, (0,) * 4)
     assert out[0, 0, 0, 0] == 9
     raw = path.read_bytes()
     index = raw[:spec.index_bytes] if index_at_start else raw[-spec.index_bytes:]

@@ -1,4 +1,5 @@
-"""Storage backends behind one small array interface (`Array`), one class per format."""
+"""Storage backends behind one small array interface (`Array`), one class per format, each
+reading and writing its bytes through a `Store` (`wkpy.storage.store`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Any
 
 from wkpy.errors import UnsupportedError
 from wkpy.storage.array import Array, ArrayInfo
+from wkpy.storage.store import LocalStore, Store
 from wkpy.storage.wkw import WkwArray
 from wkpy.storage.zarr2 import Zarr2Array
 from wkpy.storage.zarr3 import Zarr3Array, Zarr3Config
 
-__all__ = ["Array", "ArrayInfo", "open_array", "create_array", "FORMATS", "METADATA_FILES", "Zarr2Array",
-           "Zarr3Array", "Zarr3Config"]
+__all__ = ["Array", "ArrayInfo", "open_array", "create_array", "FORMATS", "METADATA_FILES", "LocalStore", "Store",
+           "Zarr2Array", "Zarr3Array", "Zarr3Config"]
 
 FORMATS = {"wkw": WkwArray, "zarr": Zarr2Array, "zarr3": Zarr3Array}
 METADATA_FILES = {"wkw": "header.wkw", "zarr": Zarr2Array.META_FILE, "zarr3": Zarr3Array.META_FILE}
@@ -27,8 +29,8 @@ def _cls(data_format: str) -> Any:
         raise UnsupportedError(f"data format {data_format!r} is not supported; use one of {sorted(FORMATS)}") from None
 
 
-def open_array(path: Path, data_format: str, axes: Sequence[str] | None = None) -> Array:
-    """Open the mag folder `path` written in `data_format`.
+def open_array(path: Path | Store, data_format: str, axes: Sequence[str] | None = None) -> Array:
+    """Open the mag folder `path` (a folder, or a `Store` holding it) written in `data_format`.
 
     `axes` are the layer's axis names in array order when it has additional axes (see
     `LayerProperties.array_axes`); they name a Zarr3 array's axes.
@@ -41,13 +43,13 @@ def open_array(path: Path, data_format: str, axes: Sequence[str] | None = None) 
     cls = _cls(data_format)
     extra = [a for a in axes or () if a not in ("c", "x", "y", "z")]
     if cls is Zarr3Array:
-        return Zarr3Array.open(Path(path), axes)
+        return Zarr3Array.open(path, axes)
     if extra:
         raise UnsupportedError(f"{path}: a {data_format} mag cannot hold the additional axes {extra} "
                                "of its layer; n-d layers need data_format='zarr3'")
-    return cls.open(Path(path))  # type: ignore[no-any-return]
+    return cls.open(path)  # type: ignore[no-any-return]
 
 
-def create_array(path: Path, info: ArrayInfo) -> Array:
-    """Create an empty mag folder at `path` with the layout `info`."""
-    return _cls(info.data_format).create(Path(path), info)  # type: ignore[no-any-return]
+def create_array(path: Path | Store, info: ArrayInfo) -> Array:
+    """Create an empty mag folder at `path` (a folder, or a `Store`) with the layout `info`."""
+    return _cls(info.data_format).create(path, info)  # type: ignore[no-any-return]

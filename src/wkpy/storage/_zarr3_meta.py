@@ -25,9 +25,11 @@ from wkpy.properties._schema import Invalid, check_depth
 
 __all__ = ["ZARR_JSON", "Zarr3Config", "ArrayMeta", "parse_array", "parse_array_doc", "array_document",
            "plain_array_document", "dumps_array", "normalize_codec", "default_codecs", "read_meta_json",
-           "write_json_atomic"]
+           "write_json_atomic", "parse_meta_json", "META_LIMIT"]
 
 ZARR_JSON = "zarr.json"
+META_LIMIT = 64 << 20
+"""Bytes a metadata file may have (as `wkpy._paths.read_small_file`)."""
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64")
 COMPRESSORS = ("zstd", "blosc", "gzip", "zlib")   # zlib: Zarr v2 only
@@ -487,7 +489,21 @@ def read_meta_json(file: Path, what: str) -> Any:
     try:
         text = read_small_file(file)
     except FileNotFoundError:
-        raise PropertiesError(f"{file}: missing; the mag folder is not a {what} array") from None
+        text = None
+    return parse_meta_json(file, text, what)
+
+
+def parse_meta_json(file: Path, text: bytes | None, what: str) -> Any:
+    """The JSON document of the metadata file `file` (its bytes `text`, None if it is
+    missing) of a `what` ("Zarr v3") array.
+
+    Raises
+    ------
+    PropertiesError
+        The file is missing or not JSON (the message names it).
+    """
+    if text is None:
+        raise PropertiesError(f"{file}: missing; the mag folder is not a {what} array")
     try:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:

@@ -6,12 +6,15 @@ or not) through the `wkcore._shard` kernel, the shape's growth, and listing the 
 on disk. `Zarr3Array` (`wkpy.storage.zarr3`) and `Zarr2Array` (`wkpy.storage.zarr2`) add
 only their metadata file, its parser and what `create` writes.
 
-Every voxel of a request is copied by the kernel, one task per chunk file on the internal
-I/O pool (a request within few files is split along inner-chunk borders, so every core
-decodes or encodes). Writers of one file take turns under its lock file (`wkpy.locking`,
-across threads and processes); a file is replaced by renaming a complete new one over it,
-so readers need no lock and never see a torn file. The array's shape in the metadata grows,
-shard-aligned, when data is written beyond it (as webknossos does).
+The array reads and writes its files through a store (`wkpy.storage.store`: bytes by key,
+`LocalStore` for a local folder) and never sees which store it is. Every voxel of a request
+is copied by the buffer kernels of `wkcore._shard` (through `wkpy.storage._zarr_file`), one
+task per chunk file on the internal I/O pool (a request within few files is split along
+inner-chunk borders, so every core decodes or encodes). Writers of one file take turns under
+its lock (`Store.lock`, across threads and processes); a file is replaced atomically by a
+complete new one (`Store.put`, conditional on the version read), so readers need no lock and
+never see a torn file. The array's shape in the metadata grows, shard-aligned, when data is
+written beyond it (as webknossos does).
 
 Arrays of n-d layers (Zarr v3) have additional axes besides c, x, y, z, in the order
 webknossos 4.3.3 writes them (`ArrayMeta.names`). The façade sees every array in one
@@ -25,8 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,11 +35,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wkcore import _shard
-from wkpy.errors import DataMismatchError, InvalidRequestError, UnsupportedError
+from wkpy.errors import CorruptFileError, DataMismatchError, InvalidRequestError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
-from wkpy.locking import lock_file_for, path_lock
-from wkpy.storage._zarr3_meta import ArrayMeta, dumps_array, write_json_atomic
+from wkpy.storage import _zarr_file
+from wkpy.storage._zarr3_meta import META_LIMIT, ArrayMeta, dumps_array, parse_meta_json
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, split_by_shard, split_for_threads
+from wkpy.storage.store import Store, Version, as_store
 
 __all__ = ["ZarrArray", "shard_spec"]
 
@@ -72,8 +74,8 @@ def _storage_view(meta: ArrayMeta, data: np.ndarray) -> np.ndarray:
 
 class ZarrArray(MagFolder):
     """One Zarr mag folder (the `Array` interface of `wkpy.storage.array`); subclasses
-    give the metadata file (`META_FILE`), its parser (`parse_file`, `parse_doc`) and the
-    `ArrayInfo` they report (`_info`).
+    give the metadata file (`META_FILE`, `WHAT` for messages), its parser (`parse_doc`)
+    and the `ArrayInfo` they report (`_info`).
 
     Boxes are along (x, y, z, additional axes in the array's order) and arrays are
     (c, x, y, z, additional axes); `info.extra_axes` names the additional axes. A plain
@@ -81,18 +83,21 @@ class ZarrArray(MagFolder):
     """
 
     META_FILE: ClassVar[str]
+    WHAT: ClassVar[str]
 
-    def __init__(self, path: Path, meta: ArrayMeta) -> None:
-        self.path = Path(path)
+    def __init__(self, location: Path | Store, meta: ArrayMeta) -> None:
+        self.store = as_store(location)
+        self.path = self.store.root
         self._set_meta(meta)
         self._opened_now()
 
     def __getstate__(self) -> dict[str, Any]:
-        """Arrays travel to process pools and Dask workers as path and metadata."""
-        return {"path": self.path, "meta": self._meta, "folder": self._folder, "generation": self._generation}
+        """Arrays travel to process pools and Dask workers as store and metadata."""
+        return {"store": self.store, "meta": self._meta, "folder": self._folder, "generation": self._generation}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.path = state["path"]
+        self.store = state["store"]
+        self.path = self.store.root
         self._set_meta(state["meta"])
         self._folder, self._generation = state["folder"], state["generation"]
 
@@ -107,13 +112,6 @@ class ZarrArray(MagFolder):
 
     # ---- what each Zarr version gives -----------------------------------------------------
     @classmethod
-    def parse_file(cls, file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
-                   ) -> ArrayMeta:
-        """Read and check the metadata file `file` (`PropertiesError`, `UnsupportedError`);
-        `axes` and `ranks` as for `wkpy.storage._zarr3_meta.parse_array`."""
-        raise NotImplementedError
-
-    @classmethod
     def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,
                   ranks: Sequence[int] | None = None) -> ArrayMeta:
         """Check a metadata document as read from (or about to be written to) `file`."""
@@ -125,9 +123,28 @@ class ZarrArray(MagFolder):
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None) -> Any:
-        """Open the mag folder `path` (or, with `ranks`, a plain array of one of those
-        numbers of dimensions: `meta`, `read_all` and `stored_elements` only).
+    def _load(cls, store: Store, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+              ) -> tuple[ArrayMeta, Version | None]:
+        """Read and check the metadata file (`PropertiesError`, `UnsupportedError`), and
+        the version of it that was read; `axes` and `ranks` as for
+        `wkpy.storage._zarr3_meta.parse_array`."""
+        file = Path(store.name(cls.META_FILE))
+        reader = store.open(cls.META_FILE)
+        if reader is None:
+            return cls.parse_doc(file, parse_meta_json(file, None, cls.WHAT), axes, ranks), None
+        with reader:
+            if reader.size > META_LIMIT:
+                raise CorruptFileError(f"{file}: {reader.size:,} bytes, more than the {META_LIMIT:,} "
+                                       "a metadata file may have")
+            text, version = bytes(reader.read(0, reader.size)), reader.version
+        return cls.parse_doc(file, parse_meta_json(file, text, cls.WHAT), axes, ranks), version
+
+    @classmethod
+    def open(cls, path: Path | Store, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
+             ) -> Any:
+        """Open the mag folder `path` (a folder, or a store; or, with `ranks`, a plain
+        array of one of those numbers of dimensions: `meta`, `read_all` and
+        `stored_elements` only).
 
         `axes`: the layer's axis names in array order (from ``axisOrder`` and
         ``additionalAxes``); if there are as many as the array has axes they name them,
@@ -141,7 +158,8 @@ class ZarrArray(MagFolder):
             A codec, data type or key encoding that wkpy does not read, more than 8 axes,
             no x, y or z axis (mags), or a rank not in `ranks`.
         """
-        return cls(path, cls.parse_file(Path(path) / cls.META_FILE, axes, ranks))
+        store = as_store(path)
+        return cls(store, cls._load(store, axes, ranks)[0])
 
     @property
     def meta(self) -> ArrayMeta:
@@ -149,15 +167,14 @@ class ZarrArray(MagFolder):
         return self._meta
 
     @classmethod
-    def _create_from_doc(cls, path: Path, doc: dict[str, Any]) -> Any:
+    def _create_from_doc(cls, path: Path | Store, doc: dict[str, Any]) -> Any:
         """Check `doc`, then create the folder `path` holding it as the metadata file."""
-        path = Path(path)
-        file = path / cls.META_FILE
-        meta = cls.parse_doc(file, doc)        # check before anything is written
+        store = as_store(path)
+        meta = cls.parse_doc(Path(store.name(cls.META_FILE)), doc)        # check before anything is written
         shard_spec(meta)
-        path.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(file, dumps_array(doc))
-        return cls(path, meta)
+        store.prepare([cls.META_FILE])
+        store.put(cls.META_FILE, dumps_array(doc).encode("utf-8"))
+        return cls(store, meta)
 
     @staticmethod
     def _check_shapes(info: ArrayInfo) -> None:
@@ -174,15 +191,16 @@ class ZarrArray(MagFolder):
 
     def refresh(self) -> None:
         """Re-read the metadata (another process may have grown the array)."""
-        self._set_meta(self.parse_file(self._meta.file, *self._meta.reparse))
+        self._set_meta(self._load(self.store, *self._meta.reparse)[0])
 
     def resize(self, end: Sequence[int]) -> None:
         """Grow the shape so that it covers [0, end) along x, y, z (and the additional axes,
         if `end` has values for them): each axis that `end` exceeds grows to a whole number
         of shards (as webknossos does); none shrinks.
 
-        The update re-reads the metadata under its lock (`wkpy.locking`),
-        so concurrent growers (threads or processes) all take effect.
+        The update re-reads the metadata under its lock (`Store.lock`) and writes it
+        conditionally on the version read, so concurrent growers (threads or processes)
+        all take effect.
         """
         shard = self._meta.pick(self._meta.shard)
         end = [int(e) for e in end]
@@ -194,17 +212,18 @@ class ZarrArray(MagFolder):
 
         if grown(self._meta) == self._meta.shape:
             return
-        with path_lock(lock_file_for(self.path, self.META_FILE)):
-            meta = self.parse_file(self._meta.file, *self._meta.reparse)
+        with self.store.lock(self.META_FILE):
+            meta, version = self._load(self.store, *self._meta.reparse)
             shape = grown(meta)
             if shape != meta.shape:
                 meta = self.parse_doc(meta.file, meta.doc_with_shape(shape), *meta.reparse)
-                write_json_atomic(meta.file, dumps_array(meta.doc))
+                self.store.put(self.META_FILE, dumps_array(meta.doc).encode("utf-8"),
+                               mode=version if version is not None else "create")
             self._set_meta(meta)
 
     # ---- data ---------------------------------------------------------------------------
-    def _file(self, idx: Sequence[int]) -> Path:
-        return self.path / self._meta.key(idx)
+    def _key(self, idx: Sequence[int]) -> str:
+        return self._meta.key(idx)
 
     def _check_box(self, offset: Sequence[int], size: Sequence[int]) -> None:
         if self._meta.plain:
@@ -246,27 +265,33 @@ class ZarrArray(MagFolder):
 
     def _read_parts(self, view: np.ndarray, base: Sequence[int], parts: list[ShardPart]) -> None:
         """Read the shard `parts` (of a box inside the array's shape) into `view` at `base`."""
-        spec, meta = self._spec, self._meta
+        spec, meta, store = self._spec, self._meta, self.store
         pieces = split_for_threads(parts, meta.chunk, io_threads(), range(meta.ndim)) if meta.sharded else parts
 
-        def read(part: ShardPart, fd: int = -1) -> bool:
-            at = tuple(b + s for b, s in zip(base, part.start))
-            return _shard.read(os.fspath(self._file(part.shard)), spec, part.box, view, at, fd)
+        def at(part: ShardPart) -> tuple[int, ...]:
+            return tuple(b + s for b, s in zip(base, part.start))
 
         if len(pieces) == len(parts):          # one task per file, each opening it
+            def read(part: ShardPart) -> None:
+                reader = store.open(self._key(part.shard))
+                if reader is not None:
+                    with reader:
+                        index = _zarr_file.read_index(reader, spec)
+                        _zarr_file.read_box(reader, index, spec, part.box, view, at(part))
+
             run_tasks(functools.partial(read, p) for p in parts)
             return
-        # Few files, split over the cores: open each once, so that all pieces of a file read
-        # the same version of it even while a writer renames a new one over it.
+        # Few files, split over the cores: open each once (with its index), so that all
+        # pieces of a file read the same version of it even while a writer replaces it.
         with contextlib.ExitStack() as stack:
-            fds = {}
+            opened = {}
             for part in parts:
-                try:
-                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-                except FileNotFoundError:
-                    continue
-                stack.callback(os.close, fds[part.shard])
-            run_tasks(functools.partial(read, p, fds[p.shard]) for p in pieces if p.shard in fds)
+                reader = store.open(self._key(part.shard))
+                if reader is not None:
+                    stack.enter_context(reader)
+                    opened[part.shard] = (reader, _zarr_file.read_index(reader, spec))
+            run_tasks(functools.partial(_zarr_file.read_box, *opened[p.shard], spec, p.box, view, at(p))
+                      for p in pieces if p.shard in opened)
 
     def write(self, offset: Sequence[int], data: np.ndarray) -> None:
         """Store a (c, x, y, z, additional axes...) array at `offset` (x, y, z, additional
@@ -302,29 +327,21 @@ class ZarrArray(MagFolder):
 
     def _write_view(self, offset: Sequence[int], view: np.ndarray) -> None:
         """Store `view` (array order) at `offset` (array order, inside the array's shape)."""
-        spec, meta = self._spec, self._meta
+        spec, meta, store = self._spec, self._meta, self.store
         parts = split_by_shard(offset, view.shape, meta.shard)
-        # A write into one shard encodes its chunks on several threads first (the shard's own
-        # task runs in the caller's thread then); with several shards, each is one task.
+        # A write into one shard encodes its chunks on several threads (the shard's own task
+        # runs in the caller's thread then); with several shards, each is one task.
         split = len(parts) == 1 and meta.sharded
+        store.prepare(self._key(p.shard) for p in parts)
 
-        self._shard_folders(self._file(p.shard) for p in parts)
+        def run(part: ShardPart) -> None:
+            key = self._key(part.shard)
+            subs = split_for_threads([part], meta.chunk, io_threads(), range(meta.ndim)) if split else [part]
+            with store.lock(key):
+                _zarr_file.write_box(store, key, spec, part.box, view, part.start,
+                                     [(p.box, p.start) for p in subs] if len(subs) > 1 else ())
 
-        def task(part: ShardPart):  # type: ignore[no-untyped-def]
-            def run() -> None:
-                path = self._shard_file_in_checked_folder(self._file(part.shard))
-                tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-                file = os.fspath(path)
-                with path_lock(lock_file_for(self.path, meta.key(part.shard))):
-                    prepared = []
-                    subs = split_for_threads([part], meta.chunk, io_threads(), range(meta.ndim)) if split else [part]
-                    if len(subs) > 1:
-                        prepared = run_tasks([functools.partial(_shard.encode, file, spec, p.box, view, p.start)
-                                              for p in subs])
-                    _shard.write(file, tmp, spec, part.box, view, part.start, prepared)
-            return run
-
-        run_tasks(task(p) for p in parts)
+        run_tasks(functools.partial(run, p) for p in parts)
 
     def read_all(self) -> np.ndarray:
         """The whole array in C order, in its own axis order and shaped as the metadata
@@ -365,7 +382,7 @@ class ZarrArray(MagFolder):
             if any(g * s >= n for g, s, n in zip(grid, meta.shard, meta.shape)):
                 continue                       # a file beyond the shape holds no element of it
             if meta.sharded:
-                index = _shard.read_index(os.fspath(self._file(grid)), self._spec)
+                index = self._index(grid)
                 if index is None:
                     continue
                 present = np.fromiter((e is not None for e in index), bool, len(index)).reshape(per)
@@ -381,16 +398,16 @@ class ZarrArray(MagFolder):
 
     def _grid_indices(self) -> set[tuple[int, ...]]:
         """The grid indices (array order) of the chunk files on disk."""
-        meta, found = self._meta, set()
-        for root, dirs, files in os.walk(self.path):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]       # lock files, temporaries
-            rel = os.path.relpath(root, self.path)
-            for name in files:
-                key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
-                idx = meta.parse_key(key)
-                if idx is not None:
-                    found.add(idx)
-        return found
+        meta = self._meta
+        return {idx for key in self.store.list() if (idx := meta.parse_key(key)) is not None}
+
+    def _index(self, grid: Sequence[int]) -> list[tuple[int, int] | None] | None:
+        """The checked index of the chunk file at grid index `grid` (array order), None if absent."""
+        reader = self.store.open(self._key(grid))
+        if reader is None:
+            return None
+        with reader:
+            return _zarr_file.read_index(reader, self._spec).as_list()  # type: ignore[no-any-return]
 
     def list_shards(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """(offset, shape) along x, y, z and the additional axes of every chunk file on
@@ -408,6 +425,5 @@ class ZarrArray(MagFolder):
         axes...; None if absent)."""
         meta = self._meta
         self._check_box(offset, offset)
-        idx = meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0)
-        return _shard.read_index(os.fspath(self._file(idx)), self._spec)
+        return self._index(meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0))
 

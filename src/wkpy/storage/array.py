@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
-from wkpy._paths import ensure_inside
 from wkpy.errors import OperationError
 from wkpy.geometry import Vec3Int
 from wkpy.locking import mag_generation, mag_lock_file, path_lock
@@ -168,28 +167,6 @@ class MagFolder:
                 self._reload()
             self._folder = now
             yield
-
-    def _shard_file(self, path: Path) -> Path:
-        """`path`, a shard file about to be written, if no link leads it out of the mag."""
-        return ensure_inside(self.path, path)
-
-    def _shard_folders(self, files: Iterable[Path]) -> None:
-        """Check and create the folders of shard files about to be written: each distinct
-        folder once (a write of many small chunk files resolves a few dozen folders, not
-        every file). The files themselves then go through `_shard_file_in_checked_folder`.
-
-        Raises
-        ------
-        ForeignPathError
-            A link leads a folder out of the mag.
-        """
-        for folder in sorted({Path(f).parent for f in files}):
-            ensure_inside(self.path, folder).mkdir(parents=True, exist_ok=True)
-
-    def _shard_file_in_checked_folder(self, path: Path) -> Path:
-        """`path`, in a folder `_shard_folders` checked: only a link planted at the file's
-        own name still needs resolving (one `lstat` otherwise)."""
-        return self._shard_file(path) if os.path.islink(path) else path
 
 
 class ShardPart(NamedTuple):

@@ -155,6 +155,7 @@ class Reader(Protocol):
 class Store(Protocol):
     """Bytes by key (see the module docstring)."""
 
+    root: Any                   # where the store is (a local folder's Path, or a URL)
     has_locks: bool
     can_patch: bool
 
@@ -457,7 +458,8 @@ class LocalStore:
         fd = self._create(key, tmp)
         try:
             pos = 0
-            parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+            one = isinstance(data, (bytes, bytearray, memoryview))
+            parts: Iterable[Any] = [data] if one else data  # type: ignore[assignment]
             for part in parts:
                 if isinstance(part, Hole):
                     pos += part.length

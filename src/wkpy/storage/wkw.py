@@ -1,46 +1,56 @@
-"""WKW mags: a `header.wkw` and files `z{Z}/y{Y}/x{X}.wkw`, each a shard of blocks."""
+"""WKW mags: a `header.wkw` and files `z{Z}/y{Y}/x{X}.wkw`, each a shard of blocks.
+
+The array reads and writes its files through a store (`wkpy.storage.store`) and the buffer
+kernels of `wkcore._wkw` (one file at a time: `wkpy.storage._wkw_file`), never seeing which
+store it is.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import functools
-import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from wkcore import _morton, _wkw
-from wkpy._paths import open_regular_file, read_small_file, write_file_atomic
+from wkcore import _wkw
 from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
-from wkpy.locking import lock_file_for, path_lock
+from wkpy.storage import _wkw_file
 from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
+from wkpy.storage.store import Store, as_store
 
 __all__ = ["WkwArray", "VOXEL_TYPES"]
 
 VOXEL_TYPES = {np.dtype(t): i + 1 for i, t in enumerate(["uint8", "uint16", "uint32", "uint64", "float32", "float64"])}
 _DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
 MAX_LOG2 = 8   # 256 voxels per block side, 256 blocks per file side (WEBKNOSSOS writes 32 and 32)
-_FILE_RE = re.compile(r"^x(\d+)\.wkw$")
+_KEY_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
 
 
-def roll_back(path: Path, journal: Path) -> int:
-    """Settle the undo journal a killed in-place patch of the raw file `path` left behind.
+HEADER_FILE = "header.wkw"
+
+
+def roll_back(path: Path, journal: Path | None = None) -> int:
+    """Settle the undo journal a killed in-place patch of the raw file `path` left beside
+    it (``<file>.journal``; `journal` must be that name if given).
 
     The caller holds the shard's lock exclusively. A complete journal is applied (the old
     blocks restored) and deleted: 2. An incomplete or damaged one was cut short before the
-    file was touched and is deleted unapplied: 1. None there: 0. The journal's format and
-    every rule that judges it live in one place, `wkcore._wkw` ("undo journal").
+    file was touched and is deleted unapplied: 1. None there: 0. See
+    `wkpy.storage._wkw_file.roll_back`.
     """
-    return _wkw.roll_back(os.fspath(path), os.fspath(journal))
+    path = Path(path)
+    if journal is not None and Path(journal) != path.with_name(path.name + _wkw_file.JOURNAL):
+        raise ValueError(f"the journal of {path} is {path.name}{_wkw_file.JOURNAL}, not {journal}")
+    return _wkw_file.roll_back(as_store(path.parent), path.name)
 
 
-def _no_links(path: Path, exc: OSError) -> OSError:
-    """ELOOP from a kernel means a raw file to patch is a symbolic link: refused."""
+def _no_links(path: str, exc: OSError) -> OSError:
+    """ELOOP means a raw file to patch is a symbolic link: refused."""
     if exc.errno == errno.ELOOP:
         return ForeignPathError(f"{path}: is a symbolic link; wkpy never writes through links")
     return exc
@@ -55,8 +65,9 @@ def _log2(n: int, what: str) -> int:
 class WkwArray(MagFolder):
     """One WKW mag folder."""
 
-    def __init__(self, path: Path, info: ArrayInfo, block_type: int) -> None:
-        self.path = Path(path)
+    def __init__(self, location: Path | Store, info: ArrayInfo, block_type: int) -> None:
+        self.store = as_store(location)
+        self.path = self.store.root
         self.info = info
         self._block_type = block_type
         self._voxel_type = VOXEL_TYPES[info.dtype]
@@ -65,13 +76,28 @@ class WkwArray(MagFolder):
         self._file_log2 = _log2(info.shard_shape[0] // info.chunk_shape[0], "blocks per file side")
         self._side = info.shard_shape[0]
 
+    @property
+    def _read_layout(self) -> tuple[int, int, int, int]:
+        return (self._block_log2, self._file_log2, self._voxel_type, self._voxel_bytes)
+
+    @property
+    def _layout(self) -> tuple[int, int, int, int, int]:
+        return (self._block_log2, self._file_log2, self._block_type, self._voxel_type, self._voxel_bytes)
+
     @classmethod
-    def open(cls, path: Path) -> "WkwArray":
-        header = Path(path) / "header.wkw"
-        try:
-            raw = read_small_file(header, 1 << 12)
-        except FileNotFoundError:
-            raise CorruptFileError(f"{header}: missing; the mag folder is not a WKW array") from None
+    def open(cls, path: Path | Store) -> "WkwArray":
+        """Open the mag folder `path` (a folder, or a store).
+
+        Raises
+        ------
+        CorruptFileError
+            header.wkw is missing, damaged, or claims a layout beyond wkpy's limits.
+        """
+        store = as_store(path)
+        header = store.name(HEADER_FILE)
+        raw = store.get(HEADER_FILE, limit=1 << 12)
+        if raw is None:
+            raise CorruptFileError(f"{header}: missing; the mag folder is not a WKW array")
         block_log2, file_log2, block_type, voxel_type, voxel_bytes, _ = _wkw.parse_header_bytes(raw, header)
         if block_log2 > MAX_LOG2 or file_log2 > MAX_LOG2:
             raise CorruptFileError(f"{header}: blocks of 2^{block_log2} voxels per side and files of 2^{file_log2} "
@@ -80,15 +106,15 @@ class WkwArray(MagFolder):
         block, side = 1 << block_log2, 1 << (block_log2 + file_log2)
         info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1,
                          lz4hc=block_type == 3)
-        array = cls(path, info, block_type)
+        array = cls(store, info, block_type)
         array._opened_now()
         return array
 
     def _reload(self) -> None:
-        self.__dict__.update(WkwArray.open(self.path).__dict__)
+        self.__dict__.update(WkwArray.open(self.store).__dict__)
 
     @classmethod
-    def create(cls, path: Path, info: ArrayInfo) -> "WkwArray":
+    def create(cls, path: Path | Store, info: ArrayInfo) -> "WkwArray":
         if info.axes not in (None, ("c", "x", "y", "z")):
             raise UnsupportedError(f"{path}: WKW stores (c, x, y, z) only, not the axes {info.axes}; "
                                    "layers with additional axes need data_format='zarr3'")
@@ -102,45 +128,42 @@ class WkwArray(MagFolder):
         array = cls(path, info, (3 if info.lz4hc else 2) if info.compression else 1)
         header = _wkw.header_bytes(array._block_log2, array._file_log2, array._block_type,
                                    array._voxel_type, array._voxel_bytes)
-        array.path.mkdir(parents=True, exist_ok=True)
-        write_file_atomic(array.path / "header.wkw", header)
+        store = array.store
+        store.prepare([HEADER_FILE])
+        store.put(HEADER_FILE, header)
         array._opened_now()
         return array
 
-    def _file(self, idx: tuple[int, ...]) -> Path:
-        return self.path / f"z{idx[2]}" / f"y{idx[1]}" / f"x{idx[0]}.wkw"
-
-    def _lock(self, idx: tuple[int, ...]) -> Path:
-        return lock_file_for(self.path, f"z{idx[2]}.y{idx[1]}.x{idx[0]}.wkw")
+    def _key(self, idx: tuple[int, ...]) -> str:
+        return f"z{idx[2]}/y{idx[1]}/x{idx[0]}.wkw"
 
     def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
         out = np.zeros((self.info.num_channels, *shape), self.info.dtype, order="F")
-        layout = (self._block_log2, self._file_log2, self._voxel_type, self._voxel_bytes)
+        layout, store = self._read_layout, self.store
         parts = split_by_shard(offset, shape, (self._side,) * 3)
         pieces = split_for_threads(parts, self.info.chunk_shape, io_threads(), (2, 1, 0))  # z: Morton's top bit
 
         if len(pieces) == len(parts):  # one task per shard, each opening its file
-            def task(part):  # type: ignore[no-untyped-def]
-                def run() -> bool:
-                    with self._reading(part.shard):
-                        return _wkw.read(os.fspath(self._file(part.shard)), layout, part.box, out, part.start)
-                return run
+            def read(part) -> None:  # type: ignore[no-untyped-def]
+                with self._reading(part.shard):
+                    reader = store.open(self._key(part.shard))
+                    if reader is not None:
+                        with reader:
+                            _wkw_file.read_box(reader, layout, part.box, out, part.start)
 
-            run_tasks(task(p) for p in pieces)
+            run_tasks(functools.partial(read, p) for p in pieces)
             return out
         # Few shards, split over the cores: open each once, so that all pieces of a shard
         # read the same version of it even while a writer replaces it.
         with contextlib.ExitStack() as stack:
-            fds = {}
+            readers = {}
             for part in parts:
                 stack.enter_context(self._reading(part.shard))
-                try:
-                    fds[part.shard] = os.open(self._file(part.shard), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-                except FileNotFoundError:
-                    continue
-                stack.callback(os.close, fds[part.shard])
-            run_tasks(functools.partial(_wkw.read, os.fspath(self._file(p.shard)), layout, p.box, out, p.start,
-                                        fds[p.shard]) for p in pieces if p.shard in fds)
+                reader = store.open(self._key(part.shard))
+                if reader is not None:
+                    readers[part.shard] = stack.enter_context(reader)
+            run_tasks(functools.partial(_wkw_file.read_box, readers[p.shard], layout, p.box, out, p.start)
+                      for p in pieces if p.shard in readers)
         return out
 
     @contextlib.contextmanager
@@ -149,74 +172,43 @@ class WkwArray(MagFolder):
         seen while holding it belongs to a killed writer (a live one would hold the lock
         exclusively): the reader lets go, settles it under the exclusive lock, and looks
         again. Compressed files are only ever replaced whole."""
-        if self._block_type != 1:
+        if self._block_type != 1 or not self.store.can_patch:
             yield
             return
-        path = self._file(idx)
-        journal = f"{path}.journal"
+        key = self._key(idx)
         while True:
-            with path_lock(self._lock(idx), exclusive=False):
-                if not os.path.lexists(journal):
+            with self.store.lock(key, shared=True):
+                if not self.store.exists(key + _wkw_file.JOURNAL):
                     yield
                     return
-            with path_lock(self._lock(idx)):
-                roll_back(path, Path(journal))
+            with self.store.lock(key):
+                _wkw_file.roll_back(self.store, key)
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:
-        layout = (self._block_log2, self._file_log2, self._block_type, self._voxel_type, self._voxel_bytes)
-        shape = data.shape[1:]
+        layout, store = self._layout, self.store
+        parts = split_by_shard(offset, data.shape[1:], (self._side,) * 3)  # type: ignore[arg-type]
 
-        def task(part):  # type: ignore[no-untyped-def]
-            def run() -> None:
-                path = self._shard_file(self._file(part.shard))
-                box = part.box
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-                journal = Path(f"{path}.journal")
-                with path_lock(self._lock(part.shard)):
-                    try:
-                        if self._block_type != 1:
-                            self._rebuild(path, tmp, layout, box, data, part.start)
-                        else:  # the kernel settles a killed writer's journal first
-                            _wkw.write(os.fspath(path), tmp, layout, box, data, part.start, os.fspath(journal))
-                    except OSError as exc:
-                        raise _no_links(path, exc) from None
-            return run
+        def write(part) -> None:  # type: ignore[no-untyped-def]
+            key = self._key(part.shard)
+            with store.lock(key):
+                try:
+                    if self._block_type != 1:
+                        _wkw_file.write_compressed(store, key, layout, part.box, data, part.start, io_threads())
+                    else:  # settles a killed writer's journal first
+                        _wkw_file.write_raw(store, key, layout, part.box, data, part.start)
+                except OSError as exc:
+                    raise _no_links(store.name(key), exc) from None
 
         with self.writing():
-            run_tasks(task(p) for p in split_by_shard(offset, shape, (self._side,) * 3))  # type: ignore[arg-type]
-
-    def _rebuild(self, path: Path, tmp: str, layout: tuple, box: tuple, data: np.ndarray, start: Vec3) -> None:
-        """Re-encode a compressed file with its blocks split over the cores, then swap it in."""
-        # A box covering the whole file needs only the old header (a damaged file is replaced).
-        whole = tuple(box) == (0, 0, 0, self._side, self._side, self._side)
-        old: bytes | None = None
-        with contextlib.suppress(FileNotFoundError), os.fdopen(open_regular_file(path), "rb") as f:
-            old = f.read(16) if whole else f.read()
-        if old is not None and len(old) >= 16 and old[:3] == b"WKW" and old[5] in (2, 3):
-            layout = (*layout[:2], old[5], *layout[3:])  # an existing file keeps LZ4 or LZ4HC
-        # (any other header is refused, naming the file, by encode_range's checks)
-        # Blocks the box touches lie between the Morton indices of its corner blocks:
-        # split that range evenly over the cores (the rest is copied, which is cheap).
-        lo_block = [box[a] >> self._block_log2 for a in range(3)]
-        hi_block = [(box[a + 3] - 1) >> self._block_log2 for a in range(3)]
-        first, last = _morton.encode(*lo_block), _morton.encode(*hi_block) + 1
-        k = min(io_threads(), last - first)
-        bounds = sorted({0, *(first + (last - first) * i // k for i in range(k + 1)), 1 << (3 * self._file_log2)})
-        parts = run_tasks(
-            functools.partial(_wkw.encode_range, old, layout, box, data, start, lo, hi, os.fspath(path))
-            for lo, hi in zip(bounds, bounds[1:])
-        )
-        _wkw.assemble(os.fspath(path), tmp, layout, parts)
+            store.prepare(self._key(p.shard) for p in parts)
+            run_tasks(functools.partial(write, p) for p in parts)
 
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         found = []
         side = self._side
-        for zdir in self.path.glob("z*"):
-            for ydir in zdir.glob("y*"):
-                for f in ydir.iterdir():
-                    m = _FILE_RE.match(f.name)
-                    if m and zdir.name[1:].isdigit() and ydir.name[1:].isdigit():
-                        idx = (int(m.group(1)), int(ydir.name[1:]), int(zdir.name[1:]))
-                        found.append(((idx[0] * side, idx[1] * side, idx[2] * side), (side,) * 3))
+        for key in self.store.list():
+            m = _KEY_RE.match(key)
+            if m:
+                x, y, z = int(m.group(3)), int(m.group(2)), int(m.group(1))
+                found.append(((x * side, y * side, z * side), (side,) * 3))
         return sorted(found, key=lambda b: (b[0][2], b[0][1], b[0][0]))

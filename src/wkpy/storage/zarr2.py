@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from wkpy.errors import InvalidRequestError, UnsupportedError
-from wkpy.storage._zarr2_meta import ZARRAY, parse_zarray, parse_zarray_doc, zarray_document
+from wkpy.storage._zarr2_meta import ZARRAY, parse_zarray_doc, zarray_document
 from wkpy.storage._zarr3_meta import DTYPES, ArrayMeta
 from wkpy.storage._zarr_array import ZarrArray
 from wkpy.storage.array import ArrayInfo
@@ -26,11 +26,7 @@ class Zarr2Array(ZarrArray):
     """One Zarr v2 mag folder (the `Array` interface of `wkpy.storage.array`)."""
 
     META_FILE = ZARRAY
-
-    @classmethod
-    def parse_file(cls, file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
-                   ) -> ArrayMeta:
-        return parse_zarray(file)          # mags only: (c,) x, y, z
+    WHAT = "Zarr v2"
 
     @classmethod
     def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,

@@ -28,7 +28,6 @@ from wkpy.storage._zarr3_meta import (
     array_document,
     default_codecs,
     dumps_array,
-    parse_array,
     parse_array_doc,
     plain_array_document,
     write_json_atomic,
@@ -47,11 +46,7 @@ class Zarr3Array(ZarrArray):
     """
 
     META_FILE = ZARR_JSON
-
-    @classmethod
-    def parse_file(cls, file: Path, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
-                   ) -> ArrayMeta:
-        return parse_array(file, axes, ranks)
+    WHAT = "Zarr v3"
 
     @classmethod
     def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,
