@@ -278,3 +278,30 @@ def test_whole_file_encode_range_needs_only_the_old_header():
         _wkw.encode_range(_wkw.header_bytes(3, 0, 1, 1, 1, 16), lay, (0, 0, 0, 8, 8, 8), data, (0, 0, 0), 0, 1)
     with pytest.raises(CorruptFileError, match="empty"):     # a partial write needs the old file
         _wkw.encode_range(b"", lay, (0, 0, 0, 4, 4, 4), data, (0, 0, 0), 0, 1)
+
+
+# ---- buffers: the kernel takes block bytes as spans, in any cut --------------------------------
+
+def test_block_bytes_may_come_in_any_spans_and_a_missing_one_is_refused(tmp_path):
+    lay = layout(2, "uint16", 2)                  # 8³ blocks, 4³ blocks per file, LZ4
+    data = np.asarray(random_volume((2, SIDE, SIDE, SIDE), "uint16", seed=4), order="F")
+    path = tmp_path / "f.wkw"
+    wkw_write(path, lay, (0, 0, 0, SIDE, SIDE, SIDE), data, (0, 0, 0))
+    raw = path.read_bytes()
+    box = (3, 9, 17, 20, 30, 25)
+    offset, length = _wkw.table_range(read_layout(lay), raw[:16], len(raw), box)
+    assert 16 <= offset and offset + length <= 16 + 8 * 64
+    rows = _wkw.plan(read_layout(lay), raw[:16], len(raw), box, raw[offset:offset + length])
+    assert (np.diff(rows[:, 0].astype(np.int64)) > 0).all()      # file order is Morton order
+    per_block = [(o, raw[o:o + n]) for _, o, n in rows.tolist()]
+    for spans in ([(0, raw)], per_block[::-1]):
+        out = np.zeros((2, 17, 21, 8), np.uint16)
+        assert _wkw.decode(read_layout(lay), raw[:16], box, out, (0, 0, 0), rows, spans) == len(rows)
+        assert (out == data[:, 3:20, 9:30, 17:25]).all()
+    with pytest.raises(ValueError, match="no span holds"):
+        _wkw.decode(read_layout(lay), raw[:16], box, np.zeros((2, 17, 21, 8), np.uint16), (0, 0, 0), rows,
+                    per_block[:-1])
+    with pytest.raises(ValueError, match="jump-table bytes"):
+        _wkw.plan(read_layout(lay), raw[:16], len(raw), box, raw[offset:offset + length - 8])
+    with pytest.raises(CorruptFileError, match="shorter than the 16-byte header"):
+        _wkw.table_range(read_layout(lay), b"", 10, box)

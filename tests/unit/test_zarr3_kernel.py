@@ -513,3 +513,29 @@ def test_a_zlib_bomb_stops_at_the_chunk_size():
         _shard.decode_chunk_bytes(spec, bomb)
     with pytest.raises(CorruptFileError):
         _codecs.gzip_decompress_member(bomb, 4096)
+
+
+# ---- buffers: the kernels take chunk bytes as spans, in any cut ------------------------------
+
+def test_chunk_bytes_may_come_in_any_spans_and_a_missing_one_is_refused(tmp_path):
+    spec = spec_for("uint16", shard=(1, 16, 16, 16), chunk=(1, 4, 4, 4), steps=[("zstd", 1, False)])
+    data = (np.indices((1, 16, 16, 16)).sum(axis=0) % 11).astype(np.uint16)
+    path, whole = tmp_path / "s", (0, 0, 0, 0, 1, 16, 16, 16)
+    shard_write(path, spec, whole, data, (0, 0, 0, 0))
+    raw = path.read_bytes()
+    offset, length = _shard.index_range(spec, len(raw))
+    index = _shard.parse_index(spec, raw[offset:offset + length], len(raw), "s")
+    box = (0, 3, 5, 2, 1, 13, 16, 9)
+    rows = _shard.plan(spec, index, box)
+    assert len(rows) == 4 * 3 * 3 and (np.diff(rows[:, 1].astype(np.int64)) > 0).all()
+    assert len(_shard.plan(spec, index, box, partial=True)) == 36 - 2 * 2 * 1   # 4 chunks lie wholly inside
+    per_chunk = [(o, raw[o:o + n]) for _, o, n in rows.tolist()]
+    for spans in ([(0, raw)], per_chunk[::-1], [(0, np.frombuffer(raw, np.uint8))]):
+        out = np.zeros((1, 10, 11, 7), np.uint16)
+        assert _shard.decode(spec, box, out, (0, 0, 0, 0), rows, spans, "s") == len(rows)
+        assert (out == data[:, 3:13, 5:16, 2:9]).all()
+    with pytest.raises(ValueError, match="no span holds"):
+        _shard.decode(spec, box, np.zeros((1, 10, 11, 7), np.uint16), (0, 0, 0, 0), rows, per_chunk[1:], "s")
+    with pytest.raises(ValueError, match="index bytes"):
+        _shard.parse_index(spec, raw[offset:offset + length - 1], len(raw))
+    assert _shard.plan(spec, None, box).shape == (0, 3)

@@ -238,8 +238,7 @@ def roll_back(store: Store, key: str) -> int:
     name = key + JOURNAL
     try:
         journal = store.open(name, follow_links=False)
-    except CorruptFileError:
-        journal = None
+    except CorruptFileError:          # not a regular file: never read, removed
         store.delete(name)
         return 1
     except OSError as exc:

@@ -18,6 +18,7 @@ from wkpy.locking import mag_generation, mag_lock_file, path_lock
 
 if TYPE_CHECKING:
     from wkpy.geometry import NormalizedBoundingBox
+    from wkpy.storage.store import Store
     from wkpy.storage._zarr3_meta import Zarr3Config
 
 Vec3 = tuple[int, int, int]
@@ -128,9 +129,13 @@ class MagFolder:
     mag was deleted or re-created since it was opened (another generation, see
     `wkpy.locking.mag_generation`) is refused; one that finds the folder replaced by
     `compress` re-reads the metadata (the format changed) before writing.
+
+    These are local locks: on a store without locks (`Store.has_locks` False, an object
+    store) there is no mag lock, and the files' conditional writes are what guards writers.
     """
 
     path: Path
+    store: Store
     _folder: tuple[int, int] | None = None
     _generation: str | None = None
 
@@ -140,12 +145,16 @@ class MagFolder:
 
     def _opened_now(self) -> None:
         """Record which folder and generation this array was opened on."""
+        if not self.store.has_locks:
+            return
         self._folder = folder_id(self.path)
         self._generation = mag_generation(mag_lock_file(self.path))
 
     def ensure_current(self, lock: Path | None = None) -> None:
         """Raise `OperationError` if the mag was deleted or re-created since it was opened
         (`lock`: its `mag_lock_file`, if the caller has it already)."""
+        if not self.store.has_locks:
+            return
         if mag_generation(lock or mag_lock_file(self.path)) != self._generation:
             raise OperationError(f"{self.path}: the mag was deleted or re-created since it was opened; "
                                  "open it again")
@@ -159,6 +168,9 @@ class MagFolder:
         OperationError
             The mag was deleted (or deleted and re-created) since this array was opened.
         """
+        if not self.store.has_locks:
+            yield
+            return
         lock = mag_lock_file(self.path)
         with path_lock(lock, exclusive=False):
             now = folder_id(self.path)
