@@ -77,9 +77,10 @@ Mode = Union[Literal["overwrite", "create"], Version]
 
 COALESCE_GAP = 1 << 16
 """Local reads join byte ranges with gaps up to this (one `pread` instead of several)."""
-BATCH_BYTES = 16 << 20
+BATCH_BYTES = 8 << 20
 """Bytes of chunk data one batch of a read fetches at most (more if one chunk is larger)."""
 _COPY_PIECE = 8 << 20
+_SMALL = 64                                      # rows coalesced without numpy
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ def coalesce(offsets: np.ndarray, ends: np.ndarray, gap: int) -> tuple[np.ndarra
 def row_batches(rows: np.ndarray, budget: int) -> Iterator[np.ndarray]:
     """Consecutive slices of the chunk rows `rows` ((k, 3): chunk, offset, nbytes), each of
     at most `budget` bytes of chunk data (or one row, if that is larger)."""
-    if len(rows) <= 1 or int(rows[:, 2].sum()) <= budget:
+    if len(rows) <= 1 or (len(rows) <= _SMALL and sum(rows[:, 2].tolist()) <= budget) \
+            or int(rows[:, 2].sum()) <= budget:
         if len(rows):
             yield rows
         return
@@ -142,7 +144,8 @@ class Reader(Protocol):
         ...
 
     def batches(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, list[tuple[int, Buffer]]]]:
-        """The rows in batches of bounded size, each with its spans."""
+        """The rows in batches of bounded size, each with its spans. A batch's buffers may be
+        reused for the next batch: use them before asking for it."""
         ...
 
     def close(self) -> None: ...
@@ -194,15 +197,29 @@ class _Reads:
     def read(self, offset: int, length: int) -> Buffer:
         raise NotImplementedError
 
+    def _runs(self, rows: np.ndarray) -> list[tuple[int, int]]:
+        """The coalesced byte runs ``(start, stop)`` holding the rows' bytes."""
+        if len(rows) <= _SMALL:                  # a few rows: cheaper without numpy
+            items = rows[:, 1:].tolist()
+            items.sort()                         # (planners sort already: then a linear check)
+            gap, runs = self.coalesce_gap, []
+            start, stop = items[0][0], items[0][0] + items[0][1]
+            for off, n in items:
+                if off > stop + gap:
+                    runs.append((start, stop))
+                    start, stop = off, off + n
+                elif off + n > stop:
+                    stop = off + n
+            runs.append((start, stop))
+            return runs
+        offsets = rows[:, 1].astype(np.int64)
+        starts, stops = coalesce(offsets, offsets + rows[:, 2].astype(np.int64), self.coalesce_gap)
+        return list(zip(starts.tolist(), stops.tolist()))
+
     def read_spans(self, rows: np.ndarray) -> list[tuple[int, Buffer]]:
         if len(rows) == 0:
             return []
-        if len(rows) == 1:
-            off = int(rows[0, 1])
-            return [(off, self.read(off, int(rows[0, 2])))]
-        offsets = rows[:, 1].astype(np.int64)
-        starts, stops = coalesce(offsets, offsets + rows[:, 2].astype(np.int64), self.coalesce_gap)
-        return [(s, self.read(s, e - s)) for s, e in zip(starts.tolist(), stops.tolist())]
+        return [(s, self.read(s, e - s)) for s, e in self._runs(rows)]
 
     def batches(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, list[tuple[int, Buffer]]]]:
         for batch in row_batches(rows, self.batch_bytes):
@@ -217,6 +234,38 @@ class LocalReader(_Reads):
         self.key, self.name, self.fd = key, name, fd
         self.size = st.st_size
         self.version = _version(st)
+
+    def batches(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, list[tuple[int, Buffer]]]]:
+        """As `Reader.batches`, reading every batch into one buffer kept for the whole call
+        (its pages are faulted in once, not per batch)."""
+        if len(rows) <= _SMALL and sum(rows[:, 2].tolist()) <= self.batch_bytes:
+            if len(rows):                        # one small batch: plain preads
+                yield rows, self.read_spans(rows)
+            return
+        buf = np.empty(0, np.uint8)             # not zeroed: preadv fills what is used
+        for batch in row_batches(rows, self.batch_bytes):
+            runs = self._runs(batch)
+            need = sum(e - s for s, e in runs)
+            if len(buf) < need:
+                buf = np.empty(need, np.uint8)
+            view = memoryview(buf.data)
+            spans: list[tuple[int, Buffer]] = []
+            pos = 0
+            for s, e in runs:
+                part = view[pos:pos + e - s]
+                self._read_into(part, s)
+                spans.append((s, part))
+                pos += e - s
+            yield batch, spans
+
+    def _read_into(self, view: memoryview, offset: int) -> None:
+        done = 0
+        while done < view.nbytes:
+            n = os.preadv(self.fd, [view[done:]], offset + done)
+            if n == 0:
+                raise CorruptFileError(f"{self.name}: file ends at byte {offset + done}, "
+                                       f"{view.nbytes - done} bytes short")
+            done += n
 
     def read(self, offset: int, length: int) -> bytes:
         data = os.pread(self.fd, length, offset)
@@ -288,6 +337,7 @@ class LocalStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._prefix = os.path.join(os.fspath(self.root), "")
 
     def __repr__(self) -> str:
         return f"LocalStore({os.fspath(self.root)!r})"
@@ -302,23 +352,24 @@ class LocalStore:
         return {"root": self.root}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.root = state["root"]
+        self.__init__(state["root"])  # type: ignore[misc]
 
     # ---- names ----------------------------------------------------------------------------
-    def path(self, key: str) -> Path:
-        """The file of `key`.
+    def name(self, key: str) -> str:
+        """The file name of `key` (a string: the hot paths open files by it).
 
         Raises
         ------
         InvalidRequestError
             A key that is not a relative path inside the folder.
         """
-        if not key or key.startswith("/") or "\0" in key or any(p in ("", ".", "..") for p in key.split("/")):
+        if not key or key[0] == "/" or "\0" in key or any(p in ("", ".", "..") for p in key.split("/")):
             raise InvalidRequestError(f"{key!r} is not a key inside {self.root}")
-        return self.root / key
+        return self._prefix + key
 
-    def name(self, key: str) -> str:
-        return os.fspath(self.path(key))
+    def path(self, key: str) -> Path:
+        """The file of `key` as a `Path` (see `name`)."""
+        return Path(self.name(key))
 
     # ---- reads ----------------------------------------------------------------------------
     def open(self, key: str, *, follow_links: bool = True) -> LocalReader | None:
@@ -332,7 +383,7 @@ class LocalStore:
         OSError
             ``ELOOP`` if `follow_links` is False and the name is a symbolic link.
         """
-        path = self.path(key)
+        path = self.name(key)
         flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
         try:
             fd = os.open(path, flags)
@@ -345,7 +396,7 @@ class LocalStore:
         except BaseException:
             os.close(fd)
             raise
-        return LocalReader(key, os.fspath(path), fd, st)
+        return LocalReader(key, path, fd, st)
 
     def get(self, key: str, *, limit: int | None = None) -> bytes | None:
         """The whole file `key` (None if absent).
@@ -387,11 +438,11 @@ class LocalStore:
 
     def exists(self, key: str) -> bool:
         """Whether something (a file, a link, anything) has the name `key`."""
-        return os.path.lexists(self.path(key))
+        return os.path.lexists(self.name(key))
 
     def version(self, key: str) -> Version | None:
         try:
-            return _version(os.stat(self.path(key)))
+            return _version(os.stat(self.name(key)))
         except FileNotFoundError:
             return None
 
@@ -453,7 +504,7 @@ class LocalStore:
         ConflictError
             `mode` is not met (the file exists, or is not that version); nothing changed.
         """
-        path = self.path(key)
+        path = self.name(key)
         tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
         fd = self._create(key, tmp)
         try:
@@ -517,7 +568,7 @@ class LocalStore:
         CorruptFileError
             It is not a regular file.
         """
-        path = self.path(key)
+        path = self.name(key)
         fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -538,7 +589,7 @@ class LocalStore:
         ConflictError
             The file is not the version `mode`.
         """
-        path = self.path(key)
+        path = self.name(key)
         if mode is None:
             return _unlink(path)
         with self.lock(key):
