@@ -791,9 +791,12 @@ class Dataset:
         `images` is one file (PNG, JPEG, GIF, BMP, ICO, a TIFF picture or stack; MRC, IMS
         and CZI with their optional packages), a folder of 2-D pictures (natural name
         order), a glob pattern, or a list of files (in its order). Each 2-D picture is
-        one z-slice: its rows are y, its columns x. The work runs in parts on `executor`
-        (batches of z-slices, or shard boxes of MRC/IMS/CZI volumes); a batch holds its
-        slices in memory, nothing more. A layer whose conversion fails is removed.
+        one z-slice: its rows are y, its columns x. A TIFF with further axes (e.g. t, z,
+        y, x) becomes an n-d zarr3 layer, as in webknossos 4.3.3: its box has the axes
+        (further axes, t, c, x, y, z) and ``additionalAxes`` in the properties. The work
+        runs in parts on `executor` (batches of z-slices at one position of the further
+        axes, or shard boxes of MRC/IMS/CZI volumes); a batch holds its slices in memory,
+        nothing more. A layer whose conversion fails is removed.
 
         Parameters
         ----------
@@ -812,8 +815,8 @@ class Dataset:
             Storage layout; zarr3 layers default to shards one chunk deep
             (``chunk_shape * (128, 128, 1)``), and one-voxel-deep chunks for a single slice.
         compress : bool, optional
-        topleft : (int, int, int), optional
-            Where the images start, in mag-1 voxels.
+        topleft : (int, int, int) or one int per axis of an n-d layer's box, optional
+            Where the images start, in mag-1 voxels (x, y, z; or e.g. t, c, x, y, z).
         swap_xy, flip_x, flip_y, flip_z : bool, optional
             Swap x and y; mirror an axis over the whole image (as in webknossos,
             `flip_x` reverses the image's rows and `flip_y` its columns).
@@ -852,7 +855,8 @@ class Dataset:
             A file of a supported format cannot be decoded.
         UnsupportedImageDataError
             The data cannot be stored as asked: a dtype the category does not allow,
-            channels that need ``allow_multiple_layers=True``, axes beyond c, x, y, z.
+            channels that need ``allow_multiple_layers=True``, axes beyond c, x, y, z
+            for a layer format other than zarr3.
         ImagesNotFoundError
             `images` does not exist (a `FileNotFoundError` and a `ValueError`).
         InvalidRequestError
