@@ -1,7 +1,7 @@
-"""Images with axes besides c, y, x, z (a time series t, z, y, x, ...) converted into n-d
-zarr3 layers, by webknossos 4.3.3 and by wkpy in the same test: same properties JSON
-(``additionalAxes``, ``boundingBox``, ``axisOrder``), same voxels, and the voxels are
-the TIFF's own.
+"""Images with axes besides c, y, x, z (a time series t, z, y, x, ...; IMS and CZI
+volumes with several timepoints) converted into n-d zarr3 layers, by webknossos 4.3.3
+and by wkpy in the same test: same properties JSON (``additionalAxes``, ``boundingBox``,
+``axisOrder``), same voxels, and the voxels are the images' own.
 
 Images are tiny and the zarr3 layout small (8³ chunks in 16³ shards) so that the peer's
 writes stay cheap; the peer runs in-process (SequentialExecutor).
@@ -112,6 +112,48 @@ def test_hyperstack_becomes_an_nd_layer_as_in_webknossos(tmp_path, kind):
         np.testing.assert_array_equal(got, expected)
         props = layer._properties
         assert [(a.name, a.bounds) for a in props.additional_axes] == [(a, (0, box.get_shape(a))) for a in extra]
+
+
+def _ims_text(value: Any) -> np.ndarray:
+    return np.array(list(str(value)), dtype="S1")
+
+
+def write_ims(path: Path, data: np.ndarray) -> Path:
+    """A minimal Imaris file of `data` (t, c, z, y, x), one HDF5 chunk per channel."""
+    _, _, z, y, x = data.shape
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        image = f.create_group("DataSetInfo").create_group("Image")
+        for key, value in {"X": x, "Y": y, "Z": z, "ExtMin0": 0, "ExtMin1": 0, "ExtMin2": 0, "ExtMax0": x,
+                           "ExtMax1": y, "ExtMax2": z, "Unit": "um"}.items():
+            image.attrs[key] = _ims_text(value)
+        level = f.create_group("DataSet").create_group("ResolutionLevel 0")
+        for t, channels in enumerate(data):
+            point = level.create_group(f"TimePoint {t}")
+            for c, volume in enumerate(channels):
+                group = point.create_group(f"Channel {c}")
+                group.create_dataset("Data", data=volume, chunks=volume.shape)
+                for key, value in {"ImageSizeX": x, "ImageSizeY": y, "ImageSizeZ": z, "HistogramMin": 0,
+                                   "HistogramMax": int(data.max())}.items():
+                    group.attrs[key] = _ims_text(value)
+    return path
+
+
+def test_ims_and_czi_timepoints_become_a_t_axis(tmp_path):
+    pytest.importorskip("imaris_ims_file_reader")  # webknossos reads .ims metadata with it
+    data = ramp((3, 2, 4, 8, 10), "uint16")   # t, c, z, y, x
+    voxels = add_both(tmp_path / "ims", write_ims(tmp_path / "t.ims", data), allow_multiple_layers=True, swap_xy=True,
+                      flip_z=True, **SMALL)
+    for c, name in enumerate(("layer__channel0", "layer__channel1")):
+        np.testing.assert_array_equal(voxels[name], data[:, c:c + 1, ::-1].transpose(0, 1, 3, 4, 2))
+    pyczi = pytest.importorskip("pylibCZIrw.czi")
+    path = tmp_path / "t.czi"
+    with pyczi.create_czi(str(path)) as writer:
+        for t in range(3):
+            for z in range(4):
+                writer.write(data[t, 0, z][:, :, np.newaxis], plane={"C": 0, "Z": z, "T": t})
+    voxels = add_both(tmp_path / "czi", path, **SMALL)
+    np.testing.assert_array_equal(voxels["layer"], data[:, :1].transpose(0, 1, 4, 3, 2))
 
 
 def test_topleft_mag_and_flips_on_a_time_series(tmp_path):

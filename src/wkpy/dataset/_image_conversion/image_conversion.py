@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from wkpy.data_format import default_data_format, writable_data_format
 from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping  # noqa: F401
 from wkpy.dataset._image_conversion.common_slice_readers import RGB_IMAGE_EXTENSIONS, natural_key
 from wkpy.dataset._image_conversion.image_source import ImageSource, ReadOptions, ValueRange, check_batch_size
@@ -40,7 +41,6 @@ from wkpy.dataset._image_conversion.image_source_registry import (
     open_image_source,
 )
 from wkpy.dataset._image_conversion.segmentation_recognition import guess_if_segmentation_path
-from wkpy.data_format import default_data_format, writable_data_format
 from wkpy.dataset.defaults import DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES
 from wkpy.dataset.layer.layer import chunk_and_shard_shape
 from wkpy.errors import (
@@ -51,8 +51,8 @@ from wkpy.errors import (
     WkError,
 )
 from wkpy.executor import map_on_executor
-from wkpy.geometry.constants import CXYZ_AXES
 from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike, VecIntLike
+from wkpy.geometry.constants import CXYZ_AXES
 from wkpy.properties._view_configuration import LayerViewConfiguration
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
@@ -236,7 +236,7 @@ def _shapes(data_format: str, expected: NDBoundingBox, chunk_shape: Any, shard_s
     return chunk, shard
 
 
-def _nd_layer_format(source: ImageSource, data_format: Any) -> None:
+def _check_format_holds_image_axes(source: ImageSource, data_format: Any) -> None:
     """Refuse images with axes besides c, x, y, z for a layer format without such axes.
 
     Raises
@@ -257,8 +257,9 @@ def _nd_layer_format(source: ImageSource, data_format: Any) -> None:
 
 def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, category: str, *,
                        data_format: Any, mag: Mag, chunk_shape: Any, shard_shape: Any, chunks_per_shard: Any,
-                       compress: bool, topleft: Vec3Int | tuple[int, ...], dtype: DTypeLike | None, batch_size: int | None,
-                       executor: Executor | None, color: tuple[int, int, int] | None) -> Layer:
+                       compress: bool, topleft: Vec3Int | tuple[int, ...], dtype: DTypeLike | None,
+                       batch_size: int | None, executor: Executor | None,
+                       color: tuple[int, int, int] | None) -> Layer:
     """Convert into a layer built in a hidden staging dataset beside the layers, then list
     it and rename its folder into place in one `_transact` (as `Layer._create_mag` does
     for a mag): a failure or a SIGKILL never leaves a listed, half-converted layer. After
@@ -272,7 +273,7 @@ def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, categor
     from wkpy.locking import mag_lock_file, path_lock
 
     layer_dtype = np.dtype(dtype) if dtype is not None else np.dtype(source.dtype).newbyteorder("=")
-    _nd_layer_format(source, data_format)
+    _check_format_holds_image_axes(source, data_format)
     initial = _initial_box(source.expected_bbox, mag, topleft)
     if name in dataset.layers:
         raise DuplicateError(f"dataset {dataset.path} has a layer {name!r} already")
