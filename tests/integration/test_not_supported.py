@@ -58,3 +58,17 @@ def test_zarr3_array_info_matches_webknossos(tmp_path):
     wkw_mag = wk.Dataset(tmp_path / "w", voxel_size=(1, 1, 1)).add_layer(
         "color", wk.COLOR_CATEGORY, data_format="wkw").add_mag(1)
     assert not isinstance(wkw_mag.info, ours_array.Zarr3ArrayInfo)
+
+
+@pytest.mark.parametrize("where", ["memory://", "s3://bucket/", "https://example.com/"])
+def test_datasets_at_urls_are_refused_not_created_locally(tmp_path, monkeypatch, where):
+    from upath import UPath
+
+    monkeypatch.chdir(tmp_path)
+    for path in (f"{where}ds", UPath(f"{where}ds", **({"endpoint_url": "http://127.0.0.1:1"} if "s3" in where else {}))):
+        with pytest.raises(UnsupportedError, match="remote storage is not supported"):
+            wk.Dataset(path, voxel_size=(1, 1, 1))
+        with pytest.raises(UnsupportedError, match="remote storage is not supported"):
+            wk.Dataset.open(path)
+    assert list(tmp_path.iterdir()) == []   # no local folder named "s3:" or "https:"
+    assert wk.Dataset(f"file://{tmp_path}/local", voxel_size=(1, 1, 1)).path == tmp_path / "local"

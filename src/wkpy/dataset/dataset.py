@@ -17,6 +17,7 @@ import numpy as np
 from wkpy._layer_args import check_category, check_layer_dtype, check_layer_name, resolve_dtype
 from wkpy._paths import check_name, ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, recover, remove, rename_marker
+from wkpy._urls import local_path
 from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat, default_data_format, writable_data_format
 from wkpy.errors import (
@@ -93,7 +94,7 @@ class Dataset:
         voxel_size_with_unit: VoxelSize | None = None,
         read_only: bool = False,
     ) -> None:
-        self.path = Path(dataset_path)
+        self.path = local_path(dataset_path)
         if voxel_size is not None and voxel_size_with_unit is not None:
             raise InvalidRequestError("give voxel_size or voxel_size_with_unit, not both")
         if voxel_size is not None:
@@ -175,7 +176,7 @@ class Dataset:
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
         """Open an existing dataset (FileNotFoundError if there is none)."""
         self = cls.__new__(cls)
-        self.path = Path(dataset_path)
+        self.path = local_path(dataset_path)
         self._read_only = read_only
         if not self.path.exists():
             raise DatasetNotFoundError(f"{self.path}: no such dataset folder")

@@ -21,7 +21,7 @@ import numpy as np
 
 from wkcore import _wkw
 from wkpy._paths import read_small_file
-from wkpy._urls import url_of
+from wkpy._urls import local_path
 from wkpy.errors import (
     CorruptFileError,
     CorruptHeaderError,
@@ -176,10 +176,7 @@ class TinyWkwHeader:
 
 
 def _local(path: str | os.PathLike[str]) -> Path:
-    url = url_of(path)
-    if url is not None:
-        raise UnsupportedError(f"{url}: wkpy reads and writes local WKW datasets only")
-    return Path(path)
+    return local_path(path, "WKW dataset")
 
 
 def _cxyz(bbox: NDBoundingBox, num_channels: int) -> tuple[slice, Vec3Int, Vec3Int]:
