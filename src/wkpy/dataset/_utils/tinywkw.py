@@ -207,7 +207,7 @@ class TinyWkwArray:
         return self._header
 
     @property
-    def _wkw(self) -> WkwArray:
+    def _storage(self) -> WkwArray:
         if self._array is None:
             self._array = WkwArray.open(self._path)
         return self._array
@@ -279,7 +279,7 @@ class TinyWkwArray:
             As `read`.
         """
         channels, offset, size = _cxyz(bbox, self._header.num_channels)
-        data = self._wkw.read(tuple(offset), tuple(size))
+        data = self._storage.read(tuple(offset), tuple(size))
         return data if channels == slice(0, self._header.num_channels) else np.asfortranarray(data[channels])
 
     def _read_shard_into(self, shard_address: Vec3Int, bbox: BoundingBox, output: np.ndarray) -> None:
@@ -291,7 +291,7 @@ class TinyWkwArray:
             return
         start = part.topleft - bbox.topleft
         target = (slice(None), *(slice(a, a + n) for a, n in zip(start, part.size)))
-        output[target] = self._wkw.read(tuple(part.topleft), tuple(part.size))
+        output[target] = self._storage.read(tuple(part.topleft), tuple(part.size))
 
     # ---- writing --------------------------------------------------------------------------
     def write(self, topleft: Vec3IntLike, data: np.ndarray) -> None:
@@ -344,7 +344,7 @@ class TinyWkwArray:
             piece = data[(slice(None), *(slice(s, s + n) for s, n in zip(part.start, part.extent)))]
             at = tuple(i * s + lo for i, s, lo in zip(part.shard, side, part.local))
             if piece.any():
-                self._wkw.write(at, piece)
+                self._storage.write(at, piece)
             else:
                 self._write_zeros(Vec3Int(part.shard), BoundingBox(at, part.extent))
 
@@ -353,7 +353,7 @@ class TinyWkwArray:
         header = self._header
         shard = BoundingBox(shard_address * header.shard_shape, header.shard_shape)
         idx = tuple(shard_address)
-        with self._wkw.holding_shard(idx) as file:  # type: ignore[arg-type]
+        with self._storage.holding_shard(idx) as file:  # type: ignore[arg-type]
             if not os.path.lexists(file):
                 return
             if box != shard:
@@ -362,7 +362,7 @@ class TinyWkwArray:
                 local = box.offset(-shard.topleft)
                 whole[(slice(None), *local.to_slices())] = 0
                 if whole.any():
-                    self._wkw.write(tuple(box.topleft), np.zeros((header.num_channels, *box.size),
+                    self._storage.write(tuple(box.topleft), np.zeros((header.num_channels, *box.size),
                                                                   header.voxel_type, order="F"))
                     return
-            self._wkw.remove_shard(idx)  # type: ignore[arg-type]
+            self._storage.remove_shard(idx)  # type: ignore[arg-type]
