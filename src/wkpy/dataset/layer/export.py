@@ -13,6 +13,7 @@ the layer's dataset.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import secrets
@@ -31,8 +32,8 @@ from wkpy.dataset._utils.ozx import write_ozx
 from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES, \
     DEFAULT_SHARD_SHAPE, DEFAULT_SHARD_SHAPE_FROM_IMAGES
 from wkpy.dataset.ome_metadata import ome_tiff_metadata
-from wkpy.errors import InvalidRequestError
-from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from wkpy.errors import InvalidRequestError, UnsupportedError
+from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike
 from wkpy.dataset.layer.view.view import box_in_mag
 
 if TYPE_CHECKING:
@@ -111,10 +112,13 @@ class LayerExport:
             inside the dataset or is a folder (also a `ValueError`).
         MissingLayerError
             The layer has no such mag (or none at all).
+        UnsupportedError
+            The layer has additional axes (n-d layers export with `as_tiff_stack`).
         """
         from wkpy.copy import copy_mag_data
         from wkpy.dataset.dataset import Dataset
 
+        _no_additional_axes(self._layer, "as_ozx")
         out = _output_file(self._layer, output_path)
         source = _source_mag(self._layer, mag, access_mode)
         export_mag = source.mag
@@ -163,13 +167,17 @@ class LayerExport:
         layers are zlib-compressed. Files are named ``{z}.tiff`` or
         ``{filename_prefix}_{z}.tiff``, where z is the slice's mag-1 coordinate,
         zero-padded to the digits of the largest z of the layer or the export, as in
-        webknossos 4.3.3. Files of those names are replaced; other files stay.
+        webknossos 4.3.3. Layers with additional axes get one file per z slice and
+        position along them, named ``{axis}{i}_..._z{z}.tiff`` (the additional axes by
+        name, each number padded to the digits of the layer's largest), as there.
+        Files of those names are replaced; other files stay.
 
         Parameters
         ----------
         output_path : the folder.
         bounding_box : region to export (mag-1 voxels), cut down to the layer's box and
-            rounded out to `mag`; default the layer's box.
+            rounded out to `mag`; default the layer's box. An `NDBoundingBox` also limits
+            the additional axes it names.
         mag : the mag to read (default: the finest).
         filename_prefix : put before each file's number, with ``_``.
         access_mode : for remote layers in webknossos; must be None here.
@@ -198,16 +206,27 @@ class LayerExport:
         source = _source_mag(layer, mag, access_mode)
         box = _export_box(layer, bounding_box).align_with_mag(source.mag, ceil=True)
         compression = "zlib" if layer.category == "segmentation" else None
-        last_z = max(layer.bounding_box.bottomright.z, box.bottomright.z) - 1
+        last_z = max(layer._properties.bounding_box.bottomright.z, box.bottomright.z) - 1
         digits = max(1, len(str(max(last_z, 0))))
+        extra = _extra_bounds(layer, bounding_box)
+        names = sorted(extra)
+        extra_digits = {a: max(1, len(str(max(layer_hi, hi) - 1))) for a, (_, hi, layer_hi) in extra.items()}
         folder.mkdir(parents=True, exist_ok=True)
-        for i, plane in enumerate(_planes(source, box)()):
-            z = box.topleft.z + i * source.mag.z
-            name = f"{z:0{digits}d}.tiff"
-            image = plane[0].T if plane.shape[0] == 1 else plane.transpose(2, 1, 0)
-            buffer = io.BytesIO()
-            tifffile.imwrite(buffer, image, compression=compression)
-            write_file_atomic(folder / (f"{filename_prefix}_{name}" if filename_prefix else name), buffer.getvalue())
+        for at in itertools.product(*(range(extra[a][0], extra[a][1]) for a in names)):
+            part: BoundingBox | NDBoundingBox = box
+            if names:
+                part = layer.bounding_box.with_topleft_xyz(box.topleft).with_size_xyz(box.size)
+                for a, i in zip(names, at):
+                    part = part.with_bounds(a, i, 1)
+            prefix = "".join(f"{a}{i:0{extra_digits[a]}d}_" for a, i in zip(names, at))
+            for k, plane in enumerate(_planes(source, part)()):
+                z = box.topleft.z + k * source.mag.z
+                name = f"{prefix}{'z' if names else ''}{z:0{digits}d}.tiff"
+                image = plane[0].T if plane.shape[0] == 1 else plane.transpose(2, 1, 0)
+                buffer = io.BytesIO()
+                tifffile.imwrite(buffer, image, compression=compression)
+                write_file_atomic(folder / (f"{filename_prefix}_{name}" if filename_prefix else name),
+                                  buffer.getvalue())
 
     def as_ome_tiff(
         self,
@@ -244,10 +263,13 @@ class LayerExport:
             inside the dataset or is a folder.
         MissingLayerError
             The layer has no such mag.
+        UnsupportedError
+            The layer has additional axes (n-d layers export with `as_tiff_stack`).
         """
         import tifffile
 
         layer = self._layer
+        _no_additional_axes(layer, "as_ome_tiff")
         out = _output_file(layer, output_path)
         source = _source_mag(layer, mag, access_mode)
         box = _export_box(layer, bounding_box).align_with_mag(source.mag, ceil=True)
@@ -292,7 +314,7 @@ def _export_box(layer: Layer, bounding_box: BoundingBox | None) -> BoundingBox:
     """The requested box (default: the layer's) cut down to the layer's box (mag 1). Of an
     `NDBoundingBox`, only x, y and z count (all channels are exported; axes the layer
     lacks are ignored, as in webknossos 4.3.3)."""
-    layer_box = layer.bounding_box
+    layer_box = layer._properties.bounding_box      # x, y, z (also of n-d layers)
     if bounding_box is None:
         found = layer_box
     else:
@@ -302,6 +324,37 @@ def _export_box(layer: Layer, bounding_box: BoundingBox | None) -> BoundingBox:
         raise InvalidRequestError(f"nothing to export: the box {bounding_box} does not overlap the box "
                                   f"{layer_box} of layer {layer.name!r}" if bounding_box is not None else
                                   f"nothing to export: layer {layer.name!r} has an empty bounding box")
+    return found
+
+
+def _no_additional_axes(layer: Layer, what: str) -> None:
+    """Refuse an export wkpy writes for x, y, z (and c) only of a layer with more axes."""
+    if layer._properties.additional_axes:
+        names = [a.name for a in layer._properties.additional_axes]
+        raise UnsupportedError(f"{what}: layer {layer.name!r} has the additional axes {names}; wkpy exports such "
+                               "layers with as_tiff_stack only (webknossos 4.3.3 also writes them here)")
+
+
+def _extra_bounds(layer: Layer, bounding_box: NDBoundingBox | None) -> dict[str, tuple[int, int, int]]:
+    """Per additional axis of the layer: the [lo, hi) to export (the layer's bounds, cut
+    down to those `bounding_box` gives for the axis) and the layer's own hi.
+
+    Raises
+    ------
+    InvalidRequestError
+        The requested bounds miss the layer's along an axis.
+    """
+    found = {}
+    asked = set(bounding_box.axes) if bounding_box is not None else set()
+    for axis in layer._properties.additional_axes:
+        lo, hi = axis.bounds
+        if axis.name in asked:
+            want = bounding_box.get_bounds(axis.name)  # type: ignore[union-attr]
+            lo, hi = max(lo, want[0]), min(hi, want[1])
+            if lo >= hi:
+                raise InvalidRequestError(f"nothing to export: the box {bounding_box} misses the bounds "
+                                          f"{list(axis.bounds)} of layer {layer.name!r} along {axis.name!r}")
+        found[axis.name] = (lo, hi, axis.bounds[1])
     return found
 
 
@@ -393,17 +446,24 @@ def _staging_folder(path: Path) -> Iterator[Path]:
             shutil.rmtree(stage, ignore_errors=True)
 
 
-def _planes(view: MagView, box: BoundingBox) -> Callable[[], Iterator[np.ndarray]]:
+def _planes(view: MagView, box: BoundingBox | NDBoundingBox) -> Callable[[], Iterator[np.ndarray]]:
     """A function giving the z slices ((c, x, y), the mag's voxels) of `box` (mag 1,
-    aligned with the mag) one by one each time it is called. The box is read in slabs of
-    at most `SLAB_BYTES` (at least one slice); a box of at most that size is read once."""
-    size = box_in_mag(box, view.mag).size
+    aligned with the mag; of an n-d layer an `NDBoundingBox` of size 1 along its additional
+    axes) one by one each time it is called. The box is read in slabs of at most
+    `SLAB_BYTES` (at least one slice); a box of at most that size is read once."""
+    size = box_in_mag(BoundingBox(box.topleft_xyz, box.size_xyz), view.mag).size
     slice_bytes = view.num_channels * view.get_dtype().itemsize * size.x * size.y
     if slice_bytes * size.z <= SLAB_BYTES:
-        data = view.read(absolute_bounding_box=box)
+        data = view.read_cxyz(absolute_bounding_box=box)
         return lambda: iter(np.moveaxis(data, 3, 0))
     depth = max(1, min(view.info.chunk_shape[2], SLAB_BYTES // max(slice_bytes, 1)))
-    return lambda: iter(view.get_buffered_slice_reader(buffer_size=depth, absolute_bounding_box=box))
+    z0, step = box.topleft_xyz.z, view.mag.z
+
+    def slabs() -> Iterator[np.ndarray]:
+        for k in range(0, size.z, depth):
+            part = box.with_bounds("z", z0 + k * step, min(depth, size.z - k) * step)
+            yield from np.moveaxis(view.read_cxyz(absolute_bounding_box=part), 3, 0)
+    return slabs
 
 
 def _covering_shard_shape(extent: Vec3Int) -> Vec3Int:
