@@ -100,7 +100,7 @@ def convert(
 
     Image rows become y and columns x; each image (or TIFF page) is one z-slice. A TIFF
     with further axes (e.g. t, z, y, x) becomes an n-d layer with those axes, which needs
-    --data-format zarr3. This is `Dataset.add_layer_from_images`: each task reads up to
+    --data-format zarr3 (or zarr). This is `Dataset.add_layer_from_images`: each task reads up to
     --batch-size slices (at one position of the further axes; or one shard box of an MRC,
     IMS or CZI volume) and writes them.
     """

@@ -793,11 +793,12 @@ class Dataset:
         and CZI with their optional packages), a folder of 2-D pictures (natural name
         order), a glob pattern, or a list of files (in its order). Each 2-D picture is
         one z-slice: its rows are y, its columns x. A TIFF with further axes (e.g. t, z,
-        y, x) becomes an n-d zarr3 layer, as in webknossos 4.3.3: its box has the axes
-        (further axes, t, c, x, y, z) and ``additionalAxes`` in the properties. The work
-        runs in parts on `executor` (batches of z-slices at one position of the further
-        axes, or shard boxes of MRC/IMS/CZI volumes); a batch holds its slices in memory,
-        nothing more. A layer whose conversion fails is removed.
+        y, x), or an IMS or CZI volume with several timepoints, becomes an n-d layer
+        (zarr3 or Zarr v2) as in webknossos 4.3.3: its box has the axes (further axes, t,
+        c, x, y, z) and the properties list them in ``additionalAxes``. The work runs in
+        parts on `executor` (batches of z-slices at one position of the further axes, or
+        shard boxes of MRC/IMS/CZI volumes); a batch holds its slices in memory, nothing
+        more. A layer whose conversion fails is removed.
 
         Parameters
         ----------
@@ -857,7 +858,7 @@ class Dataset:
         UnsupportedImageDataError
             The data cannot be stored as asked: a dtype the category does not allow,
             channels that need ``allow_multiple_layers=True``, axes beyond c, x, y, z
-            for a layer format other than zarr3.
+            for a WKW layer.
         ImagesNotFoundError
             `images` does not exist (a `FileNotFoundError` and a `ValueError`).
         InvalidRequestError

@@ -237,22 +237,23 @@ def _shapes(data_format: str, expected: NDBoundingBox, chunk_shape: Any, shard_s
 
 
 def _check_format_holds_image_axes(source: ImageSource, data_format: Any) -> None:
-    """Refuse images with axes besides c, x, y, z for a layer format without such axes.
+    """Refuse images with axes besides c, x, y, z for WKW layers, which have no such axes
+    (zarr3 and Zarr v2 layers hold them as ``additionalAxes``).
 
     Raises
     ------
     UnsupportedImageDataError
-        The images have further axes and `data_format` (or the default) is not zarr3.
+        The images have further axes and `data_format` (or the default) is WKW.
     """
     expected = source.expected_bbox
     if isinstance(expected, BoundingBox):
         return
     fmt = (default_data_format() if data_format is None else writable_data_format(data_format)).value
-    if fmt != "zarr3":
+    if fmt == "wkw":
         extra = ", ".join(f"{a}={n}" for a, n in zip(expected.axes, expected.size) if a not in CXYZ_AXES)
         raise UnsupportedImageDataError(
-            f"the images have the axes {extra} besides x, y, z: only zarr3 layers hold further axes, not {fmt} "
-            "layers; use data_format='zarr3' (wkpy convert: --data-format zarr3)")
+            f"the images have the axes {extra} besides x, y, z: WKW layers hold x, y, z only; use "
+            "data_format='zarr3' (wkpy convert: --data-format zarr3)")
 
 
 def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, category: str, *,

@@ -10,9 +10,8 @@ Axes, as webknossos 4.3.3 decides them: every axis of the reader other than c, y
 x is stepped through, the others in name order and z last. One such axis is the
 layer's z, whatever its name (a t, y, x series becomes x, y, z). With several (a TIFF
 of t, z, y, x, say) the layer is n-dimensional: its box is `canonical_nd_box` (e.g.
-t, c, x, y, z, stored in a zarr3 array with ``additionalAxes``), z stays z (a single
-slice if the images have none) and each part covers one position of every further
-axis.
+t, c, x, y, z; a zarr3 or Zarr v2 layer with ``additionalAxes``), z stays z (a single
+slice if the images have none) and each part covers one position of every further axis.
 """
 
 from __future__ import annotations
