@@ -1094,19 +1094,18 @@ class Layer:
                      else determine_downsample_buffer_shape(target.info, factors))
         cell = job_shape(target.info.shard_shape)
         region = box_in_mag(self._properties.bounding_box.align_with_mag(target_mag, ceil=True), target_mag, allow_empty=True)
-        on_disk = source._array.list_shards()
 
-        def job(box: tuple[tuple[int, int, int], tuple[int, int, int]]) -> tuple[Any, ...]:
+        def job(box: tuple[tuple[int, ...], tuple[int, ...]], src: Array, dst: Array,
+                on_disk: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> tuple[Any, ...]:
             if is_zoom_mode(mode):
                 # buffers are resampled whole from the box's corner: use webknossos' whole job box
                 corner = Vec3Int(box[0]) // cell * cell
                 whole = BoundingBox(corner, cell).intersected_with(region)
-                box = (tuple(whole.topleft), tuple(whole.size))  # type: ignore[assignment]
+                box = (tuple(whole.topleft), tuple(whole.size))
             lo = [box[0][a] * factors[a] for a in range(3)]
             hi = [lo[a] + box[1][a] * factors[a] for a in range(3)]
             shards = [(o, n) for o, n in on_disk if all(o[a] < hi[a] and o[a] + n[a] > lo[a] for a in range(3))]
-            return (source._array, target._array, box, factors, mode,
-                    (tuple(valid.topleft), tuple(valid.size)), tile, overwrite, shards)
+            return (src, dst, box, factors, mode, (tuple(valid.topleft), tuple(valid.size)), tile, overwrite, shards)
 
         run_per_shard(downsample_job, source, target, self._properties.bounding_box, executor, job,
                       f"downsampling {self.name} to {target_mag.to_layer_name()}", cell)
@@ -1238,7 +1237,7 @@ class Layer:
             factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
             target = self._initialize_mag_from_other_mag(mag, source, compress, chunk, shard)
             run_per_shard(upsample_job, source, target, source.bounding_box, executor,
-                          lambda box, s=source, t=target, f=factors: (s._array, t._array, box, f),
+                          lambda box, src, dst, _, f=factors: (src, dst, box, f),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
 
 
