@@ -53,7 +53,8 @@ def _extra_bounds(source: MagView, target: Array, layer: Layer) -> list[tuple[in
 
 
 def copy_mag_data(source: MagView, target: Array, executor: Executor | None, progress_desc: str | None = None,
-                  *, region: BoundingBox | None = None, to: Vec3Int | None = None) -> None:
+                  *, region: BoundingBox | None = None, to: Vec3Int | None = None,
+                  extra_region: list[tuple[int, int]] | None = None, extra_to: tuple[int, ...] | None = None) -> None:
     """Copy the data of `source` inside `region` into `target`, one target shard per task.
 
     `region` is a box in the source mag's voxels (default: the layer's box); it lands at
@@ -61,7 +62,9 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
     target shards that overlap a source shard on disk are visited, and no two tasks
     write the same target shard, so any executor can run them in parallel. In an n-d layer
     each task copies one position along the additional axes (where webknossos' arrays
-    have shards of 1), inside the layer's ``additionalAxes`` bounds, to the same position.
+    have shards of 1): those in `extra_region` ([start, end) along each additional axis,
+    in the array's order; default the layer's ``additionalAxes`` bounds), which land
+    from `extra_to` on (default: where they are).
 
     Raises
     ------
@@ -73,7 +76,10 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
     if region.is_empty():
         return
     shift = Vec3Int(0, 0, 0) if to is None else Vec3Int(to) - region.topleft
-    bounds = _extra_bounds(source, target, source.layer)
+    bounds = _extra_bounds(source, target, source.layer)       # (checks that the axes agree)
+    if extra_region is not None:
+        bounds = [(int(lo), int(hi)) for lo, hi in extra_region]
+    moved = [0] * len(bounds) if extra_to is None else [t - lo for t, (lo, _) in zip(extra_to, bounds)]
     shard = Vec3Int(target.info.shard_shape)
     wanted: set[tuple[int, ...]] = set()
     for position, shards in shards_by_position(source._array.list_shards(), bounds).items():
@@ -93,7 +99,9 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
         box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(placed, dont_assert=True)
         if not box.is_empty():
             ones = (1,) * len(e)
-            jobs.append((source._array, target, (*(box.topleft - shift), *e), (*box.topleft, *e), (*box.size, *ones)))
+            there = tuple(p + m for p, m in zip(e, moved))
+            jobs.append((source._array, target, (*(box.topleft - shift), *e), (*box.topleft, *there),
+                         (*box.size, *ones)))
     map_on_executor(_copy_box, jobs, executor, progress_desc)
 
 

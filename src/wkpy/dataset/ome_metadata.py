@@ -41,10 +41,13 @@ def get_ome_0_4_multiscale_metadata(dataset: Dataset, layer: Layer) -> dict[str,
     return layer_group_document(dataset.voxel_size, _mags(layer), 2, _axes(layer))
 
 
-def ome_tiff_metadata(voxel_size_nm: Sequence[float], num_channels: int) -> dict[str, Any]:
-    """tifffile's `metadata` for a (c, z, y, x) OME-TIFF: the axes, the physical voxel
-    size in nm (x, y, z) and one channel name per channel (``"Channel 0"``, ...)."""
+def ome_tiff_metadata(voxel_size_nm: Sequence[float], num_channels: int, axes: str = "CZYX") -> dict[str, Any]:
+    """tifffile's `metadata` for an OME-TIFF of the axes `axes` (letters of C, T, Z, Y, X;
+    default (c, z, y, x)): the axes, the physical voxel size in nm (x, y, z) and, with a C
+    axis, one channel name per channel (``"Channel 0"``, ...), as webknossos 4.3.3."""
     x, y, z = (float(v) for v in voxel_size_nm)
-    return {"axes": "CZYX", "PhysicalSizeX": x, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": y,
-            "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": z, "PhysicalSizeZUnit": "nm",
-            "Channel": {"Name": [f"Channel {i}" for i in range(num_channels)]}}
+    meta: dict[str, Any] = {"axes": axes, "PhysicalSizeX": x, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": y,
+                            "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": z, "PhysicalSizeZUnit": "nm"}
+    if "C" in axes:
+        meta["Channel"] = {"Name": [f"Channel {i}" for i in range(num_channels)]}
+    return meta
