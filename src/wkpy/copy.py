@@ -138,10 +138,10 @@ def run_per_shard(
     bounds = _extra_bounds(source, target._array, target.layer)
     shard = Vec3Int(target.info.shard_shape)
     cell = box_shape or shard
-    jobs = []
+    jobs: list[Any] = []
     for position, shards in sorted(shards_by_position(source._array.list_shards(), bounds).items()):
-        src, dst = (ArrayAt(source._array, position), ArrayAt(target._array, position)) if position else \
-            (source._array, target._array)
+        src: Array = ArrayAt(source._array, position) if position else source._array
+        dst: Array = ArrayAt(target._array, position) if position else target._array
         boxes = _boxes_with_data(shards, source.mag, target.mag, region, shard, cell)
         jobs.extend(job((tuple(box.topleft), tuple(box.size)), src, dst, shards)
                     for _, box in sorted(boxes.items(), key=lambda item: (item[0].z, item[0].y, item[0].x)))

@@ -26,7 +26,7 @@ __all__ = ["ArrayAt", "Box", "shards_by_position"]
 Box = tuple[tuple[int, ...], tuple[int, ...]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ArrayAt:
     """The (x, y, z) face of the n-d array `array` at `position` (one index per additional
     axis, in the order of ``array.info.extra_axes``): an `Array` of boxes along x, y, z
@@ -40,11 +40,11 @@ class ArrayAt:
 
     array: Array
     position: tuple[int, ...]
+    info: ArrayInfo = dataclasses.field(init=False, repr=False, compare=False)
+    """The wrapped array's layout, seen as (c, x, y, z) (`ArrayInfo.axes` None)."""
 
-    @property
-    def info(self) -> ArrayInfo:
-        """The wrapped array's layout, seen as (c, x, y, z) (`ArrayInfo.axes` None)."""
-        return dataclasses.replace(self.array.info, axes=None)
+    def __post_init__(self) -> None:
+        self.info = dataclasses.replace(self.array.info, axes=None)
 
     def _ones(self) -> tuple[int, ...]:
         return (1,) * len(self.position)
@@ -52,7 +52,7 @@ class ArrayAt:
     def read(self, offset: Sequence[int], shape: Sequence[int]) -> np.ndarray:
         """The (c, x, y, z) voxels of the box (`offset`, `shape` along x, y, z) at the position."""
         data = self.array.read((*offset, *self.position), (*shape, *self._ones()))
-        return data[(..., *(0,) * len(self.position))]
+        return data.reshape(data.shape[:4])          # drops the axes of 1: a view, no copy
 
     def write(self, offset: Sequence[int], data: np.ndarray) -> None:
         """Store (c, x, y, z) `data` at `offset` (x, y, z) at the position."""

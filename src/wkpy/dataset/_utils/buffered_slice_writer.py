@@ -197,7 +197,7 @@ class BufferedSliceWriter:
             at = box
             for name, index in zip(extra, position):
                 at = at.with_bounds(name, index, 1)
-            self._view.write(data, absolute_bounding_box=at.from_mag_to_mag1(self._view.mag),
+            self._view.write(data, absolute_bounding_box=at.from_mag_to_mag1(self._view.mag),  # type: ignore[arg-type]
                              allow_unaligned=self._allow_unaligned, json_update_allowed=self._json_update_allowed)
 
     def __enter__(self) -> BufferedSliceWriter:
@@ -243,7 +243,7 @@ class BufferedSliceReader:
         name = _XYZ[self._axis]
         shape = Vec3Int(box.size_xyz).with_replaced(self._axis, self._buffer_size)
         for part in box.chunk(shape):
-            data = self._view.read(absolute_bounding_box=part.from_mag_to_mag1(self._view.mag))
+            data = self._view.read(absolute_bounding_box=part.from_mag_to_mag1(self._view.mag))  # type: ignore[arg-type]
             yield from np.moveaxis(data, part.axes.index(name), 0)
 
     def __iter__(self) -> Iterator[np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import warnings
@@ -1237,8 +1238,15 @@ class Layer:
             factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
             target = self._initialize_mag_from_other_mag(mag, source, compress, chunk, shard)
             run_per_shard(upsample_job, source, target, source.bounding_box, executor,
-                          lambda box, src, dst, _, f=factors: (src, dst, box, f),
+                          functools.partial(_upsample_args, factors=factors),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
+
+
+def _upsample_args(box: tuple[tuple[int, ...], tuple[int, ...]], source: Array, target: Array,
+                   shards: list[tuple[tuple[int, ...], tuple[int, ...]]], factors: tuple[int, ...],
+                   ) -> tuple[Array, Array, tuple[tuple[int, ...], tuple[int, ...]], tuple[int, ...]]:
+    """The argument of one `upsample_job` (see `wkpy.copy.run_per_shard`)."""
+    return source, target, box, factors
 
 
 class SegmentationLayer(Layer):
