@@ -1037,6 +1037,8 @@ class Layer:
         each task reduces `buffer_shape` target voxels at a time (default:
         `determine_downsample_buffer_shape`). Voxels outside the layer's box are
         mirrored in from inside it, so the border of the coarser mag is not darkened.
+        An n-d layer (with ``additionalAxes``) is downsampled along x, y and z at each
+        position along its additional axes, as webknossos 4.3.3 does.
 
         Raises
         ------
@@ -1201,7 +1203,9 @@ class Layer:
 
         Each new mag covers the source mag's box (the layer's box rounded out to the
         source mag); the layer's box is left as it is. `buffer_shape` is accepted for
-        compatibility; the work is split per target shard.
+        compatibility; the work is split per target shard. An n-d layer is upsampled
+        along x, y and z at each position along its additional axes (webknossos 4.3.3
+        does so for layers with a ``c`` axis and fails without one).
 
         Raises
         ------
