@@ -404,3 +404,28 @@ def test_ome_tiff_of_an_axis_it_cannot_hold_is_refused_as_webknossos_refuses(tmp
         ours.export.as_ome_tiff(output_path=tmp_path / "ours.ome.tif")
     assert raised(lambda: theirs.export.as_ome_tiff(output_path=tmp_path / "theirs.ome.tif")) == {ValueError}
     assert not (tmp_path / "ours.ome.tif").exists()
+
+
+# ---- write_layer ---------------------------------------------------------------------------
+@pytest.mark.parametrize("offset", [None, (0, 1, 12, 16, 8)])
+def test_write_layer_of_nd_data_matches_webknossos(tmp_path, offset):
+    data = _data("ctxyz")
+    for lib, name in ((wk, "ours"), (webknossos, "theirs")):
+        ds = quiet(lambda: lib.Dataset(tmp_path / name, voxel_size=(11, 11, 25)))
+        layer = quiet(lambda: ds.write_layer("color", "color", data=data, data_format="zarr3", downsample=False,
+                                             axes=("c", "t", "x", "y", "z"), chunk_shape=8, shard_shape=16,
+                                             absolute_offset=offset))
+        assert tuple(layer.bounding_box.topleft) == (offset or (0,) * 5)
+        assert tuple(layer.bounding_box.size) == data.shape
+    _same_files(tmp_path / "ours", tmp_path / "theirs", "color/1/zarr.json", "color/zarr.json")
+    np.testing.assert_array_equal(_read_all(_theirs(tmp_path / "ours").get_layer("color"), 1), data)
+    # with the default downsampling (not run by webknossos here: its default 1024³ shards
+    # take gigabytes) each position is downsampled, read back by webknossos
+    layer = wk.Dataset(tmp_path / "more", voxel_size=(11, 11, 25)).write_layer(
+        "color", "color", data=data, data_format="zarr3", axes=("c", "t", "x", "y", "z"), absolute_offset=offset)
+    assert [m.to_layer_name() for m in layer.mags] == ["1", "2-2-1", "4-4-2"]
+    np.testing.assert_array_equal(_read_all(_theirs(tmp_path / "more").get_layer("color"), "2-2-1"),
+                                  _read_all(layer, "2-2-1"))
+    with pytest.raises(wk.errors.UnsupportedError, match="zarr3"):
+        wk.Dataset(tmp_path / "wkw", voxel_size=(1, 1, 1)).write_layer("color", "color", data=data, data_format="wkw",
+                                                                        axes=("c", "t", "x", "y", "z"))

@@ -1027,40 +1027,51 @@ class Dataset:
         Parameters
         ----------
         data : numpy array
-            (x, y, z) or (c, x, y, z), of a dtype the category allows; its shape is in
-            voxels of `mag`.
+            (x, y, z) or (c, x, y, z), or with `axes` any axes that include x, y and z
+            (e.g. (c, t, x, y, z): an n-d layer, which needs ``data_format="zarr3"``), of
+            a dtype the category allows; its shape is in voxels of `mag` along x, y, z.
         data_format : default as `add_layer` (WKW, or ``$WKPY_DEFAULT_DATA_FORMAT``).
-        absolute_offset : mag-1 position of the data's first voxel (default 0, 0, 0).
-        axes : the axis names of `data`; only ``("x", "y", "z")`` and
-            ``("c", "x", "y", "z")`` (layers with further axes are not supported).
+        absolute_offset : mag-1 position of the data's first voxel (default 0 along every
+            axis): x, y, z, or with `axes` one value per axis.
+        axes : the axis names of `data`, in its order (default (x, y, z) or (c, x, y, z)).
 
         Raises
         ------
         DataMismatchError
-            `data` is not 3- or 4-dimensional.
+            `data` is not 3- or 4-dimensional without `axes`, or has another number of
+            axes than `axes` names.
         UnsupportedError
-            Other `axes`.
+            `axes` with additional axes for a format other than Zarr3.
+        InvalidRequestError
+            `axes` without x, y or z, or named twice.
         """
-        from wkpy.errors import DataMismatchError, UnsupportedError
+        from wkpy.errors import DataMismatchError
 
         data = np.asarray(data)
-        names = tuple(axes) if axes is not None else ("c", "x", "y", "z")[-data.ndim:] if data.ndim in (3, 4) else ()
-        if names not in (("x", "y", "z"), ("c", "x", "y", "z")):
-            if axes is not None:
-                raise UnsupportedError(f"write_layer: axes {tuple(axes)} are not supported; wkpy writes (x, y, z) "
-                                       "and (c, x, y, z) data")
-            raise DataMismatchError(f"write_layer takes (x, y, z) or (c, x, y, z) data, got shape {data.shape}")
+        if axes is None:
+            if data.ndim not in (3, 4):
+                raise DataMismatchError(f"write_layer takes (x, y, z) or (c, x, y, z) data without axes=..., got "
+                                        f"shape {data.shape}")
+            names = ("c", "x", "y", "z")[-data.ndim:]
+        else:
+            names = tuple(axes)
         if len(names) != data.ndim:
             raise DataMismatchError(f"data of shape {data.shape} does not have the axes {names}")
-        num_channels = data.shape[0] if data.ndim == 4 else 1
         mag = Mag(mag)
-        topleft = Vec3Int(absolute_offset) if absolute_offset is not None else Vec3Int(0, 0, 0)
-        box = BoundingBox(topleft, Vec3Int(data.shape[-3:]) * mag.to_vec3_int())
+        if names in (("x", "y", "z"), ("c", "x", "y", "z")):
+            num_channels = data.shape[0] if data.ndim == 4 else 1
+            topleft = Vec3Int(absolute_offset) if absolute_offset is not None else Vec3Int(0, 0, 0)
+            box: NDBoundingBox = BoundingBox(topleft, Vec3Int(data.shape[-3:]) * mag.to_vec3_int())
+        else:                       # an n-d layer over `names`, as webknossos derives it from the shape
+            num_channels = data.shape[names.index("c")] if "c" in names else 1
+            box = NDBoundingBox(tuple(absolute_offset) if absolute_offset is not None else (0,) * len(names),
+                                data.shape, names, tuple(range(len(names))))
+            box = box.with_size_xyz(box.size_xyz * mag.to_vec3_int())
         layer = self.add_layer(layer_name, category, dtype=data.dtype, num_channels=num_channels,
                                data_format=data_format, bounding_box=box)
         view = layer.add_mag(mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
                              chunks_per_shard=chunks_per_shard, compress=True)
-        view.write(data, absolute_bounding_box=box)
+        view.write(data, absolute_bounding_box=layer.bounding_box)
         if downsample:
             layer.downsample()
         return layer
