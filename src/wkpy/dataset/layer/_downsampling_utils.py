@@ -395,15 +395,17 @@ def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], Interpola
     """
     source, target, (offset, shape), factors, mode, valid, tile, overwrite, shards = job
     nc, dtype = source.info.num_channels, source.info.dtype
+    def has_data(lo: tuple[int, int, int], size: tuple[int, int, int]) -> bool:
+        src_lo = tuple((offset[a] + lo[a]) * factors[a] for a in range(3))
+        return shards is None or _touches(src_lo, tuple(src_lo[a] + size[a] * factors[a] for a in range(3)), shards)
+
     tiles = []
     for tx in range(0, shape[0], tile[0]):
         for ty in range(0, shape[1], tile[1]):
             for tz in range(0, shape[2], tile[2]):
                 lo = (tx, ty, tz)
                 size = (min(tile[0], shape[0] - tx), min(tile[1], shape[1] - ty), min(tile[2], shape[2] - tz))
-                src_lo = tuple((offset[a] + lo[a]) * factors[a] for a in range(3))
-                src_hi = tuple(src_lo[a] + size[a] * factors[a] for a in range(3))
-                if shards is None or _touches(src_lo, src_hi, shards):
+                if has_data(lo, size):
                     tiles.append((lo, size))
 
     def pieces_of(lo: tuple[int, int, int], size: tuple[int, int, int]) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
@@ -426,6 +428,7 @@ def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], Interpola
 
     def run(corner: tuple[int, int, int], extent: tuple[int, int, int],
             parts: list[tuple[tuple[int, int, int], tuple[int, int, int]]]) -> None:
+        parts = [p for p in parts if has_data(*p)]  # pieces of a sparse tile that touch no shard stay zero
         out = np.zeros((nc, *extent), dtype, order="F")
         run_tasks(functools.partial(fill, out, corner, lo, size) for lo, size in parts)
         if overwrite or out.any():
