@@ -307,12 +307,12 @@ def check_format_holds_axes(source: LayerProperties, data_format: str) -> None:
     Raises
     ------
     UnsupportedError
-        `source` has additional axes and `data_format` is not ``"zarr3"``.
+        `source` has additional axes and `data_format` is ``"wkw"``.
     """
-    if source.additional_axes and data_format != "zarr3":
+    if source.additional_axes and data_format == "wkw":
         names = [a.name for a in source.additional_axes]
         raise UnsupportedError(f"layer {source.name!r} has the additional axes {names}, which a {data_format} layer "
-                               "cannot hold; use data_format='zarr3'")
+                               "cannot hold; use data_format='zarr3' or 'zarr'")
 
 
 def register_existing_layer(

@@ -17,6 +17,7 @@ import numpy as np
 from wkpy._layer_args import check_category, check_layer_dtype, check_layer_name, resolve_dtype
 from wkpy._paths import check_name, ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, recover, remove, rename_marker
+from wkpy._urls import local_path
 from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat, default_data_format, writable_data_format
 from wkpy.errors import (
@@ -28,7 +29,7 @@ from wkpy.errors import (
     ReadOnlyError,
     UnsupportedVersionError,
 )
-from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike, VecIntLike
 from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 from wkpy.locking import lock_file_for, mag_lock_file, new_mag_generation, path_lock
 from wkpy.properties import (
@@ -93,7 +94,7 @@ class Dataset:
         voxel_size_with_unit: VoxelSize | None = None,
         read_only: bool = False,
     ) -> None:
-        self.path = Path(dataset_path)
+        self.path = local_path(dataset_path)
         if voxel_size is not None and voxel_size_with_unit is not None:
             raise InvalidRequestError("give voxel_size or voxel_size_with_unit, not both")
         if voxel_size is not None:
@@ -175,7 +176,7 @@ class Dataset:
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
         """Open an existing dataset (FileNotFoundError if there is none)."""
         self = cls.__new__(cls)
-        self.path = Path(dataset_path)
+        self.path = local_path(dataset_path)
         self._read_only = read_only
         if not self.path.exists():
             raise DatasetNotFoundError(f"{self.path}: no such dataset folder")
@@ -1018,7 +1019,7 @@ class Dataset:
         shard_shape: Vec3IntLike | int | None = None,
         chunks_per_shard: Vec3IntLike | int | None = None,
         axes: Iterable[str] | None = None,
-        absolute_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | VecIntLike | None = None,
         mag: MagLike = 1,
     ) -> Layer:
         """A new layer holding `data` at mag `mag`, compressed, then downsampled (as in
@@ -1027,46 +1028,32 @@ class Dataset:
         Parameters
         ----------
         data : numpy array
-            (x, y, z) or (c, x, y, z), or with `axes` any axes that include x, y and z
-            (e.g. (c, t, x, y, z): an n-d layer, which needs ``data_format="zarr3"``), of
-            a dtype the category allows; its shape is in voxels of `mag` along x, y, z.
-        data_format : default as `add_layer` (WKW, or ``$WKPY_DEFAULT_DATA_FORMAT``).
-        absolute_offset : mag-1 position of the data's first voxel (default 0 along every
-            axis): x, y, z, or with `axes` one value per axis.
-        axes : the axis names of `data`, in its order (default (x, y, z) or (c, x, y, z)).
+            Without `axes`: (x, y, z) (fewer dimensions are padded with size-1 axes) or
+            (c, x, y, z); with `axes`, along those axes (e.g. ``("c", "t", "x", "y", "z")``
+            for a layer with an additional axis t). Of a dtype the category allows; its
+            shape is in voxels of `mag`.
+        data_format : default as `add_layer` (WKW, or ``$WKPY_DEFAULT_DATA_FORMAT``);
+            layers with additional axes need ``"zarr3"`` or ``"zarr"``.
+        axes : the axis names of `data`, one per dimension.
+        absolute_offset : mag-1 position of the data's first voxel (default 0 everywhere):
+            along x, y, z, or with `axes` one value per axis, as webknossos takes it.
 
         Raises
         ------
-        DataMismatchError
-            `data` is not 3- or 4-dimensional without `axes`, or has another number of
-            axes than `axes` names.
-        UnsupportedError
-            `axes` with additional axes for a format other than Zarr3.
         InvalidRequestError
-            `axes` without x, y or z, or named twice.
+            A scalar, more than four dimensions without `axes`, or `axes` (or an offset)
+            of another length than the data's dimensions.
+        UnsupportedError
+            Additional axes for a WKW layer.
         """
-        from wkpy.errors import DataMismatchError
+        from wkpy.geometry.nd_bounding_box import derive_nd_bounding_box_from_shape
 
         data = np.asarray(data)
-        if axes is None:
-            if data.ndim not in (3, 4):
-                raise DataMismatchError(f"write_layer takes (x, y, z) or (c, x, y, z) data without axes=..., got "
-                                        f"shape {data.shape}")
-            names = ("c", "x", "y", "z")[-data.ndim:]
-        else:
-            names = tuple(axes)
-        if len(names) != data.ndim:
-            raise DataMismatchError(f"data of shape {data.shape} does not have the axes {names}")
+        box, num_channels = derive_nd_bounding_box_from_shape(data.shape, axes=axes, absolute_offset=absolute_offset)
+        if axes is None and data.ndim < 3:
+            data = data.reshape(tuple(box.size))
         mag = Mag(mag)
-        if names in (("x", "y", "z"), ("c", "x", "y", "z")):
-            num_channels = data.shape[0] if data.ndim == 4 else 1
-            topleft = Vec3Int(absolute_offset) if absolute_offset is not None else Vec3Int(0, 0, 0)
-            box: NDBoundingBox = BoundingBox(topleft, Vec3Int(data.shape[-3:]) * mag.to_vec3_int())
-        else:                       # an n-d layer over `names`, as webknossos derives it from the shape
-            num_channels = data.shape[names.index("c")] if "c" in names else 1
-            box = NDBoundingBox(tuple(absolute_offset) if absolute_offset is not None else (0,) * len(names),
-                                data.shape, names, tuple(range(len(names))))
-            box = box.with_size_xyz(box.size_xyz * mag.to_vec3_int())
+        box = box.with_size_xyz(box.size_xyz * mag.to_vec3_int())
         layer = self.add_layer(layer_name, category, dtype=data.dtype, num_channels=num_channels,
                                data_format=data_format, bounding_box=box)
         view = layer.add_mag(mag, chunk_shape=chunk_shape, shard_shape=shard_shape,

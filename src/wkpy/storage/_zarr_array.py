@@ -149,11 +149,12 @@ class ZarrArray(MagFolder):
         return self._meta
 
     @classmethod
-    def _create_from_doc(cls, path: Path, doc: dict[str, Any]) -> Any:
-        """Check `doc`, then create the folder `path` holding it as the metadata file."""
+    def _create_from_doc(cls, path: Path, doc: dict[str, Any], axes: Sequence[str] | None = None) -> Any:
+        """Check `doc` (its axes named by `axes`, as for `open`), then create the folder
+        `path` holding it as the metadata file."""
         path = Path(path)
         file = path / cls.META_FILE
-        meta = cls.parse_doc(file, doc)        # check before anything is written
+        meta = cls.parse_doc(file, doc, axes)  # check before anything is written
         shard_spec(meta)
         path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(file, dumps_array(doc))

@@ -20,10 +20,10 @@ from wkpy.executor import io_threads, run_tasks
 from wkpy.locking import lock_file_for, path_lock
 from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
 
-__all__ = ["WkwArray", "VOXEL_TYPES"]
+__all__ = ["WkwArray", "VOXEL_TYPES", "VOXEL_DTYPES"]
 
 VOXEL_TYPES = {np.dtype(t): i + 1 for i, t in enumerate(["uint8", "uint16", "uint32", "uint64", "float32", "float64"])}
-_DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
+VOXEL_DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
 MAX_LOG2 = 8   # 256 voxels per block side, 256 blocks per file side (WEBKNOSSOS writes 32 and 32)
 _FILE_RE = re.compile(r"^x(\d+)\.wkw$")
 
@@ -76,7 +76,7 @@ class WkwArray(MagFolder):
         if block_log2 > MAX_LOG2 or file_log2 > MAX_LOG2:
             raise CorruptFileError(f"{header}: blocks of 2^{block_log2} voxels per side and files of 2^{file_log2} "
                                    f"blocks per side; wkpy reads at most 2^{MAX_LOG2} of each")
-        dtype = _DTYPES[voxel_type]
+        dtype = VOXEL_DTYPES[voxel_type]
         block, side = 1 << block_log2, 1 << (block_log2 + file_log2)
         info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1,
                          lz4hc=block_type == 3)
@@ -208,6 +208,32 @@ class WkwArray(MagFolder):
             for lo, hi in zip(bounds, bounds[1:])
         )
         _wkw.assemble(os.fspath(path), tmp, layout, parts)
+
+    @contextlib.contextmanager
+    def holding_shard(self, idx: tuple[int, int, int]) -> Iterator[Path]:
+        """Hold the mag for writing and shard `idx`'s lock exclusively; yields its file
+        (checked to lie inside the mag). This thread may read and write the shard inside:
+        the locks are re-entrant, and a write touching only this shard runs on this thread.
+
+        Raises
+        ------
+        OperationError
+            The mag was deleted or re-created since this array was opened.
+        ForeignPathError
+            A link leads the shard's file out of the mag.
+        """
+        with self.writing(), path_lock(self._lock(idx)):
+            yield self._shard_file(self._file(idx))
+
+    def remove_shard(self, idx: tuple[int, int, int]) -> None:
+        """Delete shard `idx`'s file, so that it reads as zeros; the caller holds
+        `holding_shard(idx)`. A raw file's undo journal is settled first."""
+        path = self._shard_file(self._file(idx))
+        journal = Path(f"{path}.journal")
+        if os.path.lexists(journal):
+            roll_back(path, journal)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         found = []

@@ -120,11 +120,14 @@ class BufferedSliceWriter:
         self.reset_offset(relative_offset, absolute_offset, relative_bounding_box, absolute_bounding_box)
         depth = view.info.chunk_shape[self._axis]
         if self._buffer_size >= depth and self._buffer_size % depth:
-            self._misaligned(f"buffer_size {self._buffer_size} is not a multiple of the chunk depth {depth} along "
-                             f"the slice axis, so buffers straddle chunks")
+            self._misaligned("Using a buffer size", f"buffer_size {self._buffer_size} is not a multiple of the "
+                             f"chunk depth {depth} along the slice axis, so buffers straddle chunks")
 
-    def _misaligned(self, what: str) -> None:
-        message = f"{what}: each chunk there is written twice, which is slow"
+    def _misaligned(self, opening: str, what: str) -> None:
+        # The opening words are webknossos 4.3.3's (its typo included), so that code matching
+        # its message keeps working.
+        message = (f"{opening} that doesn't align with the datataset's shard shape: {what}; "
+                   "each chunk there is written twice, which is slow")
         if not self._allow_unaligned:
             raise AlignmentError(f"{message}; pass allow_unaligned=True to accept that")
         warnings.warn(f"[WARNING] {message}", UserWarning, stacklevel=4)
@@ -152,7 +155,7 @@ class BufferedSliceWriter:
         self._written = 0
         depth = self._view.info.chunk_shape[self._axis]
         if self._topleft[self._axis] % depth:
-            self._misaligned(f"the start {self._topleft[self._axis]} (in mag {self._view.mag}) along the slice axis "
+            self._misaligned("Using an offset", f"the start {self._topleft[self._axis]} (in mag {self._view.mag}) along the slice axis "
                              f"does not align with the chunk depth {depth}")
 
     def send(self, section: np.ndarray) -> None:
