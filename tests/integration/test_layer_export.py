@@ -264,8 +264,11 @@ def test_tiff_stack_of_nd_layers_equals_webknossos(tmp_path, monkeypatch, axes, 
             with tifffile.TiffFile(tmp_path / ours / name) as a, tifffile.TiffFile(tmp_path / theirs / name) as b:
                 np.testing.assert_array_equal(a.asarray(), b.asarray(), err_msg=name)
                 assert _tiff_tags(a.pages[0]) == _tiff_tags(b.pages[0]), name
-    with pytest.raises(wk.errors.UnsupportedError, match="additional axes"):
-        layers[0].export.as_ome_tiff(output_path=tmp_path / "x.ome.tif")
+    for layer, name in zip(layers, ("ours", "theirs")):        # and one OME-TIFF of all axes, as there
+        layer.export.as_ome_tiff(output_path=tmp_path / f"{name}.ome.tif")
+    with tifffile.TiffFile(tmp_path / "ours.ome.tif") as a, tifffile.TiffFile(tmp_path / "theirs.ome.tif") as b:
+        assert (a.series[0].shape, a.series[0].axes) == (b.series[0].shape, b.series[0].axes)
+        np.testing.assert_array_equal(a.series[0].asarray(), b.series[0].asarray())
 
 
 def test_exports_never_write_into_the_dataset(tmp_path):

@@ -247,7 +247,7 @@ class Dataset:
         """The Zarr group files webknossos keeps beside the properties of Zarr (v2 and v3) datasets."""
         write_zarr_groups(self.path, self.voxel_size, [
             (self.path / p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list())) for m in
-                                                 sorted(p.mags, key=lambda m: m.mag)])
+                                                 sorted(p.mags, key=lambda m: m.mag)], p.array_axes)
             for p in self._properties.data_layers])
 
     def _transact(self, change: Callable[[DatasetProperties], None],
