@@ -143,6 +143,36 @@ def _compress_case(data_format: str) -> Case:
     return Case(f"compress-{data_format}", build, operate, verify)
 
 
+def _compress_nd_case() -> Case:
+    """compress of a mag of an n-d layer (t, x, y, z): the same swap as for 3-D mags."""
+    times, side = 2, 96
+
+    def build(p: Path) -> None:
+        ds = wk.Dataset(p, voxel_size=(1, 1, 1))
+        box = wk.NDBoundingBox((0, 0, 0, 0), (times, side, side, side), ("t", "x", "y", "z"), (0, 1, 2, 3))
+        layer = ds.add_layer("color", "color", dtype="uint8", data_format="zarr3", bounding_box=box)
+        layer.add_mag(1, chunk_shape=CHUNK, shard_shape=SHARD, compress=False).write(
+            np.stack([volume(t, side) for t in range(times)]), absolute_bounding_box=box)
+
+    def operate(p: Path) -> None:
+        wk.Dataset.open(p).get_layer("color").get_mag(1).compress()
+
+    def verify(p: Path, case: Case) -> None:
+        def check(what: str) -> None:
+            mag = wk.Dataset.open(p).get_layer("color").get_mag(1)
+            for t in range(times):
+                box = mag.bounding_box.with_bounds("t", t, 1)
+                np.testing.assert_array_equal(mag.read(absolute_bounding_box=box)[0], volume(t, side), err_msg=what)
+
+        check("voxels changed by a killed compress of an n-d mag")
+        operate(p)
+        assert wk.Dataset.open(p).get_layer("color").get_mag(1).info.compression
+        check("voxels changed by compress of an n-d mag")
+        assert_no_leftovers(p, "a killed compress of an n-d mag and a second compress()")
+
+    return Case("compress-nd", build, operate, verify)
+
+
 # delete_layer --------------------------------------------------------------------------
 def _delete_layer_case() -> Case:
     def build(p: Path) -> None:
@@ -483,7 +513,7 @@ def _add_zarrarray_case() -> Case:
 
 
 CASES: dict[str, Case] = {c.name: c for c in [
-    _compress_case("wkw"), _compress_case("zarr3"), _delete_layer_case(), _delete_mag_case(),
+    _compress_case("wkw"), _compress_case("zarr3"), _compress_nd_case(), _delete_layer_case(), _delete_mag_case(),
     _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True),
     _rename_case(), _copy_mag_case(), _copy_layer_case(),
     _write_case("zarr", True), _agglomerate_case(), _add_zarrarray_case(),

@@ -52,6 +52,32 @@ from wkpy.attachments import (
     SegmentIndexAttachment,
     SegmentStatisticsAttachment,
 )
+from wkpy.dataset.layer import LayerExport
+# webknossos' server and annotation names: importable, any use raises UnsupportedError
+from wkpy._not_supported import (
+    Annotation,
+    Datastore,
+    Group,
+    Node,
+    Project,
+    RemoteAiModel,
+    RemoteAnnotation,
+    RemoteDataset,
+    RemoteFolder,
+    RemoteLayer,
+    RemoteMagView,
+    RemoteSegmentationLayer,
+    Skeleton,
+    Task,
+    TaskType,
+    Team,
+    Tree,
+    User,
+    login,
+    webknossos_context,
+)
+from wkpy._not_supported import ANNOTATION_NAMES as _annotation_names
+from wkpy._not_supported import SERVER_NAMES as _server_names
 from wkpy import dataset_properties  # noqa: E402  (needs wkpy.dataset.dataset loaded)
 from wkpy.dataset_properties import *  # noqa: E402,F403
 from wkpy.dataset_properties import __all__ as _properties_all  # noqa: E402
@@ -108,6 +134,10 @@ __all__ = sorted({
     "MeshAttachment",
     "SegmentIndexAttachment",
     "SegmentStatisticsAttachment",
+    "LayerExport",
+    # not supported: importable placeholders
+    *_server_names,
+    *_annotation_names,
 })
 
 

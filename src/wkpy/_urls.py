@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from wkpy.errors import InvalidRequestError
+from wkpy.errors import InvalidRequestError, UnsupportedError
 
-__all__ = ["UrlPath", "url_of"]
+__all__ = ["UrlPath", "local_path", "url_of"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _LOCAL = ("", "file", "local")
@@ -81,3 +82,32 @@ class UrlPath(str):
 
     def __repr__(self) -> str:
         return f"UrlPath({str.__repr__(self)})"
+
+
+def local_path(path: str | os.PathLike[str], what: str = "dataset") -> Path:
+    """`path` as a local `Path`: a local string, `os.PathLike` or local ``UPath``.
+
+    Parameters
+    ----------
+    path
+        Where `what` lies.
+    what
+        What lies there, named in the error ("dataset", "WKW dataset", ...).
+
+    Raises
+    ------
+    UnsupportedError
+        A URL (``s3://``, ``https://``, ``memory://``, ...) as a string or ``UPath``:
+        wkpy reads and writes local paths only (webknossos 4.3.3 takes both).
+    """
+    protocol = getattr(path, "protocol", None)
+    if isinstance(protocol, str) and protocol not in _LOCAL and not isinstance(path, (str, os.PathLike)):
+        where = str(path)
+    elif isinstance(path, (str, os.PathLike)) and _SCHEME.match(text := os.fsdecode(os.fspath(path))):
+        if text.startswith("file://"):
+            return Path(urlparse(text).path)
+        where = text
+    else:
+        return Path(path)
+    raise UnsupportedError(f"{where}: a {what} on remote storage is not supported; wkpy reads and writes "
+                           "local paths only")

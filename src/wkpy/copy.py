@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import os
 from concurrent.futures import Executor
 from pathlib import Path
@@ -13,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from wkpy.attachments import copy_attachments
 from wkpy.errors import InvalidRequestError, UnsupportedError
 from wkpy.executor import map_on_executor
-from wkpy.geometry import BoundingBox, Mag, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, NDBoundingBox, Vec3Int, Vec3IntLike
 from wkpy.properties import LayerProperties, MagProperties, element_class_for
 from wkpy.storage import Array, open_array
+from wkpy.storage._positions import ArrayAt, Box, shards_by_position
 from wkpy.dataset.layer.view.view import box_in_mag
 
 if TYPE_CHECKING:
@@ -35,8 +35,26 @@ def _copy_box(job: tuple[Array, Array, tuple[int, ...], tuple[int, ...], tuple[i
         target.write(dst, data)
 
 
+def _extra_bounds(source: MagView, target: Array, layer: Layer) -> list[tuple[int, int]]:
+    """[start, end) along each additional axis of `source` (in its array's order), from the
+    ``additionalAxes`` of `layer`; [] for 3-D data.
+
+    Raises
+    ------
+    UnsupportedError
+        `target` does not have the additional axes of `source`, in the same order.
+    """
+    extra = source._array.info.extra_axes
+    if target.info.extra_axes != extra:
+        raise UnsupportedError(f"cannot copy {source.path} with the additional axes {extra} into an array with "
+                               f"the additional axes {target.info.extra_axes}")
+    bounds = {a.name: a.bounds for a in layer._properties.additional_axes}
+    return [tuple(bounds.get(a, (0, 0))) for a in extra]  # type: ignore[misc]
+
+
 def copy_mag_data(source: MagView, target: Array, executor: Executor | None, progress_desc: str | None = None,
-                  *, region: BoundingBox | None = None, to: Vec3Int | None = None) -> None:
+                  *, region: BoundingBox | None = None, to: Vec3Int | None = None,
+                  extra_region: list[tuple[int, int]] | None = None, extra_to: tuple[int, ...] | None = None) -> None:
     """Copy the data of `source` inside `region` into `target`, one target shard per task.
 
     `region` is a box in the source mag's voxels (default: the layer's box); it lands at
@@ -44,7 +62,9 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
     target shards that overlap a source shard on disk are visited, and no two tasks
     write the same target shard, so any executor can run them in parallel. In an n-d layer
     each task copies one position along the additional axes (where webknossos' arrays
-    have shards of 1), inside the layer's ``additionalAxes`` bounds, to the same position.
+    have shards of 1): those in `extra_region` ([start, end) along each additional axis,
+    in the array's order; default the layer's ``additionalAxes`` bounds), which land
+    from `extra_to` on (default: where they are).
 
     Raises
     ------
@@ -56,75 +76,91 @@ def copy_mag_data(source: MagView, target: Array, executor: Executor | None, pro
     if region.is_empty():
         return
     shift = Vec3Int(0, 0, 0) if to is None else Vec3Int(to) - region.topleft
-    extra = source._array.info.extra_axes
-    if target.info.extra_axes != extra:
-        raise UnsupportedError(f"cannot copy {source.path} with the additional axes {extra} into an array with "
-                               f"the additional axes {target.info.extra_axes}")
-    bounds = {a.name: a.bounds for a in source.layer._properties.additional_axes}
-    spans = [bounds.get(a, (0, 0)) for a in extra]
+    bounds = _extra_bounds(source, target, source.layer)       # (checks that the axes agree)
+    if extra_region is not None:
+        bounds = [(int(lo), int(hi)) for lo, hi in extra_region]
+    moved = [0] * len(bounds) if extra_to is None else [t - lo for t, (lo, _) in zip(extra_to, bounds)]
     shard = Vec3Int(target.info.shard_shape)
     wanted: set[tuple[int, ...]] = set()
-    for offset, shape in source._array.list_shards():
-        on_disk = BoundingBox(offset[:3], shape[:3]).intersected_with(region, dont_assert=True)
-        if on_disk.is_empty():
-            continue
-        along = [range(max(lo, o), min(hi, o + n)) for (lo, hi), o, n in zip(spans, offset[3:], shape[3:])]
-        on_disk = on_disk.offset(shift)
-        first, last = on_disk.topleft // shard, (on_disk.bottomright - 1) // shard
-        for k in range(first.z, last.z + 1):
-            for j in range(first.y, last.y + 1):
-                for i in range(first.x, last.x + 1):
-                    wanted.update((k, j, i, *e) for e in itertools.product(*along))
+    for position, shards in shards_by_position(source._array.list_shards(), bounds).items():
+        for offset, shape in shards:
+            on_disk = BoundingBox(offset, shape).intersected_with(region, dont_assert=True)
+            if on_disk.is_empty():
+                continue
+            on_disk = on_disk.offset(shift)
+            first, last = on_disk.topleft // shard, (on_disk.bottomright - 1) // shard
+            for k in range(first.z, last.z + 1):
+                for j in range(first.y, last.y + 1):
+                    for i in range(first.x, last.x + 1):
+                        wanted.add((k, j, i, *position))
     placed = region.offset(shift)
     jobs = []
     for k, j, i, *e in sorted(wanted):
         box = BoundingBox(Vec3Int(i, j, k) * shard, shard).intersected_with(placed, dont_assert=True)
         if not box.is_empty():
             ones = (1,) * len(e)
-            jobs.append((source._array, target, (*(box.topleft - shift), *e), (*box.topleft, *e), (*box.size, *ones)))
+            there = tuple(p + m for p, m in zip(e, moved))
+            jobs.append((source._array, target, (*(box.topleft - shift), *e), (*box.topleft, *there),
+                         (*box.size, *ones)))
     map_on_executor(_copy_box, jobs, executor, progress_desc)
 
 
 def run_per_shard(
-    task: Callable[[Any], None], source: MagView, target: MagView, layer_box: BoundingBox,
-    executor: Executor | None, job: Callable[[Any], Any], progress_desc: str | None = None,
+    task: Callable[[Any], None], source: MagView, target: MagView, layer_box: NDBoundingBox,
+    executor: Executor | None, job: Callable[[Box, Array, Array, list[Box]], Any], progress_desc: str | None = None,
     box_shape: Vec3Int | None = None,
 ) -> None:
-    """Run `task(job(box))` for the boxes (target-mag voxels) of a grid over `layer_box`
-    whose data comes from `source`: the target's shards, or `box_shape`-sized boxes (a
-    multiple of the shard shape), so no two tasks write one target shard.
+    """Run `task(job(box, source_array, target_array, shards))` for the boxes (target-mag
+    voxels) of a grid over the x, y, z of `layer_box` (mag 1) whose data comes from
+    `source`: the target's shards, or `box_shape`-sized boxes (a multiple of the shard
+    shape), so no two tasks write one target shard. `shards` are the source shards on disk
+    ((offset, shape) in source-mag voxels along x, y, z).
 
     Only the target shards whose mag-1 region overlaps a shard of `source` on disk are
     visited (the others would read nothing but zeros and write nothing): each box is cut
     down to the target shards with data, so work and memory follow the data that exists,
     not the size the properties file claims for the layer.
+
+    In an n-d layer the grid is visited once per position along the additional axes
+    that holds data in `source` (inside the target layer's ``additionalAxes`` bounds),
+    with `source_array` and `target_array` the faces at that position (`ArrayAt`): 3-D
+    work runs per position, as webknossos 4.3.3 runs it.
+
+    Raises
+    ------
+    UnsupportedError
+        `source` and `target` do not have the same additional axes.
     """
-    if source._array.info.extra_axes:
-        raise UnsupportedError(f"{progress_desc or 'this operation'}: {source.path} has the additional axes "
-                               f"{source._array.info.extra_axes}; wkpy does not process n-d layers shard by shard yet")
+    layer_box = BoundingBox.from_ndbbox(layer_box)
     region = box_in_mag(layer_box.align_with_mag(target.mag, ceil=True), target.mag, allow_empty=True)
     if region.is_empty():
         return
+    bounds = _extra_bounds(source, target._array, target.layer)
     shard = Vec3Int(target.info.shard_shape)
     cell = box_shape or shard
-    boxes = _boxes_with_data(source, target.mag, region, shard, cell)
-    jobs = [job((tuple(box.topleft), tuple(box.size)))
-            for _, box in sorted(boxes.items(), key=lambda item: (item[0].z, item[0].y, item[0].x))]
+    jobs: list[Any] = []
+    for position, shards in sorted(shards_by_position(source._array.list_shards(), bounds).items()):
+        src: Array = ArrayAt(source._array, position) if position else source._array
+        dst: Array = ArrayAt(target._array, position) if position else target._array
+        boxes = _boxes_with_data(shards, source.mag, target.mag, region, shard, cell)
+        jobs.extend(job((tuple(box.topleft), tuple(box.size)), src, dst, shards)
+                    for _, box in sorted(boxes.items(), key=lambda item: (item[0].z, item[0].y, item[0].x)))
     map_on_executor(task, jobs, executor, progress_desc)
 
 
-def _boxes_with_data(source: MagView, target_mag: Mag, region: BoundingBox, shard: Vec3Int,
+def _boxes_with_data(shards: list[Box], source_mag: Mag, target_mag: Mag, region: BoundingBox, shard: Vec3Int,
                      cell: Vec3Int) -> dict[Vec3Int, BoundingBox]:
     """For each grid cell (`cell`-sized, in `target_mag` voxels) with data: the part of it,
-    inside `region`, made of the target shards that overlap a shard of `source` on disk.
+    inside `region`, made of the target shards that overlap one of `shards` (source shards
+    on disk, in `source_mag` voxels along x, y, z).
 
     There are as many entries as such source shards, times a few; each box's borders lie
     on the shard grid or on `region`'s border, so two boxes never share a target shard.
     """
     scale = target_mag.to_vec3_int()
     out: dict[Vec3Int, BoundingBox] = {}
-    for offset, shape in source._array.list_shards():
-        mag1 = BoundingBox(offset, shape).from_mag_to_mag1(source.mag)
+    for offset, shape in shards:
+        mag1 = BoundingBox(offset, shape).from_mag_to_mag1(source_mag)
         lo = mag1.topleft // scale                        # target voxels the source shard feeds
         hi = -((-mag1.bottomright) // scale)
         touched = BoundingBox(lo, hi - lo).intersected_with(region, dont_assert=True)
@@ -271,12 +307,12 @@ def check_format_holds_axes(source: LayerProperties, data_format: str) -> None:
     Raises
     ------
     UnsupportedError
-        `source` has additional axes and `data_format` is not ``"zarr3"``.
+        `source` has additional axes and `data_format` is ``"wkw"``.
     """
-    if source.additional_axes and data_format != "zarr3":
+    if source.additional_axes and data_format == "wkw":
         names = [a.name for a in source.additional_axes]
         raise UnsupportedError(f"layer {source.name!r} has the additional axes {names}, which a {data_format} layer "
-                               "cannot hold; use data_format='zarr3'")
+                               "cannot hold; use data_format='zarr3' or 'zarr'")
 
 
 def register_existing_layer(

@@ -13,6 +13,7 @@ from wkcore.errors import CorruptFileError, UnsupportedError, WkError
 __all__ = [
     "WkError",
     "CorruptFileError",
+    "CorruptHeaderError",
     "UnsupportedError",
     "PropertiesError",
     "MissingLayerError",
@@ -45,6 +46,11 @@ __all__ = [
 
 class PropertiesError(CorruptFileError):
     """`datasource-properties.json` (or a zarr.json) is malformed or names unknown values."""
+
+
+class CorruptHeaderError(CorruptFileError, AssertionError):
+    """A WKW header that is not one: wrong magic bytes or version, a block or voxel type
+    outside the format (webknossos' ``TinyWkwHeader`` asserts there)."""
 
 
 class MissingLayerError(WkError, KeyError, IndexError):

@@ -246,14 +246,6 @@ def test_imagej_virtual_stack(tmp_path):
     np.testing.assert_array_equal(voxels["layer"], xyz(data))
 
 
-def test_time_series_beside_z_is_refused(tmp_path):
-    path = tmp_path / "tzyx.tif"
-    tifffile.imwrite(path, ramp((2, 3, 8, 8)), imagej=True, metadata={"axes": "TZYX"})
-    ours = wk.Dataset(tmp_path / "ds", (1, 1, 1))
-    with pytest.raises(wk.UnsupportedImageDataError, match="t=2"):
-        ours.add_layer_from_images(path, "layer", data_format="zarr3")
-
-
 def test_zarr3_defaults_for_images(tmp_path, stack):
     """As in webknossos 4.3.3: zarr3 shards one chunk deep (chunk_shape * (128, 128, 1)),
     one-voxel-deep chunks for a single slice; WKW keeps the usual 32³ chunks in 1024³ shards."""

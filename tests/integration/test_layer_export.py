@@ -239,6 +239,38 @@ def test_tiff_exports_read_in_slabs_give_the_same_files(tmp_path, monkeypatch):
         np.testing.assert_array_equal(tifffile.imread(p), tifffile.imread(tmp_path / "slabs" / p.name))
 
 
+@pytest.mark.parametrize("axes,size,channels", [(("t", "z", "y", "x"), (2, 3, 4, 5), 1),
+                                                 (("c", "t", "x", "y", "z"), (3, 3, 6, 5, 4), 3)])
+def test_tiff_stack_of_nd_layers_equals_webknossos(tmp_path, monkeypatch, axes, size, channels):
+    data = random_volume(size, "uint8", seed=4)
+    layers = []
+    for lib, name in ((wk, "ours"), (webknossos, "theirs")):
+        box = lib.NDBoundingBox((0, 1, 2, 3, 0)[:len(axes)], size, axes=axes, index=tuple(range(len(axes))))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = lib.Dataset(tmp_path / name, voxel_size=(1, 1, 1)).add_layer(
+                "color", "color", dtype="uint8", num_channels=channels, data_format="zarr3", bounding_box=box)
+            layer.add_mag(1, chunk_shape=8, shard_shape=8).write(data, absolute_bounding_box=box)
+        layer.export.as_tiff_stack(output_path=tmp_path / f"all-{name}")
+        part = box.with_bounds("t", box.get_bounds("t")[0] + 1, 1)
+        layer.export.as_tiff_stack(output_path=tmp_path / f"part-{name}", bounding_box=part, filename_prefix="p")
+        layers.append(layer)
+    monkeypatch.setattr(export_module, "SLAB_BYTES", 1)    # ours again, a slice at a time
+    layers[0].export.as_tiff_stack(output_path=tmp_path / "all-slabs")
+    for ours, theirs in (("all-ours", "all-theirs"), ("part-ours", "part-theirs"), ("all-slabs", "all-theirs")):
+        names = sorted(p.name for p in (tmp_path / ours).iterdir())
+        assert names == sorted(p.name for p in (tmp_path / theirs).iterdir()) and names
+        for name in names:
+            with tifffile.TiffFile(tmp_path / ours / name) as a, tifffile.TiffFile(tmp_path / theirs / name) as b:
+                np.testing.assert_array_equal(a.asarray(), b.asarray(), err_msg=name)
+                assert _tiff_tags(a.pages[0]) == _tiff_tags(b.pages[0]), name
+    for layer, name in zip(layers, ("ours", "theirs")):        # and one OME-TIFF of all axes, as there
+        layer.export.as_ome_tiff(output_path=tmp_path / f"{name}.ome.tif")
+    with tifffile.TiffFile(tmp_path / "ours.ome.tif") as a, tifffile.TiffFile(tmp_path / "theirs.ome.tif") as b:
+        assert (a.series[0].shape, a.series[0].axes) == (b.series[0].shape, b.series[0].axes)
+        np.testing.assert_array_equal(a.series[0].asarray(), b.series[0].asarray())
+
+
 def test_exports_never_write_into_the_dataset(tmp_path):
     ours, _, _ = _pair(tmp_path, coarser=False)
     root = tmp_path / "ours"

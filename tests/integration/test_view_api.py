@@ -250,6 +250,11 @@ def test_buffered_slice_writer_offsets_and_alignment_like_webknossos(tmp_path):
             for z in range(16, 24):
                 writer.send(data[:, :, z])
         errors = raised(lambda: mag.get_buffered_slice_writer(absolute_offset=(0, 0, 3)))
+        # the same opening words in both libraries' message (code matches on them)
+        with pytest.raises(ValueError, match="Using an offset that doesn't align with the datataset's shard shape"):
+            mag.get_buffered_slice_writer(absolute_offset=(0, 0, 3))
+        with pytest.warns(UserWarning, match="Using a buffer size that doesn't align with the datataset's shard"):
+            mag.get_buffered_slice_writer(buffer_size=12, allow_unaligned=True)
         _, found = warned(lambda: mag.get_buffered_slice_writer(absolute_offset=(0, 0, 3), allow_unaligned=True))
         kinds.append(found)
         def read_slices():

@@ -82,8 +82,9 @@ def test_group_metadata_is_byte_identical_to_webknossos(tmp_path):
     for name in ("color", "wkw_layer", "real"):
         (tmp_path / name).mkdir()
     (tmp_path / "linked").symlink_to(tmp_path / "real")
-    write_zarr_groups(tmp_path, voxel, [(tmp_path / "color", "zarr3", mags), (tmp_path / "wkw_layer", "wkw", mags),
-                                         (tmp_path / "linked", "zarr3", mags)])
+    write_zarr_groups(tmp_path, voxel, [(tmp_path / "color", "zarr3", mags, None),
+                                         (tmp_path / "wkw_layer", "wkw", mags, None),
+                                         (tmp_path / "linked", "zarr3", mags, None)])
     assert (tmp_path / "zarr.json").read_bytes() == (root / "zarr.json").read_bytes()
     assert (tmp_path / "color" / "zarr.json").read_bytes() == (root / "color" / "zarr.json").read_bytes()
     assert not (tmp_path / "wkw_layer" / "zarr.json").exists() and not (tmp_path / "real" / "zarr.json").exists()

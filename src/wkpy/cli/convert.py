@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from enum import Enum
@@ -25,7 +26,8 @@ from wkpy.cli._common import (
 )
 from wkpy.dataset.dataset import Dataset
 from wkpy.errors import DataMismatchError
-from wkpy.geometry import Vec3Int
+from wkpy.geometry import NDBoundingBox, Vec3Int
+from wkpy.geometry.constants import CXYZ_AXES
 from wkpy.dataset.layer.layer import chunk_and_shard_shape
 from wkpy.voxel_size import LengthUnit, VoxelSize
 
@@ -50,10 +52,16 @@ def _remove_new_dataset(target: Path, created: bool) -> None:
             child.unlink(missing_ok=True)
 
 
+def _voxels(box: NDBoundingBox) -> int:
+    """Voxels of one channel in `box` (along x, y, z and any further axes)."""
+    return math.prod(n for a, n in zip(box.axes, box.size) if a != "c")
+
+
 def convert(
     source: Annotated[Path, typer.Argument(exists=True, show_default=False,
                                            help="Folder of 2-D images (TIFF, PNG, JPEG, ...; natural name order) "
-                                                "or one image file (a TIFF stack; MRC, IMS, CZI with wkpy[images]).")],
+                                                "or one image file (a TIFF stack or hyperstack, e.g. t, z, y, x; "
+                                                "MRC, IMS, CZI with wkpy[images]).")],
     target: Annotated[Path, typer.Argument(help="Folder of the new dataset.", show_default=False)],
     voxel_size: Annotated[VoxelSize, typer.Option(
         "--voxel-size", parser=parse_voxel_size, metavar="X,Y,Z", show_default=False,
@@ -90,9 +98,11 @@ def convert(
 ) -> None:
     """Convert images into a new dataset, slab by slab in bounded memory.
 
-    Image rows become y and columns x; each image (or TIFF page) is one z-slice. This is
-    `Dataset.add_layer_from_images`: each task reads up to --batch-size slices (or one
-    shard box of an MRC, IMS or CZI volume) and writes them.
+    Image rows become y and columns x; each image (or TIFF page) is one z-slice. A TIFF
+    with further axes (e.g. t, z, y, x) becomes an n-d layer with those axes, which needs
+    --data-format zarr3 (or zarr). This is `Dataset.add_layer_from_images`: each task reads up to
+    --batch-size slices (at one position of the further axes; or one shard box of an MRC,
+    IMS or CZI volume) and writes them.
     """
     try:
         chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, data_format.value)
@@ -120,9 +130,12 @@ def convert(
         except BaseException:
             _remove_new_dataset(target, created)
             raise
-    size = layer.bounding_box.size
-    megabytes = sum(lay.bounding_box.volume() * lay.num_channels * lay.dtype.itemsize for lay in layers) / 1e6
+    box = layer.bounding_box
+    size = box.size_xyz
+    further = ", ".join(f"{a}={n}" for a, n in zip(box.axes, box.size) if a not in CXYZ_AXES)
+    megabytes = sum(_voxels(lay.bounding_box) * lay.num_channels * lay.dtype.itemsize for lay in layers) / 1e6
     names = ", ".join(lay.name for lay in layers)
-    status(f"converted {size.z} slices of {size.x}×{size.y} ({layer.num_channels}× {layer.dtype}) "
+    status(f"converted {size.z} slices of {size.x}×{size.y}{f' for each of {further}' if further else ''} "
+           f"({layer.num_channels}× {layer.dtype}) "
            f"into {target} ({names}) in {seconds:.1f} s ({megabytes / max(seconds, 1e-9):.0f} MB/s)"
            + (f", then downsampled to {len(layer.mags)} mags" if downsample else ""))

@@ -15,6 +15,7 @@ from wkpy.attachments import (
     SegmentIndexAttachment,
     SegmentStatisticsAttachment,
 )
+from wkpy._not_supported import RemoteDataset, RemoteFolder, RemoteLayer, RemoteSegmentationLayer
 from wkpy.dataset.dataset import COLOR_CATEGORY, SEGMENTATION_CATEGORY, Dataset, LayerCategoryType
 from wkpy.dataset.defaults import (
     DEFAULT_CHUNK_SHAPE,
@@ -39,4 +40,4 @@ __all__ = ["AgglomerateAttachment", "Attachment", "Attachments", "ConnectomeAtta
            "DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES", "DEFAULT_DATA_FORMAT", "DEFAULT_SHARD_SHAPE", "Layer", "LayerExport",
            "MagView", "SegmentationLayer", "View", "SamplingModes", "ImageConversionError",
            "UnsupportedImageFormatError", "CorruptImageError", "UnsupportedImageDataError", "ImagesNotFoundError",
-           "TransferMode"]
+           "TransferMode", "RemoteDataset", "RemoteFolder", "RemoteLayer", "RemoteSegmentationLayer"]

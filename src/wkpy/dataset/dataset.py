@@ -17,6 +17,7 @@ import numpy as np
 from wkpy._layer_args import check_category, check_layer_dtype, check_layer_name, resolve_dtype
 from wkpy._paths import check_name, ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, recover, remove, rename_marker
+from wkpy._urls import local_path
 from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat, default_data_format, writable_data_format
 from wkpy.errors import (
@@ -28,7 +29,7 @@ from wkpy.errors import (
     ReadOnlyError,
     UnsupportedVersionError,
 )
-from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike, VecIntLike
 from wkpy.dataset.layer.layer import Layer, SegmentationLayer
 from wkpy.locking import lock_file_for, mag_lock_file, new_mag_generation, path_lock
 from wkpy.properties import (
@@ -93,7 +94,7 @@ class Dataset:
         voxel_size_with_unit: VoxelSize | None = None,
         read_only: bool = False,
     ) -> None:
-        self.path = Path(dataset_path)
+        self.path = local_path(dataset_path)
         if voxel_size is not None and voxel_size_with_unit is not None:
             raise InvalidRequestError("give voxel_size or voxel_size_with_unit, not both")
         if voxel_size is not None:
@@ -175,7 +176,7 @@ class Dataset:
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
         """Open an existing dataset (FileNotFoundError if there is none)."""
         self = cls.__new__(cls)
-        self.path = Path(dataset_path)
+        self.path = local_path(dataset_path)
         self._read_only = read_only
         if not self.path.exists():
             raise DatasetNotFoundError(f"{self.path}: no such dataset folder")
@@ -246,7 +247,7 @@ class Dataset:
         """The Zarr group files webknossos keeps beside the properties of Zarr (v2 and v3) datasets."""
         write_zarr_groups(self.path, self.voxel_size, [
             (self.path / p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list())) for m in
-                                                 sorted(p.mags, key=lambda m: m.mag)])
+                                                 sorted(p.mags, key=lambda m: m.mag)], p.array_axes)
             for p in self._properties.data_layers])
 
     def _transact(self, change: Callable[[DatasetProperties], None],
@@ -791,9 +792,13 @@ class Dataset:
         `images` is one file (PNG, JPEG, GIF, BMP, ICO, a TIFF picture or stack; MRC, IMS
         and CZI with their optional packages), a folder of 2-D pictures (natural name
         order), a glob pattern, or a list of files (in its order). Each 2-D picture is
-        one z-slice: its rows are y, its columns x. The work runs in parts on `executor`
-        (batches of z-slices, or shard boxes of MRC/IMS/CZI volumes); a batch holds its
-        slices in memory, nothing more. A layer whose conversion fails is removed.
+        one z-slice: its rows are y, its columns x. A TIFF with further axes (e.g. t, z,
+        y, x), or an IMS or CZI volume with several timepoints, becomes an n-d layer
+        (zarr3 or Zarr v2) as in webknossos 4.3.3: its box has the axes (further axes, t,
+        c, x, y, z) and the properties list them in ``additionalAxes``. The work runs in
+        parts on `executor` (batches of z-slices at one position of the further axes, or
+        shard boxes of MRC/IMS/CZI volumes); a batch holds its slices in memory, nothing
+        more. A layer whose conversion fails is removed.
 
         Parameters
         ----------
@@ -812,8 +817,8 @@ class Dataset:
             Storage layout; zarr3 layers default to shards one chunk deep
             (``chunk_shape * (128, 128, 1)``), and one-voxel-deep chunks for a single slice.
         compress : bool, optional
-        topleft : (int, int, int), optional
-            Where the images start, in mag-1 voxels.
+        topleft : (int, int, int) or one int per axis of an n-d layer's box, optional
+            Where the images start, in mag-1 voxels (x, y, z; or e.g. t, c, x, y, z).
         swap_xy, flip_x, flip_y, flip_z : bool, optional
             Swap x and y; mirror an axis over the whole image (as in webknossos,
             `flip_x` reverses the image's rows and `flip_y` its columns).
@@ -852,7 +857,8 @@ class Dataset:
             A file of a supported format cannot be decoded.
         UnsupportedImageDataError
             The data cannot be stored as asked: a dtype the category does not allow,
-            channels that need ``allow_multiple_layers=True``, axes beyond c, x, y, z.
+            channels that need ``allow_multiple_layers=True``, axes beyond c, x, y, z
+            for a WKW layer.
         ImagesNotFoundError
             `images` does not exist (a `FileNotFoundError` and a `ValueError`).
         InvalidRequestError
@@ -1018,7 +1024,7 @@ class Dataset:
         shard_shape: Vec3IntLike | int | None = None,
         chunks_per_shard: Vec3IntLike | int | None = None,
         axes: Iterable[str] | None = None,
-        absolute_offset: Vec3IntLike | None = None,
+        absolute_offset: Vec3IntLike | VecIntLike | None = None,
         mag: MagLike = 1,
     ) -> Layer:
         """A new layer holding `data` at mag `mag`, compressed, then downsampled (as in
@@ -1027,40 +1033,37 @@ class Dataset:
         Parameters
         ----------
         data : numpy array
-            (x, y, z) or (c, x, y, z), of a dtype the category allows; its shape is in
-            voxels of `mag`.
-        data_format : default as `add_layer` (WKW, or ``$WKPY_DEFAULT_DATA_FORMAT``).
-        absolute_offset : mag-1 position of the data's first voxel (default 0, 0, 0).
-        axes : the axis names of `data`; only ``("x", "y", "z")`` and
-            ``("c", "x", "y", "z")`` (layers with further axes are not supported).
+            Without `axes`: (x, y, z) (fewer dimensions are padded with size-1 axes) or
+            (c, x, y, z); with `axes`, along those axes (e.g. ``("c", "t", "x", "y", "z")``
+            for a layer with an additional axis t). Of a dtype the category allows; its
+            shape is in voxels of `mag`.
+        data_format : default as `add_layer` (WKW, or ``$WKPY_DEFAULT_DATA_FORMAT``);
+            layers with additional axes need ``"zarr3"`` or ``"zarr"``.
+        axes : the axis names of `data`, one per dimension.
+        absolute_offset : mag-1 position of the data's first voxel (default 0 everywhere):
+            along x, y, z, or with `axes` one value per axis, as webknossos takes it.
 
         Raises
         ------
-        DataMismatchError
-            `data` is not 3- or 4-dimensional.
+        InvalidRequestError
+            A scalar, more than four dimensions without `axes`, or `axes` (or an offset)
+            of another length than the data's dimensions.
         UnsupportedError
-            Other `axes`.
+            Additional axes for a WKW layer.
         """
-        from wkpy.errors import DataMismatchError, UnsupportedError
+        from wkpy.geometry.nd_bounding_box import derive_nd_bounding_box_from_shape
 
         data = np.asarray(data)
-        names = tuple(axes) if axes is not None else ("c", "x", "y", "z")[-data.ndim:] if data.ndim in (3, 4) else ()
-        if names not in (("x", "y", "z"), ("c", "x", "y", "z")):
-            if axes is not None:
-                raise UnsupportedError(f"write_layer: axes {tuple(axes)} are not supported; wkpy writes (x, y, z) "
-                                       "and (c, x, y, z) data")
-            raise DataMismatchError(f"write_layer takes (x, y, z) or (c, x, y, z) data, got shape {data.shape}")
-        if len(names) != data.ndim:
-            raise DataMismatchError(f"data of shape {data.shape} does not have the axes {names}")
-        num_channels = data.shape[0] if data.ndim == 4 else 1
+        box, num_channels = derive_nd_bounding_box_from_shape(data.shape, axes=axes, absolute_offset=absolute_offset)
+        if axes is None and data.ndim < 3:
+            data = data.reshape(tuple(box.size))
         mag = Mag(mag)
-        topleft = Vec3Int(absolute_offset) if absolute_offset is not None else Vec3Int(0, 0, 0)
-        box = BoundingBox(topleft, Vec3Int(data.shape[-3:]) * mag.to_vec3_int())
+        box = box.with_size_xyz(box.size_xyz * mag.to_vec3_int())
         layer = self.add_layer(layer_name, category, dtype=data.dtype, num_channels=num_channels,
                                data_format=data_format, bounding_box=box)
         view = layer.add_mag(mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
                              chunks_per_shard=chunks_per_shard, compress=True)
-        view.write(data, absolute_bounding_box=box)
+        view.write(data, absolute_bounding_box=layer.bounding_box)
         if downsample:
             layer.downsample()
         return layer

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from wkpy.storage._zarr_groups import layer_group_document
+from wkpy.storage._zarr_groups import CXYZ, layer_group_document
 
 if TYPE_CHECKING:
     from wkpy.dataset.dataset import Dataset
@@ -23,23 +23,31 @@ def _mags(layer: Layer) -> list[tuple[str, tuple[int, ...]]]:
     return [(view.name, tuple(mag.to_list())) for mag, view in layer.mags.items()]
 
 
+def _axes(layer: Layer) -> tuple[str, ...]:
+    return layer._properties.array_axes or CXYZ
+
+
 def get_ome_0_5_multiscale_metadata(dataset: Dataset, layer: Layer) -> dict[str, Any]:
     """The ``attributes`` of a Zarr3 layer's group (``zarr.json``): ``{"ome": {"version":
-    "0.5", "multiscales": [...]}}`` with axes c, x, y, z and, per mag (finest first), its
-    path and scale (1 for c, the voxel size in nm times the mag for x, y, z)."""
-    return layer_group_document(dataset.voxel_size, _mags(layer))["attributes"]  # type: ignore[no-any-return]
+    "0.5", "multiscales": [...]}}`` with the layer's axes (c, x, y, z, or an n-d layer's in
+    array order) and, per mag (finest first), its path and scale (the voxel size in nm
+    times the mag for x, y, z, 1 for the others)."""
+    return layer_group_document(dataset.voxel_size, _mags(layer), 3, _axes(layer))["attributes"]  # type: ignore[no-any-return]
 
 
 def get_ome_0_4_multiscale_metadata(dataset: Dataset, layer: Layer) -> dict[str, Any]:
     """The ``.zattrs`` of a Zarr v2 layer's group: ``{"multiscales": [{"version": "0.4",
     ...}]}``, with the axes and scales of `get_ome_0_5_multiscale_metadata`."""
-    return layer_group_document(dataset.voxel_size, _mags(layer), 2)
+    return layer_group_document(dataset.voxel_size, _mags(layer), 2, _axes(layer))
 
 
-def ome_tiff_metadata(voxel_size_nm: Sequence[float], num_channels: int) -> dict[str, Any]:
-    """tifffile's `metadata` for a (c, z, y, x) OME-TIFF: the axes, the physical voxel
-    size in nm (x, y, z) and one channel name per channel (``"Channel 0"``, ...)."""
+def ome_tiff_metadata(voxel_size_nm: Sequence[float], num_channels: int, axes: str = "CZYX") -> dict[str, Any]:
+    """tifffile's `metadata` for an OME-TIFF of the axes `axes` (letters of C, T, Z, Y, X;
+    default (c, z, y, x)): the axes, the physical voxel size in nm (x, y, z) and, with a C
+    axis, one channel name per channel (``"Channel 0"``, ...), as webknossos 4.3.3."""
     x, y, z = (float(v) for v in voxel_size_nm)
-    return {"axes": "CZYX", "PhysicalSizeX": x, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": y,
-            "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": z, "PhysicalSizeZUnit": "nm",
-            "Channel": {"Name": [f"Channel {i}" for i in range(num_channels)]}}
+    meta: dict[str, Any] = {"axes": axes, "PhysicalSizeX": x, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": y,
+                            "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": z, "PhysicalSizeZUnit": "nm"}
+    if "C" in axes:
+        meta["Channel"] = {"Name": [f"Channel {i}" for i in range(num_channels)]}
+    return meta

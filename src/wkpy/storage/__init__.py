@@ -33,21 +33,21 @@ def open_array(path: Path | Store, data_format: str, axes: Sequence[str] | None 
     """Open the mag folder `path` (a folder, or a `Store` holding it) written in `data_format`.
 
     `axes` are the layer's axis names in array order when it has additional axes (see
-    `LayerProperties.array_axes`); they name a Zarr3 array's axes.
+    `LayerProperties.array_axes`); they name a Zarr array's axes.
 
     Raises
     ------
     UnsupportedError
-        An unknown format, or additional axes for a format without them (WKW).
+        An unknown format, or additional axes for WKW (which has none).
     """
     cls = _cls(data_format)
     extra = [a for a in axes or () if a not in ("c", "x", "y", "z")]
-    if cls is Zarr3Array:
-        return Zarr3Array.open(path, axes)
+    if cls is not WkwArray:
+        return cls.open(path, axes)  # type: ignore[no-any-return]
     if extra:
         raise UnsupportedError(f"{path}: a {data_format} mag cannot hold the additional axes {extra} "
-                               "of its layer; n-d layers need data_format='zarr3'")
-    return cls.open(path)  # type: ignore[no-any-return]
+                               "of its layer; n-d layers need data_format='zarr3' or 'zarr'")
+    return cls.open(path)  # type: ignore[no-any-return, return-value]
 
 
 def create_array(path: Path | Store, info: ArrayInfo) -> Array:

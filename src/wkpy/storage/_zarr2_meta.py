@@ -25,6 +25,7 @@ import numpy as np
 from wkpy.errors import PropertiesError, UnsupportedError
 from wkpy.properties._schema import Invalid, check_depth
 from wkpy.storage._zarr3_meta import (
+    CXYZ,
     DTYPES,
     MAX_CHUNK_SIDE,
     MAX_SHAPE,
@@ -33,8 +34,8 @@ from wkpy.storage._zarr3_meta import (
     _fail,
     _fill,
     _get,
-    _AXES,
     _ints,
+    _names,
     read_meta_json,
     _show,
     _step,
@@ -85,7 +86,7 @@ def _compressor(file: Path, value: Any, itemsize: int) -> list[tuple[Any, ...]]:
     return [_step(file, name, conf, "compressor", itemsize, fields="compressor", names=COMPRESSORS)]
 
 
-def _parse(file: Path, doc: Any) -> ArrayMeta:
+def _parse(file: Path, doc: Any, given: Sequence[str] | None = None) -> ArrayMeta:
     if not isinstance(doc, dict):
         raise _fail(file, "is not a JSON object")
     try:
@@ -96,8 +97,8 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
         raise _fail(file, f"zarr_format is {doc.get('zarr_format')!r}, not 2")
     shape = _get(file, doc, "shape", ".zarray", list)
     ndim = len(shape)
-    if ndim not in (3, 4):
-        raise UnsupportedError(f"{file}: arrays of {ndim} dimensions are not supported (need (c,) x, y, z)")
+    # Zarr v2 has no dimension names: the layer's axes name them, else (c,) x, y, z
+    names = _names(file, {}, ndim, given)
     shape = _ints(file, shape, "shape", ndim, 0, MAX_SHAPE)
     chunks = _ints(file, _get(file, doc, "chunks", ".zarray", list), "chunks", ndim, 1, MAX_CHUNK_SIDE)
     dtype, big = _dtype(file, doc.get("dtype"))
@@ -114,7 +115,6 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
         raise UnsupportedError(f"{file}: filters {filters!r} are not supported (only null)")
     fill = bytes(dtype.itemsize) if doc.get("fill_value") is None else _fill(file, doc["fill_value"], dtype)
     steps = _compressor(file, doc.get("compressor"), dtype.itemsize)
-    names = _AXES[ndim]
     _check_sizes(file, names, shape, chunks, chunks, dtype.itemsize, False, chunk_where="chunks")
     axes = tuple(range(ndim)) if order == "C" else tuple(reversed(range(ndim)))
     compressor = doc.get("compressor")
@@ -123,13 +123,19 @@ def _parse(file: Path, doc: Any) -> ArrayMeta:
                      "", separator)
 
 
-def parse_zarray_doc(file: Path, doc: Any) -> ArrayMeta:
-    """Check a `.zarray` document (as read from `file`, or about to be written there)."""
-    return _parse(Path(file), doc)
+def parse_zarray_doc(file: Path, doc: Any, axes: Sequence[str] | None = None) -> ArrayMeta:
+    """Check a `.zarray` document (as read from `file`, or about to be written there);
+    `axes` as for `parse_zarray`."""
+    return _parse(Path(file), doc, axes)
 
 
-def parse_zarray(file: Path) -> ArrayMeta:
+def parse_zarray(file: Path, axes: Sequence[str] | None = None) -> ArrayMeta:
     """Read and check an array's `.zarray`.
+
+    Zarr v2 arrays have no axis names: `axes`, the layer's axis names in array order
+    (from ``axisOrder`` and ``additionalAxes`` in its properties, e.g. ``("x", "y", "z",
+    "t")`` as webknossos 4.3.3 writes n-d Zarr layers), name them if there are as many as
+    the array has dimensions; else a 4-D array is (c, x, y, z) and a 3-D one (x, y, z).
 
     Raises
     ------
@@ -139,22 +145,26 @@ def parse_zarray(file: Path) -> ArrayMeta:
     UnsupportedError
         A valid array that wkpy cannot handle (compressor, filters, dtype, rank).
     """
-    return _parse(Path(file), read_meta_json(file, "Zarr v2"))
+    return _parse(Path(file), read_meta_json(file, "Zarr v2"), axes)
 
 
-def zarray_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], compress: bool) -> dict[str, Any]:
-    """The `.zarray` webknossos 4.3.3 writes for a new, empty (c, x, y, z) mag.
+def zarray_document(dtype: np.dtype, num_channels: int, chunk: Sequence[int], compress: bool,
+                    axes: Sequence[str] = CXYZ) -> dict[str, Any]:
+    """The `.zarray` webknossos 4.3.3 writes for a new, empty mag whose axes are `axes`.
 
     Parameters
     ----------
     dtype : the voxel type of one channel.
-    num_channels : the number of channels (the first axis, one chunk holds all).
+    num_channels : the number of channels (along c, one chunk holds all).
     chunk : the chunk shape along x, y, z in voxels.
     compress : zstd level 5 if True, no compressor if False.
+    axes : the array's axes in order (default (c, x, y, z)); additional axes (an n-d
+        layer's, e.g. ``("x", "y", "z", "t")``) are chunked by 1, as webknossos does.
     """
     dtype = np.dtype(dtype)
-    return {"chunks": [num_channels, *map(int, chunk)],
+    side = {"c": num_channels, "x": int(chunk[0]), "y": int(chunk[1]), "z": int(chunk[2])}
+    return {"chunks": [side.get(a, 1) for a in axes],
             "compressor": dict(WEBKNOSSOS_COMPRESSOR) if compress else None,
             "dimension_separator": "/", "dtype": dtype.newbyteorder("<").str if dtype.itemsize > 1 else dtype.str,
             "fill_value": 0.0 if dtype.kind == "f" else (False if dtype.kind == "b" else 0), "filters": None,
-            "order": "F", "shape": [num_channels, 0, 0, 0], "zarr_format": 2}
+            "order": "F", "shape": [num_channels if a == "c" else 0 for a in axes], "zarr_format": 2}

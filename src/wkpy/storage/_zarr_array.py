@@ -167,10 +167,11 @@ class ZarrArray(MagFolder):
         return self._meta
 
     @classmethod
-    def _create_from_doc(cls, path: Path | Store, doc: dict[str, Any]) -> Any:
-        """Check `doc`, then create the folder `path` holding it as the metadata file."""
+    def _create_from_doc(cls, path: Path | Store, doc: dict[str, Any], axes: Sequence[str] | None = None) -> Any:
+        """Check `doc` (its axes named by `axes`, as for `open`), then create the folder
+        `path` (a folder, or a store) holding it as the metadata file."""
         store = as_store(path)
-        meta = cls.parse_doc(Path(store.name(cls.META_FILE)), doc)        # check before anything is written
+        meta = cls.parse_doc(Path(store.name(cls.META_FILE)), doc, axes)  # check before anything is written
         shard_spec(meta)
         store.prepare([cls.META_FILE])
         store.put(cls.META_FILE, dumps_array(doc).encode("utf-8"))

@@ -17,16 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from wkcore import _wkw
+from wkpy._paths import ensure_inside
 from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
 from wkpy.executor import io_threads, run_tasks
 from wkpy.storage import _wkw_file
 from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
 from wkpy.storage.store import Store, as_store
 
-__all__ = ["WkwArray", "VOXEL_TYPES"]
+__all__ = ["WkwArray", "VOXEL_TYPES", "VOXEL_DTYPES"]
 
 VOXEL_TYPES = {np.dtype(t): i + 1 for i, t in enumerate(["uint8", "uint16", "uint32", "uint64", "float32", "float64"])}
-_DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
+VOXEL_DTYPES = {v: k for k, v in VOXEL_TYPES.items()}
 MAX_LOG2 = 8   # 256 voxels per block side, 256 blocks per file side (WEBKNOSSOS writes 32 and 32)
 _KEY_RE = re.compile(r"^z(\d+)/y(\d+)/x(\d+)\.wkw$")
 
@@ -102,7 +103,7 @@ class WkwArray(MagFolder):
         if block_log2 > MAX_LOG2 or file_log2 > MAX_LOG2:
             raise CorruptFileError(f"{header}: blocks of 2^{block_log2} voxels per side and files of 2^{file_log2} "
                                    f"blocks per side; wkpy reads at most 2^{MAX_LOG2} of each")
-        dtype = _DTYPES[voxel_type]
+        dtype = VOXEL_DTYPES[voxel_type]
         block, side = 1 << block_log2, 1 << (block_log2 + file_log2)
         info = ArrayInfo("wkw", dtype, voxel_bytes // dtype.itemsize, (block,) * 3, (side,) * 3, block_type != 1,
                          lz4hc=block_type == 3)
@@ -202,6 +203,32 @@ class WkwArray(MagFolder):
         with self.writing():
             store.prepare(self._key(p.shard) for p in parts)
             run_tasks(functools.partial(write, p) for p in parts)
+
+    @contextlib.contextmanager
+    def holding_shard(self, idx: tuple[int, int, int]) -> Iterator[Path]:
+        """Hold the mag for writing and shard `idx`'s lock exclusively; yields its file
+        (checked to lie inside the mag). This thread may read and write the shard inside:
+        the locks are re-entrant, and a write touching only this shard runs on this thread.
+
+        Raises
+        ------
+        OperationError
+            The mag was deleted or re-created since this array was opened.
+        ForeignPathError
+            A link leads the shard's file out of the mag.
+        """
+        key = self._key(idx)
+        with self.writing(), self.store.lock(key):
+            yield ensure_inside(self.path, self.store.name(key))
+
+    def remove_shard(self, idx: tuple[int, int, int]) -> None:
+        """Delete shard `idx`'s file, so that it reads as zeros; the caller holds
+        `holding_shard(idx)`. A raw file's undo journal is settled first."""
+        key = self._key(idx)
+        ensure_inside(self.path, self.store.name(key))
+        if self.store.can_patch:
+            _wkw_file.roll_back(self.store, key)
+        self.store.delete(key)
 
     def list_shards(self) -> list[tuple[Vec3, Vec3]]:
         found = []

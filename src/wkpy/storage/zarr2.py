@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from wkpy.errors import InvalidRequestError, UnsupportedError
+from wkpy.errors import DataMismatchError, InvalidRequestError, UnsupportedError
 from wkpy.storage._zarr2_meta import ZARRAY, parse_zarray_doc, zarray_document
-from wkpy.storage._zarr3_meta import DTYPES, ArrayMeta
+from wkpy.storage._zarr3_meta import CXYZ, DTYPES, ArrayMeta
 from wkpy.storage._zarr_array import ZarrArray
 from wkpy.storage.array import ArrayInfo
 
@@ -31,25 +31,29 @@ class Zarr2Array(ZarrArray):
     @classmethod
     def parse_doc(cls, file: Path, doc: Any, axes: Sequence[str] | None = None,
                   ranks: Sequence[int] | None = None) -> ArrayMeta:
-        return parse_zarray_doc(file, doc)
+        return parse_zarray_doc(file, doc, axes)
 
     def _info(self, meta: ArrayMeta) -> ArrayInfo:
-        chunk = meta.pick(meta.chunk)
-        return ArrayInfo("zarr", meta.dtype, meta.num_channels, chunk, chunk, meta.compressed)  # type: ignore[arg-type]
+        chunk = meta.pick(meta.chunk, meta.canonical[1:4])
+        return ArrayInfo("zarr", meta.dtype, meta.num_channels, chunk, chunk, meta.compressed,  # type: ignore[arg-type]
+                         axes=None if meta.names == CXYZ else meta.names)
 
     @classmethod
     def create(cls, path: Path, info: ArrayInfo) -> Zarr2Array:
-        """Create an empty mag (shape (c, 0, 0, 0)) with the `.zarray` webknossos writes:
-        chunks of all channels by `info.chunk_shape`, Fortran order, zstd level 5 if
-        `info.compression`.
+        """Create an empty mag (shape 0 but along c) with the `.zarray` webknossos writes:
+        chunks of all channels by `info.chunk_shape` (and by 1 along additional axes,
+        `info.axes`), Fortran order, zstd level 5 if `info.compression`.
 
         Raises
         ------
         InvalidRequestError
             `info.shard_shape` differs from `info.chunk_shape` (Zarr v2 has no sharding; a
             `ValueError` and an `AssertionError`, as webknossos raises).
-        UnsupportedError
-            A dtype wkpy does not store, or a Zarr3 codec configuration.
+        DataMismatchError
+            Several channels without a c axis.
+        UnsupportedError, PropertiesError
+            A dtype wkpy does not store, or a Zarr3 codec configuration; axes that repeat
+            a name, lack x, y or z, or number more than 8.
         """
         dtype = np.dtype(info.dtype)
         if dtype.name not in DTYPES:
@@ -59,5 +63,8 @@ class Zarr2Array(ZarrArray):
                                       f"must equal chunk_shape {tuple(info.chunk_shape)}; use zarr3 for shards")
         if info.zarr3_config is not None:
             raise UnsupportedError("a Zarr3Config configures zarr3 mags, not Zarr (version 2) ones")
-        doc = zarray_document(dtype, info.num_channels, info.chunk_shape, info.compression)
-        return cls._create_from_doc(path, doc)  # type: ignore[no-any-return]
+        axes = tuple(info.axes or CXYZ)
+        if "c" not in axes and info.num_channels != 1:
+            raise DataMismatchError(f"axes {axes} have no c axis for {info.num_channels} channels")
+        doc = zarray_document(dtype, info.num_channels, info.chunk_shape, info.compression, axes)
+        return cls._create_from_doc(path, doc, axes)  # type: ignore[no-any-return]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,24 @@ from wkpy.storage._zarr3_meta import (
 from wkpy.storage._zarr_array import ZarrArray, shard_spec
 from wkpy.storage.array import ArrayInfo
 
-__all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3Config", "row_chunking", "write_whole_array"]
+__all__ = ["ROW_CODECS", "Zarr3Array", "Zarr3ArrayInfo", "Zarr3Config", "row_chunking", "write_whole_array"]
+
+
+@dataclass(frozen=True)
+class Zarr3ArrayInfo(ArrayInfo):
+    """The `ArrayInfo` of an opened Zarr3 mag (as webknossos 4.3.3's ``Zarr3ArrayInfo``):
+    also its chunk codecs and chunk-key encoding, as `zarr.json` holds them."""
+
+    @property
+    def codecs(self) -> tuple[dict[str, Any], ...]:
+        """The codecs of the (inner) chunks, e.g. ``({"name": "bytes", ...}, {"name": "zstd", ...})``."""
+        return tuple(self.zarr3_config.codecs or ()) if self.zarr3_config else ()  # type: ignore[arg-type]
+
+    @property
+    def chunk_key_encoding(self) -> dict[str, Any]:
+        """The ``chunk_key_encoding`` object, e.g. ``{"name": "default", "configuration": {"separator": "/"}}``."""
+        encoding = self.zarr3_config.chunk_key_encoding if self.zarr3_config else None
+        return dict(encoding) if encoding is not None else {"name": "default"}
 
 
 class Zarr3Array(ZarrArray):
@@ -55,7 +73,7 @@ class Zarr3Array(ZarrArray):
 
     def _info(self, meta: ArrayMeta) -> ArrayInfo:
         xyz = meta.canonical[1:4]
-        return ArrayInfo("zarr3", meta.dtype, meta.num_channels, meta.pick(meta.chunk, xyz),  # type: ignore[arg-type]
+        return Zarr3ArrayInfo("zarr3", meta.dtype, meta.num_channels, meta.pick(meta.chunk, xyz),  # type: ignore[arg-type]
                          meta.pick(meta.shard, xyz), meta.compressed,  # type: ignore[arg-type]
                          Zarr3Config(tuple(meta.inner_codecs), meta.doc["chunk_key_encoding"]),
                          axes=None if meta.names == CXYZ else meta.names)

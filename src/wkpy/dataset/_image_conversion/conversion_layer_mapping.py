@@ -18,7 +18,7 @@ def _has_z(path: Path) -> bool:
     from wkpy.dataset._image_conversion.image_source import ReadOptions
     from wkpy.dataset._image_conversion.image_source_registry import open_image_source
 
-    return open_image_source(path, ReadOptions()).expected_bbox.size.z > 1
+    return open_image_source(path, ReadOptions()).expected_bbox.size_xyz.z > 1
 
 
 def _parent_name(root: Path, relative: Path) -> str:

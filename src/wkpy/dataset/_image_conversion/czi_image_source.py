@@ -5,7 +5,8 @@ A task reads just its box (pylibCZIrw's ``roi``), one z-plane at a time. A CZI `
 separate acquisition, chosen with ``czi_channel`` (each may become a layer); the
 channels of one acquisition come from its pixel type (Gray: 1, Bgr: 3, Bgra: 4, stored
 blue first and written red first). Scenes are regions of one plane, converted together.
-Dimensions beyond X, Y, Z, C, T of size > 1, and several timepoints, cannot be stored.
+Dimensions beyond X, Y, Z, C, T of size > 1 cannot be stored; several timepoints (T) make
+an n-d layer with a t axis, as in webknossos 4.3.3.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class CziImageSource(ChunkedImageSource):
     CorruptImageError
         pylibCZIrw cannot open the file.
     UnsupportedImageDataError
-        An unknown pixel type, another dimension of size > 1, several timepoints.
+        An unknown pixel type, another dimension of size > 1.
     InvalidRequestError
         `czi_channel` names no channel of the file.
     """
@@ -92,7 +93,6 @@ class CziImageSource(ChunkedImageSource):
         if pixel_type not in PIXEL_TYPES:
             raise UnsupportedImageDataError(f"Got unsupported czi pixel-type {pixel_type} in {self.path}.",
                                             path=self.path)
-        self._refuse_timepoints()
         voxel_type, components = PIXEL_TYPES[pixel_type]
         self.dtype = np.dtype(voxel_type)
         self.num_channels, self._channel, self._first_n_channels, possible = compute_channel_selection(

@@ -17,6 +17,7 @@ import colorsys
 import dataclasses
 import glob
 import logging
+import operator
 import os
 import re
 import warnings
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from wkpy.data_format import default_data_format, writable_data_format
 from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping  # noqa: F401
 from wkpy.dataset._image_conversion.common_slice_readers import RGB_IMAGE_EXTENSIONS, natural_key
 from wkpy.dataset._image_conversion.image_source import ImageSource, ReadOptions, ValueRange, check_batch_size
@@ -49,7 +51,8 @@ from wkpy.errors import (
     WkError,
 )
 from wkpy.executor import map_on_executor
-from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike, VecIntLike
+from wkpy.geometry.constants import CXYZ_AXES
 from wkpy.properties._view_configuration import LayerViewConfiguration
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
@@ -103,11 +106,26 @@ def _check_exists(images: Path | list[Path]) -> None:
             raise ImagesNotFoundError(f"{path}: no such file or folder (or no file matches the pattern)")
 
 
-def _vec3(value: Any, what: str) -> Vec3Int:
+def _topleft(value: Any) -> Vec3Int | tuple[int, ...]:
+    """`topleft` as three integers (x, y, z), or one per axis of an n-d layer's box (its
+    length is checked against the box once the images are open)."""
     try:
-        return Vec3Int(value)
+        if len(value) == 3:
+            return Vec3Int(value)
+        return tuple(operator.index(v) for v in value)
     except (WkError, TypeError, ValueError):
-        raise InvalidRequestError(f"{what} must be three integers (x, y, z), got {value!r}") from None
+        raise InvalidRequestError(f"topleft must be three integers (x, y, z), or one per axis of the layer's box, "
+                                  f"got {value!r}") from None
+
+
+def _initial_box(expected: BoundingBox | NDBoundingBox, mag: Mag,
+                 topleft: Vec3Int | tuple[int, ...]) -> BoundingBox | NDBoundingBox:
+    """The layer's box before the conversion: `expected` in mag 1, moved by `topleft`."""
+    try:
+        return expected.from_mag_to_mag1(mag).offset(topleft)
+    except (WkError, TypeError, ValueError):
+        raise InvalidRequestError(f"topleft {tuple(topleft)} must be three integers (x, y, z) or one per axis "
+                                  f"{expected.axes} of the layer's box") from None
 
 
 def add_layer_from_images(
@@ -122,7 +140,7 @@ def add_layer_from_images(
     shard_shape: Vec3IntLike | int | None,
     chunks_per_shard: Vec3IntLike | int | None,
     compress: bool,
-    topleft: Vec3IntLike,
+    topleft: Vec3IntLike | VecIntLike,
     swap_xy: bool,
     flip_x: bool,
     flip_y: bool,
@@ -143,7 +161,7 @@ def add_layer_from_images(
     check_layer_name(layer_name)
     dataset._ensure_writable()
     check_batch_size(batch_size)
-    offset = _vec3(topleft, "topleft")
+    offset = _topleft(topleft)
     mag = Mag(mag)
     paths = _as_paths(images)
     _check_exists(paths)
@@ -202,7 +220,7 @@ def add_layer_from_images(
     return added[0]
 
 
-def _shapes(data_format: str, expected: BoundingBox, chunk_shape: Any, shard_shape: Any,
+def _shapes(data_format: str, expected: NDBoundingBox, chunk_shape: Any, shard_shape: Any,
             chunks_per_shard: Any) -> tuple[Vec3Int, Vec3Int]:
     """Chunk and shard shape of the new mag, with webknossos' defaults for image imports:
     zarr3 shards one chunk deep (and chunks one voxel deep for a single slice)."""
@@ -211,17 +229,38 @@ def _shapes(data_format: str, expected: BoundingBox, chunk_shape: Any, shard_sha
         if data_format == "zarr3":
             if shard_shape is None and chunks_per_shard is None:
                 shard = chunk * DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES
-            if expected.size.z == 1:
+            if expected.size_xyz.z == 1:
                 chunk, shard = chunk.with_z(1), shard.with_z(1)
     except DataMismatchError as error:
         raise InvalidRequestError(str(error)) from error
     return chunk, shard
 
 
+def _check_format_holds_image_axes(source: ImageSource, data_format: Any) -> None:
+    """Refuse images with axes besides c, x, y, z for WKW layers, which have no such axes
+    (zarr3 and Zarr v2 layers hold them as ``additionalAxes``).
+
+    Raises
+    ------
+    UnsupportedImageDataError
+        The images have further axes and `data_format` (or the default) is WKW.
+    """
+    expected = source.expected_bbox
+    if isinstance(expected, BoundingBox):
+        return
+    fmt = (default_data_format() if data_format is None else writable_data_format(data_format)).value
+    if fmt == "wkw":
+        extra = ", ".join(f"{a}={n}" for a, n in zip(expected.axes, expected.size) if a not in CXYZ_AXES)
+        raise UnsupportedImageDataError(
+            f"the images have the axes {extra} besides x, y, z: WKW layers hold x, y, z only; use "
+            "data_format='zarr3' (wkpy convert: --data-format zarr3)")
+
+
 def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, category: str, *,
                        data_format: Any, mag: Mag, chunk_shape: Any, shard_shape: Any, chunks_per_shard: Any,
-                       compress: bool, topleft: Vec3Int, dtype: DTypeLike | None, batch_size: int | None,
-                       executor: Executor | None, color: tuple[int, int, int] | None) -> Layer:
+                       compress: bool, topleft: Vec3Int | tuple[int, ...], dtype: DTypeLike | None,
+                       batch_size: int | None, executor: Executor | None,
+                       color: tuple[int, int, int] | None) -> Layer:
     """Convert into a layer built in a hidden staging dataset beside the layers, then list
     it and rename its folder into place in one `_transact` (as `Layer._create_mag` does
     for a mag): a failure or a SIGKILL never leaves a listed, half-converted layer. After
@@ -235,6 +274,8 @@ def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, categor
     from wkpy.locking import mag_lock_file, path_lock
 
     layer_dtype = np.dtype(dtype) if dtype is not None else np.dtype(source.dtype).newbyteorder("=")
+    _check_format_holds_image_axes(source, data_format)
+    initial = _initial_box(source.expected_bbox, mag, topleft)
     if name in dataset.layers:
         raise DuplicateError(f"dataset {dataset.path} has a layer {name!r} already")
     final = ensure_inside(dataset.path, dataset.path / check_name(name), "create")
@@ -245,13 +286,14 @@ def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, categor
             try:
                 layer = staged.add_layer(name, category, data_format=data_format,  # type: ignore[arg-type]
                                          dtype=layer_dtype, num_channels=source.num_channels,
-                                         largest_segment_id=0 if category == "segmentation" else None)
+                                         largest_segment_id=0 if category == "segmentation" else None,
+                                         bounding_box=None if isinstance(initial, BoundingBox) else initial)
             except DataMismatchError as error:
                 raise UnsupportedImageDataError(str(error)) from error
             if color is not None and category == "color":
                 layer.default_view_configuration = LayerViewConfiguration(color=color)
-            _fill_layer(staged, layer, source, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
-                        chunks_per_shard=chunks_per_shard, compress=compress, topleft=topleft, dtype=layer_dtype,
+            _fill_layer(layer, source, initial, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                        chunks_per_shard=chunks_per_shard, compress=compress, dtype=layer_dtype,
                         batch_size=batch_size, executor=executor)
             built = new_folder_for(final)
             os.rename(stage / name, built)
@@ -279,19 +321,21 @@ class _suppress_cleanup_errors:
         return isinstance(value, Exception)
 
 
-def _fill_layer(dataset: Dataset, layer: Layer, source: ImageSource, *, mag: Mag, chunk_shape: Any, shard_shape: Any,
-                chunks_per_shard: Any, compress: bool, topleft: Vec3Int, dtype: np.dtype, batch_size: int | None,
+def _fill_layer(layer: Layer, source: ImageSource, initial: NDBoundingBox, *, mag: Mag, chunk_shape: Any,
+                shard_shape: Any, chunks_per_shard: Any, compress: bool, dtype: np.dtype, batch_size: int | None,
                 executor: Executor | None) -> None:
+    """Write the images into `layer`, whose box starts as `initial` (mag 1)."""
     expected = source.expected_bbox
     chunk, shard = _shapes(layer.data_format, expected, chunk_shape, shard_shape, chunks_per_shard)
-    layer.bounding_box = expected.from_mag_to_mag1(mag).offset(topleft)
+    layer.bounding_box = initial
     mag_view = layer.add_mag(mag, chunk_shape=chunk, shard_shape=shard, compress=compress)
-    parts = source.chunk_grid(layer.bounding_box, mag_view=mag_view, mag=mag, batch_size=batch_size)
+    initial = layer.bounding_box
+    parts = source.chunk_grid(initial, mag_view=mag_view, mag=mag, batch_size=batch_size)
     results = map_on_executor(partial(source.copy_chunk_to_view, mag_view=mag_view, dtype=dtype), parts, executor,
                               f"Creating layer {layer.name} from images")
-    final = source.final_bounding_box(layer.bounding_box, chunk_sizes=[r.xy_size for r in results], mag=mag)
+    final = source.final_bounding_box(initial, chunk_sizes=[r.xy_size for r in results], mag=mag)
     layer.bounding_box = final
-    if final != expected.from_mag_to_mag1(mag).offset(topleft):
+    if final != initial:
         warnings.warn(f"[WARNING] Some images are larger than expected, smaller slices are padded with zeros now. "
                       f"New bbox is {final}, expected {expected}.", stacklevel=4)
     maxima = [r.max_value for r in results if r.max_value is not None]

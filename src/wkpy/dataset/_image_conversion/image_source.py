@@ -5,7 +5,8 @@ A source knows what the data will look like once written (`dtype`, `num_channels
 the parts can run as tasks on any executor. Two kinds exist:
 
 - `SlicedImageSource` reads 2-D slices (PNG, JPEG, TIFF, ...); its parts are batches of
-  z-slices, and the x/y extent is the largest slice seen.
+  z-slices (one position of every further axis, such as t, at a time), and the x/y
+  extent is the largest slice seen.
 - `ChunkedImageSource` reads arbitrary boxes of a volume whose extent is in its metadata
   (MRC, IMS, CZI); its parts are boxes of the shard grid.
 
@@ -24,14 +25,15 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from wkpy.errors import InvalidRequestError
-from wkpy.geometry import BoundingBox, Mag
+from wkpy.geometry import BoundingBox, Mag, NDBoundingBox, NormalizedBoundingBox
+from wkpy.geometry.constants import C_AXIS, CXYZ_AXES, T_AXIS
 
 if TYPE_CHECKING:
     from wkpy.dataset.layer.view.mag_view import MagView
     from wkpy.properties._view_configuration import LayerViewConfiguration
 
-__all__ = ["ReadOptions", "ChannelSelection", "compute_channel_selection", "ValueRange", "ChunkResult",
-           "ImageSource"]
+__all__ = ["ReadOptions", "ChannelSelection", "compute_channel_selection", "canonical_nd_box", "ValueRange",
+           "ChunkResult", "ImageSource"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,27 @@ def compute_channel_selection(raw_num_channels: int, channel: int | None) -> Cha
     if raw_num_channels >= 3:
         return ChannelSelection(3, None, 3, list(range(raw_num_channels)))
     return ChannelSelection(raw_num_channels, None, None, None)
+
+
+def canonical_nd_box(sizes: Mapping[str, int], num_channels: int) -> NormalizedBoundingBox:
+    """The box (from 0) of a layer converted from images with axes besides c, x, y, z.
+
+    The axes are in the order webknossos 4.3.3 gives such a layer: the further axes
+    other than ``t`` (in the order of `sizes`), then ``t``, ``c``, ``x``, ``y``, ``z``,
+    with the index of each its position; an axis missing from `sizes` (``z`` of a
+    t, y, x series, say) is one voxel long, and ``c`` is `num_channels` long.
+
+    Parameters
+    ----------
+    sizes : mapping of axis name to length
+        The images' axes (``c`` is ignored: `num_channels` counts what is written).
+    num_channels : int
+        The channels the layer gets.
+    """
+    extras = [a for a in sizes if a not in CXYZ_AXES and a != T_AXIS]
+    axes = (*extras, *((T_AXIS,) if T_AXIS in sizes else ()), *CXYZ_AXES)
+    size = [num_channels if a == C_AXIS else int(sizes.get(a, 1)) for a in axes]
+    return NormalizedBoundingBox(topleft=(0,) * len(axes), size=size, axes=axes)
 
 
 class ValueRange(NamedTuple):
@@ -179,25 +202,28 @@ class ImageSource(ABC):
 
     @property
     @abstractmethod
-    def expected_bbox(self) -> BoundingBox:
+    def expected_bbox(self) -> BoundingBox | NormalizedBoundingBox:
         """The box (from 0, in the source's voxels, after `swap_xy`) the data will fill;
-        for sliced sources x/y are those of the first slice."""
+        for sliced sources x/y are those of the first slice. A `BoundingBox` (x, y, z),
+        or for images with further axes (e.g. t, z, y, x) a `NormalizedBoundingBox`
+        over them (see `canonical_nd_box`)."""
 
     @abstractmethod
-    def copy_chunk_to_view(self, bbox: BoundingBox, mag_view: MagView, dtype: DTypeLike | None = None) -> ChunkResult:
-        """Read the data of `bbox` (mag-1 voxels of the layer) and write it into `mag_view`.
+    def copy_chunk_to_view(self, bbox: NDBoundingBox, mag_view: MagView, dtype: DTypeLike | None = None) -> ChunkResult:
+        """Read the data of `bbox` (mag-1 voxels of the layer, over the layer's axes) and
+        write it into `mag_view`.
 
         Runs once per part, maybe in another process: opens and closes its files itself.
         """
 
     @abstractmethod
-    def chunk_grid(self, layer_bbox: BoundingBox, *, mag_view: MagView, mag: Mag,
-                   batch_size: int | None) -> list[BoundingBox]:
-        """The parts (mag-1 boxes), one per `copy_chunk_to_view` call."""
+    def chunk_grid(self, layer_bbox: NDBoundingBox, *, mag_view: MagView, mag: Mag,
+                   batch_size: int | None) -> list[NDBoundingBox]:
+        """The parts (mag-1 boxes over the layer's axes), one per `copy_chunk_to_view` call."""
 
     @abstractmethod
-    def final_bounding_box(self, layer_bbox: BoundingBox, *, chunk_sizes: Sequence[tuple[int, int]],
-                           mag: Mag) -> BoundingBox:
+    def final_bounding_box(self, layer_bbox: NDBoundingBox, *, chunk_sizes: Sequence[tuple[int, int]],
+                           mag: Mag) -> NDBoundingBox:
         """The layer's box once every part is written."""
 
 

@@ -5,7 +5,7 @@ Layout read: ``DataSet/ResolutionLevel 0/TimePoint T/Channel C/Data`` (z, y, x),
 beyond the image; the image's extent is the ``X``, ``Y``, ``Z`` attributes of
 ``DataSetInfo/Image`` (text, as Imaris writes them), else the data's shape. Channels
 follow webknossos 4.3.3's rule (see `compute_channel_selection`); several timepoints
-cannot be stored in a wkpy layer.
+make an n-d layer with a t axis, as there.
 """
 
 from __future__ import annotations
@@ -87,7 +87,6 @@ class ImsImageSource(ChunkedImageSource):
         if 0 in shape:
             raise CorruptImageError(f"Cannot open IMS file {self.path}: it describes an empty image (t, c, z, y, x "
                                     f"= {shape}), so it is likely damaged.", path=self.path)
-        self._refuse_timepoints()
         self.num_channels, self._channel, self._first_n_channels, possible = compute_channel_selection(
             raw_channels, options.channel)
         self._possible_layers = {"channel": possible} if possible is not None else {}

@@ -6,8 +6,12 @@ files (in its order). Each batch task opens the reader itself, reads its slices 
 writes one slab (c, x, y, z) through `MagView.write`; slices smaller than the largest
 one are padded with zeros, and the layer's x/y extent is the largest slice seen.
 
-wkpy layers hold c, x, y, z only: a TIFF with a further axis of size > 1 beside z
-(e.g. time) raises `UnsupportedImageDataError`; one such axis without z becomes z.
+Axes, as webknossos 4.3.3 decides them: every axis of the reader other than c, y and
+x is stepped through, the others in name order and z last. One such axis is the
+layer's z, whatever its name (a t, y, x series becomes x, y, z). With several (a TIFF
+of t, z, y, x, say) the layer is n-dimensional: its box is `canonical_nd_box` (e.g.
+t, c, x, y, z; a zarr3 or Zarr v2 layer with ``additionalAxes``), z stays z (a single
+slice if the images have none) and each part covers one position of every further axis.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from wkpy.dataset._image_conversion.image_source import (
     ImageSource,
     ReadOptions,
     ValueRange,
+    canonical_nd_box,
     compute_channel_selection,
     max_value_of,
 )
@@ -43,11 +48,10 @@ from wkpy.dataset._image_conversion.slice_reader import SliceReader
 from wkpy.errors import (
     ImageConversionError,
     ImagesNotFoundError,
-    UnsupportedImageDataError,
     UnsupportedImageFormatError,
 )
 from wkpy.executor import io_threads, slab_depth
-from wkpy.geometry import BoundingBox, Mag, Vec3Int
+from wkpy.geometry import BoundingBox, Mag, NDBoundingBox, NormalizedBoundingBox, Vec3Int
 
 __all__ = ["SlicedImageSource"]
 
@@ -69,22 +73,20 @@ class SlicedImageSource(ImageSource):
             self.channels_are_rgb = reader.channels_are_rgb
             raw_channels = reader.sizes.get("c", 1)
             bundle = ["c", "y", "x"] if raw_channels > 1 else ["y", "x"]
-            others = [a for a in reader.axes if a not in ("c", "y", "x")]
-            deep = [a for a in others if reader.sizes[a] > 1]
-            if len(deep) > 1:
-                raise UnsupportedImageDataError(
-                    f"{self._describe()} has the axes {', '.join(f'{a}={reader.sizes[a]}' for a in deep)}: wkpy "
-                    "layers hold x, y, z (and channels), so only one of them can become z. Split the images "
-                    "along the others first (webknossos 4.3.3 writes them as additional axes of a zarr3 layer).",
-                    path=self._error_path())
-            z_axis = deep[0] if deep else ("z" if "z" in others else (others[0] if others else None))
-            self._default_coords = {a: 0 for a in others if a != z_axis}
             if "c" in reader.axes and raw_channels <= 1:
                 self._default_coords["c"] = 0
-            self._iter_axes = [z_axis] if z_axis is not None else []
+            outer = sorted(a for a in reader.axes if a not in ("c", "y", "x", "z"))
+            self._iter_axes = outer + (["z"] if "z" in reader.axes else [])
             self._bundle_axes = bundle
             self._xy = (reader.sizes["x"], reader.sizes["y"])
-            self._depth = reader.sizes[z_axis] if z_axis is not None else 1
+            self._sizes = {a: reader.sizes[a] for a in self._iter_axes}
+        nd = len(self._iter_axes) > 1
+        # the axes with one position per part (n-d only); the rest is the z run of a part
+        self._selectors = [a for a in self._iter_axes if a != "z"] if nd else []
+        if nd:
+            self._depth = self._sizes.get("z", 1)
+        else:
+            self._depth = self._sizes[self._iter_axes[0]] if self._iter_axes else 1
         self.num_channels, self._channel, self._first_n_channels, possible = compute_channel_selection(
             raw_channels, options.channel)
         self._possible_layers = {"channel": possible} if possible is not None else {}
@@ -175,10 +177,12 @@ class SlicedImageSource(ImageSource):
         return dict(self._possible_layers) or None
 
     @property
-    def expected_bbox(self) -> BoundingBox:
+    def expected_bbox(self) -> BoundingBox | NormalizedBoundingBox:
         x, y = self._xy
         if self._options.swap_xy:
             x, y = y, x
+        if self._selectors:
+            return canonical_nd_box({**self._sizes, "x": x, "y": y}, self.num_channels)
         return BoundingBox((0, 0, 0), (x, y, self._depth))
 
     def slice_bytes(self, dtype: np.dtype) -> int:
@@ -186,29 +190,35 @@ class SlicedImageSource(ImageSource):
         return self._xy[0] * self._xy[1] * self.num_channels * dtype.itemsize
 
     # ---- conversion ------------------------------------------------------------------------
-    def chunk_grid(self, layer_bbox: BoundingBox, *, mag_view: object, mag: Mag,
-                   batch_size: int | None) -> list[BoundingBox]:
+    def chunk_grid(self, layer_bbox: NDBoundingBox, *, mag_view: object, mag: Mag,
+                   batch_size: int | None) -> list[NDBoundingBox]:
         """Batches of whole slices: `batch_size` slices (default: a shard's depth, fewer
-        whole chunks if the batches running at once would hold more than 1 GiB)."""
+        whole chunks if the batches running at once would hold more than 1 GiB), at one
+        position of every further axis of an n-d layer."""
         info = mag_view.info  # type: ignore[attr-defined]
         if batch_size is None:
             batch_size = slab_depth(info.shard_shape[2], info.chunk_shape[2],
                                     self.slice_bytes(np.dtype(info.voxel_type)) * io_threads())
-        m = mag.to_vec3_int()
-        step = batch_size * m.z
-        top = layer_bbox.topleft
-        depth = layer_bbox.size.z
-        return [BoundingBox(top.with_z(top.z + z), (layer_bbox.size.x, layer_bbox.size.y, min(step, depth - z)))
-                for z in range(0, depth, step)]
+        step = batch_size * mag.to_vec3_int().z
+        return list(layer_bbox.chunk(layer_bbox.size_xyz.with_z(step), Vec3Int(1, 1, step)))
 
-    def copy_chunk_to_view(self, bbox: BoundingBox, mag_view: object, dtype: DTypeLike | None = None) -> ChunkResult:
-        """Read the slices of `bbox`'s z range and write them as one slab at its x/y origin."""
+    def _first_slice(self, reader: SliceReader, bbox: NDBoundingBox, layer_bbox: NDBoundingBox) -> int:
+        """The reader's index of the part's first z-slice (z = 0 at its further axes' position)."""
+        if not self._selectors:
+            return 0
+        return reader.flat_index({a: bbox.get_bounds(a)[0] - layer_bbox.get_bounds(a)[0] for a in self._selectors})
+
+    def copy_chunk_to_view(self, bbox: NDBoundingBox, mag_view: object, dtype: DTypeLike | None = None) -> ChunkResult:
+        """Read the slices of `bbox`'s z range (at its position along the further axes)
+        and write them as one slab at its x/y origin."""
+        from wkpy.dataset.layer.view._nd_view import cxyz_to_box_order
         from wkpy.dataset.layer.view.mag_view import MagView
 
         assert isinstance(mag_view, MagView)
         m = mag_view.mag.to_vec3_int()
-        z0 = (bbox.topleft.z - mag_view.layer.bounding_box.topleft.z) // m.z
-        count = bbox.size.z // m.z
+        layer_bbox = mag_view.layer.bounding_box
+        z0 = (bbox.topleft_xyz.z - layer_bbox.topleft_xyz.z) // m.z
+        count = bbox.size_xyz.z // m.z
         out_dtype = np.dtype(dtype) if dtype is not None else np.dtype(self.dtype)
         o = self._options
         slab: np.ndarray | None = None
@@ -216,9 +226,10 @@ class SlicedImageSource(ImageSource):
         maximum: int | float = 0
         width = height = 0
         with self._open_slice_reader() as reader:
+            first = self._first_slice(reader, bbox, layer_bbox)
             for k in range(count):
                 z = z0 + k
-                plane = np.asarray(reader[self._depth - 1 - z if o.flip_z else z])
+                plane = np.asarray(reader[first + (self._depth - 1 - z if o.flip_z else z)])
                 if plane.ndim == 2:
                     plane = plane[np.newaxis]
                 if self._channel is not None:
@@ -244,13 +255,19 @@ class SlicedImageSource(ImageSource):
                     slab = grown
                 slab[:, : plane.shape[1], : plane.shape[2], k] = plane
         if slab is not None:
-            mag_view.write(slab, absolute_offset=bbox.topleft, allow_unaligned=True, json_update_allowed=False)
+            if self._selectors:
+                box = bbox.with_size_xyz(Vec3Int(slab.shape[1:]) * m)
+                mag_view.write(cxyz_to_box_order(slab, box.axes), absolute_bounding_box=box, allow_unaligned=True,
+                               json_update_allowed=False)
+            else:
+                mag_view.write(slab, absolute_offset=bbox.topleft, allow_unaligned=True, json_update_allowed=False)
         return ChunkResult((width, height), maximum, ValueRange.combined(ranges))
 
-    def final_bounding_box(self, layer_bbox: BoundingBox, *, chunk_sizes: Sequence[tuple[int, int]],
-                           mag: Mag) -> BoundingBox:
-        """The largest slice written, times the mag, by the layer's depth."""
+    def final_bounding_box(self, layer_bbox: NDBoundingBox, *, chunk_sizes: Sequence[tuple[int, int]],
+                           mag: Mag) -> NDBoundingBox:
+        """The largest slice written, times the mag, by the layer's depth (and its extent
+        along the further axes)."""
         m = mag.to_vec3_int()
         width = max((s[0] for s in chunk_sizes), default=0)
         height = max((s[1] for s in chunk_sizes), default=0)
-        return layer_bbox.with_size(Vec3Int(width * m.x, height * m.y, layer_bbox.size.z))
+        return layer_bbox.with_size_xyz(Vec3Int(width * m.x, height * m.y, layer_bbox.size_xyz.z))

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wkpy._urls import url_of
-from wkpy.errors import UnsupportedError
+from wkpy._urls import local_path
 from wkpy.storage._zarr3_meta import MAX_NDIM
 from wkpy.storage.zarr3 import Zarr3Array, write_whole_array
 
@@ -19,9 +18,7 @@ __all__ = ["read_zarr3_array", "write_zarr3_array"]
 
 
 def _local(path: str | os.PathLike[str]) -> Path:
-    if url_of(path) is not None:
-        raise UnsupportedError(f"{url_of(path)}: wkpy reads and writes local Zarr arrays only")
-    return Path(path)
+    return local_path(path, "Zarr array")
 
 
 def read_zarr3_array(path: str | os.PathLike[str]) -> np.ndarray:

@@ -395,15 +395,17 @@ def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], Interpola
     """
     source, target, (offset, shape), factors, mode, valid, tile, overwrite, shards = job
     nc, dtype = source.info.num_channels, source.info.dtype
+    def has_data(lo: tuple[int, int, int], size: tuple[int, int, int]) -> bool:
+        src_lo = tuple((offset[a] + lo[a]) * factors[a] for a in range(3))
+        return shards is None or _touches(src_lo, tuple(src_lo[a] + size[a] * factors[a] for a in range(3)), shards)
+
     tiles = []
     for tx in range(0, shape[0], tile[0]):
         for ty in range(0, shape[1], tile[1]):
             for tz in range(0, shape[2], tile[2]):
                 lo = (tx, ty, tz)
                 size = (min(tile[0], shape[0] - tx), min(tile[1], shape[1] - ty), min(tile[2], shape[2] - tz))
-                src_lo = tuple((offset[a] + lo[a]) * factors[a] for a in range(3))
-                src_hi = tuple(src_lo[a] + size[a] * factors[a] for a in range(3))
-                if shards is None or _touches(src_lo, src_hi, shards):
+                if has_data(lo, size):
                     tiles.append((lo, size))
 
     def pieces_of(lo: tuple[int, int, int], size: tuple[int, int, int]) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
@@ -426,6 +428,7 @@ def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], Interpola
 
     def run(corner: tuple[int, int, int], extent: tuple[int, int, int],
             parts: list[tuple[tuple[int, int, int], tuple[int, int, int]]]) -> None:
+        parts = [p for p in parts if has_data(*p)]  # pieces of a sparse tile that touch no shard stay zero
         out = np.zeros((nc, *extent), dtype, order="F")
         run_tasks(functools.partial(fill, out, corner, lo, size) for lo, size in parts)
         if overwrite or out.any():
@@ -446,9 +449,10 @@ def downsample_job(job: tuple[Array, Array, Box, tuple[int, int, int], Interpola
 
 
 def _view_box_in_mag(view: View) -> Box:
+    """The view's x, y, z box in its mag's voxels."""
     from wkpy.dataset.layer.view.view import box_in_mag
 
-    box = box_in_mag(view.bounding_box, view.mag)
+    box = box_in_mag(BoundingBox.from_ndbbox(view.bounding_box), view.mag)
     return tuple(box.topleft), tuple(box.size)  # type: ignore[return-value]
 
 
@@ -461,34 +465,38 @@ def downsample_cube_job(
 ) -> None:
     """Downsample the source view of `args` (source, target, index) into the target view,
     which covers the same mag-1 box in a mag `mag_factors` times coarser, `buffer_shape`
-    target voxels at a time (as webknossos 4.3.3).
+    target voxels at a time (as webknossos 4.3.3). Views of n-d layers are downsampled
+    along x, y and z at each position of the target's box along the additional axes.
 
-    Source voxels outside `valid_source_bbox` (mag 1, aligned with the source mag) are not
-    read: the voxels inside it are mirrored there instead.
+    Source voxels outside `valid_source_bbox` (mag 1, aligned with the source mag; of an
+    `NDBoundingBox` its x, y, z) are not read: the voxels inside it are mirrored there
+    instead.
 
     Raises
     ------
     InvalidRequestError
-        The views' mags or boxes do not fit the factors.
+        The views' mags or boxes do not fit the factors, or n-d views of other axes.
     ReadOnlyError
         The target view is read-only.
     """
+    from wkpy.dataset.layer.view._nd_view import paired_faces
+    from wkpy.dataset.layer.view.view import box_in_mag
+
     source_view, target_view, _ = args
     factors = Vec3Int(mag_factors)
     if source_view.mag.to_vec3_int() * factors != target_view.mag.to_vec3_int():
         raise InvalidRequestError(f"mag {source_view.mag} times the factors {tuple(factors)} is not the "
                                   f"target's mag {target_view.mag}")
-    if source_view.bounding_box.topleft != target_view.bounding_box.topleft:
+    if source_view.bounding_box.topleft_xyz != target_view.bounding_box.topleft_xyz:
         raise InvalidRequestError(f"the source view {source_view.bounding_box} and the target view "
                                   f"{target_view.bounding_box} must start at the same mag-1 voxel")
     target_view._ensure_writable()
-    valid = valid_source_bbox if valid_source_bbox is not None else source_view.bounding_box
-    from wkpy.dataset.layer.view.view import box_in_mag
-
+    valid = BoundingBox.from_ndbbox(valid_source_bbox if valid_source_bbox is not None else source_view.bounding_box)
     valid_in_mag = box_in_mag(valid.align_with_mag(source_view.mag, ceil=True), source_view.mag, allow_empty=True)
-    downsample_job((source_view._array, target_view._array, _view_box_in_mag(target_view), tuple(factors),  # type: ignore[arg-type]
-                    InterpolationModes(interpolation_mode), (tuple(valid_in_mag.topleft), tuple(valid_in_mag.size)),  # type: ignore[arg-type]
-                    tuple(Vec3Int(buffer_shape)), True, None))  # type: ignore[arg-type]
+    for source, target in paired_faces(source_view, target_view):
+        downsample_job((source, target, _view_box_in_mag(target_view), tuple(factors),  # type: ignore[arg-type]
+                        InterpolationModes(interpolation_mode), (tuple(valid_in_mag.topleft), tuple(valid_in_mag.size)),  # type: ignore[arg-type]
+                        tuple(Vec3Int(buffer_shape)), True, None))  # type: ignore[arg-type]
 
 
 def resampled_mag_shapes(data_format: str, layer_box: BoundingBox, chunk_shape: Vec3IntLike | int | None,

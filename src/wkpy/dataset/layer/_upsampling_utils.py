@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wkpy.errors import InvalidRequestError
-from wkpy.geometry import Vec3IntLike
+from wkpy.geometry import BoundingBox, Vec3IntLike
 from wkpy.storage import Array
 
 if TYPE_CHECKING:
@@ -69,15 +69,18 @@ def upsample_cube_job(args: tuple[View, View, int], mag_factors: list[float],
     """Upsample the source view of `args` (source, target, index) into the target view,
     which covers the same mag-1 box in a finer mag; `mag_factors` are target mag over
     source mag per axis (each 1/k), as in webknossos 4.3.3. `buffer_shape` is accepted
-    for compatibility: the work is one read and one write of the target box.
+    for compatibility: the work is one read and one write of the target box (per
+    position along the additional axes, for views of n-d layers).
 
     Raises
     ------
     InvalidRequestError
-        A factor above 1 or not of the form 1/k, or mags that do not fit the factors.
+        A factor above 1 or not of the form 1/k, mags that do not fit the factors, or n-d
+        views of other axes.
     ReadOnlyError
         The target view is read-only.
     """
+    from wkpy.dataset.layer.view._nd_view import paired_faces
     from wkpy.dataset.layer.view.view import box_in_mag
 
     source_view, target_view, _ = args
@@ -88,5 +91,6 @@ def upsample_cube_job(args: tuple[View, View, int], mag_factors: list[float],
         raise InvalidRequestError(f"mag {target_view.mag} divided by the factors {mag_factors} is not the "
                                   f"source's mag {source_view.mag}")
     target_view._ensure_writable()
-    box = box_in_mag(target_view.bounding_box, target_view.mag)
-    upsample_job((source_view._array, target_view._array, (tuple(box.topleft), tuple(box.size)), inverse))  # type: ignore[arg-type]
+    box = box_in_mag(BoundingBox.from_ndbbox(target_view.bounding_box), target_view.mag)
+    for source, target in paired_faces(source_view, target_view):
+        upsample_job((source, target, (tuple(box.topleft), tuple(box.size)), inverse))  # type: ignore[arg-type]

@@ -8,16 +8,22 @@ name beside it, then renamed), the zip's arrays are built in a hidden folder bes
 (removed afterwards; what a killed export left there is removed by the next export to
 that output, unless its lock shows it still in use), and nothing is ever written into
 the layer's dataset.
+
+Layers with additional axes (e.g. t) are exported as webknossos 4.3.3 exports them: the
+zip holds arrays over all the layer's axes (moved to the origin along each), the TIFF
+stack one file per z slice and position (``t0_z00.tiff``), the OME-TIFF the axes c, t, z,
+y, x that the layer has (others are refused).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +38,7 @@ from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_
     DEFAULT_SHARD_SHAPE, DEFAULT_SHARD_SHAPE_FROM_IMAGES
 from wkpy.dataset.ome_metadata import ome_tiff_metadata
 from wkpy.errors import InvalidRequestError
-from wkpy.geometry import BoundingBox, Mag, MagLike, Vec3Int, Vec3IntLike
+from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike
 from wkpy.dataset.layer.view.view import box_in_mag
 
 if TYPE_CHECKING:
@@ -49,6 +55,10 @@ OME_TIFF_DOWNSAMPLING_MIN_PIXEL = 16
 # Bytes of voxels the TIFF exports hold at once: a slab of slices is at most this large
 # (but at least one slice), and an OME-TIFF export smaller than this is read only once.
 SLAB_BYTES = 256 << 20
+
+_CXYZ = ("c", "x", "y", "z")
+# the axes an OME-TIFF can hold, with their letters (as webknossos 4.3.3)
+_OME_TIFF_AXES = {"c": "C", "t": "T", "z": "Z", "y": "Y", "x": "X"}
 
 
 class LayerExport:
@@ -83,7 +93,8 @@ class LayerExport:
         """Write the layer as one zipped OME-Zarr file (NGFF RFC-9, "Zipped OME-Zarr").
 
         The archive holds a Zarr v3 group with OME-NGFF 0.5 multiscales metadata and one
-        sharded array per mag, (c, x, y, z), whatever the layer's own format. Its root is
+        sharded array per mag, (c, x, y, z) -- for a layer with additional axes, its axes
+        in its order, e.g. (t, x, y, z) -- whatever the layer's own format. Its root is
         the group's ``zarr.json``; every ``zarr.json`` comes first (breadth first), then
         the shard files; entries are stored uncompressed with ZIP64 headers, and the
         archive comment is ``{"ome": {"version": "0.5"}, "jsonFirst": true}``, as in
@@ -94,7 +105,8 @@ class LayerExport:
         output_path : path of the ``.ozx`` file; an existing file there is replaced once
             the new one is complete.
         bounding_box : the region to export (mag-1 voxels), cut down to the layer's box;
-            default the layer's box. The export is moved to the origin.
+            default the layer's box. The export is moved to the origin (along every axis).
+            An `NDBoundingBox` also cuts the additional axes it names.
         mag : the mag to read (default: the finest); it becomes the archive's finest mag.
         downsample : also store coarser mags, computed from the exported data as
             `Layer.downsample` does (anisotropic sampling; constant z for one slice).
@@ -119,14 +131,15 @@ class LayerExport:
         source = _source_mag(self._layer, mag, access_mode)
         export_mag = source.mag
         box = _export_box(self._layer, bounding_box)
-        target_box = box.with_topleft((0, 0, 0))
-        coarser = _pyramid_mags(export_mag, target_box.size, self._layer.dataset.voxel_size) if downsample else []
+        target_box = box.with_topleft((0,) * len(box.axes))
+        box_xyz, target_xyz = BoundingBox.from_ndbbox(box), BoundingBox.from_ndbbox(target_box)
+        coarser = _pyramid_mags(export_mag, target_xyz.size, self._layer.dataset.voxel_size) if downsample else []
         fixed = None if shard_shape is None else Vec3Int.from_vec_or_int(shard_shape)
 
         def shard_for(m: Mag) -> Vec3Int:
             if fixed is not None:
                 return fixed
-            extent = box_in_mag(target_box.align_with_mag(m, ceil=True), m).size
+            extent = box_in_mag(target_xyz.align_with_mag(m, ceil=True), m).size
             return _covering_shard_shape(extent)
 
         layer = self._layer
@@ -137,11 +150,15 @@ class LayerExport:
                 data_format="zarr3", bounding_box=target_box,
                 largest_segment_id=getattr(layer, "largest_segment_id", None))
             target = staged_layer.add_mag(export_mag, shard_shape=shard_for(export_mag))
-            # the source box rounded out to the mag from where it lies, the target from 0
-            region = box_in_mag(box.align_with_mag(export_mag, ceil=True), export_mag)
-            extent = box_in_mag(target_box.align_with_mag(export_mag, ceil=True), export_mag).size
+            # the source box rounded out to the mag from where it lies, the target from 0 (along
+            # the additional axes too)
+            region = box_in_mag(box_xyz.align_with_mag(export_mag, ceil=True), export_mag)
+            extent = box_in_mag(target_xyz.align_with_mag(export_mag, ceil=True), export_mag).size
+            extra = source._array.info.extra_axes
             copy_mag_data(source, target._array, executor, f"exporting {layer.name}/{export_mag.to_layer_name()}",
-                          region=region.with_size(extent), to=Vec3Int(0, 0, 0))
+                          region=region.with_size(extent), to=Vec3Int(0, 0, 0),
+                          extra_region=[box.get_bounds(a) for a in extra] if extra else None,
+                          extra_to=(0,) * len(extra))
             for prev, m in zip([export_mag, *coarser], coarser):
                 staged_layer.downsample_mag(prev, m, shard_shape=shard_for(m), executor=executor)
             with _temporary_sibling(out) as tmp:
@@ -163,7 +180,10 @@ class LayerExport:
         layers are zlib-compressed. Files are named ``{z}.tiff`` or
         ``{filename_prefix}_{z}.tiff``, where z is the slice's mag-1 coordinate,
         zero-padded to the digits of the largest z of the layer or the export, as in
-        webknossos 4.3.3. Files of those names are replaced; other files stay.
+        webknossos 4.3.3. A layer with additional axes gets one file per slice and
+        position along them, named ``t0_z07.tiff`` (the additional axes by name, each
+        number padded to the digits of the largest index of the layer or the export).
+        Files of those names are replaced; other files stay.
 
         Parameters
         ----------
@@ -198,16 +218,26 @@ class LayerExport:
         source = _source_mag(layer, mag, access_mode)
         box = _export_box(layer, bounding_box).align_with_mag(source.mag, ceil=True)
         compression = "zlib" if layer.category == "segmentation" else None
-        last_z = max(layer.bounding_box.bottomright.z, box.bottomright.z) - 1
+        last_z = max(layer.bounding_box.bottomright_xyz.z, box.bottomright_xyz.z) - 1
         digits = max(1, len(str(max(last_z, 0))))
+        planes = _Planes(source, box)
+        named = sorted(planes.extra)              # file names list the additional axes by name
+        layer_box = layer.bounding_box
+        width = {a: max(1, len(str(max(box.get_bounds(a)[1] - 1, layer_box.get_bounds(a)[1] - 1, 0))))
+                 for a in named}
         folder.mkdir(parents=True, exist_ok=True)
-        for i, plane in enumerate(_planes(source, box)()):
-            z = box.topleft.z + i * source.mag.z
-            name = f"{z:0{digits}d}.tiff"
-            image = plane[0].T if plane.shape[0] == 1 else plane.transpose(2, 1, 0)
-            buffer = io.BytesIO()
-            tifffile.imwrite(buffer, image, compression=compression)
-            write_file_atomic(folder / (f"{filename_prefix}_{name}" if filename_prefix else name), buffer.getvalue())
+        for combo in itertools.product(*(range(*box.get_bounds(a)) for a in named)):
+            at = dict(zip(named, combo))
+            position = tuple(at[a] for a in planes.extra)
+            for i in range(planes.depth):
+                plane = planes(position, i)
+                z = box.topleft_xyz.z + i * source.mag.z
+                name = "_".join([*(f"{a}{at[a]:0{width[a]}d}" for a in named), f"{'z' if named else ''}{z:0{digits}d}"])
+                image = plane[0].T if plane.shape[0] == 1 else plane.transpose(2, 1, 0)
+                buffer = io.BytesIO()
+                tifffile.imwrite(buffer, image, compression=compression)
+                write_file_atomic(folder / (f"{filename_prefix}_{name}.tiff" if filename_prefix else f"{name}.tiff"),
+                                  buffer.getvalue())
 
     def as_ome_tiff(
         self,
@@ -218,7 +248,9 @@ class LayerExport:
         downsample: bool = True,
         access_mode: Any = None,
     ) -> None:
-        """Write the layer as one (Big)TIFF file of (c, z, y, x) planes with OME metadata.
+        """Write the layer as one (Big)TIFF file of (c, z, y, x) planes with OME metadata
+        (for a layer with additional axes: its axes but x and y in its order, then y, x,
+        e.g. (t, z, y, x), as webknossos 4.3.3 writes them).
 
         The physical voxel size (nm, times the mag) goes into the OME-XML when the name
         ends in ``.ome.tif``/``.ome.tiff`` (else into tifffile's JSON description, as
@@ -240,8 +272,9 @@ class LayerExport:
         Raises
         ------
         InvalidRequestError
-            The box misses the layer's box, `access_mode` is given, or the output lies
-            inside the dataset or is a folder.
+            The box misses the layer's box, `access_mode` is given, the output lies
+            inside the dataset or is a folder, or the layer has an axis other than c, t,
+            x, y, z (a `ValueError`, as in webknossos).
         MissingLayerError
             The layer has no such mag.
         """
@@ -251,30 +284,42 @@ class LayerExport:
         out = _output_file(layer, output_path)
         source = _source_mag(layer, mag, access_mode)
         box = _export_box(layer, bounding_box).align_with_mag(source.mag, ceil=True)
-        size = box_in_mag(box, source.mag).size
+        axes = _CXYZ if isinstance(box, BoundingBox) else box.axes
+        unsupported = [a for a in axes if a not in _OME_TIFF_AXES]
+        if unsupported:
+            raise InvalidRequestError(f"as_ome_tiff does not support the axes {unsupported} of layer {layer.name!r}: "
+                                      f"an OME-TIFF holds the axes c, t, z, y, x only (as in webknossos)")
+        size = box_in_mag(BoundingBox.from_ndbbox(box), source.mag).size
         channels = layer.num_channels
+        planes = _Planes(source, box)
+        # the page axes: the array's axes but x and y, in its order (c first for 3-D layers)
+        leading = tuple(a for a in axes if a not in ("x", "y"))
+        extent = {"c": channels, "z": size.z, **{a: box.get_bounds(a)[1] - box.get_bounds(a)[0] for a in planes.extra}}
         compression = "zlib" if layer.category == "segmentation" else None
         voxel_nm = [v * m for v, m in zip(layer.dataset.voxel_size_with_unit.to_nanometer(), source.mag.to_list())]
         factors = [f for f in (2 ** (step + 1) for step in range(OME_TIFF_DOWNSAMPLING_STEPS))
                    if downsample and size.y // f > OME_TIFF_DOWNSAMPLING_MIN_PIXEL
                    and size.x // f > OME_TIFF_DOWNSAMPLING_MIN_PIXEL]
-        planes = _planes(source, box)
+        starts = {a: box.get_bounds(a)[0] for a in planes.extra}
 
         def pages(step: int) -> Iterator[np.ndarray]:
-            for c in range(channels):
-                for plane in planes():
-                    yield np.ascontiguousarray(plane[c, ::step, ::step].T)
+            for index in itertools.product(*(range(extent[a]) for a in leading)):
+                at = dict(zip(leading, index))
+                plane = planes(tuple(starts[a] + at[a] for a in planes.extra), at["z"])
+                yield np.ascontiguousarray(plane[at.get("c", 0), ::step, ::step].T)
 
         name, ext = os.path.splitext(out.name.lower())
         common: dict[str, Any] = {"dtype": layer.dtype, "photometric": "minisblack",
                                   "resolutionunit": "CENTIMETER", "compression": compression}
+        shape = tuple(extent[a] for a in leading)
+        letters = "".join(_OME_TIFF_AXES[a] for a in (*leading, "y", "x"))
         with _temporary_sibling(out) as tmp, tifffile.TiffWriter(tmp, bigtiff=True,
                                                                  ome=bool(ext) and name.endswith(".ome")) as tif:
-            tif.write(pages(1), shape=(channels, size.z, size.y, size.x), subifds=len(factors),
+            tif.write(pages(1), shape=(*shape, size.y, size.x), subifds=len(factors),
                       resolution=(voxel_nm[0] / 1e7, voxel_nm[1] / 1e7),
-                      metadata=ome_tiff_metadata(voxel_nm, channels), **common)
+                      metadata=ome_tiff_metadata(voxel_nm, channels, letters), **common)
             for f in factors:
-                tif.write(pages(f), shape=(channels, size.z, -(-size.y // f), -(-size.x // f)), subfiletype=1,
+                tif.write(pages(f), shape=(*shape, -(-size.y // f), -(-size.x // f)), subfiletype=1,
                           resolution=(f * voxel_nm[0] / 1e7, f * voxel_nm[1] / 1e7), **common)
 
 
@@ -288,16 +333,32 @@ def _source_mag(layer: Layer, mag: MagLike | None, access_mode: Any) -> MagView:
     return layer.get_mag(mag)
 
 
-def _export_box(layer: Layer, bounding_box: BoundingBox | None) -> BoundingBox:
-    """The requested box (default: the layer's) cut down to the layer's box (mag 1). Of an
-    `NDBoundingBox`, only x, y and z count (all channels are exported; axes the layer
-    lacks are ignored, as in webknossos 4.3.3)."""
+def _export_box(layer: Layer, bounding_box: NDBoundingBox | None) -> NDBoundingBox:
+    """The requested box (default: the layer's) cut down to the layer's box (mag 1).
+
+    For a 3-D layer a `BoundingBox`: of an `NDBoundingBox` only x, y and z count (all
+    channels are exported; axes the layer lacks are ignored, as in webknossos 4.3.3).
+    For an n-d layer an `NDBoundingBox` over the layer's axes, c spanning every channel,
+    each other axis cut to the request's bounds where the request names it.
+
+    Raises
+    ------
+    InvalidRequestError
+        Nothing is left (the box misses the layer's box, or the layer's box is empty).
+    """
     layer_box = layer.bounding_box
     if bounding_box is None:
         found = layer_box
-    else:
+    elif isinstance(layer_box, BoundingBox):
         requested = BoundingBox(bounding_box.topleft_xyz, bounding_box.size_xyz)
         found = requested.intersected_with(layer_box, dont_assert=True)
+    else:
+        found = layer_box
+        for axis in bounding_box.axes:
+            if axis != "c" and axis in layer_box.axes:
+                (lo, hi), (want_lo, want_hi) = layer_box.get_bounds(axis), bounding_box.get_bounds(axis)
+                start = max(lo, want_lo)
+                found = found.with_bounds(axis, start, max(min(hi, want_hi) - start, 0))
     if found.is_empty():
         raise InvalidRequestError(f"nothing to export: the box {bounding_box} does not overlap the box "
                                   f"{layer_box} of layer {layer.name!r}" if bounding_box is not None else
@@ -393,17 +454,42 @@ def _staging_folder(path: Path) -> Iterator[Path]:
             shutil.rmtree(stage, ignore_errors=True)
 
 
-def _planes(view: MagView, box: BoundingBox) -> Callable[[], Iterator[np.ndarray]]:
-    """A function giving the z slices ((c, x, y), the mag's voxels) of `box` (mag 1,
-    aligned with the mag) one by one each time it is called. The box is read in slabs of
-    at most `SLAB_BYTES` (at least one slice); a box of at most that size is read once."""
-    size = box_in_mag(box, view.mag).size
-    slice_bytes = view.num_channels * view.get_dtype().itemsize * size.x * size.y
-    if slice_bytes * size.z <= SLAB_BYTES:
-        data = view.read(absolute_bounding_box=box)
-        return lambda: iter(np.moveaxis(data, 3, 0))
-    depth = max(1, min(view.info.chunk_shape[2], SLAB_BYTES // max(slice_bytes, 1)))
-    return lambda: iter(view.get_buffered_slice_reader(buffer_size=depth, absolute_bounding_box=box))
+class _Planes:
+    """The (c, x, y) planes (the mag's voxels) of a box of a view (mag 1, aligned with the
+    mag), by position along the box's additional axes and z index from the box's top.
+
+    The box is read in slabs along z, each of one position: the whole depth if that fits
+    in `SLAB_BYTES`, else the mag's chunk depth (at most what fits, at least one slice).
+    Slabs are kept while together they fit in `SLAB_BYTES`, so a box of at most that size
+    is read once, and planes asked for in z order read each slab once.
+    """
+
+    def __init__(self, view: MagView, box: NDBoundingBox) -> None:
+        self._view, self._box = view, box
+        self.extra: tuple[str, ...] = () if isinstance(box, BoundingBox) else \
+            tuple(a for a in box.axes if a not in _CXYZ)
+        size = box_in_mag(BoundingBox.from_ndbbox(box), view.mag).size
+        self.depth = size.z
+        self._slice_bytes = max(1, view.num_channels * view.get_dtype().itemsize * size.x * size.y)
+        fit = SLAB_BYTES // self._slice_bytes
+        self._slab = size.z if fit >= size.z else max(1, min(view.info.chunk_shape[2], fit))
+        self._kept: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
+
+    def __call__(self, position: tuple[int, ...], z: int) -> np.ndarray:
+        first = z // self._slab * self._slab
+        key = (position, first)
+        if key not in self._kept:
+            mag_z = self._view.mag.z
+            part = self._box.with_bounds("z", self._box.topleft_xyz.z + first * mag_z,
+                                         min(self._slab, self.depth - first) * mag_z)
+            for name, index in zip(self.extra, position):
+                part = part.with_bounds(name, index, 1)
+            data = self._view.read_cxyz(absolute_bounding_box=part)
+            while self._kept and self._slice_bytes * (sum(d.shape[3] for d in self._kept.values())
+                                                      + data.shape[3]) > SLAB_BYTES:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = data
+        return self._kept[key][:, :, :, z - first]
 
 
 def _covering_shard_shape(extent: Vec3Int) -> Vec3Int:

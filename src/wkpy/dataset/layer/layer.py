@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import warnings
@@ -1036,6 +1037,8 @@ class Layer:
         each task reduces `buffer_shape` target voxels at a time (default:
         `determine_downsample_buffer_shape`). Voxels outside the layer's box are
         mirrored in from inside it, so the border of the coarser mag is not darkened.
+        An n-d layer (with ``additionalAxes``) is downsampled along x, y and z at each
+        position along its additional axes, as webknossos 4.3.3 does.
 
         Raises
         ------
@@ -1094,19 +1097,18 @@ class Layer:
                      else determine_downsample_buffer_shape(target.info, factors))
         cell = job_shape(target.info.shard_shape)
         region = box_in_mag(self._properties.bounding_box.align_with_mag(target_mag, ceil=True), target_mag, allow_empty=True)
-        on_disk = source._array.list_shards()
 
-        def job(box: tuple[tuple[int, int, int], tuple[int, int, int]]) -> tuple[Any, ...]:
+        def job(box: tuple[tuple[int, ...], tuple[int, ...]], src: Array, dst: Array,
+                on_disk: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> tuple[Any, ...]:
             if is_zoom_mode(mode):
                 # buffers are resampled whole from the box's corner: use webknossos' whole job box
                 corner = Vec3Int(box[0]) // cell * cell
                 whole = BoundingBox(corner, cell).intersected_with(region)
-                box = (tuple(whole.topleft), tuple(whole.size))  # type: ignore[assignment]
+                box = (tuple(whole.topleft), tuple(whole.size))
             lo = [box[0][a] * factors[a] for a in range(3)]
             hi = [lo[a] + box[1][a] * factors[a] for a in range(3)]
             shards = [(o, n) for o, n in on_disk if all(o[a] < hi[a] and o[a] + n[a] > lo[a] for a in range(3))]
-            return (source._array, target._array, box, factors, mode,
-                    (tuple(valid.topleft), tuple(valid.size)), tile, overwrite, shards)
+            return (src, dst, box, factors, mode, (tuple(valid.topleft), tuple(valid.size)), tile, overwrite, shards)
 
         run_per_shard(downsample_job, source, target, self._properties.bounding_box, executor, job,
                       f"downsampling {self.name} to {target_mag.to_layer_name()}", cell)
@@ -1201,7 +1203,9 @@ class Layer:
 
         Each new mag covers the source mag's box (the layer's box rounded out to the
         source mag); the layer's box is left as it is. `buffer_shape` is accepted for
-        compatibility; the work is split per target shard.
+        compatibility; the work is split per target shard. An n-d layer is upsampled
+        along x, y and z at each position along its additional axes (webknossos 4.3.3
+        does so for layers with a ``c`` axis and fails without one).
 
         Raises
         ------
@@ -1238,8 +1242,15 @@ class Layer:
             factors = tuple(p // m for p, m in zip(prev.to_list(), mag.to_list()))
             target = self._initialize_mag_from_other_mag(mag, source, compress, chunk, shard)
             run_per_shard(upsample_job, source, target, source.bounding_box, executor,
-                          lambda box, s=source, t=target, f=factors: (s._array, t._array, box, f),
+                          functools.partial(_upsample_args, factors=factors),
                           f"upsampling {self.name} to {mag.to_layer_name()}")
+
+
+def _upsample_args(box: tuple[tuple[int, ...], tuple[int, ...]], source: Array, target: Array,
+                   shards: list[tuple[tuple[int, ...], tuple[int, ...]]], factors: tuple[int, ...],
+                   ) -> tuple[Array, Array, tuple[tuple[int, ...], tuple[int, ...]], tuple[int, ...]]:
+    """The argument of one `upsample_job` (see `wkpy.copy.run_per_shard`)."""
+    return source, target, box, factors
 
 
 class SegmentationLayer(Layer):

@@ -12,6 +12,7 @@ axes); the conversions here are transposed views, never copies.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,8 +22,10 @@ from wkpy.geometry import BoundingBox, Mag, NDBoundingBox, Vec3Int, Vec3IntLike
 
 if TYPE_CHECKING:
     from wkpy.dataset.layer.view.view import View
+    from wkpy.storage import Array
 
-__all__ = ["resolve_nd_box", "nd_box_in_mag", "data_box", "read_nd", "write_nd", "to_cxyz", "cxyz_to_box_order"]
+__all__ = ["resolve_nd_box", "nd_box_in_mag", "data_box", "read_nd", "write_nd", "to_cxyz", "cxyz_to_box_order",
+           "positions", "paired_faces"]
 
 _CXYZ = ("c", "x", "y", "z")
 
@@ -232,3 +235,38 @@ def cxyz_to_box_order(data: np.ndarray, axes: tuple[str, ...]) -> np.ndarray:
                                     f"axes {axes} have no channel axis")
         data, names = data[0], names[1:]
     return data.transpose([names.index(a) for a in axes])
+
+
+def positions(box: NDBoundingBox, names: tuple[str, ...]) -> list[tuple[int, ...]]:
+    """Every position of `box` along the axes `names`, as a tuple of one index per axis in
+    the order of `names` (the last varying fastest); ``[()]`` for no axes."""
+    return list(itertools.product(*(range(*box.get_bounds(a)) for a in names)))
+
+
+def paired_faces(source: View, target: View) -> list[tuple[Array, Array]]:
+    """The storage of two views for 3-D work: ``[(source array, target array)]`` for 3-D
+    views; for n-d views the (x, y, z) faces (`wkpy.storage._positions.ArrayAt`) of both
+    at each position of the target's box along the additional axes, as webknossos 4.3.3
+    resamples n-d data one position at a time.
+
+    Raises
+    ------
+    InvalidRequestError
+        The views do not have the same additional axes, or the source's box misses a
+        position of the target's.
+    """
+    from wkpy.storage._positions import ArrayAt
+
+    names = target._array.info.extra_axes
+    if source._array.info.extra_axes != names:
+        raise InvalidRequestError(f"the source view {source} and the target view {target} do not have the same "
+                                  f"additional axes ({source._array.info.extra_axes} and {names})")
+    if not names:
+        return [(source._array, target._array)]
+    wanted = positions(target.bounding_box, names)  # type: ignore[arg-type]
+    have = set(positions(source.bounding_box, names))  # type: ignore[arg-type]
+    missing = [p for p in wanted if p not in have]
+    if missing:
+        raise InvalidRequestError(f"the source view {source} does not cover the position {missing[0]} along "
+                                  f"{names} of the target view {target}")
+    return [(ArrayAt(source._array, p), ArrayAt(target._array, p)) for p in wanted]

@@ -1,0 +1,74 @@
+"""webknossos 4.3.3 names outside wkpy's scope (server, annotations) import, and any use
+raises `UnsupportedError`; the array-layout names of ``layer.view._array`` match webknossos."""
+
+import importlib
+from unittest.mock import MagicMock
+
+import numpy as np
+import pytest
+import webknossos
+
+import wkpy as wk
+from wkpy._not_supported import ANNOTATION_NAMES, SERVER_NAMES
+from wkpy.errors import UnsupportedError
+
+DATASET_NAMES = ("RemoteDataset", "RemoteFolder", "RemoteLayer", "RemoteSegmentationLayer")
+
+
+def test_placeholders_import_where_webknossos_has_them_and_refuse_any_use():
+    for module, names in (("", SERVER_NAMES + ANNOTATION_NAMES), (".dataset", DATASET_NAMES)):
+        ours, theirs = importlib.import_module(f"wkpy{module}"), importlib.import_module(f"webknossos{module}")
+        for name in names:
+            assert hasattr(theirs, name), name
+            assert name in ours.__all__ and getattr(ours, name) is getattr(wk, name)
+    with pytest.raises(UnsupportedError, match="RemoteDataset.open: wkpy does not support WEBKNOSSOS server"):
+        wk.RemoteDataset.open("l4_sample", organization_id="Organization_X")
+    with pytest.raises(UnsupportedError, match="Annotation: wkpy does not support annotations"):
+        wk.Annotation(name="a", dataset_name="d", voxel_size=(1, 1, 1))
+    with pytest.raises(UnsupportedError, match="Skeleton.load"):
+        wk.Skeleton.load("x.nml")
+    with pytest.raises(UnsupportedError, match="login"):
+        wk.login("token")
+    with pytest.raises(UnsupportedError):
+        with wk.webknossos_context(url="http://localhost:9000"):
+            pass
+    # plain classes to introspection: isinstance, mocks with a spec, private look-ups
+    assert not isinstance(wk.Dataset, wk.RemoteDataset) and not hasattr(wk.RemoteLayer, "__attrs_attrs__")
+    assert isinstance(MagicMock(spec=wk.RemoteDataset), wk.RemoteDataset)
+
+
+def test_zarr3_array_info_matches_webknossos(tmp_path):
+    from webknossos.dataset.layer.view import _array as theirs_array
+
+    from wkpy.dataset.layer.view import _array as ours_array
+
+    config = dict(codecs=({"name": "bytes"}, {"name": "gzip", "configuration": {"level": 3}}),
+                  chunk_key_encoding={"name": "default", "configuration": {"separator": "."}})
+    infos = []
+    for lib, module, name in ((wk, ours_array, "ours"), (webknossos, theirs_array, "theirs")):
+        layer = lib.Dataset(tmp_path / name, voxel_size=(1, 1, 1)).add_layer(
+            "color", lib.COLOR_CATEGORY, num_channels=3, data_format="zarr3")
+        mag = layer.add_mag(1, chunk_shape=32, shard_shape=64, compress=module.Zarr3Config(**config))
+        mag.write(np.ones((3, 4, 4, 4), "uint8"), absolute_offset=(0, 0, 0), allow_resize=True)
+        assert isinstance(mag.info, module.Zarr3ArrayInfo) and isinstance(mag.info, module.ArrayInfo)
+        infos.append((mag.info.codecs, mag.info.chunk_key_encoding, mag.info.compression_mode,
+                      tuple(mag.info.chunk_shape), tuple(mag.info.shard_shape)))
+        assert (mag.path / "c.0.0.0.0").exists()
+    assert infos[0] == infos[1]
+    wkw_mag = wk.Dataset(tmp_path / "w", voxel_size=(1, 1, 1)).add_layer(
+        "color", wk.COLOR_CATEGORY, data_format="wkw").add_mag(1)
+    assert not isinstance(wkw_mag.info, ours_array.Zarr3ArrayInfo)
+
+
+@pytest.mark.parametrize("where", ["memory://", "s3://bucket/", "https://example.com/"])
+def test_datasets_at_urls_are_refused_not_created_locally(tmp_path, monkeypatch, where):
+    from upath import UPath
+
+    monkeypatch.chdir(tmp_path)
+    for path in (f"{where}ds", UPath(f"{where}ds", **({"endpoint_url": "http://127.0.0.1:1"} if "s3" in where else {}))):
+        with pytest.raises(UnsupportedError, match="remote storage is not supported"):
+            wk.Dataset(path, voxel_size=(1, 1, 1))
+        with pytest.raises(UnsupportedError, match="remote storage is not supported"):
+            wk.Dataset.open(path)
+    assert list(tmp_path.iterdir()) == []   # no local folder named "s3:" or "https:"
+    assert wk.Dataset(f"file://{tmp_path}/local", voxel_size=(1, 1, 1)).path == tmp_path / "local"
