@@ -170,8 +170,8 @@ def test_wkw_journal_records_release_the_gil(volume):
 
 
 def test_shard_index_parsing_and_assembly_release_the_gil():
-    # 2**21 chunks of one element: a 32 MiB index to check, and as many chunks to lay out
-    spec = _shard.ShardSpec(1, (1, 128, 128, 128), (1, 1, 1, 1), (0, 1, 2, 3), False, [], True)
+    # 2**18 chunks of one element: a 4 MiB index to check, and as many chunks to lay out
+    spec = _shard.ShardSpec(1, (1, 64, 64, 64), (1, 1, 1, 1), (0, 1, 2, 3), False, [], True)
     index = _shard.assemble(spec, None, [_shard.encode(spec, (0, 0, 0, 0, 1, 1, 1, 1), np.ones((1, 1, 1, 1), np.uint8),
                                                        (0, 0, 0, 0))])[1]
     assert releases_gil(lambda: _shard.parse_index(spec, index, 1 + len(index)))
