@@ -242,14 +242,19 @@ class LocalReader(_Reads):
             if len(rows):                        # one small batch: plain preads
                 yield rows, self.read_spans(rows)
             return
-        buf = np.empty(0, np.uint8)             # not zeroed: preadv fills what is used
+        buf = np.empty(0, np.uint8)
+        view: memoryview | None = None
+        part: memoryview | None = None
+        spans: list[tuple[int, Buffer]] | None = None
         for batch in row_batches(rows, self.batch_bytes):
             runs = self._runs(batch)
             need = sum(e - s for s, e in runs)
-            if len(buf) < need:
-                buf = np.empty(need, np.uint8)
+            if len(buf) < need:                  # one buffer at a time; not zeroed (preadv fills
+                view = part = spans = None       # what is used), with room for coalesced gaps
+                buf = np.empty(0, np.uint8)
+                buf = np.empty(max(need, self.batch_bytes + (self.batch_bytes >> 2)), np.uint8)
             view = memoryview(buf.data)
-            spans: list[tuple[int, Buffer]] = []
+            spans = []
             pos = 0
             for s, e in runs:
                 part = view[pos:pos + e - s]
