@@ -78,7 +78,11 @@ def run_tasks(tasks: Iterable[Callable[[], T]]) -> list[T]:
     A single task, or a call made from inside the pool, runs inline (so nested calls
     cannot deadlock). Many small tasks (the chunk files of an unsharded array) are run
     in a few batches per thread, so that handing them to the pool does not cost more than
-    running them. The first failure cancels what has not started and is re-raised.
+    running them. The caller never waits for a task that has not started: it takes such
+    tasks back (last first) and runs them itself. So a caller holding a shard lock cannot
+    wait forever on pool threads that are themselves waiting for that lock (another
+    writer's per-shard tasks), and it does a share of the work. The first failure cancels
+    what has not started and is re-raised.
     """
     tasks = list(tasks)
     if len(tasks) <= 1 or getattr(_io_local, "inside", False):
@@ -89,11 +93,21 @@ def run_tasks(tasks: Iterable[Callable[[], T]]) -> list[T]:
         batches = [functools.partial(_run_all, tasks[i:i + size]) for i in range(0, len(tasks), size)]
         return [result for batch in run_tasks(batches) for result in batch]
     futures: list[Future[Any]] = [_pool().submit(t) for t in tasks]
-    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+    results: dict[int, Any] = {}
+    try:
+        for i in range(len(tasks) - 1, -1, -1):
+            if futures[i].cancel():          # not started: run it here
+                results[i] = tasks[i]()
+        done, pending = wait([f for f in futures if not f.cancelled()], return_when=FIRST_EXCEPTION)
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        wait([f for f in futures if not f.cancelled()])
+        raise
     for f in pending:
         f.cancel()
-    wait(pending)
-    return [f.result() for f in futures]
+    wait([f for f in pending if not f.cancelled()])
+    return [results[i] if i in results else f.result() for i, f in enumerate(futures)]
 
 
 def map_on_executor(

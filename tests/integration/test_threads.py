@@ -278,3 +278,23 @@ def test_many_threads_overlapping_shards_lose_nothing_stress(tmp_path, fmt, comp
             list(pool.map(write, jobs))
     got = mag.read(absolute_offset=(0, 0, 0), size=(side, side, side))
     np.testing.assert_array_equal(got, model)
+
+
+def test_a_caller_holding_a_lock_never_waits_for_pool_threads_blocked_on_it():
+    """A writer holding a shard lock fans its encoding out to the I/O pool while every pool
+    thread runs another writer's per-shard task waiting for that lock: the caller runs its
+    own tasks that have not started instead of waiting for them (this hung the suite)."""
+    from wkpy import executor
+
+    lock = threading.Lock()
+    lock.acquire()                                   # "the shard lock", held by this caller
+    blockers = [executor._pool().submit(lambda: (lock.acquire(), lock.release()))
+                for _ in range(executor.io_threads())]
+    try:
+        while not all(b.running() for b in blockers):   # every pool thread is now waiting for it
+            threading.Event().wait(0.001)
+        assert executor.run_tasks([lambda: 1, lambda: 2, lambda: 3]) == [1, 2, 3]
+    finally:
+        lock.release()
+        for b in blockers:
+            b.result()
