@@ -370,3 +370,16 @@ def test_tiff_exports_refuse_an_absurd_additional_axis(tmp_path, export):
     box = layer.bounding_box.with_bounds("t", 0, 2)
     getattr(layer.export, export)(output_path=out, bounding_box=box)
     assert out.exists()
+
+
+def test_additional_axes_the_array_lacks_are_a_properties_error(tmp_path):
+    _nd_dataset_with_huge_t(tmp_path / "ds")
+    props = tmp_path / "ds" / "datasource-properties.json"
+    doc = json.loads(props.read_text())
+    doc["dataLayers"][0]["additionalAxes"].append({"name": "s", "bounds": [0, 2], "index": 4})
+    props.write_text(json.dumps(doc))
+    mag = wk.Dataset.open(tmp_path / "ds").get_layer("color").get_mag(1)
+    for op in (lambda: mag.read(), lambda: mag.info):
+        with pytest.raises(PropertiesError) as info:
+            op()
+        assert "zarr.json" in str(info.value) and "additionalAxes" in str(info.value)
