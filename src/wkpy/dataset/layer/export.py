@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wkpy._paths import is_inside
+from wkpy._urls import local_path
 from wkpy.locking import lock_file_for, path_lock, try_path_lock
 from wkpy.dataset._utils.ozx import write_ozx
 from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES, \
@@ -124,6 +125,8 @@ class LayerExport:
             inside the dataset or is a folder (also a `ValueError`).
         MissingLayerError
             The layer has no such mag (or none at all).
+        UnsupportedError
+            `output_path` is a URL (``s3://...``, a remote ``UPath``): exports are local.
         """
         from wkpy.copy import copy_mag_data
         from wkpy.dataset.dataset import Dataset
@@ -203,6 +206,8 @@ class LayerExport:
             box holds more than `MAX_CHUNKS` planes (z slices times positions).
         MissingLayerError
             The layer has no such mag.
+        UnsupportedError
+            `output_path` is a URL (``s3://...``, a remote ``UPath``): exports are local.
         """
         import io
 
@@ -280,6 +285,8 @@ class LayerExport:
             `MAX_CHUNKS` planes.
         MissingLayerError
             The layer has no such mag.
+        UnsupportedError
+            `output_path` is a URL (``s3://...``, a remote ``UPath``): exports are local.
         """
         import tifffile
 
@@ -371,7 +378,7 @@ def _export_box(layer: Layer, bounding_box: NDBoundingBox | None) -> NDBoundingB
 
 def _output_path(layer: Layer, output_path: str | os.PathLike[str]) -> Path:
     """`output_path`, unless it lies in the layer's dataset or in data the layer reads."""
-    path = Path(output_path)
+    path = local_path(output_path, "target of an export")
     roots = [layer.dataset.path, layer.path, *(view.path for view in layer.mags.values())]
     for root in roots:
         if os.path.lexists(root) and is_inside(root, path):
