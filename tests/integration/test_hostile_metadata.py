@@ -383,3 +383,17 @@ def test_additional_axes_the_array_lacks_are_a_properties_error(tmp_path):
         with pytest.raises(PropertiesError) as info:
             op()
         assert "zarr.json" in str(info.value) and "additionalAxes" in str(info.value)
+
+
+def test_slice_writer_and_reader_refuse_an_absurd_additional_axis(tmp_path):
+    layer = _nd_dataset_with_huge_t(tmp_path / "ds")
+    mag = layer.get_mag(1)
+    with pytest.raises(InvalidRequestError, match="positions|steps"):
+        with mag.get_buffered_slice_writer(absolute_bounding_box=layer.bounding_box) as writer:
+            writer.send(np.ones((16, 16), np.uint8))
+    with pytest.raises(InvalidRequestError, match="steps"):
+        with mag.get_buffered_slice_reader(absolute_bounding_box=layer.bounding_box) as reader:
+            next(iter(reader))
+    # a box along t with data reads slice by slice
+    with mag.get_buffered_slice_reader(absolute_bounding_box=layer.bounding_box.with_bounds("t", 1, 1)) as reader:
+        assert sum(int(s.sum()) for s in reader) == 16 ** 3
