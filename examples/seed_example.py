@@ -1,7 +1,9 @@
 """The seed example: the webknossos-libs dataset walk-through, run with wkpy.
 
-Only the import and the output folder (first argument, default ``testoutput``) differ
-from the webknossos documentation it comes from.
+It follows the webknossos documentation's ``dataset_usage`` example with ``import wkpy as
+wk``, an output folder given as the first argument (default ``testoutput``), and its
+"Opening a dataset" step moved to the end, where it opens the dataset created here (the
+documentation opens ``testdata/simple_wkw_dataset``, which a clone of wkpy does not have).
 """
 import sys
 from pathlib import Path

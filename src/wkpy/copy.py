@@ -9,6 +9,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from wkpy._urls import local_path
 from wkpy.attachments import copy_attachments
 from wkpy.errors import InvalidRequestError, UnsupportedError
 from wkpy.executor import map_on_executor
@@ -196,7 +197,7 @@ def foreign_layer_of(layer: Layer | str | os.PathLike[str]) -> Layer:
 
     if isinstance(layer, Layer):
         return layer
-    path = Path(layer)
+    path = local_path(layer, "layer")
     return Dataset.open(path.parent).get_layer(path.name)
 
 

@@ -251,6 +251,24 @@ def test_check_equality_detects_one_changed_voxel(tmp_path):
     assert snapshot(source) == before
 
 
+@pytest.mark.parametrize("axes", [("t", "x", "y", "z"), ("c", "t", "x", "y", "z")])
+def test_check_equality_of_n_d_layers_names_the_first_differing_voxel(tmp_path, axes):
+    size = (1,) * (axes[0] == "c") + (3, 20, 20, 10)
+    box = wk.NDBoundingBox(topleft=(0,) * len(axes), size=size, axes=axes, index=tuple(range(len(axes))))
+    layer = wk.Dataset(tmp_path / "a", voxel_size=(1, 1, 1)).add_layer(
+        "color", "color", dtype="uint8", data_format="zarr3", bounding_box=box)
+    layer.add_mag(1, chunk_shape=8, shard_shape=16).write(
+        (np.arange(np.prod(size)) % 251).astype(np.uint8).reshape(size), absolute_bounding_box=layer.bounding_box)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert cli("check-equality", tmp_path / "a", tmp_path / "b").stdout.startswith("equal:")
+    voxel = layer.bounding_box.with_bounds("t", 2, 1).with_bounds("x", 17, 1).with_bounds("y", 3, 1).with_bounds("z", 4, 1)
+    wk.Dataset.open(tmp_path / "b").get_layer("color").get_mag(1).write(
+        np.full((1,) * len(axes), 255, np.uint8), absolute_bounding_box=voxel, allow_unaligned=True)
+    proc = cli("check-equality", tmp_path / "a", tmp_path / "b", code=1)
+    first = (0,) * (axes[0] == "c") + (2, 17, 3, 4)
+    assert f"1 voxel(s) differ, the first at {first}" in proc.stdout, proc.stdout
+
+
 def test_compress_downsample_upsample(tmp_path):
     fixtures = fixtures_or_skip()
     target = tmp_path / "raw"

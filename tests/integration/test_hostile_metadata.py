@@ -343,3 +343,57 @@ def test_reading_an_absurd_box_whole_is_a_typed_error_not_an_allocation(tmp_path
         with mag.get_buffered_slice_reader() as reader:
             next(iter(reader))
     assert np.array_equal(mag.read(absolute_offset=(64, 32, 0), size=(32, 32, 32))[0], data)
+
+
+def _nd_dataset_with_huge_t(path):
+    """A tiny t x 16³ Zarr3 layer whose additionalAxes then claim t in [0, 10**12)."""
+    ds = wk.Dataset(path, voxel_size=(1, 1, 1))
+    box = wk.NDBoundingBox(topleft=(0, 0, 0, 0), size=(2, 16, 16, 16), axes=("t", "x", "y", "z"), index=(0, 1, 2, 3))
+    layer = ds.add_layer("color", "color", dtype="uint8", data_format="zarr3", bounding_box=box)
+    layer.add_mag(1, chunk_shape=8, shard_shape=16).write(np.ones((2, 16, 16, 16), np.uint8),
+                                                         absolute_bounding_box=box)
+    props = path / "datasource-properties.json"
+    doc = json.loads(props.read_text())
+    doc["dataLayers"][0]["additionalAxes"][0]["bounds"] = [0, 10**12]
+    props.write_text(json.dumps(doc))
+    return wk.Dataset.open(path).get_layer("color")
+
+
+@pytest.mark.parametrize("export", ["as_tiff_stack", "as_ome_tiff"])
+def test_tiff_exports_refuse_an_absurd_additional_axis(tmp_path, export):
+    layer = _nd_dataset_with_huge_t(tmp_path / "ds")
+    out = tmp_path / ("out" if export == "as_tiff_stack" else "out.ome.tiff")
+    with pytest.raises(InvalidRequestError, match="planes"):
+        getattr(layer.export, export)(output_path=out)
+    assert not out.exists()
+    # a box along t with data exports
+    box = layer.bounding_box.with_bounds("t", 0, 2)
+    getattr(layer.export, export)(output_path=out, bounding_box=box)
+    assert out.exists()
+
+
+def test_additional_axes_the_array_lacks_are_a_properties_error(tmp_path):
+    _nd_dataset_with_huge_t(tmp_path / "ds")
+    props = tmp_path / "ds" / "datasource-properties.json"
+    doc = json.loads(props.read_text())
+    doc["dataLayers"][0]["additionalAxes"].append({"name": "s", "bounds": [0, 2], "index": 4})
+    props.write_text(json.dumps(doc))
+    mag = wk.Dataset.open(tmp_path / "ds").get_layer("color").get_mag(1)
+    for op in (lambda: mag.read(), lambda: mag.info):
+        with pytest.raises(PropertiesError) as info:
+            op()
+        assert "zarr.json" in str(info.value) and "additionalAxes" in str(info.value)
+
+
+def test_slice_writer_and_reader_refuse_an_absurd_additional_axis(tmp_path):
+    layer = _nd_dataset_with_huge_t(tmp_path / "ds")
+    mag = layer.get_mag(1)
+    with pytest.raises(InvalidRequestError, match="positions|steps"):
+        with mag.get_buffered_slice_writer(absolute_bounding_box=layer.bounding_box) as writer:
+            writer.send(np.ones((16, 16), np.uint8))
+    with pytest.raises(InvalidRequestError, match="steps"):
+        with mag.get_buffered_slice_reader(absolute_bounding_box=layer.bounding_box) as reader:
+            next(iter(reader))
+    # a box along t with data reads slice by slice
+    with mag.get_buffered_slice_reader(absolute_bounding_box=layer.bounding_box.with_bounds("t", 1, 1)) as reader:
+        assert sum(int(s.sum()) for s in reader) == 16 ** 3

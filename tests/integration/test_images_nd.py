@@ -257,3 +257,22 @@ def test_cli_converts_a_time_series(tmp_path):
     assert "5 slices of 12×10 for each of t=2" in done.stderr + done.stdout
     layer = wk.Dataset.open(tmp_path / "ds").get_layer("color")
     np.testing.assert_array_equal(layer.get_finest_mag().read(), _to_layer_order(data, "tzyx", layer.bounding_box.axes))
+
+
+@pytest.mark.parametrize("damage", ["gap", "shape"])
+def test_ims_timepoints_that_do_not_match_are_a_corrupt_image_error(tmp_path, damage):
+    # timepoints are read by number with the first one's shape: a gap gave a builtin KeyError
+    h5py = pytest.importorskip("h5py")
+    path = write_ims(tmp_path / "t.ims", ramp((2, 1, 4, 8, 10), "uint16"))
+    with h5py.File(path, "a") as f:
+        level = f["DataSet/ResolutionLevel 0"]
+        if damage == "gap":
+            level.move("TimePoint 1", "TimePoint 7")
+        else:
+            del level["TimePoint 1/Channel 0/Data"]
+            level["TimePoint 1/Channel 0"].create_dataset("Data", data=np.ones((2, 3, 4), np.uint16))
+    ds = wk.Dataset(tmp_path / "ds", (1, 1, 1))
+    with pytest.raises(wk.errors.CorruptImageError, match="TimePoint") as info:
+        ds.add_layer_from_images(path, "layer", **SMALL)
+    assert str(path) in str(info.value)
+    assert list(wk.Dataset.open(tmp_path / "ds").layers) == []

@@ -228,3 +228,24 @@ def test_the_layers_axes_name_the_arrays_axes_over_dimension_names(tmp_path):
     assert np.array_equal(_read_like_webknossos(array, "txyz"), data)
     with pytest.raises(UnsupportedError, match="lack x, y or z"):
         Zarr3Array.open(mag)
+
+
+@pytest.mark.parametrize("topleft,size,axes", [
+    ((-2, 0, 0, 0), (3, 8, 8, 8), ("t", "x", "y", "z")),        # t below 0
+    ((0, 0, 0, 0), (0, 8, 8, 8), ("t", "x", "y", "z")),         # empty along t
+    ((0, 0, 0, 0), (2, 8, 8, 8), ("channel", "x", "y", "z")),   # "channel" is c in zarr.json
+])
+def test_boxes_whose_additional_axes_the_properties_cannot_hold_are_refused(tmp_path, topleft, size, axes):
+    # webknossos 4.3.3 writes these layers; wkpy refuses them up front instead of writing a
+    # datasource-properties.json it then refuses to open
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    with pytest.raises(InvalidRequestError, match="additionalAxes"):
+        ds.add_layer("bad", "color", dtype="uint8", data_format="zarr3",
+                     bounding_box=wk.NDBoundingBox(topleft, size, axes, (0, 1, 2, 3)))
+    layer = ds.add_layer("good", "color", dtype="uint8", data_format="zarr3",
+                         bounding_box=wk.NDBoundingBox((0, 0, 0, 0), (2, 8, 8, 8), ("t", "x", "y", "z"), (0, 1, 2, 3)))
+    if axes[0] == "t":
+        with pytest.raises(InvalidRequestError, match="additionalAxes"):
+            layer.bounding_box = wk.NDBoundingBox(topleft, size, axes, (0, 1, 2, 3))
+    assert list(wk.Dataset.open(tmp_path / "ds").layers) == ["good"]
+    assert wk.Dataset.open(tmp_path / "ds").get_layer("good").bounding_box.get_bounds("t") == (0, 2)

@@ -72,3 +72,25 @@ def test_datasets_at_urls_are_refused_not_created_locally(tmp_path, monkeypatch,
             wk.Dataset.open(path)
     assert list(tmp_path.iterdir()) == []   # no local folder named "s3:" or "https:"
     assert wk.Dataset(f"file://{tmp_path}/local", voxel_size=(1, 1, 1)).path == tmp_path / "local"
+
+
+def test_exports_images_and_foreign_layers_at_urls_are_refused_not_written_locally(tmp_path, monkeypatch):
+    # exports and image imports took a URL for a local path: "s3://b/x" became the folder ./s3:/b/x
+    from upath import UPath
+
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    layer = ds.add_layer("color", "color", dtype="uint8")
+    layer.add_mag(1).write(np.ones((8, 8, 8), np.uint8), absolute_offset=(0, 0, 0))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    calls = [lambda u: layer.export.as_ozx(output_path=u), lambda u: layer.export.as_tiff_stack(output_path=u),
+             lambda u: layer.export.as_ome_tiff(output_path=u), lambda u: ds.add_layer_from_images(u, "images"),
+             lambda u: wk.Dataset.from_images(u, tmp_path / "new", voxel_size=(1, 1, 1)),
+             lambda u: ds.add_layer_as_ref(u), lambda u: ds.add_layer_as_copy(u)]
+    for url in ("s3://bucket/x", UPath("memory://x")):
+        for call in calls:
+            with pytest.raises(UnsupportedError, match="remote storage is not supported"):
+                call(url)
+    assert list(work.iterdir()) == []
+    assert not (tmp_path / "new").exists()

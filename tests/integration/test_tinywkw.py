@@ -110,3 +110,24 @@ def test_writes_match_webknossos_files_and_voxels(tmp_path, chunk_type):
     part = ours.read_bbox(BoundingBox((3, 4, 5), (40, 20, 12)).normalize_axes(NC).with_topleft((1, 3, 4, 5))
                           .with_size((1, 40, 20, 12)))
     np.testing.assert_array_equal(part, data[1:])
+
+
+def test_zeroing_part_of_a_file_never_holds_the_whole_file(tmp_path):
+    import tracemalloc
+
+    header = TinyWkwHeader(chunk_shape=Vec3Int.full(16), shard_shape=Vec3Int.full(256), chunk_type=ChunkType.RAW,
+                           voxel_type=np.uint8, num_channels=1)
+    array = TinyWkwArray.create(tmp_path / "wkw", header)
+    array.write(Vec3Int(200, 0, 0), np.ones((1, 8, 8, 8), np.uint8))
+    array.write(Vec3Int(0, 0, 0), np.ones((1, 8, 8, 8), np.uint8))
+    tracemalloc.start()
+    try:
+        array.write(Vec3Int(0, 0, 0), np.zeros((1, 8, 8, 8), np.uint8))   # the file (16 MiB) keeps data at x 200
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+    assert (tmp_path / "wkw" / "z0" / "y0" / "x0.wkw").exists()
+    assert array.read(Vec3Int(0, 0, 0), Vec3Int(256, 8, 8)).sum() == 8 ** 3
+    array.write(Vec3Int(200, 0, 0), np.zeros((1, 8, 8, 8), np.uint8))  # now all zero: deleted
+    assert not (tmp_path / "wkw" / "z0" / "y0" / "x0.wkw").exists()

@@ -31,7 +31,7 @@ from wkpy.cli._common import (
 )
 from wkpy.dataset.dataset import Dataset
 from wkpy.executor import map_on_executor
-from wkpy.geometry import BoundingBox, Vec3Int
+from wkpy.geometry import NDBoundingBox, Vec3Int
 from wkpy.dataset.layer.view.mag_view import MagView
 
 __all__ = ["info", "check_equality", "describe"]
@@ -136,22 +136,24 @@ def _mag_view(path: str, layer: str, mag: str) -> MagView:
     return open_dataset(Path(path)).get_layer(layer).get_mag(mag)
 
 
-def _compare(job: tuple[str, str, str, str, tuple[int, ...]]) -> tuple[tuple[int, ...], int, Any, Any] | None:
-    """One task: None if the box is equal in both datasets, else (first voxel, count, a, b)."""
-    path_a, path_b, layer, mag, box6 = job
-    box = BoundingBox(box6[:3], box6[3:])
+def _compare(job: tuple[str, str, str, str, NDBoundingBox]) -> tuple[tuple[int, ...], int, Any, Any] | None:
+    """One task: None if the box (mag 1, any axes) is equal in both datasets, else (first
+    voxel, count, a, b); the first voxel is the first in reversed axis order (z, y, x)."""
+    path_a, path_b, layer, mag, box = job
     a = _mag_view(path_a, layer, mag).read(absolute_bounding_box=box)
     b = _mag_view(path_b, layer, mag).read(absolute_bounding_box=box)
+    if a.ndim == len(box.axes):  # a layer without a channel axis
+        a, b = a[np.newaxis], b[np.newaxis]
     same = a == b
     if a.dtype.kind == "f":
         same |= np.isnan(a) & np.isnan(b)
     if same.all():
         return None
-    differs = ~same.all(axis=0)  # (x, y, z) in the mag's voxels
-    x, y, z = (int(v) for v in np.argwhere(differs.transpose(2, 1, 0))[0][::-1])  # first in z, y, x order
-    factor = Vec3Int(box6[3:]) // Vec3Int(differs.shape)
-    first = tuple(box.topleft + Vec3Int(x, y, z) * factor)
-    return first, int(differs.sum()), a[:, x, y, z].tolist(), b[:, x, y, z].tolist()
+    differs = ~same.all(axis=0)  # the box's axes, in the mag's voxels
+    at = tuple(int(v) for v in np.argwhere(differs.transpose())[0][::-1])
+    factor = [s // n for s, n in zip(box.size, differs.shape)]
+    first = tuple(int(t + i * f) for t, i, f in zip(box.topleft, at, factor))
+    return first, int(differs.sum()), a[(slice(None), *at)].tolist(), b[(slice(None), *at)].tolist()
 
 
 def _structure_difference(a: Dataset, b: Dataset, layer_names: list[str]) -> str | None:
@@ -199,12 +201,13 @@ def check_equality(
     jobs, boxes = [], []
     for name in names:
         for mag, view in a.get_layer(name).mags.items():
-            step = Vec3Int(view.info.shard_shape) * mag.to_vec3_int()
             region = view.bounding_box
             if region.is_empty():
                 continue
+            shard = dict(zip("xyz", Vec3Int(view.info.shard_shape) * mag.to_vec3_int()))
+            step = tuple(shard.get(axis, 1) for axis in region.axes)  # one position of further axes
             for box in sorted(region.chunk(step, step), key=lambda bb: tuple(bb.topleft)[::-1]):
-                jobs.append((str(a.path), str(b.path), name, mag.to_layer_name(), (*box.topleft, *box.size)))
+                jobs.append((str(a.path), str(b.path), name, mag.to_layer_name(), box))
                 boxes.append((name, mag.to_layer_name(), box))
     with make_executor(executor, workers, scheduler) as pool:
         results = map_on_executor(_compare, jobs, pool, "comparing")

@@ -861,6 +861,8 @@ class Dataset:
             for a WKW layer.
         ImagesNotFoundError
             `images` does not exist (a `FileNotFoundError` and a `ValueError`).
+        UnsupportedError
+            `images` is a URL (``s3://...``, a remote ``UPath``): images are read locally.
         InvalidRequestError
             Bad arguments (layer name, batch size, shapes, channel index).
         DuplicateError

@@ -158,7 +158,11 @@ def split_nd_box(box: NDBoundingBox, where: str) -> tuple[BoundingBox, dict[str,
     ``axisOrder`` (the indices of c -- if the box has it -- x, y, z) and ``additionalAxes``
     (the other axes with their bounds and indices).
 
-    Raises `Invalid` naming `where` for a box without x, y or z.
+    Raises `Invalid` naming `where` for a box without x, y or z, and for other axes that
+    ``additionalAxes`` cannot hold (as `parse_additional_axes` reads it back): named
+    ``channel``, starting below 0, empty, or ending beyond `MAX_BOUND`. webknossos 4.3.3
+    writes such layers; wkpy refuses them here rather than write properties it refuses
+    to open.
     """
     from wkpy.geometry import BoundingBox
 
@@ -167,4 +171,5 @@ def split_nd_box(box: NDBoundingBox, where: str) -> tuple[BoundingBox, dict[str,
     order = {a: int(i) for a, i in zip(box.axes, box.index) if a in CXYZ}
     additional = [AdditionalAxis(a, (int(t), int(t) + int(s)), int(i))
                   for a, t, s, i in zip(box.axes, box.topleft, box.size, box.index) if a not in CXYZ]
+    parse_additional_axes([a.to_json() for a in additional], at(where, "additionalAxes"))
     return BoundingBox(box.topleft_xyz, box.size_xyz), order, additional

@@ -279,7 +279,8 @@ class LayerProperties:
         Raises
         ------
         InvalidRequestError
-            An `NDBoundingBox` over other axes than the layer's.
+            An `NDBoundingBox` over other axes than the layer's, or bounds of an
+            additional axis that start below 0 or are empty.
         """
         if isinstance(box, BoundingBox):
             self.bounding_box = BoundingBox(box.topleft, box.size)
@@ -288,8 +289,13 @@ class LayerProperties:
         if set(box.axes) - {"c"} != set(own.axes) - {"c"}:
             raise InvalidRequestError(f"layer {self.name!r}: the box {box} does not have the layer's axes {own.axes}")
         bounds = {a: (int(t), int(t) + int(s)) for a, t, s in zip(box.axes, box.topleft, box.size)}
+        additional = [AdditionalAxis(a.name, bounds[a.name], a.index) for a in self.additional_axes]
+        try:  # bounds the properties could not be read back with (negative, empty) are refused
+            parse_additional_axes([a.to_json() for a in additional], "bounding_box.additionalAxes")
+        except Invalid as exc:
+            raise InvalidRequestError(f"layer {self.name!r}: {exc.where}: {exc.message}") from None
         self.bounding_box = BoundingBox(box.topleft_xyz, box.size_xyz)
-        self.additional_axes = [AdditionalAxis(a.name, bounds[a.name], a.index) for a in self.additional_axes]
+        self.additional_axes = additional
 
     @classmethod
     def nd_layout(cls, box: NDBoundingBox, name: str) -> tuple[BoundingBox, dict[str, int] | None, list[AdditionalAxis]]:

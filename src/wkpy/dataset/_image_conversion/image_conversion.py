@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from wkpy._urls import local_path
 from wkpy.data_format import default_data_format, writable_data_format
 from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping  # noqa: F401
 from wkpy.dataset._image_conversion.common_slice_readers import RGB_IMAGE_EXTENSIONS, natural_key
@@ -94,9 +95,9 @@ def _rgb_formats() -> str:
 
 
 def _as_paths(images: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> Path | list[Path]:
-    if isinstance(images, (str, os.PathLike)):
-        return Path(images)
-    return [Path(i) for i in images]
+    if isinstance(images, (str, os.PathLike)) or hasattr(images, "protocol"):
+        return local_path(images, "folder or file of images")  # type: ignore[arg-type]
+    return [local_path(i, "image file") for i in images]
 
 
 def _check_exists(images: Path | list[Path]) -> None:
@@ -381,7 +382,7 @@ def from_images(
     executor: Executor | None,
 ) -> Dataset:
     """See `Dataset.from_images`."""
-    root = Path(input_path)
+    root = local_path(input_path, "folder or file of images")
     original = root
     valid = get_valid_extensions()
     sort_key = z_slices_sort_key or (lambda p: natural_key(str(p)))

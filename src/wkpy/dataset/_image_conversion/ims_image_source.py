@@ -50,6 +50,20 @@ def _read_ims_metadata_quietly(path: str) -> tuple[tuple[int, int, int, int, int
         timepoints = _numbered(level, "TimePoint")
         channels = _numbered(level[timepoints[0]], "Channel")
         data = level[timepoints[0]][channels[0]]["Data"]
+        # every timepoint is read by its number, with the first one's channels, shape and type
+        if timepoints != [f"TimePoint {t}" for t in range(len(timepoints))]:
+            raise CorruptImageError(f"{path}: {_LEVEL0} holds {timepoints}, not TimePoint 0 to "
+                                    f"{len(timepoints) - 1}", path=path)
+        for point in timepoints[1:]:
+            if _numbered(level[point], "Channel") != channels:
+                raise CorruptImageError(f"{path}: {_LEVEL0}/{point} holds other channels than {timepoints[0]} "
+                                        f"({channels})", path=path)
+            for channel in channels:
+                other = level[point][channel]["Data"]
+                if other.shape != data.shape or other.dtype != data.dtype:
+                    raise CorruptImageError(f"{path}: {_LEVEL0}/{point}/{channel}/Data is {other.shape} "
+                                            f"{other.dtype}, not {data.shape} {data.dtype} as in {timepoints[0]}",
+                                            path=path)
         z, y, x = data.shape
         if "DataSetInfo/Image" in f:
             attrs = f["DataSetInfo/Image"].attrs
@@ -65,7 +79,8 @@ class ImsImageSource(ChunkedImageSource):
     Raises
     ------
     CorruptImageError
-        Not an HDF5 file of the Imaris layout, or an empty extent.
+        Not an HDF5 file of the Imaris layout, an empty extent, or timepoints not
+        numbered 0 to n-1 or not of the first one's channels, shape and type.
     UnsupportedImageDataError
         Several timepoints.
     """
@@ -78,7 +93,7 @@ class ImsImageSource(ChunkedImageSource):
         super().__init__(path, options)
         try:
             shape, self.dtype = _read_ims_metadata_quietly(str(self.path))
-        except (FileNotFoundError, PermissionError, IsADirectoryError):
+        except (FileNotFoundError, PermissionError, IsADirectoryError, CorruptImageError):
             raise
         except Exception as error:
             raise CorruptImageError(f"Cannot open IMS file {self.path}: it is not an Imaris file h5py can read "

@@ -18,7 +18,7 @@ import numpy as np
 
 from wkpy.errors import AlignmentError, DataMismatchError, InvalidRequestError
 from wkpy.geometry import BoundingBox, NDBoundingBox, Vec3Int, Vec3IntLike
-from wkpy.dataset.layer.view._nd_view import cxyz_to_box_order, nd_box_in_mag, positions, resolve_nd_box
+from wkpy.dataset.layer.view._nd_view import check_position_count, cxyz_to_box_order, nd_box_in_mag, positions, resolve_nd_box
 from wkpy.dataset.layer.view.view import box_in_mag, resolve_box
 
 if TYPE_CHECKING:
@@ -87,7 +87,8 @@ class BufferedSliceWriter:
     Raises
     ------
     InvalidRequestError
-        An n-d view without a bounding box (a `ValueError`, as in webknossos).
+        An n-d view without a bounding box (a `ValueError`, as in webknossos), or a box
+        of more than `MAX_CHUNKS` positions along the additional axes.
     AlignmentError
         Without `allow_unaligned`: the start along `dimension` is not a multiple of the
         chunk depth, or `buffer_size` is not a multiple of it (a `ValueError`, as in
@@ -145,6 +146,8 @@ class BufferedSliceWriter:
         if self._view._nd:
             self._nd_box = _nd_box(self._view, relative_bounding_box, absolute_bounding_box, "writer")
             self._topleft = self._nd_box.topleft_xyz
+            check_position_count(self._nd_box, tuple(a for a in self._nd_box.axes if a not in ("c", *_XYZ)),
+                                 "a buffered slice writer")
         else:
             if all(v is None for v in (relative_offset, absolute_offset, relative_bounding_box, absolute_bounding_box)):
                 relative_offset = (0, 0, 0)
@@ -237,6 +240,10 @@ class BufferedSliceReader:
             if relative_bounding_box is None and absolute_bounding_box is None:
                 absolute_bounding_box = view.bounding_box
             self._nd_box = _nd_box(view, relative_bounding_box, absolute_bounding_box, "reader")
+            extra = tuple(a for a in self._nd_box.axes if a not in ("c", *_XYZ))
+            depth = self._nd_box.size_xyz[self._axis]
+            check_position_count(self._nd_box, extra, "a buffered slice reader",
+                                 per_position=-(-depth // self._buffer_size))
             return
         box = resolve_box(view.bounding_box, view.mag, relative_bounding_box=relative_bounding_box,
                           absolute_bounding_box=absolute_bounding_box)

@@ -349,7 +349,10 @@ class TinyWkwArray:
                 self._write_zeros(Vec3Int(part.shard), BoundingBox(at, part.extent))
 
     def _write_zeros(self, shard_address: Vec3Int, box: BoundingBox) -> None:
-        """Zero `box` inside one file: the file is deleted if nothing else in it is set."""
+        """Zero `box` inside one file: the file is deleted if nothing else in it is set.
+
+        The file is scanned a row of blocks (x by one block by one block) at a time, so
+        memory stays bounded whatever shard shape the header gives."""
         header = self._header
         shard = BoundingBox(shard_address * header.shard_shape, header.shard_shape)
         idx = tuple(shard_address)
@@ -357,12 +360,12 @@ class TinyWkwArray:
             if not os.path.lexists(file):
                 return
             if box != shard:
-                whole = np.zeros((header.num_channels, *shard.size), header.voxel_type, order="F")
-                self._read_shard_into(shard_address, shard, whole)
-                local = box.offset(-shard.topleft)
-                whole[(slice(None), *local.to_slices())] = 0
-                if whole.any():
-                    self._storage.write(tuple(box.topleft), np.zeros((header.num_channels, *box.size),
-                                                                  header.voxel_type, order="F"))
-                    return
+                self._storage.write(tuple(box.topleft), np.zeros((header.num_channels, *box.size),
+                                                              header.voxel_type, order="F"))
+                block = header.block_len
+                row = Vec3Int(shard.size.x, block, block)
+                for z in range(shard.topleft.z, shard.bottomright.z, block):
+                    for y in range(shard.topleft.y, shard.bottomright.y, block):
+                        if self._storage.read((shard.topleft.x, y, z), tuple(row)).any():
+                            return
             self._storage.remove_shard(idx)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import re
 import secrets
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wkpy._paths import is_inside
+from wkpy._urls import local_path
 from wkpy.locking import lock_file_for, path_lock, try_path_lock
 from wkpy.dataset._utils.ozx import write_ozx
 from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_FROM_IMAGES, \
@@ -39,7 +41,7 @@ from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_
 from wkpy.dataset.ome_metadata import ome_tiff_metadata
 from wkpy.errors import InvalidRequestError
 from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike
-from wkpy.dataset.layer.view.view import box_in_mag
+from wkpy.dataset.layer.view.view import MAX_CHUNKS, box_in_mag
 
 if TYPE_CHECKING:
     from wkpy.dataset.layer.layer import Layer
@@ -123,6 +125,8 @@ class LayerExport:
             inside the dataset or is a folder (also a `ValueError`).
         MissingLayerError
             The layer has no such mag (or none at all).
+        UnsupportedError
+            `output_path` is a URL (``s3://...``, a remote ``UPath``): exports are local.
         """
         from wkpy.copy import copy_mag_data
         from wkpy.dataset.dataset import Dataset
@@ -198,9 +202,12 @@ class LayerExport:
         ------
         InvalidRequestError
             The box misses the layer's box, `access_mode` is given, `filename_prefix` is
-            not a plain name, or the folder lies inside the dataset or is a file.
+            not a plain name, the folder lies inside the dataset or is a file, or the
+            box holds more than `MAX_CHUNKS` planes (z slices times positions).
         MissingLayerError
             The layer has no such mag.
+        UnsupportedError
+            `output_path` is a URL (``s3://...``, a remote ``UPath``): exports are local.
         """
         import io
 
@@ -274,9 +281,12 @@ class LayerExport:
         InvalidRequestError
             The box misses the layer's box, `access_mode` is given, the output lies
             inside the dataset or is a folder, or the layer has an axis other than c, t,
-            x, y, z (a `ValueError`, as in webknossos).
+            x, y, z (a `ValueError`, as in webknossos), or the box holds more than
+            `MAX_CHUNKS` planes.
         MissingLayerError
             The layer has no such mag.
+        UnsupportedError
+            `output_path` is a URL (``s3://...``, a remote ``UPath``): exports are local.
         """
         import tifffile
 
@@ -368,7 +378,7 @@ def _export_box(layer: Layer, bounding_box: NDBoundingBox | None) -> NDBoundingB
 
 def _output_path(layer: Layer, output_path: str | os.PathLike[str]) -> Path:
     """`output_path`, unless it lies in the layer's dataset or in data the layer reads."""
-    path = Path(output_path)
+    path = local_path(output_path, "target of an export")
     roots = [layer.dataset.path, layer.path, *(view.path for view in layer.mags.values())]
     for root in roots:
         if os.path.lexists(root) and is_inside(root, path):
@@ -470,6 +480,11 @@ class _Planes:
             tuple(a for a in box.axes if a not in _CXYZ)
         size = box_in_mag(BoundingBox.from_ndbbox(box), view.mag).size
         self.depth = size.z
+        count = size.z * math.prod(box.get_bounds(a)[1] - box.get_bounds(a)[0] for a in self.extra)
+        if count > MAX_CHUNKS:
+            raise InvalidRequestError(f"exporting {box} of layer {view.layer.name!r} would write {count} planes, more "
+                                      f"than {MAX_CHUNKS}; its box is larger than any data (check the bounding box and "
+                                      "additionalAxes in datasource-properties.json), or pass a smaller bounding_box")
         self._slice_bytes = max(1, view.num_channels * view.get_dtype().itemsize * size.x * size.y)
         fit = SLAB_BYTES // self._slice_bytes
         self._slab = size.z if fit >= size.z else max(1, min(view.info.chunk_shape[2], fit))

@@ -13,6 +13,7 @@ axes); the conversions here are transposed views, never copies.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from wkpy.dataset.layer.view.view import View
     from wkpy.storage import Array
 
-__all__ = ["resolve_nd_box", "nd_box_in_mag", "data_box", "read_nd", "write_nd", "to_cxyz", "cxyz_to_box_order",
+__all__ = ["check_position_count", "resolve_nd_box", "nd_box_in_mag", "data_box", "read_nd", "write_nd", "to_cxyz", "cxyz_to_box_order",
            "positions", "paired_faces"]
 
 _CXYZ = ("c", "x", "y", "z")
@@ -237,9 +238,35 @@ def cxyz_to_box_order(data: np.ndarray, axes: tuple[str, ...]) -> np.ndarray:
     return data.transpose([names.index(a) for a in axes])
 
 
+def check_position_count(box: NDBoundingBox, names: tuple[str, ...], what: str, per_position: int = 1) -> None:
+    """Refuse work of `per_position` steps at each position of `box` along the axes
+    `names` when that is more than `MAX_CHUNKS` steps in all (a box larger than any data,
+    e.g. from ``additionalAxes`` bounds of 10**12).
+
+    Raises
+    ------
+    InvalidRequestError
+        Naming `what`, the box and the count.
+    """
+    from wkpy.dataset.layer.view.view import MAX_CHUNKS
+
+    count = per_position * math.prod(box.get_bounds(a)[1] - box.get_bounds(a)[0] for a in names)
+    if count > MAX_CHUNKS:
+        raise InvalidRequestError(f"{what} over {box} would take {count} steps along {names}, more than "
+                                  f"{MAX_CHUNKS}; its box is larger than any data (check additionalAxes in "
+                                  "datasource-properties.json), or pass a smaller bounding box")
+
+
 def positions(box: NDBoundingBox, names: tuple[str, ...]) -> list[tuple[int, ...]]:
     """Every position of `box` along the axes `names`, as a tuple of one index per axis in
-    the order of `names` (the last varying fastest); ``[()]`` for no axes."""
+    the order of `names` (the last varying fastest); ``[()]`` for no axes.
+
+    Raises
+    ------
+    InvalidRequestError
+        More than `MAX_CHUNKS` positions (see `check_position_count`).
+    """
+    check_position_count(box, names, "visiting each position")
     return list(itertools.product(*(range(*box.get_bounds(a)) for a in names)))
 
 

@@ -69,6 +69,12 @@ class MagView(View):
                 if found != wanted:
                     raise PropertiesError(f"{meta}: {what} {found} contradicts the layer {layer.name!r}, "
                                           f"whose {field} in datasource-properties.json gives {wanted}")
+            extra = tuple(a.name for a in layer._properties.additional_axes)
+            if sorted(array.info.extra_axes) != sorted(extra):
+                # e.g. additionalAxes naming more axes than the array has dimensions
+                raise PropertiesError(f"{meta}: additional axes {array.info.extra_axes} contradict the layer "
+                                      f"{layer.name!r}, whose additionalAxes in datasource-properties.json give "
+                                      f"{extra}")
             seen = self.__dict__.pop("_life_seen", None)
             if seen is not None and hasattr(array, "_generation"):
                 # opened again after pickling: a mag deleted or re-created since keeps refusing writes
