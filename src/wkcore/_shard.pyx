@@ -46,7 +46,7 @@ from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, c
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
 from wkcore._copy cimport copy_nd, MAX_AXES
-from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, wk_sort_rows
+from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, take_rows, wk_sort_rows
 from wkcore._raise import raise_for
 from wkcore.errors import UnsupportedError
 
@@ -780,18 +780,6 @@ cdef int _region(region* r, Py_buffer* v, tuple offset, const zspec* S, const zb
     return 0
 
 
-
-
-cdef int _take_rows(object rows, const uint64_t** p, Py_ssize_t* k) except -1:
-    """A (k, 3) table of u64 chunk rows as a C pointer (valid while `rows` lives)."""
-    cdef const uint64_t[:, ::1] rv = rows
-    if rv.shape[1] != 3:
-        raise ValueError(f"chunk rows must be a (k, 3) uint64 table, got {rv.shape[1]} columns")
-    k[0] = rv.shape[0]
-    p[0] = &rv[0, 0] if rv.shape[0] else NULL
-    return 0
-
-
 cdef class ShardIndex:
     """The checked index of one chunk file: (offset, nbytes) per inner chunk in C order of
     the chunk grid, every present chunk inside the file's data bytes. Made by `parse_index`;
@@ -942,7 +930,7 @@ def decode(ShardSpec spec, tuple box, out, tuple out_offset, rows, spans, name="
     cdef const uint64_t* rp
     cdef Py_ssize_t k
     _box(&spec.s, box, &b)
-    _take_rows(rows, &rp, &k)
+    take_rows(rows, &rp, &k, "chunk")
     memset(&sp, 0, sizeof(sp))
     PyObject_GetBuffer(out, &v, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
     try:

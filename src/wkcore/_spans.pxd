@@ -104,3 +104,13 @@ cdef inline const uint8_t* find_span(const spanset* S, uint64_t off, uint64_t n)
     if s.start > off or off - s.start > s.length or n > s.length - (off - s.start):
         return NULL
     return s.ptr + (off - s.start)
+
+
+cdef inline int take_rows(object rows, const uint64_t** p, Py_ssize_t* k, str what) except -1:
+    """A (k, 3) table of u64 `what` rows (chunk or block) as a C pointer (valid while `rows` lives)."""
+    cdef const uint64_t[:, ::1] rv = rows
+    if rv.shape[1] != 3:
+        raise ValueError(f"{what} rows must be a (k, 3) uint64 table, got {rv.shape[1]} columns")
+    k[0] = rv.shape[0]
+    p[0] = &rv[0, 0] if rv.shape[0] else NULL
+    return 0

@@ -34,7 +34,7 @@ from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_ECORRUPT, WK_ENOMEM, WK_EM
 from wkcore._morton cimport morton_encode, morton_decode
 from wkcore._copy cimport copy3d
 from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, crc32c
-from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, wk_sort_rows
+from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, take_rows, wk_sort_rows
 from wkcore._raise import raise_for
 
 import numpy as np
@@ -570,18 +570,6 @@ cdef int check_layout(layout* L, int block_log2, int file_log2, int block_type, 
     return 0
 
 
-
-
-cdef int _take_rows(object rows, const uint64_t** p, Py_ssize_t* k) except -1:
-    """A (k, 3) table of u64 block rows as a C pointer (valid while `rows` lives)."""
-    cdef const uint64_t[:, ::1] rv = rows
-    if rv.shape[1] != 3:
-        raise ValueError(f"block rows must be a (k, 3) uint64 table, got {rv.shape[1]} columns")
-    k[0] = rv.shape[0]
-    p[0] = &rv[0, 0] if rv.shape[0] else NULL
-    return 0
-
-
 cdef int _file(const layout* X, object head, uint64_t size, layout* F, object name) except -1:
     """The file's header bytes `head`, checked against its size and the layer (`X`)."""
     cdef wk_err e
@@ -704,7 +692,7 @@ def decode(tuple layout_, head, tuple box, out, tuple out_offset, rows, spans, n
     e.code = 0; e.errnum = 0
     if parse_header(&h[0], &F, &e) or same_geometry(&F, &L, &e):
         raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
-    _take_rows(rows, &rp, &k)
+    take_rows(rows, &rp, &k, "block")
     memset(&sp, 0, sizeof(sp))
     PyObject_GetBuffer(out, &v, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
     try:
@@ -789,7 +777,7 @@ def patch_raw(tuple layout_, head, unsigned long long size, tuple box, data, tup
     cdef Py_ssize_t k
     _raw_file(&L, layout_, head, size, &F, name)
     check_box(&L, box, b)
-    _take_rows(rows, &rp, &k)
+    take_rows(rows, &rp, &k, "block")
     out = bytearray(<Py_ssize_t>(k * block_bytes(&F)))
     cdef uint8_t[::1] ov = out
     memset(&sp, 0, sizeof(sp))
@@ -831,7 +819,7 @@ def journal_records(tuple layout_, head, unsigned long long size, rows, spans, u
     cdef Py_ssize_t k
     cdef uint32_t c = chain
     _raw_file(&L, layout_, head, size, &F, name)
-    _take_rows(rows, &rp, &k)
+    take_rows(rows, &rp, &k, "block")
     out = bytearray(<Py_ssize_t>(k * (8 + block_bytes(&F))))
     cdef uint8_t[::1] ov = out
     memset(&sp, 0, sizeof(sp))
