@@ -194,3 +194,12 @@ def test_three_d_layers_keep_bounding_boxes(tmp_path):
     mag.write(np.ones((8, 8, 8), np.uint8), absolute_offset=(0, 0, 0))
     assert type(mag.get_view(absolute_offset=(0, 0, 0), size=(4, 4, 4), read_only=True).bounding_box) is wk.BoundingBox
     assert mag.read_cxyz(absolute_bounding_box=wk.BoundingBox((0, 0, 0), (8, 8, 8))).shape == (1, 8, 8, 8)
+
+
+def test_a_write_of_the_wrong_shape_names_the_shape_it_was_given(tmp_path):
+    box = wk.NDBoundingBox(topleft=(0, 0, 0, 0), size=(2, 16, 16, 8), axes=("t", "x", "y", "z"), index=(0, 1, 2, 3))
+    layer = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1)).add_layer(
+        "color", "color", dtype="uint8", data_format="zarr3", bounding_box=box)
+    mag = layer.add_mag(1, chunk_shape=8, shard_shape=16)
+    with pytest.raises(DataMismatchError, match=r"data of shape \(1, 2, 16, 16, 8\) does not fit"):
+        mag.write(np.zeros((1, 2, 16, 16, 8), np.uint8), absolute_bounding_box=layer.bounding_box)

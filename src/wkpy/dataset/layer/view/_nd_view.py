@@ -180,6 +180,7 @@ def write_nd(view: View, data: Any, box: NDBoundingBox, num_channels: int) -> tu
         `box` covers only some of the channels.
     """
     data = np.asarray(data)
+    given = data.shape
     axes = box.axes
     if "c" not in axes or data.ndim == len(axes) - 1:
         if num_channels != 1 and "c" in axes:
@@ -193,7 +194,7 @@ def write_nd(view: View, data: Any, box: NDBoundingBox, num_channels: int) -> tu
                                   f"{num_channels} channels")
     if data.ndim != len(axes) or any(n != expected[a] for a, n in zip(axes, data.shape)):
         want = tuple(expected[a] for a in box.axes)
-        raise DataMismatchError(f"data of shape {data.shape} does not fit the box {box}: expected {want} "
+        raise DataMismatchError(f"data of shape {given} does not fit the box {box}: expected {want} "
                                 f"(axes {box.axes}, in the mag's voxels)")
     offset, _, names = _storage_box(view, box)
     return offset, data.transpose([axes.index(a) for a in names])
