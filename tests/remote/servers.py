@@ -163,10 +163,11 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
         n = int(last)
         return "unsatisfiable" if n == 0 or size == 0 else (max(0, size - n), size)
     start = int(first)
-    stop = size if not last else min(size, int(last) + 1)
-    if start >= size or (last and int(last) < start):
+    if last and int(last) < start:
+        return None  # invalid (last before first): ignored
+    if start >= size:
         return "unsatisfiable"
-    return start, stop
+    return start, size if not last else min(size, int(last) + 1)
 
 
 class RangeHTTPServer(ThreadingHTTPServer):

@@ -115,6 +115,7 @@ def test_the_http_server_answers_like_a_static_file_server(http_server):
         ("GET", "/d/f.bin", {"Range": "bytes=-24"}, 206, body[-24:], "bytes 1000-1023/1024"),
         ("GET", "/d/f.bin", {"Range": "bytes=1020-5000"}, 206, body[1020:], "bytes 1020-1023/1024"),
         ("GET", "/d/f.bin", {"Range": "bytes=1024-1030"}, 416, b"", "bytes */1024"),
+        ("GET", "/d/f.bin", {"Range": "bytes=20-10"}, 200, body, None),       # invalid: ignored
         ("GET", "/d/f.bin", {"Range": "bytes=0-1", "If-Match": etag}, 206, body[:2], "bytes 0-1/1024"),
         ("GET", "/d/f.bin", {"Range": "bytes=0-1", "If-Match": '"other"'}, 412, b"", None),
         ("GET", "/d/f.bin", {"If-None-Match": etag}, 304, b"", None),
