@@ -196,8 +196,8 @@ class ObjectStore:
     # ---- reads ----------------------------------------------------------------------------
     def _info(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
-        try:
-            info = self.fs.info(path)
+        try:         # never from a listing cache: another process may have replaced it
+            info = self.fs.info(path, refresh=True) if self.protocol == "s3" else self.fs.info(path)
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -336,6 +336,7 @@ class ObjectStore:
             return
         top = self._path(prefix) if prefix else self._base
         try:
+            self.fs.invalidate_cache(top)
             found = self.fs.find(top)
         except FileNotFoundError:
             return
@@ -481,6 +482,7 @@ class ObjectStore:
         """
         top = self._writable(prefix)
         try:
+            self.fs.invalidate_cache(top)
             found = self.fs.find(top)
             if found:
                 self.fs.rm(found)
