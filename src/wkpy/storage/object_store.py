@@ -472,6 +472,41 @@ class ObjectStore:
                 raise RemoteStorageError(f"{self.name(key)}: delete failed: {e}") from e
         return True
 
+    def snapshot(self, prefix: str) -> dict[str, Version]:
+        """The version of every object under `prefix` (keys relative to it, hidden names
+        too), from one listing: what `copy_prefix` callers compare before and after to
+        notice a concurrent writer."""
+        top = self._path(prefix)
+        try:
+            self.fs.invalidate_cache(top)
+            found = self.fs.find(top, detail=True)
+        except FileNotFoundError:
+            return {}
+        except OSError as e:
+            raise RemoteStorageError(f"{self.name(prefix)}: listing failed: {e}") from e
+        cut = len(top) + 1
+        return {path[cut:]: self._version_of(info) for path, info in found.items()
+                if path.startswith(top + "/") and info.get("type") != "directory"}
+
+    def copy_prefix(self, source: str, target: str) -> int:
+        """Copy every object under `source` to the same key under `target` (server-side
+        where the service copies objects itself); how many were copied.
+
+        Raises
+        ------
+        ReadOnlyError
+            HTTP(S).
+        """
+        self._writable(target)
+        keys = sorted(self.snapshot(source))
+        if keys:
+            try:
+                self.fs.copy([self._path(f"{source}/{k}") for k in keys],
+                             [self._path(f"{target}/{k}") for k in keys])
+            except OSError as e:
+                raise RemoteStorageError(f"{self.name(source)}: copy to {self.name(target)} failed: {e}") from e
+        return len(keys)
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix` (hidden names too); how many there were.
 
@@ -483,7 +518,7 @@ class ObjectStore:
         top = self._writable(prefix)
         try:
             self.fs.invalidate_cache(top)
-            found = self.fs.find(top)
+            found = [p for p in self.fs.find(top) if p.startswith(top + "/")]
             if found:
                 self.fs.rm(found)
         except FileNotFoundError:
