@@ -10,12 +10,14 @@ same protocol.
 
 What a store provides (the `Store` protocol):
 
-- `open(key)` -> a `Reader` of one **version** of the object (None if absent): its
+- `open(key, tail=n)` -> a `Reader` of one **version** of the object (None if absent): its
   `size`, its `version` token, `read(offset, length)`, and `read_spans(rows)` /
   `batches(rows)`, which fetch the byte ranges of chunk rows (``(chunk, offset, nbytes)``,
   as the kernels' planners return them), coalescing neighbours (gaps up to
   `Reader.coalesce_gap`) and bounding what one batch holds (`Reader.batch_bytes`). Every
-  read of one reader sees the same version, whatever writers do meanwhile.
+  read of one reader sees the same version, whatever writers do meanwhile. `tail` is a
+  hint: the caller will read the last `tail` bytes (a shard index at the end), which a
+  remote store fetches in the same request that finds the object.
 - `get(key)` (whole object), `get_ranges([(key, offset, length), ...])`.
 - `put(key, parts, mode=...)`: atomic -- readers see the old object or the new one,
   never a part. `parts` are buffers, `CopyRange`s (bytes of an open reader's object,
@@ -51,13 +53,15 @@ from __future__ import annotations
 
 import errno
 import os
+import random
+import time
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, Union
 
 import numpy as np
 
@@ -68,12 +72,19 @@ from wkpy.locking import lock_file_for, path_lock
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-__all__ = ["CopyRange", "Hole", "LocalStore", "Reader", "Store", "Version", "as_store", "coalesce", "row_batches"]
+__all__ = ["CopyRange", "Hole", "LocalStore", "Reader", "Store", "Version", "as_store", "coalesce", "retry_on_conflict",
+           "row_batches"]
+
+T = TypeVar("T")
+CONFLICT_TRIES = 25
+"""How often a read-modify-write on a store without locks is tried before its `ConflictError`
+reaches the caller (each retry after a random pause growing up to a second)."""
 
 Version = Any
 """A store's token for one version of an object (local: device, inode, size, mtime)."""
 
 Mode = Union[Literal["overwrite", "create"], Version]
+"""How a `put` may replace: always, only a new key, or only that version."""
 
 COALESCE_GAP = 1 << 16
 """Local reads join byte ranges with gaps up to this (one `pread` instead of several)."""
@@ -164,7 +175,7 @@ class Store(Protocol):
 
     def name(self, key: str) -> str: ...
 
-    def open(self, key: str, *, follow_links: bool = True) -> Reader | None: ...
+    def open(self, key: str, *, follow_links: bool = True, tail: int = 0) -> Reader | None: ...
 
     def get(self, key: str, *, limit: int | None = None) -> bytes | None: ...
 
@@ -377,8 +388,9 @@ class LocalStore:
         return Path(self.name(key))
 
     # ---- reads ----------------------------------------------------------------------------
-    def open(self, key: str, *, follow_links: bool = True) -> LocalReader | None:
-        """A reader of the file `key`, or None if there is none.
+    def open(self, key: str, *, follow_links: bool = True, tail: int = 0) -> LocalReader | None:
+        """A reader of the file `key`, or None if there is none (`tail`, a prefetch hint
+        for remote stores, has no use here).
 
         Raises
         ------
@@ -423,23 +435,7 @@ class LocalStore:
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Buffer]:
         """The bytes of each ``(key, offset, length)``, in order; the ranges of one file are
         read with neighbours coalesced. A missing file raises FileNotFoundError."""
-        out: list[Buffer | None] = [None] * len(requests)
-        by_key: dict[str, list[int]] = {}
-        for i, (key, _, _) in enumerate(requests):
-            by_key.setdefault(key, []).append(i)
-        for key, which in by_key.items():
-            reader = self.open(key)
-            if reader is None:
-                raise FileNotFoundError(errno.ENOENT, "no such file", self.name(key))
-            with reader:
-                rows = np.array([(i, requests[i][1], requests[i][2]) for i in which], np.uint64).reshape(-1, 3)
-                rows = rows[np.argsort(rows[:, 1], kind="stable")]
-                spans = reader.read_spans(rows)
-                starts = [s for s, _ in spans]
-                for i, off, n in rows.tolist():
-                    s, buf = spans[int(np.searchsorted(starts, off, side="right")) - 1]
-                    out[i] = memoryview(buf)[off - s:off - s + n]
-        return out  # type: ignore[return-value]
+        return _ranges_by_reader(self, requests)
 
     def exists(self, key: str) -> bool:
         """Whether something (a file, a link, anything) has the name `key`."""
@@ -610,8 +606,68 @@ def _unlink(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def as_store(location: Store | str | os.PathLike[str]) -> Store:
-    """`location` if it is a store, else the `LocalStore` of that folder."""
-    if isinstance(location, (str, os.PathLike)):
+def retry_on_conflict(store: Store, attempt: Callable[[], T]) -> T:
+    """`attempt()`, tried again after a `ConflictError` (a concurrent writer replaced what it
+    read) when `store` has no locks, up to `CONFLICT_TRIES` times with random growing
+    pauses; with locks, conflicts cannot come from wkpy writers and are raised at once.
+
+    Raises
+    ------
+    ConflictError
+        Every try found its object changed (a typed error naming it; nothing was lost
+        silently).
+    """
+    if store.has_locks:
+        return attempt()
+    for n in range(CONFLICT_TRIES - 1):
+        try:
+            return attempt()
+        except ConflictError:
+            time.sleep(random.uniform(0, min(1.0, 0.005 * 2 ** n)))
+    return attempt()
+
+
+def _ranges_by_reader(store: Store, requests: Sequence[tuple[str, int, int]]) -> list[Buffer]:
+    """`Store.get_ranges` from `Store.open` and `Reader.read_spans` (one reader per key)."""
+    out: list[Buffer | None] = [None] * len(requests)
+    by_key: dict[str, list[int]] = {}
+    for i, (key, _, _) in enumerate(requests):
+        by_key.setdefault(key, []).append(i)
+    for key, which in by_key.items():
+        reader = store.open(key)
+        if reader is None:
+            raise FileNotFoundError(errno.ENOENT, "no such file", store.name(key))
+        with reader:
+            rows = np.array([(i, requests[i][1], requests[i][2]) for i in which], np.uint64).reshape(-1, 3)
+            rows = rows[np.argsort(rows[:, 1], kind="stable")]
+            spans = reader.read_spans(rows)
+            starts = [s for s, _ in spans]
+            for i, off, n in rows.tolist():
+                s, buf = spans[int(np.searchsorted(starts, off, side="right")) - 1]
+                out[i] = memoryview(buf)[off - s:off - s + n]
+    return out  # type: ignore[return-value]
+
+
+def as_store(location: Any) -> Store:
+    """`location` if it is a store; else the store of the place it names: a
+    `wkpy.storage.object_store.ObjectStore` for a URL (``s3://``, ``https://``,
+    ``memory://``, ... as a string or a ``upath.UPath`` with its storage options), the
+    `LocalStore` of a local folder otherwise (see `wkpy._urls.as_location`).
+
+    Raises
+    ------
+    UnsupportedError
+        A URL whose client library is not installed (named with the extra that brings it).
+    """
+    if isinstance(location, Path):
         return LocalStore(location)
-    return location
+    if isinstance(location, LocalStore) or hasattr(location, "has_locks"):
+        return location                                   # type: ignore[no-any-return]
+    from wkpy._urls import as_location
+
+    where = as_location(location)
+    if isinstance(where, Path):
+        return LocalStore(where)
+    from wkpy.storage.object_store import ObjectStore
+
+    return ObjectStore(where)
