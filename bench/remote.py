@@ -12,8 +12,9 @@ writes it) locally, uploads it, then times:
 - **R2 64³ cutouts**: `--cutouts` reads of 64³ voxels at random unaligned offsets after
   one open (median and p95 latency per read);
 
-for tensorstore's S3 driver, webknossos 4.3.3 (`Dataset.open(UPath(...))`) and wkpy (the
-same call; skipped with its error when this wkpy cannot open S3 datasets), and the bare
+for tensorstore's S3 driver, webknossos 4.3.3 (`Dataset.open(UPath(...))`), wkpy (the
+same call; skipped with its error when this wkpy cannot open S3 datasets) and wkpy's
+storage layer alone (`wkpy.storage.open_array(UPath(...))`, what `MagView` reads through), and the bare
 cost the server allows: s3fs fetching the same compressed chunk bytes (`cat_ranges` over
 the chunks' byte ranges with the shard indexes already known: one request per chunk, and
 neighbours joined across gaps up to `--max-gap`; R1 also as whole-shard GETs). R1 times the
@@ -201,6 +202,21 @@ class WkApi:
         return mag.read(absolute_offset=offset, size=size)
 
 
+class WkpyArray:
+    """wkpy's storage layer alone (the mag's array on its store, as `MagView` uses it):
+    measurable before `Dataset.open` takes remote paths."""
+
+    name = "wkpy storage.open_array"
+
+    def open(self, server: Server):
+        from wkpy.storage import open_array
+
+        return open_array(server.upath("ds/color/1"), "zarr3")
+
+    def read(self, arr, offset, size) -> np.ndarray:
+        return arr.read(tuple(offset), tuple(size))
+
+
 class TensorStore:
     name = "tensorstore"
 
@@ -322,7 +338,11 @@ def bench(args: argparse.Namespace, server: Server, shape, layout: dict, systems
 
 
 def report(rows: list[tuple]) -> None:
-    wkpy = {w: r for w, s, r, _ in rows if s == "wkpy"}
+    """A markdown table; ratios against the `wkpy` row (Dataset.open), else wkpy's array row."""
+    wkpy: dict[str, Result] = {}
+    for workload, system, res, _ in rows:
+        if system == "wkpy" or (system == WkpyArray.name and workload not in wkpy):
+            wkpy[workload] = res
     print("\n| workload | system | median | min–max / p95 | peak RSS | wkpy/peer |")
     print("|---|---|---:|---:|---:|---:|")
     for workload, system, res, nbytes in rows:
@@ -331,12 +351,12 @@ def report(rows: list[tuple]) -> None:
             speeds = [nbytes / s / MB for s in res.seconds]
             med = nbytes / res.median / MB
             text = f"{med:.1f} MB/s", f"{min(speeds):.1f}–{max(speeds):.1f}"
-            if system != "wkpy" and workload in wkpy:
+            if not system.startswith("wkpy") and workload in wkpy:
                 ratio = f"{res.median / wkpy[workload].median:.2f}×"
         else:
             lat = sorted(res.seconds)
             text = f"{statistics.median(lat) * 1e3:.1f} ms", f"p95 {np.percentile(lat, 95) * 1e3:.1f} ms"
-            if system != "wkpy" and workload in wkpy:
+            if not system.startswith("wkpy") and workload in wkpy:
                 ratio = f"{statistics.median(lat) / statistics.median(wkpy[workload].seconds):.2f}×"
         print(f"| {workload} | {system} | {text[0]} | {text[1]} | {res.peak_bytes / 2**20:.0f} MiB | {ratio} |")
 
@@ -348,7 +368,9 @@ def main() -> None:
     ap.add_argument("--cutouts", type=int, default=50, help="64³ reads per repeat (R2)")
     ap.add_argument("--max-gap", type=int, default=1 << 16,
                     help="bytes between chunk ranges that a coalesced bare fetch reads through (default 64 KiB)")
-    ap.add_argument("--systems", default="wkpy,webknossos,tensorstore")
+    ap.add_argument("--systems", default="wkpy,wkpy-array,webknossos,tensorstore",
+                    help="comma-separated subset of wkpy (Dataset.open), wkpy-array (storage.open_array), "
+                         "webknossos, tensorstore")
     ap.add_argument("--endpoint", help="an S3 endpoint URL to use instead of a local moto server")
     ap.add_argument("--bucket", help="an existing bucket at --endpoint (a prefix of our own is used and removed)")
     ap.add_argument("--key", help="access key for --endpoint (default: $AWS_ACCESS_KEY_ID)")
@@ -362,12 +384,15 @@ def main() -> None:
     wanted = [x.strip() for x in args.systems.split(",") if x.strip()]
     systems = []
     for name in wanted:
-        module = "tensorstore" if name == "tensorstore" else name
+        module = "wkpy" if name == "wkpy-array" else name
         if not have(module):
             print(f"note: {module} is not installed; its rows are skipped (pip install '.[bench]')")
             continue
         importlib.import_module(module)  # before any timing: every timed run is a fork of this process
-        systems.append(TensorStore() if name == "tensorstore" else WkApi(name))
+        systems.append(TensorStore() if name == "tensorstore" else WkpyArray() if name == "wkpy-array"
+                       else WkApi(name))
+    if any(isinstance(s, WkpyArray) for s in systems):
+        importlib.import_module("wkpy.storage")
     importlib.import_module("s3fs")
     importlib.import_module("upath")
 
