@@ -30,6 +30,7 @@ import logging
 import os
 import posixpath
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -74,21 +76,17 @@ class _RangeHandler(BaseHTTPRequestHandler):
 
     do_PUT = do_POST = do_DELETE = do_PATCH = _read_only
 
-    def _reply(self, status: int, headers: dict[str, str], body: bytes | None = None,
-               file: tuple[int, int, int] | None = None, send_body: bool = True) -> None:
-        """Send status and headers, then `body` or the bytes (fd, offset, length) of `file`."""
-        length = len(body) if body is not None else file[2] if file is not None else 0
+    def _reply(self, status: int, headers: dict[str, str], file: tuple[int, int, int] | None = None,
+               send_body: bool = True) -> None:
+        """Send status and headers, then the bytes (fd, offset, length) of `file`, if any."""
+        length = file[2] if file is not None else 0
         self.server.record(Request(self.command, self.path, self.headers.get("Range"), int(status)))
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(length))
         self.end_headers()
-        if not send_body:
-            return
-        if body:
-            self.wfile.write(body)
-        elif file is not None:
+        if send_body and file is not None:
             fd, offset, length = file
             while length > 0:
                 block = os.pread(fd, min(length, 1 << 20), offset)
@@ -196,6 +194,10 @@ class RangeHTTPServer(ThreadingHTTPServer):
     def url_of(self, relative: str | os.PathLike[str]) -> str:
         """The URL of a path under `root`, given relative to it."""
         return f"{self.url}/{posixpath.normpath(Path(relative).as_posix())}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up: not news
+            super().handle_error(request, client_address)
 
     def record(self, request: Request) -> None:
         with self._lock:
