@@ -1,28 +1,29 @@
 """Reading a dataset from S3: wkpy against tensorstore and webknossos, on the same server, in one run.
 
-    python bench/remote.py [--size small|medium] [--repeats N] [--cutouts N]
+    python bench/remote.py [--size tiny|small|medium] [--repeats N] [--cutouts N] [--systems ...]
                            [--endpoint URL --bucket NAME [--key K --secret S]]
 
 Without `--endpoint`, a local S3 server (moto's, `moto[server]`) is started on 127.0.0.1
 in a process of its own and stopped at the end. The script writes one Zarr3 mag (uint8
 EM-like data from `bench/data.py`, 32³ chunks in 128³ shards, zstd, as webknossos
-writes it) locally, uploads it, then times:
+writes it) locally with wkpy, uploads it, then times
 
-- **R1 read all**: open the mag and read it whole (MB/s of uncompressed voxels);
+- **O open mag**: open the mag (properties, array metadata, the first connection);
+- **R1 read all**: read the whole mag after the open (MB/s of uncompressed voxels);
 - **R2 64³ cutouts**: `--cutouts` reads of 64³ voxels at random unaligned offsets after
   one open (median and p95 latency per read);
 
 for tensorstore's S3 driver, webknossos 4.3.3 (`Dataset.open(UPath(...))`), wkpy (the
-same call; skipped with its error when this wkpy cannot open S3 datasets) and wkpy's
-storage layer alone (`wkpy.storage.open_array(UPath(...))`, what `MagView` reads through), and the bare
-cost the server allows: s3fs fetching the same compressed chunk bytes (`cat_ranges` over
-the chunks' byte ranges with the shard indexes already known: one request per chunk, and
-neighbours joined across gaps up to `--max-gap`; R1 also as whole-shard GETs). R1 times the
-read after the open; the open (properties, array metadata, a first connection) is the row
-"O open mag".
+same call; skipped with its error while wkpy cannot open S3 datasets), wkpy's storage
+layer alone (`wkpy.storage.open_array(UPath(...))`, what `MagView` reads through), and
+the bare cost the server allows: s3fs fetching the same compressed chunk bytes with the
+shard indexes already known (`cat_ranges`, one request per chunk, and neighbours joined
+across gaps up to `--max-gap`; R1 also as whole-shard GETs), without decoding.
+
 Each repeat runs in a fresh forked process (`bench/measure.py`); every peer is imported
 before timing. Prints a markdown table; the wkpy/peer column is the speed ratio (R1) or
-latency ratio peer/wkpy (R2): above 1 means wkpy is faster.
+the latency ratio peer/wkpy (O, R2), against the wkpy row (else wkpy's storage row):
+above 1 means wkpy is faster.
 """
 
 from __future__ import annotations
