@@ -10,8 +10,8 @@
   (`http_server.root`) at `http_server.url`, read-only, with byte ranges.
 
 No network beyond loopback; dummy credentials go to the clients of these servers only
-(nothing in the environment or in ``~/.aws``). The module is skipped when the remote
-extras are not installed.
+(nothing in the environment or in ``~/.aws``). A test using the S3 fixtures is skipped
+when moto, s3fs or universal-pathlib is missing.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("moto.server", reason="the remote tests need moto[server] (pip install '.[test]')")
-pytest.importorskip("s3fs", reason="the remote tests need s3fs (pip install '.[test]')")
-pytest.importorskip("upath", reason="the remote tests need universal-pathlib (pip install '.[test]')")
+from .servers import RangeHTTPServer, S3Server
 
-from .servers import RangeHTTPServer, S3Server  # noqa: E402
+
+def need(*modules: str) -> None:
+    """Skip the test unless the remote test dependencies are installed (``.[test]``)."""
+    for module in modules:
+        pytest.importorskip(module, reason=f"the remote tests need {module} (pip install '.[test]')")
 
 
 @dataclass
@@ -62,6 +64,7 @@ class S3Bucket:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 server for this test process (each xdist worker gets its own)."""
+    need("moto.server", "s3fs", "upath")
     server = S3Server()
     try:
         yield server

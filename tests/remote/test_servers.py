@@ -13,8 +13,7 @@ import pytest
 tensorstore = pytest.importorskip("tensorstore")
 zarr = pytest.importorskip("zarr")
 webknossos = pytest.importorskip("webknossos")
-
-from upath import UPath  # noqa: E402
+UPath = pytest.importorskip("upath").UPath
 from zarr.storage import FsspecStore  # noqa: E402
 
 DATA = (np.arange(40 * 36 * 20) % 251).astype("uint8").reshape(40, 36, 20)  # x, y, z
