@@ -1,10 +1,13 @@
-"""URLs that a dataset refers to (``s3://``, ``https://``, ``gs://``, ...), never opened by wkpy.
+"""URLs: where a dataset lies (``s3://``, ``https://``, ``memory://``, ...) and what it refers to.
 
 Users hand them over as strings or as ``upath.UPath`` objects (what webknossos takes).
-wkpy does not import ``upath``: a remote path object is recognised by its ``protocol``
-and ``storage_options`` attributes, and turned into the string webknossos 4.3.3 records
-in ``datasource-properties.json``. For S3 that string carries the endpoint's host,
-``s3://<endpoint host>/<bucket>/<key>``, which is how WEBKNOSSOS finds the endpoint.
+A remote path object is recognised by its ``protocol`` and ``storage_options``
+attributes (`is_remote`); `as_path` turns what users give into a local `pathlib.Path`
+or a remote ``upath.UPath`` (importing ``upath``, the optional ``wkpy[s3]``/``wkpy[http]``
+extra, only for URLs). `url_of` gives the string webknossos 4.3.3 records in
+``datasource-properties.json``: for S3 it carries the endpoint's host,
+``s3://<endpoint host>/<bucket>/<key>``, which is how WEBKNOSSOS finds the endpoint;
+`resolve_url` turns such a string back into a path.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from urllib.parse import urlparse
 
 from wkpy.errors import InvalidRequestError, UnsupportedError
 
-__all__ = ["UrlPath", "local_path", "url_of"]
+__all__ = ["UrlPath", "as_path", "is_remote", "join_url", "local_path", "resolve_url", "url_of"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _LOCAL = ("", "file", "local")
@@ -111,3 +114,93 @@ def local_path(path: str | os.PathLike[str], what: str = "dataset") -> Path:
         return Path(path)
     raise UnsupportedError(f"{where}: a {what} on remote storage is not supported; wkpy reads and writes "
                            "local paths only")
+
+
+READ_ONLY_PROTOCOLS = ("http", "https")
+"""Protocols wkpy only reads (plain HTTP servers)."""
+
+
+def is_remote(path: Any) -> bool:
+    """Whether `path` is a remote path object (a ``upath.UPath`` of a protocol other than
+    the local file system's); strings and `os.PathLike` objects are not."""
+    protocol = getattr(path, "protocol", None)
+    return isinstance(protocol, str) and protocol not in _LOCAL and not isinstance(path, (str, os.PathLike))
+
+
+def _upath(url: str, **storage_options: Any) -> Any:
+    try:
+        from upath import UPath
+    except ImportError:
+        raise UnsupportedError(f"{url}: remote paths need the optional package universal-pathlib "
+                               "(pip install 'wkpy[s3]' or 'wkpy[http]')") from None
+    return UPath(url, **storage_options)
+
+
+def as_path(path: str | os.PathLike[str] | Any, **storage_options: Any) -> Any:
+    """Where a dataset (or layer, or mag) lies: a local `pathlib.Path`, or a remote
+    ``upath.UPath`` carrying its storage options (endpoint, credentials).
+
+    Parameters
+    ----------
+    path
+        A local path (`str`, `os.PathLike`, a local ``UPath``, a ``file://`` URL), a URL
+        string (``s3://bucket/ds``, ``https://host/ds``, ``memory://ds``: storage options
+        then come from fsspec's configuration and the environment, as in webknossos
+        4.3.3), or a remote ``UPath``.
+    **storage_options
+        Given to a URL string's ``UPath``.
+
+    Raises
+    ------
+    UnsupportedError
+        A URL, and universal-pathlib is not installed.
+    InvalidRequestError
+        Neither a path nor a URL.
+    """
+    if is_remote(path):
+        if storage_options:
+            return _upath(str(path), **{**dict(path.storage_options), **storage_options})
+        return path
+    if isinstance(path, (str, os.PathLike)):
+        text = os.fspath(path)
+        if isinstance(text, bytes):
+            text = os.fsdecode(text)
+        if _SCHEME.match(text):
+            if text.startswith(("file://", "local://")):
+                return Path(urlparse(text).path)
+            path = _upath(text.rstrip("/") if text.count("/") > 3 else text, **storage_options)
+            return path if is_remote(path) else Path(os.fspath(path))
+        return Path(text)
+    raise InvalidRequestError(f"{path!r} is not a path or URL")
+
+
+def resolve_url(text: str, base: Any = None) -> Any:
+    """The path of the URL `text` as a dataset records it (a mag's or attachment's
+    ``path``), with the storage options of `base` (the dataset's remote path) when it
+    names the same service: an S3 URL ``s3://<endpoint host>/<bucket>/<key>`` whose
+    host is the endpoint of `base`, or any URL of `base`'s protocol. Otherwise an S3 URL
+    gets the endpoint ``https://<host>`` (as in webknossos 4.3.3) and other URLs the
+    storage options of fsspec's configuration and the environment."""
+    parsed = urlparse(text)
+    protocol = parsed.scheme
+    same = is_remote(base) and base.protocol == protocol
+    if protocol in ("s3", "s3a"):
+        options = dict(base.storage_options) if same else {}
+        endpoint = options.get("endpoint_url")
+        if endpoint and urlparse(str(endpoint)).netloc == parsed.netloc:
+            return _upath(f"s3://{parsed.path.lstrip('/')}", **options)
+        if endpoint is None and same:          # base without an endpoint: bucket/key as written
+            return _upath(text, **options)
+        return _upath(f"s3://{parsed.path.lstrip('/')}", endpoint_url=f"https://{parsed.netloc}")
+    return _upath(text, **(dict(base.storage_options) if same else {}))
+
+
+def join_url(base: Any, relative: str) -> Any:
+    """The remote path `relative` (``./color/1``, ``../other/color/1``) names from the
+    remote path `base`, with ``.`` and ``..`` resolved lexically (no request is made),
+    keeping `base`'s storage options."""
+    if base.protocol in READ_ONLY_PROTOCOLS:
+        from urllib.parse import urljoin
+
+        return _upath(urljoin(str(base).rstrip("/") + "/", relative), **dict(base.storage_options))
+    return base.joinpath(relative).resolve()

@@ -40,6 +40,7 @@ from wkpy.executor import io_threads, run_tasks
 from wkpy.storage import _zarr_file
 from wkpy.storage._zarr3_meta import META_LIMIT, ArrayMeta, dumps_array, parse_meta_json
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, split_by_shard, split_for_threads
+from wkpy.storage._updates import update
 from wkpy.storage.store import Store, Version, as_store
 
 __all__ = ["ZarrArray", "shard_spec"]
@@ -213,7 +214,7 @@ class ZarrArray(MagFolder):
 
         if grown(self._meta) == self._meta.shape:
             return
-        with self.store.lock(self.META_FILE):
+        def change() -> None:
             meta, version = self._load(self.store, *self._meta.reparse)
             shape = grown(meta)
             if shape != meta.shape:
@@ -221,6 +222,8 @@ class ZarrArray(MagFolder):
                 self.store.put(self.META_FILE, dumps_array(meta.doc).encode("utf-8"),
                                mode=version if version is not None else "create")
             self._set_meta(meta)
+
+        update(self.store, self.META_FILE, change)
 
     # ---- data ---------------------------------------------------------------------------
     def _key(self, idx: Sequence[int]) -> str:
@@ -338,9 +341,8 @@ class ZarrArray(MagFolder):
         def run(part: ShardPart) -> None:
             key = self._key(part.shard)
             subs = split_for_threads([part], meta.chunk, io_threads(), range(meta.ndim)) if split else [part]
-            with store.lock(key):
-                _zarr_file.write_box(store, key, spec, part.box, view, part.start,
-                                     [(p.box, p.start) for p in subs] if len(subs) > 1 else ())
+            update(store, key, functools.partial(_zarr_file.write_box, store, key, spec, part.box, view, part.start,
+                                                 [(p.box, p.start) for p in subs] if len(subs) > 1 else ()))
 
         run_tasks(functools.partial(run, p) for p in parts)
 

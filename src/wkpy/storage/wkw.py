@@ -22,6 +22,7 @@ from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, U
 from wkpy.executor import io_threads, run_tasks
 from wkpy.storage import _wkw_file
 from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
+from wkpy.storage._updates import update
 from wkpy.storage.store import Store, as_store
 
 __all__ = ["WkwArray", "VOXEL_TYPES", "VOXEL_DTYPES"]
@@ -191,7 +192,8 @@ class WkwArray(MagFolder):
 
         def write(part) -> None:  # type: ignore[no-untyped-def]
             key = self._key(part.shard)
-            with store.lock(key):
+
+            def change() -> None:
                 try:
                     if self._block_type != 1:
                         _wkw_file.write_compressed(store, key, layout, part.box, data, part.start, io_threads())
@@ -199,6 +201,8 @@ class WkwArray(MagFolder):
                         _wkw_file.write_raw(store, key, layout, part.box, data, part.start)
                 except OSError as exc:
                     raise _no_links(store.name(key), exc) from None
+
+            update(store, key, change)
 
         with self.writing():
             store.prepare(self._key(p.shard) for p in parts)

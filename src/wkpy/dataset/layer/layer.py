@@ -172,8 +172,11 @@ class Layer:
         self._dataset._rename_layer(self, layer_name)
 
     @property
-    def resolved_path(self) -> Path:
-        """The layer's folder with links resolved (for a linked layer: the folder it links to)."""
+    def resolved_path(self) -> Any:
+        """The layer's folder with links resolved (for a linked layer: the folder it links
+        to; for a remote dataset's layer its path as it is)."""
+        if self._dataset._remote:
+            return self.path
         return Path(os.path.realpath(self.path))
 
     @property
@@ -193,8 +196,9 @@ class Layer:
         return mag._is_foreign
 
     @property
-    def path(self) -> Path:
-        """The layer's folder inside the dataset (may be a symlink)."""
+    def path(self) -> Any:
+        """The layer's folder inside the dataset (may be a symlink); a ``upath.UPath`` for
+        a remote dataset."""
         return self._dataset.path / self.name
 
     @property
@@ -447,7 +451,9 @@ class Layer:
         processes off it.
         """
         path = ensure_inside(self._dataset.path, self.path / mag.to_layer_name(), "create")
-        if path.is_dir() and any(path.iterdir()):
+        remote = self._dataset._remote
+        if (remote and next(iter(self._dataset._store.list(f"{self.name}/{mag.to_layer_name()}")), None) is not None) \
+                or (not remote and path.is_dir() and any(path.iterdir())):
             raise DuplicateError(f"{path} exists and holds files that no mag of layer {self.name!r} lists; "
                                  "move them away or register them with add_layer_for_existing_files")
         entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}",
@@ -458,6 +464,8 @@ class Layer:
                 raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
             p.mags.append(entry)
 
+        if remote:
+            return self._create_remote_mag(mag, info, fill, path, add)
         path.parent.mkdir(exist_ok=True)   # the mag lock is keyed by the layer folder: it must exist first
         new = new_folder_for(path)
         lock = mag_lock_file(path)
@@ -473,6 +481,26 @@ class Layer:
                 if os.path.lexists(new):
                     remove(new)
                 raise
+        return self._mags[mag]
+
+    def _create_remote_mag(self, mag: Mag, info: ArrayInfo, fill: Callable[[Array], None] | None, path: Any,
+                           add: Callable[[LayerProperties], None]) -> MagView:
+        """`_create_mag` on a remote dataset: there are no folders to rename into place,
+        so the mag is built at its final prefix and listed once complete. A crash before
+        the listing leaves unlisted objects there (refused by the next `add_mag` of that
+        mag, naming them), never a listed, half-filled mag; a failure removes them."""
+        try:
+            array = create_array(path, info)
+            self._fit_new_array(array, mag)
+            if fill is not None:
+                fill(array)
+            self._dataset._update_layer(self.name, add)
+        except DuplicateError:
+            raise                      # another writer listed the mag meanwhile: its objects stay
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._dataset._delete_objects(f"{self.name}/{mag.to_layer_name()}")
+            raise
         return self._mags[mag]
 
     def _fit_new_array(self, array: Array, mag: Mag) -> None:
@@ -849,6 +877,9 @@ class Layer:
         self._ensure_writable()
         view = self.get_mag(mag)
         path = view.path
+        if self._dataset._remote:
+            self._delete_remote_mag(view)
+            return
         own = os.path.lexists(path) and is_inside(self._dataset.path, path.parent) and (
             path.is_symlink() or is_inside(self._dataset.path, path))
         aside: list[Path] = []
@@ -867,7 +898,34 @@ class Layer:
             for folder in aside:
                 remove(folder)
 
-    def _resolve_mag_path(self, mag_props: MagProperties) -> Path:
+    def _delete_remote_mag(self, view: MagView) -> None:
+        """`delete_mag` on a remote dataset: unlist the mag first, then delete its objects
+        if they lie in the layer's own prefix (a referenced mag keeps them). A crash in
+        between leaves unlisted objects (refused by the next `add_mag` of that mag,
+        naming them), never a listed mag with missing data."""
+        ds = self._dataset
+        root = str(ds.path.path).rstrip("/") + "/"
+        key = str(view.path.path)[len(root):] if not view._is_foreign else None
+        own = key is not None and key.startswith(f"{self.name}/") and "/" not in key[len(self.name) + 1:]
+        ds._update_layer(self.name, lambda p: setattr(p, "mags", [m for m in p.mags if m.mag != view.mag]))
+        view._array, view._deleted = None, True
+        if own:
+            ds._delete_objects(key)  # type: ignore[arg-type]
+
+    def _resolve_mag_path(self, mag_props: MagProperties) -> Any:
+        """Where the mag's files lie: a local `Path`, or a ``upath.UPath`` for a URL and for
+        the mags of a remote dataset (relative paths resolved against its path)."""
+        ds = self._dataset
+        if mag_props.path and ("://" in mag_props.path or ds._remote):
+            from wkpy._urls import join_url, resolve_url
+
+            if "://" in mag_props.path:
+                return resolve_url(mag_props.path, ds.path)
+            if not ds._remote or mag_props.path.startswith("/"):
+                return Path(mag_props.path)
+            return join_url(ds.path, mag_props.path)
+        if not mag_props.path and ds._remote:
+            return self.path / mag_props.mag.to_layer_name()
         if mag_props.path:
             path = Path(mag_props.path)
             if path.is_absolute():
