@@ -2,7 +2,7 @@
 
 Users hand them over as strings or as ``upath.UPath`` objects (what webknossos takes).
 A remote path object is recognised by its ``protocol`` and ``storage_options``
-attributes (`is_remote`); `as_path` turns what users give into a local `pathlib.Path`
+attributes (`is_remote`); `as_location` turns what users give into a local `pathlib.Path`
 or a remote ``upath.UPath`` (importing ``upath``, the optional ``wkpy[s3]``/``wkpy[http]``
 extra, only for URLs). `url_of` gives the string webknossos 4.3.3 records in
 ``datasource-properties.json``: for S3 it carries the endpoint's host,
@@ -21,7 +21,8 @@ from urllib.parse import urlparse
 
 from wkpy.errors import InvalidRequestError, UnsupportedError
 
-__all__ = ["UrlPath", "as_path", "is_remote", "join_url", "local_path", "resolve_url", "url_of"]
+__all__ = ["READ_ONLY_PROTOCOLS", "UrlPath", "as_location", "is_remote", "join_url", "local_path", "resolve_url",
+           "url_of"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _LOCAL = ("", "file", "local")
@@ -87,6 +88,65 @@ class UrlPath(str):
         return f"UrlPath({str.__repr__(self)})"
 
 
+def is_remote(path: Any) -> bool:
+    """Whether `path` names a place on object storage or a web server (a URL string other
+    than ``file://``, or a remote ``upath.UPath``), not a local file."""
+    protocol = getattr(path, "protocol", None)
+    if isinstance(protocol, str) and not isinstance(path, (str, os.PathLike)):
+        return protocol not in _LOCAL
+    if isinstance(path, (str, os.PathLike)):
+        text = os.fspath(path)
+        text = os.fsdecode(text) if isinstance(text, bytes) else text
+        return bool(_SCHEME.match(text)) and not text.startswith("file://")
+    return False
+
+
+def as_location(path: Any, **storage_options: Any) -> Any:
+    """Where `path` points: a local `pathlib.Path`, or a ``upath.UPath`` for a URL.
+
+    Parameters
+    ----------
+    path
+        A local `str` or `os.PathLike` (also a local ``UPath``, ``file://`` URLs), a URL
+        string (``s3://bucket/key``, ``https://host/path``, ``memory://name``, ``gs://...``)
+        or a remote ``upath.UPath`` carrying its storage options (as webknossos 4.3.3 takes
+        them).
+    storage_options
+        For a URL string: the client's options (``endpoint_url``, ``key``, ``secret``, ...);
+        without them fsspec's configuration and the environment apply.
+
+    Raises
+    ------
+    UnsupportedError
+        A URL while universal-pathlib (``pip install "wkpy[s3]"``) is not installed.
+    InvalidRequestError
+        Neither a path nor a URL.
+    """
+    if isinstance(path, Path):
+        return path
+    if not is_remote(path):
+        if isinstance(path, (str, os.PathLike)):
+            text = os.fsdecode(os.fspath(path))
+            return Path(urlparse(text).path) if text.startswith("file://") else Path(text)
+        if getattr(path, "protocol", None) in _LOCAL:
+            return Path(str(getattr(path, "path", path)))
+        raise InvalidRequestError(f"{path!r} is not a path or URL")
+    if not isinstance(path, (str, os.PathLike)) and not storage_options:
+        return path                                     # a UPath already
+    try:
+        from upath import UPath
+    except ImportError:
+        raise UnsupportedError(f"{path}: paths on remote storage need universal-pathlib and fsspec; install "
+                               "them with pip install \"wkpy[s3]\" (or wkpy[http], wkpy[gcs])") from None
+    try:
+        if isinstance(path, (str, os.PathLike)):
+            return UPath(os.fsdecode(os.fspath(path)), **storage_options)
+        return UPath(str(path), **{**dict(path.storage_options), **storage_options})
+    except (ValueError, ImportError) as e:     # an unknown protocol, or its client missing
+        raise UnsupportedError(f"{path}: cannot open this URL ({e}); S3 needs pip install \"wkpy[s3]\", "
+                               "HTTP wkpy[http], GCS wkpy[gcs]") from None
+
+
 def local_path(path: str | os.PathLike[str], what: str = "dataset") -> Path:
     """`path` as a local `Path`: a local string, `os.PathLike` or local ``UPath``.
 
@@ -120,13 +180,6 @@ READ_ONLY_PROTOCOLS = ("http", "https")
 """Protocols wkpy only reads (plain HTTP servers)."""
 
 
-def is_remote(path: Any) -> bool:
-    """Whether `path` is a remote path object (a ``upath.UPath`` of a protocol other than
-    the local file system's); strings and `os.PathLike` objects are not."""
-    protocol = getattr(path, "protocol", None)
-    return isinstance(protocol, str) and protocol not in _LOCAL and not isinstance(path, (str, os.PathLike))
-
-
 def _upath(url: str, **storage_options: Any) -> Any:
     try:
         from upath import UPath
@@ -134,44 +187,6 @@ def _upath(url: str, **storage_options: Any) -> Any:
         raise UnsupportedError(f"{url}: remote paths need the optional package universal-pathlib "
                                "(pip install 'wkpy[s3]' or 'wkpy[http]')") from None
     return UPath(url, **storage_options)
-
-
-def as_path(path: str | os.PathLike[str] | Any, **storage_options: Any) -> Any:
-    """Where a dataset (or layer, or mag) lies: a local `pathlib.Path`, or a remote
-    ``upath.UPath`` carrying its storage options (endpoint, credentials).
-
-    Parameters
-    ----------
-    path
-        A local path (`str`, `os.PathLike`, a local ``UPath``, a ``file://`` URL), a URL
-        string (``s3://bucket/ds``, ``https://host/ds``, ``memory://ds``: storage options
-        then come from fsspec's configuration and the environment, as in webknossos
-        4.3.3), or a remote ``UPath``.
-    **storage_options
-        Given to a URL string's ``UPath``.
-
-    Raises
-    ------
-    UnsupportedError
-        A URL, and universal-pathlib is not installed.
-    InvalidRequestError
-        Neither a path nor a URL.
-    """
-    if is_remote(path):
-        if storage_options:
-            return _upath(str(path), **{**dict(path.storage_options), **storage_options})
-        return path
-    if isinstance(path, (str, os.PathLike)):
-        text = os.fspath(path)
-        if isinstance(text, bytes):
-            text = os.fsdecode(text)
-        if _SCHEME.match(text):
-            if text.startswith(("file://", "local://")):
-                return Path(urlparse(text).path)
-            path = _upath(text.rstrip("/") if text.count("/") > 3 else text, **storage_options)
-            return path if is_remote(path) else Path(os.fspath(path))
-        return Path(text)
-    raise InvalidRequestError(f"{path!r} is not a path or URL")
 
 
 def resolve_url(text: str, base: Any = None) -> Any:

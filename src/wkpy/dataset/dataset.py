@@ -17,7 +17,7 @@ import numpy as np
 from wkpy._layer_args import check_category, check_layer_dtype, check_layer_name, resolve_dtype
 from wkpy._paths import check_name, ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, recover, remove, rename_marker
-from wkpy._urls import READ_ONLY_PROTOCOLS, as_path, is_remote
+from wkpy._urls import READ_ONLY_PROTOCOLS, as_location
 from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat, default_data_format, writable_data_format
 from wkpy.errors import (
@@ -48,9 +48,8 @@ from wkpy.properties._view_configuration import (
     view_json_for_setting,
 )
 from wkpy.storage import METADATA_FILES
-from wkpy.storage._updates import TRIES, retry_conflicts
 from wkpy.storage._zarr_groups import group_files, write_zarr_groups
-from wkpy.storage.store import Store, as_store
+from wkpy.storage.store import CONFLICT_TRIES, Store, as_store, retry_on_conflict
 from wkpy.utils import warn_deprecated
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
@@ -109,7 +108,7 @@ class Dataset:
         voxel_size_with_unit: VoxelSize | None = None,
         read_only: bool = False,
     ) -> None:
-        self.path = as_path(dataset_path)
+        self.path = as_location(dataset_path)
         if voxel_size is not None and voxel_size_with_unit is not None:
             raise InvalidRequestError("give voxel_size or voxel_size_with_unit, not both")
         if voxel_size is not None:
@@ -245,7 +244,7 @@ class Dataset:
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
         """Open an existing dataset (FileNotFoundError if there is none)."""
         self = cls.__new__(cls)
-        self.path = as_path(dataset_path)
+        self.path = as_location(dataset_path)
         self._read_only = read_only or self._read_only_protocol()
         if not self._remote and not self.path.exists():
             raise DatasetNotFoundError(f"{self.path}: no such dataset folder")
@@ -334,7 +333,7 @@ class Dataset:
 
     def _put_zarr_groups(self, version: Any) -> None:
         store, props = self._store, self._properties
-        for _ in range(TRIES):
+        for _ in range(CONFLICT_TRIES):
             prefixes = {m.path.removeprefix("./").rsplit("/", 1)[0] for p in props.data_layers for m in p.mags
                         if m.path is not None and m.path.startswith("./")}
             layers = [(p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list()))
@@ -367,7 +366,7 @@ class Dataset:
         file with its version, applies `change` and uploads the result only if the file
         is still that version; if another writer came first, it starts again from what
         that writer saved (a few times, after random pauses: see
-        `wkpy.storage._updates`). So concurrent changes are merged there too, or, after
+        `wkpy.storage.store.retry_on_conflict`). So concurrent changes are merged there too, or, after
         too many collisions, this one raises `ConflictError` naming the file and nothing
         of it is saved. `change` may therefore run more than once (on fresh properties
         each time). `publish` is not available there.
@@ -387,7 +386,7 @@ class Dataset:
                 return fresh, save_properties(self._store, fresh, mode=version)
 
             with self._lock:
-                fresh, version = retry_conflicts(attempt, self._store.name(PROPERTIES_FILE_NAME))
+                fresh, version = retry_on_conflict(self._store, attempt)
                 self._adopt(fresh, renamed)
                 self._write_zarr_groups(version)
             return
@@ -727,23 +726,15 @@ class Dataset:
         self._delete_objects(name)
 
     def _delete_objects(self, prefix: str) -> None:
-        """Delete every object of the (remote) dataset under the folder key `prefix`.
+        """Delete every object of the (remote) dataset under the folder key `prefix`
+        (``<layer>`` or ``<layer>/<mag>``).
 
         Raises
         ------
-        OperationError
-            Some objects could not be deleted (named); the others are gone.
+        RemoteStorageError
+            The deletion failed (naming the URL); some objects may be left, unlisted.
         """
-        from wkpy.errors import OperationError
-
-        store, failed = self._store, []
-        for key in [k for k in store.list(prefix) if k.startswith(prefix + "/")]:
-            try:
-                store.delete(key)
-            except OSError as exc:
-                failed.append(f"{store.name(key)} ({exc})")
-        if failed:
-            raise OperationError(f"could not delete {len(failed)} objects: {', '.join(failed[:5])}")
+        self._store.delete_prefix(check_name(prefix.split("/")[0]) and prefix)  # type: ignore[attr-defined]
 
     def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
         """A new empty layer with the dtype, channels, category, box, view configuration,
