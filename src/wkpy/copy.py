@@ -9,7 +9,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wkpy._urls import local_path
+from wkpy._urls import as_location
 from wkpy.attachments import copy_attachments
 from wkpy.errors import InvalidRequestError, UnsupportedError
 from wkpy.executor import map_on_executor
@@ -186,7 +186,7 @@ def foreign_mag_of(mag: MagView | str | os.PathLike[str]) -> MagView:
 
     if isinstance(mag, MagView):
         return mag
-    path = Path(mag)
+    path = as_location(mag)
     return foreign_layer_of(path.parent).get_mag(path.name)
 
 
@@ -197,7 +197,7 @@ def foreign_layer_of(layer: Layer | str | os.PathLike[str]) -> Layer:
 
     if isinstance(layer, Layer):
         return layer
-    path = local_path(layer, "layer")
+    path = as_location(layer)
     return Dataset.open(path.parent).get_layer(path.name)
 
 
@@ -237,6 +237,8 @@ def copy_layer(
     if not (exists_ok and name in dataset.layers):
         if name in dataset.layers:
             raise DuplicateError(f"cannot copy {source!r}: dataset {dataset.path} has a layer {name!r} already")
+        if dataset._remote:
+            return _copy_remote_layer(source, dataset, name, data_format, copy_args)
         final = ensure_inside(dataset.path, dataset.path / name, "create")
         if os.path.lexists(final):
             raise DuplicateError(f"{final} exists already (not a layer of {dataset.path}); move it away first")
@@ -258,6 +260,46 @@ def copy_layer(
                         remove(leftover)
                 raise
     return _fill_layer(source, dataset, name, data_format, exists_ok, **copy_args)
+
+
+def _copy_remote_layer(source: Layer, dataset: Dataset, name: str, data_format: str | None,
+                       copy_args: dict[str, Any]) -> Layer:
+    """`copy_layer` into a dataset on object storage, which has no folders to rename: the
+    layer is built whole in a staging dataset under a hidden prefix of `dataset`
+    (``.wkpy-stage-<token>``), its objects are copied to the layer's prefix (server-side),
+    then it is listed in one conditional properties update and the staging prefix is
+    deleted. A failure removes what was built; a kill leaves unlisted objects only (the
+    next copy to that name refuses them, naming them), never a listed, half-copied layer.
+
+    Raises
+    ------
+    DuplicateError
+        Objects lie at the layer's prefix already (not a layer of `dataset`).
+    """
+    import uuid
+
+    from wkpy.dataset.dataset import Dataset
+    from wkpy.errors import DuplicateError
+
+    store = dataset._store
+    if next(iter(store.list(name)), None) is not None:
+        raise DuplicateError(f"{dataset.path / name} holds objects already (not a layer of {dataset.path}); "
+                             "delete them first")
+    stage = f".wkpy-stage-{uuid.uuid4().hex[:12]}"
+    copied = False
+    try:
+        staged = _fill_layer(source, Dataset(dataset.path / stage, voxel_size_with_unit=dataset.voxel_size_with_unit),
+                             name, data_format, False, **copy_args)
+        props = copy.deepcopy(staged._properties)
+        copied = True
+        store.copy_prefix(f"{stage}/{name}", name)
+        return dataset._register_layer(props)
+    except BaseException:
+        if copied and props.name not in dataset.layers:
+            store.delete_prefix(name)
+        raise
+    finally:
+        store.delete_prefix(stage)
 
 
 def _fill_layer(source: Layer, dataset: Dataset, name: str, data_format: str | None, exists_ok: bool, *,

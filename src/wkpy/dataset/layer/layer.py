@@ -950,17 +950,34 @@ class Layer:
         if keep_layout and view._is_foreign and view.info.compression:
             return                             # nothing to do, as in webknossos
         view._ensure_writable()
-        with path_lock(mag_lock_file(view.path)):
+
+        def new_info() -> ArrayInfo | None:
             view._array = None                 # what is on disk now (maybe rewritten meanwhile)
-            old_info = view.info
+            old = view.info
             if keep_layout:
-                if old_info.compression:
-                    return
-                info = ArrayInfo(old_info.data_format, old_info.dtype, old_info.num_channels,
-                                 old_info.chunk_shape, old_info.shard_shape, True, axes=old_info.axes)
-            else:
-                chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, self.data_format)
-                info = self._new_mag_info(chunk, shard, True if compress is None else compress)
+                if old.compression:
+                    return None
+                return ArrayInfo(old.data_format, old.dtype, old.num_channels, old.chunk_shape, old.shard_shape,
+                                 True, axes=old.axes)
+            chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, self.data_format)
+            return self._new_mag_info(chunk, shard, True if compress is None else compress)
+
+        if self._dataset._remote:              # no folders to swap: through the properties
+            from wkpy.dataset.layer._remote_rechunk import rechunk_remote_mag
+
+            old_info = view.info
+            info = new_info()
+            if info is None:
+                return
+            rechunk_remote_mag(self, view, info, executor)
+            view._array = None
+            self._note_cube_length(view, info, old_info)
+            return
+        with path_lock(mag_lock_file(view.path)):
+            old_info = view.info
+            info = new_info()
+            if info is None:
+                return
             new = new_folder_for(view.path)
             try:
                 array = create_array(new, info)
@@ -973,6 +990,10 @@ class Layer:
                 raise
             view._array = None
             remove(old)
+        self._note_cube_length(view, info, old_info)
+
+    def _note_cube_length(self, view: MagView, info: ArrayInfo, old_info: ArrayInfo) -> None:
+        """A rewritten WKW mag with another file size: its ``cubeLength`` follows."""
         if self.data_format == "wkw" and info.shard_shape != old_info.shard_shape:
             def side(p: LayerProperties) -> None:
                 entry = p.get_mag(view.mag)
