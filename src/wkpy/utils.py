@@ -77,9 +77,10 @@ def safe_is_relative_to(path: str | os.PathLike[str], base_path: str | os.PathLi
     return is_fs_path(path) and is_fs_path(base_path) and Path(path).is_relative_to(base_path)
 
 
-def dump_path(path: str | os.PathLike[str], dataset_path: str | os.PathLike[str] | None) -> str:
+def dump_path(path: Any, dataset_path: Any) -> str:
     """`path` as written in ``datasource-properties.json``: ``./rel/path`` inside the
-    dataset, else the absolute resolved path.
+    dataset, else the absolute resolved path, or for a remote path its URL (S3:
+    ``s3://<endpoint host>/<bucket>/<key>``, as webknossos 4.3.3 writes it).
 
     Raises
     ------
@@ -87,6 +88,17 @@ def dump_path(path: str | os.PathLike[str], dataset_path: str | os.PathLike[str]
         `dataset_path` is relative, or `path` is relative and `dataset_path` is None
         (a `ValueError`, as in webknossos).
     """
+    from wkpy._urls import is_remote, url_of
+
+    if is_remote(path) or is_remote(dataset_path):
+        text = str(path).rstrip("/")
+        if dataset_path is not None and is_remote(path) and is_remote(dataset_path) \
+                and path.protocol == dataset_path.protocol \
+                and text.startswith(str(dataset_path).rstrip("/") + "/"):
+            return "./" + text[len(str(dataset_path).rstrip("/")) + 1:]
+        if is_remote(path):
+            return url_of(path)  # type: ignore[return-value]   (s3: s3://<endpoint host>/<bucket>/<key>)
+        return Path(os.path.realpath(path)).as_posix()
     if dataset_path is not None:
         if not Path(dataset_path).is_absolute():
             raise InvalidRequestError("dataset_path must be an absolute path.")

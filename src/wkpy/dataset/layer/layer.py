@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wkpy._paths import ensure_inside, is_inside
+from wkpy._urls import is_remote, url_of
 from wkpy._trash import move_aside, new_folder_for, remove, swap_in
 from wkpy.data_format import DataFormat
 from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_ZARR, DEFAULT_SHARD_SHAPE
@@ -133,8 +134,10 @@ class Layer:
             path = self._resolve_mag_path(mag_props)
             if mag not in self._mags:
                 self._mags[mag] = MagView(self, mag, path, read_only=self._dataset.read_only)
-            elif self._mags[mag].path != path:
-                self._mags[mag]._relocate(path)   # the entry names another folder now
+            elif self._mags[mag].path != path and not (
+                    is_remote(path) and is_remote(self._mags[mag].path) and url_of(path) == url_of(self._mags[mag].path)):
+                self._mags[mag]._relocate(path)   # the entry names another folder now (a URL naming the
+                # same place keeps the storage options this object was given, see `add_mag_as_ref`)
 
     # ---- properties -----------------------------------------------------------------
     @property
@@ -725,6 +728,10 @@ class Layer:
             p.mags.append(entry)
 
         self._dataset._update_layer(self.name, add)
+        if is_remote(foreign.path):
+            # the URL recorded names the endpoint's host only (as in webknossos 4.3.3); this
+            # object keeps reading with the foreign path's storage options (endpoint, keys)
+            self._mags[mag]._relocate(foreign.path)
         if extend_layer_bounding_box:
             self._grow_bounding_box(_rescaled_box(foreign, mag))
         return self._mags[mag]
