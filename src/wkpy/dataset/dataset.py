@@ -763,10 +763,10 @@ class Dataset:
         from wkpy.copy import foreign_layer_of
 
         self._ensure_writable()
-        self._refuse_remote("add_symlink_layer")
         warnings.warn("Using symlinks is deprecated and will be removed in a future version. Use `add_layer_as_ref` "
                       "instead, which adds the mags and attachments of the layer as references to this dataset.",
                       DeprecationWarning, stacklevel=2)
+        self._refuse_remote("add_symlink_layer")
         foreign = foreign_layer_of(foreign_layer)
         name = check_name(new_layer_name or foreign.name)
         if name in self._layers:

@@ -665,6 +665,7 @@ class Layer:
         self._ensure_writable()
         warnings.warn("Using symlinks is deprecated and will be removed in a future version. Use `add_mag_as_ref` "
                       "instead, which adds the mag as a reference to this layer.", DeprecationWarning, stacklevel=2)
+        self._dataset._refuse_remote("add_symlink_mag")
         foreign = self._compatible(foreign_mag_of(foreign_mag_view_or_path))
         if foreign.info.data_format != self.data_format:
             raise DataMismatchError(f"cannot link a {foreign.info.data_format} mag into the {self.data_format} "
@@ -778,6 +779,7 @@ class Layer:
         from wkpy.utils import copytree
 
         self._ensure_writable()
+        self._dataset._refuse_remote("add_mag_from_zarrarray")
         mag = Mag(mag)
         source = Path(path) if Path(path).is_absolute() else self._dataset.path / path
         try:
