@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -206,8 +206,27 @@ def resolve_url(text: str, base: Any = None) -> Any:
             return _upath(f"s3://{parsed.path.lstrip('/')}", **options)
         if endpoint is None and same:          # base without an endpoint: bucket/key as written
             return _upath(text, **options)
-        return _upath(f"s3://{parsed.path.lstrip('/')}", endpoint_url=f"https://{parsed.netloc}")
+        bucket_key = parsed.path.lstrip("/")
+        keys = _credentials_for((parsed.netloc, *bucket_key.split("/")))
+        return _upath(f"s3://{bucket_key}", endpoint_url=f"https://{parsed.netloc}",
+                      **({"key": keys[0], "secret": keys[1]} if keys else {}))
     return _upath(text, **(dict(base.storage_options) if same else {}))
+
+
+def _credentials_for(parts: Sequence[str]) -> tuple[str, str] | None:
+    """S3 keys for a place, from ``AWS_ACCESS_KEY_ID__<PART>__<PART>...`` and
+    ``AWS_SECRET_ACCESS_KEY__...`` (endpoint host, bucket, key parts; upper case, ``.``,
+    ``:`` and ``-`` as ``_``), the most specific first: the environment variables
+    webknossos 4.3.3 reads for the S3 URLs a dataset records."""
+    parts = [p for p in parts if p]
+    while parts:
+        suffix = "__".join(parts).replace(".", "_").replace(":", "_").replace("-", "_").upper()
+        key = os.environ.get(f"AWS_ACCESS_KEY_ID__{suffix}")
+        secret = os.environ.get(f"AWS_SECRET_ACCESS_KEY__{suffix}")
+        if key and secret:
+            return key, secret
+        parts.pop()
+    return None
 
 
 def join_url(base: Any, relative: str) -> Any:

@@ -169,3 +169,21 @@ def test_dask_cluster_copies_and_downsamples_on_s3(bucket) -> None:
     assert sorted(copied.mags) == sorted(reference.mags)
     for mag, view in reference.mags.items():
         np.testing.assert_array_equal(copied.get_mag(mag).read(), view.read())
+
+
+def test_recorded_s3_urls_resolve_as_in_webknossos(monkeypatch) -> None:
+    """A dataset's ``s3://<endpoint host>/<bucket>/<key>`` becomes the same endpoint and
+    keys as webknossos 4.3.3 gives it (``AWS_ACCESS_KEY_ID__<HOST>__<BUCKET>...``)."""
+    from webknossos.utils import enrich_path
+
+    from wkpy._urls import resolve_url
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID__S3_EXAMPLE_ORG__LAB", "id-lab")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY__S3_EXAMPLE_ORG__LAB", "secret-lab")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID__S3_EXAMPLE_ORG__LAB__DS_1", "id-ds")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY__S3_EXAMPLE_ORG__LAB__DS_1", "secret-ds")
+    for url in ("s3://s3.example.org/lab/ds-1/color/1", "s3://s3.example.org/lab/other/1",
+                "s3://s3.example.org/elsewhere/x", "s3://other.example.org:9000/lab/x"):
+        ours, theirs = resolve_url(url), enrich_path(url)
+        assert str(ours) == str(theirs)
+        assert dict(ours.storage_options) == dict(theirs.storage_options), url
