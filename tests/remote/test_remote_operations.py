@@ -187,3 +187,29 @@ def test_recorded_s3_urls_resolve_as_in_webknossos(monkeypatch) -> None:
         ours, theirs = resolve_url(url), enrich_path(url)
         assert str(ours) == str(theirs)
         assert dict(ours.storage_options) == dict(theirs.storage_options), url
+
+
+def test_readme_s3_example_runs(_endpoint: str, tmp_path: Path, monkeypatch) -> None:
+    """The README's S3 example, run against the test server (only its endpoint replaced)."""
+    import re
+
+    import s3fs
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    if not readme.is_file():
+        pytest.skip("no README.md next to the tests")
+    section = readme.read_text().split("### Datasets on object storage", 1)[1]
+    (code,) = re.findall(r"```python\n(.*?)```", section.split("\n### ", 1)[0], re.S)
+    assert 'endpoint_url="http://127.0.0.1:9000"' in code
+    code = code.replace('endpoint_url="http://127.0.0.1:9000"', f'endpoint_url="{_endpoint}"')
+    s3fs.S3FileSystem(endpoint_url=_endpoint, key="my-access-key", secret="my-secret-key").mkdir("my-lab-bucket")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["cutout"].shape == (1, 64, 64, 32) and (scope["cutout"] == 1).all()
+    local = wk.Dataset.open(tmp_path / "my_dataset").get_layer("color")
+    local.downsample()
+    remote = wk.Dataset.open(scope["bucket"] / "my_dataset").get_layer("color")
+    assert sorted(remote.mags) == sorted(local.mags) and len(local.mags) > 1
+    for mag, view in local.mags.items():
+        np.testing.assert_array_equal(remote.get_mag(mag).read(), view.read())
