@@ -213,3 +213,24 @@ def test_readme_s3_example_runs(_endpoint: str, tmp_path: Path, monkeypatch) -> 
     assert sorted(remote.mags) == sorted(local.mags) and len(local.mags) > 1
     for mag, view in local.mags.items():
         np.testing.assert_array_equal(remote.get_mag(mag).read(), view.read())
+
+
+def _ts_spec(bucket, key: str, endpoint: str) -> dict:
+    return {"driver": "zarr3", "kvstore": {"driver": "s3", "bucket": bucket.path.strip("/"), "path": key + "/",
+                                          "endpoint": endpoint, "aws_credentials": {"type": "environment"}}}
+
+
+def test_tensorstore_reads_what_wkpy_wrote_on_s3_and_the_reverse(bucket, _endpoint: str, monkeypatch) -> None:
+    """tensorstore's S3 driver reads a compressed Zarr3 mag wkpy wrote to the server, and
+    wkpy reads the mag tensorstore then rewrote there (same zarr.json, other voxels)."""
+    ts = pytest.importorskip("tensorstore")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    ds, data = _make(bucket / "ds")
+    ds.get_layer("color").compress()
+    t = ts.open(_ts_spec(bucket, "ds/color/1", _endpoint)).result()
+    np.testing.assert_array_equal(t[:, 3:53, 4:44, 5:35].read().result(), data)
+    other = random_volume((1, 64, 64, 32), "uint8", seed=9)
+    t[:, 0:64, 0:64, 0:32].write(other).result()
+    view = wk.Dataset.open(bucket / "ds").get_layer("color").get_mag(1)
+    np.testing.assert_array_equal(view.read(absolute_offset=(0, 0, 0), size=(64, 64, 32)), other)
