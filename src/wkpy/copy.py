@@ -218,16 +218,12 @@ def copy_layer(
     """Copy `source` (metadata, every mag, attachments) into a new layer of `dataset`, or
     with `exists_ok` into the layer of that name; see `Dataset.add_layer_as_copy`.
 
-    A new layer is built whole in a hidden staging dataset inside `dataset`, moved to a
-    hidden ``.wkpy-new-`` folder beside its final name and listed with all its mags and
-    attachments in one transaction (see `wkpy._trash`): a failure or kill never leaves a
+    A new layer is built whole out of sight and listed with all its mags and attachments
+    in one step (`wkpy.dataset._staged_layer`): a failure or kill never leaves a
     half-copied layer listed."""
     from wkpy._layer_args import check_layer_name
-    from wkpy._paths import ensure_inside
-    from wkpy._trash import new_folder_for, remove
-    from wkpy.dataset.dataset import Dataset
+    from wkpy.dataset._staged_layer import add_staged_layer
     from wkpy.errors import DuplicateError
-    from wkpy.locking import mag_lock_file, path_lock
 
     check_format_holds_axes(source._properties, data_format or source.data_format)
     name = check_layer_name(new_layer_name or source.name)
@@ -237,69 +233,9 @@ def copy_layer(
     if not (exists_ok and name in dataset.layers):
         if name in dataset.layers:
             raise DuplicateError(f"cannot copy {source!r}: dataset {dataset.path} has a layer {name!r} already")
-        if dataset._remote:
-            return _copy_remote_layer(source, dataset, name, data_format, copy_args)
-        final = ensure_inside(dataset.path, dataset.path / name, "create")
-        if os.path.lexists(final):
-            raise DuplicateError(f"{final} exists already (not a layer of {dataset.path}); move it away first")
-        with path_lock(mag_lock_file(final)):   # keeps `recover` elsewhere off the hidden folders
-            staging = new_folder_for(final)
-            built = new_folder_for(final)
-            try:
-                staged = _fill_layer(source, Dataset(staging, voxel_size_with_unit=dataset.voxel_size_with_unit),
-                                     name, data_format, False, **copy_args)
-                props = copy.deepcopy(staged._properties)
-                has_folder = os.path.lexists(staging / name)    # not for a layer of references only
-                if has_folder:
-                    os.rename(staging / name, built)
-                remove(staging)        # before listing: `recover` must find `built` the only hidden candidate
-                return dataset._register_layer(props, publish=(built, final) if has_folder else None)
-            except BaseException:
-                for leftover in (staging, built):
-                    if os.path.lexists(leftover):
-                        remove(leftover)
-                raise
+        return add_staged_layer(dataset, name, lambda staging: _fill_layer(source, staging, name, data_format,
+                                                                           False, **copy_args))
     return _fill_layer(source, dataset, name, data_format, exists_ok, **copy_args)
-
-
-def _copy_remote_layer(source: Layer, dataset: Dataset, name: str, data_format: str | None,
-                       copy_args: dict[str, Any]) -> Layer:
-    """`copy_layer` into a dataset on object storage, which has no folders to rename: the
-    layer is built whole in a staging dataset under a hidden prefix of `dataset`
-    (``.wkpy-stage-<token>``), its objects are copied to the layer's prefix (server-side),
-    then it is listed in one conditional properties update and the staging prefix is
-    deleted. A failure removes what was built; a kill leaves unlisted objects only (the
-    next copy to that name refuses them, naming them), never a listed, half-copied layer.
-
-    Raises
-    ------
-    DuplicateError
-        Objects lie at the layer's prefix already (not a layer of `dataset`).
-    """
-    import uuid
-
-    from wkpy.dataset.dataset import Dataset
-    from wkpy.errors import DuplicateError
-
-    store = dataset._store
-    if next(iter(store.list(name)), None) is not None:
-        raise DuplicateError(f"{dataset.path / name} holds objects already (not a layer of {dataset.path}); "
-                             "delete them first")
-    stage = f".wkpy-stage-{uuid.uuid4().hex[:12]}"
-    copied = False
-    try:
-        staged = _fill_layer(source, Dataset(dataset.path / stage, voxel_size_with_unit=dataset.voxel_size_with_unit),
-                             name, data_format, False, **copy_args)
-        props = copy.deepcopy(staged._properties)
-        copied = True
-        store.copy_prefix(f"{stage}/{name}", name)
-        return dataset._register_layer(props)
-    except BaseException:
-        if copied and props.name not in dataset.layers:
-            store.delete_prefix(name)
-        raise
-    finally:
-        store.delete_prefix(stage)
 
 
 def _fill_layer(source: Layer, dataset: Dataset, name: str, data_format: str | None, exists_ok: bool, *,

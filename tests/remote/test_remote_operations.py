@@ -234,3 +234,22 @@ def test_tensorstore_reads_what_wkpy_wrote_on_s3_and_the_reverse(bucket, _endpoi
     t[:, 0:64, 0:64, 0:32].write(other).result()
     view = wk.Dataset.open(bucket / "ds").get_layer("color").get_mag(1)
     np.testing.assert_array_equal(view.read(absolute_offset=(0, 0, 0), size=(64, 64, 32)), other)
+
+
+def test_images_into_s3_and_exports_from_it(bucket, tmp_path: Path) -> None:
+    """Image conversion writes into a dataset on S3 (built out of sight, listed in one
+    step, no staging objects left) and a layer on S3 exports to local files, equal to the
+    same calls on disk."""
+    tifffile = pytest.importorskip("tifffile")
+    stack = random_volume((12, 40, 36), "uint8", seed=2)          # z, y, x
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    made = {}
+    for where in (tmp_path / "local", bucket / "remote"):
+        ds = wk.Dataset.from_images(tmp_path / "stack.tif", where, voxel_size=(1, 1, 1), data_format="zarr3")
+        layer = next(iter(ds.layers.values()))
+        layer.export.as_tiff_stack(output_path=tmp_path / f"tiff-{where.name}")
+        made[where.name] = layer.get_mag(1).read()
+    np.testing.assert_array_equal(made["remote"], made["local"])
+    np.testing.assert_array_equal(made["remote"][0], stack.transpose(2, 1, 0))
+    assert _files(tmp_path / "tiff-remote") == _files(tmp_path / "tiff-local")
+    assert not any(".wkpy-" in key for key in _objects(bucket / "remote"))
