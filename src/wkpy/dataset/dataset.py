@@ -193,11 +193,11 @@ class Dataset:
         from wkpy.errors import ConflictError
 
         try:
-            save_properties(self._store, self._properties, mode="create")
+            version = save_properties(self._store, self._properties, mode="create")
         except ConflictError:
             raise DatasetExistsError(f"{self.path}: a dataset exists already (created meanwhile by another "
                                      "writer; use Dataset.open or exist_ok=True)") from None
-        self._write_zarr_groups()
+        self._write_zarr_groups(version)
 
     def _init_from(self, props: DatasetProperties) -> None:
         self._properties = _check_version(props, self.path)

@@ -69,13 +69,20 @@ def load_properties(path: str | os.PathLike[str] | Store) -> DatasetProperties:
 
 
 def load_versioned(store: Store) -> tuple[DatasetProperties, Version]:
-    """The properties in `store` and the version of the file read.
+    """The properties in `store` and the version of the file read (read again if a writer
+    replaces the file while it is read).
 
     Raises
     ------
     DatasetNotFoundError, PropertiesError, CorruptFileError
         As `load_properties`, naming the file (or URL).
     """
+    from wkpy.storage.store import retry_on_conflict
+
+    return retry_on_conflict(store, lambda: _load_once(store))   # replaced while read: read again
+
+
+def _load_once(store: Store) -> tuple[DatasetProperties, Version]:
     reader = store.open(PROPERTIES_FILE_NAME)
     if reader is None:
         raise DatasetNotFoundError(f"{store.name(PROPERTIES_FILE_NAME)}: properties file not found")
