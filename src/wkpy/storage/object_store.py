@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wkpy.errors import (ConflictError, CorruptFileError, InvalidRequestError, ReadOnlyError, RemoteStorageError,
-                         UnsupportedError)
+                         UnsupportedError, WkError)
 from wkpy.storage.store import CopyRange, Hole, Mode, Version, _Reads, _ranges_by_reader
 
 if TYPE_CHECKING:
@@ -71,6 +71,12 @@ def _code(error: BaseException) -> str | None:
         error = error.__cause__ or error.__context__  # type: ignore[assignment]
         seen += 1
     return None
+
+
+def _client_error(where: str, error: BaseException) -> RemoteStorageError:
+    """The typed error for what the client library raised (a refused or failed request,
+    missing credentials, an unreachable server), naming the URL."""
+    return RemoteStorageError(f"{where}: {type(error).__name__}: {error}")
 
 
 def _refused(error: BaseException) -> bool:
@@ -200,8 +206,8 @@ class ObjectStore:
             info = self.fs.info(path, refresh=True) if self.protocol == "s3" else self.fs.info(path)
         except FileNotFoundError:
             return None
-        except OSError as e:
-            raise RemoteStorageError(f"{self.name(key)}: {e}") from e
+        except Exception as e:
+            raise _client_error(self.name(key), e) from e
         if info.get("type") == "directory":
             return None
         return info
@@ -274,10 +280,12 @@ class ObjectStore:
                                            on_error="raise"))
         except FileNotFoundError:
             raise ConflictError(f"{reader.name}: deleted while it was read") from None
-        except OSError as e:
+        except (WkError, MemoryError):
+            raise
+        except Exception as e:
             if _refused(e):
                 raise ConflictError(f"{reader.name}: replaced while it was read (a concurrent writer)") from None
-            raise RemoteStorageError(f"{reader.name}: {e}") from e
+            raise _client_error(reader.name, e) from e
 
     def _s3_ranges(self, path: str, runs: Sequence[tuple[int, int]], etag: Version) -> list[bytes]:
         """Range GETs pinned to `etag` (``If-Match``), up to `_CONCURRENCY` in flight."""
@@ -340,8 +348,8 @@ class ObjectStore:
             found = self.fs.find(top)
         except FileNotFoundError:
             return
-        except OSError as e:
-            raise RemoteStorageError(f"{self._url}: listing failed: {e}") from e
+        except Exception as e:
+            raise _client_error(f"{self._url}: listing failed", e) from e
         cut = len(self._base) + 1 if self._base else 0
         for path in sorted(found):
             rel = path[cut:] if path.startswith(self._base) else None
@@ -400,13 +408,13 @@ class ObjectStore:
                                        "wkpy cannot update it without risking lost updates (S3 and memory:// can)")
             self.fs.pipe_file(path, body)
             return self.version(key)
-        except (ConflictError, UnsupportedError, ReadOnlyError):
+        except (WkError, MemoryError):
             raise
-        except OSError as e:
+        except Exception as e:
             if _refused(e):
                 raise ConflictError(f"{self.name(key)}: changed since it was read (a concurrent writer); "
                                     "nothing was written") from None
-            raise RemoteStorageError(f"{self.name(key)}: upload failed: {e}") from e
+            raise _client_error(f"{self.name(key)}: upload failed", e) from e
 
     def _s3_put(self, key: str, path: str, body: bytes, mode: Mode) -> Version:
         if mode == "overwrite":
@@ -468,8 +476,8 @@ class ObjectStore:
                 self.fs.rm_file(path)
             except FileNotFoundError:
                 return False
-            except OSError as e:
-                raise RemoteStorageError(f"{self.name(key)}: delete failed: {e}") from e
+            except Exception as e:
+                raise _client_error(f"{self.name(key)}: delete failed", e) from e
         return True
 
     def snapshot(self, prefix: str) -> dict[str, Version]:
@@ -482,8 +490,8 @@ class ObjectStore:
             found = self.fs.find(top, detail=True)
         except FileNotFoundError:
             return {}
-        except OSError as e:
-            raise RemoteStorageError(f"{self.name(prefix)}: listing failed: {e}") from e
+        except Exception as e:
+            raise _client_error(f"{self.name(prefix)}: listing failed", e) from e
         cut = len(top) + 1
         return {path[cut:]: self._version_of(info) for path, info in found.items()
                 if path.startswith(top + "/") and info.get("type") != "directory"}
@@ -503,8 +511,8 @@ class ObjectStore:
             try:
                 self.fs.copy([self._path(f"{source}/{k}") for k in keys],
                              [self._path(f"{target}/{k}") for k in keys])
-            except OSError as e:
-                raise RemoteStorageError(f"{self.name(source)}: copy to {self.name(target)} failed: {e}") from e
+            except Exception as e:
+                raise _client_error(f"{self.name(source)}: copy to {self.name(target)} failed", e) from e
         return len(keys)
 
     def delete_prefix(self, prefix: str) -> int:
@@ -523,8 +531,8 @@ class ObjectStore:
                 self.fs.rm(found)
         except FileNotFoundError:
             return 0
-        except OSError as e:
-            raise RemoteStorageError(f"{self.name(prefix)}: delete failed: {e}") from e
+        except Exception as e:
+            raise _client_error(f"{self.name(prefix)}: delete failed", e) from e
         return len(found)
 
 
