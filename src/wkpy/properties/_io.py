@@ -3,7 +3,7 @@
 The file is read and written through the dataset's `Store` (`wkpy.storage.store`): a local
 folder's (a path works as before) or an object store's. `load_versioned` also returns the
 version read, which a conditional `save_properties` (``mode=version``) needs on stores
-without locks (see `wkpy.storage._updates`).
+without locks (see `wkpy.storage.store.retry_on_conflict`).
 """
 
 from __future__ import annotations
