@@ -332,3 +332,27 @@ def test_local_only_operations_are_refused_on_remote_datasets(memory_path, tmp_p
     with pytest.raises(UnsupportedError, match="renaming a layer"):
         layer.name = "renamed"
     assert sorted(wk.Dataset.open(memory_path).layers) == ["color"]
+
+
+def test_copytree_rmtree_and_zarr_access_on_remote(memory_path, tmp_path) -> None:
+    """A dataset copied onto object storage with `wkpy.utils.copytree` (mags listed without
+    a path, in webknossos' long folder names) opens and reads there, also through
+    `get_zarr_array`; `rmtree` removes it."""
+    from wkpy.utils import copytree, rmtree
+
+    local = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    data = random_volume((1, 16, 16, 8), "uint8")
+    local.add_layer("color", wk.COLOR_CATEGORY, data_format="zarr3").add_mag(1, chunk_shape=8, shard_shape=16) \
+        .write(data, absolute_offset=(0, 0, 0), allow_unaligned=True)
+    props = json.loads((tmp_path / "ds" / PROPS).read_text())
+    del props["dataLayers"][0]["mags"][0]["path"]
+    (tmp_path / "ds" / PROPS).write_text(json.dumps(props))
+    (tmp_path / "ds" / "color" / "1").rename(tmp_path / "ds" / "color" / "1-1-1")
+    copytree(tmp_path / "ds", memory_path)
+    view = wk.Dataset.open(memory_path).get_layer("color").get_mag(1)
+    assert view.path == memory_path / "color" / "1-1-1"
+    np.testing.assert_array_equal(view.read(), data)
+    np.testing.assert_array_equal(view.get_zarr_array()[:, :16, :16, :8], data)
+    rmtree(memory_path)
+    with pytest.raises(DatasetNotFoundError):
+        wk.Dataset.open(memory_path)
