@@ -356,3 +356,17 @@ def test_copytree_rmtree_and_zarr_access_on_remote(memory_path, tmp_path) -> Non
     rmtree(memory_path)
     with pytest.raises(DatasetNotFoundError):
         wk.Dataset.open(memory_path)
+
+
+def test_url_strings_take_storage_options_from_fsspec_config(s3_path, monkeypatch) -> None:
+    """``"s3://bucket/ds"`` as a string: endpoint and credentials from fsspec's configuration,
+    as in webknossos 4.3.3."""
+    import fsspec.config
+
+    monkeypatch.setitem(fsspec.config.conf, "s3", dict(s3_path.storage_options))
+    url = f"s3://{s3_path.path}"
+    ds = wk.Dataset(url, voxel_size=(1, 1, 1))
+    assert isinstance(ds.path, upath.UPath) and str(ds.path) == url
+    ds.add_layer("color", wk.COLOR_CATEGORY).add_mag(1, chunk_shape=8, shard_shape=16) \
+        .write(np.full((16, 16, 16), 3, np.uint8), absolute_offset=(0, 0, 0))
+    assert (wk.Dataset.open(s3_path).get_layer("color").get_mag(1).read() == 3).all()
