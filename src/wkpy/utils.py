@@ -139,17 +139,17 @@ def copytree(
 
     src, dst = as_location(in_path), as_location(out_path)
     jobs: list[tuple[Any, Any]] = []
-    stack = [Path()]
+    stack: list[tuple[str, ...]] = [()]
     while stack:
         rel = stack.pop()
-        folder = src / rel
+        folder = src.joinpath(*rel)
         if not folder.is_dir():
-            jobs.append((folder, dst / rel))
+            jobs.append((folder, dst.joinpath(*rel)))
             continue
-        (dst / rel).mkdir(parents=True, exist_ok=True)
+        dst.joinpath(*rel).mkdir(parents=True, exist_ok=True)
         names = sorted(p.name for p in folder.iterdir())
         skip = set(ignore(folder, names)) if ignore is not None else set()
-        stack.extend(rel / name for name in names if name not in skip)
+        stack.extend((*rel, name) for name in names if name not in skip)
     with ThreadPoolExecutor(max_workers=threads or None) as pool:
         for _ in pool.map(lambda job: _copy_file(*job), jobs):
             pass

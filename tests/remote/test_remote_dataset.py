@@ -39,6 +39,9 @@ from wkpy.errors import (  # noqa: E402
 
 PROPS = "datasource-properties.json"
 
+# WKW layers on object storage work, with webknossos' warning (asserted once, below)
+pytestmark = pytest.mark.filterwarnings("ignore:Creating WKW layers in remote datasets:UserWarning")
+
 
 # ---- servers ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -326,7 +329,8 @@ def test_local_only_operations_are_refused_on_remote_datasets(memory_path, tmp_p
     local = wk.Dataset(tmp_path / "local", voxel_size=(1, 1, 1))
     local.add_layer("color", wk.COLOR_CATEGORY).add_mag(1, chunk_shape=8, shard_shape=16)
     ds = wk.Dataset(memory_path, voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", wk.COLOR_CATEGORY)
+    with pytest.warns(UserWarning, match="WKW layers in remote datasets is not recommended"):
+        layer = ds.add_layer("color", wk.COLOR_CATEGORY, data_format="wkw")
     with pytest.warns(DeprecationWarning), pytest.raises(UnsupportedError, match="add_symlink_layer"):
         ds.add_symlink_layer(local.get_layer("color"), "linked")
     with pytest.raises(UnsupportedError, match="renaming a layer"):

@@ -611,6 +611,9 @@ class Dataset:
         if layer_name in self._layers:
             raise DuplicateError(f"dataset {self.path} has a layer {layer_name!r} already")
         data_format = (default_data_format() if data_format is None else writable_data_format(data_format)).value
+        if data_format == "wkw" and self._remote:
+            warnings.warn("Creating WKW layers in remote datasets is not recommended because of poor performance "
+                          "(as webknossos 4.3.3 warns); use data_format='zarr3'", UserWarning, stacklevel=2)
         check_category(layer_name, category)
         box, axis_order, additional = LayerProperties.nd_layout(
             bounding_box if bounding_box is not None else BoundingBox((0, 0, 0), (0, 0, 0)), layer_name)
