@@ -693,6 +693,9 @@ class Dataset:
         The folder is first renamed to a hidden name, then the properties are saved, then
         the renamed folder is deleted, while writers of its mags are held off: a crash at
         any instant leaves the layer listed and whole, or unlisted (see `wkpy._trash`).
+        On object storage (no renames, no locks) the layer is unlisted first, then the
+        objects under its prefix are deleted: a crash in between leaves unlisted objects,
+        never a listed layer with missing data.
 
         Raises
         ------
