@@ -183,9 +183,13 @@ class Dataset:
             raise ReadOnlyError(f"cannot {action} at {self.path}: datasets on HTTP(S) servers are read-only")
 
     def _refuse_remote(self, action: str) -> None:
-        """Raise `UnsupportedError` for `action` (needing a local file system) on a remote dataset."""
+        """Raise `LocalOnlyError` (an `UnsupportedError` and an `AssertionError`, as
+        webknossos asserts) for `action`, which needs a local file system, on a remote
+        dataset."""
         if self._remote:
-            raise UnsupportedError(f"{action} is not supported for the remote dataset {self.path}: "
+            from wkpy.errors import LocalOnlyError
+
+            raise LocalOnlyError(f"{action} is not supported for the remote dataset {self.path}: "
                                    "it needs a local file system (as in webknossos 4.3.3)")
 
     def _create_remote(self) -> None:
