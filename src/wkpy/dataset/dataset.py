@@ -183,9 +183,13 @@ class Dataset:
             raise ReadOnlyError(f"cannot {action} at {self.path}: datasets on HTTP(S) servers are read-only")
 
     def _refuse_remote(self, action: str) -> None:
-        """Raise `UnsupportedError` for `action` (needing a local file system) on a remote dataset."""
+        """Raise `LocalOnlyError` (an `UnsupportedError` and an `AssertionError`, as
+        webknossos asserts) for `action`, which needs a local file system, on a remote
+        dataset."""
         if self._remote:
-            raise UnsupportedError(f"{action} is not supported for the remote dataset {self.path}: "
+            from wkpy.errors import LocalOnlyError
+
+            raise LocalOnlyError(f"{action} is not supported for the remote dataset {self.path}: "
                                    "it needs a local file system (as in webknossos 4.3.3)")
 
     def _create_remote(self) -> None:
@@ -331,24 +335,26 @@ class Dataset:
                                                  sorted(p.mags, key=lambda m: m.mag)], p.array_axes)
             for p in self._properties.data_layers])
 
+    @staticmethod
+    def _remote_group_files(props: DatasetProperties) -> list[tuple[str, str]]:
+        """The group files of a remote dataset with `props` (see `group_files`): a layer's
+        group is written if the layer lists a mag in its own prefix (locally: if its
+        folder exists)."""
+        prefixes = {m.path.removeprefix("./").rsplit("/", 1)[0] for p in props.data_layers for m in p.mags
+                    if m.path is not None and m.path.startswith("./")}
+        layers = [(p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list()))
+                                           for m in sorted(p.mags, key=lambda m: m.mag)], p.array_axes,
+                   p.name in prefixes) for p in props.data_layers]
+        return group_files(VoxelSize(props.voxel_size, props.unit).to_nanometer(), layers)  # type: ignore[arg-type]
+
     def _put_zarr_groups(self, version: Any) -> None:
-        """`_write_zarr_groups` of a remote dataset. A layer's group is written if the layer
-        lists a mag in its own prefix (locally: if its folder exists). Only files whose
-        text differs from what the store holds are uploaded (most changes, such as a
-        growing bounding box, change none)."""
+        """`_write_zarr_groups` of a remote dataset."""
         store, props = self._store, self._properties
         for _ in range(CONFLICT_TRIES):
-            prefixes = {m.path.removeprefix("./").rsplit("/", 1)[0] for p in props.data_layers for m in p.mags
-                        if m.path is not None and m.path.startswith("./")}
-            layers = [(p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list()))
-                                               for m in sorted(p.mags, key=lambda m: m.mag)], p.array_axes,
-                       p.name in prefixes) for p in props.data_layers]
-            nm = VoxelSize(props.voxel_size, props.unit).to_nanometer()  # type: ignore[arg-type]
-            changed = [(key, data) for key, text in group_files(nm, layers)
-                       if store.get(key) != (data := text.encode("utf-8"))]
-            for key, data in changed:
-                store.put(key, data)
-            if not changed or version is None or store.version(PROPERTIES_FILE_NAME) == version:
+            files = self._remote_group_files(props)
+            for key, text in files:
+                store.put(key, text.encode("utf-8"))
+            if not files or version is None or store.version(PROPERTIES_FILE_NAME) == version:
                 return
             props, version = load_versioned(store)
 
@@ -385,15 +391,18 @@ class Dataset:
             if publish is not None:
                 raise UnsupportedError(f"{self.path}: folders cannot be renamed into place on remote storage")
 
-            def attempt() -> tuple[DatasetProperties, Any]:
+            def attempt() -> tuple[DatasetProperties, Any, bool]:
                 fresh, version = load_versioned(self._store)
+                groups = self._remote_group_files(fresh)
                 change(fresh)
-                return fresh, save_properties(self._store, fresh, mode=version)
+                version = save_properties(self._store, fresh, mode=version)
+                return fresh, version, self._remote_group_files(fresh) != groups
 
             with self._lock:
-                fresh, version = retry_on_conflict(self._store, attempt)
+                fresh, version, regroup = retry_on_conflict(self._store, attempt)
                 self._adopt(fresh, renamed)
-                self._write_zarr_groups(version)
+                if regroup:        # (most changes, such as a growing box, leave the group files as they are)
+                    self._write_zarr_groups(version)
             return
         with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
             fresh = load_properties(self.path / PROPERTIES_FILE_NAME)
@@ -688,6 +697,9 @@ class Dataset:
         The folder is first renamed to a hidden name, then the properties are saved, then
         the renamed folder is deleted, while writers of its mags are held off: a crash at
         any instant leaves the layer listed and whole, or unlisted (see `wkpy._trash`).
+        On object storage (no renames, no locks) the layer is unlisted first, then the
+        objects under its prefix are deleted: a crash in between leaves unlisted objects,
+        never a listed layer with missing data.
 
         Raises
         ------

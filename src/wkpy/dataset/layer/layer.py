@@ -874,7 +874,8 @@ class Layer:
         saved, then the renamed folder is deleted, all while writers of the mag are held
         off: a crash at any instant leaves the mag listed and whole, or unlisted (see
         `wkpy._trash`). A linked or referenced mag loses only its link and entry; the
-        linked data is never touched.
+        linked data is never touched. On object storage the mag is unlisted first, then
+        its objects are deleted (a crash in between leaves unlisted objects).
 
         Raises
         ------
