@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import logging
 import os
 import threading
 import uuid
@@ -23,7 +22,6 @@ from conftest import random_volume
 
 upath = pytest.importorskip("upath")
 pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
 
 import wkpy as wk  # noqa: E402
 from wkpy.errors import (  # noqa: E402
@@ -44,27 +42,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Creating WKW layers in remote da
 
 
 # ---- servers ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def _moto() -> str:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_path(_moto: str):
-    """A fresh bucket's ``s3://<bucket>/ds`` with the server's endpoint and credentials."""
-    import s3fs
-
-    options = {"endpoint_url": _moto, "key": "testing", "secret": "testing"}
-    bucket = f"b{uuid.uuid4().hex[:12]}"
-    s3fs.S3FileSystem(**options).mkdir(bucket)
-    return upath.UPath(f"s3://{bucket}/ds", **options)
-
-
 @pytest.fixture
 def memory_path():
     path = upath.UPath(f"memory://wkpy-{uuid.uuid4().hex}/ds")
