@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -16,29 +15,20 @@ from conftest import random_volume
 
 upath = pytest.importorskip("upath")
 pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
 
 import wkpy as wk  # noqa: E402
 from wkpy.errors import ConflictError, DuplicateError, RemoteStorageError  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def _endpoint() -> str:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+@pytest.fixture
+def _endpoint(s3_server) -> str:
+    return s3_server.endpoint_url
 
 
 @pytest.fixture
-def bucket(_endpoint: str):
-    import s3fs
-
-    options = {"endpoint_url": _endpoint, "key": "testing", "secret": "testing"}
-    name = f"b{uuid.uuid4().hex[:12]}"
-    s3fs.S3FileSystem(**options).mkdir(name)
-    return upath.UPath(f"s3://{name}", **options)
+def bucket(s3_bucket):
+    """The fresh bucket as a ``UPath`` with the server's storage options."""
+    return s3_bucket.upath()
 
 
 def _make(path, data_format: str = "zarr3") -> tuple[wk.Dataset, np.ndarray]:
