@@ -159,7 +159,7 @@ def test_chunkwise_processing_on_executors(tmp_path, kind):
 def test_dask_distributed_executor(tmp_path):
     distributed = pytest.importorskip("distributed")
     src, c, s = _dataset(tmp_path)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=50) as cluster, distributed.Client(cluster) as client:
         executor = client.get_executor()
         copy = src.copy_dataset(tmp_path / "dask_copy", compress=True, chunk_shape=16, shard_shape=32,

@@ -6,11 +6,7 @@ errors of local datasets, naming the URL."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import os
-import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +17,6 @@ import pytest
 from conftest import random_volume
 
 upath = pytest.importorskip("upath")
-pytest.importorskip("s3fs")
 
 import wkpy as wk  # noqa: E402
 from wkpy.errors import (  # noqa: E402
@@ -41,56 +36,13 @@ PROPS = "datasource-properties.json"
 pytestmark = pytest.mark.filterwarnings("ignore:Creating WKW layers in remote datasets:UserWarning")
 
 
-# ---- servers ---------------------------------------------------------------------------
+# ---- stores (the S3 and HTTP servers are tests/remote/conftest.py's) ----------------------
 @pytest.fixture
 def memory_path():
     path = upath.UPath(f"memory://wkpy-{uuid.uuid4().hex}/ds")
     yield path
     if path.fs.exists(path.parent.path):
         path.fs.rm(path.parent.path, recursive=True)
-
-
-class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder read-only with ``Range: bytes=a-b`` (206), as object stores do."""
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def send_head(self):  # type: ignore[no-untyped-def]
-        path = self.translate_path(self.path)
-        if not os.path.isfile(path):
-            self.send_error(404)
-            return None
-        data = Path(path).read_bytes()
-        start, stop = 0, len(data)
-        ranged = self.headers.get("Range", "").removeprefix("bytes=")
-        if ranged:
-            a, _, b = ranged.partition("-")
-            start, stop = int(a), min(len(data), int(b) + 1 if b else len(data))
-            if start >= len(data):
-                self.send_error(416)
-                return None
-        self.send_response(206 if ranged else 200)
-        self.send_header("Content-Length", str(stop - start))
-        self.send_header("ETag", f'"{os.stat(path).st_mtime_ns}-{len(data)}"')
-        if ranged:
-            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
-        self.end_headers()
-        import io
-
-        return io.BytesIO(data[start:stop])
-
-
-@pytest.fixture
-def http_root(tmp_path):
-    """(local folder, its URL) served by a Range-capable HTTP server on 127.0.0.1."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_RangeHandler,
-                                                                                 directory=str(tmp_path)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -208,8 +160,8 @@ def test_a_stale_conditional_write_is_refused(s3_path) -> None:
 
 
 # ---- HTTP: read-only ---------------------------------------------------------------------
-def test_http_dataset_is_read_only(http_root) -> None:
-    folder, url = http_root
+def test_http_dataset_is_read_only(http_server) -> None:
+    folder, url = http_server.root, http_server.url.rstrip("/")
     data = random_volume((1, 20, 12, 9), "uint8")
     local = wk.Dataset(folder / "ds", voxel_size=(1, 1, 1))
     local.add_layer("color", wk.COLOR_CATEGORY, data_format="zarr3").add_mag(1, chunk_shape=8, shard_shape=16) \

@@ -151,7 +151,7 @@ def test_dask_cluster_copies_and_downsamples_on_s3(bucket) -> None:
     share no folder with the client."""
     distributed = pytest.importorskip("distributed")
     src, data = _make(bucket / "src")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=50) as cluster, distributed.Client(cluster) as client:
         executor = client.get_executor()
         copy = src.copy_dataset(bucket / "copy", compress=True, executor=executor)
