@@ -4,9 +4,13 @@ dataset's prefix."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import logging
+import threading
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +20,7 @@ pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
 
 import wkpy as wk  # noqa: E402
-from wkpy.errors import ForeignPathError  # noqa: E402
+from wkpy.errors import ForeignPathError, RemoteStorageError  # noqa: E402
 
 PROPS = "datasource-properties.json"
 
@@ -66,3 +70,39 @@ def test_a_mag_url_with_dot_segments_is_foreign(bucket) -> None:
     with pytest.raises(ForeignPathError, match="outside the dataset"):
         view.write(np.full((8, 8, 8), 9, np.uint8), absolute_offset=(0, 0, 0))
     assert _keys(bucket) == before
+
+
+class _FailingShards(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder, but answers requests for shard objects with the status in
+    ``self.server.status`` (metadata is served)."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        if "/c/" in self.path or (self.path.endswith(".wkw") and not self.path.endswith("header.wkw")):
+            self.send_error(self.server.status)  # type: ignore[attr-defined]
+            return None
+        return super().send_head()
+
+
+@pytest.mark.parametrize("status", [500, 403])
+@pytest.mark.parametrize("data_format", ["zarr3", "wkw"])
+def test_http_errors_on_shards_are_not_missing_chunks(tmp_path: Path, status: int, data_format: str) -> None:
+    """fsspec's HTTP client turns every failed request into FileNotFoundError; a shard the
+    server refuses (403) or fails on (500) must raise, not read as fill value (zeros)."""
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    ds.add_layer("color", wk.COLOR_CATEGORY, data_format=data_format).add_mag(1, chunk_shape=8, shard_shape=16) \
+        .write(np.full((16, 16, 16), 7, np.uint8), absolute_offset=(0, 0, 0))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_FailingShards,
+                                                                                 directory=str(tmp_path)))
+    server.status = status  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        view = wk.Dataset.open(f"http://127.0.0.1:{server.server_address[1]}/ds").get_layer("color").get_mag(1)
+        with pytest.raises(RemoteStorageError, match=f"http://127.0.0.1:.*{status}"):
+            view.read(absolute_offset=(0, 0, 0), size=(16, 16, 16))
+    finally:
+        server.shutdown()
+        server.server_close()
