@@ -114,8 +114,18 @@ def dump_path(path: Any, dataset_path: Any) -> str:
     return target.as_posix()
 
 
-def rmtree(path: str | os.PathLike[str]) -> None:
-    """Delete a folder and everything in it; a missing folder is no error."""
+def rmtree(path: str | os.PathLike[str] | Any) -> None:
+    """Delete a folder and everything in it; a missing folder is no error. A remote
+    ``upath.UPath`` (or URL) loses every object under its prefix, as in webknossos 4.3.3."""
+    if is_remote_path(path):
+        from wkpy._urls import as_location
+
+        remote = as_location(path)
+        try:
+            remote.fs.rm(remote.path, recursive=True)
+        except FileNotFoundError:
+            pass
+        return
     try:
         shutil.rmtree(path)
     except FileNotFoundError:
@@ -133,25 +143,35 @@ def copytree(
     """Copy the files under `in_path` into `out_path` (created), `threads` at a time.
 
     `ignore(folder, names)` returns the names in `folder` to leave out. Symlinks are
-    followed: their targets' contents are copied. `progress_desc` is accepted for
-    compatibility.
+    followed: their targets' contents are copied. Either side may be a remote
+    ``upath.UPath`` (or URL), as in webknossos 4.3.3: its objects are read or written
+    whole. `progress_desc` is accepted for compatibility.
     """
-    src, dst = Path(in_path), Path(out_path)
-    jobs: list[tuple[Path, Path]] = []
-    stack = [Path()]
+    from wkpy._urls import as_location
+
+    src, dst = as_location(in_path), as_location(out_path)
+    jobs: list[tuple[Any, Any]] = []
+    stack: list[tuple[str, ...]] = [()]
     while stack:
         rel = stack.pop()
-        folder = src / rel
+        folder = src.joinpath(*rel)
         if not folder.is_dir():
-            jobs.append((folder, dst / rel))
+            jobs.append((folder, dst.joinpath(*rel)))
             continue
-        (dst / rel).mkdir(parents=True, exist_ok=True)
+        dst.joinpath(*rel).mkdir(parents=True, exist_ok=True)
         names = sorted(p.name for p in folder.iterdir())
         skip = set(ignore(folder, names)) if ignore is not None else set()
-        stack.extend(rel / name for name in names if name not in skip)
+        stack.extend((*rel, name) for name in names if name not in skip)
     with ThreadPoolExecutor(max_workers=threads or None) as pool:
-        for _ in pool.map(lambda job: shutil.copyfile(*job), jobs):
+        for _ in pool.map(lambda job: _copy_file(*job), jobs):
             pass
+
+
+def _copy_file(src: Any, dst: Any) -> None:
+    if isinstance(src, Path) and isinstance(dst, Path):
+        shutil.copyfile(src, dst)
+    else:
+        dst.write_bytes(src.read_bytes())
 
 
 def movetree(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> None:

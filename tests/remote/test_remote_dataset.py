@@ -39,6 +39,9 @@ from wkpy.errors import (  # noqa: E402
 
 PROPS = "datasource-properties.json"
 
+# WKW layers on object storage work, with webknossos' warning (asserted once, below)
+pytestmark = pytest.mark.filterwarnings("ignore:Creating WKW layers in remote datasets:UserWarning")
+
 
 # ---- servers ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -326,9 +329,48 @@ def test_local_only_operations_are_refused_on_remote_datasets(memory_path, tmp_p
     local = wk.Dataset(tmp_path / "local", voxel_size=(1, 1, 1))
     local.add_layer("color", wk.COLOR_CATEGORY).add_mag(1, chunk_shape=8, shard_shape=16)
     ds = wk.Dataset(memory_path, voxel_size=(1, 1, 1))
-    layer = ds.add_layer("color", wk.COLOR_CATEGORY)
+    with pytest.warns(UserWarning, match="WKW layers in remote datasets is not recommended"):
+        layer = ds.add_layer("color", wk.COLOR_CATEGORY, data_format="wkw")
     with pytest.warns(DeprecationWarning), pytest.raises(UnsupportedError, match="add_symlink_layer"):
         ds.add_symlink_layer(local.get_layer("color"), "linked")
     with pytest.raises(UnsupportedError, match="renaming a layer"):
         layer.name = "renamed"
     assert sorted(wk.Dataset.open(memory_path).layers) == ["color"]
+
+
+def test_copytree_rmtree_and_zarr_access_on_remote(memory_path, tmp_path) -> None:
+    """A dataset copied onto object storage with `wkpy.utils.copytree` (mags listed without
+    a path, in webknossos' long folder names) opens and reads there, also through
+    `get_zarr_array`; `rmtree` removes it."""
+    from wkpy.utils import copytree, rmtree
+
+    local = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    data = random_volume((1, 16, 16, 8), "uint8")
+    local.add_layer("color", wk.COLOR_CATEGORY, data_format="zarr3").add_mag(1, chunk_shape=8, shard_shape=16) \
+        .write(data, absolute_offset=(0, 0, 0), allow_unaligned=True)
+    props = json.loads((tmp_path / "ds" / PROPS).read_text())
+    del props["dataLayers"][0]["mags"][0]["path"]
+    (tmp_path / "ds" / PROPS).write_text(json.dumps(props))
+    (tmp_path / "ds" / "color" / "1").rename(tmp_path / "ds" / "color" / "1-1-1")
+    copytree(tmp_path / "ds", memory_path)
+    view = wk.Dataset.open(memory_path).get_layer("color").get_mag(1)
+    assert view.path == memory_path / "color" / "1-1-1"
+    np.testing.assert_array_equal(view.read(), data)
+    np.testing.assert_array_equal(view.get_zarr_array()[:, :16, :16, :8], data)
+    rmtree(memory_path)
+    with pytest.raises(DatasetNotFoundError):
+        wk.Dataset.open(memory_path)
+
+
+def test_url_strings_take_storage_options_from_fsspec_config(s3_path, monkeypatch) -> None:
+    """``"s3://bucket/ds"`` as a string: endpoint and credentials from fsspec's configuration,
+    as in webknossos 4.3.3."""
+    import fsspec.config
+
+    monkeypatch.setitem(fsspec.config.conf, "s3", dict(s3_path.storage_options))
+    url = f"s3://{s3_path.path}"
+    ds = wk.Dataset(url, voxel_size=(1, 1, 1))
+    assert isinstance(ds.path, upath.UPath) and str(ds.path) == url
+    ds.add_layer("color", wk.COLOR_CATEGORY).add_mag(1, chunk_shape=8, shard_shape=16) \
+        .write(np.full((16, 16, 16), 3, np.uint8), absolute_offset=(0, 0, 0))
+    assert (wk.Dataset.open(s3_path).get_layer("color").get_mag(1).read() == 3).all()

@@ -4,6 +4,7 @@ Dask distributed cluster whose worker processes share no folder with the client.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from pathlib import Path
@@ -42,7 +43,9 @@ def bucket(_endpoint: str):
 
 def _make(path, data_format: str = "zarr3") -> tuple[wk.Dataset, np.ndarray]:
     ds = wk.Dataset(path, voxel_size=(11, 11, 24))
-    layer = ds.add_layer("color", wk.COLOR_CATEGORY, dtype="uint8", data_format=data_format)
+    remote_wkw = data_format == "wkw" and not isinstance(path, Path)
+    with pytest.warns(UserWarning, match="WKW layers in remote") if remote_wkw else contextlib.nullcontext():
+        layer = ds.add_layer("color", wk.COLOR_CATEGORY, dtype="uint8", data_format=data_format)
     data = random_volume((1, 50, 40, 30), "uint8", seed=5)
     layer.add_mag(1, chunk_shape=16, shard_shape=32, compress=False).write(data, absolute_offset=(3, 4, 5),
                                                                             allow_unaligned=True)

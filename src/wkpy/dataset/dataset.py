@@ -193,11 +193,11 @@ class Dataset:
         from wkpy.errors import ConflictError
 
         try:
-            save_properties(self._store, self._properties, mode="create")
+            version = save_properties(self._store, self._properties, mode="create")
         except ConflictError:
             raise DatasetExistsError(f"{self.path}: a dataset exists already (created meanwhile by another "
                                      "writer; use Dataset.open or exist_ok=True)") from None
-        self._write_zarr_groups()
+        self._write_zarr_groups(version)
 
     def _init_from(self, props: DatasetProperties) -> None:
         self._properties = _check_version(props, self.path)
@@ -332,6 +332,10 @@ class Dataset:
             for p in self._properties.data_layers])
 
     def _put_zarr_groups(self, version: Any) -> None:
+        """`_write_zarr_groups` of a remote dataset. A layer's group is written if the layer
+        lists a mag in its own prefix (locally: if its folder exists). Only files whose
+        text differs from what the store holds are uploaded (most changes, such as a
+        growing bounding box, change none)."""
         store, props = self._store, self._properties
         for _ in range(CONFLICT_TRIES):
             prefixes = {m.path.removeprefix("./").rsplit("/", 1)[0] for p in props.data_layers for m in p.mags
@@ -340,10 +344,11 @@ class Dataset:
                                                for m in sorted(p.mags, key=lambda m: m.mag)], p.array_axes,
                        p.name in prefixes) for p in props.data_layers]
             nm = VoxelSize(props.voxel_size, props.unit).to_nanometer()  # type: ignore[arg-type]
-            for key, text in group_files(nm, layers):
-                store.put(key, text.encode("utf-8"))
-            now = store.version(PROPERTIES_FILE_NAME)
-            if version is None or now == version:
+            changed = [(key, data) for key, text in group_files(nm, layers)
+                       if store.get(key) != (data := text.encode("utf-8"))]
+            for key, data in changed:
+                store.put(key, data)
+            if not changed or version is None or store.version(PROPERTIES_FILE_NAME) == version:
                 return
             props, version = load_versioned(store)
 
@@ -606,6 +611,9 @@ class Dataset:
         if layer_name in self._layers:
             raise DuplicateError(f"dataset {self.path} has a layer {layer_name!r} already")
         data_format = (default_data_format() if data_format is None else writable_data_format(data_format)).value
+        if data_format == "wkw" and self._remote:
+            warnings.warn("Creating WKW layers in remote datasets is not recommended because of poor performance "
+                          "(as webknossos 4.3.3 warns); use data_format='zarr3'", UserWarning, stacklevel=2)
         check_category(layer_name, category)
         box, axis_order, additional = LayerProperties.nd_layout(
             bounding_box if bounding_box is not None else BoundingBox((0, 0, 0), (0, 0, 0)), layer_name)
@@ -734,7 +742,8 @@ class Dataset:
         RemoteStorageError
             The deletion failed (naming the URL); some objects may be left, unlisted.
         """
-        self._store.delete_prefix(check_name(prefix.split("/")[0]) and prefix)  # type: ignore[attr-defined]
+        check_name(prefix.split("/")[0])           # never the dataset's own prefix
+        self._store.delete_prefix(prefix)  # type: ignore[attr-defined]
 
     def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
         """A new empty layer with the dtype, channels, category, box, view configuration,

@@ -3,7 +3,7 @@
 The file is read and written through the dataset's `Store` (`wkpy.storage.store`): a local
 folder's (a path works as before) or an object store's. `load_versioned` also returns the
 version read, which a conditional `save_properties` (``mode=version``) needs on stores
-without locks (see `wkpy.storage._updates`).
+without locks (see `wkpy.storage.store.retry_on_conflict`).
 """
 
 from __future__ import annotations
@@ -69,13 +69,20 @@ def load_properties(path: str | os.PathLike[str] | Store) -> DatasetProperties:
 
 
 def load_versioned(store: Store) -> tuple[DatasetProperties, Version]:
-    """The properties in `store` and the version of the file read.
+    """The properties in `store` and the version of the file read (read again if a writer
+    replaces the file while it is read).
 
     Raises
     ------
     DatasetNotFoundError, PropertiesError, CorruptFileError
         As `load_properties`, naming the file (or URL).
     """
+    from wkpy.storage.store import retry_on_conflict
+
+    return retry_on_conflict(store, lambda: _load_once(store))   # replaced while read: read again
+
+
+def _load_once(store: Store) -> tuple[DatasetProperties, Version]:
     reader = store.open(PROPERTIES_FILE_NAME)
     if reader is None:
         raise DatasetNotFoundError(f"{store.name(PROPERTIES_FILE_NAME)}: properties file not found")

@@ -36,7 +36,7 @@ from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.properties._transforms import CoordinateTransformation
 from wkpy.properties._view_configuration import LayerViewConfiguration, layer_view_from_json, view_json_for_setting
-from wkpy.storage import Array, ArrayInfo, create_array
+from wkpy.storage import METADATA_FILES, Array, ArrayInfo, create_array
 from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.dataset.layer.view.view import View, box_in_mag
 from wkpy.utils import warn_deprecated
@@ -925,16 +925,22 @@ class Layer:
         """Where the mag's files lie: a local `Path`, or a ``upath.UPath`` for a URL and for
         the mags of a remote dataset (relative paths resolved against its path)."""
         ds = self._dataset
-        if mag_props.path and ("://" in mag_props.path or ds._remote):
-            from wkpy._urls import join_url, resolve_url
+        if mag_props.path and "://" in mag_props.path:
+            from wkpy._urls import resolve_url
 
-            if "://" in mag_props.path:
-                return resolve_url(mag_props.path, ds.path)
-            if not ds._remote or mag_props.path.startswith("/"):
-                return Path(mag_props.path)
+            return resolve_url(mag_props.path, ds.path)
+        if ds._remote:
+            from wkpy._urls import join_url
+
+            if not mag_props.path:                   # the first of webknossos' folder names that exists
+                meta = METADATA_FILES.get(self.data_format)
+                names = (mag_props.mag.to_layer_name(), mag_props.mag.to_long_layer_name(),
+                         str(mag_props.mag.max_dim))
+                found = next((n for n in names if meta and ds._store.exists(f"{self.name}/{n}/{meta}")), names[0])
+                return self.path / found
+            if mag_props.path.startswith("/"):
+                return Path(mag_props.path)          # a local folder: read-only here (foreign)
             return join_url(ds.path, mag_props.path)
-        if not mag_props.path and ds._remote:
-            return self.path / mag_props.mag.to_layer_name()
         if mag_props.path:
             path = Path(mag_props.path)
             if path.is_absolute():

@@ -218,7 +218,14 @@ class MagView(View):
             import zarr
         except ImportError:
             raise UnsupportedError("get_zarr_array needs the optional package zarr (pip install zarr)") from None
-        return zarr.open_array(os.fspath(self._path), mode="r" if self.read_only else "r+")
+        mode = "r" if self.read_only else "r+"
+        if not isinstance(self._path, Path):      # a remote mag: through zarr's fsspec store
+            from zarr.storage import FsspecStore
+
+            store = FsspecStore.from_url(str(self._path), storage_options=dict(self._path.storage_options),
+                                         read_only=self.read_only)   # its own client, on zarr's event loop
+            return zarr.open_array(store=store, mode=mode)
+        return zarr.open_array(os.fspath(self._path), mode=mode)
 
     def compress(self, *, target_path: str | os.PathLike[str] | None = None,
                  executor: Executor | None = None) -> None:
