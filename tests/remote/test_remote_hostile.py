@@ -106,3 +106,60 @@ def test_http_errors_on_shards_are_not_missing_chunks(tmp_path: Path, status: in
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_two_writers_adding_one_layer_by_copy(bucket, monkeypatch) -> None:
+    """Writer A builds layer ``x`` out of sight; writer B adds a layer ``x`` by copy just
+    before A copies its objects into place. One of them wins whole: before the claim, A
+    copied over B's listed objects, then (refused by the properties) deleted them, leaving
+    B's listed layer without data."""
+    from wkpy.errors import DuplicateError
+    from wkpy.storage.object_store import ObjectStore
+
+    ds = wk.Dataset(bucket / "ds", voxel_size=(1, 1, 1))
+    for name, value in (("color", 3), ("other", 4)):
+        ds.add_layer(name, wk.COLOR_CATEGORY, data_format="zarr3").add_mag(1, chunk_shape=8, shard_shape=16) \
+            .write(np.full((16, 16, 16), value, np.uint8), absolute_offset=(0, 0, 0))
+    copy_prefix = ObjectStore.copy_prefix
+    raced: list[BaseException | None] = []
+    started: list[bool] = []
+
+    def racing(self, source: str, target: str) -> int:
+        if target == "x" and not started:
+            started.append(True)
+            other = wk.Dataset.open(bucket / "ds")
+            try:
+                other.add_layer_as_copy(other.get_layer("other"), "x")
+                raced.append(None)
+            except DuplicateError as e:
+                raced.append(e)
+        return copy_prefix(self, source, target)
+
+    monkeypatch.setattr(ObjectStore, "copy_prefix", racing)
+    try:
+        ds.add_layer_as_copy(ds.get_layer("color"), "x")
+    except DuplicateError:
+        assert raced == [None]                 # B won: A refused, B's layer whole
+        expected = 4
+    else:
+        assert isinstance(raced[0], DuplicateError)
+        expected = 3
+    view = wk.Dataset.open(bucket / "ds").get_layer("x").get_mag(1)
+    assert (view.read(absolute_offset=(0, 0, 0), size=(16, 16, 16)) == expected).all()
+    assert not any(k.endswith(".wkpy-claim") for k in _keys(bucket))
+
+
+def test_remote_zarr_metadata_errors_name_the_url() -> None:
+    """Errors about a remote mag's ``zarr.json`` name its URL (``memory://...``, not the
+    ``memory:/...`` that a local path makes of it)."""
+    from wkpy.errors import PropertiesError
+
+    path = upath.UPath(f"memory://wkpy-{uuid.uuid4().hex}/ds")
+    try:
+        ds = wk.Dataset(path, voxel_size=(1, 1, 1))
+        ds.add_layer("color", wk.COLOR_CATEGORY, data_format="zarr3").add_mag(1, chunk_shape=8, shard_shape=16)
+        path.fs.pipe_file(f"{path.path}/color/1/zarr.json", b"{not json")
+        with pytest.raises(PropertiesError, match=f"{path}/color/1/zarr.json: not valid JSON"):
+            wk.Dataset.open(path).get_layer("color").get_mag(1).info
+    finally:
+        path.fs.rm(path.parent.path, recursive=True)

@@ -128,7 +128,7 @@ class ZarrArray(MagFolder):
         """Read and check the metadata file (`PropertiesError`, `UnsupportedError`), and
         the version of it that was read; `axes` and `ranks` as for
         `wkpy.storage._zarr3_meta.parse_array`."""
-        file = Path(store.name(cls.META_FILE))
+        file = _meta_name(store, cls.META_FILE)
         reader = store.open(cls.META_FILE, tail=1 << 16)
         if reader is None:
             return cls.parse_doc(file, parse_meta_json(file, None, cls.WHAT), axes, ranks), None
@@ -171,7 +171,7 @@ class ZarrArray(MagFolder):
         """Check `doc` (its axes named by `axes`, as for `open`), then create the folder
         `path` (a folder, or a store) holding it as the metadata file."""
         store = as_store(path)
-        meta = cls.parse_doc(Path(store.name(cls.META_FILE)), doc, axes)  # check before anything is written
+        meta = cls.parse_doc(_meta_name(store, cls.META_FILE), doc, axes)  # check before anything is written
         shard_spec(meta)
         store.prepare([cls.META_FILE])
         store.put(cls.META_FILE, dumps_array(doc).encode("utf-8"))
@@ -445,3 +445,10 @@ class ZarrArray(MagFolder):
         self._check_box(offset, offset)
         return self._index(meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0))
 
+
+
+def _meta_name(store: Store, key: str) -> Path:
+    """The metadata file `key` as messages name it: a local path, or the object's URL
+    (``Path`` would fold ``s3://bucket/...`` into ``s3:/bucket/...``)."""
+    name = store.name(key)
+    return Path(name) if getattr(store, "has_locks", False) else name  # type: ignore[return-value]
