@@ -163,3 +163,102 @@ def test_remote_zarr_metadata_errors_name_the_url() -> None:
             wk.Dataset.open(path).get_layer("color").get_mag(1).info
     finally:
         path.fs.rm(path.parent.path, recursive=True)
+
+
+class _ReplacedAfterIndex(http.server.BaseHTTPRequestHandler):
+    """Serves one shard object (``self.server.versions``: [(etag, bytes), ...], the current
+    first) with Range and If-Match (412); after answering the first ranged GET of the
+    shard (its index), the next version replaces it."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(body=False)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer(body=True)
+
+    def _answer(self, body: bool) -> None:
+        server = self.server
+        files = server.files  # type: ignore[attr-defined]
+        key = self.path.lstrip("/")
+        shard = key == server.shard  # type: ignore[attr-defined]
+        if shard:
+            etag, data = server.versions[0]  # type: ignore[attr-defined]
+        elif key in files:
+            etag, data = '"meta"', files[key]
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        wanted = self.headers.get("If-Match")
+        if wanted is not None and wanted != etag:
+            self.send_response(412)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        ranged = self.headers.get("Range", "").removeprefix("bytes=")
+        start, stop = 0, len(data)
+        if ranged:
+            a, _, b = ranged.partition("-")
+            start, stop = (len(data) - int(b), len(data)) if a == "" else (int(a), min(len(data), int(b) + 1))
+        self.send_response(206 if ranged else 200)
+        self.send_header("Content-Length", str(stop - start))
+        self.send_header("ETag", etag)
+        if ranged:
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
+        self.end_headers()
+        if body:
+            self.wfile.write(data[start:stop])
+            if shard and ranged and len(server.versions) > 1:  # type: ignore[attr-defined]
+                server.versions.pop(0)  # type: ignore[attr-defined]
+
+
+def _swap_two_chunks(shard: bytes) -> bytes:
+    """The same shard (two equally long uncompressed chunks, index with CRC32C at the end)
+    with the chunks' places in the object swapped and the index following them."""
+    from wkcore import _codecs
+
+    index = np.frombuffer(shard[-36:-4], "<u8").reshape(2, 2).copy()
+    (o0, n0), (o1, n1) = index.tolist()
+    assert n0 == n1 and o1 == o0 + n0
+    body = bytearray(shard)
+    body[o0:o0 + n0], body[o1:o1 + n1] = shard[o1:o1 + n1], shard[o0:o0 + n0]
+    index[0, 0], index[1, 0] = o1, o0
+    raw = index.astype("<u8").tobytes()
+    crc = _codecs.crc32c_of(np.frombuffer(raw, np.uint8))
+    return bytes(body[:-36]) + raw + int(crc).to_bytes(4, "little")
+
+
+def test_http_reads_are_pinned_to_the_version_opened(tmp_path: Path) -> None:
+    """An object replaced by another of the same size between the read of its shard index
+    and of its chunks: the chunk requests carry ``If-Match`` with the ETag opened, the
+    server refuses them (412) and the read starts again on the new version; unpinned, the
+    old index picked the new object's bytes (the two chunks swapped, silently)."""
+    ds = wk.Dataset(tmp_path / "ds", voxel_size=(1, 1, 1))
+    view = ds.add_layer("color", wk.COLOR_CATEGORY, data_format="zarr3") \
+        .add_mag(1, chunk_shape=8, shard_shape=(16, 8, 8), compress=False)
+    old = np.concatenate([np.full((8, 8, 8), 1, np.uint8), np.full((8, 8, 8), 2, np.uint8)])
+    view.write(old, absolute_offset=(0, 0, 0))
+    files = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    shard = next(k for k in files if "/c/" in k)
+    view.write(np.concatenate([np.full((8, 8, 8), 3, np.uint8), np.full((8, 8, 8), 4, np.uint8)]),
+               absolute_offset=(0, 0, 0))
+    new = _swap_two_chunks((tmp_path / shard).read_bytes())
+    assert len(new) == len(files[shard])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ReplacedAfterIndex)
+    server.files, server.shard = files, shard  # type: ignore[attr-defined]
+    server.versions = [('"old"', files[shard]), ('"new"', new)]  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        got = wk.Dataset.open(f"http://127.0.0.1:{server.server_address[1]}/ds").get_layer("color").get_mag(1) \
+            .read(absolute_offset=(0, 0, 0), size=(16, 8, 8))[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (got[:8] == 3).all() and (got[8:] == 4).all()     # the new version, whole

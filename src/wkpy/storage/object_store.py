@@ -23,9 +23,11 @@ What holds, per protocol:
 - ``memory://``: fsspec's filesystem of this process; conditions are checked and applied
   under one lock, so they hold exactly (between threads; processes do not share it).
 - ``http://``, ``https://``: read-only (`ReadOnlyError` on any write); reads are range GETs
-  of whatever the server holds at the time (no version pinning). Only 404 and 410 mean
-  "no such object" (a chunk reads as the fill value); any other refusal (403, 5xx) or an
-  unreachable server raises `RemoteStorageError`, never zeros.
+  of the version opened where the server gives a strong ETag (``If-Match``; a server
+  answering 412 raises `ConflictError` and the read starts again), else of whatever the
+  server holds at the time. Only 404 and 410 mean "no such object" (a chunk reads as the
+  fill value); any other refusal (403, 5xx) or an unreachable server raises
+  `RemoteStorageError`, never zeros.
 - any other fsspec protocol (``gs://``, ...): reads as for HTTP; unconditional puts only --
   a conditional put raises `UnsupportedError` rather than risk a lost update.
 
@@ -329,8 +331,13 @@ class ObjectStore:
         try:
             if self.protocol == "s3":
                 return self._s3_ranges(path, runs, reader.version)
+            pin = {}
+            if self.protocol in _READ_ONLY and isinstance(reader.version, str) and \
+                    not reader.version.startswith("W/"):          # a strong ETag: the version opened
+                pin = {"headers": {**dict(getattr(self.fs, "kwargs", {}).get("headers") or {}),
+                                   "If-Match": reader.version}}
             return list(self.fs.cat_ranges([path] * len(runs), [s for s, _ in runs], [e for _, e in runs],
-                                           on_error="raise"))
+                                           on_error="raise", **pin))
         except FileNotFoundError:
             raise ConflictError(f"{reader.name}: deleted while it was read") from None
         except (WkError, MemoryError):
