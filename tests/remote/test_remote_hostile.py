@@ -262,3 +262,37 @@ def test_http_reads_are_pinned_to_the_version_opened(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
     assert (got[:8] == 3).all() and (got[8:] == 4).all()     # the new version, whole
+
+
+def test_a_view_opened_before_a_remote_compress_writes_the_new_layout(bucket) -> None:
+    """A mag view opened (its layout read) before another object compressed the mag on S3
+    writes in the compressed layout afterwards; before, it uploaded raw shards into the
+    compressed mag, which then failed to decode."""
+    ds = wk.Dataset(bucket / "ds", voxel_size=(1, 1, 1))
+    ds.add_layer("color", wk.COLOR_CATEGORY, data_format="zarr3") \
+        .add_mag(1, chunk_shape=8, shard_shape=16, compress=False) \
+        .write(np.full((32, 32, 32), 1, np.uint8), absolute_offset=(0, 0, 0))
+    stale = wk.Dataset.open(bucket / "ds").get_layer("color").get_mag(1)
+    assert (stale.read(absolute_offset=(0, 0, 0), size=(8, 8, 8)) == 1).all()      # layout read
+    wk.Dataset.open(bucket / "ds").get_layer("color").get_mag(1).compress()
+    stale.write(np.full((16, 16, 16), 7, np.uint8), absolute_offset=(16, 16, 16))
+    fresh = wk.Dataset.open(bucket / "ds").get_layer("color").get_mag(1)
+    assert fresh.info.compression
+    got = fresh.read(absolute_offset=(0, 0, 0), size=(32, 32, 32))[0]
+    assert (got[16:, 16:, 16:] == 7).all() and (got[:16] == 1).all()
+
+
+def test_a_view_of_a_deleted_remote_mag_refuses_writes(bucket) -> None:
+    """A mag deleted on S3 by another object: a view opened before refuses to write (it
+    left objects under the unlisted prefix before)."""
+    from wkpy.errors import OperationError
+
+    ds = wk.Dataset(bucket / "ds", voxel_size=(1, 1, 1))
+    ds.add_layer("color", wk.COLOR_CATEGORY, data_format="zarr3").add_mag(1, chunk_shape=8, shard_shape=16) \
+        .write(np.full((16, 16, 16), 1, np.uint8), absolute_offset=(0, 0, 0))
+    stale = wk.Dataset.open(bucket / "ds").get_layer("color").get_mag(1)
+    stale.read(absolute_offset=(0, 0, 0), size=(8, 8, 8))
+    wk.Dataset.open(bucket / "ds").get_layer("color").delete_mag(1)
+    with pytest.raises(OperationError, match="deleted"):
+        stale.write(np.full((16, 16, 16), 7, np.uint8), absolute_offset=(0, 0, 0))
+    assert not [k for k in _keys(bucket) if k.startswith("ds/color/1/")]
