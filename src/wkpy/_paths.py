@@ -39,8 +39,9 @@ def is_inside(root: str | os.PathLike[str] | Any, path: str | os.PathLike[str] |
 
     Remote paths (``upath.UPath`` objects of a remote protocol, see `wkpy._urls`) have no
     links: one lies inside another if both name the same service (protocol and storage
-    options) and its key, with ``..`` resolved, lies under the other's. A local path never
-    lies inside a remote one, nor the reverse.
+    options) and its key, as written, lies under the other's; a key with ``.``, ``..`` or
+    empty parts lies nowhere (object stores take such parts literally: ``ds2/../ds/x`` is
+    a key under ``ds2/``). A local path never lies inside a remote one, nor the reverse.
     """
     if not isinstance(root, (str, os.PathLike)) or not isinstance(path, (str, os.PathLike)):
         return _url_inside(root, path)
@@ -53,7 +54,10 @@ def _url_inside(root: Any, path: Any) -> bool:
     if root.protocol != path.protocol or dict(root.storage_options) != dict(path.storage_options):
         return False
     base = posixpath.normpath("/" + str(root.path).strip("/"))
-    key = posixpath.normpath("/" + str(path.path).strip("/"))
+    key = str(path.path).strip("/")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        return False        # object stores do not resolve dot segments: "ds2/../ds/x" is a key under ds2/
+    key = "/" + key
     return key == base or key.startswith(base.rstrip("/") + "/")
 
 

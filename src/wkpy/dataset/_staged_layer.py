@@ -15,20 +15,66 @@ them, naming them).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from wkpy._paths import ensure_inside
-from wkpy.errors import DuplicateError
+from wkpy.errors import ConflictError, DuplicateError
 
 if TYPE_CHECKING:
     from wkpy.dataset.dataset import Dataset
     from wkpy.dataset.layer.layer import Layer
 
-__all__ = ["add_staged_layer"]
+__all__ = ["add_staged_layer", "claim_prefix"]
+
+CLAIM = ".wkpy-claim"
+"""The hidden object a writer creates (conditionally) under a prefix it is about to fill."""
+
+
+@contextlib.contextmanager
+def claim_prefix(store: Any, prefix: str) -> Iterator[None]:
+    """Hold the prefix `prefix` of an object store for one writer while it builds a layer
+    or mag there: the marker ``<prefix>/.wkpy-claim`` is created only if there is none
+    (a conditional put), and deleted afterwards. Two writers adding the same layer or mag
+    therefore never fill one prefix together, and the loser never deletes what the winner
+    built.
+
+    Raises
+    ------
+    DuplicateError
+        Another writer holds the prefix (or a killed one left its marker: delete it when
+        no writer runs).
+    """
+    key = f"{prefix}/{CLAIM}"
+    try:
+        store.put(key, b"", mode="create")
+    except ConflictError:
+        raise DuplicateError(f"{store.name(key)}: another writer is adding {store.name(prefix)} (if none runs, "
+                             "a killed one left this marker: delete it)") from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            store.delete(key)
+
+
+def is_listed(dataset: Dataset, layer: str, mag: Any = None, *, unreadable: bool | None = True) -> bool:
+    """Whether the layer `layer` (its mag `mag`) is listed in the properties as they are
+    now in the dataset's store; `unreadable` when they cannot be read (True: so that
+    nothing is deleted; None: the error is raised)."""
+    from wkpy.properties import load_properties
+
+    try:
+        entry = load_properties(dataset._store).get_layer(layer)
+    except Exception:
+        if unreadable is None:
+            raise
+        return unreadable
+    return entry is not None and (mag is None or entry.get_mag(mag) is not None)
 
 
 def add_staged_layer(dataset: Dataset, name: str, build: Callable[[Dataset], Layer]) -> Layer:
@@ -78,15 +124,18 @@ def _add_remote(dataset: Dataset, name: str, build: Callable[[Dataset], Layer]) 
                              "delete them first")
     stage = f".wkpy-stage-{uuid.uuid4().hex[:12]}"
     copied = False
-    try:
-        staged = build(Dataset(dataset.path / stage, voxel_size_with_unit=dataset.voxel_size_with_unit))
-        props = copy.deepcopy(staged._properties)
-        copied = True
-        store.copy_prefix(f"{stage}/{name}", name)
-        return dataset._register_layer(props)
-    except BaseException:
-        if copied and name not in dataset.layers:
-            store.delete_prefix(name)
-        raise
-    finally:
-        store.delete_prefix(stage)
+    with claim_prefix(store, name):       # another writer adding `name` now: DuplicateError
+        try:
+            staged = build(Dataset(dataset.path / stage, voxel_size_with_unit=dataset.voxel_size_with_unit))
+            props = copy.deepcopy(staged._properties)
+            if is_listed(dataset, name, unreadable=None) or next(iter(store.list(name)), None) is not None:
+                raise DuplicateError(f"{dataset.path / name}: another writer added a layer {name!r} meanwhile")
+            copied = True
+            store.copy_prefix(f"{stage}/{name}", name)
+            return dataset._register_layer(props)
+        except BaseException:
+            if copied and not is_listed(dataset, name):     # never what another writer listed
+                store.delete_prefix(name)
+            raise
+        finally:
+            store.delete_prefix(stage)

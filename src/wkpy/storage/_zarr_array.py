@@ -93,13 +93,15 @@ class ZarrArray(MagFolder):
 
     def __getstate__(self) -> dict[str, Any]:
         """Arrays travel to process pools and Dask workers as store and metadata."""
-        return {"store": self.store, "meta": self._meta, "folder": self._folder, "generation": self._generation}
+        return {"store": self.store, "meta": self._meta, "folder": self._folder, "generation": self._generation,
+                "meta_version": self._meta_version}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.store = state["store"]
         self.path = self.store.root
         self._set_meta(state["meta"])
         self._folder, self._generation = state["folder"], state["generation"]
+        self._meta_version = state.get("meta_version")
 
     def _reload(self) -> None:
         self.refresh()
@@ -128,7 +130,7 @@ class ZarrArray(MagFolder):
         """Read and check the metadata file (`PropertiesError`, `UnsupportedError`), and
         the version of it that was read; `axes` and `ranks` as for
         `wkpy.storage._zarr3_meta.parse_array`."""
-        file = Path(store.name(cls.META_FILE))
+        file = _meta_name(store, cls.META_FILE)
         reader = store.open(cls.META_FILE, tail=1 << 16)
         if reader is None:
             return cls.parse_doc(file, parse_meta_json(file, None, cls.WHAT), axes, ranks), None
@@ -159,7 +161,10 @@ class ZarrArray(MagFolder):
             no x, y or z axis (mags), or a rank not in `ranks`.
         """
         store = as_store(path)
-        return cls(store, cls._load(store, axes, ranks)[0])
+        meta, version = cls._load(store, axes, ranks)
+        array = cls(store, meta)
+        array._meta_version = version
+        return array
 
     @property
     def meta(self) -> ArrayMeta:
@@ -171,7 +176,7 @@ class ZarrArray(MagFolder):
         """Check `doc` (its axes named by `axes`, as for `open`), then create the folder
         `path` (a folder, or a store) holding it as the metadata file."""
         store = as_store(path)
-        meta = cls.parse_doc(Path(store.name(cls.META_FILE)), doc, axes)  # check before anything is written
+        meta = cls.parse_doc(_meta_name(store, cls.META_FILE), doc, axes)  # check before anything is written
         shard_spec(meta)
         store.prepare([cls.META_FILE])
         store.put(cls.META_FILE, dumps_array(doc).encode("utf-8"))
@@ -192,7 +197,8 @@ class ZarrArray(MagFolder):
 
     def refresh(self) -> None:
         """Re-read the metadata (another process may have grown the array)."""
-        self._set_meta(self._load(self.store, *self._meta.reparse)[0])
+        meta, self._meta_version = self._load(self.store, *self._meta.reparse)
+        self._set_meta(meta)
 
     def resize(self, end: Sequence[int]) -> None:
         """Grow the shape so that it covers [0, end) along x, y, z (and the additional axes,
@@ -220,9 +226,10 @@ class ZarrArray(MagFolder):
                 shape = grown(meta)
                 if shape != meta.shape:
                     meta = self.parse_doc(meta.file, meta.doc_with_shape(shape), *meta.reparse)
-                    self.store.put(self.META_FILE, dumps_array(meta.doc).encode("utf-8"),
-                                   mode=version if version is not None else "create")
+                    version = self.store.put(self.META_FILE, dumps_array(meta.doc).encode("utf-8"),
+                                             mode=version if version is not None else "create")
                 self._set_meta(meta)
+                self._meta_version = version
 
         retry_on_conflict(self.store, attempt)
 
@@ -445,3 +452,10 @@ class ZarrArray(MagFolder):
         self._check_box(offset, offset)
         return self._index(meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0))
 
+
+
+def _meta_name(store: Store, key: str) -> Path:
+    """The metadata file `key` as messages name it: a local path, or the object's URL
+    (``Path`` would fold ``s3://bucket/...`` into ``s3:/bucket/...``)."""
+    name = store.name(key)
+    return Path(name) if getattr(store, "has_locks", False) else name  # type: ignore[return-value]

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -131,13 +131,17 @@ class MagFolder:
     `compress` re-reads the metadata (the format changed) before writing.
 
     These are local locks: on a store without locks (`Store.has_locks` False, an object
-    store) there is no mag lock, and the files' conditional writes are what guards writers.
+    store) there is no mag lock, and the files' conditional writes are what guards writers;
+    there a write first compares the metadata object's version with the one this array
+    read (`_meta_version`, for arrays with a `META_FILE`): a mag rewritten meanwhile (a
+    remote `compress`) is re-read before writing, a deleted one refused.
     """
 
     path: Path
     store: Store
     _folder: tuple[int, int] | None = None
     _generation: str | None = None
+    _meta_version: Any = None
 
     def _reload(self) -> None:
         """Re-read the array's metadata from the (replaced) folder."""
@@ -159,6 +163,20 @@ class MagFolder:
             raise OperationError(f"{self.path}: the mag was deleted or re-created since it was opened; "
                                  "open it again")
 
+    def _check_meta_version(self) -> None:
+        """On a store without locks: re-read the metadata if another writer replaced it since
+        this array read it; `OperationError` if it is gone (the mag was deleted)."""
+        key = getattr(self, "META_FILE", None)
+        if key is None:
+            return
+        now = self.store.version(key)
+        if now is None:
+            raise OperationError(f"{self.store.name(key)}: missing; the mag was deleted since it was opened")
+        if self._meta_version is not None and now != self._meta_version:
+            self._reload()                  # sets `_meta_version` to what it read
+        else:
+            self._meta_version = now
+
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the mag lock shared for one write.
@@ -169,6 +187,7 @@ class MagFolder:
             The mag was deleted (or deleted and re-created) since this array was opened.
         """
         if not self.store.has_locks:
+            self._check_meta_version()
             yield
             return
         lock = mag_lock_file(self.path)

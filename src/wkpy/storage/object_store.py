@@ -23,7 +23,11 @@ What holds, per protocol:
 - ``memory://``: fsspec's filesystem of this process; conditions are checked and applied
   under one lock, so they hold exactly (between threads; processes do not share it).
 - ``http://``, ``https://``: read-only (`ReadOnlyError` on any write); reads are range GETs
-  of whatever the server holds at the time (no version pinning).
+  of the version opened where the server gives a strong ETag (``If-Match``; a server
+  answering 412 raises `ConflictError` and the read starts again), else of whatever the
+  server holds at the time. Only 404 and 410 mean "no such object" (a chunk reads as the
+  fill value); any other refusal (403, 5xx) or an unreachable server raises
+  `RemoteStorageError`, never zeros.
 - any other fsspec protocol (``gs://``, ...): reads as for HTTP; unconditional puts only --
   a conditional put raises `UnsupportedError` rather than risk a lost update.
 
@@ -77,6 +81,14 @@ def _client_error(where: str, error: BaseException) -> RemoteStorageError:
     """The typed error for what the client library raised (a refused or failed request,
     missing credentials, an unreachable server), naming the URL."""
     return RemoteStorageError(f"{where}: {type(error).__name__}: {error}")
+
+
+def _http_missing(error: FileNotFoundError) -> bool:
+    """Whether fsspec's HTTP client, which raises FileNotFoundError for any failed HEAD and
+    GET, met a missing object (404 or 410), not a server error, a refusal (403) or no
+    server: only then is a chunk absent (fill value) rather than unreadable."""
+    cause = error.__cause__
+    return cause is None or getattr(cause, "status", None) in (404, 410)
 
 
 def _refused(error: BaseException) -> bool:
@@ -205,7 +217,9 @@ class ObjectStore:
         path = self._path(key)
         try:         # never from a listing cache: another process may have replaced it
             info = self.fs.info(path, refresh=True) if self.protocol == "s3" else self.fs.info(path)
-        except FileNotFoundError:
+        except FileNotFoundError as e:
+            if self.protocol in _READ_ONLY and not _http_missing(e):
+                raise _client_error(self.name(key), e.__cause__ or e) from e
             return None
         except Exception as e:
             raise _client_error(self.name(key), e) from e
@@ -317,8 +331,13 @@ class ObjectStore:
         try:
             if self.protocol == "s3":
                 return self._s3_ranges(path, runs, reader.version)
+            pin = {}
+            if self.protocol in _READ_ONLY and isinstance(reader.version, str) and \
+                    not reader.version.startswith("W/"):          # a strong ETag: the version opened
+                pin = {"headers": {**dict(getattr(self.fs, "kwargs", {}).get("headers") or {}),
+                                   "If-Match": reader.version}}
             return list(self.fs.cat_ranges([path] * len(runs), [s for s, _ in runs], [e for _, e in runs],
-                                           on_error="raise"))
+                                           on_error="raise", **pin))
         except FileNotFoundError:
             raise ConflictError(f"{reader.name}: deleted while it was read") from None
         except (WkError, MemoryError):

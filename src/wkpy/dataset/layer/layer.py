@@ -491,19 +491,29 @@ class Layer:
         """`_create_mag` on a remote dataset: there are no folders to rename into place,
         so the mag is built at its final prefix and listed once complete. A crash before
         the listing leaves unlisted objects there (refused by the next `add_mag` of that
-        mag, naming them), never a listed, half-filled mag; a failure removes them."""
-        try:
-            array = create_array(path, info)
-            self._fit_new_array(array, mag)
-            if fill is not None:
-                fill(array)
-            self._dataset._update_layer(self.name, add)
-        except DuplicateError:
-            raise                      # another writer listed the mag meanwhile: its objects stay
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self._dataset._delete_objects(f"{self.name}/{mag.to_layer_name()}")
-            raise
+        mag, naming them), never a listed, half-filled mag; a failure removes them. The
+        prefix is claimed first (`claim_prefix`): two writers adding one mag never fill one
+        prefix together, and a failing one never deletes what another listed."""
+        from wkpy.dataset._staged_layer import claim_prefix, is_listed
+
+        key = f"{self.name}/{mag.to_layer_name()}"
+        with claim_prefix(self._dataset._store, key):
+            if next(iter(self._dataset._store.list(key)), None) is not None or \
+                    is_listed(self._dataset, self.name, mag, unreadable=None):
+                raise DuplicateError(f"{path}: another writer added mag {mag} of layer {self.name!r} meanwhile")
+            try:
+                array = create_array(path, info)
+                self._fit_new_array(array, mag)
+                if fill is not None:
+                    fill(array)
+                self._dataset._update_layer(self.name, add)
+            except DuplicateError:
+                raise                      # another writer listed the mag meanwhile: its objects stay
+            except BaseException:
+                if not is_listed(self._dataset, self.name, mag):
+                    with contextlib.suppress(Exception):
+                        self._dataset._delete_objects(key)
+                raise
         return self._mags[mag]
 
     def _fit_new_array(self, array: Array, mag: Mag) -> None:
