@@ -92,7 +92,7 @@ def is_remote(path: Any) -> bool:
     """Whether `path` names a place on object storage or a web server (a URL string other
     than ``file://``, or a remote ``upath.UPath``), not a local file."""
     protocol = getattr(path, "protocol", None)
-    if isinstance(protocol, str) and not isinstance(path, (str, os.PathLike)):
+    if isinstance(protocol, str) and not isinstance(path, str):   # (a UPath of 0.2 is also a Path)
         return protocol not in _LOCAL
     if isinstance(path, (str, os.PathLike)):
         text = os.fspath(path)
@@ -122,8 +122,13 @@ def as_location(path: Any, **storage_options: Any) -> Any:
     InvalidRequestError
         Neither a path nor a URL.
     """
-    if isinstance(path, Path):
+    if isinstance(path, Path) and not hasattr(path, "protocol"):
         return path
+    if is_remote(path) and isinstance(path, os.PathLike):
+        # universal-pathlib 0.2 made every UPath a `pathlib.Path`: code treating it as a local
+        # path would write s3://bucket/key into ./bucket/key
+        raise UnsupportedError(f"{path}: this UPath is of universal-pathlib < 0.3, which wkpy cannot tell from "
+                               "a local path; install universal-pathlib>=0.3 (pip install \"wkpy[s3]\")")
     if not is_remote(path):
         if isinstance(path, (str, os.PathLike)):
             text = os.fsdecode(os.fspath(path))

@@ -162,3 +162,22 @@ def test_concurrent_writers_lose_nothing(s3_root) -> None:
     for i in range(8):
         x, y, z = (i & 1) * 32, (i >> 1 & 1) * 32, (i >> 2) * 32
         assert (got[x:x + 32, y:y + 32, z:z + 32] == i + 1).all(), i
+
+
+def test_a_upath_that_is_also_a_local_path_is_refused_not_written_locally(tmp_path: Path, monkeypatch) -> None:
+    """universal-pathlib 0.2 made every UPath a `pathlib.Path` subclass: such an S3 path
+    must not be taken for the local folder ./bucket/ds."""
+    from pathlib import PosixPath
+
+    import wkpy as wk
+
+    class OldUPath(PosixPath):                  # what upath 0.2's S3Path looks like to wkpy
+        protocol = "s3"
+        storage_options: dict = {}
+
+    monkeypatch.chdir(tmp_path)
+    old = OldUPath("bucket/ds")
+    for call in (lambda: as_store(old), lambda: wk.Dataset(old, voxel_size=(1, 1, 1)), lambda: wk.Dataset.open(old)):
+        with pytest.raises(UnsupportedError, match="universal-pathlib"):
+            call()
+    assert list(tmp_path.iterdir()) == []

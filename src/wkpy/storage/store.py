@@ -659,7 +659,7 @@ def as_store(location: Any) -> Store:
     UnsupportedError
         A URL whose client library is not installed (named with the extra that brings it).
     """
-    if isinstance(location, Path):
+    if isinstance(location, Path) and not hasattr(location, "protocol"):   # (not a UPath)
         return LocalStore(location)
     if isinstance(location, LocalStore) or hasattr(location, "has_locks"):
         return location                                   # type: ignore[no-any-return]
