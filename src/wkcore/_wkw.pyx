@@ -32,7 +32,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES,
 from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_ECORRUPT, WK_ENOMEM, WK_EMISMATCH, WK_EARG,
                            load_le64, store_le64, load_le32, store_le32, check_plain_items)
 from wkcore._morton cimport morton_encode, morton_decode
-from wkcore._copy cimport copy3d
+from wkcore._copy cimport copy_nd
 from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, crc32c
 from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, take_rows, wk_sort_rows
 from wkcore._raise import raise_for
@@ -134,30 +134,16 @@ cdef int same_geometry(const layout* f, const layout* x, wk_err* e) noexcept nog
 cdef void copy_region(uint8_t* blk, int B, int vs, const region* r, Py_ssize_t ax, Py_ssize_t ay, Py_ssize_t az,
                       int lx, int ly, int lz, int nx, int ny, int nz, bint to_block) noexcept nogil:
     """Copy the nx×ny×nz voxels at (lx, ly, lz) of a block from/to the caller's array at (ax, ay, az)."""
-    cdef Py_ssize_t bs[3]
-    cdef Py_ssize_t rs[3]
-    cdef Py_ssize_t n[3]
-    cdef int c
+    cdef Py_ssize_t bs[4]
+    cdef Py_ssize_t rs[4]
+    cdef int64_t n[4]
     cdef uint8_t* b = blk + (<size_t>lx + <size_t>ly * B + <size_t>lz * B * B) * vs
     cdef uint8_t* a = r.ptr + ax * r.sx + ay * r.sy + az * r.sz
-    bs[0] = vs; bs[1] = <Py_ssize_t>B * vs; bs[2] = <Py_ssize_t>B * B * vs
-    rs[0] = r.sx; rs[1] = r.sy; rs[2] = r.sz
-    n[0] = nx; n[1] = ny; n[2] = nz
-    if r.sx == vs and (r.nc == 1 or r.sc == r.ts):
-        # the array has the block's own layout (Fortran order, channels interleaved):
-        # copy x-runs as bytes
-        n[0] = <Py_ssize_t>nx * vs
-        bs[0] = rs[0] = 1
-        if to_block:
-            copy3d(b, bs, a, rs, n, rs, 1)
-        else:
-            copy3d(a, rs, b, bs, n, rs, 1)
-        return
-    for c in range(r.nc):
-        if to_block:
-            copy3d(b + c * r.ts, bs, a + c * r.sc, rs, n, rs, r.ts)
-        else:
-            copy3d(a + c * r.sc, rs, b + c * r.ts, bs, n, rs, r.ts)
+    # a block is a (c, x, y, z) chunk in Fortran order with channels interleaved
+    bs[0] = r.ts; bs[1] = vs; bs[2] = <Py_ssize_t>B * vs; bs[3] = <Py_ssize_t>B * B * vs
+    rs[0] = r.sc; rs[1] = r.sx; rs[2] = r.sy; rs[3] = r.sz
+    n[0] = r.nc; n[1] = nx; n[2] = ny; n[3] = nz
+    copy_nd(b, bs, a, rs, n, 4, r.ts, to_block)
 
 cdef inline bint clip(int64_t b0, int B, const int64_t* box, int axis, int* l0, int* n) noexcept nogil:
     """Intersect block [b0, b0+B) with the box along one axis; False if empty."""
