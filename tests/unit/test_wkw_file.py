@@ -305,3 +305,40 @@ def test_block_bytes_may_come_in_any_spans_and_a_missing_one_is_refused(tmp_path
         _wkw.plan(read_layout(lay), raw[:16], len(raw), box, raw[offset:offset + length - 8])
     with pytest.raises(CorruptFileError, match="shorter than the 16-byte header"):
         _wkw.table_range(read_layout(lay), b"", 10, box)
+
+
+def _layout(a, how):
+    """`a` as a C-ordered, F-ordered or non-contiguous (every other x, padded z) array."""
+    if how == "strided":
+        big = np.zeros((a.shape[0], 2 * a.shape[1], a.shape[2], a.shape[3] + 3), a.dtype)
+        view = big[:, ::2, :, 1:-2]
+        view[...] = a
+        return view
+    return np.asarray(a, order=how)
+
+
+@pytest.mark.parametrize("how", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype,nc", [("uint8", 1), ("uint8", 3), ("uint16", 1), ("uint32", 2), ("float64", 1)])
+def test_block_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
+    # 32³ blocks: wide enough for the blocked transposes (16-byte tiles) and their ragged edges
+    full = layout(1, dtype, nc, block_log2=5, file_log2=1)
+    side = 64
+    model = random_volume((nc, side, side, side), dtype, seed=3)
+    box = (0, 0, 0, side, side, side)
+    head, size = _wkw.new_raw_header(full)
+    rows = _wkw.plan(read_layout(full), head, size, box)
+    blocks = _wkw.patch_raw(full, head, size, box, _layout(model, how), (0, 0, 0), rows, [], False)
+    for i, (m, _, _) in enumerate(rows.tolist()):
+        x, y, z = m & 1, m >> 1 & 1, m >> 2 & 1          # Morton order of a 2×2×2 file
+        part = model[:, 32 * x:32 * x + 32, 32 * y:32 * y + 32, 32 * z:32 * z + 32]
+        assert blocks[i * len(blocks) // 8:(i + 1) * len(blocks) // 8] == part.tobytes(order="F")
+    comp = layout(2, dtype, nc, block_log2=5, file_log2=1)
+    parts = [_wkw.encode_range(None, comp, box, _layout(model, how), (0, 0, 0), 0, 8)]
+    blob = b"".join([_wkw.assemble(comp, parts), parts[0][0]])
+    part_box = (3, 1, 5, 61, 40, 59)                  # ragged in every block it touches
+    for data, size in ((head + blocks, len(head) + len(blocks)), (blob, len(blob))):
+        off, n = _wkw.table_range(read_layout(full), data[:16], size, part_box)
+        rows = _wkw.plan(read_layout(full), data[:16], size, part_box, data[off:off + n])
+        out = _layout(np.zeros((nc, 58, 39, 54), dtype), how)
+        _wkw.decode(read_layout(full), data[:16], part_box, out, (0, 0, 0), rows, [(0, data)])
+        np.testing.assert_array_equal(out, model[:, 3:61, 1:40, 5:59])

@@ -539,3 +539,54 @@ def test_chunk_bytes_may_come_in_any_spans_and_a_missing_one_is_refused(tmp_path
     with pytest.raises(ValueError, match="index bytes"):
         _shard.parse_index(spec, raw[offset:offset + length - 1], len(raw))
     assert _shard.plan(spec, None, box).shape == (0, 3)
+
+
+# ---- copies between chunks and arrays of any layout ---------------------------------------------
+
+def _layout(a: np.ndarray, how: str) -> np.ndarray:
+    """`a` as a C-ordered, F-ordered or non-contiguous (every other x, padded z) array."""
+    if how == "strided":
+        big = np.zeros((a.shape[0], 2 * a.shape[1], a.shape[2], a.shape[3] + 3), a.dtype)
+        view = big[:, ::2, :, 1:-2]
+        view[...] = a
+        return view
+    return np.asarray(a, order=how)
+
+
+@pytest.mark.parametrize("how", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype,nc", [("uint8", 1), ("uint8", 3), ("int16", 1), ("uint32", 1), ("float32", 2),
+                                      ("uint64", 1)])
+def test_chunk_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
+    # chunks wide enough for the blocked transposes (16-byte tiles) and their ragged edges
+    shard, chunk = (nc, 64, 6, 48), (nc, 32, 3, 24)
+    spec = spec_for(dtype, shard=shard, chunk=chunk, steps=[])
+    rng = np.random.default_rng(7)
+    model = rng.integers(1, 250, shard).astype(dtype)
+    whole = (0, 0, 0, 0, *shard)
+    sets = [_shard.encode(spec, whole, _layout(model, how), (0, 0, 0, 0))]
+    runs, index = _shard.assemble(spec, None, sets)
+    blob = b"".join([*(memoryview(sets[0])[o:o + n] for _, o, n in runs.tolist()), index])
+    entries = oracle_index(blob, spec.n_chunks)
+    for m, g in enumerate(itertools.product(*(range(s // c) for s, c in zip(shard, chunk)))):
+        part = model[tuple(slice(i * c, (i + 1) * c) for i, c in zip(g, chunk))]
+        off, n = entries[m]
+        assert blob[off:off + n] == np.transpose(part, (3, 2, 1, 0)).tobytes()   # the transpose codec's order
+    parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
+    out = _layout(np.zeros(shard, dtype), how)
+    _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
+    assert np.array_equal(out, model)
+    box = (0, 3, 1, 5, nc, 61, 5, 47)                  # ragged in every chunk it touches
+    ext = tuple(box[k + 4] - box[k] for k in range(4))
+    part = _layout(np.zeros(ext, dtype), how)
+    _shard.decode(spec, box, part, (0, 0, 0, 0), _shard.plan(spec, parsed, box), [(0, blob)])
+    assert np.array_equal(part, model[:, 3:61, 1:5, 5:47])
+    new = _layout(rng.integers(1, 250, ext).astype(dtype), how)
+    sets = [_shard.encode(spec, box, new, (0, 0, 0, 0), parsed, [(0, blob)])]
+    runs, index = _shard.assemble(spec, parsed, sets)
+    parts = [blob[o:o + n] if s < 0 else memoryview(sets[s])[o:o + n] for s, o, n in runs.tolist()]
+    blob = b"".join([*parts, index])
+    model[:, 3:61, 1:5, 5:47] = new
+    parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
+    out = _layout(np.zeros(shard, dtype), how)
+    _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
+    assert np.array_equal(out, model)
