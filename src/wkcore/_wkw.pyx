@@ -981,6 +981,32 @@ def assemble(tuple layout_, list parts) -> bytes:
         raise ValueError(f"encoded parts hold {m} blocks, the file needs {N}")
     return bytes(head)
 
+cdef extern from "Python.h":
+    int PyBuffer_FillInfo(Py_buffer* view, object obj, void* buf, Py_ssize_t len, int readonly, int flags) except -1
+
+cdef uint8_t _EMPTY[1]
+
+
+cdef class EncodedBlocks:
+    """The encoded blocks of one `encode_range`: a read-only buffer that owns the bytes the
+    kernel wrote (handed over without a copy)."""
+
+    cdef uint8_t* data
+    cdef Py_ssize_t n
+
+    def __dealloc__(self):
+        free(self.data)
+
+    def __getbuffer__(self, Py_buffer* buffer, int flags):
+        PyBuffer_FillInfo(buffer, self, self.data if self.data != NULL else _EMPTY, self.n, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer* buffer):
+        pass
+
+    def __len__(self) -> int:
+        return self.n
+
+
 def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigned long long m_lo,
                  unsigned long long m_hi, name="<file>") -> tuple:
     """Encode blocks m_lo..m_hi-1 of a new compressed file (see `assemble`): the blocks
@@ -991,8 +1017,8 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
     file_log2, block_type, voxel_type, voxel_bytes) (an old file's own block type wins). If
     the box covers the whole file only the first 16 bytes of `old` are looked at, so a
     damaged old file is replaced; a valid header of another kind is refused. Returns
-    (encoded bytes, block ends as bytes of little-endian u64, relative to the start of the
-    encoded bytes).
+    (the encoded bytes as an `EncodedBlocks` buffer, block ends as bytes of little-endian
+    u64, relative to the start of the encoded bytes).
 
     Raises
     ------
@@ -1009,6 +1035,7 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
     cdef const uint8_t[::1] o = old if old is not None else None
     cdef const uint8_t* op = &o[0] if old is not None and len(old) > 0 else NULL
     cdef uint64_t osize = len(old) if old is not None else 0
+    cdef EncodedBlocks blob
     check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
     check_box(&L, box, b)
     if L.block_type == 1 or m_lo > m_hi or m_hi > n_blocks(&L):
@@ -1043,7 +1070,11 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
             rc = encode_blocks(op, osize, &L, m_lo, m_hi, b, &r, &g, ep, &e)
         if rc:
             raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
-        return (g.data[:g.len] if g.len else b""), bytes(ends)
+        blob = EncodedBlocks.__new__(EncodedBlocks)
+        blob.data = g.data
+        blob.n = <Py_ssize_t>g.len
+        g.data = NULL
+        return blob, bytes(ends)
     finally:
         PyBuffer_Release(&v)
         free(g.data)
