@@ -9,7 +9,10 @@ with byte shuffle, no compression) and WKW file encode/decode (LZ4, raw) of one 
 `side`³ uint8 voxels in 32³ chunks, from and into C-ordered and F-ordered (c, x, y, z)
 arrays; the Morton/plan walk of a large WKW file and a Zarr3 shard index. The "bare" column
 is the codec alone (python-lz4, numcodecs) looping over the same chunks as contiguous bytes
-in the file's order (memcpy of them for the uncompressed rows); share = kernel / bare.
+in the file's order (memcpy of them for the uncompressed rows); share = kernel / bare. The
+"own" column is the same loop over wkcore's own codec build (`wkcore._codecs`, the LZ4,
+zstd and Blosc bundled in C-Blosc2's library, which the kernels link): kernel / own is the
+kernel's overhead around its codec, kernel / bare adds the difference between codec builds.
 
 Times are the CPU time of the calling thread (`time.thread_time`, every kernel runs in it),
 which other processes on a shared machine disturb much less than wall time; each figure is
@@ -79,6 +82,32 @@ def _bare(kind: str, chunks: list[bytes], repeats: int) -> tuple[float, float]:
         return (_timed(lambda: [codec.encode(c) for c in chunks], repeats),
                 _timed(lambda: [codec.decode(c) for c in enc], repeats))
     # uncompressed: copying the chunk bytes is the floor
+    return _copies(chunks, repeats)
+
+
+def _own(kind: str, chunks: list[bytes], repeats: int) -> tuple[float, float]:
+    """(encode, decode) seconds of wkcore's own codec build alone over the chunks (the LZ4,
+    zstd and Blosc that C-Blosc2's static library bundles), one call per chunk."""
+    from wkcore import _codecs
+    size = len(chunks[0])
+    if kind == "lz4":
+        enc_fn, dec_fn = _codecs.lz4_compress_block, _codecs.lz4_decompress_block
+    elif kind == "zstd":
+        def enc_fn(c: bytes) -> bytes:
+            return _codecs.zstd_compress_frame(c, 5, True)
+        dec_fn = _codecs.zstd_decompress_frame
+    elif kind == "blosc":
+        def enc_fn(c: bytes) -> bytes:
+            return _codecs.blosc_compress_chunk(c, "lz4", 5, 1, 1)
+        dec_fn = _codecs.blosc_decompress_chunk
+    else:
+        return _copies(chunks, repeats)
+    enc = [enc_fn(c) for c in chunks]
+    return (_timed(lambda: [enc_fn(c) for c in chunks], repeats),
+            _timed(lambda: [dec_fn(c, size) for c in enc], repeats))
+
+
+def _copies(chunks: list[bytes], repeats: int) -> tuple[float, float]:
     bufs = [bytearray(c) for c in chunks]
     views = [np.frombuffer(c, np.uint8) for c in chunks]
     outs = [np.frombuffer(b, np.uint8) for b in bufs]
@@ -200,17 +229,19 @@ def measure(side: int, repeats: int, only: set[str] | None) -> list[dict]:
         nbytes = vol.nbytes
         chunks = _chunks_f(vol)
         bare: dict[str, tuple[float, float]] = {}
+        own: dict[str, tuple[float, float]] = {}
         arrays = {"C": np.ascontiguousarray(vol[None]), "F": np.asfortranarray(vol[None])}
         for name, (kind, fn, codec) in KERNELS.items():
             if only and name not in only:
                 continue
             if codec not in bare:
                 bare[codec] = _bare(codec, chunks, repeats)
+                own[codec] = _own(codec, chunks, repeats)
             for order, arr in arrays.items():
                 enc, dec = fn(kind, arr, order, repeats)
-                for op, t, b in (("encode", enc, bare[codec][0]), ("decode", dec, bare[codec][1])):
-                    rows.append({"kernel": f"{name} {op}", "data": dname, "order": order,
-                                 "mbps": nbytes / t / MB, "bare": nbytes / b / MB})
+                for i, (op, t) in enumerate((("encode", enc), ("decode", dec))):
+                    rows.append({"kernel": f"{name} {op}", "data": dname, "order": order, "mbps": nbytes / t / MB,
+                                 "bare": nbytes / bare[codec][i] / MB, "own": nbytes / own[codec][i] / MB})
     if not only or "walks" in only:
         rows.extend(_walks(repeats))
     return rows
@@ -225,7 +256,7 @@ def _merge(runs: list[list[dict]]) -> list[dict]:
     out = []
     for i, row in enumerate(runs[0]):
         row = dict(row)
-        for f in ("mbps", "bare", "rate"):
+        for f in ("mbps", "bare", "own", "rate"):
             if f in row:
                 row[f] = statistics.median(r[i][f] for r in runs)
         out.append(row)
@@ -237,7 +268,8 @@ def _load() -> str:
 
 
 def report(rows: list[dict], base: list[dict] | None) -> None:
-    head = f"{'kernel':<22} {'data':<8} {'ord':<3} {'kernel MB/s':>11} {'bare MB/s':>10} {'share':>6}"
+    head = f"{'kernel':<22} {'data':<8} {'ord':<3} {'kernel MB/s':>11} {'bare MB/s':>10} {'share':>6} " \
+           f"{'own MB/s':>9} {'share':>6}"
     if base:
         head += f" {'before MB/s':>11} {'share':>6} {'after/before':>12}"
     print(head)
@@ -250,7 +282,7 @@ def report(rows: list[dict], base: list[dict] | None) -> None:
             print(line)
             continue
         line = f"{r['kernel']:<22} {r['data']:<8} {r['order']:<3} {r['mbps']:11.1f} {r['bare']:10.1f} " \
-               f"{r['mbps'] / r['bare']:6.2f}"
+               f"{r['mbps'] / r['bare']:6.2f} {r['own']:9.1f} {r['mbps'] / r['own']:6.2f}"
         if _key(r) in old:
             o = old[_key(r)]
             line += f" {o['mbps']:11.1f} {o['mbps'] / o['bare']:6.2f} {r['mbps'] / o['mbps']:11.2f}×"
