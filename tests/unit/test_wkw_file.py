@@ -342,3 +342,28 @@ def test_block_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
         out = _layout(np.zeros((nc, 58, 39, 54), dtype), how)
         _wkw.decode(read_layout(full), data[:16], part_box, out, (0, 0, 0), rows, [(0, data)])
         np.testing.assert_array_equal(out, model[:, 3:61, 1:40, 5:59])
+
+
+@pytest.mark.parametrize("dtype,nc", [("uint8", 1), ("uint16", 3)])
+def test_whole_blocks_decode_into_arrays_of_their_layout(dtype, nc):
+    # a Fortran-ordered array of one block has the block's layout: decoded in place
+    comp = layout(2, dtype, nc, block_log2=3, file_log2=1)
+    model = random_volume((nc, 16, 16, 16), dtype, seed=4)
+    box = (0, 0, 0, 16, 16, 16)
+    parts = [_wkw.encode_range(None, comp, box, model, (0, 0, 0), 0, 8)]
+    blob = bytearray(b"".join([_wkw.assemble(comp, parts), parts[0][0]]))
+    lay = read_layout(comp)
+    for x, y, z in ((0, 0, 0), (8, 0, 8), (8, 8, 8)):
+        part = (x, y, z, x + 8, y + 8, z + 8)
+        off, n = _wkw.table_range(lay, blob[:16], len(blob), part)
+        out = np.zeros((nc, 8, 8, 8), dtype, order="F")
+        _wkw.decode(lay, blob[:16], part, out, (0, 0, 0), _wkw.plan(lay, blob[:16], len(blob), part, blob[off:off + n]),
+                    [(0, blob)])
+        np.testing.assert_array_equal(out, model[:, x:x + 8, y:y + 8, z:z + 8])
+    part = (0, 0, 0, 8, 8, 8)
+    off, n = _wkw.table_range(lay, blob[:16], len(blob), part)
+    rows = _wkw.plan(lay, blob[:16], len(blob), part, blob[off:off + n])
+    _, start, size = rows[0].tolist()
+    blob[start:start + size] = b"\xff" * size          # block 0's bytes
+    with pytest.raises(CorruptFileError, match="block 0"):
+        _wkw.decode(lay, blob[:16], part, np.zeros((nc, 8, 8, 8), dtype, order="F"), (0, 0, 0), rows, [(0, blob)], "f")

@@ -590,3 +590,29 @@ def test_chunk_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
     out = _layout(np.zeros(shard, dtype), how)
     _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
     assert np.array_equal(out, model)
+
+
+@pytest.mark.parametrize("steps", [[("zstd", 3, True)], [("blosc", "lz4", 5, 1, 2, 0)], [("zstd", 1, False), ("crc32c",)],
+                                   [("crc32c",), ("gzip", 1)]])
+@pytest.mark.parametrize("dtype,nc,big", [("uint8", 1, False), ("uint16", 3, True)])
+def test_whole_chunks_decode_into_arrays_of_their_layout(steps, dtype, nc, big):
+    # a Fortran-ordered array of one chunk has the decoded chunk's layout: decoded in place
+    shard, chunk = (nc, 16, 8, 8), (nc, 8, 8, 4)
+    spec = spec_for(dtype, shard=shard, chunk=chunk, steps=steps, big_endian=big)
+    model = np.random.default_rng(5).integers(0, 9, shard).astype(dtype)
+    whole = (0, 0, 0, 0, *shard)
+    sets = [_shard.encode(spec, whole, model, (0, 0, 0, 0))]
+    runs, index = _shard.assemble(spec, None, sets)
+    blob = bytearray(b"".join([*(memoryview(sets[0])[o:o + n] for _, o, n in runs.tolist()), index]))
+    parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
+    for x, z in itertools.product((0, 8), (0, 4)):
+        box = (0, x, 0, z, nc, x + 8, 8, z + 4)
+        out = np.zeros(chunk, dtype, order="F")
+        assert _shard.decode(spec, box, out, (0, 0, 0, 0), _shard.plan(spec, parsed, box), [(0, blob)]) == 1
+        assert np.array_equal(out, model[:, x:x + 8, :, z:z + 4])
+    off, n = parsed.chunk(0)
+    blob[off:off + n] = b"\xff" * n                    # a damaged chunk still raises, also decoded in place
+    box = (0, 0, 0, 0, *chunk)
+    with pytest.raises(CorruptFileError, match="chunk 0,0,0,0"):
+        _shard.decode(spec, box, np.zeros(chunk, dtype, order="F"), (0, 0, 0, 0), _shard.plan(spec, parsed, box),
+                      [(0, blob)], "s")
