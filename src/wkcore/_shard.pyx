@@ -40,7 +40,7 @@ from libc.stdio cimport snprintf
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT, \
     PyBUF_SIMPLE
 
-from wkcore._util cimport (wk_err, WK_FAIL, WK_ECORRUPT, WK_ENOMEM, WK_EARG,
+from wkcore._util cimport (wk_err, WK_FAIL, wk_alloc_big, WK_ECORRUPT, WK_ENOMEM, WK_EARG,
                            load_le64, store_le64, load_le32, store_le32, check_plain_items)
 from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
@@ -530,7 +530,7 @@ cdef int encode_rows(const zspec* S, const zbox* box, const region* r, const uin
         want = RESERVE_LIMIT
     if rc == 0 and P.cap == 0:
         P.table = <uint64_t*>malloc(24 * touched)
-        P.buf = <uint8_t*>malloc(want)
+        P.buf = <uint8_t*>wk_alloc_big(want)
         if P.table == NULL or P.buf == NULL:
             rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes for encoded chunks", want)
         else:

@@ -29,7 +29,7 @@ from libc.string cimport memcpy, memcmp, memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT, \
     PyBUF_SIMPLE
 
-from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_ECORRUPT, WK_ENOMEM, WK_EMISMATCH, WK_EARG,
+from wkcore._util cimport (wk_err, WK_FAIL, wk_alloc_big, WK_OK, WK_ECORRUPT, WK_ENOMEM, WK_EMISMATCH, WK_EARG,
                            load_le64, store_le64, load_le32, store_le32, check_plain_items)
 from wkcore._morton cimport morton_encode, morton_decode
 from wkcore._copy cimport copy_nd
@@ -427,7 +427,7 @@ cdef int reserve(growbuf* g, uint64_t extra, wk_err* e) noexcept nogil:
         return 0
     while cap < g.len + extra:
         cap *= 2
-    p = <uint8_t*>realloc(g.data, cap)
+    p = <uint8_t*>(realloc(g.data, cap) if g.data != NULL else wk_alloc_big(cap))
     if p == NULL:
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes for encoded blocks", cap)
     g.data = p
