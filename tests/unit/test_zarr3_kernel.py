@@ -558,7 +558,7 @@ def _layout(a: np.ndarray, how: str) -> np.ndarray:
                                       ("uint64", 1)])
 def test_chunk_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
     # chunks wide enough for the blocked transposes (16-byte tiles) and their ragged edges
-    shard, chunk = (nc, 64, 6, 48), (nc, 32, 3, 24)
+    shard, chunk = (nc, 64, 6, 80), (nc, 32, 3, 40)
     spec = spec_for(dtype, shard=shard, chunk=chunk, steps=[])
     rng = np.random.default_rng(7)
     model = rng.integers(1, 250, shard).astype(dtype)
@@ -575,17 +575,17 @@ def test_chunk_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
     out = _layout(np.zeros(shard, dtype), how)
     _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
     assert np.array_equal(out, model)
-    box = (0, 3, 1, 5, nc, 61, 5, 47)                  # ragged in every chunk it touches
+    box = (0, 3, 1, 5, nc, 61, 5, 77)                  # ragged in every chunk it touches
     ext = tuple(box[k + 4] - box[k] for k in range(4))
     part = _layout(np.zeros(ext, dtype), how)
     _shard.decode(spec, box, part, (0, 0, 0, 0), _shard.plan(spec, parsed, box), [(0, blob)])
-    assert np.array_equal(part, model[:, 3:61, 1:5, 5:47])
+    assert np.array_equal(part, model[:, 3:61, 1:5, 5:77])
     new = _layout(rng.integers(1, 250, ext).astype(dtype), how)
     sets = [_shard.encode(spec, box, new, (0, 0, 0, 0), parsed, [(0, blob)])]
     runs, index = _shard.assemble(spec, parsed, sets)
     parts = [blob[o:o + n] if s < 0 else memoryview(sets[s])[o:o + n] for s, o, n in runs.tolist()]
     blob = b"".join([*parts, index])
-    model[:, 3:61, 1:5, 5:47] = new
+    model[:, 3:61, 1:5, 5:77] = new
     parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
     out = _layout(np.zeros(shard, dtype), how)
     _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
