@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from wkpy.errors import InvalidRequestError, UnsupportedError
 
-__all__ = ["UrlPath", "local_path", "url_of"]
+__all__ = ["UrlPath", "as_location", "is_remote", "local_path", "url_of"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _LOCAL = ("", "file", "local")
@@ -82,6 +82,65 @@ class UrlPath(str):
 
     def __repr__(self) -> str:
         return f"UrlPath({str.__repr__(self)})"
+
+
+def is_remote(path: Any) -> bool:
+    """Whether `path` names a place on object storage or a web server (a URL string other
+    than ``file://``, or a remote ``upath.UPath``), not a local file."""
+    protocol = getattr(path, "protocol", None)
+    if isinstance(protocol, str) and not isinstance(path, (str, os.PathLike)):
+        return protocol not in _LOCAL
+    if isinstance(path, (str, os.PathLike)):
+        text = os.fspath(path)
+        text = os.fsdecode(text) if isinstance(text, bytes) else text
+        return bool(_SCHEME.match(text)) and not text.startswith("file://")
+    return False
+
+
+def as_location(path: Any, **storage_options: Any) -> Any:
+    """Where `path` points: a local `pathlib.Path`, or a ``upath.UPath`` for a URL.
+
+    Parameters
+    ----------
+    path
+        A local `str` or `os.PathLike` (also a local ``UPath``, ``file://`` URLs), a URL
+        string (``s3://bucket/key``, ``https://host/path``, ``memory://name``, ``gs://...``)
+        or a remote ``upath.UPath`` carrying its storage options (as webknossos 4.3.3 takes
+        them).
+    storage_options
+        For a URL string: the client's options (``endpoint_url``, ``key``, ``secret``, ...);
+        without them fsspec's configuration and the environment apply.
+
+    Raises
+    ------
+    UnsupportedError
+        A URL while universal-pathlib (``pip install "wkpy[s3]"``) is not installed.
+    InvalidRequestError
+        Neither a path nor a URL.
+    """
+    if isinstance(path, Path):
+        return path
+    if not is_remote(path):
+        if isinstance(path, (str, os.PathLike)):
+            text = os.fsdecode(os.fspath(path))
+            return Path(urlparse(text).path) if text.startswith("file://") else Path(text)
+        if getattr(path, "protocol", None) in _LOCAL:
+            return Path(str(getattr(path, "path", path)))
+        raise InvalidRequestError(f"{path!r} is not a path or URL")
+    if not isinstance(path, (str, os.PathLike)) and not storage_options:
+        return path                                     # a UPath already
+    try:
+        from upath import UPath
+    except ImportError:
+        raise UnsupportedError(f"{path}: paths on remote storage need universal-pathlib and fsspec; install "
+                               "them with pip install \"wkpy[s3]\" (or wkpy[http], wkpy[gcs])") from None
+    try:
+        if isinstance(path, (str, os.PathLike)):
+            return UPath(os.fsdecode(os.fspath(path)), **storage_options)
+        return UPath(str(path), **{**dict(path.storage_options), **storage_options})
+    except (ValueError, ImportError) as e:     # an unknown protocol, or its client missing
+        raise UnsupportedError(f"{path}: cannot open this URL ({e}); S3 needs pip install \"wkpy[s3]\", "
+                               "HTTP wkpy[http], GCS wkpy[gcs]") from None
 
 
 def local_path(path: str | os.PathLike[str], what: str = "dataset") -> Path:

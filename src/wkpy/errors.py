@@ -24,6 +24,7 @@ __all__ = [
     "AlignmentError",
     "InvalidRequestError",
     "ConflictError",
+    "RemoteStorageError",
     "InvalidGraphError",
     "ConflictingArgumentsError",
     "InvalidCategoryError",
@@ -155,6 +156,11 @@ class OperationError(WkError, RuntimeError):
 class ConflictError(OperationError):
     """A conditional write found its object changed since it was read (or created, when it
     was to create it): nothing was written (see `wkpy.storage.store`)."""
+
+
+class RemoteStorageError(WkError, OSError):
+    """An object store or web server could not be reached or refused a request (the
+    message names the URL and what the client said)."""
 
 
 # ---- image conversion (`Dataset.from_images`, `Dataset.add_layer_from_images`) -------------

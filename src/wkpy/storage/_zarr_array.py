@@ -40,7 +40,7 @@ from wkpy.executor import io_threads, run_tasks
 from wkpy.storage import _zarr_file
 from wkpy.storage._zarr3_meta import META_LIMIT, ArrayMeta, dumps_array, parse_meta_json
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, split_by_shard, split_for_threads
-from wkpy.storage.store import Store, Version, as_store
+from wkpy.storage.store import Store, Version, as_store, retry_on_conflict
 
 __all__ = ["ZarrArray", "shard_spec"]
 
@@ -213,14 +213,18 @@ class ZarrArray(MagFolder):
 
         if grown(self._meta) == self._meta.shape:
             return
-        with self.store.lock(self.META_FILE):
-            meta, version = self._load(self.store, *self._meta.reparse)
-            shape = grown(meta)
-            if shape != meta.shape:
-                meta = self.parse_doc(meta.file, meta.doc_with_shape(shape), *meta.reparse)
-                self.store.put(self.META_FILE, dumps_array(meta.doc).encode("utf-8"),
-                               mode=version if version is not None else "create")
-            self._set_meta(meta)
+
+        def attempt() -> None:
+            with self.store.lock(self.META_FILE):
+                meta, version = self._load(self.store, *self._meta.reparse)
+                shape = grown(meta)
+                if shape != meta.shape:
+                    meta = self.parse_doc(meta.file, meta.doc_with_shape(shape), *meta.reparse)
+                    self.store.put(self.META_FILE, dumps_array(meta.doc).encode("utf-8"),
+                                   mode=version if version is not None else "create")
+                self._set_meta(meta)
+
+        retry_on_conflict(self.store, attempt)
 
     # ---- data ---------------------------------------------------------------------------
     def _key(self, idx: Sequence[int]) -> str:
@@ -255,8 +259,16 @@ class ZarrArray(MagFolder):
         hi = [min(o + n, e) for o, n, e in zip(offset, shape, extent)]
         if any(h <= l for l, h in zip(lo, hi)):
             return out
-        self._read_into(_storage_view(meta, out), meta.place([l - o for l, o in zip(lo, offset)], 0),
-                        meta.place(lo, 0), meta.place([h - l for l, h in zip(lo, hi)], meta.num_channels))
+        tried = []
+
+        def attempt() -> None:
+            if tried:                        # a writer replaced a file meanwhile: read all again
+                out[...] = meta.fill_value
+            tried.append(1)
+            self._read_into(_storage_view(meta, out), meta.place([l - o for l, o in zip(lo, offset)], 0),
+                            meta.place(lo, 0), meta.place([h - l for l, h in zip(lo, hi)], meta.num_channels))
+
+        retry_on_conflict(self.store, attempt)
         return out
 
     def _read_into(self, view: np.ndarray, base: Sequence[int], lo: Sequence[int], size: Sequence[int]) -> None:
@@ -338,9 +350,13 @@ class ZarrArray(MagFolder):
         def run(part: ShardPart) -> None:
             key = self._key(part.shard)
             subs = split_for_threads([part], meta.chunk, io_threads(), range(meta.ndim)) if split else [part]
-            with store.lock(key):
-                _zarr_file.write_box(store, key, spec, part.box, view, part.start,
-                                     [(p.box, p.start) for p in subs] if len(subs) > 1 else ())
+
+            def attempt() -> None:
+                with store.lock(key):
+                    _zarr_file.write_box(store, key, spec, part.box, view, part.start,
+                                         [(p.box, p.start) for p in subs] if len(subs) > 1 else ())
+
+            retry_on_conflict(store, attempt)
 
         run_tasks(functools.partial(run, p) for p in parts)
 

@@ -51,13 +51,15 @@ from __future__ import annotations
 
 import errno
 import os
+import random
+import time
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, Union
 
 import numpy as np
 
@@ -68,12 +70,19 @@ from wkpy.locking import lock_file_for, path_lock
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-__all__ = ["CopyRange", "Hole", "LocalStore", "Reader", "Store", "Version", "as_store", "coalesce", "row_batches"]
+__all__ = ["CopyRange", "Hole", "LocalStore", "Reader", "Store", "Version", "as_store", "coalesce", "retry_on_conflict",
+           "row_batches"]
+
+T = TypeVar("T")
+CONFLICT_TRIES = 25
+"""How often a read-modify-write on a store without locks is tried before its `ConflictError`
+reaches the caller (each retry after a random pause growing up to a second)."""
 
 Version = Any
 """A store's token for one version of an object (local: device, inode, size, mtime)."""
 
 Mode = Union[Literal["overwrite", "create"], Version]
+"""How a `put` may replace: always, only a new key, or only that version."""
 
 COALESCE_GAP = 1 << 16
 """Local reads join byte ranges with gaps up to this (one `pread` instead of several)."""
@@ -423,23 +432,7 @@ class LocalStore:
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[Buffer]:
         """The bytes of each ``(key, offset, length)``, in order; the ranges of one file are
         read with neighbours coalesced. A missing file raises FileNotFoundError."""
-        out: list[Buffer | None] = [None] * len(requests)
-        by_key: dict[str, list[int]] = {}
-        for i, (key, _, _) in enumerate(requests):
-            by_key.setdefault(key, []).append(i)
-        for key, which in by_key.items():
-            reader = self.open(key)
-            if reader is None:
-                raise FileNotFoundError(errno.ENOENT, "no such file", self.name(key))
-            with reader:
-                rows = np.array([(i, requests[i][1], requests[i][2]) for i in which], np.uint64).reshape(-1, 3)
-                rows = rows[np.argsort(rows[:, 1], kind="stable")]
-                spans = reader.read_spans(rows)
-                starts = [s for s, _ in spans]
-                for i, off, n in rows.tolist():
-                    s, buf = spans[int(np.searchsorted(starts, off, side="right")) - 1]
-                    out[i] = memoryview(buf)[off - s:off - s + n]
-        return out  # type: ignore[return-value]
+        return _ranges_by_reader(self, requests)
 
     def exists(self, key: str) -> bool:
         """Whether something (a file, a link, anything) has the name `key`."""
@@ -610,8 +603,68 @@ def _unlink(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def as_store(location: Store | str | os.PathLike[str]) -> Store:
-    """`location` if it is a store, else the `LocalStore` of that folder."""
-    if isinstance(location, (str, os.PathLike)):
+def retry_on_conflict(store: Store, attempt: Callable[[], T]) -> T:
+    """`attempt()`, tried again after a `ConflictError` (a concurrent writer replaced what it
+    read) when `store` has no locks, up to `CONFLICT_TRIES` times with random growing
+    pauses; with locks, conflicts cannot come from wkpy writers and are raised at once.
+
+    Raises
+    ------
+    ConflictError
+        Every try found its object changed (a typed error naming it; nothing was lost
+        silently).
+    """
+    if store.has_locks:
+        return attempt()
+    for n in range(CONFLICT_TRIES - 1):
+        try:
+            return attempt()
+        except ConflictError:
+            time.sleep(random.uniform(0, min(1.0, 0.005 * 2 ** n)))
+    return attempt()
+
+
+def _ranges_by_reader(store: Store, requests: Sequence[tuple[str, int, int]]) -> list[Buffer]:
+    """`Store.get_ranges` from `Store.open` and `Reader.read_spans` (one reader per key)."""
+    out: list[Buffer | None] = [None] * len(requests)
+    by_key: dict[str, list[int]] = {}
+    for i, (key, _, _) in enumerate(requests):
+        by_key.setdefault(key, []).append(i)
+    for key, which in by_key.items():
+        reader = store.open(key)
+        if reader is None:
+            raise FileNotFoundError(errno.ENOENT, "no such file", store.name(key))
+        with reader:
+            rows = np.array([(i, requests[i][1], requests[i][2]) for i in which], np.uint64).reshape(-1, 3)
+            rows = rows[np.argsort(rows[:, 1], kind="stable")]
+            spans = reader.read_spans(rows)
+            starts = [s for s, _ in spans]
+            for i, off, n in rows.tolist():
+                s, buf = spans[int(np.searchsorted(starts, off, side="right")) - 1]
+                out[i] = memoryview(buf)[off - s:off - s + n]
+    return out  # type: ignore[return-value]
+
+
+def as_store(location: Any) -> Store:
+    """`location` if it is a store; else the store of the place it names: a
+    `wkpy.storage.object_store.ObjectStore` for a URL (``s3://``, ``https://``,
+    ``memory://``, ... as a string or a ``upath.UPath`` with its storage options), the
+    `LocalStore` of a local folder otherwise (see `wkpy._urls.as_location`).
+
+    Raises
+    ------
+    UnsupportedError
+        A URL whose client library is not installed (named with the extra that brings it).
+    """
+    if isinstance(location, Path):
         return LocalStore(location)
-    return location
+    if isinstance(location, LocalStore) or hasattr(location, "has_locks"):
+        return location                                   # type: ignore[no-any-return]
+    from wkpy._urls import as_location
+
+    where = as_location(location)
+    if isinstance(where, Path):
+        return LocalStore(where)
+    from wkpy.storage.object_store import ObjectStore
+
+    return ObjectStore(where)

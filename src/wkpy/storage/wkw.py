@@ -22,7 +22,7 @@ from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, U
 from wkpy.executor import io_threads, run_tasks
 from wkpy.storage import _wkw_file
 from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
-from wkpy.storage.store import Store, as_store
+from wkpy.storage.store import Store, as_store, retry_on_conflict
 
 __all__ = ["WkwArray", "VOXEL_TYPES", "VOXEL_DTYPES"]
 
@@ -140,6 +140,17 @@ class WkwArray(MagFolder):
 
     def read(self, offset: Vec3, shape: Vec3) -> np.ndarray:
         out = np.zeros((self.info.num_channels, *shape), self.info.dtype, order="F")
+        tried = []
+
+        def attempt() -> np.ndarray:
+            if tried:                        # a writer replaced a file meanwhile: read all again
+                out[...] = 0
+            tried.append(1)
+            return self._read_into(out, offset, shape)
+
+        return retry_on_conflict(self.store, attempt)
+
+    def _read_into(self, out: np.ndarray, offset: Vec3, shape: Vec3) -> np.ndarray:
         layout, store = self._read_layout, self.store
         parts = split_by_shard(offset, shape, (self._side,) * 3)
         pieces = split_for_threads(parts, self.info.chunk_shape, io_threads(), (2, 1, 0))  # z: Morton's top bit
@@ -191,14 +202,18 @@ class WkwArray(MagFolder):
 
         def write(part) -> None:  # type: ignore[no-untyped-def]
             key = self._key(part.shard)
-            with store.lock(key):
-                try:
-                    if self._block_type != 1:
-                        _wkw_file.write_compressed(store, key, layout, part.box, data, part.start, io_threads())
-                    else:  # settles a killed writer's journal first
-                        _wkw_file.write_raw(store, key, layout, part.box, data, part.start)
-                except OSError as exc:
-                    raise _no_links(store.name(key), exc) from None
+
+            def attempt() -> None:
+                with store.lock(key):
+                    try:
+                        if self._block_type != 1:
+                            _wkw_file.write_compressed(store, key, layout, part.box, data, part.start, io_threads())
+                        else:  # settles a killed writer's journal first
+                            _wkw_file.write_raw(store, key, layout, part.box, data, part.start)
+                    except OSError as exc:
+                        raise _no_links(store.name(key), exc) from None
+
+            retry_on_conflict(store, attempt)
 
         with self.writing():
             store.prepare(self._key(p.shard) for p in parts)
