@@ -197,6 +197,37 @@ cdef int lz4_decompress_exact(const uint8_t* src, size_t n, uint8_t* dst, size_t
         return -1
     return 0 if LZ4_decompress_safe(<const char*>src, <char*>dst, <int>n, <int>expected) == <int>expected else -1
 
+cdef const uint8_t* lz4_literals(const uint8_t* src, size_t n, size_t expected) noexcept nogil:
+    """Where the `expected` bytes of an LZ4 block that is one run of literals start in it
+    (what LZ4 makes of incompressible data: a token of 15 literals and no match, the
+    length's extra bytes, the bytes themselves, nothing after), or NULL for any other
+    block. The bytes there are exactly what decompressing the block gives, so a caller may
+    copy them where they belong instead of decompressing into a buffer first."""
+    cdef size_t i = 1, length = 15
+    if expected < 15 or n < 1 or src[0] != 0xF0:
+        return NULL
+    while True:
+        if i >= n or length > expected:
+            return NULL
+        length += src[i]
+        i += 1
+        if src[i - 1] != 255:
+            break
+    if length != expected or n - i != expected:
+        return NULL
+    return src + i
+
+cdef const uint8_t* blosc_stored(const uint8_t* src, size_t n, size_t expected) noexcept nogil:
+    """Where the `expected` bytes of a C-Blosc1 chunk stored uncompressed (the "memcpyed"
+    flag: what Blosc makes of incompressible data) start in it, or NULL for any other
+    chunk; as `lz4_literals`."""
+    if n < BLOSC_HEADER or expected > BLOSC_MAX_INPUT or (src[0] != 1 and src[0] != 2) or not (src[2] & 0x02):
+        return NULL
+    if load_le32(src + 4) != expected or load_le32(src + 12) != expected + BLOSC_HEADER \
+            or n < expected + BLOSC_HEADER:
+        return NULL
+    return src + BLOSC_HEADER
+
 cdef size_t zstd_bound(size_t n) noexcept nogil:
     return ZSTD_compressBound(n)
 

@@ -42,7 +42,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES,
 
 from wkcore._util cimport (wk_err, WK_FAIL, wk_alloc_big, WK_ECORRUPT, WK_ENOMEM, WK_EARG,
                            load_le64, store_le64, load_le32, store_le32, check_plain_items)
-from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
+from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode, blosc_stored,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
 from wkcore._copy cimport copy_nd, MAX_AXES
@@ -237,6 +237,11 @@ cdef int decode_chunk(work* W, const zspec* S, const uint8_t* src, uint64_t n, u
                                chunk_text(S, m, where), want, got)
             cur_len -= 4
             continue
+        if S.steps[i].kind == CODEC_BLOSC and blosc_stored(cur, cur_len, S.chunk_bytes + 4 * crcs_before(S, i)) != NULL:
+            # stored uncompressed: the chunk is in `cur` already (one copy less)
+            cur = <uint8_t*>blosc_stored(cur, cur_len, S.chunk_bytes + 4 * crcs_before(S, i))
+            cur_len = S.chunk_bytes + 4 * crcs_before(S, i)
+            continue
         ncrc = ncodec = 0
         for j in range(i):
             if S.steps[j].kind == STEP_CRC:
@@ -259,12 +264,20 @@ cdef int decode_chunk(work* W, const zspec* S, const uint8_t* src, uint64_t n, u
         return WK_FAIL(e, WK_ECORRUPT, "chunk %s holds %llu bytes, not the %llu of a chunk",
                        chunk_text(S, m, where), cur_len, S.chunk_bytes)
     if S.big_endian and S.ts > 1:
-        if cur == src:               # the caller's bytes are never changed
-            memcpy(W.a, src, S.chunk_bytes)
+        if cur != W.a and cur != W.b and cur != final:    # the caller's bytes are never changed
+            memcpy(W.a, cur, S.chunk_bytes)
             cur = W.a
         byteswap(cur, S.chunk_bytes, S.ts)
     out[0] = cur
     return 0
+
+cdef inline uint64_t crcs_before(const zspec* S, int i) noexcept nogil:
+    """CRC steps applied before step i when encoding (their checksums are inside step i's data)."""
+    cdef uint64_t k = 0
+    cdef int j
+    for j in range(i):
+        k += S.steps[j].kind == STEP_CRC
+    return k
 
 cdef int encode_chunk(work* W, const zspec* S, uint8_t* final, uint8_t** out, uint64_t* out_len,
                       wk_err* e) noexcept nogil:

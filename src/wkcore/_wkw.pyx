@@ -33,7 +33,7 @@ from wkcore._util cimport (wk_err, WK_FAIL, wk_alloc_big, WK_OK, WK_ECORRUPT, WK
                            load_le64, store_le64, load_le32, store_le32, check_plain_items)
 from wkcore._morton cimport morton_encode, morton_decode
 from wkcore._copy cimport copy_nd
-from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, crc32c
+from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, lz4_literals, crc32c
 from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, take_rows, wk_sort_rows
 from wkcore._raise import raise_for
 
@@ -303,7 +303,9 @@ cdef int decode_blocks(const layout* F, const int64_t* box, const region* r, con
         if not (clip(bx * B, B, box, 0, &lx, &nx) and clip(by * B, B, box, 1, &ly, &ny)
                 and clip(bz * B, B, box, 2, &lz, &nz)):
             continue
-        if blk != NULL:
+        if blk != NULL and lz4_literals(src, nb, bb) != NULL:
+            src = lz4_literals(src, nb, bb)      # stored as literals: copied from where they are
+        elif blk != NULL:
             # a whole block whose part of the caller's array has the block's layout (a
             # Fortran-ordered array, channels interleaved) is decoded straight into it
             dst = blk

@@ -367,3 +367,24 @@ def test_whole_blocks_decode_into_arrays_of_their_layout(dtype, nc):
     blob[start:start + size] = b"\xff" * size          # block 0's bytes
     with pytest.raises(CorruptFileError, match="block 0"):
         _wkw.decode(lay, blob[:16], part, np.zeros((nc, 8, 8, 8), dtype, order="F"), (0, 0, 0), rows, [(0, blob)], "f")
+
+
+@pytest.mark.parametrize("how", ["C", "F"])
+def test_blocks_of_literals_are_read_from_their_bytes(how):
+    # random bytes do not compress: LZ4 stores each block as one run of literals, and a
+    # read copies them from the block's bytes; a block whose run is one byte short is corrupt
+    comp = layout(2, "uint8", 1, block_log2=4, file_log2=1)
+    model = np.random.default_rng(2).integers(0, 256, (1, 32, 32, 32)).astype(np.uint8)
+    box = (0, 0, 0, 32, 32, 32)
+    parts = [_wkw.encode_range(None, comp, box, model, (0, 0, 0), 0, 8)]
+    blob = bytearray(b"".join([_wkw.assemble(comp, parts), parts[0][0]]))
+    lay = read_layout(comp)
+    rows = _wkw.plan(lay, blob[:16], len(blob), box, blob[16:16 + 64])
+    assert all(blob[o] == 0xF0 and n == 16**3 + 1 + 17 for _, o, n in rows.tolist())   # one run of literals
+    out = _layout(np.zeros((1, 32, 32, 32), np.uint8), how)
+    _wkw.decode(lay, blob[:16], box, out, (0, 0, 0), rows, [(0, blob)])
+    np.testing.assert_array_equal(out, model)
+    _, o, n = rows[0].tolist()
+    blob[o + 1] -= 1                                    # the run is 254 literals short of the block
+    with pytest.raises(CorruptFileError, match="block 0"):
+        _wkw.decode(lay, blob[:16], box, out, (0, 0, 0), rows[:1], [(0, blob)], "f")

@@ -616,3 +616,27 @@ def test_whole_chunks_decode_into_arrays_of_their_layout(steps, dtype, nc, big):
     with pytest.raises(CorruptFileError, match="chunk 0,0,0,0"):
         _shard.decode(spec, box, np.zeros(chunk, dtype, order="F"), (0, 0, 0, 0), _shard.plan(spec, parsed, box),
                       [(0, blob)], "s")
+
+
+@pytest.mark.parametrize("steps", [[("blosc", "lz4", 5, 1, 2, 0)], [("crc32c",), ("blosc", "zstd", 3, 0, 2, 0)]])
+@pytest.mark.parametrize("how", ["C", "F"])
+def test_chunks_blosc_stored_uncompressed_are_read_from_their_bytes(steps, how):
+    # random bytes do not compress: Blosc stores them as they are, and a read copies them
+    # from the chunk's bytes; a chunk cut short is still corrupt
+    shard, chunk = (1, 32, 16, 16), (1, 16, 16, 16)
+    spec = spec_for("uint16", shard=shard, chunk=chunk, steps=steps, big_endian=True)
+    model = np.random.default_rng(9).integers(0, 2**16, shard).astype(np.uint16)
+    whole = (0, 0, 0, 0, *shard)
+    sets = [_shard.encode(spec, whole, model, (0, 0, 0, 0))]
+    runs, index = _shard.assemble(spec, None, sets)
+    blob = b"".join([*(memoryview(sets[0])[o:o + n] for _, o, n in runs.tolist()), index])
+    parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
+    off, n = parsed.chunk(0)
+    assert blob[off + 2] & 0x02 and n == 16 + 2 * 16**3 + 4 * len(steps[:-1])    # stored, not compressed
+    out = np.zeros(shard, np.uint16, order=how)
+    _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
+    assert np.array_equal(out, model)
+    cut = blob[:off + n - 1] + blob[off + n:]             # chunk 0 one byte short, the rest shifted
+    rows = np.array([[0, off, n - 1]], np.uint64)
+    with pytest.raises(CorruptFileError, match="chunk 0,0,0,0"):
+        _shard.decode(spec, whole, out, (0, 0, 0, 0), rows, [(0, cut)], "s")
