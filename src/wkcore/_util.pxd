@@ -25,13 +25,16 @@ cdef extern from *:
 
     #include <stdlib.h>
     #include <sys/mman.h>
-    /* A large output buffer (encoded chunks of a shard): aligned to 2 MiB and marked for
-       transparent huge pages where the system offers them, so that filling it takes one
-       page fault per 2 MiB instead of one per 4 KiB (fresh memory faults on first touch;
-       in a virtual machine each fault is dear). Freed with free(), grown with realloc(). */
+    /* An output buffer (the encoded chunks of a shard or file). Up to 32 MiB (glibc's
+       largest dynamic mmap threshold) it is plain malloc'ed: the allocator then serves the
+       next call of about that size from memory it already has, without page faults. Larger
+       ones are fresh mappings every time, so they are aligned to 2 MiB and marked for
+       transparent huge pages where the system offers them: filling one takes a page fault
+       per 2 MiB instead of one per 4 KiB (in a virtual machine each fault is dear). Freed
+       with free(), grown with realloc(). */
     static void* wk_alloc_big(size_t n) {
         void* p = NULL;
-        if (n < ((size_t)4 << 20))
+        if (n <= ((size_t)32 << 20))
             return malloc(n);
         if (posix_memalign(&p, (size_t)2 << 20, n) != 0)
             return NULL;

@@ -47,6 +47,7 @@ DEF MAX_BLOCK_LOG2 = 10
 DEF LZ4_MAX_RATIO = 255      # an LZ4 block expands at most ~255x
 DEF JOURNAL_HEAD = 32
 DEF JOURNAL_TAIL = 24
+DEF RESERVE_LIMIT = 1 << 28      # bytes reserved at once for the encoded blocks of one `encode_range`
 
 cdef int TYPE_BYTES[7]
 TYPE_BYTES[:] = [0, 1, 2, 4, 8, 4, 8]
@@ -423,7 +424,7 @@ cdef struct growbuf:
     uint64_t cap
 
 cdef int reserve(growbuf* g, uint64_t extra, wk_err* e) noexcept nogil:
-    cdef uint64_t cap = g.cap if g.cap else (64 << 20)
+    cdef uint64_t cap = g.cap if g.cap else g.len + extra      # the first allocation: as asked
     cdef uint8_t* p
     if g.len + extra <= g.cap:
         return 0
@@ -470,6 +471,12 @@ cdef int encode_blocks(const uint8_t* old, uint64_t size, const layout* L, uint6
     if blk == NULL or cap == 0:
         free(blk)
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
+    # Reserve room for every block at its largest up front (at most RESERVE_LIMIT): one
+    # allocation of the size the output can reach, which the allocator can hand out again
+    # to the next call, instead of doubling through ever larger fresh ones.
+    if reserve(out, min((m_hi - m_lo) * cap, <uint64_t>RESERVE_LIMIT), e):
+        free(blk)
+        return -1
     for m in range(m_lo, m_hi):
         morton_decode(m, &x, &y, &z)
         if old != NULL and old_block(old, size, &D, m, &s, &t, e):
