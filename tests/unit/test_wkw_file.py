@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import FIXTURES, fixtures_or_skip, random_volume
+from conftest import FIXTURES, array_in_layout, fixtures_or_skip, random_volume
 from one_file import tmp_name, wkw_read, wkw_write
 from wkcore import CorruptFileError, _wkw
 
@@ -307,16 +307,6 @@ def test_block_bytes_may_come_in_any_spans_and_a_missing_one_is_refused(tmp_path
         _wkw.table_range(read_layout(lay), b"", 10, box)
 
 
-def _layout(a, how):
-    """`a` as a C-ordered, F-ordered or non-contiguous (every other x, padded z) array."""
-    if how == "strided":
-        big = np.zeros((a.shape[0], 2 * a.shape[1], a.shape[2], a.shape[3] + 3), a.dtype)
-        view = big[:, ::2, :, 1:-2]
-        view[...] = a
-        return view
-    return np.asarray(a, order=how)
-
-
 @pytest.mark.parametrize("how", ["C", "F", "strided"])
 @pytest.mark.parametrize("dtype,nc", [("uint8", 1), ("uint8", 3), ("uint16", 1), ("uint32", 2), ("float64", 1)])
 def test_block_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
@@ -327,19 +317,19 @@ def test_block_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
     box = (0, 0, 0, side, side, side)
     head, size = _wkw.new_raw_header(full)
     rows = _wkw.plan(read_layout(full), head, size, box)
-    blocks = _wkw.patch_raw(full, head, size, box, _layout(model, how), (0, 0, 0), rows, [], False)
+    blocks = _wkw.patch_raw(full, head, size, box, array_in_layout(model, how), (0, 0, 0), rows, [], False)
     for i, (m, _, _) in enumerate(rows.tolist()):
         x, y, z = m & 1, m >> 1 & 1, m >> 2 & 1          # Morton order of a 2×2×2 file
         part = model[:, 32 * x:32 * x + 32, 32 * y:32 * y + 32, 32 * z:32 * z + 32]
         assert blocks[i * len(blocks) // 8:(i + 1) * len(blocks) // 8] == part.tobytes(order="F")
     comp = layout(2, dtype, nc, block_log2=5, file_log2=1)
-    parts = [_wkw.encode_range(None, comp, box, _layout(model, how), (0, 0, 0), 0, 8)]
+    parts = [_wkw.encode_range(None, comp, box, array_in_layout(model, how), (0, 0, 0), 0, 8)]
     blob = b"".join([_wkw.assemble(comp, parts), parts[0][0]])
     part_box = (3, 1, 5, 61, 40, 59)                  # ragged in every block it touches
     for data, size in ((head + blocks, len(head) + len(blocks)), (blob, len(blob))):
         off, n = _wkw.table_range(read_layout(full), data[:16], size, part_box)
         rows = _wkw.plan(read_layout(full), data[:16], size, part_box, data[off:off + n])
-        out = _layout(np.zeros((nc, 58, 39, 54), dtype), how)
+        out = array_in_layout(np.zeros((nc, 58, 39, 54), dtype), how)
         _wkw.decode(read_layout(full), data[:16], part_box, out, (0, 0, 0), rows, [(0, data)])
         np.testing.assert_array_equal(out, model[:, 3:61, 1:40, 5:59])
 
@@ -381,7 +371,7 @@ def test_blocks_of_literals_are_read_from_their_bytes(how):
     lay = read_layout(comp)
     rows = _wkw.plan(lay, blob[:16], len(blob), box, blob[16:16 + 64])
     assert all(blob[o] == 0xF0 and n == 16**3 + 1 + 17 for _, o, n in rows.tolist())   # one run of literals
-    out = _layout(np.zeros((1, 32, 32, 32), np.uint8), how)
+    out = array_in_layout(np.zeros((1, 32, 32, 32), np.uint8), how)
     _wkw.decode(lay, blob[:16], box, out, (0, 0, 0), rows, [(0, blob)])
     np.testing.assert_array_equal(out, model)
     _, o, n = rows[0].tolist()

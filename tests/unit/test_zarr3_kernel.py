@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import fixtures_or_skip
+from conftest import array_in_layout, fixtures_or_skip
 from one_file import shard_index, shard_read, shard_write, store_of, tmp_name
 from wkcore import CorruptFileError, UnsupportedError, _codecs, _shard
 
@@ -543,16 +543,6 @@ def test_chunk_bytes_may_come_in_any_spans_and_a_missing_one_is_refused(tmp_path
 
 # ---- copies between chunks and arrays of any layout ---------------------------------------------
 
-def _layout(a: np.ndarray, how: str) -> np.ndarray:
-    """`a` as a C-ordered, F-ordered or non-contiguous (every other x, padded z) array."""
-    if how == "strided":
-        big = np.zeros((a.shape[0], 2 * a.shape[1], a.shape[2], a.shape[3] + 3), a.dtype)
-        view = big[:, ::2, :, 1:-2]
-        view[...] = a
-        return view
-    return np.asarray(a, order=how)
-
-
 @pytest.mark.parametrize("how", ["C", "F", "strided"])
 @pytest.mark.parametrize("dtype,nc", [("uint8", 1), ("uint8", 3), ("int16", 1), ("uint32", 1), ("float32", 2),
                                       ("uint64", 1)])
@@ -563,7 +553,7 @@ def test_chunk_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
     rng = np.random.default_rng(7)
     model = rng.integers(1, 250, shard).astype(dtype)
     whole = (0, 0, 0, 0, *shard)
-    sets = [_shard.encode(spec, whole, _layout(model, how), (0, 0, 0, 0))]
+    sets = [_shard.encode(spec, whole, array_in_layout(model, how), (0, 0, 0, 0))]
     runs, index = _shard.assemble(spec, None, sets)
     blob = b"".join([*(memoryview(sets[0])[o:o + n] for _, o, n in runs.tolist()), index])
     entries = oracle_index(blob, spec.n_chunks)
@@ -572,22 +562,22 @@ def test_chunk_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
         off, n = entries[m]
         assert blob[off:off + n] == np.transpose(part, (3, 2, 1, 0)).tobytes()   # the transpose codec's order
     parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
-    out = _layout(np.zeros(shard, dtype), how)
+    out = array_in_layout(np.zeros(shard, dtype), how)
     _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
     assert np.array_equal(out, model)
     box = (0, 3, 1, 5, nc, 61, 5, 77)                  # ragged in every chunk it touches
     ext = tuple(box[k + 4] - box[k] for k in range(4))
-    part = _layout(np.zeros(ext, dtype), how)
+    part = array_in_layout(np.zeros(ext, dtype), how)
     _shard.decode(spec, box, part, (0, 0, 0, 0), _shard.plan(spec, parsed, box), [(0, blob)])
     assert np.array_equal(part, model[:, 3:61, 1:5, 5:77])
-    new = _layout(rng.integers(1, 250, ext).astype(dtype), how)
+    new = array_in_layout(rng.integers(1, 250, ext).astype(dtype), how)
     sets = [_shard.encode(spec, box, new, (0, 0, 0, 0), parsed, [(0, blob)])]
     runs, index = _shard.assemble(spec, parsed, sets)
     parts = [blob[o:o + n] if s < 0 else memoryview(sets[s])[o:o + n] for s, o, n in runs.tolist()]
     blob = b"".join([*parts, index])
     model[:, 3:61, 1:5, 5:77] = new
     parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
-    out = _layout(np.zeros(shard, dtype), how)
+    out = array_in_layout(np.zeros(shard, dtype), how)
     _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
     assert np.array_equal(out, model)
 
