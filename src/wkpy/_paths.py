@@ -9,7 +9,9 @@ against the dataset's resolved root (`ensure_inside`) as a second line of defenc
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
+from typing import Any
 
 from wkpy.errors import ForeignPathError, InvalidRequestError, WkError
 
@@ -32,13 +34,33 @@ def check_name(name: object, what: str = "layer name", error: type[WkError] = In
     return name
 
 
-def is_inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
-    """Whether `path`, with every symlink resolved, lies inside `root` (resolved)."""
+def is_inside(root: str | os.PathLike[str] | Any, path: str | os.PathLike[str] | Any) -> bool:
+    """Whether `path`, with every symlink resolved, lies inside `root` (resolved).
+
+    Remote paths (``upath.UPath`` objects of a remote protocol, see `wkpy._urls`) have no
+    links: one lies inside another if both name the same service (protocol and storage
+    options) and its key, with ``..`` resolved, lies under the other's. A local path never
+    lies inside a remote one, nor the reverse.
+    """
+    if not isinstance(root, (str, os.PathLike)) or not isinstance(path, (str, os.PathLike)):
+        return _url_inside(root, path)
     return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
 
 
-def ensure_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], action: str = "write") -> Path:
-    """Return `path` if it lies inside `root` once links are resolved; else raise.
+def _url_inside(root: Any, path: Any) -> bool:
+    if isinstance(root, (str, os.PathLike)) or isinstance(path, (str, os.PathLike)):
+        return False
+    if root.protocol != path.protocol or dict(root.storage_options) != dict(path.storage_options):
+        return False
+    base = posixpath.normpath("/" + str(root.path).strip("/"))
+    key = posixpath.normpath("/" + str(path.path).strip("/"))
+    return key == base or key.startswith(base.rstrip("/") + "/")
+
+
+def ensure_inside(root: str | os.PathLike[str] | Any, path: str | os.PathLike[str] | Any,
+                  action: str = "write") -> Any:
+    """Return `path` if it lies inside `root` once links are resolved (see `is_inside`);
+    else raise.
 
     Raises
     ------
@@ -47,9 +69,11 @@ def ensure_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], ac
         changes or deletes files there (a `ReadOnlyError`).
     """
     if not is_inside(root, path):
+        if not isinstance(path, (str, os.PathLike)):
+            raise ForeignPathError(f"refusing to {action} {path}: it lies outside the dataset {root}")
         raise ForeignPathError(f"refusing to {action} {path}: it lies outside the dataset {root} "
                                f"(resolves to {os.path.realpath(path)})")
-    return Path(path)
+    return path if not isinstance(path, (str, os.PathLike)) else Path(path)
 
 
 def open_regular_file(path: str | os.PathLike[str]) -> int:

@@ -1,24 +1,28 @@
-"""URLs that a dataset refers to (``s3://``, ``https://``, ``gs://``, ...), never opened by wkpy.
+"""URLs: where a dataset lies (``s3://``, ``https://``, ``memory://``, ...) and what it refers to.
 
 Users hand them over as strings or as ``upath.UPath`` objects (what webknossos takes).
-wkpy does not import ``upath``: a remote path object is recognised by its ``protocol``
-and ``storage_options`` attributes, and turned into the string webknossos 4.3.3 records
-in ``datasource-properties.json``. For S3 that string carries the endpoint's host,
-``s3://<endpoint host>/<bucket>/<key>``, which is how WEBKNOSSOS finds the endpoint.
+A remote path object is recognised by its ``protocol`` and ``storage_options``
+attributes (`is_remote`); `as_location` turns what users give into a local `pathlib.Path`
+or a remote ``upath.UPath`` (importing ``upath``, the optional ``wkpy[s3]``/``wkpy[http]``
+extra, only for URLs). `url_of` gives the string webknossos 4.3.3 records in
+``datasource-properties.json``: for S3 it carries the endpoint's host,
+``s3://<endpoint host>/<bucket>/<key>``, which is how WEBKNOSSOS finds the endpoint;
+`resolve_url` turns such a string back into a path.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from wkpy.errors import InvalidRequestError, UnsupportedError
 
-__all__ = ["UrlPath", "as_location", "is_remote", "local_path", "url_of"]
+__all__ = ["READ_ONLY_PROTOCOLS", "UrlPath", "as_location", "is_remote", "join_url", "local_path", "resolve_url",
+           "url_of"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _LOCAL = ("", "file", "local")
@@ -170,3 +174,67 @@ def local_path(path: str | os.PathLike[str], what: str = "dataset") -> Path:
         return Path(path)
     raise UnsupportedError(f"{where}: a {what} on remote storage is not supported; wkpy reads and writes "
                            "local paths only")
+
+
+READ_ONLY_PROTOCOLS = ("http", "https")
+"""Protocols wkpy only reads (plain HTTP servers)."""
+
+
+def _upath(url: str, **storage_options: Any) -> Any:
+    try:
+        from upath import UPath
+    except ImportError:
+        raise UnsupportedError(f"{url}: remote paths need the optional package universal-pathlib "
+                               "(pip install 'wkpy[s3]' or 'wkpy[http]')") from None
+    return UPath(url, **storage_options)
+
+
+def resolve_url(text: str, base: Any = None) -> Any:
+    """The path of the URL `text` as a dataset records it (a mag's or attachment's
+    ``path``), with the storage options of `base` (the dataset's remote path) when it
+    names the same service: an S3 URL ``s3://<endpoint host>/<bucket>/<key>`` whose
+    host is the endpoint of `base`, or any URL of `base`'s protocol. Otherwise an S3 URL
+    gets the endpoint ``https://<host>`` (as in webknossos 4.3.3) and other URLs the
+    storage options of fsspec's configuration and the environment."""
+    parsed = urlparse(text)
+    protocol = parsed.scheme
+    same = is_remote(base) and base.protocol == protocol
+    if protocol in ("s3", "s3a"):
+        options = dict(base.storage_options) if same else {}
+        endpoint = options.get("endpoint_url")
+        if endpoint and urlparse(str(endpoint)).netloc == parsed.netloc:
+            return _upath(f"s3://{parsed.path.lstrip('/')}", **options)
+        if endpoint is None and same:          # base without an endpoint: bucket/key as written
+            return _upath(text, **options)
+        bucket_key = parsed.path.lstrip("/")
+        keys = _credentials_for((parsed.netloc, *bucket_key.split("/")))
+        return _upath(f"s3://{bucket_key}", endpoint_url=f"https://{parsed.netloc}",
+                      **({"key": keys[0], "secret": keys[1]} if keys else {}))
+    return _upath(text, **(dict(base.storage_options) if same else {}))
+
+
+def _credentials_for(parts: Sequence[str]) -> tuple[str, str] | None:
+    """S3 keys for a place, from ``AWS_ACCESS_KEY_ID__<PART>__<PART>...`` and
+    ``AWS_SECRET_ACCESS_KEY__...`` (endpoint host, bucket, key parts; upper case, ``.``,
+    ``:`` and ``-`` as ``_``), the most specific first: the environment variables
+    webknossos 4.3.3 reads for the S3 URLs a dataset records."""
+    parts = [p for p in parts if p]
+    while parts:
+        suffix = "__".join(parts).replace(".", "_").replace(":", "_").replace("-", "_").upper()
+        key = os.environ.get(f"AWS_ACCESS_KEY_ID__{suffix}")
+        secret = os.environ.get(f"AWS_SECRET_ACCESS_KEY__{suffix}")
+        if key and secret:
+            return key, secret
+        parts.pop()
+    return None
+
+
+def join_url(base: Any, relative: str) -> Any:
+    """The remote path `relative` (``./color/1``, ``../other/color/1``) names from the
+    remote path `base`, with ``.`` and ``..`` resolved lexically (no request is made),
+    keeping `base`'s storage options."""
+    if base.protocol in READ_ONLY_PROTOCOLS:
+        from urllib.parse import urljoin
+
+        return _upath(urljoin(str(base).rstrip("/") + "/", relative), **dict(base.storage_options))
+    return base.joinpath(relative).resolve()

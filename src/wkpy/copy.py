@@ -9,7 +9,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wkpy._urls import local_path
+from wkpy._urls import as_location
 from wkpy.attachments import copy_attachments
 from wkpy.errors import InvalidRequestError, UnsupportedError
 from wkpy.executor import map_on_executor
@@ -186,7 +186,7 @@ def foreign_mag_of(mag: MagView | str | os.PathLike[str]) -> MagView:
 
     if isinstance(mag, MagView):
         return mag
-    path = Path(mag)
+    path = as_location(mag)
     return foreign_layer_of(path.parent).get_mag(path.name)
 
 
@@ -197,7 +197,7 @@ def foreign_layer_of(layer: Layer | str | os.PathLike[str]) -> Layer:
 
     if isinstance(layer, Layer):
         return layer
-    path = local_path(layer, "layer")
+    path = as_location(layer)
     return Dataset.open(path.parent).get_layer(path.name)
 
 
@@ -218,16 +218,12 @@ def copy_layer(
     """Copy `source` (metadata, every mag, attachments) into a new layer of `dataset`, or
     with `exists_ok` into the layer of that name; see `Dataset.add_layer_as_copy`.
 
-    A new layer is built whole in a hidden staging dataset inside `dataset`, moved to a
-    hidden ``.wkpy-new-`` folder beside its final name and listed with all its mags and
-    attachments in one transaction (see `wkpy._trash`): a failure or kill never leaves a
+    A new layer is built whole out of sight and listed with all its mags and attachments
+    in one step (`wkpy.dataset._staged_layer`): a failure or kill never leaves a
     half-copied layer listed."""
     from wkpy._layer_args import check_layer_name
-    from wkpy._paths import ensure_inside
-    from wkpy._trash import new_folder_for, remove
-    from wkpy.dataset.dataset import Dataset
+    from wkpy.dataset._staged_layer import add_staged_layer
     from wkpy.errors import DuplicateError
-    from wkpy.locking import mag_lock_file, path_lock
 
     check_format_holds_axes(source._properties, data_format or source.data_format)
     name = check_layer_name(new_layer_name or source.name)
@@ -237,26 +233,8 @@ def copy_layer(
     if not (exists_ok and name in dataset.layers):
         if name in dataset.layers:
             raise DuplicateError(f"cannot copy {source!r}: dataset {dataset.path} has a layer {name!r} already")
-        final = ensure_inside(dataset.path, dataset.path / name, "create")
-        if os.path.lexists(final):
-            raise DuplicateError(f"{final} exists already (not a layer of {dataset.path}); move it away first")
-        with path_lock(mag_lock_file(final)):   # keeps `recover` elsewhere off the hidden folders
-            staging = new_folder_for(final)
-            built = new_folder_for(final)
-            try:
-                staged = _fill_layer(source, Dataset(staging, voxel_size_with_unit=dataset.voxel_size_with_unit),
-                                     name, data_format, False, **copy_args)
-                props = copy.deepcopy(staged._properties)
-                has_folder = os.path.lexists(staging / name)    # not for a layer of references only
-                if has_folder:
-                    os.rename(staging / name, built)
-                remove(staging)        # before listing: `recover` must find `built` the only hidden candidate
-                return dataset._register_layer(props, publish=(built, final) if has_folder else None)
-            except BaseException:
-                for leftover in (staging, built):
-                    if os.path.lexists(leftover):
-                        remove(leftover)
-                raise
+        return add_staged_layer(dataset, name, lambda staging: _fill_layer(source, staging, name, data_format,
+                                                                           False, **copy_args))
     return _fill_layer(source, dataset, name, data_format, exists_ok, **copy_args)
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "InvalidRequestError",
     "ConflictError",
     "RemoteStorageError",
+    "LocalOnlyError",
     "InvalidGraphError",
     "ConflictingArgumentsError",
     "InvalidCategoryError",
@@ -156,6 +157,11 @@ class OperationError(WkError, RuntimeError):
 class ConflictError(OperationError):
     """A conditional write found its object changed since it was read (or created, when it
     was to create it): nothing was written (see `wkpy.storage.store`)."""
+
+
+class LocalOnlyError(UnsupportedError, AssertionError):
+    """An operation that needs a local file system (symbolic links, renaming folders) asked
+    of a dataset on remote storage; webknossos 4.3.3 asserts there."""
 
 
 class RemoteStorageError(WkError, OSError):

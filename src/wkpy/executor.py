@@ -20,7 +20,12 @@ SLAB_BYTES = 1 << 30
 
 _lock = threading.Lock()
 _io_pool: ThreadPoolExecutor | None = None
+_wide_pool: ThreadPoolExecutor | None = None
 _io_local = threading.local()
+
+REMOTE_THREADS = 16
+"""Threads for per-shard tasks on object stores and web servers, whose time goes mostly to
+waiting for requests (at least `io_threads`)."""
 
 
 def io_threads() -> int:
@@ -42,17 +47,26 @@ def _mark_io_thread() -> None:
     _io_local.inside = True
 
 
-def _pool() -> ThreadPoolExecutor:
-    global _io_pool
+def _pool(remote: bool = False) -> ThreadPoolExecutor:
+    global _io_pool, _wide_pool
     with _lock:
+        if remote:
+            if _wide_pool is None:
+                _wide_pool = ThreadPoolExecutor(_width(True), thread_name_prefix="wkpy-remote",
+                                                initializer=_mark_io_thread)
+            return _wide_pool
         if _io_pool is None:
             _io_pool = ThreadPoolExecutor(io_threads(), thread_name_prefix="wkpy-io", initializer=_mark_io_thread)
         return _io_pool
 
 
+def _width(remote: bool) -> int:
+    return max(REMOTE_THREADS, io_threads()) if remote else io_threads()
+
+
 def _reset_after_fork() -> None:
-    global _io_pool, _lock
-    _io_pool = None
+    global _io_pool, _wide_pool, _lock
+    _io_pool = _wide_pool = None
     _lock = threading.Lock()
 
 
@@ -72,8 +86,10 @@ def _run_all(tasks: list[Callable[[], T]]) -> list[T]:
     return [t() for t in tasks]
 
 
-def run_tasks(tasks: Iterable[Callable[[], T]]) -> list[T]:
-    """Run per-shard kernel calls on the internal pool and return their results in order.
+def run_tasks(tasks: Iterable[Callable[[], T]], *, remote: bool = False) -> list[T]:
+    """Run per-shard kernel calls on the internal pool and return their results in order
+    (`remote`: tasks that mostly wait for an object store, on a wider pool of
+    `REMOTE_THREADS`).
 
     A single task, or a call made from inside the pool, runs inline (so nested calls
     cannot deadlock). Many small tasks (the chunk files of an unsharded array) are run
@@ -87,12 +103,13 @@ def run_tasks(tasks: Iterable[Callable[[], T]]) -> list[T]:
     tasks = list(tasks)
     if len(tasks) <= 1 or getattr(_io_local, "inside", False):
         return [t() for t in tasks]
-    most = _BATCHES_PER_THREAD * io_threads()
+    most = _BATCHES_PER_THREAD * _width(remote)
     if len(tasks) > most:
         size = -(-len(tasks) // most)
         batches = [functools.partial(_run_all, tasks[i:i + size]) for i in range(0, len(tasks), size)]
-        return [result for batch in run_tasks(batches) for result in batch]
-    futures: list[Future[Any]] = [_pool().submit(t) for t in tasks]
+        return [result for batch in run_tasks(batches, remote=remote) for result in batch]
+    pool = _pool(remote)
+    futures: list[Future[Any]] = [pool.submit(t) for t in tasks]
     results: dict[int, Any] = {}
     try:
         for i in range(len(tasks) - 1, -1, -1):

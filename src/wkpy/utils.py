@@ -77,9 +77,10 @@ def safe_is_relative_to(path: str | os.PathLike[str], base_path: str | os.PathLi
     return is_fs_path(path) and is_fs_path(base_path) and Path(path).is_relative_to(base_path)
 
 
-def dump_path(path: str | os.PathLike[str], dataset_path: str | os.PathLike[str] | None) -> str:
+def dump_path(path: Any, dataset_path: Any) -> str:
     """`path` as written in ``datasource-properties.json``: ``./rel/path`` inside the
-    dataset, else the absolute resolved path.
+    dataset, else the absolute resolved path, or for a remote path its URL (S3:
+    ``s3://<endpoint host>/<bucket>/<key>``, as webknossos 4.3.3 writes it).
 
     Raises
     ------
@@ -87,6 +88,17 @@ def dump_path(path: str | os.PathLike[str], dataset_path: str | os.PathLike[str]
         `dataset_path` is relative, or `path` is relative and `dataset_path` is None
         (a `ValueError`, as in webknossos).
     """
+    from wkpy._urls import is_remote, url_of
+
+    if is_remote(path) or is_remote(dataset_path):
+        text = str(path).rstrip("/")
+        if dataset_path is not None and is_remote(path) and is_remote(dataset_path) \
+                and path.protocol == dataset_path.protocol \
+                and text.startswith(str(dataset_path).rstrip("/") + "/"):
+            return "./" + text[len(str(dataset_path).rstrip("/")) + 1:]
+        if is_remote(path):
+            return url_of(path)  # type: ignore[return-value]   (s3: s3://<endpoint host>/<bucket>/<key>)
+        return Path(os.path.realpath(path)).as_posix()
     if dataset_path is not None:
         if not Path(dataset_path).is_absolute():
             raise InvalidRequestError("dataset_path must be an absolute path.")
@@ -102,8 +114,18 @@ def dump_path(path: str | os.PathLike[str], dataset_path: str | os.PathLike[str]
     return target.as_posix()
 
 
-def rmtree(path: str | os.PathLike[str]) -> None:
-    """Delete a folder and everything in it; a missing folder is no error."""
+def rmtree(path: str | os.PathLike[str] | Any) -> None:
+    """Delete a folder and everything in it; a missing folder is no error. A remote
+    ``upath.UPath`` (or URL) loses every object under its prefix, as in webknossos 4.3.3."""
+    if is_remote_path(path):
+        from wkpy._urls import as_location
+
+        remote = as_location(path)
+        try:
+            remote.fs.rm(remote.path, recursive=True)
+        except FileNotFoundError:
+            pass
+        return
     try:
         shutil.rmtree(path)
     except FileNotFoundError:
@@ -121,25 +143,35 @@ def copytree(
     """Copy the files under `in_path` into `out_path` (created), `threads` at a time.
 
     `ignore(folder, names)` returns the names in `folder` to leave out. Symlinks are
-    followed: their targets' contents are copied. `progress_desc` is accepted for
-    compatibility.
+    followed: their targets' contents are copied. Either side may be a remote
+    ``upath.UPath`` (or URL), as in webknossos 4.3.3: its objects are read or written
+    whole. `progress_desc` is accepted for compatibility.
     """
-    src, dst = Path(in_path), Path(out_path)
-    jobs: list[tuple[Path, Path]] = []
-    stack = [Path()]
+    from wkpy._urls import as_location
+
+    src, dst = as_location(in_path), as_location(out_path)
+    jobs: list[tuple[Any, Any]] = []
+    stack: list[tuple[str, ...]] = [()]
     while stack:
         rel = stack.pop()
-        folder = src / rel
+        folder = src.joinpath(*rel)
         if not folder.is_dir():
-            jobs.append((folder, dst / rel))
+            jobs.append((folder, dst.joinpath(*rel)))
             continue
-        (dst / rel).mkdir(parents=True, exist_ok=True)
+        dst.joinpath(*rel).mkdir(parents=True, exist_ok=True)
         names = sorted(p.name for p in folder.iterdir())
         skip = set(ignore(folder, names)) if ignore is not None else set()
-        stack.extend(rel / name for name in names if name not in skip)
+        stack.extend((*rel, name) for name in names if name not in skip)
     with ThreadPoolExecutor(max_workers=threads or None) as pool:
-        for _ in pool.map(lambda job: shutil.copyfile(*job), jobs):
+        for _ in pool.map(lambda job: _copy_file(*job), jobs):
             pass
+
+
+def _copy_file(src: Any, dst: Any) -> None:
+    if isinstance(src, Path) and isinstance(dst, Path):
+        shutil.copyfile(src, dst)
+    else:
+        dst.write_bytes(src.read_bytes())
 
 
 def movetree(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> None:

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
@@ -24,3 +26,18 @@ def test_nd_bench_runs_at_tiny_size():
     assert done.returncode == 0, done.stderr[-2000:]
     for row in ("W write 1 call", "W write 2 calls (1 per t)", "R read all", "R read 1 time point", "wkpy 3-D"):
         assert row in done.stdout
+
+
+@pytest.mark.slow
+def test_remote_bench_runs_at_tiny_size():
+    """bench/remote.py starts its own S3 server, uploads, reads and cleans up (~30 s)."""
+    for module in ("moto.server", "s3fs", "upath", "tensorstore"):
+        pytest.importorskip(module)
+    done = subprocess.run([sys.executable, str(BENCH / "remote.py"), "--size", "tiny", "--repeats", "1",
+                           "--cutouts", "2", "--systems", "wkpy,tensorstore"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for row in ("| O open mag | tensorstore", "| R1 read all (after open) | s3fs cat (whole shards)",
+                "| R2 2×64³ cutouts | s3fs cat_ranges (chunk bytes) |"):
+        assert row in done.stdout, done.stdout
+    assert "| wkpy |" in done.stdout or "note: wkpy skipped" in done.stdout

@@ -15,7 +15,6 @@ from conftest import random_volume
 
 upath = pytest.importorskip("upath")
 pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
 
 from wkpy.errors import ConflictError, CorruptFileError, InvalidRequestError, UnsupportedError  # noqa: E402
 from wkpy.geometry import Vec3Int  # noqa: E402
@@ -24,23 +23,9 @@ from wkpy.storage.object_store import ObjectStore  # noqa: E402
 from wkpy.storage.store import CopyRange, Hole, LocalStore, as_store  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def _moto() -> str:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3_root(_moto: str):
-    import s3fs
-
-    options = {"endpoint_url": _moto, "key": "testing", "secret": "testing"}
-    bucket = f"b{uuid.uuid4().hex[:12]}"
-    s3fs.S3FileSystem(**options).mkdir(bucket)
-    return upath.UPath(f"s3://{bucket}/ds", **options)
+def s3_root(s3_path):
+    return s3_path
 
 
 @pytest.fixture(params=["s3", "memory"])

@@ -17,7 +17,7 @@ import numpy as np
 from wkpy._layer_args import check_category, check_layer_dtype, check_layer_name, resolve_dtype
 from wkpy._paths import check_name, ensure_inside, is_inside
 from wkpy._trash import move_aside, new_folder_for, recover, remove, rename_marker
-from wkpy._urls import local_path
+from wkpy._urls import READ_ONLY_PROTOCOLS, as_location
 from wkpy.dataset._image_conversion.conversion_layer_mapping import ConversionLayerMapping
 from wkpy.data_format import DEFAULT_DATA_FORMAT, DataFormat, default_data_format, writable_data_format
 from wkpy.errors import (
@@ -27,6 +27,7 @@ from wkpy.errors import (
     InvalidRequestError,
     MissingLayerError,
     ReadOnlyError,
+    UnsupportedError,
     UnsupportedVersionError,
 )
 from wkpy.geometry import BoundingBox, Mag, MagLike, NDBoundingBox, Vec3Int, Vec3IntLike, VecIntLike
@@ -38,6 +39,7 @@ from wkpy.properties import (
     LayerProperties,
     element_class_for,
     load_properties,
+    load_versioned,
     save_properties,
 )
 from wkpy.properties._view_configuration import (
@@ -46,7 +48,8 @@ from wkpy.properties._view_configuration import (
     view_json_for_setting,
 )
 from wkpy.storage import METADATA_FILES
-from wkpy.storage._zarr_groups import write_zarr_groups
+from wkpy.storage._zarr_groups import group_files, write_zarr_groups
+from wkpy.storage.store import CONFLICT_TRIES, Store, as_store, retry_on_conflict
 from wkpy.utils import warn_deprecated
 from wkpy.voxel_size import Vec3FloatLike, VoxelSize
 
@@ -76,10 +79,21 @@ def _layer_class(category: str) -> type[Layer]:
 
 
 class Dataset:
-    """A dataset on the local file system.
+    """A dataset: a folder (or a prefix of an object store) holding
+    ``datasource-properties.json`` and one sub-folder per layer.
 
     ``Dataset(path, voxel_size=...)`` creates one (or, with ``exist_ok=True``, opens an
-    existing one with the same voxel size); ``Dataset.open(path)`` opens one.
+    existing one with the same voxel size); ``Dataset.open(path)`` opens one. `path` is a
+    local path, a URL string (``s3://bucket/ds``, ``https://host/ds``, ``memory://ds``;
+    storage options from fsspec's configuration and the environment) or a ``upath.UPath``
+    with its storage options, as in webknossos 4.3.3; `Dataset.path` is a `pathlib.Path`
+    for a local dataset and a ``upath.UPath`` for a remote one.
+
+    Remote datasets (object stores) have no folders and no locks: the properties are
+    changed by conditional writes, retried when another writer came first (see
+    `_transact`); operations that need a local file system (symbolic links, renaming
+    folders) raise `UnsupportedError` there. Datasets on plain HTTP(S) servers are
+    read-only.
     """
 
     ConversionLayerMapping = ConversionLayerMapping
@@ -94,16 +108,17 @@ class Dataset:
         voxel_size_with_unit: VoxelSize | None = None,
         read_only: bool = False,
     ) -> None:
-        self.path = local_path(dataset_path)
+        self.path = as_location(dataset_path)
         if voxel_size is not None and voxel_size_with_unit is not None:
             raise InvalidRequestError("give voxel_size or voxel_size_with_unit, not both")
         if voxel_size is not None:
             voxel_size_with_unit = VoxelSize(tuple(voxel_size))  # type: ignore[arg-type]
-        self._read_only = read_only
+        self._read_only = read_only or self._read_only_protocol()
         try:
-            props: DatasetProperties | None = load_properties(self.path / PROPERTIES_FILE_NAME)
+            props: DatasetProperties | None = load_properties(self._props_location)
         except DatasetNotFoundError:
-            if read_only:
+            if self._read_only:
+                self._refuse_read_only_protocol("create a dataset")
                 raise DatasetNotFoundError(f"{self.path}: no dataset to open read-only") from None
             props = None
         if props is not None:
@@ -118,21 +133,75 @@ class Dataset:
                                          f"not {voxel_size_with_unit}")
             if name is not None and name != self.name:
                 raise DatasetExistsError(f"{self.path}: exists with name {self.name!r}, not {name!r}")
-            if not read_only:
+            if not self._read_only:
                 self._recover()
             return
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+        if self._remote:
+            if next(iter(self._store.list()), None) is not None:
+                raise DatasetExistsError(f"{self.path}: exists and is not an empty folder (it holds objects)")
+        elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise DatasetExistsError(f"{self.path}: exists and is not an empty folder")
         if voxel_size_with_unit is None:
             raise InvalidRequestError("a new dataset needs voxel_size (or voxel_size_with_unit)")
-        self.path.mkdir(parents=True, exist_ok=True)
+        if not self._remote:
+            self.path.mkdir(parents=True, exist_ok=True)
         props = DatasetProperties(
-            id={"name": name or self.path.resolve().name, "team": ""},
+            id={"name": name or (self.path.name if self._remote else self.path.resolve().name), "team": ""},
             voxel_size=voxel_size_with_unit.factor,
             unit=voxel_size_with_unit.unit.value,
         )
         self._init_from(props)
-        self._save()
+        if self._remote:
+            self._create_remote()
+        else:
+            self._save()
+
+    # ---- where it lies --------------------------------------------------------------
+    @property
+    def _remote(self) -> bool:
+        """Whether the dataset lies on remote storage (`path` is a remote ``UPath``)."""
+        return not isinstance(self.path, Path)
+
+    @property
+    def _store(self) -> Store:
+        """The store of the dataset's folder (or prefix), made on first use."""
+        store = self.__dict__.get("_dataset_store")
+        if store is None:
+            store = self.__dict__["_dataset_store"] = as_store(self.path)
+        return store
+
+    @property
+    def _props_location(self) -> Any:
+        """What `load_properties`/`save_properties` take: the local file, or the store."""
+        return self._store if self._remote else self.path / PROPERTIES_FILE_NAME
+
+    def _read_only_protocol(self) -> bool:
+        return self._remote and self.path.protocol in READ_ONLY_PROTOCOLS
+
+    def _refuse_read_only_protocol(self, action: str) -> None:
+        if self._read_only_protocol():
+            raise ReadOnlyError(f"cannot {action} at {self.path}: datasets on HTTP(S) servers are read-only")
+
+    def _refuse_remote(self, action: str) -> None:
+        """Raise `LocalOnlyError` (an `UnsupportedError` and an `AssertionError`, as
+        webknossos asserts) for `action`, which needs a local file system, on a remote
+        dataset."""
+        if self._remote:
+            from wkpy.errors import LocalOnlyError
+
+            raise LocalOnlyError(f"{action} is not supported for the remote dataset {self.path}: "
+                                   "it needs a local file system (as in webknossos 4.3.3)")
+
+    def _create_remote(self) -> None:
+        """Upload the new dataset's properties, only if no other writer created them meanwhile."""
+        from wkpy.errors import ConflictError
+
+        try:
+            version = save_properties(self._store, self._properties, mode="create")
+        except ConflictError:
+            raise DatasetExistsError(f"{self.path}: a dataset exists already (created meanwhile by another "
+                                     "writer; use Dataset.open or exist_ok=True)") from None
+        self._write_zarr_groups(version)
 
     def _init_from(self, props: DatasetProperties) -> None:
         self._properties = _check_version(props, self.path)
@@ -157,7 +226,10 @@ class Dataset:
 
     def _recover(self) -> None:
         """Finish or undo removals and replacements of layer and mag folders that a crash
-        interrupted (see `wkpy._trash`); runs when a dataset is opened for writing."""
+        interrupted (see `wkpy._trash`); runs when a dataset is opened for writing.
+        Remote datasets have no such folders (see `delete_layer`)."""
+        if self._remote:
+            return
         with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
             props = load_properties(self.path / PROPERTIES_FILE_NAME)
             layers = [self.path / p.name for p in props.data_layers]
@@ -176,12 +248,12 @@ class Dataset:
     def open(cls, dataset_path: str | os.PathLike[str], read_only: bool = False) -> Dataset:
         """Open an existing dataset (FileNotFoundError if there is none)."""
         self = cls.__new__(cls)
-        self.path = local_path(dataset_path)
-        self._read_only = read_only
-        if not self.path.exists():
+        self.path = as_location(dataset_path)
+        self._read_only = read_only or self._read_only_protocol()
+        if not self._remote and not self.path.exists():
             raise DatasetNotFoundError(f"{self.path}: no such dataset folder")
-        self._init_from(load_properties(self.path / PROPERTIES_FILE_NAME))
-        if not read_only:
+        self._init_from(load_properties(self._props_location))
+        if not self._read_only:
             self._recover()
         return self
 
@@ -209,8 +281,9 @@ class Dataset:
         return self._read_only
 
     @property
-    def resolved_path(self) -> Path:
-        return self.path.resolve()
+    def resolved_path(self) -> Any:
+        """The dataset's folder with links resolved (a remote dataset's path as it is)."""
+        return self.path if self._remote else self.path.resolve()
 
     @property
     def default_view_configuration(self) -> DatasetViewConfiguration | None:
@@ -233,22 +306,57 @@ class Dataset:
         return dict(self._layers)
 
     def __repr__(self) -> str:
-        return f"Dataset({os.fspath(self.path)!r})"
+        return f"Dataset({str(self.path) if self._remote else os.fspath(self.path)!r})"
 
     def _ensure_writable(self) -> None:
         if self._read_only:
+            if self._read_only_protocol():
+                raise ReadOnlyError(f"dataset {self.path} is read-only: datasets on HTTP(S) servers are read-only")
             raise ReadOnlyError(f"dataset {self.path} is read-only")
 
     def _save(self) -> None:
-        save_properties(self.path / PROPERTIES_FILE_NAME, self._properties)
+        save_properties(self._props_location, self._properties)
         self._write_zarr_groups()
 
-    def _write_zarr_groups(self) -> None:
-        """The Zarr group files webknossos keeps beside the properties of Zarr (v2 and v3) datasets."""
+    def _write_zarr_groups(self, version: Any = None) -> None:
+        """The Zarr group files webknossos keeps beside the properties of Zarr (v2 and v3) datasets.
+
+        Remote datasets: the files are derived from the properties of `version` (the
+        version this object last saved or read, if known), then the properties are
+        looked at again; if another writer changed them meanwhile, the files are written
+        anew from what it saved. The last writer to look therefore leaves the files of
+        the newest properties, whatever order the uploads took.
+        """
+        if self._remote:
+            self._put_zarr_groups(version)
+            return
         write_zarr_groups(self.path, self.voxel_size, [
             (self.path / p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list())) for m in
                                                  sorted(p.mags, key=lambda m: m.mag)], p.array_axes)
             for p in self._properties.data_layers])
+
+    @staticmethod
+    def _remote_group_files(props: DatasetProperties) -> list[tuple[str, str]]:
+        """The group files of a remote dataset with `props` (see `group_files`): a layer's
+        group is written if the layer lists a mag in its own prefix (locally: if its
+        folder exists)."""
+        prefixes = {m.path.removeprefix("./").rsplit("/", 1)[0] for p in props.data_layers for m in p.mags
+                    if m.path is not None and m.path.startswith("./")}
+        layers = [(p.name, p.data_format, [(m.mag.to_layer_name(), tuple(m.mag.to_list()))
+                                           for m in sorted(p.mags, key=lambda m: m.mag)], p.array_axes,
+                   p.name in prefixes) for p in props.data_layers]
+        return group_files(VoxelSize(props.voxel_size, props.unit).to_nanometer(), layers)  # type: ignore[arg-type]
+
+    def _put_zarr_groups(self, version: Any) -> None:
+        """`_write_zarr_groups` of a remote dataset."""
+        store, props = self._store, self._properties
+        for _ in range(CONFLICT_TRIES):
+            files = self._remote_group_files(props)
+            for key, text in files:
+                store.put(key, text.encode("utf-8"))
+            if not files or version is None or store.version(PROPERTIES_FILE_NAME) == version:
+                return
+            props, version = load_versioned(store)
 
     def _transact(self, change: Callable[[DatasetProperties], None],
                   publish: tuple[Path, Path] | None = None, renamed: tuple[str, str] | None = None) -> None:
@@ -264,7 +372,38 @@ class Dataset:
         still hidden, and `_recover` finishes the rename (see `wkpy._trash`).
         `renamed` = (old, new): the change renames that layer (this object's layer keeps
         its identity).
+
+        A remote dataset (a store without locks) has no lock to hold: the change reads the
+        file with its version, applies `change` and uploads the result only if the file
+        is still that version; if another writer came first, it starts again from what
+        that writer saved (a few times, after random pauses: see
+        `wkpy.storage.store.retry_on_conflict`). So concurrent changes are merged there too, or, after
+        too many collisions, this one raises `ConflictError` naming the file and nothing
+        of it is saved. `change` may therefore run more than once (on fresh properties
+        each time). `publish` is not available there.
+
+        Raises
+        ------
+        ConflictError
+            A remote dataset, and concurrent writers won every attempt.
         """
+        if not self._store.has_locks:
+            if publish is not None:
+                raise UnsupportedError(f"{self.path}: folders cannot be renamed into place on remote storage")
+
+            def attempt() -> tuple[DatasetProperties, Any, bool]:
+                fresh, version = load_versioned(self._store)
+                groups = self._remote_group_files(fresh)
+                change(fresh)
+                version = save_properties(self._store, fresh, mode=version)
+                return fresh, version, self._remote_group_files(fresh) != groups
+
+            with self._lock:
+                fresh, version, regroup = retry_on_conflict(self._store, attempt)
+                self._adopt(fresh, renamed)
+                if regroup:        # (most changes, such as a growing box, leave the group files as they are)
+                    self._write_zarr_groups(version)
+            return
         with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
             fresh = load_properties(self.path / PROPERTIES_FILE_NAME)
             change(fresh)
@@ -288,6 +427,12 @@ class Dataset:
             The dataset is read-only.
         """
         self._ensure_writable()
+        if not self._store.has_locks:
+            with self._lock:
+                version = save_properties(self._store, self._properties)
+                self._adopt(load_properties(self._store))
+                self._write_zarr_groups(version)
+            return
         with self._lock, path_lock(lock_file_for(self.path, PROPERTIES_FILE_NAME)):
             save_properties(self.path / PROPERTIES_FILE_NAME, self._properties)
             self._adopt(load_properties(self.path / PROPERTIES_FILE_NAME))
@@ -333,6 +478,7 @@ class Dataset:
         the paths inside its folder, then rename the folder, under the dataset's lock and
         with writers of its mags held off. A hidden marker (`wkpy._trash.rename_marker`)
         lets `_recover` finish the folder rename after a crash."""
+        self._refuse_remote("renaming a layer")
         old_name = layer.name
         old = self.path / check_name(old_name)
         new = ensure_inside(self.path, self.path / check_name(new_name), "create")
@@ -474,6 +620,9 @@ class Dataset:
         if layer_name in self._layers:
             raise DuplicateError(f"dataset {self.path} has a layer {layer_name!r} already")
         data_format = (default_data_format() if data_format is None else writable_data_format(data_format)).value
+        if data_format == "wkw" and self._remote:
+            warnings.warn("Creating WKW layers in remote datasets is not recommended because of poor performance "
+                          "(as webknossos 4.3.3 warns); use data_format='zarr3'", UserWarning, stacklevel=2)
         check_category(layer_name, category)
         box, axis_order, additional = LayerProperties.nd_layout(
             bounding_box if bounding_box is not None else BoundingBox((0, 0, 0), (0, 0, 0)), layer_name)
@@ -548,6 +697,9 @@ class Dataset:
         The folder is first renamed to a hidden name, then the properties are saved, then
         the renamed folder is deleted, while writers of its mags are held off: a crash at
         any instant leaves the layer listed and whole, or unlisted (see `wkpy._trash`).
+        On object storage (no renames, no locks) the layer is unlisted first, then the
+        objects under its prefix are deleted: a crash in between leaves unlisted objects,
+        never a listed layer with missing data.
 
         Raises
         ------
@@ -558,6 +710,9 @@ class Dataset:
         """
         self._ensure_writable()
         layer = self.get_layer(layer_name)
+        if self._remote:
+            self._delete_remote_layer(layer)
+            return
         path = self.path / check_name(layer_name)   # a link here is renamed and removed, never followed
         aside: list[Path] = []
 
@@ -578,6 +733,30 @@ class Dataset:
                 view._array, view._deleted = None, True
             for folder in aside:
                 remove(folder)
+
+    def _delete_remote_layer(self, layer: Layer) -> None:
+        """`delete_layer` on a remote dataset: unlist the layer first, then delete the
+        objects under its prefix. A crash in between leaves unlisted objects (which
+        `add_mag` of a new layer of that name refuses to build on, naming them), never a
+        listed layer with missing data."""
+        name = check_name(layer.name)
+        self._transact(lambda p: setattr(p, "data_layers", [x for x in p.data_layers if x.name != name]))
+        for view in layer.mags.values():
+            view._array, view._deleted = None, True
+        self._delete_objects(name)
+
+    def _delete_objects(self, prefix: str) -> None:
+        """Delete every object of the (remote) dataset under the folder key `prefix`
+        (``<layer>`` or ``<layer>/<mag>``).
+
+        Raises
+        ------
+        RemoteStorageError
+            The deletion failed (naming the URL); some objects may be left, unlisted.
+        """
+        check_name(prefix.split("/")[0])           # never the dataset's own prefix
+        self._store.delete_prefix(prefix)  # type: ignore[attr-defined]
+
     def add_layer_like(self, other_layer: Layer, layer_name: str) -> Layer:
         """A new empty layer with the dtype, channels, category, box, view configuration,
         coordinate transformations and mappings of `other_layer`; no mags and no
@@ -608,6 +787,7 @@ class Dataset:
         warnings.warn("Using symlinks is deprecated and will be removed in a future version. Use `add_layer_as_ref` "
                       "instead, which adds the mags and attachments of the layer as references to this dataset.",
                       DeprecationWarning, stacklevel=2)
+        self._refuse_remote("add_symlink_layer")
         foreign = foreign_layer_of(foreign_layer)
         name = check_name(new_layer_name or foreign.name)
         if name in self._layers:

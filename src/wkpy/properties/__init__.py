@@ -7,7 +7,7 @@ Fields the model does not know are kept in ``extra`` dicts and written back.
 
 from ._axes import AdditionalAxis
 from ._dtypes import dtype_and_channels, element_class_for
-from ._io import load_properties, save_properties
+from ._io import load_properties, load_versioned, save_properties
 from ._attachments import AttachmentDataFormat, AttachmentProperties, AttachmentsProperties
 from ._converter import DatasetConverter, get_dataset_converter
 from ._model import (
@@ -60,5 +60,6 @@ __all__ = [
     "element_class_for",
     "get_dataset_converter",
     "load_properties",
+    "load_versioned",
     "save_properties",
 ]

@@ -129,7 +129,7 @@ class ZarrArray(MagFolder):
         the version of it that was read; `axes` and `ranks` as for
         `wkpy.storage._zarr3_meta.parse_array`."""
         file = Path(store.name(cls.META_FILE))
-        reader = store.open(cls.META_FILE)
+        reader = store.open(cls.META_FILE, tail=1 << 16)
         if reader is None:
             return cls.parse_doc(file, parse_meta_json(file, None, cls.WHAT), axes, ranks), None
         with reader:
@@ -280,26 +280,27 @@ class ZarrArray(MagFolder):
         """Read the shard `parts` (of a box inside the array's shape) into `view` at `base`."""
         spec, meta, store = self._spec, self._meta, self.store
         pieces = split_for_threads(parts, meta.chunk, io_threads(), range(meta.ndim)) if meta.sharded else parts
+        tail = _zarr_file.tail_hint(spec)
 
         def at(part: ShardPart) -> tuple[int, ...]:
             return tuple(b + s for b, s in zip(base, part.start))
 
         if len(pieces) == len(parts):          # one task per file, each opening it
             def read(part: ShardPart) -> None:
-                reader = store.open(self._key(part.shard))
+                reader = store.open(self._key(part.shard), tail=tail)
                 if reader is not None:
                     with reader:
                         index = _zarr_file.read_index(reader, spec)
                         _zarr_file.read_box(reader, index, spec, part.box, view, at(part))
 
-            run_tasks(functools.partial(read, p) for p in parts)
+            run_tasks((functools.partial(read, p) for p in parts), remote=not store.has_locks)
             return
         # Few files, split over the cores: open each once (with its index), so that all
         # pieces of a file read the same version of it even while a writer replaces it.
         with contextlib.ExitStack() as stack:
             opened = {}
             for part in parts:
-                reader = store.open(self._key(part.shard))
+                reader = store.open(self._key(part.shard), tail=tail)
                 if reader is not None:
                     stack.enter_context(reader)
                     opened[part.shard] = (reader, _zarr_file.read_index(reader, spec))
@@ -358,7 +359,7 @@ class ZarrArray(MagFolder):
 
             retry_on_conflict(store, attempt)
 
-        run_tasks(functools.partial(run, p) for p in parts)
+        run_tasks((functools.partial(run, p) for p in parts), remote=not store.has_locks)
 
     def read_all(self) -> np.ndarray:
         """The whole array in C order, in its own axis order and shaped as the metadata
@@ -420,7 +421,7 @@ class ZarrArray(MagFolder):
 
     def _index(self, grid: Sequence[int]) -> list[tuple[int, int] | None] | None:
         """The checked index of the chunk file at grid index `grid` (array order), None if absent."""
-        reader = self.store.open(self._key(grid))
+        reader = self.store.open(self._key(grid), tail=_zarr_file.tail_hint(self._spec))
         if reader is None:
             return None
         with reader:

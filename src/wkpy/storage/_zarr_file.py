@@ -19,10 +19,22 @@ from wkcore import _shard
 from wkpy.executor import run_tasks
 from wkpy.storage.store import CopyRange, Reader, Store
 
-__all__ = ["read_index", "read_box", "write_box"]
+__all__ = ["read_index", "read_box", "tail_hint", "write_box"]
+
+_SMALL_CHUNK = 1 << 18
 
 WRITTEN, REMOVED, ABSENT = 0, 1, 2
 """What `write_box` did to the file."""
+
+
+def tail_hint(spec: _shard.ShardSpec) -> int:
+    """What a reader of a chunk file reads at its end first (the `Store.open` hint): the
+    index of a shard whose index is at its end, or an unsharded chunk file (its one chunk,
+    usually whole within 256 KiB)."""
+    offset, length = _shard.index_range(spec, 1 << 62)
+    if length:
+        return length if offset else 0
+    return _SMALL_CHUNK
 
 
 def read_index(reader: Reader, spec: _shard.ShardSpec) -> _shard.ShardIndex:
@@ -65,7 +77,7 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
     """
     name = store.name(key)
     whole = _whole(spec, box)
-    reader = None if whole else store.open(key)
+    reader = None if whole else store.open(key, tail=tail_hint(spec))
     try:
         index = read_index(reader, spec) if reader is not None else None
         spans = reader.read_spans(_shard.plan(spec, index, box, partial=True)) if reader is not None else []

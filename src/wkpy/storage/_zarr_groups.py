@@ -24,7 +24,7 @@ from typing import Any, Literal
 from wkpy._paths import is_inside
 from wkpy.storage._zarr3_meta import ZARR_JSON, write_json_atomic
 
-__all__ = ["write_dataset_group", "write_layer_group", "write_zarr_groups", "layer_group_document",
+__all__ = ["group_files", "write_dataset_group", "write_layer_group", "write_zarr_groups", "layer_group_document",
            "ZGROUP", "ZATTRS"]
 
 ZGROUP = ".zgroup"
@@ -109,23 +109,51 @@ def write_layer_group(layer_path: Path, voxel_size_nm: Sequence[float], mags: It
         write_json_atomic(Path(layer_path) / ZATTRS, text)
 
 
+def group_files(voxel_size_nm: Sequence[float],
+                layers: Iterable[tuple[str, str, Sequence[tuple[str, Sequence[int]]], Sequence[str] | None, bool]]
+                ) -> list[tuple[str, str]]:
+    """The group files webknossos writes after every save of the properties, as
+    ``(key, text)`` with keys relative to the dataset's folder.
+
+    `layers` holds (layer folder name, data format, mags as for `write_layer_group`, axes
+    in array order or None for c, x, y, z, whether to write its layer group) for every
+    layer. For each Zarr version with a layer ("zarr" is v2, "zarr3" v3) the dataset's
+    root group comes first, then the layer group of each such layer whose flag is set.
+    """
+    layers = list(layers)
+    out: list[tuple[str, str]] = []
+    for fmt, version in (("zarr", 2), ("zarr3", 3)):
+        found = [(name, mags, axes or CXYZ, own) for name, f, mags, axes, own in layers if f == fmt]
+        if not found:
+            continue
+        out.append((ZARR_JSON, _dumps({"zarr_format": 3, "node_type": "group"})) if version == 3
+                   else (ZGROUP, _dumps(ZGROUP_DOCUMENT)))
+        for name, mags, axes, own in found:
+            if not own:
+                continue
+            text = _dumps(layer_group_document(voxel_size_nm, mags, version, axes))  # type: ignore[arg-type]
+            if version == 3:
+                out.append((f"{name}/{ZARR_JSON}", text))
+            else:
+                out += [(f"{name}/{ZGROUP}", _dumps(ZGROUP_DOCUMENT)), (f"{name}/{ZATTRS}", text)]
+    return out
+
+
 def write_zarr_groups(dataset_path: Path, voxel_size_nm: Sequence[float],
                       layers: Iterable[tuple[Path, str, Sequence[tuple[str, Sequence[int]]], Sequence[str] | None]]
                       ) -> None:
-    """Write the group metadata webknossos writes after every save of the properties.
+    """Write the group metadata webknossos writes after every save of the properties
+    into the local dataset folder `dataset_path` (see `group_files`).
 
     `layers` holds (layer folder, data format, mags as for `write_layer_group`, axes in
-    array order or None for c, x, y, z) for every layer. For each Zarr version with a
-    layer ("zarr" is v2, "zarr3" v3) the dataset's root group is written, and the layer
-    group of each such layer whose folder is a real folder of the dataset (not a
-    symlinked layer).
+    array order or None for c, x, y, z) for every layer. A layer's group is written if
+    its folder is a real folder of the dataset (not a symlinked layer).
     """
-    layers = list(layers)
-    for fmt, version in (("zarr", 2), ("zarr3", 3)):
-        found = [(Path(path), mags, axes or CXYZ) for path, f, mags, axes in layers if f == fmt]
-        if not found:
-            continue
-        write_dataset_group(Path(dataset_path), version)  # type: ignore[arg-type]
-        for path, mags, axes in found:
-            if path.is_dir() and not path.is_symlink() and is_inside(dataset_path, path):
-                write_layer_group(path, voxel_size_nm, mags, version, axes)  # type: ignore[arg-type]
+    root = Path(dataset_path)
+    entries = []
+    for path, fmt, mags, axes in layers:
+        path = Path(path)
+        own = fmt in ("zarr", "zarr3") and path.is_dir() and not path.is_symlink() and is_inside(root, path)
+        entries.append((path.relative_to(root).as_posix() if own else path.name, fmt, mags, axes, own))
+    for key, text in group_files(voxel_size_nm, entries):
+        write_json_atomic(root / key, text)

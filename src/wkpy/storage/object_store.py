@@ -97,6 +97,7 @@ class ObjectReader(_Reads):
         self.store, self.key, self.name = store, key, store.name(key)
         self.size, self.version = size, version
         self.coalesce_gap = store.coalesce_gap
+        self.prefetched: tuple[int, bytes] | None = None      # (offset, bytes) fetched with the open
 
     def read(self, offset: int, length: int) -> bytes:
         if length <= 0:
@@ -212,14 +213,18 @@ class ObjectStore:
             return None
         return info
 
-    def open(self, key: str, *, follow_links: bool = True) -> ObjectReader | None:
+    def open(self, key: str, *, follow_links: bool = True, tail: int = 0) -> ObjectReader | None:
         """A reader of the object `key` at its current version, or None if there is none.
+        With `tail`, S3 fetches the object's last `tail` bytes in the same request that
+        finds its size and ETag (one GET instead of a HEAD and a GET).
 
         Raises
         ------
         RemoteStorageError
             The server could not be reached or refused the request (naming the URL).
         """
+        if tail > 0 and self.protocol == "s3":
+            return self._open_tail(key, tail)
         info = self._info(key)
         if info is None:
             return None
@@ -227,6 +232,38 @@ class ObjectStore:
         if not isinstance(size, int) or size < 0:
             raise CorruptFileError(f"{self.name(key)}: the server gives no size for it")
         return ObjectReader(self, key, size, self._version_of(info))
+
+    def _open_tail(self, key: str, tail: int) -> ObjectReader | None:
+        """`open` with a suffix range GET: size from ``Content-Range``, version from the ETag."""
+        from fsspec.asyn import sync
+
+        fs, path = self.fs, self._path(key)
+        bucket, name, _ = fs.split_path(path)
+
+        async def get() -> tuple[dict[str, Any], bytes]:
+            resp = await fs._call_s3("get_object", Bucket=bucket, Key=name, Range=f"bytes=-{tail}")
+            try:
+                return resp, bytes(await resp["Body"].read())
+            finally:
+                resp["Body"].close()
+
+        try:
+            resp, data = sync(fs.loop, get)
+        except FileNotFoundError:
+            return None
+        except (WkError, MemoryError):
+            raise
+        except Exception as e:
+            if _code(e) in ("InvalidRange", "416"):       # an empty object has no suffix range
+                return self.open(key)
+            raise _client_error(self.name(key), e) from e
+        etag, total = resp.get("ETag"), resp.get("ContentRange")
+        size = int(str(total).rsplit("/", 1)[1]) if total and "/" in str(total) else len(data)
+        if not etag or size < len(data):
+            raise CorruptFileError(f"{self.name(key)}: the server gives no ETag or size for it")
+        reader = ObjectReader(self, key, size, str(etag))
+        reader.prefetched = (size - len(data), data)
+        return reader
 
     def _version_of(self, info: dict[str, Any]) -> Version:
         if self.protocol == "memory":
@@ -241,7 +278,11 @@ class ObjectStore:
         concurrently; small ones through the cache."""
         out: list[bytes | None] = [None] * len(runs)
         wanted = []
+        have = reader.prefetched
         for i, (s, e) in enumerate(runs):
+            if have is not None and have[0] <= s and e <= have[0] + len(have[1]):
+                out[i] = have[1][s - have[0]:e - have[0]]
+                continue
             if e - s <= _CACHED:
                 with self._mutex:
                     hit = self._cache.get((reader.key, reader.version, s, e))

@@ -10,12 +10,14 @@ same protocol.
 
 What a store provides (the `Store` protocol):
 
-- `open(key)` -> a `Reader` of one **version** of the object (None if absent): its
+- `open(key, tail=n)` -> a `Reader` of one **version** of the object (None if absent): its
   `size`, its `version` token, `read(offset, length)`, and `read_spans(rows)` /
   `batches(rows)`, which fetch the byte ranges of chunk rows (``(chunk, offset, nbytes)``,
   as the kernels' planners return them), coalescing neighbours (gaps up to
   `Reader.coalesce_gap`) and bounding what one batch holds (`Reader.batch_bytes`). Every
-  read of one reader sees the same version, whatever writers do meanwhile.
+  read of one reader sees the same version, whatever writers do meanwhile. `tail` is a
+  hint: the caller will read the last `tail` bytes (a shard index at the end), which a
+  remote store fetches in the same request that finds the object.
 - `get(key)` (whole object), `get_ranges([(key, offset, length), ...])`.
 - `put(key, parts, mode=...)`: atomic -- readers see the old object or the new one,
   never a part. `parts` are buffers, `CopyRange`s (bytes of an open reader's object,
@@ -173,7 +175,7 @@ class Store(Protocol):
 
     def name(self, key: str) -> str: ...
 
-    def open(self, key: str, *, follow_links: bool = True) -> Reader | None: ...
+    def open(self, key: str, *, follow_links: bool = True, tail: int = 0) -> Reader | None: ...
 
     def get(self, key: str, *, limit: int | None = None) -> bytes | None: ...
 
@@ -386,8 +388,9 @@ class LocalStore:
         return Path(self.name(key))
 
     # ---- reads ----------------------------------------------------------------------------
-    def open(self, key: str, *, follow_links: bool = True) -> LocalReader | None:
-        """A reader of the file `key`, or None if there is none.
+    def open(self, key: str, *, follow_links: bool = True, tail: int = 0) -> LocalReader | None:
+        """A reader of the file `key`, or None if there is none (`tail`, a prefetch hint
+        for remote stores, has no use here).
 
         Raises
         ------

@@ -163,7 +163,7 @@ class WkwArray(MagFolder):
                         with reader:
                             _wkw_file.read_box(reader, layout, part.box, out, part.start)
 
-            run_tasks(functools.partial(read, p) for p in pieces)
+            run_tasks((functools.partial(read, p) for p in pieces), remote=not store.has_locks)
             return out
         # Few shards, split over the cores: open each once, so that all pieces of a shard
         # read the same version of it even while a writer replaces it.
@@ -217,7 +217,7 @@ class WkwArray(MagFolder):
 
         with self.writing():
             store.prepare(self._key(p.shard) for p in parts)
-            run_tasks(functools.partial(write, p) for p in parts)
+            run_tasks((functools.partial(write, p) for p in parts), remote=not store.has_locks)
 
     @contextlib.contextmanager
     def holding_shard(self, idx: tuple[int, int, int]) -> Iterator[Path]:

@@ -262,52 +262,35 @@ def _convert_one_layer(dataset: Dataset, source: ImageSource, name: str, categor
                        compress: bool, topleft: Vec3Int | tuple[int, ...], dtype: DTypeLike | None,
                        batch_size: int | None, executor: Executor | None,
                        color: tuple[int, int, int] | None) -> Layer:
-    """Convert into a layer built in a hidden staging dataset beside the layers, then list
-    it and rename its folder into place in one `_transact` (as `Layer._create_mag` does
-    for a mag): a failure or a SIGKILL never leaves a listed, half-converted layer. After
-    a kill, the staging folder is an unlisted ``.wkpy-new-`` leftover that `recover`
-    deletes; its lock (the layer folder's mag lock, held throughout) keeps `recover` in
-    other processes off it meanwhile."""
-    from wkpy._paths import check_name, ensure_inside
-    from wkpy._trash import new_folder_for, remove
-    from wkpy.dataset.dataset import Dataset
+    """Convert into a layer built out of sight and listed in one step
+    (`wkpy.dataset._staged_layer`): a failure or a SIGKILL never leaves a listed,
+    half-converted layer."""
+    from wkpy._paths import check_name
+    from wkpy.dataset._staged_layer import add_staged_layer
     from wkpy.errors import DuplicateError
-    from wkpy.locking import mag_lock_file, path_lock
 
     layer_dtype = np.dtype(dtype) if dtype is not None else np.dtype(source.dtype).newbyteorder("=")
     _check_format_holds_image_axes(source, data_format)
     initial = _initial_box(source.expected_bbox, mag, topleft)
     if name in dataset.layers:
         raise DuplicateError(f"dataset {dataset.path} has a layer {name!r} already")
-    final = ensure_inside(dataset.path, dataset.path / check_name(name), "create")
-    with path_lock(mag_lock_file(final)):
-        stage = new_folder_for(final)
+
+    def build(staged: Dataset) -> Layer:
         try:
-            staged = Dataset(stage, voxel_size_with_unit=dataset.voxel_size_with_unit)
-            try:
-                layer = staged.add_layer(name, category, data_format=data_format,  # type: ignore[arg-type]
-                                         dtype=layer_dtype, num_channels=source.num_channels,
-                                         largest_segment_id=0 if category == "segmentation" else None,
-                                         bounding_box=None if isinstance(initial, BoundingBox) else initial)
-            except DataMismatchError as error:
-                raise UnsupportedImageDataError(str(error)) from error
-            if color is not None and category == "color":
-                layer.default_view_configuration = LayerViewConfiguration(color=color)
-            _fill_layer(layer, source, initial, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
-                        chunks_per_shard=chunks_per_shard, compress=compress, dtype=layer_dtype,
-                        batch_size=batch_size, executor=executor)
-            built = new_folder_for(final)
-            os.rename(stage / name, built)
-            try:
-                return dataset._register_layer(layer._properties, publish=(built, final))
-            except BaseException:
-                if os.path.lexists(built):
-                    remove(built)
-                raise
-        finally:
-            if os.path.lexists(stage):
-                with _suppress_cleanup_errors():
-                    remove(stage)
+            layer = staged.add_layer(name, category, data_format=data_format,  # type: ignore[arg-type]
+                                     dtype=layer_dtype, num_channels=source.num_channels,
+                                     largest_segment_id=0 if category == "segmentation" else None,
+                                     bounding_box=None if isinstance(initial, BoundingBox) else initial)
+        except DataMismatchError as error:
+            raise UnsupportedImageDataError(str(error)) from error
+        if color is not None and category == "color":
+            layer.default_view_configuration = LayerViewConfiguration(color=color)
+        _fill_layer(layer, source, initial, mag=mag, chunk_shape=chunk_shape, shard_shape=shard_shape,
+                    chunks_per_shard=chunks_per_shard, compress=compress, dtype=layer_dtype,
+                    batch_size=batch_size, executor=executor)
+        return layer
+
+    return add_staged_layer(dataset, check_name(name), build)
 
 
 class _suppress_cleanup_errors:

@@ -380,7 +380,7 @@ def _output_path(layer: Layer, output_path: str | os.PathLike[str]) -> Path:
     """`output_path`, unless it lies in the layer's dataset or in data the layer reads."""
     path = local_path(output_path, "target of an export")
     roots = [layer.dataset.path, layer.path, *(view.path for view in layer.mags.values())]
-    for root in roots:
+    for root in (r for r in roots if isinstance(r, Path)):     # (a local target lies in no remote root)
         if os.path.lexists(root) and is_inside(root, path):
             raise InvalidRequestError(f"refusing to export to {path}: it lies inside {root}, which the layer "
                                       f"{layer.name!r} reads; an export never writes into a dataset")

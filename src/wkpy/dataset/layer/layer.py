@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wkpy._paths import ensure_inside, is_inside
+from wkpy._urls import is_remote, url_of
 from wkpy._trash import move_aside, new_folder_for, remove, swap_in
 from wkpy.data_format import DataFormat
 from wkpy.dataset.defaults import DEFAULT_CHUNK_SHAPE, DEFAULT_CHUNKS_PER_SHARD_ZARR, DEFAULT_SHARD_SHAPE
@@ -35,7 +36,7 @@ from wkpy.dataset.layer.view.mag_view import MagView
 from wkpy.properties import LayerProperties, MagProperties
 from wkpy.properties._transforms import CoordinateTransformation
 from wkpy.properties._view_configuration import LayerViewConfiguration, layer_view_from_json, view_json_for_setting
-from wkpy.storage import Array, ArrayInfo, create_array
+from wkpy.storage import METADATA_FILES, Array, ArrayInfo, create_array
 from wkpy.storage.zarr3 import Zarr3Config
 from wkpy.dataset.layer.view.view import View, box_in_mag
 from wkpy.utils import warn_deprecated
@@ -133,8 +134,10 @@ class Layer:
             path = self._resolve_mag_path(mag_props)
             if mag not in self._mags:
                 self._mags[mag] = MagView(self, mag, path, read_only=self._dataset.read_only)
-            elif self._mags[mag].path != path:
-                self._mags[mag]._relocate(path)   # the entry names another folder now
+            elif self._mags[mag].path != path and not (
+                    is_remote(path) and is_remote(self._mags[mag].path) and url_of(path) == url_of(self._mags[mag].path)):
+                self._mags[mag]._relocate(path)   # the entry names another folder now (a URL naming the
+                # same place keeps the storage options this object was given, see `add_mag_as_ref`)
 
     # ---- properties -----------------------------------------------------------------
     @property
@@ -172,8 +175,11 @@ class Layer:
         self._dataset._rename_layer(self, layer_name)
 
     @property
-    def resolved_path(self) -> Path:
-        """The layer's folder with links resolved (for a linked layer: the folder it links to)."""
+    def resolved_path(self) -> Any:
+        """The layer's folder with links resolved (for a linked layer: the folder it links
+        to; for a remote dataset's layer its path as it is)."""
+        if self._dataset._remote:
+            return self.path
         return Path(os.path.realpath(self.path))
 
     @property
@@ -193,8 +199,9 @@ class Layer:
         return mag._is_foreign
 
     @property
-    def path(self) -> Path:
-        """The layer's folder inside the dataset (may be a symlink)."""
+    def path(self) -> Any:
+        """The layer's folder inside the dataset (may be a symlink); a ``upath.UPath`` for
+        a remote dataset."""
         return self._dataset.path / self.name
 
     @property
@@ -447,7 +454,9 @@ class Layer:
         processes off it.
         """
         path = ensure_inside(self._dataset.path, self.path / mag.to_layer_name(), "create")
-        if path.is_dir() and any(path.iterdir()):
+        remote = self._dataset._remote
+        if (remote and next(iter(self._dataset._store.list(f"{self.name}/{mag.to_layer_name()}")), None) is not None) \
+                or (not remote and path.is_dir() and any(path.iterdir())):
             raise DuplicateError(f"{path} exists and holds files that no mag of layer {self.name!r} lists; "
                                  "move them away or register them with add_layer_for_existing_files")
         entry = MagProperties(mag=mag, path=f"./{self.name}/{mag.to_layer_name()}",
@@ -458,6 +467,8 @@ class Layer:
                 raise DuplicateError(f"layer {self.name!r} has mag {mag} already")
             p.mags.append(entry)
 
+        if remote:
+            return self._create_remote_mag(mag, info, fill, path, add)
         path.parent.mkdir(exist_ok=True)   # the mag lock is keyed by the layer folder: it must exist first
         new = new_folder_for(path)
         lock = mag_lock_file(path)
@@ -473,6 +484,26 @@ class Layer:
                 if os.path.lexists(new):
                     remove(new)
                 raise
+        return self._mags[mag]
+
+    def _create_remote_mag(self, mag: Mag, info: ArrayInfo, fill: Callable[[Array], None] | None, path: Any,
+                           add: Callable[[LayerProperties], None]) -> MagView:
+        """`_create_mag` on a remote dataset: there are no folders to rename into place,
+        so the mag is built at its final prefix and listed once complete. A crash before
+        the listing leaves unlisted objects there (refused by the next `add_mag` of that
+        mag, naming them), never a listed, half-filled mag; a failure removes them."""
+        try:
+            array = create_array(path, info)
+            self._fit_new_array(array, mag)
+            if fill is not None:
+                fill(array)
+            self._dataset._update_layer(self.name, add)
+        except DuplicateError:
+            raise                      # another writer listed the mag meanwhile: its objects stay
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._dataset._delete_objects(f"{self.name}/{mag.to_layer_name()}")
+            raise
         return self._mags[mag]
 
     def _fit_new_array(self, array: Array, mag: Mag) -> None:
@@ -634,6 +665,7 @@ class Layer:
         self._ensure_writable()
         warnings.warn("Using symlinks is deprecated and will be removed in a future version. Use `add_mag_as_ref` "
                       "instead, which adds the mag as a reference to this layer.", DeprecationWarning, stacklevel=2)
+        self._dataset._refuse_remote("add_symlink_mag")
         foreign = self._compatible(foreign_mag_of(foreign_mag_view_or_path))
         if foreign.info.data_format != self.data_format:
             raise DataMismatchError(f"cannot link a {foreign.info.data_format} mag into the {self.data_format} "
@@ -697,6 +729,10 @@ class Layer:
             p.mags.append(entry)
 
         self._dataset._update_layer(self.name, add)
+        if is_remote(foreign.path):
+            # the URL recorded names the endpoint's host only (as in webknossos 4.3.3); this
+            # object keeps reading with the foreign path's storage options (endpoint, keys)
+            self._mags[mag]._relocate(foreign.path)
         if extend_layer_bounding_box:
             self._grow_bounding_box(_rescaled_box(foreign, mag))
         return self._mags[mag]
@@ -743,6 +779,7 @@ class Layer:
         from wkpy.utils import copytree
 
         self._ensure_writable()
+        self._dataset._refuse_remote("add_mag_from_zarrarray")
         mag = Mag(mag)
         source = Path(path) if Path(path).is_absolute() else self._dataset.path / path
         try:
@@ -837,7 +874,8 @@ class Layer:
         saved, then the renamed folder is deleted, all while writers of the mag are held
         off: a crash at any instant leaves the mag listed and whole, or unlisted (see
         `wkpy._trash`). A linked or referenced mag loses only its link and entry; the
-        linked data is never touched.
+        linked data is never touched. On object storage the mag is unlisted first, then
+        its objects are deleted (a crash in between leaves unlisted objects).
 
         Raises
         ------
@@ -849,6 +887,9 @@ class Layer:
         self._ensure_writable()
         view = self.get_mag(mag)
         path = view.path
+        if self._dataset._remote:
+            self._delete_remote_mag(view)
+            return
         own = os.path.lexists(path) and is_inside(self._dataset.path, path.parent) and (
             path.is_symlink() or is_inside(self._dataset.path, path))
         aside: list[Path] = []
@@ -867,7 +908,40 @@ class Layer:
             for folder in aside:
                 remove(folder)
 
-    def _resolve_mag_path(self, mag_props: MagProperties) -> Path:
+    def _delete_remote_mag(self, view: MagView) -> None:
+        """`delete_mag` on a remote dataset: unlist the mag first, then delete its objects
+        if they lie in the layer's own prefix (a referenced mag keeps them). A crash in
+        between leaves unlisted objects (refused by the next `add_mag` of that mag,
+        naming them), never a listed mag with missing data."""
+        ds = self._dataset
+        root = str(ds.path.path).rstrip("/") + "/"
+        key = str(view.path.path)[len(root):] if not view._is_foreign else None
+        own = key is not None and key.startswith(f"{self.name}/") and "/" not in key[len(self.name) + 1:]
+        ds._update_layer(self.name, lambda p: setattr(p, "mags", [m for m in p.mags if m.mag != view.mag]))
+        view._array, view._deleted = None, True
+        if own:
+            ds._delete_objects(key)  # type: ignore[arg-type]
+
+    def _resolve_mag_path(self, mag_props: MagProperties) -> Any:
+        """Where the mag's files lie: a local `Path`, or a ``upath.UPath`` for a URL and for
+        the mags of a remote dataset (relative paths resolved against its path)."""
+        ds = self._dataset
+        if mag_props.path and "://" in mag_props.path:
+            from wkpy._urls import resolve_url
+
+            return resolve_url(mag_props.path, ds.path)
+        if ds._remote:
+            from wkpy._urls import join_url
+
+            if not mag_props.path:                   # the first of webknossos' folder names that exists
+                meta = METADATA_FILES.get(self.data_format)
+                names = (mag_props.mag.to_layer_name(), mag_props.mag.to_long_layer_name(),
+                         str(mag_props.mag.max_dim))
+                found = next((n for n in names if meta and ds._store.exists(f"{self.name}/{n}/{meta}")), names[0])
+                return self.path / found
+            if mag_props.path.startswith("/"):
+                return Path(mag_props.path)          # a local folder: read-only here (foreign)
+            return join_url(ds.path, mag_props.path)
         if mag_props.path:
             path = Path(mag_props.path)
             if path.is_absolute():
@@ -892,17 +966,34 @@ class Layer:
         if keep_layout and view._is_foreign and view.info.compression:
             return                             # nothing to do, as in webknossos
         view._ensure_writable()
-        with path_lock(mag_lock_file(view.path)):
+
+        def new_info() -> ArrayInfo | None:
             view._array = None                 # what is on disk now (maybe rewritten meanwhile)
-            old_info = view.info
+            old = view.info
             if keep_layout:
-                if old_info.compression:
-                    return
-                info = ArrayInfo(old_info.data_format, old_info.dtype, old_info.num_channels,
-                                 old_info.chunk_shape, old_info.shard_shape, True, axes=old_info.axes)
-            else:
-                chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, self.data_format)
-                info = self._new_mag_info(chunk, shard, True if compress is None else compress)
+                if old.compression:
+                    return None
+                return ArrayInfo(old.data_format, old.dtype, old.num_channels, old.chunk_shape, old.shard_shape,
+                                 True, axes=old.axes)
+            chunk, shard = chunk_and_shard_shape(chunk_shape, shard_shape, None, self.data_format)
+            return self._new_mag_info(chunk, shard, True if compress is None else compress)
+
+        if self._dataset._remote:              # no folders to swap: through the properties
+            from wkpy.dataset.layer._remote_rechunk import rechunk_remote_mag
+
+            old_info = view.info
+            info = new_info()
+            if info is None:
+                return
+            rechunk_remote_mag(self, view, info, executor)
+            view._array = None
+            self._note_cube_length(view, info, old_info)
+            return
+        with path_lock(mag_lock_file(view.path)):
+            old_info = view.info
+            info = new_info()
+            if info is None:
+                return
             new = new_folder_for(view.path)
             try:
                 array = create_array(new, info)
@@ -915,6 +1006,10 @@ class Layer:
                 raise
             view._array = None
             remove(old)
+        self._note_cube_length(view, info, old_info)
+
+    def _note_cube_length(self, view: MagView, info: ArrayInfo, old_info: ArrayInfo) -> None:
+        """A rewritten WKW mag with another file size: its ``cubeLength`` follows."""
         if self.data_format == "wkw" and info.shard_shape != old_info.shard_shape:
             def side(p: LayerProperties) -> None:
                 entry = p.get_mag(view.mag)

@@ -26,14 +26,20 @@ if TYPE_CHECKING:
 __all__ = ["MagView"]
 
 
+def _mag_path(path: Path | Any) -> Path | Any:
+    """A local mag's folder as a `Path`; a remote one's ``upath.UPath`` as it is."""
+    return Path(path) if isinstance(path, (str, os.PathLike)) else path
+
+
 class MagView(View):
     """A whole mag of a layer. Writes beyond the layer's box grow it (see `write`)."""
 
     _opened: Array | None
 
-    def __init__(self, layer: Layer, mag: Mag, path: Path, array: Array | None = None, read_only: bool = False) -> None:
+    def __init__(self, layer: Layer, mag: Mag, path: Path | Any, array: Array | None = None,
+                 read_only: bool = False) -> None:
         self._layer = layer
-        self._path = Path(path)
+        self._path = _mag_path(path)
         self._foreign: bool | None = None
         self._deleted = False
         super().__init__(array, None, mag, read_only)  # type: ignore[arg-type]
@@ -99,7 +105,7 @@ class MagView(View):
     def _relocate(self, path: Path) -> None:
         """Follow the mag's files to `path` (after its layer was renamed or its entry
         changed): the storage is opened there on next use."""
-        self._path = Path(path)
+        self._path = _mag_path(path)
         self._opened = None
         self._foreign = None
 
@@ -108,8 +114,8 @@ class MagView(View):
         return self._layer
 
     @property
-    def path(self) -> Path:
-        """The mag's folder."""
+    def path(self) -> Path | Any:
+        """The mag's folder (a ``upath.UPath`` for a remote one)."""
         return self._path
 
     @property
@@ -212,7 +218,14 @@ class MagView(View):
             import zarr
         except ImportError:
             raise UnsupportedError("get_zarr_array needs the optional package zarr (pip install zarr)") from None
-        return zarr.open_array(os.fspath(self._path), mode="r" if self.read_only else "r+")
+        mode = "r" if self.read_only else "r+"
+        if not isinstance(self._path, Path):      # a remote mag: through zarr's fsspec store
+            from zarr.storage import FsspecStore
+
+            store = FsspecStore.from_url(str(self._path), storage_options=dict(self._path.storage_options),
+                                         read_only=self.read_only)   # its own client, on zarr's event loop
+            return zarr.open_array(store=store, mode=mode)
+        return zarr.open_array(os.fspath(self._path), mode=mode)
 
     def compress(self, *, target_path: str | os.PathLike[str] | None = None,
                  executor: Executor | None = None) -> None:
