@@ -24,3 +24,13 @@ def labels(shape: tuple[int, int, int], seed: int = 1) -> np.ndarray:
     ids = rng.integers(1, 2**31, size=cells, dtype=np.uint32)
     out = ids.repeat(24, 0).repeat(24, 1).repeat(24, 2)
     return np.ascontiguousarray(out[: shape[0], : shape[1], : shape[2]])
+
+
+def texture(shape: tuple[int, int, int], seed: int = 2) -> np.ndarray:
+    """A smooth texture under strong noise: nearly incompressible (LZ4 ratio ~1.0, zstd-5 ~1.1)."""
+    rng = np.random.default_rng(seed)
+    x, y, z = (np.arange(n, dtype=np.float32) for n in shape)
+    field = (np.sin(x / 9.0)[:, None, None] + np.cos(y / 13.0)[None, :, None]
+             + np.sin(z / 6.0)[None, None, :]) * 30.0 + 128.0
+    out = field + rng.integers(-64, 65, size=shape, dtype=np.int16)
+    return np.clip(out, 0, 255).astype(np.uint8)

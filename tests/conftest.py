@@ -45,6 +45,17 @@ def fixture_mags(data_format: str | None = None) -> list[tuple[str, str, str]]:
     return out
 
 
+def array_in_layout(a: np.ndarray, how: str) -> np.ndarray:
+    """`a` as a C-ordered ("C"), F-ordered ("F") or non-contiguous ("strided": every other x,
+    padded z) array, for the kernels' copies between chunks and arrays of any layout."""
+    if how == "strided":
+        big = np.zeros((a.shape[0], 2 * a.shape[1], a.shape[2], a.shape[3] + 3), a.dtype)
+        view = big[:, ::2, :, 1:-2]
+        view[...] = a
+        return view
+    return np.asarray(a, order=how)
+
+
 def random_volume(shape: tuple[int, ...], dtype: str | np.dtype, seed: int = 0) -> np.ndarray:
     """Deterministic, compressible (smooth plus noise) test data of any dtype."""
     rng = np.random.default_rng(seed)

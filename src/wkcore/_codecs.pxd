@@ -18,6 +18,9 @@ cdef size_t lz4_bound(size_t n) noexcept nogil
 cdef Py_ssize_t lz4_compress(const uint8_t* src, size_t n, uint8_t* dst, size_t cap, int hc_level) noexcept nogil
 cdef int lz4_decompress_exact(const uint8_t* src, size_t n, uint8_t* dst, size_t expected) noexcept nogil
 
+cdef const uint8_t* lz4_literals(const uint8_t* src, size_t n, size_t expected) noexcept nogil
+cdef const uint8_t* blosc_stored(const uint8_t* src, size_t n, size_t expected) noexcept nogil
+
 cdef size_t zstd_bound(size_t n) noexcept nogil
 cdef ZSTD_CCtx* zstd_cctx_new(int level, bint checksum) noexcept nogil
 cdef void zstd_cctx_free(ZSTD_CCtx* ctx) noexcept nogil

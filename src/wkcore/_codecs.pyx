@@ -32,6 +32,23 @@ cdef extern from *:
     int LZ4_compress_default(const char* src, char* dst, int srcSize, int dstCapacity);
     int LZ4_compress_HC(const char* src, char* dst, int srcSize, int dstCapacity, int compressionLevel);
     int LZ4_decompress_safe(const char* src, char* dst, int compressedSize, int dstCapacity);
+    typedef union LZ4_stream_u LZ4_stream_t;
+    LZ4_stream_t* LZ4_initStream(void* buffer, size_t size);
+    int LZ4_compress_fast_continue(LZ4_stream_t* stream, const char* src, char* dst, int srcSize, int dstCapacity,
+                                   int acceleration);
+
+    /* One LZ4 block through a fresh stream without a dictionary: the 32-bit position
+       table with a 5-byte hash (LZ4_compress_default picks the 16-bit table and a 4-byte
+       hash for inputs below 64 KiB, which meets many false candidates on noisy image data
+       and runs markedly slower on it). The state (LZ4_STREAM_MINSIZE, 16 KiB + 32 for the
+       default LZ4_MEMORY_USAGE) lives on the stack; if the library wants more, fall back. */
+    static int wk_lz4_compress(const char* src, char* dst, int n, int cap) {
+        union { void* p; unsigned long long u; char bytes[(1 << 14) + 64]; } state;
+        LZ4_stream_t* s = LZ4_initStream(&state, sizeof state);
+        if (s == NULL)
+            return LZ4_compress_default(src, dst, n, cap);
+        return LZ4_compress_fast_continue(s, src, dst, n, cap, 1);
+    }
 
     #include <stddef.h>
     typedef struct ZSTD_CCtx_s ZSTD_CCtx;
@@ -57,6 +74,7 @@ cdef extern from *:
     int LZ4_compress_default(const char*, char*, int, int) nogil
     int LZ4_compress_HC(const char*, char*, int, int, int) nogil
     int LZ4_decompress_safe(const char*, char*, int, int) nogil
+    int wk_lz4_compress(const char*, char*, int, int) nogil
     size_t ZSTD_compressBound(size_t) nogil
     ZSTD_CCtx* ZSTD_createCCtx() nogil
     size_t ZSTD_freeCCtx(ZSTD_CCtx*) nogil
@@ -171,13 +189,44 @@ cdef Py_ssize_t lz4_compress(const uint8_t* src, size_t n, uint8_t* dst, size_t 
     if hc_level > 0:
         r = LZ4_compress_HC(<const char*>src, <char*>dst, <int>n, <int>cap, hc_level)
     else:
-        r = LZ4_compress_default(<const char*>src, <char*>dst, <int>n, <int>cap)
+        r = wk_lz4_compress(<const char*>src, <char*>dst, <int>n, <int>cap)
     return r if r > 0 else -1
 
 cdef int lz4_decompress_exact(const uint8_t* src, size_t n, uint8_t* dst, size_t expected) noexcept nogil:
     if n > 0x7FFFFFFF or expected > 0x7FFFFFFF:
         return -1
     return 0 if LZ4_decompress_safe(<const char*>src, <char*>dst, <int>n, <int>expected) == <int>expected else -1
+
+cdef const uint8_t* lz4_literals(const uint8_t* src, size_t n, size_t expected) noexcept nogil:
+    """Where the `expected` bytes of an LZ4 block that is one run of literals start in it
+    (what LZ4 makes of incompressible data: a token of 15 literals and no match, the
+    length's extra bytes, the bytes themselves, nothing after), or NULL for any other
+    block. The bytes there are exactly what decompressing the block gives, so a caller may
+    copy them where they belong instead of decompressing into a buffer first."""
+    cdef size_t i = 1, length = 15
+    if expected < 15 or n < 1 or src[0] != 0xF0:
+        return NULL
+    while True:
+        if i >= n or length > expected:
+            return NULL
+        length += src[i]
+        i += 1
+        if src[i - 1] != 255:
+            break
+    if length != expected or n - i != expected:
+        return NULL
+    return src + i
+
+cdef const uint8_t* blosc_stored(const uint8_t* src, size_t n, size_t expected) noexcept nogil:
+    """Where the `expected` bytes of a C-Blosc1 chunk stored uncompressed (the "memcpyed"
+    flag: what Blosc makes of incompressible data) start in it, or NULL for any other
+    chunk; as `lz4_literals`."""
+    if n < BLOSC_HEADER or expected > BLOSC_MAX_INPUT or (src[0] != 1 and src[0] != 2) or not (src[2] & 0x02):
+        return NULL
+    if load_le32(src + 4) != expected or load_le32(src + 12) != expected + BLOSC_HEADER \
+            or n < expected + BLOSC_HEADER:
+        return NULL
+    return src + BLOSC_HEADER
 
 cdef size_t zstd_bound(size_t n) noexcept nogil:
     return ZSTD_compressBound(n)

@@ -1,27 +1,29 @@
 # cython: language_level=3
 """Strided copies between a chunk buffer and a caller's array (inline, no state).
 
-`copy3d` (WKW blocks) follows the caller's array (`key` strides): its smallest stride runs
-innermost, so the big array is walked in memory order and the strided side is the block,
-which is small enough to stay in cache. `copy_nd` (Zarr chunks, any number of axes up to
-`MAX_AXES`) follows the chunk's memory order and merges axes that are contiguous on both
-sides, so a run that is dense in both buffers is one memcpy whatever the rank.
+`copy_nd` (Zarr chunks of any number of axes up to `MAX_AXES`, and WKW blocks as (c, x, y,
+z) chunks) follows the chunk's memory order and merges axes that are contiguous on both
+sides, so a run that is dense in both buffers is one copy whatever the rank; a chunk and an
+array whose dense axes differ (Fortran-ordered chunk, C-ordered array) are copied by
+cache-blocked 2-D transposes (`wk_transpose.h`), never item by item across the big array.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memcpy
 
+cdef extern from "wk_transpose.h" nogil:
+    void wk_copy_bytes(uint8_t* dst, const uint8_t* src, size_t n)
+    void wk_transpose(uint8_t* dst, Py_ssize_t ds, const uint8_t* src, Py_ssize_t ss, int64_t rows, int64_t cols,
+                      int ts)
+
 cdef enum:
     MAX_AXES = 8                  # axes of a Zarr array the kernels handle (`copy_nd`, _shard.pyx)
-
-cdef inline Py_ssize_t _abs(Py_ssize_t v) noexcept nogil:
-    return -v if v < 0 else v
 
 cdef inline void copy_row(uint8_t* dst, Py_ssize_t ds, const uint8_t* src, Py_ssize_t ss, Py_ssize_t n,
                           int ts) noexcept nogil:
     """Copy n items of `ts` bytes between two strided rows (one memcpy when both are dense)."""
     cdef Py_ssize_t k
     if ds == ts and ss == ts:
-        memcpy(dst, src, n * ts)
+        wk_copy_bytes(dst, src, n * ts)
     elif ts == 1:
         for k in range(n):
             dst[k * ds] = src[k * ss]
@@ -38,19 +40,6 @@ cdef inline void copy_row(uint8_t* dst, Py_ssize_t ds, const uint8_t* src, Py_ss
         for k in range(n):
             memcpy(dst + k * ds, src + k * ss, ts)
 
-cdef inline void copy3d(uint8_t* dst, const Py_ssize_t* ds, const uint8_t* src, const Py_ssize_t* ss,
-                        const Py_ssize_t* n, const Py_ssize_t* key, int ts) noexcept nogil:
-    """Copy an n[0]×n[1]×n[2] box of `ts`-byte items from `src` to `dst` (byte strides)."""
-    cdef int o = 0, m = 1, i = 2, t
-    cdef Py_ssize_t p, q
-    # sort the axes by |key stride|, largest outermost
-    if _abs(key[o]) < _abs(key[m]): t = o; o = m; m = t
-    if _abs(key[m]) < _abs(key[i]): t = m; m = i; i = t
-    if _abs(key[o]) < _abs(key[m]): t = o; o = m; m = t
-    for p in range(n[o]):
-        for q in range(n[m]):
-            copy_row(dst + p * ds[o] + q * ds[m], ds[i], src + p * ss[o] + q * ss[m], ss[i], n[i], ts)
-
 cdef inline void copy_nd(uint8_t* chunk, const Py_ssize_t* cs, uint8_t* arr, const Py_ssize_t* as_,
                          const int64_t* n, int nd, int ts, bint to_chunk) noexcept nogil:
     """Copy an n[0]×…×n[nd-1] box (nd <= MAX_AXES) of `ts`-byte items between a chunk and an
@@ -58,10 +47,16 @@ cdef inline void copy_nd(uint8_t* chunk, const Py_ssize_t* cs, uint8_t* arr, con
 
     Loops run in the chunk's memory order (largest chunk stride outermost); axes of length 1
     are dropped, and an axis is merged into the next outer one when both buffers are
-    contiguous across it, so the innermost loop is one `copy_row` over the longest run. The
-    two innermost loops are plain `for` loops; only the axes outside them (none for boxes
-    that merge to at most two axes, as every x, y, z box of a Fortran-ordered chunk does)
-    step an odometer.
+    contiguous across it. Then the two innermost loops are one of
+
+    - rows: the innermost axis is dense on both sides (or on neither) -- one `copy_row`
+      per row, a short fixed-size copy when both are dense;
+    - a transpose: the chunk's innermost axis is dense in the chunk but not in the array,
+      and another axis is dense in the array (a C-ordered array and a Fortran-ordered
+      chunk, as webknossos writes them) -- one cache-blocked `wk_transpose` of the plane of
+      those two axes.
+
+    The axes outside them step an odometer.
     """
     cdef int ax[MAX_AXES]
     cdef Py_ssize_t C[MAX_AXES]
@@ -69,7 +64,9 @@ cdef inline void copy_nd(uint8_t* chunk, const Py_ssize_t* cs, uint8_t* arr, con
     cdef int64_t N[MAX_AXES]
     cdef int64_t at[MAX_AXES]
     cdef int i, j, t, d = 0, outer
-    cdef int64_t i1
+    cdef int64_t i1, tn
+    cdef Py_ssize_t tc, ta
+    cdef bint transpose = False
     cdef uint8_t* c0 = chunk
     cdef uint8_t* a0 = arr
     cdef uint8_t* c1
@@ -98,17 +95,31 @@ cdef inline void copy_nd(uint8_t* chunk, const Py_ssize_t* cs, uint8_t* arr, con
             N[i] = N[i - 1]; C[i] = C[i - 1]; A[i] = A[i - 1]
         N[0] = 1; C[0] = 0; A[0] = 0
         d += 1
+    if C[d - 1] == ts and A[d - 1] != ts:
+        for j in range(d - 2, -1, -1):    # an axis dense in the array: make it the second innermost
+            if A[j] == ts and N[j] > 1:
+                tn = N[j]; tc = C[j]; ta = A[j]
+                N[j] = N[d - 2]; C[j] = C[d - 2]; A[j] = A[d - 2]
+                N[d - 2] = tn; C[d - 2] = tc; A[d - 2] = ta
+                transpose = True
+                break
     outer = d - 2
     for i in range(outer):
         at[i] = 0
     while True:
-        for i1 in range(N[d - 2]):
-            c1 = c0 + i1 * C[d - 2]
-            a1 = a0 + i1 * A[d - 2]
+        if transpose:
             if to_chunk:
-                copy_row(c1, C[d - 1], a1, A[d - 1], N[d - 1], ts)
+                wk_transpose(c0, C[d - 2], a0, A[d - 1], N[d - 1], N[d - 2], ts)
             else:
-                copy_row(a1, A[d - 1], c1, C[d - 1], N[d - 1], ts)
+                wk_transpose(a0, A[d - 1], c0, C[d - 2], N[d - 2], N[d - 1], ts)
+        else:
+            for i1 in range(N[d - 2]):
+                c1 = c0 + i1 * C[d - 2]
+                a1 = a0 + i1 * A[d - 2]
+                if to_chunk:
+                    copy_row(c1, C[d - 1], a1, A[d - 1], N[d - 1], ts)
+                else:
+                    copy_row(a1, A[d - 1], c1, C[d - 1], N[d - 1], ts)
         i = outer - 1                     # step the odometer of the outer axes
         while i >= 0:
             at[i] += 1

@@ -40,9 +40,9 @@ from libc.stdio cimport snprintf
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT, \
     PyBUF_SIMPLE
 
-from wkcore._util cimport (wk_err, WK_FAIL, WK_ECORRUPT, WK_ENOMEM, WK_EARG,
+from wkcore._util cimport (wk_err, WK_FAIL, wk_alloc_big, WK_ECORRUPT, WK_ENOMEM, WK_EARG,
                            load_le64, store_le64, load_le32, store_le32, check_plain_items)
-from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode,
+from wkcore._codecs cimport (wk_codec, codec_init, codec_release, codec_bound, codec_encode, codec_decode, blosc_stored,
                              crc32c, CODEC_ZSTD, CODEC_BLOSC, CODEC_GZIP, CODEC_ZLIB, DECODE_OK, DECODE_NOMEM,
                              BLOSC_BLOSCLZ, BLOSC_LZ4, BLOSC_LZ4HC, BLOSC_ZLIB, BLOSC_ZSTD)
 from wkcore._copy cimport copy_nd, MAX_AXES
@@ -213,12 +213,15 @@ cdef const char* step_name(int kind) noexcept nogil:
         return "zlib"
     return "crc32c"
 
-cdef int decode_chunk(work* W, const zspec* S, const uint8_t* src, uint64_t n, uint64_t m, uint8_t** out,
-                      wk_err* e) noexcept nogil:
-    """Undo the bytes-to-bytes steps; `out` gets the native-order chunk (in W.a, W.b or src)."""
+cdef int decode_chunk(work* W, const zspec* S, const uint8_t* src, uint64_t n, uint64_t m, uint8_t* final,
+                      uint8_t** out, wk_err* e) noexcept nogil:
+    """Undo the bytes-to-bytes steps; `out` gets the native-order chunk (in W.a, W.b, src or
+    `final`). `final` (NULL: none) is where the last codec may write the whole chunk (the
+    caller's array, when the chunk's part of it has the chunk's layout); the chunk is there
+    when `out` is `final`."""
     cdef uint8_t* cur = <uint8_t*>src    # only read while it is `src`
     cdef uint8_t* dst
-    cdef uint64_t cur_len = n, expected, ncrc = 0
+    cdef uint64_t cur_len = n, expected, ncrc = 0, ncodec
     cdef int i, j, r
     cdef uint32_t want, got
     cdef char where[COORDS_TEXT]
@@ -234,12 +237,21 @@ cdef int decode_chunk(work* W, const zspec* S, const uint8_t* src, uint64_t n, u
                                chunk_text(S, m, where), want, got)
             cur_len -= 4
             continue
-        ncrc = 0
+        if S.steps[i].kind == CODEC_BLOSC and blosc_stored(cur, cur_len, S.chunk_bytes + 4 * crcs_before(S, i)) != NULL:
+            # stored uncompressed: the chunk is in `cur` already (one copy less)
+            cur = <uint8_t*>blosc_stored(cur, cur_len, S.chunk_bytes + 4 * crcs_before(S, i))
+            cur_len = S.chunk_bytes + 4 * crcs_before(S, i)
+            continue
+        ncrc = ncodec = 0
         for j in range(i):
             if S.steps[j].kind == STEP_CRC:
                 ncrc += 1
+            else:
+                ncodec += 1
         expected = S.chunk_bytes + 4 * ncrc
         dst = W.b if cur == W.a else W.a
+        if final != NULL and ncrc == 0 and ncodec == 0:
+            dst = final                  # the last step, and it yields the bare chunk
         r = codec_decode(&W.codecs[i], cur, cur_len, dst, expected)
         if r == DECODE_NOMEM:
             return WK_FAIL(e, WK_ENOMEM, "out of memory decoding %s data", step_name(S.steps[i].kind))
@@ -252,20 +264,32 @@ cdef int decode_chunk(work* W, const zspec* S, const uint8_t* src, uint64_t n, u
         return WK_FAIL(e, WK_ECORRUPT, "chunk %s holds %llu bytes, not the %llu of a chunk",
                        chunk_text(S, m, where), cur_len, S.chunk_bytes)
     if S.big_endian and S.ts > 1:
-        if cur == src:               # the caller's bytes are never changed
-            memcpy(W.a, src, S.chunk_bytes)
+        if cur != W.a and cur != W.b and cur != final:    # the caller's bytes are never changed
+            memcpy(W.a, cur, S.chunk_bytes)
             cur = W.a
         byteswap(cur, S.chunk_bytes, S.ts)
     out[0] = cur
     return 0
 
-cdef int encode_chunk(work* W, const zspec* S, uint8_t** out, uint64_t* out_len, wk_err* e) noexcept nogil:
-    """Apply the steps to the native-order chunk in W.a (which this scrambles)."""
+cdef inline uint64_t crcs_before(const zspec* S, int i) noexcept nogil:
+    """CRC steps applied before step i when encoding (their checksums are inside step i's data)."""
+    cdef uint64_t k = 0
+    cdef int j
+    for j in range(i):
+        k += S.steps[j].kind == STEP_CRC
+    return k
+
+cdef int encode_chunk(work* W, const zspec* S, uint8_t* final, uint8_t** out, uint64_t* out_len,
+                      wk_err* e) noexcept nogil:
+    """Apply the steps to the native-order chunk in W.a (which this scrambles). `final`
+    (NULL: none; else S.work_bytes of room) is where the last codec writes, so its output
+    needs no further copy; `out` is `final` then."""
     cdef uint8_t* cur = W.a
     cdef uint8_t* dst
     cdef uint64_t cur_len = S.chunk_bytes
     cdef Py_ssize_t r
-    cdef int i
+    cdef int i, j
+    cdef bint last
     if S.big_endian and S.ts > 1:
         byteswap(cur, S.chunk_bytes, S.ts)
     for i in range(S.n_steps):
@@ -273,7 +297,11 @@ cdef int encode_chunk(work* W, const zspec* S, uint8_t** out, uint64_t* out_len,
             store_le32(cur + cur_len, crc32c(cur, cur_len))
             cur_len += 4
             continue
-        dst = W.b if cur == W.a else W.a
+        last = True
+        for j in range(i + 1, S.n_steps):
+            if S.steps[j].kind != STEP_CRC:
+                last = False
+        dst = final if (last and final != NULL) else (W.b if cur == W.a else W.a)
         r = codec_encode(&W.codecs[i], cur, cur_len, dst, S.work_bytes - 4 * MAX_STEPS)
         if r < 0:
             return WK_FAIL(e, WK_ENOMEM, "%s compression of a chunk of %llu bytes failed", step_name(S.steps[i].kind), cur_len)
@@ -360,6 +388,16 @@ cdef inline bint covers_chunk(const zspec* S, const int64_t* n) noexcept nogil:
             return False
     return True
 
+cdef inline bint same_layout(const zspec* S, const region* r, const int64_t* n) noexcept nogil:
+    """The box covers the whole chunk and its part of the caller's array is laid out as the
+    decoded chunk (same byte strides along every axis longer than 1): a decoder may write
+    the chunk there directly."""
+    cdef int k
+    for k in range(S.nd):
+        if n[k] != S.chunk[k] or (S.chunk[k] > 1 and r.s[k] != S.cstride[k]):
+            return False
+    return True
+
 # ---- read ---------------------------------------------------------------------------------
 
 cdef Py_ssize_t plan_rows(const zspec* S, const uint64_t* index, const zbox* box, bint partial,
@@ -402,6 +440,7 @@ cdef int decode_rows(const zspec* S, const zbox* box, const region* r, const uin
     cdef int64_t at[MAX_AXES]
     cdef const uint8_t* src
     cdef uint8_t* cur
+    cdef uint8_t* direct
     cdef char where[COORDS_TEXT]
     cdef int rc
     work_init(&W, S)
@@ -417,9 +456,12 @@ cdef int decode_rows(const zspec* S, const zbox* box, const region* r, const uin
         if src == NULL:
             rc = WK_FAIL(e, WK_EARG, "no span holds the %llu bytes at %llu of chunk %s", nb, off, chunk_text(S, m, where))
             break
-        rc = decode_chunk(&W, S, src, nb, m, &cur, e)
         chunk_coords(S, m, g)
-        if rc == 0 and overlap(S, g, box, l, n, at):
+        if not overlap(S, g, box, l, n, at):
+            continue
+        direct = region_at(r, S, at) if same_layout(S, r, n) else NULL
+        rc = decode_chunk(&W, S, src, nb, m, direct, &cur, e)
+        if rc == 0 and cur != direct:
             copy_nd(chunk_at(cur, S, l), S.cstride, region_at(r, S, at), r.s, n, S.nd, S.ts, False)
     work_free(&W, S)
     return rc
@@ -434,7 +476,22 @@ cdef struct encoded_set:            # encoded chunks of one sub-box
     uint64_t count
     uint64_t table_cap
 
+cdef int prepared_reserve(encoded_set* P, uint64_t n, wk_err* e) noexcept nogil:
+    """Room for n more bytes after P.len (an encoder writes its chunk there)."""
+    cdef uint64_t cap
+    cdef void* q
+    if P.len + n > P.cap:
+        cap = 2 * P.cap + n + (1 << 20)
+        q = realloc(P.buf, cap)
+        if q == NULL:
+            return WK_FAIL(e, WK_ENOMEM, "cannot grow the buffer of encoded chunks to %llu bytes", cap)
+        P.buf = <uint8_t*>q
+        P.cap = cap
+    return 0
+
 cdef int prepared_add(encoded_set* P, uint64_t m, const uint8_t* p, uint64_t n, wk_err* e) noexcept nogil:
+    """Record chunk m: its n encoded bytes at p (NULL: all fill, absent), which are copied
+    to the end of P.buf unless they already are there (see `prepared_reserve`)."""
     cdef uint64_t cap
     cdef void* q
     if P.count == P.table_cap:
@@ -444,19 +501,15 @@ cdef int prepared_add(encoded_set* P, uint64_t m, const uint8_t* p, uint64_t n, 
             return WK_FAIL(e, WK_ENOMEM, "cannot grow the table of encoded chunks")
         P.table = <uint64_t*>q
         P.table_cap = cap
-    if p != NULL and P.len + n > P.cap:
-        cap = 2 * P.cap + n + (1 << 20)
-        q = realloc(P.buf, cap)
-        if q == NULL:
-            return WK_FAIL(e, WK_ENOMEM, "cannot grow the buffer of encoded chunks to %llu bytes", cap)
-        P.buf = <uint8_t*>q
-        P.cap = cap
+    if p != NULL and p != P.buf + P.len and prepared_reserve(P, n, e):
+        return -1
     P.table[3 * P.count] = m
     P.table[3 * P.count + 1] = P.len if p != NULL else WK_ABSENT
     P.table[3 * P.count + 2] = n if p != NULL else 0
     P.count += 1
     if p != NULL:
-        memcpy(P.buf + P.len, p, n)
+        if p != P.buf + P.len:
+            memcpy(P.buf + P.len, p, n)
         P.len += n
     return 0
 
@@ -490,7 +543,7 @@ cdef int encode_rows(const zspec* S, const zbox* box, const region* r, const uin
         want = RESERVE_LIMIT
     if rc == 0 and P.cap == 0:
         P.table = <uint64_t*>malloc(24 * touched)
-        P.buf = <uint8_t*>malloc(want)
+        P.buf = <uint8_t*>wk_alloc_big(want)
         if P.table == NULL or P.buf == NULL:
             rc = WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes for encoded chunks", want)
         else:
@@ -509,7 +562,7 @@ cdef int encode_rows(const zspec* S, const zbox* box, const region* r, const uin
                     rc = WK_FAIL(e, WK_EARG, "no span holds the %llu bytes at %llu of chunk %s, which the box "
                                  "covers in part", nb, off, chunk_text(S, m, where))
                     break
-                if decode_chunk(&W, S, src, nb, m, &cur, e):
+                if decode_chunk(&W, S, src, nb, m, NULL, &cur, e):
                     rc = -1
                     break
                 if cur != W.a:
@@ -520,7 +573,8 @@ cdef int encode_rows(const zspec* S, const zbox* box, const region* r, const uin
         if is_fill(W.a, S):
             rc = prepared_add(P, m, NULL, 0, e)
         else:
-            rc = encode_chunk(&W, S, &cur, &enc_len, e) or prepared_add(P, m, cur, enc_len, e)
+            rc = prepared_reserve(P, S.work_bytes, e) or encode_chunk(&W, S, P.buf + P.len, &cur, &enc_len, e) \
+                or prepared_add(P, m, cur, enc_len, e)
         if rc:
             break
         more = next_cell(S, g, g0, g1)
@@ -1090,7 +1144,7 @@ def decode_chunk_bytes(ShardSpec spec, data, name="<bytes>") -> bytes:
         with nogil:
             rc = alloc_work(&W, &spec.s, &e)
             if rc == 0:
-                rc = decode_chunk(&W, &spec.s, sp, n, 0, &cur, &e)
+                rc = decode_chunk(&W, &spec.s, sp, n, 0, NULL, &cur, &e)
         if rc:
             raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
         return cur[:spec.s.chunk_bytes]
@@ -1115,7 +1169,7 @@ def encode_chunk_bytes(ShardSpec spec, data) -> bytes:
             rc = alloc_work(&W, &spec.s, &e)
             if rc == 0:
                 memcpy(W.a, &src[0], spec.s.chunk_bytes)
-                rc = encode_chunk(&W, &spec.s, &cur, &n, &e)
+                rc = encode_chunk(&W, &spec.s, NULL, &cur, &n, &e)
         if rc:
             raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), "<bytes>")
         return cur[:n]

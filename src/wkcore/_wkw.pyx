@@ -29,11 +29,11 @@ from libc.string cimport memcpy, memcmp, memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT, \
     PyBUF_SIMPLE
 
-from wkcore._util cimport (wk_err, WK_FAIL, WK_OK, WK_ECORRUPT, WK_ENOMEM, WK_EMISMATCH, WK_EARG,
+from wkcore._util cimport (wk_err, WK_FAIL, wk_alloc_big, WK_OK, WK_ECORRUPT, WK_ENOMEM, WK_EMISMATCH, WK_EARG,
                            load_le64, store_le64, load_le32, store_le32, check_plain_items)
 from wkcore._morton cimport morton_encode, morton_decode
-from wkcore._copy cimport copy3d
-from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, crc32c
+from wkcore._copy cimport copy_nd
+from wkcore._codecs cimport lz4_bound, lz4_compress, lz4_decompress_exact, lz4_literals, crc32c
 from wkcore._spans cimport spanset, take_spans, drop_spans, find_span, take_rows, wk_sort_rows
 from wkcore._raise import raise_for
 
@@ -47,6 +47,7 @@ DEF MAX_BLOCK_LOG2 = 10
 DEF LZ4_MAX_RATIO = 255      # an LZ4 block expands at most ~255x
 DEF JOURNAL_HEAD = 32
 DEF JOURNAL_TAIL = 24
+DEF RESERVE_LIMIT = 1 << 28      # bytes reserved at once for the encoded blocks of one `encode_range`
 
 cdef int TYPE_BYTES[7]
 TYPE_BYTES[:] = [0, 1, 2, 4, 8, 4, 8]
@@ -134,30 +135,16 @@ cdef int same_geometry(const layout* f, const layout* x, wk_err* e) noexcept nog
 cdef void copy_region(uint8_t* blk, int B, int vs, const region* r, Py_ssize_t ax, Py_ssize_t ay, Py_ssize_t az,
                       int lx, int ly, int lz, int nx, int ny, int nz, bint to_block) noexcept nogil:
     """Copy the nx×ny×nz voxels at (lx, ly, lz) of a block from/to the caller's array at (ax, ay, az)."""
-    cdef Py_ssize_t bs[3]
-    cdef Py_ssize_t rs[3]
-    cdef Py_ssize_t n[3]
-    cdef int c
+    cdef Py_ssize_t bs[4]
+    cdef Py_ssize_t rs[4]
+    cdef int64_t n[4]
     cdef uint8_t* b = blk + (<size_t>lx + <size_t>ly * B + <size_t>lz * B * B) * vs
     cdef uint8_t* a = r.ptr + ax * r.sx + ay * r.sy + az * r.sz
-    bs[0] = vs; bs[1] = <Py_ssize_t>B * vs; bs[2] = <Py_ssize_t>B * B * vs
-    rs[0] = r.sx; rs[1] = r.sy; rs[2] = r.sz
-    n[0] = nx; n[1] = ny; n[2] = nz
-    if r.sx == vs and (r.nc == 1 or r.sc == r.ts):
-        # the array has the block's own layout (Fortran order, channels interleaved):
-        # copy x-runs as bytes
-        n[0] = <Py_ssize_t>nx * vs
-        bs[0] = rs[0] = 1
-        if to_block:
-            copy3d(b, bs, a, rs, n, rs, 1)
-        else:
-            copy3d(a, rs, b, bs, n, rs, 1)
-        return
-    for c in range(r.nc):
-        if to_block:
-            copy3d(b + c * r.ts, bs, a + c * r.sc, rs, n, rs, r.ts)
-        else:
-            copy3d(a + c * r.sc, rs, b + c * r.ts, bs, n, rs, r.ts)
+    # a block is a (c, x, y, z) chunk in Fortran order with channels interleaved
+    bs[0] = r.ts; bs[1] = vs; bs[2] = <Py_ssize_t>B * vs; bs[3] = <Py_ssize_t>B * B * vs
+    rs[0] = r.sc; rs[1] = r.sx; rs[2] = r.sy; rs[3] = r.sz
+    n[0] = r.nc; n[1] = nx; n[2] = ny; n[3] = nz
+    copy_nd(b, bs, a, rs, n, 4, r.ts, to_block)
 
 cdef inline bint clip(int64_t b0, int B, const int64_t* box, int axis, int* l0, int* n) noexcept nogil:
     """Intersect block [b0, b0+B) with the box along one axis; False if empty."""
@@ -297,6 +284,7 @@ cdef int decode_blocks(const layout* F, const int64_t* box, const region* r, con
     cdef Py_ssize_t i
     cdef const uint8_t* src
     cdef uint8_t* blk = NULL
+    cdef uint8_t* dst
     cdef int rc = 0
     if F.block_type != 1:
         blk = <uint8_t*>malloc(bb)
@@ -316,11 +304,21 @@ cdef int decode_blocks(const layout* F, const int64_t* box, const region* r, con
         if not (clip(bx * B, B, box, 0, &lx, &nx) and clip(by * B, B, box, 1, &ly, &ny)
                 and clip(bz * B, B, box, 2, &lz, &nz)):
             continue
-        if blk != NULL:
-            if lz4_decompress_exact(src, nb, blk, bb):
+        if blk != NULL and lz4_literals(src, nb, bb) != NULL:
+            src = lz4_literals(src, nb, bb)      # stored as literals: copied from where they are
+        elif blk != NULL:
+            # a whole block whose part of the caller's array has the block's layout (a
+            # Fortran-ordered array, channels interleaved) is decoded straight into it
+            dst = blk
+            if nx == B and ny == B and nz == B and r.sx == F.voxel_bytes and r.sy == <Py_ssize_t>B * F.voxel_bytes \
+                    and r.sz == <Py_ssize_t>B * B * F.voxel_bytes and (r.nc == 1 or r.sc == r.ts):
+                dst = r.ptr + (bx * B - box[0]) * r.sx + (by * B - box[1]) * r.sy + (bz * B - box[2]) * r.sz
+            if lz4_decompress_exact(src, nb, dst, bb):
                 rc = WK_FAIL(e, WK_ECORRUPT, "block %llu (%lld, %lld, %lld): LZ4 data of %llu bytes does not decode to %llu bytes",
                              m, bx, by, bz, nb, bb)
                 break
+            if dst != blk:
+                continue
             src = blk
         copy_region(<uint8_t*>src, B, F.voxel_bytes, r, bx * B + lx - box[0], by * B + ly - box[1], bz * B + lz - box[2],
                     lx, ly, lz, nx, ny, nz, False)
@@ -426,13 +424,13 @@ cdef struct growbuf:
     uint64_t cap
 
 cdef int reserve(growbuf* g, uint64_t extra, wk_err* e) noexcept nogil:
-    cdef uint64_t cap = g.cap if g.cap else (64 << 20)
+    cdef uint64_t cap = g.cap if g.cap else g.len + extra      # the first allocation: as asked
     cdef uint8_t* p
     if g.len + extra <= g.cap:
         return 0
     while cap < g.len + extra:
         cap *= 2
-    p = <uint8_t*>realloc(g.data, cap)
+    p = <uint8_t*>(realloc(g.data, cap) if g.data != NULL else wk_alloc_big(cap))
     if p == NULL:
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate %llu bytes for encoded blocks", cap)
     g.data = p
@@ -473,6 +471,12 @@ cdef int encode_blocks(const uint8_t* old, uint64_t size, const layout* L, uint6
     if blk == NULL or cap == 0:
         free(blk)
         return WK_FAIL(e, WK_ENOMEM, "cannot allocate a block of %llu bytes", bb)
+    # Reserve room for every block at its largest up front (at most RESERVE_LIMIT): one
+    # allocation of the size the output can reach, which the allocator can hand out again
+    # to the next call, instead of doubling through ever larger fresh ones.
+    if reserve(out, min((m_hi - m_lo) * cap, <uint64_t>RESERVE_LIMIT), e):
+        free(blk)
+        return -1
     for m in range(m_lo, m_hi):
         morton_decode(m, &x, &y, &z)
         if old != NULL and old_block(old, size, &D, m, &s, &t, e):
@@ -995,6 +999,32 @@ def assemble(tuple layout_, list parts) -> bytes:
         raise ValueError(f"encoded parts hold {m} blocks, the file needs {N}")
     return bytes(head)
 
+cdef extern from "Python.h":
+    int PyBuffer_FillInfo(Py_buffer* view, object obj, void* buf, Py_ssize_t len, int readonly, int flags) except -1
+
+cdef uint8_t _EMPTY[1]
+
+
+cdef class EncodedBlocks:
+    """The encoded blocks of one `encode_range`: a read-only buffer that owns the bytes the
+    kernel wrote (handed over without a copy)."""
+
+    cdef uint8_t* data
+    cdef Py_ssize_t n
+
+    def __dealloc__(self):
+        free(self.data)
+
+    def __getbuffer__(self, Py_buffer* buffer, int flags):
+        PyBuffer_FillInfo(buffer, self, self.data if self.data != NULL else _EMPTY, self.n, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer* buffer):
+        pass
+
+    def __len__(self) -> int:
+        return self.n
+
+
 def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigned long long m_lo,
                  unsigned long long m_hi, name="<file>") -> tuple:
     """Encode blocks m_lo..m_hi-1 of a new compressed file (see `assemble`): the blocks
@@ -1005,8 +1035,8 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
     file_log2, block_type, voxel_type, voxel_bytes) (an old file's own block type wins). If
     the box covers the whole file only the first 16 bytes of `old` are looked at, so a
     damaged old file is replaced; a valid header of another kind is refused. Returns
-    (encoded bytes, block ends as bytes of little-endian u64, relative to the start of the
-    encoded bytes).
+    (the encoded bytes as an `EncodedBlocks` buffer, block ends as bytes of little-endian
+    u64, relative to the start of the encoded bytes).
 
     Raises
     ------
@@ -1023,6 +1053,7 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
     cdef const uint8_t[::1] o = old if old is not None else None
     cdef const uint8_t* op = &o[0] if old is not None and len(old) > 0 else NULL
     cdef uint64_t osize = len(old) if old is not None else 0
+    cdef EncodedBlocks blob
     check_layout(&L, layout_[0], layout_[1], layout_[2], layout_[3], layout_[4])
     check_box(&L, box, b)
     if L.block_type == 1 or m_lo > m_hi or m_hi > n_blocks(&L):
@@ -1057,7 +1088,11 @@ def encode_range(old, tuple layout_, tuple box, data, tuple data_offset, unsigne
             rc = encode_blocks(op, osize, &L, m_lo, m_hi, b, &r, &g, ep, &e)
         if rc:
             raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), name)
-        return (g.data[:g.len] if g.len else b""), bytes(ends)
+        blob = EncodedBlocks.__new__(EncodedBlocks)
+        blob.data = g.data
+        blob.n = <Py_ssize_t>g.len
+        g.data = NULL
+        return blob, bytes(ends)
     finally:
         PyBuffer_Release(&v)
         free(g.data)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import FIXTURES, fixtures_or_skip, random_volume
+from conftest import FIXTURES, array_in_layout, fixtures_or_skip, random_volume
 from one_file import tmp_name, wkw_read, wkw_write
 from wkcore import CorruptFileError, _wkw
 
@@ -305,3 +305,76 @@ def test_block_bytes_may_come_in_any_spans_and_a_missing_one_is_refused(tmp_path
         _wkw.plan(read_layout(lay), raw[:16], len(raw), box, raw[offset:offset + length - 8])
     with pytest.raises(CorruptFileError, match="shorter than the 16-byte header"):
         _wkw.table_range(read_layout(lay), b"", 10, box)
+
+
+@pytest.mark.parametrize("how", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype,nc", [("uint8", 1), ("uint8", 3), ("uint16", 1), ("uint32", 2), ("float64", 1)])
+def test_block_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
+    # 32³ blocks: wide enough for the blocked transposes (16-byte tiles) and their ragged edges
+    full = layout(1, dtype, nc, block_log2=5, file_log2=1)
+    side = 64
+    model = random_volume((nc, side, side, side), dtype, seed=3)
+    box = (0, 0, 0, side, side, side)
+    head, size = _wkw.new_raw_header(full)
+    rows = _wkw.plan(read_layout(full), head, size, box)
+    blocks = _wkw.patch_raw(full, head, size, box, array_in_layout(model, how), (0, 0, 0), rows, [], False)
+    for i, (m, _, _) in enumerate(rows.tolist()):
+        x, y, z = m & 1, m >> 1 & 1, m >> 2 & 1          # Morton order of a 2×2×2 file
+        part = model[:, 32 * x:32 * x + 32, 32 * y:32 * y + 32, 32 * z:32 * z + 32]
+        assert blocks[i * len(blocks) // 8:(i + 1) * len(blocks) // 8] == part.tobytes(order="F")
+    comp = layout(2, dtype, nc, block_log2=5, file_log2=1)
+    parts = [_wkw.encode_range(None, comp, box, array_in_layout(model, how), (0, 0, 0), 0, 8)]
+    blob = b"".join([_wkw.assemble(comp, parts), parts[0][0]])
+    part_box = (3, 1, 5, 61, 40, 59)                  # ragged in every block it touches
+    for data, size in ((head + blocks, len(head) + len(blocks)), (blob, len(blob))):
+        off, n = _wkw.table_range(read_layout(full), data[:16], size, part_box)
+        rows = _wkw.plan(read_layout(full), data[:16], size, part_box, data[off:off + n])
+        out = array_in_layout(np.zeros((nc, 58, 39, 54), dtype), how)
+        _wkw.decode(read_layout(full), data[:16], part_box, out, (0, 0, 0), rows, [(0, data)])
+        np.testing.assert_array_equal(out, model[:, 3:61, 1:40, 5:59])
+
+
+@pytest.mark.parametrize("dtype,nc", [("uint8", 1), ("uint16", 3)])
+def test_whole_blocks_decode_into_arrays_of_their_layout(dtype, nc):
+    # a Fortran-ordered array of one block has the block's layout: decoded in place
+    comp = layout(2, dtype, nc, block_log2=3, file_log2=1)
+    model = random_volume((nc, 16, 16, 16), dtype, seed=4)
+    box = (0, 0, 0, 16, 16, 16)
+    parts = [_wkw.encode_range(None, comp, box, model, (0, 0, 0), 0, 8)]
+    blob = bytearray(b"".join([_wkw.assemble(comp, parts), parts[0][0]]))
+    lay = read_layout(comp)
+    for x, y, z in ((0, 0, 0), (8, 0, 8), (8, 8, 8)):
+        part = (x, y, z, x + 8, y + 8, z + 8)
+        off, n = _wkw.table_range(lay, blob[:16], len(blob), part)
+        out = np.zeros((nc, 8, 8, 8), dtype, order="F")
+        _wkw.decode(lay, blob[:16], part, out, (0, 0, 0), _wkw.plan(lay, blob[:16], len(blob), part, blob[off:off + n]),
+                    [(0, blob)])
+        np.testing.assert_array_equal(out, model[:, x:x + 8, y:y + 8, z:z + 8])
+    part = (0, 0, 0, 8, 8, 8)
+    off, n = _wkw.table_range(lay, blob[:16], len(blob), part)
+    rows = _wkw.plan(lay, blob[:16], len(blob), part, blob[off:off + n])
+    _, start, size = rows[0].tolist()
+    blob[start:start + size] = b"\xff" * size          # block 0's bytes
+    with pytest.raises(CorruptFileError, match="block 0"):
+        _wkw.decode(lay, blob[:16], part, np.zeros((nc, 8, 8, 8), dtype, order="F"), (0, 0, 0), rows, [(0, blob)], "f")
+
+
+@pytest.mark.parametrize("how", ["C", "F"])
+def test_blocks_of_literals_are_read_from_their_bytes(how):
+    # random bytes do not compress: LZ4 stores each block as one run of literals, and a
+    # read copies them from the block's bytes; a block whose run is one byte short is corrupt
+    comp = layout(2, "uint8", 1, block_log2=4, file_log2=1)
+    model = np.random.default_rng(2).integers(0, 256, (1, 32, 32, 32)).astype(np.uint8)
+    box = (0, 0, 0, 32, 32, 32)
+    parts = [_wkw.encode_range(None, comp, box, model, (0, 0, 0), 0, 8)]
+    blob = bytearray(b"".join([_wkw.assemble(comp, parts), parts[0][0]]))
+    lay = read_layout(comp)
+    rows = _wkw.plan(lay, blob[:16], len(blob), box, blob[16:16 + 64])
+    assert all(blob[o] == 0xF0 and n == 16**3 + 1 + 17 for _, o, n in rows.tolist())   # one run of literals
+    out = array_in_layout(np.zeros((1, 32, 32, 32), np.uint8), how)
+    _wkw.decode(lay, blob[:16], box, out, (0, 0, 0), rows, [(0, blob)])
+    np.testing.assert_array_equal(out, model)
+    _, o, n = rows[0].tolist()
+    blob[o + 1] -= 1                                    # the run is 254 literals short of the block
+    with pytest.raises(CorruptFileError, match="block 0"):
+        _wkw.decode(lay, blob[:16], box, out, (0, 0, 0), rows[:1], [(0, blob)], "f")

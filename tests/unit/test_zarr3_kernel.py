@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import fixtures_or_skip
+from conftest import array_in_layout, fixtures_or_skip
 from one_file import shard_index, shard_read, shard_write, store_of, tmp_name
 from wkcore import CorruptFileError, UnsupportedError, _codecs, _shard
 
@@ -539,3 +539,94 @@ def test_chunk_bytes_may_come_in_any_spans_and_a_missing_one_is_refused(tmp_path
     with pytest.raises(ValueError, match="index bytes"):
         _shard.parse_index(spec, raw[offset:offset + length - 1], len(raw))
     assert _shard.plan(spec, None, box).shape == (0, 3)
+
+
+# ---- copies between chunks and arrays of any layout ---------------------------------------------
+
+@pytest.mark.parametrize("how", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype,nc", [("uint8", 1), ("uint8", 3), ("int16", 1), ("uint32", 1), ("float32", 2),
+                                      ("uint64", 1)])
+def test_chunk_copies_in_every_layout_match_the_stored_order(dtype, nc, how):
+    # chunks wide enough for the blocked transposes (16-byte tiles) and their ragged edges
+    shard, chunk = (nc, 64, 6, 80), (nc, 32, 3, 40)
+    spec = spec_for(dtype, shard=shard, chunk=chunk, steps=[])
+    rng = np.random.default_rng(7)
+    model = rng.integers(1, 250, shard).astype(dtype)
+    whole = (0, 0, 0, 0, *shard)
+    sets = [_shard.encode(spec, whole, array_in_layout(model, how), (0, 0, 0, 0))]
+    runs, index = _shard.assemble(spec, None, sets)
+    blob = b"".join([*(memoryview(sets[0])[o:o + n] for _, o, n in runs.tolist()), index])
+    entries = oracle_index(blob, spec.n_chunks)
+    for m, g in enumerate(itertools.product(*(range(s // c) for s, c in zip(shard, chunk)))):
+        part = model[tuple(slice(i * c, (i + 1) * c) for i, c in zip(g, chunk))]
+        off, n = entries[m]
+        assert blob[off:off + n] == np.transpose(part, (3, 2, 1, 0)).tobytes()   # the transpose codec's order
+    parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
+    out = array_in_layout(np.zeros(shard, dtype), how)
+    _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
+    assert np.array_equal(out, model)
+    box = (0, 3, 1, 5, nc, 61, 5, 77)                  # ragged in every chunk it touches
+    ext = tuple(box[k + 4] - box[k] for k in range(4))
+    part = array_in_layout(np.zeros(ext, dtype), how)
+    _shard.decode(spec, box, part, (0, 0, 0, 0), _shard.plan(spec, parsed, box), [(0, blob)])
+    assert np.array_equal(part, model[:, 3:61, 1:5, 5:77])
+    new = array_in_layout(rng.integers(1, 250, ext).astype(dtype), how)
+    sets = [_shard.encode(spec, box, new, (0, 0, 0, 0), parsed, [(0, blob)])]
+    runs, index = _shard.assemble(spec, parsed, sets)
+    parts = [blob[o:o + n] if s < 0 else memoryview(sets[s])[o:o + n] for s, o, n in runs.tolist()]
+    blob = b"".join([*parts, index])
+    model[:, 3:61, 1:5, 5:77] = new
+    parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
+    out = array_in_layout(np.zeros(shard, dtype), how)
+    _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
+    assert np.array_equal(out, model)
+
+
+@pytest.mark.parametrize("steps", [[("zstd", 3, True)], [("blosc", "lz4", 5, 1, 2, 0)], [("zstd", 1, False), ("crc32c",)],
+                                   [("crc32c",), ("gzip", 1)]])
+@pytest.mark.parametrize("dtype,nc,big", [("uint8", 1, False), ("uint16", 3, True)])
+def test_whole_chunks_decode_into_arrays_of_their_layout(steps, dtype, nc, big):
+    # a Fortran-ordered array of one chunk has the decoded chunk's layout: decoded in place
+    shard, chunk = (nc, 16, 8, 8), (nc, 8, 8, 4)
+    spec = spec_for(dtype, shard=shard, chunk=chunk, steps=steps, big_endian=big)
+    model = np.random.default_rng(5).integers(0, 9, shard).astype(dtype)
+    whole = (0, 0, 0, 0, *shard)
+    sets = [_shard.encode(spec, whole, model, (0, 0, 0, 0))]
+    runs, index = _shard.assemble(spec, None, sets)
+    blob = bytearray(b"".join([*(memoryview(sets[0])[o:o + n] for _, o, n in runs.tolist()), index]))
+    parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
+    for x, z in itertools.product((0, 8), (0, 4)):
+        box = (0, x, 0, z, nc, x + 8, 8, z + 4)
+        out = np.zeros(chunk, dtype, order="F")
+        assert _shard.decode(spec, box, out, (0, 0, 0, 0), _shard.plan(spec, parsed, box), [(0, blob)]) == 1
+        assert np.array_equal(out, model[:, x:x + 8, :, z:z + 4])
+    off, n = parsed.chunk(0)
+    blob[off:off + n] = b"\xff" * n                    # a damaged chunk still raises, also decoded in place
+    box = (0, 0, 0, 0, *chunk)
+    with pytest.raises(CorruptFileError, match="chunk 0,0,0,0"):
+        _shard.decode(spec, box, np.zeros(chunk, dtype, order="F"), (0, 0, 0, 0), _shard.plan(spec, parsed, box),
+                      [(0, blob)], "s")
+
+
+@pytest.mark.parametrize("steps", [[("blosc", "lz4", 5, 1, 2, 0)], [("crc32c",), ("blosc", "zstd", 3, 0, 2, 0)]])
+@pytest.mark.parametrize("how", ["C", "F"])
+def test_chunks_blosc_stored_uncompressed_are_read_from_their_bytes(steps, how):
+    # random bytes do not compress: Blosc stores them as they are, and a read copies them
+    # from the chunk's bytes; a chunk cut short is still corrupt
+    shard, chunk = (1, 32, 16, 16), (1, 16, 16, 16)
+    spec = spec_for("uint16", shard=shard, chunk=chunk, steps=steps, big_endian=True)
+    model = np.random.default_rng(9).integers(0, 2**16, shard).astype(np.uint16)
+    whole = (0, 0, 0, 0, *shard)
+    sets = [_shard.encode(spec, whole, model, (0, 0, 0, 0))]
+    runs, index = _shard.assemble(spec, None, sets)
+    blob = b"".join([*(memoryview(sets[0])[o:o + n] for _, o, n in runs.tolist()), index])
+    parsed = _shard.parse_index(spec, blob[-spec.index_bytes:], len(blob))
+    off, n = parsed.chunk(0)
+    assert blob[off + 2] & 0x02 and n == 16 + 2 * 16**3 + 4 * len(steps[:-1])    # stored, not compressed
+    out = np.zeros(shard, np.uint16, order=how)
+    _shard.decode(spec, whole, out, (0, 0, 0, 0), _shard.plan(spec, parsed, whole), [(0, blob)])
+    assert np.array_equal(out, model)
+    cut = blob[:off + n - 1] + blob[off + n:]             # chunk 0 one byte short, the rest shifted
+    rows = np.array([[0, off, n - 1]], np.uint64)
+    with pytest.raises(CorruptFileError, match="chunk 0,0,0,0"):
+        _shard.decode(spec, whole, out, (0, 0, 0, 0), rows, [(0, cut)], "s")
