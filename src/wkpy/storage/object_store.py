@@ -49,9 +49,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wkpy.errors import (ConflictError, CorruptFileError, InvalidRequestError, ReadOnlyError, RemoteStorageError,
+from wkpy.errors import (ConflictError, CorruptFileError, ReadOnlyError, RemoteStorageError,
                          UnsupportedError, WkError)
-from wkpy.storage.store import CopyRange, Hole, Mode, Version, _Reads, _ranges_by_reader
+from wkpy.storage.store import CopyRange, Hole, Mode, Version, _Reads, _ranges_by_reader, check_key
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -199,8 +199,7 @@ class ObjectStore:
         InvalidRequestError
             A key that is not a relative name under the prefix.
         """
-        if not key or key[0] == "/" or "\0" in key or any(p in ("", ".", "..") for p in key.split("/")):
-            raise InvalidRequestError(f"{key!r} is not a key inside {self._url}")
+        check_key(key, self._url)
         return f"{self._url}/{key}"
 
     def _path(self, key: str) -> str:

@@ -379,8 +379,7 @@ class LocalStore:
         InvalidRequestError
             A key that is not a relative path inside the folder.
         """
-        if not key or key[0] == "/" or "\0" in key or any(p in ("", ".", "..") for p in key.split("/")):
-            raise InvalidRequestError(f"{key!r} is not a key inside {self.root}")
+        check_key(key, self.root)
         return self._prefix + key
 
     def path(self, key: str) -> Path:
@@ -625,6 +624,13 @@ def retry_on_conflict(store: Store, attempt: Callable[[], T]) -> T:
         except ConflictError:
             time.sleep(random.uniform(0, min(1.0, 0.005 * 2 ** n)))
     return attempt()
+
+
+def check_key(key: str, where: Any) -> None:
+    """Raise `InvalidRequestError` unless `key` is a relative ``/``-separated name without
+    empty, ``.`` or ``..`` parts or NUL (so it stays inside the store at `where`)."""
+    if not key or key[0] == "/" or "\0" in key or any(p in ("", ".", "..") for p in key.split("/")):
+        raise InvalidRequestError(f"{key!r} is not a key inside {where}")
 
 
 def _ranges_by_reader(store: Store, requests: Sequence[tuple[str, int, int]]) -> list[Buffer]:
