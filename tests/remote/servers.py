@@ -216,6 +216,24 @@ class RangeHTTPServer(ThreadingHTTPServer):
             self._thread.join()
 
 
+class _OneWriteAtATime:
+    """moto checks ``If-Match`` / ``If-None-Match`` and then stores the object, two steps
+    that two concurrent PUTs can interleave (both pass their check, one update is lost);
+    S3 itself applies a conditional write atomically. So requests that change objects
+    (PUT, POST, DELETE) are handled one at a time, as S3 would order them; reads stay
+    concurrent."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE"):
+            with self.lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
 class S3Server:
     """moto's S3 server in a thread of this process, on 127.0.0.1 and a free port.
 
@@ -233,6 +251,8 @@ class S3Server:
         self._logger.setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
         self._server.start()
+        wsgi = self._server._server          # werkzeug's server: requests look up `app` each time
+        wsgi.app = _OneWriteAtATime(wsgi.app)
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         # tensorstore takes credentials from the environment or from profile files only:

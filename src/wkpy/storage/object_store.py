@@ -470,7 +470,8 @@ class ObjectStore:
         except (WkError, MemoryError):
             raise
         except Exception as e:
-            if _refused(e):
+            if _refused(e) or (isinstance(e, FileNotFoundError) and mode != "overwrite"):
+                # (If-Match on an object deleted meanwhile: S3 answers 404)
                 raise ConflictError(f"{self.name(key)}: changed since it was read (a concurrent writer); "
                                     "nothing was written") from None
             raise _client_error(f"{self.name(key)}: upload failed", e) from e
