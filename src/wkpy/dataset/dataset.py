@@ -114,6 +114,8 @@ class Dataset:
         if voxel_size is not None:
             voxel_size_with_unit = VoxelSize(tuple(voxel_size))  # type: ignore[arg-type]
         self._read_only = read_only or self._read_only_protocol()
+        if not exist_ok:        # creating one: refused on HTTP(S) before any request
+            self._refuse_read_only_protocol("create a dataset")
         try:
             props: DatasetProperties | None = load_properties(self._props_location)
         except DatasetNotFoundError:
