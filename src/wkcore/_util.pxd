@@ -28,19 +28,17 @@ cdef extern from *:
     /* An output buffer (the encoded chunks of a shard or file). Up to 32 MiB (glibc's
        largest dynamic mmap threshold) it is plain malloc'ed: the allocator then serves the
        next call of about that size from memory it already has, without page faults. Larger
-       ones are fresh mappings every time, so they are aligned to 2 MiB and marked for
-       transparent huge pages where the system offers them: filling one takes a page fault
-       per 2 MiB instead of one per 4 KiB (in a virtual machine each fault is dear). Freed
-       with free(), grown with realloc(). */
+       ones are fresh mappings every time, aligned to 2 MiB. They are not marked for
+       transparent huge pages: a buffer reserved at the size a file can reach (1 GiB for a
+       WKW file of 1024³ uint8) but filled only in part would then cost 2 MiB of resident
+       memory per touched page (+515 MB in a downsampling of mostly empty files, measured).
+       Freed with free(), grown with realloc(). */
     static void* wk_alloc_big(size_t n) {
         void* p = NULL;
         if (n <= ((size_t)32 << 20))
             return malloc(n);
         if (posix_memalign(&p, (size_t)2 << 20, n) != 0)
             return NULL;
-    #ifdef MADV_HUGEPAGE
-        madvise(p, n, MADV_HUGEPAGE);      /* advice only: failure changes nothing */
-    #endif
         return p;
     }
     """
