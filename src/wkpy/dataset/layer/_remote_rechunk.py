@@ -74,7 +74,8 @@ def rechunk_remote_mag(layer: Layer, view: MagView, info: ArrayInfo, executor: E
     store = ds._store
     mag_key = f"{layer.name}/{view.mag.to_layer_name()}"
     here = str(view.path).rstrip("/")
-    if here != str(ds.path / mag_key).rstrip("/") and WORK_SUFFIX not in here.rsplit("/", 1)[-1]:
+    mine = str(ds.path / mag_key).rstrip("/")
+    if here != mine and not here.startswith(mine + WORK_SUFFIX):   # (a work prefix a crash left listed)
         raise UnsupportedError(f"{view.path}: only a mag at its layer's prefix ({ds.path / mag_key}) can be "
                                "rewritten on object storage")
     current = here[len(str(ds.path).rstrip("/")) + 1:]        # the listed prefix (maybe a work prefix)
