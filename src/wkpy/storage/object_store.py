@@ -611,7 +611,7 @@ def _join(data: Buffer | Iterable[Buffer | CopyRange | Hole]) -> bytes:
             out += part.reader.read(part.offset, part.length)
         else:
             out += memoryview(part).cast("B")
-    return bytes(out)           # (aiohttp refuses a large bytearray body: measured, a 500 on upload)
+    return bytes(out)           # (aiohttp refuses a large bytearray body: "might lock the event loop")
 
 
 def _protocol(root: Any) -> str:
