@@ -17,6 +17,7 @@ import numpy as np
 
 from wkcore import _shard
 from wkpy.executor import run_tasks
+from wkpy.storage._cache import INDEXES
 from wkpy.storage.store import CopyRange, Reader, Store
 
 __all__ = ["read_index", "read_box", "tail_hint", "write_box"]
@@ -38,9 +39,27 @@ def tail_hint(spec: _shard.ShardSpec) -> int:
 
 
 def read_index(reader: Reader, spec: _shard.ShardSpec) -> _shard.ShardIndex:
-    """The checked index of the file `reader` has open (CorruptFileError naming it)."""
+    """The checked index of the file `reader` has open (CorruptFileError naming it).
+
+    An index ending in its CRC32C is kept in `wkpy.storage._cache.INDEXES` under the
+    reader's version; a later reader of the same version gets it back after reading those
+    4 bytes again and finding them unchanged (see that module for why the version alone
+    would not do), instead of reading and checking the whole index (512 KiB for a 1024³
+    shard of 32³ chunks). An index without a CRC32C is read every time.
+    """
     offset, length = _shard.index_range(spec, reader.size)
-    return _shard.parse_index(spec, reader.read(offset, length) if length else b"", reader.size, reader.name)
+    if not length:
+        return _shard.parse_index(spec, b"", reader.size, reader.name)
+    if spec.index_bytes != 16 * spec.n_chunks + 4:       # no CRC32C: nothing cheap to check a hit by
+        return _shard.parse_index(spec, reader.read(offset, length), reader.size, reader.name)
+    key = (reader.name, spec)
+    crc = offset + length - 4
+    index = INDEXES.get(key, reader.version, lambda: reader.read(crc, 4))
+    if index is None:
+        raw = reader.read(offset, length)
+        index = _shard.parse_index(spec, raw, reader.size, reader.name)
+        INDEXES.put(key, reader.version, index, length, check=memoryview(raw)[-4:])
+    return index
 
 
 def read_box(reader: Reader, index: _shard.ShardIndex, spec: _shard.ShardSpec, box: tuple[int, ...],

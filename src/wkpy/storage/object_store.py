@@ -33,8 +33,10 @@ What holds, per protocol:
 
 Reads plan byte ranges, join neighbours with gaps up to `ObjectReader.coalesce_gap` and
 send the ranges of one call concurrently. Small reads (shard indexes, WKW headers and
-jump tables) are cached per store, keyed by object, version and range, so a second read
-of a shard costs one HEAD request and the chunk ranges. Object stores have no locks
+jump tables) are cached per store, keyed by object and range under the object's version
+(a `wkpy.storage._cache.VersionCache`), so a second read of a shard costs one HEAD request
+and the chunk ranges; parsed Zarr3 shard indexes are kept as for local files
+(`wkpy.storage._zarr_file.read_index`). Object stores have no locks
 (`has_locks` False) and no in-place patches (`can_patch` False).
 """
 
@@ -43,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ import numpy as np
 
 from wkpy.errors import (ConflictError, CorruptFileError, ReadOnlyError, RemoteStorageError,
                          UnsupportedError, WkError)
+from wkpy.storage._cache import VersionCache
 from wkpy.storage.store import CopyRange, Hole, Mode, Version, _Reads, _ranges_by_reader, check_key
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ __all__ = ["ObjectReader", "ObjectStore"]
 _READ_ONLY = ("http", "https")
 _CACHED = 1 << 16            # reads up to this size are cached (indexes, headers, jump tables)
 _CACHE_BYTES = 64 << 20      # what the cache of one store holds at most
+_CACHE_ENTRIES = 1 << 14     # and how many reads
 _SINGLE_PUT = 5 << 30        # S3's limit for one PUT (conditional puts must be one)
 _CONCURRENCY = 32            # range requests of one call in flight at once
 
@@ -170,9 +173,7 @@ class ObjectStore:
         self._base = str(root.path).rstrip("/")
         self._url = str(root).rstrip("/")
         self.read_only = self.protocol in _READ_ONLY
-        self._cache: OrderedDict[tuple[str, Any, int, int], bytes] = OrderedDict()
-        self._cache_bytes = 0
-        self._mutex = threading.Lock()
+        self._cache: VersionCache[bytes] = VersionCache(_CACHE_ENTRIES, _CACHE_BYTES)
 
     def __repr__(self) -> str:
         return f"ObjectStore({self._url!r})"
@@ -297,12 +298,10 @@ class ObjectStore:
                 out[i] = have[1][s - have[0]:e - have[0]]
                 continue
             if e - s <= _CACHED:
-                with self._mutex:
-                    hit = self._cache.get((reader.key, reader.version, s, e))
-                    if hit is not None:
-                        self._cache.move_to_end((reader.key, reader.version, s, e))
-                        out[i] = hit
-                        continue
+                hit = self._cache.get((reader.key, s, e), reader.version)
+                if hit is not None:
+                    out[i] = hit
+                    continue
             wanted.append(i)
         if wanted:
             got = self._get(reader, [runs[i] for i in wanted])
@@ -313,17 +312,8 @@ class ObjectStore:
                                            f"{s}..{e - 1} (the object is {reader.size} bytes)")
                 out[i] = data
                 if e - s <= _CACHED:
-                    self._remember((reader.key, reader.version, s, e), data)
+                    self._cache.put((reader.key, s, e), reader.version, data, len(data))
         return out  # type: ignore[return-value]
-
-    def _remember(self, key: tuple[str, Any, int, int], data: bytes) -> None:
-        with self._mutex:
-            if key not in self._cache:
-                self._cache[key] = data
-                self._cache_bytes += len(data)
-            while self._cache_bytes > _CACHE_BYTES:
-                _, old = self._cache.popitem(last=False)
-                self._cache_bytes -= len(old)
 
     def _get(self, reader: ObjectReader, runs: Sequence[tuple[int, int]]) -> list[bytes]:
         path = self._path(reader.key)
