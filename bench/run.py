@@ -11,6 +11,7 @@ figures as fractions of them. Peers that are not installed are skipped with a no
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import shutil
@@ -262,6 +263,15 @@ class Bench:
                 return float(np.median(lat)), float(np.percentile(lat, 95))
 
             self.add("R2 200×64³ unaligned", s.name, fmt, run(reads, self.repeats_for(s)), None, "ms")
+            if s.name == "wkpy":
+                def one_thread() -> tuple[float, float]:
+                    os.environ["WKPY_IO_THREADS"] = "1"          # (a forked child: its own pool)
+                    return reads()
+
+                self.add("R2 1 I/O thread", s.name, fmt, run(one_thread, self.repeats_for(s)), None, "ms")
+                self.add("R2 decode only (wkcore)", "wkcore", fmt,
+                         run(lambda: decode_times(p / "color" / "1", fmt, offsets, 64), self.repeats_for(s)),
+                         None, "ms")
 
     def r3(self, fmt: str) -> None:
         offsets = self._random_reads(2000, 32, True, 3)
@@ -338,6 +348,55 @@ class Bench:
         two = run(writer(2), self._repeats)
         self.add("P1 1 thread, 1 shard", "wkpy", fmt, one, block.nbytes)
         self.add("P1 2 threads, 2 shards", "wkpy", fmt, two, 2 * block.nbytes)
+
+
+def decode_times(mag: Path, fmt: str, offsets: list, side: int) -> tuple[float, float]:
+    """(median, p95) seconds of decoding the chunks each `side`³ cutout at `offsets` touches
+    by the `wkcore` kernel alone, one thread: the same box of the same chunks as R2, from
+    their bytes already in memory (read before timing, all of them, so that they are no
+    warmer in the CPU caches than R2's freshly read bytes), the shard index or jump table
+    already parsed and the plan made -- the floor R2 is measured against."""
+    import wkpy.storage
+    from wkcore import _shard, _wkw
+    from wkpy.storage import _zarr_file
+    from wkpy.storage.array import split_by_shard
+
+    array = wkpy.storage.open_array(mag, fmt)
+    store = array.store
+    jobs = []
+    for off in offsets:
+        size = (side,) * 3
+        out = np.zeros((array.info.num_channels, *size), array.info.dtype, order="F")
+        if fmt == "wkw":
+            layout = array._read_layout
+            for part in split_by_shard(off, size, (array._side,) * 3):
+                with store.open(array._key(part.shard)) as r:
+                    head = bytes(r.read(0, 16))
+                    t_off, t_len = _wkw.table_range(layout, head, r.size, part.box, r.name)
+                    rows = _wkw.plan(layout, head, r.size, part.box, r.read(t_off, t_len) if t_len else b"")
+                    spans = [(o, bytes(b)) for o, b in r.read_spans(rows)]
+                jobs.append(functools.partial(_wkw.decode, layout, head, part.box, out, part.start, rows, spans))
+        else:
+            meta, spec = array._meta, array._spec
+            for part in split_by_shard(meta.place(off, 0), meta.place(size, 1), meta.shard):
+                with store.open(array._key(part.shard)) as r:
+                    rows = _shard.plan(spec, _zarr_file.read_index(r, spec), part.box)
+                    spans = [(o, bytes(b)) for o, b in r.read_spans(rows)]
+                view = out if meta.canonical == tuple(range(4)) else None
+                if view is None:
+                    raise NotImplementedError("decode_times: arrays in another axis order")
+                jobs.append(functools.partial(_shard.decode, spec, part.box, view, part.start, rows, spans))
+        jobs.append(None)                                    # the end of one cutout
+    lat, t = [], 0.0
+    for job in jobs:
+        if job is None:
+            lat.append(t)
+            t = 0.0
+            continue
+        t0 = time.perf_counter()
+        job()
+        t += time.perf_counter() - t0
+    return float(np.median(lat)), float(np.percentile(lat, 95))
 
 
 WORKLOADS = {"W1": ["w1", "w1_labels"], "W2": ["w2"], "R1": ["r1", "r1_labels"], "R2": ["r2"], "R3": ["r3"],
@@ -424,6 +483,13 @@ def report(bench: Bench, lim: dict[str, float]) -> None:
             print(f"  wkpy {workload} = {speed / (cores * lim['lz4 compress (1 core)']):.0%} of cores × LZ4 compress")
         if workload == "R1 read all":
             print(f"  wkpy {workload} = {speed / (cores * lim['lz4 decompress (1 core)']):.0%} of cores × LZ4 decompress")
+    for fmt in ("wkw", "zarr3"):
+        floor = medians.get(("R2 decode only (wkcore)", "wkcore", fmt))
+        if floor:
+            got = [f"{name} {medians[(w, 'wkpy', fmt)][0].extra[0] / floor[0].extra[0]:.2f}×"
+                   for w, name in (("R2 200×64³ unaligned", "default threads"), ("R2 1 I/O thread", "1 thread"))
+                   if (w, "wkpy", fmt) in medians]
+            print(f"  wkpy R2 {fmt} / decode of the chunks it touches (median latencies): {', '.join(got)}")
     one = medians.get(("P1 1 thread, 1 shard", "wkpy", "wkw"))
     two = medians.get(("P1 2 threads, 2 shards", "wkpy", "wkw"))
     if one and two:
