@@ -256,3 +256,46 @@ def test_a_forked_child_reads_through_the_cache_its_parent_filled(tmp_path):
         done.set()
         t.join()
     assert got == data.tobytes()
+
+
+def test_reads_beyond_the_shape_re_read_the_metadata_but_parse_only_a_change(tmp_path, parses, monkeypatch):
+    """A box leaving the array's shape re-reads zarr.json (another process may have grown
+    the array); an unchanged document keeps the parsed metadata, its spec and so the cached
+    shard indexes, and a grown one is seen."""
+    doc = {"zarr_format": 3, "node_type": "array", "shape": [1, 40, 40, 40], "data_type": "uint8",
+           "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [1, SHARD, SHARD, SHARD]}},
+           "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+           "fill_value": 0, "dimension_names": ["c", "x", "y", "z"],
+           "codecs": [{"name": "sharding_indexed", "configuration": {
+               "chunk_shape": [1, CHUNK, CHUNK, CHUNK],
+               "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+               "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
+               "index_location": "end"}}]}
+    folder = tmp_path / "arr"
+    folder.mkdir()
+    (folder / "zarr.json").write_text(json.dumps(doc))
+    reader, writer = open_array(folder, "zarr3"), open_array(folder, "zarr3")
+    data = random_volume((1, 40, 40, 40), "uint8", seed=2)
+    writer.write((0, 0, 0), data)
+    docs = []
+    real = type(reader).parse_doc.__func__
+
+    def counting(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        docs.append(1)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(type(reader), "parse_doc", classmethod(counting))
+    spec = reader._spec
+    for i in range(3):
+        got = reader.read((30, 30, 30), (20, 20, 20))
+        assert (got[:, :10, :10, :10] == data[:, 30:, 30:, 30:]).all() and not got[:, 10:].any()
+        first = parses[0] if i == 0 else first
+    assert docs == [] and reader._spec is spec
+    assert parses[0] == first == 8                         # the 8 shards' indexes, once
+    more = random_volume((1, 20, 20, 20), "uint8", seed=3)
+    writer.write((40, 40, 40), more)                      # grows the shape in zarr.json
+    docs.clear()
+    got = reader.read((30, 30, 30), (30, 30, 30))
+    assert (got[:, 10:, 10:, 10:] == more[:, :20, :20, :20]).all()
+    assert (got[:, :10, :10, :10] == data[:, 30:, 30:, 30:]).all()
+    assert len(docs) == 1                                  # the reader's parse of the new document

@@ -107,6 +107,8 @@ class ZarrArray(MagFolder):
         self.refresh()
 
     def _set_meta(self, meta: ArrayMeta) -> None:
+        if meta is self.__dict__.get("_meta"):
+            return                              # unchanged: the same spec (and its cached shard indexes)
         self._meta = meta
         self._spec = shard_spec(meta)
         if not meta.plain:                      # no x, y, z: no `info`, only the array-order methods
@@ -126,10 +128,11 @@ class ZarrArray(MagFolder):
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
     def _load(cls, store: Store, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
-              ) -> tuple[ArrayMeta, Version | None]:
+              known: ArrayMeta | None = None) -> tuple[ArrayMeta, Version | None]:
         """Read and check the metadata file (`PropertiesError`, `UnsupportedError`), and
         the version of it that was read; `axes` and `ranks` as for
-        `wkpy.storage._zarr3_meta.parse_array`."""
+        `wkpy.storage._zarr3_meta.parse_array`. `known`, parsed before with the same `axes`
+        and `ranks`, is returned as it is if the file holds the same document still."""
         file = _meta_name(store, cls.META_FILE)
         reader = store.open(cls.META_FILE, tail=1 << 16)
         if reader is None:
@@ -139,7 +142,10 @@ class ZarrArray(MagFolder):
                 raise CorruptFileError(f"{file}: {reader.size:,} bytes, more than the {META_LIMIT:,} "
                                        "a metadata file may have")
             text, version = bytes(reader.read(0, reader.size)), reader.version
-        return cls.parse_doc(file, parse_meta_json(file, text, cls.WHAT), axes, ranks), version
+        doc = parse_meta_json(file, text, cls.WHAT)
+        if known is not None and known.file == file and doc == known.doc:
+            return known, version
+        return cls.parse_doc(file, doc, axes, ranks), version
 
     @classmethod
     def open(cls, path: Path | Store, axes: Sequence[str] | None = None, ranks: Sequence[int] | None = None,
@@ -196,8 +202,9 @@ class ZarrArray(MagFolder):
         return self._meta.pick(self._meta.shape)
 
     def refresh(self) -> None:
-        """Re-read the metadata (another process may have grown the array)."""
-        meta, self._meta_version = self._load(self.store, *self._meta.reparse)
+        """Re-read the metadata (another process may have grown the array); an unchanged
+        document is not checked again."""
+        meta, self._meta_version = self._load(self.store, *self._meta.reparse, known=self._meta)
         self._set_meta(meta)
 
     def resize(self, end: Sequence[int]) -> None:
