@@ -181,3 +181,34 @@ def test_a_upath_that_is_also_a_local_path_is_refused_not_written_locally(tmp_pa
         with pytest.raises(UnsupportedError, match="universal-pathlib"):
             call()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shard_indexes_are_parsed_once_per_object_version(root, monkeypatch) -> None:
+    """A remote Zarr3 shard's index is parsed on the first read only (a hit re-reads its
+    CRC32C, from the store's cache of small reads); a rewritten object is read anew."""
+    import wkpy as wk
+    from wkcore import _shard
+    from wkpy.storage._cache import INDEXES
+
+    INDEXES.clear()
+    count = [0]
+    real = _shard.parse_index
+
+    def counting(*args, **kwargs):
+        count[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_shard, "parse_index", counting)
+    ds = wk.Dataset(root / "ds", voxel_size=(1, 1, 1))
+    mag = ds.add_layer("c", "color", data_format="zarr3").add_mag(1, chunk_shape=8, shard_shape=32)
+    old = np.random.default_rng(1).integers(0, 255, (1, 32, 32, 32), dtype=np.uint8)
+    old[:, ::2] = 0
+    mag.write(old, absolute_offset=(0, 0, 0))
+    view = wk.Dataset.open(root / "ds", read_only=True).get_layer("c").get_mag(1)
+    assert (view.read(absolute_offset=(3, 4, 5), size=(20, 20, 20)) == old[:, 3:23, 4:24, 5:25]).all()
+    first = count[0]
+    assert (view.read() == old).all() and count[0] == first
+    new = np.random.default_rng(2).integers(0, 255, (1, 32, 32, 32), dtype=np.uint8)
+    mag.write(new, absolute_offset=(0, 0, 0))
+    assert (view.read() == new).all() and count[0] == first + 1
+    INDEXES.clear()
