@@ -131,7 +131,10 @@ def settle(store: Store, key: str, spec: _shard.ShardSpec) -> int:
     if journal is None:
         if not store.exists(name):
             return 0
-        store.delete(name)                    # a link, FIFO or folder planted there: removed, never followed
+        try:
+            store.delete(name)                # a link or FIFO planted there: removed, never followed
+        except OSError:
+            pass                              # a folder: left (no journal fits there, so writes rewrite)
         return 1
     with journal:
         size = _journal_size(journal.read(0, journal.size) if journal.size == _JOURNAL.size else None)
