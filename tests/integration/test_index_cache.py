@@ -299,3 +299,36 @@ def test_reads_beyond_the_shape_re_read_the_metadata_but_parse_only_a_change(tmp
     assert (got[:, 10:, 10:, 10:] == more[:, :20, :20, :20]).all()
     assert (got[:, :10, :10, :10] == data[:, 30:, 30:, 30:]).all()
     assert len(docs) == 1                                  # the reader's parse of the new document
+
+
+@pytest.mark.parametrize("same_version", [False, True])
+def test_reads_around_appends_into_a_cached_shard(tmp_path, monkeypatch, same_version):
+    """A partial write appends chunks and a new index to the shard (same inode, larger
+    size): a reader that opened the old size keeps reading the old index and chunks, which
+    stay where they were; a new read gets the new index (a new version; and were the
+    version the same, another CRC32C)."""
+    from wkpy.storage import _zarr_file
+
+    mag = _mag(tmp_path)
+    old = _noise(1, 0.5)
+    mag.write(old, absolute_offset=(0, 0, 0))
+    assert (mag.read() == old).all()                        # the index is cached
+    array = mag._array
+    spec = array._spec
+    path = _shard_file(tmp_path)
+    ino = path.stat().st_ino
+    early = array.store.open(array._key((0, 0, 0, 0)))
+    if same_version:
+        monkeypatch.setattr(store_module, "_version", lambda st: (1, 2, 3, 4))
+        early.version = (1, 2, 3, 4)
+    patch = np.full((1, 8, 8, 8), 7, np.uint8)
+    mag.write(patch, absolute_offset=(8, 16, 0), allow_unaligned=True)
+    assert path.stat().st_ino == ino, "appended in place"
+    new = old.copy()
+    new[:, 8:16, 16:24, 0:8] = 7
+    assert (mag.read() == new).all()
+    with early:                                             # the old version, read through the cache
+        got = np.zeros_like(old, order="F")
+        _zarr_file.read_box(early, _zarr_file.read_index(early, spec), spec, (0, 0, 0, 0, 1, SHARD, SHARD, SHARD),
+                            got, (0, 0, 0, 0))
+    assert (got == old).all()
