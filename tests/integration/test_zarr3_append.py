@@ -169,14 +169,18 @@ def _read(store: LocalStore) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cut", [0, 1, 1000, -5])
-def test_a_reader_undoes_an_append_cut_short(tmp_path, cut):
+def test_an_append_cut_short_reads_as_the_old_file_and_the_next_writer_undoes_it(tmp_path, cut):
     store, old_size = _append_killed(tmp_path, cut if cut >= 0 else None)
     if cut < 0:                                            # the index itself cut short
         os.truncate(store.name("s"), os.stat(store.name("s")).st_size + cut)
-    np.testing.assert_array_equal(_read(store), OLD)
+    size = os.stat(store.name("s")).st_size
+    np.testing.assert_array_equal(_read(store), OLD)       # readers change nothing
+    assert os.stat(store.name("s")).st_size == size and store.exists(_zarr_file.journal_key("s"))
+    with store.lock("s"):
+        assert _zarr_file.settle(store, "s", SPEC) == (2 if cut == 0 else 3)
     assert os.stat(store.name("s")).st_size == old_size
-    if cut:                                                # (else the file is whole: the next writer settles)
-        assert not store.exists(_zarr_file.journal_key("s"))
+    assert not store.exists(_zarr_file.journal_key("s"))
+    np.testing.assert_array_equal(_read(store), OLD)
 
 
 def test_a_complete_append_whose_journal_was_left_is_kept(tmp_path):
@@ -222,7 +226,10 @@ def test_journals_that_do_not_fit_are_dropped_unapplied(tmp_path, journal):
     with pytest.raises(CorruptFileError, match=str(store.name("s"))):
         _read(store)                                       # nothing fits: the damage is reported, never guessed
     assert os.stat(store.name("s")).st_size == size and victim.read_bytes() == b"keep"
-    assert path.is_dir() if journal == "folder" else not os.path.lexists(path)
+    with pytest.raises(CorruptFileError, match=str(store.name("s"))), store.lock("s"):
+        _zarr_file.write_box(store, "s", SPEC, (16, 0, 0, 32, 16, 16), NEW, (0, 0, 0))   # a partial write too
+    assert os.stat(store.name("s")).st_size == size and victim.read_bytes() == b"keep"
+    assert path.is_dir() if journal == "folder" else not os.path.lexists(path)       # dropped by the writer
     with store.lock("s"):                                  # a write over the whole shard replaces it
         _zarr_file.write_box(store, "s", SPEC, (0, 0, 0, 64, 64, 64), OLD, (0, 0, 0))
     np.testing.assert_array_equal(_read(store), OLD)

@@ -13,11 +13,11 @@ How a write changes a file that exists:
   file's last byte; the old bytes stay as they are, so the write costs time in proportion
   to the data written, not to the shard. Before, an undo journal (`journal_key`: a hidden
   ``.<name>.wkpy-append`` beside the file, put atomically) records the old size. Readers
-  take no lock: one that found the old size reads the old index and chunks, which never
-  move; one that finds a size mid-append finds no valid index at the end (its checksum
-  fails), waits for the writer's lock and looks again (`open_indexed`). A writer killed
-  mid-append leaves its journal; whoever takes the file's lock next (a writer, or a reader
-  that found no valid index) settles it (`settle`): a complete append (a valid index at the
+  take no lock and change nothing: one that found the old size reads the old index and
+  chunks, which never move; one that finds a size mid-append, or a killed writer's torn
+  end, finds no valid index there (its checksum fails) and reads the old file -- the first
+  bytes up to the size the journal records (`open_indexed`). The next writer of the file
+  settles a killed writer's journal (`settle`): a complete append (a valid index at the
   end) is kept, anything else is undone by putting the file's first ``size`` bytes back
   atomically -- so a crash leaves the old file or the new one.
 - **Rewrite** (otherwise, and to compact): the new file is laid out and put atomically, the
@@ -115,7 +115,7 @@ def _journal(size: int) -> bytes:
     return _JOURNAL.pack(_MAGIC, size, crc32c_of(head))
 
 
-def _journal_size(raw: bytes | None) -> int | None:
+def _parse_journal(raw: bytes | None) -> int | None:
     """The old size a journal records; None if it is not a whole, intact journal."""
     if raw is None or len(raw) != _JOURNAL.size:
         return None
@@ -136,8 +136,8 @@ def _open_plain(store: Store, key: str) -> Reader | None:
 
 
 def settle(store: Store, key: str, spec: _shard.ShardSpec) -> int:
-    """Settle the journal a killed append to the file `key` left; the caller holds the
-    file's lock exclusively (a live writer would hold it).
+    """Settle the journal a killed append to the file `key` left; the caller, a writer,
+    holds the file's lock exclusively (a live writer would hold it).
 
     Returns 0 if there is no journal; 1 if it was dropped (damaged, cut short, a link or no
     regular file, or not matching the file: it never had an append behind it that could
@@ -156,57 +156,89 @@ def settle(store: Store, key: str, spec: _shard.ShardSpec) -> int:
             pass                              # a folder: left (no journal fits there, so writes rewrite)
         return 1
     with journal:
-        size = _journal_size(journal.read(0, journal.size) if journal.size == _JOURNAL.size else None)
+        size = _parse_journal(journal.read(0, journal.size) if journal.size == _JOURNAL.size else None)
     verdict = 1
     reader = _open_plain(store, key) if size is not None else None
     if reader is not None:
         with reader:
-            if _valid_index(reader, spec, reader.size):
+            if _index_at(reader, spec, reader.size) is not None:
                 verdict = 2
-            elif size <= reader.size and _valid_index(reader, spec, size):
+            elif size <= reader.size and _index_at(reader, spec, size) is not None:
                 store.put(key, [CopyRange(reader, 0, size)], mode=reader.version)
                 verdict = 3
     store.delete(name)
     return verdict
 
 
-def _valid_index(reader: Reader, spec: _shard.ShardSpec, size: int) -> bool:
-    """Whether the first `size` bytes of the file end with a valid index."""
+def _index_at(reader: Reader, spec: _shard.ShardSpec, size: int) -> _shard.ShardIndex | None:
+    """The index ending the first `size` bytes of the file, if they end with a valid one."""
     offset, length = _shard.index_range(spec, size)
     if not length:
-        return False
+        return None
     try:
-        _shard.parse_index(spec, reader.read(offset, length), size, reader.name)
+        return _shard.parse_index(spec, reader.read(offset, length), size, reader.name)
     except CorruptFileError:
-        return False
-    return True
+        return None
+
+
+def _journal_size(store: Store, key: str) -> int | None:
+    """The old size the journal of `key` records; None if there is no whole, intact one
+    (a link or anything but a regular file there counts as none)."""
+    journal = _open_plain(store, journal_key(key))
+    if journal is None:
+        return None
+    with journal:
+        return _parse_journal(journal.read(0, journal.size) if journal.size == _JOURNAL.size else None)
+
+
+_READ_TRIES = 4
 
 
 def open_indexed(store: Store, key: str, spec: _shard.ShardSpec) -> tuple[Reader, _shard.ShardIndex] | None:
     """A reader of the file `key` with its checked index; None if there is no file.
 
-    Without a lock; where files are appended to (a local store, `appendable`), an index
-    that fails its checks may be one being written: the reader then waits for the file's
-    lock, settles a killed writer's journal (`settle`) and reads again.
+    Readers take no lock and change nothing. Where files are appended to (a local store,
+    `appendable`), an index that fails its checks may be one being written, or one a
+    killed writer left: then the file's first bytes up to the size its journal records
+    (the old file, whose bytes never change) are read if they end with a valid index;
+    else the file is opened again (a writer finished meanwhile), the last time after
+    waiting for the file's lock (no writer is then mid-append).
 
     Raises
     ------
     CorruptFileError
         The file's index is damaged (naming the file).
     """
-    for last in (False, True):
-        reader = store.open(key, tail=tail_hint(spec))
-        if reader is None:
-            return None
-        try:
-            return reader, read_index(reader, spec)
-        except CorruptFileError:
-            reader.close()
-            if last or not (store.can_patch and appendable(spec)):
-                raise
-        with store.lock(key):
-            settle(store, key, spec)
+    for attempt in range(_READ_TRIES):
+        if attempt == _READ_TRIES - 1:
+            with store.lock(key):
+                return _open_indexed(store, key, spec, True)
+        found = _open_indexed(store, key, spec, False)
+        if found is not False:
+            return found
     raise AssertionError("unreachable")
+
+
+def _open_indexed(store: Store, key: str, spec: _shard.ShardSpec, last: bool
+                  ) -> tuple[Reader, _shard.ShardIndex] | None | bool:
+    """One try of `open_indexed`: False if it is to be tried again."""
+    reader = store.open(key, tail=tail_hint(spec))
+    if reader is None:
+        return None
+    try:
+        return reader, read_index(reader, spec)
+    except CorruptFileError:
+        if not (store.can_patch and appendable(spec)):
+            reader.close()
+            raise
+        size = _journal_size(store, key)
+        index = _index_at(reader, spec, size) if size is not None and size <= reader.size else None
+        if index is not None:
+            return reader, index
+        reader.close()
+        if last:
+            raise
+        return False
 
 
 def read_box(reader: Reader, index: _shard.ShardIndex, spec: _shard.ShardSpec, box: tuple[int, ...],
