@@ -86,7 +86,7 @@ def read_index(reader: Reader, spec: _shard.ShardSpec) -> _shard.ShardIndex:
     offset, length = _shard.index_range(spec, reader.size)
     if not length:
         return _shard.parse_index(spec, b"", reader.size, reader.name)
-    if spec.index_bytes != 16 * spec.n_chunks + 4:       # no CRC32C: nothing cheap to check a hit by
+    if not spec.index_crc:                  # no CRC32C: nothing cheap to check a hit by
         return _shard.parse_index(spec, reader.read(offset, length), reader.size, reader.name)
     key = (reader.name, spec)
     crc = offset + length - 4
