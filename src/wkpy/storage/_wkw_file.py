@@ -4,7 +4,8 @@ raw files with their undo journal.
 Here the store (`wkpy.storage.store`) and the buffer kernels of `wkcore._wkw` meet. A
 read fetches the header and the jump-table entries a box needs, then the blocks in
 coalesced batches, and decodes them. A compressed file is rebuilt whole (its blocks
-encoded on several threads) and put atomically. A raw file is patched in place after an
+encoded on several threads, each range written to the new file as it finishes) and put
+atomically. A raw file is patched in place after an
 undo journal ``<file>.journal`` saving the old blocks is complete (put atomically, so a
 journal is there whole or not at all; `roll_back` judges and applies a journal a killed
 writer left); a new raw file, or one a write covers whole, is built and put at once. A
@@ -22,8 +23,8 @@ import numpy as np
 
 from wkcore import _morton, _wkw
 from wkpy.errors import CorruptFileError
-from wkpy.executor import run_tasks
-from wkpy.storage.store import CopyRange, Hole, Reader, Store, row_batches
+from wkpy.executor import stream_tasks
+from wkpy.storage.store import At, CopyRange, Hole, Reader, Store, row_batches
 
 __all__ = ["JOURNAL", "read_box", "roll_back", "write_compressed", "write_journal", "write_raw"]
 
@@ -64,7 +65,9 @@ def write_compressed(store: Store, key: str, layout: tuple[int, ...], box: tuple
                      at: tuple[int, ...], threads: int) -> None:
     """Rebuild the compressed file `key` with `data` at `at` written into `box`, its blocks
     encoded in `threads` ranges on the I/O pool, and put it atomically (conditional on the
-    old file being the version read). The caller holds the file's lock.
+    old file being the version read). The caller holds the file's lock. The ranges are
+    written in order as they finish, while later ones encode; the header and jump table,
+    known only then, last, over the room left for them.
 
     `layout` is (block_log2, file_log2, block_type, voxel_type, voxel_bytes); an existing
     file keeps LZ4 or LZ4HC. A box covering the whole file needs only the old header (a
@@ -86,11 +89,18 @@ def write_compressed(store: Store, key: str, layout: tuple[int, ...], box: tuple
         last = _morton.encode(*((box[a + 3] - 1) >> g for a in range(3))) + 1
         k = max(1, min(threads, last - first))
         bounds = sorted({0, *(first + (last - first) * i // k for i in range(k + 1)), 1 << (3 * layout[1])})
-        parts = run_tasks(functools.partial(_wkw.encode_range, old, layout, box, data, at, lo, hi, name)
-                          for lo, hi in zip(bounds, bounds[1:]))
-        head = _wkw.assemble(layout, parts)
-        store.put(key, [head, *(blob for blob, _ in parts)],
-                  mode=reader.version if reader is not None else "create")
+        tasks = [functools.partial(_wkw.encode_range, old, layout, box, data, at, lo, hi, name)
+                 for lo, hi in zip(bounds, bounds[1:])]
+
+        def body() -> Iterator[Hole | _wkw.EncodedBlocks | At]:   # ranges written as they finish
+            parts = []
+            yield Hole(HEADER + (8 << (3 * layout[1])))
+            for part in stream_tasks(tasks):
+                parts.append(part)
+                yield part[0]
+            yield At(0, _wkw.assemble(layout, parts))
+
+        store.put(key, body(), mode=reader.version if reader is not None else "create")
     finally:
         if reader is not None:
             reader.close()

@@ -4,8 +4,10 @@ Here the store (`wkpy.storage.store`) and the buffer kernels of `wkcore._shard` 
 read fetches the file's index, plans the chunks a box touches, fetches their bytes in
 coalesced batches and decodes them; a write encodes the touched chunks (over the old bytes
 of the ones it covers only in part), lays out the new file and puts it, the untouched
-chunks copied from the old file as they are (`CopyRange`). `ZarrArray` calls these once per
-file, holding the file's lock for writes.
+chunks copied from the old file as they are (`CopyRange`). A file written without old
+chunks (a new file, or a box covering it whole) is written while it is encoded: its chunk
+groups go into the new file in order as they finish (`stream_tasks`), the index last.
+`ZarrArray` calls these once per file, holding the file's lock for writes.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from wkcore import _shard
-from wkpy.executor import run_tasks
-from wkpy.storage.store import CopyRange, Reader, Store
+from wkpy.executor import run_tasks, stream_tasks
+from wkpy.storage.store import At, CopyRange, Hole, Reader, Store
 
 __all__ = ["read_index", "read_box", "tail_hint", "write_box"]
 
@@ -78,6 +80,8 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
     name = store.name(key)
     whole = _whole(spec, box)
     reader = None if whole else store.open(key, tail=tail_hint(spec))
+    if reader is None:
+        return _write_new(store, key, spec, box, data, at, subs, whole)
     try:
         index = read_index(reader, spec) if reader is not None else None
         spans = reader.read_spans(_shard.plan(spec, index, box, partial=True)) if reader is not None else []
@@ -100,3 +104,50 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
     finally:
         if reader is not None:
             reader.close()
+
+
+class _Unstreamable(Exception):
+    """The new file's chunks are not its chunk groups one after the other (or there are none)."""
+
+
+def _write_new(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ...], data: np.ndarray,
+               at: tuple[int, ...], subs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]], whole: bool) -> int:
+    """`write_box` without old chunks (no file, or `box` covers it whole): the groups `subs`
+    are encoded on the I/O pool and put in order as they finish, while the later ones
+    encode; the index follows them (or is written over the room left for it at the start).
+
+    Groups cut along the axis on which chunks lie together in the file (as
+    `split_for_threads` cuts them) are the file's body one after the other. If the layout
+    says otherwise (a cut along another axis), the put is abandoned and made again from
+    the layout; a file left without chunks is removed, or stays absent.
+    """
+    pieces = list(subs) or [(box, at)]
+    encode = functools.partial(_shard.encode, spec, data=data, name=store.name(key))
+    sets: list[_shard.EncodedChunks] = []
+    layout: list = []
+
+    def parts():  # type: ignore[no-untyped-def]
+        if spec.index_at_start:
+            yield Hole(spec.index_bytes)
+        for chunks in stream_tasks(functools.partial(encode, box=b, data_offset=o) for b, o in pieces):
+            sets.append(chunks)
+            yield memoryview(chunks)
+        layout.append(_shard.assemble(spec, None, sets))
+        if layout[0] is None or layout[0][0].tolist() != [[i, 0, memoryview(c).nbytes]
+                                                         for i, c in enumerate(sets) if memoryview(c).nbytes]:
+            raise _Unstreamable
+        index_bytes = layout[0][1]
+        yield At(0, index_bytes) if spec.index_at_start else index_bytes
+
+    mode = "overwrite" if whole else "create"
+    try:
+        store.put(key, parts(), mode=mode)
+        return WRITTEN
+    except _Unstreamable:
+        pass
+    if layout[0] is None:
+        return REMOVED if whole and store.delete(key) else ABSENT
+    runs, index_bytes = layout[0]
+    body = [memoryview(sets[source])[off:off + n] for source, off, n in runs.tolist()]
+    store.put(key, [index_bytes, *body] if spec.index_at_start else [*body, index_bytes], mode=mode)
+    return WRITTEN

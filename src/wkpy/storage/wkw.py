@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 from wkcore import _wkw
 from wkpy._paths import ensure_inside
 from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
-from wkpy.executor import io_threads, run_tasks
+from wkpy.executor import io_pieces, run_tasks
 from wkpy.storage import _wkw_file
 from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
 from wkpy.storage.store import Store, as_store, retry_on_conflict
@@ -153,7 +154,8 @@ class WkwArray(MagFolder):
     def _read_into(self, out: np.ndarray, offset: Vec3, shape: Vec3) -> np.ndarray:
         layout, store = self._read_layout, self.store
         parts = split_by_shard(offset, shape, (self._side,) * 3)
-        pieces = split_for_threads(parts, self.info.chunk_shape, io_threads(), (2, 1, 0))  # z: Morton's top bit
+        nbytes = self._voxel_bytes * sum(math.prod(p.extent) for p in parts)
+        pieces = split_for_threads(parts, self.info.chunk_shape, io_pieces(nbytes), (2, 1, 0))  # z: Morton's top bit
 
         if len(pieces) == len(parts):  # one task per shard, each opening its file
             def read(part) -> None:  # type: ignore[no-untyped-def]
@@ -207,7 +209,8 @@ class WkwArray(MagFolder):
                 with store.lock(key):
                     try:
                         if self._block_type != 1:
-                            _wkw_file.write_compressed(store, key, layout, part.box, data, part.start, io_threads())
+                            _wkw_file.write_compressed(store, key, layout, part.box, data, part.start,
+                                                       io_pieces(self._voxel_bytes * math.prod(part.extent)))
                         else:  # settles a killed writer's journal first
                             _wkw_file.write_raw(store, key, layout, part.box, data, part.start)
                     except OSError as exc:
