@@ -8,10 +8,14 @@ For each row: median wall time and MB/s per thread count and their ratio (meanin
 quiet machine only), the process CPU time of each, and from the two-thread runs the
 *serial* CPU -- what the calling thread spends before the first kernel call (encode or
 decode) of the pool starts and after the last one ends, while no other thread can help.
-Amdahl's bound for two threads is then ``cpu1 / (serial + (cpu2 - serial) / 2)``: the
-speed-up a quiet 2-core machine would show if the parallel part were evenly shared. Other
-processes on the cores stretch wall times, not CPU times, so the bound is the figure to
-compare between builds while others run.
+Amdahl's bound for two threads is then ``cpu2 / (serial + (cpu2 - serial) / 2)``: the
+speed-up a quiet 2-core machine would show if the parallel part were evenly shared and
+took no more CPU than the two-thread run did; "predicted" puts the one-thread CPU time
+over that denominator, so it also counts what running on two threads costs in CPU
+(``cpu2 / cpu1``: contention for memory, page faults, hand-offs). Other processes on the
+cores stretch wall times, not CPU times, so these are the figures to compare between
+builds while others run (medians over the repeats; each repeat runs one thread count
+after the other, alternating which goes first).
 """
 
 from __future__ import annotations
@@ -102,7 +106,7 @@ def main() -> None:
     print(f"volume {shape} uint8 ({data.nbytes / 1e6:.0f} MB) into one 1024³ shard, {args.repeats} repeats, "
           f"load {os.getloadavg()[0]:.1f}")
     print(f"{'row':14} {'T=1 MB/s':>9} {'T=2 MB/s':>9} {'wall 2/1':>8} {'cpu1 ms':>8} {'cpu2 ms':>8} "
-          f"{'serial ms':>9} {'kernels ms':>10} {'Amdahl 2/1':>10}")
+          f"{'serial ms':>9} {'kernels ms':>10} {'Amdahl 2/1':>10} {'predicted':>9}")
     try:
         for fmt in args.formats.split(","):
             comp = Zarr3Config(codecs=BLOSC) if fmt == "blosc" else True
@@ -129,10 +133,11 @@ def main() -> None:
             for what in ("W1", "R1"):
                 one = [statistics.median(x) for x in zip(*got[(what, 1)])]
                 two = [statistics.median(x) for x in zip(*got[(what, 2)])]
-                bound = one[1] / (two[2] + (two[1] - two[2]) / 2)
+                bound = two[1] / (two[2] + (two[1] - two[2]) / 2)
+                predicted = one[1] / (two[2] + (two[1] - two[2]) / 2)
                 print(f"{what + ' ' + fmt:14} {data.nbytes / one[0] / 1e6:9.0f} {data.nbytes / two[0] / 1e6:9.0f} "
                       f"{one[0] / two[0]:7.2f}× {one[1] * 1e3:8.0f} {two[1] * 1e3:8.0f} {two[2] * 1e3:9.1f} "
-                      f"{two[3] * 1e3:10.0f} {bound:9.2f}×")
+                      f"{two[3] * 1e3:10.0f} {bound:9.2f}× {predicted:8.2f}×")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"load at the end {os.getloadavg()[0]:.1f}")

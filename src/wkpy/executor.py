@@ -154,11 +154,12 @@ def stream_tasks(tasks: Iterable[Callable[[], T]]) -> Iterator[T]:
     and those before it are done: the caller consumes result i (writes it to a file)
     while the pool computes the later ones.
 
-    The rules of `run_tasks` hold: inline when it would run inline; a task the caller
-    reaches before the pool started it is taken back and run by the caller (so a caller
-    holding a lock never waits on pool threads blocked on it); the first failure met
-    cancels what has not started, waits for what runs, and is re-raised. Closing the
-    generator early does the same without raising.
+    It runs inline when `run_tasks` would. The caller's own work is consuming, so it
+    waits for a task the pool has not started yet as long as the pool finishes others;
+    only when the pool finished none for `STALL` seconds (its threads may be waiting for a
+    lock the caller holds: another writer's tasks) does the caller take the task back and
+    run it itself. The first failure met cancels what has not started, waits for what
+    runs, and is re-raised; closing the generator early does the same without raising.
     """
     tasks = list(tasks)
     if _inline(tasks, False):
@@ -166,14 +167,30 @@ def stream_tasks(tasks: Iterable[Callable[[], T]]) -> Iterator[T]:
             yield t()
         return
     pool = _pool()
-    futures: list[Future[Any]] = [pool.submit(t) for t in tasks]
+    futures: list[Future[Any] | None] = [pool.submit(t) for t in tasks]
     try:
-        for t, f in zip(tasks, futures):
-            yield t() if f.cancel() else f.result()
+        for i, t in enumerate(tasks):
+            f, futures[i] = futures[i], None  # no reference kept: a result lives as long as its consumer keeps it
+            yield t() if _take_back(f, futures) else f.result()
     finally:                                  # a failure, or the consumer stopped early
-        for f in futures:
-            f.cancel()
-        wait([f for f in futures if not f.cancelled()])
+        left = [f for f in futures if f is not None and not f.cancel()]
+        wait(left)
+
+
+STALL = 0.05
+"""Seconds without a finished task after which `stream_tasks` runs a waiting task itself."""
+
+
+def _take_back(f: Future[Any], futures: list[Future[Any] | None]) -> bool:
+    """Whether the caller runs the task of `f` itself: the pool has not started it and
+    finished none of `futures` (None: consumed) for `STALL` seconds."""
+    while True:
+        finished = sum(g is None or g.done() for g in futures)
+        wait([f], timeout=STALL)
+        if f.done() or f.running():
+            return False
+        if sum(g is None or g.done() for g in futures) == finished:
+            return f.cancel()
 
 
 def map_on_executor(

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from wkcore import _morton, _wkw
+from wkcore import _wkw
 from wkpy.errors import CorruptFileError
 from wkpy.executor import stream_tasks
 from wkpy.storage.store import At, CopyRange, Hole, Reader, Store, row_batches
@@ -82,28 +82,45 @@ def write_compressed(store: Store, key: str, layout: tuple[int, ...], box: tuple
             old = _head(reader) if whole else bytes(reader.read(0, reader.size))
         if old is not None and len(old) >= HEADER and old[:3] == b"WKW" and old[5] in (2, 3):
             layout = (*layout[:2], old[5], *layout[3:])
-        # Blocks the box touches lie between the Morton indices of its corner blocks:
-        # split that range evenly over the threads (the rest is copied, which is cheap).
-        g = layout[0]
-        first = _morton.encode(*(box[a] >> g for a in range(3)))
-        last = _morton.encode(*((box[a + 3] - 1) >> g for a in range(3))) + 1
-        k = max(1, min(threads, last - first))
-        bounds = sorted({0, *(first + (last - first) * i // k for i in range(k + 1)), 1 << (3 * layout[1])})
+        bounds = _ranges(layout, box, threads)
         tasks = [functools.partial(_wkw.encode_range, old, layout, box, data, at, lo, hi, name)
                  for lo, hi in zip(bounds, bounds[1:])]
 
         def body() -> Iterator[Hole | _wkw.EncodedBlocks | At]:   # ranges written as they finish
             parts = []
             yield Hole(HEADER + (8 << (3 * layout[1])))
-            for part in stream_tasks(tasks):
-                parts.append(part)
-                yield part[0]
+            for blocks, ends in stream_tasks(tasks):
+                yield blocks
+                parts.append((memoryview(blocks).nbytes, ends))     # freed now, while others encode
+                del blocks
             yield At(0, _wkw.assemble(layout, parts))
 
         store.put(key, body(), mode=reader.version if reader is not None else "create")
     finally:
         if reader is not None:
             reader.close()
+
+
+def _ranges(layout: tuple[int, ...], box: tuple[int, ...], k: int) -> list[int]:
+    """Bounds of about `k` Morton ranges of the file's blocks holding equal shares of the
+    blocks `box` touches (the blocks outside it, copied or zero, cost little), from 0 to
+    the file's block count.
+
+    The blocks lie between the Morton indices of the box's corner blocks, but not evenly
+    (a box half the file deep holds none of half of that range): the bounds are quantiles
+    of the Morton indices of up to 16 blocks per axis spread over the box.
+    """
+    g, n = layout[0], 1 << (3 * layout[1])
+    axes = [np.unique(np.linspace(box[a] >> g, (box[a + 3] - 1) >> g, 16).round().astype(np.int64))
+            for a in range(3)]
+    x, y, z = (c.ravel() for c in np.meshgrid(*axes, indexing="ij"))
+    codes = np.zeros(x.shape, np.int64)
+    for b in range(layout[1]):                     # x in the lowest bit, as `_morton.encode`
+        codes |= (((x >> b) & 1) << (3 * b)) | (((y >> b) & 1) << (3 * b + 1)) | (((z >> b) & 1) << (3 * b + 2))
+    codes.sort()
+    first, last = int(codes[0]), int(codes[-1]) + 1
+    cuts = [int(codes[len(codes) * i // k]) for i in range(1, k)] if k > 1 else []
+    return sorted({0, first, *cuts, last, n})
 
 
 def _runs(rows: np.ndarray, blocks: bytearray) -> list[tuple[int, memoryview]]:
