@@ -88,6 +88,8 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--formats", default="wkw,zarr3,blosc", help="wkw (LZ4), zarr3 (zstd-5), blosc (Zarr3, lz4)")
+    ap.add_argument("--tensorstore", action="store_true",
+                    help="also W1 zarr3 (zstd-5) by tensorstore (its own threads), alternated with wkpy's two")
     args = ap.parse_args()
 
     import wkpy
@@ -138,9 +140,41 @@ def main() -> None:
                 print(f"{what + ' ' + fmt:14} {data.nbytes / one[0] / 1e6:9.0f} {data.nbytes / two[0] / 1e6:9.0f} "
                       f"{one[0] / two[0]:7.2f}× {one[1] * 1e3:8.0f} {two[1] * 1e3:8.0f} {two[2] * 1e3:9.1f} "
                       f"{two[3] * 1e3:10.0f} {bound:9.2f}× {predicted:8.2f}×")
+        if args.tensorstore:
+            peer(root, data, args.repeats)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"load at the end {os.getloadavg()[0]:.1f}")
+
+
+def peer(root: Path, data: np.ndarray, repeats: int) -> None:
+    """W1 zarr3 by wkpy (two threads) and tensorstore alternated: wall and process CPU."""
+    import wkpy
+    from run import TensorStore
+    from wkpy import executor
+
+    os.environ["WKPY_IO_THREADS"] = "2"
+    executor._reset_after_fork()
+    ts = TensorStore()
+
+    def ours(path: Path) -> None:
+        ds = wkpy.Dataset(path, voxel_size=(1, 1, 1))
+        ds.add_layer("color", "color", data_format="zarr3").add_mag(1, chunk_shape=32, shard_shape=1024) \
+            .write(data, absolute_offset=(0, 0, 0), allow_unaligned=True)
+
+    got: dict = {"wkpy": [], "tensorstore": []}
+    for rep in range(repeats + 1):                 # the first round warms both up, uncounted
+        for name, fn in (("wkpy", ours), ("tensorstore", lambda p: ts.write(p, data, "zarr3")))[::1 - 2 * (rep % 2)]:
+            path = root / f"peer-{name}"
+            shutil.rmtree(path, ignore_errors=True)
+            c0, w0 = cpu(), time.perf_counter()
+            fn(path)
+            if rep:
+                got[name].append((time.perf_counter() - w0, cpu() - c0))
+    (w_us, c_us), (w_ts, c_ts) = ([statistics.median(x) for x in zip(*got[k])] for k in ("wkpy", "tensorstore"))
+    print(f"W1 zarr3 wkpy {data.nbytes / w_us / 1e6:.0f} MB/s ({c_us * 1e3:.0f} ms CPU), tensorstore "
+          f"{data.nbytes / w_ts / 1e6:.0f} MB/s ({c_ts * 1e3:.0f} ms CPU): wall {w_ts / w_us:.2f}×, "
+          f"CPU {c_ts / c_us:.2f}× (tensorstore / wkpy)")
 
 
 if __name__ == "__main__":
