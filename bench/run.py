@@ -55,8 +55,8 @@ class WkApi:
                              **({} if dtype == "uint8" else {"largest_segment_id": 0}))
         return layer.add_mag(1, chunk_shape=32, shard_shape=shard, compress=compress)
 
-    def write(self, path: Path, data: np.ndarray, fmt: str, compress: bool = True) -> None:
-        mag = self.create(path, fmt, data.dtype.name, compress)
+    def write(self, path: Path, data: np.ndarray, fmt: str, compress: bool = True, shard: int = 1024) -> None:
+        mag = self.create(path, fmt, data.dtype.name, compress, shard)
         kwargs = {"allow_resize": True} if self.module == "webknossos" else {}
         mag.write(data, absolute_offset=(0, 0, 0), allow_unaligned=True, **kwargs)
 
@@ -68,6 +68,9 @@ class WkApi:
 
     def open(self, path: Path):
         return self.wk().Dataset.open(path).get_layer("color").get_mag(1)
+
+    def write_at(self, mag, data: np.ndarray, offset) -> None:
+        mag.write(data, absolute_offset=offset, allow_unaligned=True)
 
     def read(self, mag, offset, shape) -> np.ndarray:
         return mag.read(absolute_offset=offset, size=shape)
@@ -106,25 +109,29 @@ class TensorStore:
 
     name = "tensorstore"
 
-    def spec(self, path: Path, shape, dtype: str, compress: bool = True) -> dict:
+    def spec(self, path: Path, shape, dtype: str, compress: bool = True, shard: int = 1024) -> dict:
         codecs = [{"name": "transpose", "configuration": {"order": [3, 2, 1, 0]}},
                   {"name": "bytes", "configuration": {"endian": "little"}}]
         if compress:
             codecs.append({"name": "zstd", "configuration": {"level": 5, "checksum": True}})
         return {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path / "color" / "1")},
                 "metadata": {"shape": [1, *shape], "data_type": dtype,
-                             "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [1, 1024, 1024, 1024]}},
+                             "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [1, shard, shard, shard]}},
                              "codecs": [{"name": "sharding_indexed", "configuration": {
                                  "chunk_shape": [1, 32, 32, 32], "codecs": codecs,
                                  "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
                                                   {"name": "crc32c"}], "index_location": "end"}}]},
                 "create": True, "delete_existing": True}
 
-    def write(self, path: Path, data: np.ndarray, fmt: str, compress: bool = True) -> None:
+    def write(self, path: Path, data: np.ndarray, fmt: str, compress: bool = True, shard: int = 1024) -> None:
         import tensorstore as ts
 
-        arr = ts.open(self.spec(path, data.shape[1:], data.dtype.name, compress)).result()
+        arr = ts.open(self.spec(path, data.shape[1:], data.dtype.name, compress, shard)).result()
         arr.write(data).result()
+
+    def write_at(self, arr, data: np.ndarray, offset) -> None:
+        x, y, z = offset
+        arr[:, x:x + 32, y:y + 32, z:z + 32].write(data).result()
 
     def write_slabs(self, path: Path, data: np.ndarray, fmt: str, depth: int = 8) -> None:
         import tensorstore as ts
@@ -217,6 +224,38 @@ class Bench:
             self.add("W2 write 8-slice slabs", s.name, fmt,
                      run(lambda: s.write_slabs(p, self.data, fmt), self.repeats_for(s), lambda: self.fresh(p)),
                      self.data.nbytes)
+
+    def w3(self, fmt: str) -> None:
+        """32³ chunk-aligned writes into a full shard (issue 16: ≤ 5 ms into a 1024³ Zarr3
+        shard): each a fresh random chunk of noise over the bench data, median and p95 latency."""
+        side = self.shape[0]
+        cube = np.concatenate([self.data] * -(-side // self.shape[2]), axis=3)[..., :side]
+        rng = np.random.default_rng(4)
+        offsets = [tuple(int(v) * 32 for v in rng.integers(0, side // 32, 3)) for _ in range(100)]
+        pieces = [rng.integers(0, 256, (1, 32, 32, 32), dtype=np.uint8) for _ in offsets]
+        for s in systems(fmt, self, "W3"):
+            if not hasattr(s, "write_at"):
+                continue
+            ref = self.path(f"w3ref-{s.name}-{fmt}")
+            if not ref.exists():
+                run(lambda: s.write(ref, cube, fmt, shard=side), 1)
+            work = self.path(f"w3-{s.name}-{fmt}")
+            count = 100 if s.name == "wkpy" else 5
+
+            def setup() -> None:
+                self.fresh(work)
+                shutil.copytree(ref, work, symlinks=True)
+
+            def writes() -> tuple[float, float]:
+                handle = s.open(work)
+                lat = []
+                for off, piece in zip(offsets[:count], pieces):
+                    t0 = time.perf_counter()
+                    s.write_at(handle, piece, off)
+                    lat.append(time.perf_counter() - t0)
+                return float(np.median(lat)), float(np.percentile(lat, 95))
+
+            self.add(f"W3 32³ into a {side}³ shard", s.name, fmt, run(writes, self.repeats_for(s), setup), None, "ms")
 
     def r1(self, fmt: str) -> None:
         for s in systems(fmt, self, "R1"):
@@ -373,7 +412,7 @@ class Bench:
                 self.add(f"P2 R1 {threads} thr, {where}", "wkpy", fmt, run(read, self._repeats), self.data.nbytes)
 
 
-WORKLOADS = {"W1": ["w1", "w1_labels"], "W2": ["w2"], "R1": ["r1", "r1_labels"], "R2": ["r2"], "R3": ["r3"],
+WORKLOADS = {"W1": ["w1", "w1_labels"], "W2": ["w2"], "W3": ["w3"], "R1": ["r1", "r1_labels"], "R2": ["r2"], "R3": ["r3"],
              "C1": ["c1"], "D1": ["d1"], "P1": ["p1"], "P2": ["p2"]}
 
 

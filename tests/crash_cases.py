@@ -18,6 +18,7 @@ the random delay covers the operation only, not the interpreter start.
 
 from __future__ import annotations
 
+import functools
 import random
 import shutil
 import subprocess
@@ -377,6 +378,9 @@ def _copy_layer_case() -> Case:
 # Boxes each inside one 64³ shard, unaligned to the 32³ chunks, not overlapping.
 WRITE_BOXES = [((5, 7, 9), (50, 40, 45)), ((67, 10, 65), (60, 30, 20)), ((70, 70, 70), (58, 58, 58)),
                ((0, 64, 0), (64, 64, 64))]
+# Smaller boxes, each touching one or two 32³ chunks: over noisy data, their writes append.
+SMALL_BOXES = [((5, 7, 9), (20, 20, 20)), ((40, 10, 65), (20, 16, 20)), ((70, 70, 70), (30, 20, 10)),
+               ((100, 64, 0), (20, 30, 40))]
 OLD = 0xFF  # every voxel before the writes: the value that fooled the journal check
 
 
@@ -384,58 +388,71 @@ def _box_slices(off, size):
     return tuple(slice(o, o + s) for o, s in zip(off, size))
 
 
-def _write_loop(p: Path, start: int) -> None:
+def _write_loop(p: Path, start: int, boxes: list = WRITE_BOXES) -> None:
     mag = wk.Dataset.open(p).get_layer("color").get_mag(1)
     i = start
     while True:
-        off, size = WRITE_BOXES[i % len(WRITE_BOXES)]
+        off, size = boxes[i % len(boxes)]
         mag.write(np.full(size, i % 250, np.uint8), absolute_offset=off, allow_unaligned=True)
         i += 1
 
 
-def _write_case(data_format: str, compress: bool) -> Case:
+def _write_case(data_format: str, compress: bool, noisy: bool = False) -> Case:
+    """Writes of uniform boxes in a loop, over a uniform volume (chunks of a few bytes, so
+    that compressed Zarr shards are mostly rewritten) or, `noisy`, over `volume` (chunks
+    of kilobytes, and smaller boxes: compressed Zarr shards are mostly appended to)."""
+    boxes = SMALL_BOXES if noisy else WRITE_BOXES
+
+    def background() -> np.ndarray:
+        return volume(5) if noisy else np.full((SIDE,) * 3, OLD, np.uint8)
+
     def build(p: Path) -> None:
         ds = wk.Dataset(p, voxel_size=(1, 1, 1))
         # Zarr v2 has no shards: its chunks are the shards, so that each box lies in one file
         ds.add_layer("color", "color", dtype="uint8", data_format=data_format).add_mag(
             1, chunk_shape=SHARD if data_format == "zarr" else CHUNK, shard_shape=SHARD, compress=compress).write(
-            np.full((SIDE,) * 3, OLD, np.uint8), absolute_offset=(0, 0, 0))
+            background(), absolute_offset=(0, 0, 0))
 
     def operate(p: Path) -> None:
-        _write_loop(p, int(time.time() * 1000) % 100_000 * 4)
+        _write_loop(p, int(time.time() * 1000) % 100_000 * 4, boxes)
 
     def verify(p: Path, case: Case) -> None:
         mag = wk.Dataset.open(p).get_layer("color").get_mag(1)
         got = read_all(mag)
         outside = np.ones(got.shape, bool)
-        for off, size in WRITE_BOXES:
+        for off, size in boxes:
             part = got[_box_slices(off, size)]
             values = np.unique(part)
-            assert len(values) == 1, f"box {off}+{size} is torn after a kill: values {values[:10]}"
+            assert len(values) == 1 or (part == background()[_box_slices(off, size)]).all(), \
+                f"box {off}+{size} is torn after a kill: values {values[:10]}"
             outside[_box_slices(off, size)] = False
-        bad = np.count_nonzero(got[outside] != OLD)
+        bad = np.count_nonzero(got[outside] != background()[outside])
         assert bad == 0, f"{bad} voxels outside every written box changed after a kill"
         # the next writes of every box succeed and read back
-        for off, size in WRITE_BOXES:
+        for off, size in boxes:
             value = int(got[off]) % 249 + 1  # differs from what is there
             mag.write(np.full(size, value, np.uint8), absolute_offset=off, allow_unaligned=True)
             assert (mag.read(absolute_offset=off, size=size) == value).all(), f"write of box {off} after a kill"
         read_all(mag)
-        journals = [str(q) for q in p.rglob("*.journal")]
+        journals = [str(q) for q in p.rglob("*") if q.suffix == ".journal" or q.name.endswith(".wkpy-append")]
         assert not journals, f"journals left after reads and writes of every shard: {journals}"
 
-    return Case(f"write-{data_format}-{'compressed' if compress else 'raw'}", build, operate, verify, loop=True,
-                watch=_read_boxes_until)
+    return Case(f"write-{data_format}-{'compressed' if compress else 'raw'}{'-noisy' if noisy else ''}", build,
+                operate, verify, loop=True, watch=functools.partial(_read_boxes_until, boxes=boxes,
+                                                                background=background() if noisy else None))
 
 
-def _read_boxes_until(p: Path, stop: threading.Event, torn: list) -> None:
+def _read_boxes_until(p: Path, stop: threading.Event, torn: list, boxes: list = WRITE_BOXES,
+                      background: np.ndarray | None = None) -> None:
     """A reader beside the writer that gets killed: every read of a box is one write's
-    values (a reader must never see a half-patched or half-rolled-back shard)."""
+    values, or the `background` before any write (a reader must never see a half-patched,
+    half-appended or half-rolled-back shard)."""
     mag = wk.Dataset.open(p).get_layer("color").get_mag(1)
     while not stop.is_set():
-        for off, size in WRITE_BOXES:
-            values = np.unique(mag.read(absolute_offset=off, size=size))
-            if len(values) != 1:
+        for off, size in boxes:
+            part = mag.read(absolute_offset=off, size=size)[0]
+            values = np.unique(part)
+            if len(values) != 1 and (background is None or (part != background[_box_slices(off, size)]).any()):
                 torn.append(f"box {off}+{size} read torn: values {values[:10]}")
         stop.wait(0.002)  # leave the writer most of the CPU
 
@@ -515,6 +532,7 @@ def _add_zarrarray_case() -> Case:
 CASES: dict[str, Case] = {c.name: c for c in [
     _compress_case("wkw"), _compress_case("zarr3"), _compress_nd_case(), _delete_layer_case(), _delete_mag_case(),
     _downsample_case(), _copy_case(), _write_case("wkw", False), _write_case("zarr3", True),
+    _write_case("zarr3", True, noisy=True),
     _rename_case(), _copy_mag_case(), _copy_layer_case(),
     _write_case("zarr", True), _agglomerate_case(), _add_zarrarray_case(),
 ]}

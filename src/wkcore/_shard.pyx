@@ -26,7 +26,8 @@ sub-boxes on several threads, then `assemble` lays out the new file: which runs 
 come from the old file and which from the encoded sets, and the new index. The caller
 writes that (copying the old runs without decoding them) and publishes it atomically. A
 write that covers the whole shard needs nothing of the old file, so a damaged shard is
-simply replaced.
+simply replaced. `append` lays out the other way to change a shard whose index is at its
+end: the new chunks and a new index after the old file's bytes, which stay as they are.
 
 Threading: every entry point releases the GIL for its codec and copy work and keeps its
 state (codec contexts, buffers) on its own stack and heap; nothing is shared between calls,
@@ -598,18 +599,22 @@ cdef int64_t* prepared_lookup(const zspec* S, encoded_set** sets, int nsets, wk_
     return look
 
 cdef int assemble_runs(const zspec* S, const uint64_t* old, encoded_set** sets, int nsets, uint64_t* index,
-                       int64_t* runs, Py_ssize_t* nruns, uint64_t* present, wk_err* e) noexcept nogil:
+                       int64_t* runs, Py_ssize_t* nruns, uint64_t* present, int64_t append_at,
+                       uint64_t* data_bytes, wk_err* e) noexcept nogil:
     """Lay out the new file: chunks of the sets where they have them (absent if all fill),
     the old file's chunks elsewhere. `index` gets the new entries; `runs` the byte runs in
-    file order as (source: OLD_FILE or a set, offset in it, length), neighbours merged."""
+    file order as (source: OLD_FILE or a set, offset in it, length), neighbours merged;
+    `data_bytes` the bytes of the chunks present. With `append_at` >= 0 the old file stays
+    where it is: its chunks keep their entries and the sets' chunks follow from that offset
+    (`runs` then holds only theirs)."""
     cdef int64_t* look = prepared_lookup(S, sets, nsets, e) if nsets else NULL
-    cdef uint64_t m, pos = index_bytes(S) if S.index_at_start else 0
+    cdef uint64_t m, pos = <uint64_t>append_at if append_at >= 0 else (index_bytes(S) if S.index_at_start else 0)
     cdef int64_t source, off, nb
     cdef const uint64_t* entry
     cdef Py_ssize_t k = 0
     if nsets and look == NULL:
         return -1
-    present[0] = 0
+    present[0] = data_bytes[0] = 0
     for m in range(S.n_chunks):
         index[2 * m] = index[2 * m + 1] = WK_ABSENT
         if look != NULL and look[m] >= 0:
@@ -620,8 +625,14 @@ cdef int assemble_runs(const zspec* S, const uint64_t* old, encoded_set** sets, 
             off, nb = <int64_t>entry[1], <int64_t>entry[2]
         elif old != NULL and old[2 * m] != WK_ABSENT:
             source, off, nb = OLD_FILE, <int64_t>old[2 * m], <int64_t>old[2 * m + 1]
+            if append_at >= 0:                  # stays where it is
+                index[2 * m], index[2 * m + 1] = old[2 * m], old[2 * m + 1]
+                present[0] += 1
+                data_bytes[0] += <uint64_t>nb
+                continue
         else:
             continue
+        data_bytes[0] += <uint64_t>nb
         index[2 * m] = pos
         index[2 * m + 1] = <uint64_t>nb
         pos += <uint64_t>nb
@@ -779,6 +790,11 @@ cdef class ShardSpec:
     def index_at_start(self) -> bool:
         """Whether the index precedes the chunks in a file (else it ends the file)."""
         return bool(self.s.index_at_start)
+
+    @property
+    def index_crc(self) -> bool:
+        """Whether the index ends with a CRC32C of its entries (the ``crc32c`` index codec)."""
+        return bool(self.s.index_crc)
 
 
 cdef int _configure(wk_codec* c, tuple st) except -1:
@@ -1089,12 +1105,40 @@ def assemble(ShardSpec spec, index, sets) -> tuple | None:
     length) with source -1 for the old file's bytes and i for ``sets[i]``'s buffer;
     `index_bytes` is the new encoded index (empty for unsharded files).
     """
+    laid = _lay_out(spec, index, sets, -1)
+    return None if laid is None else laid[:2]
+
+
+def append(ShardSpec spec, ShardIndex index not None, sets, unsigned long long at) -> tuple | None:
+    """Lay out an append to a shard whose index is at its end: the old file (`index`)
+    keeps its bytes and every chunk the sets do not replace keeps its entry; the sets'
+    chunks follow from byte `at` (the old file's size), then the new index.
+
+    Returns None if no chunk is left, else ``(runs, index_bytes, data_bytes)``: the
+    (p, 3) int64 `runs` of the sets' bytes to write from `at` on, in order (source i for
+    ``sets[i]``, offset, length), the new encoded index, and how many bytes the chunks
+    present now hold (the rest of the file before the index is dead space).
+
+    Raises
+    ------
+    ValueError
+        The spec is unsharded or has its index at the start, or `at` is before the old
+        file's end.
+    """
+    if not spec.s.sharded or spec.s.index_at_start:
+        raise ValueError("only a shard with its index at the end is appended to")
+    if at < index.file_size:
+        raise ValueError(f"an append at byte {at} would overwrite the old file of {index.file_size} bytes")
+    return _lay_out(spec, index, sets, <int64_t>at)
+
+
+cdef tuple _lay_out(ShardSpec spec, index, sets, int64_t append_at):
     cdef ShardIndex ix = _same_grid(spec, index)
     cdef list items = list(sets)
     cdef int nsets = len(items), i
     cdef encoded_set** ptrs = NULL
     cdef uint64_t* new = NULL
-    cdef uint64_t present = 0, isz = index_bytes(&spec.s)
+    cdef uint64_t present = 0, data = 0, isz = index_bytes(&spec.s)
     cdef Py_ssize_t nruns = 0
     cdef wk_err e
     cdef int rc
@@ -1113,7 +1157,7 @@ def assemble(ShardSpec spec, index, sets) -> tuple | None:
         e.code = 0; e.errnum = 0
         with nogil:
             rc = assemble_runs(&spec.s, ix.e if ix is not None else NULL, ptrs, nsets, new, &rv[0, 0], &nruns,
-                               &present, &e)
+                               &present, append_at, &data, &e)
         if rc:
             raise_for(e.code, e.errnum, e.msg.decode(errors="replace"), "<assemble>")
         if present == 0:
@@ -1123,7 +1167,7 @@ def assemble(ShardSpec spec, index, sets) -> tuple | None:
             with nogil:
                 encode_index(new, &spec.s, <uint8_t*>new)       # in place: room for the CRC
             head[:] = (<uint8_t*>new)[:isz]
-        return runs[:nruns], bytes(head)
+        return runs[:nruns], bytes(head), data
     finally:
         free(ptrs)
         free(new)

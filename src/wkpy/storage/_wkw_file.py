@@ -5,11 +5,18 @@ Here the store (`wkpy.storage.store`) and the buffer kernels of `wkcore._wkw` me
 read fetches the header and the jump-table entries a box needs, then the blocks in
 coalesced batches, and decodes them. A compressed file is rebuilt whole (its blocks
 encoded on several threads, each range written to the new file as it finishes) and put
-atomically. A raw file is patched in place after an
+atomically. So a write into part of a compressed file
+costs time in proportion to the file, not to the data: the touched blocks are decoded and
+encoded, but every untouched block's bytes are copied too (by the kernel, with
+``copy_file_range``, never through Python; on filesystems with reflinks nearly free).
+Unlike a Zarr shard (see `wkpy.storage._zarr_file`) a WKW file cannot grow by appending:
+its format requires the blocks in Morton order, each block's end given by the jump table
+at the start, so a block that grows or shrinks moves every block after it. A raw file is patched in place after an
 undo journal ``<file>.journal`` saving the old blocks is complete (put atomically, so a
 journal is there whole or not at all; `roll_back` judges and applies a journal a killed
 writer left); a new raw file, or one a write covers whole, is built and put at once. A
-store that cannot patch (`Store.can_patch` False) gets raw files rewritten whole instead,
+store that cannot patch (`Store.can_patch` False), or a file with other names (hard
+links: it may belong to another dataset too), gets raw files rewritten whole instead,
 which needs no journal. `WkwArray` calls these once per file, holding the file's lock.
 """
 
@@ -214,7 +221,7 @@ def write_raw(store: Store, key: str, layout: tuple[int, ...], box: tuple[int, .
         head = _head(reader)
         rows = _wkw.plan(_read_layout(layout), head, reader.size, box, name=name)
         partial = _wkw.plan(_read_layout(layout), head, reader.size, box, partial=True, name=name)[:, 0]
-        if not store.can_patch:
+        if not store.can_patch or not reader.in_place:       # (an object, or a hard-linked file)
             spans = reader.read_spans(rows[np.isin(rows[:, 0], partial)])
             blocks = _wkw.patch_raw(layout, head, reader.size, box, data, at, rows, spans, True, name)
             parts: list = []
@@ -227,17 +234,19 @@ def write_raw(store: Store, key: str, layout: tuple[int, ...], box: tuple[int, .
         _wkw.journal_head(layout, head, reader.size, name)       # a raw file of the layer, or raise
         journal = key + JOURNAL
         store.put(journal, _journal_parts(reader, layout, head, rows))
+        version = reader.version                 # each patch of the file as this writer left it
         for batch in row_batches(rows, reader.batch_bytes):
             spans = reader.read_spans(batch[np.isin(batch[:, 0], partial)])
             blocks = _wkw.patch_raw(layout, head, reader.size, box, data, at, batch, spans, True, name)
-            store.patch(key, _runs(batch, blocks))
+            version = store.patch(key, _runs(batch, blocks), mode=version)
         # on a failure after the journal was put, it stays: the next access rolls back
     store.delete(journal)
 
 
 def _file_head(store: Store, key: str) -> tuple[bytes | None, int]:
     """The first bytes and size of the raw file a journal may belong to; (None, 0) if
-    there is none that it could have patched (absent, a link, not a regular file)."""
+    there is none that it could have patched (absent, a link, not a regular file, a file
+    with several names)."""
     try:
         reader = store.open(key, follow_links=False)
     except CorruptFileError:
@@ -249,6 +258,8 @@ def _file_head(store: Store, key: str) -> tuple[bytes | None, int]:
     if reader is None:
         return None, 0
     with reader:
+        if not reader.in_place:                  # hard-linked: never patched, so never journaled
+            return None, 0
         return (_head(reader) if reader.size >= HEADER else None), reader.size
 
 

@@ -292,17 +292,16 @@ class ZarrArray(MagFolder):
         spec, meta, store = self._spec, self._meta, self.store
         pieces = split_for_threads(parts, meta.chunk, io_pieces(_nbytes(parts, view.itemsize)), range(meta.ndim)) \
             if meta.sharded else parts
-        tail = _zarr_file.tail_hint(spec)
 
         def at(part: ShardPart) -> tuple[int, ...]:
             return tuple(b + s for b, s in zip(base, part.start))
 
         if len(pieces) == len(parts):          # one task per file, each opening it
             def read(part: ShardPart) -> None:
-                reader = store.open(self._key(part.shard), tail=tail)
-                if reader is not None:
+                found = _zarr_file.open_indexed(store, self._key(part.shard), spec)
+                if found is not None:
+                    reader, index = found
                     with reader:
-                        index = _zarr_file.read_index(reader, spec)
                         _zarr_file.read_box(reader, index, spec, part.box, view, at(part))
 
             run_tasks((functools.partial(read, p) for p in parts), remote=not store.has_locks)
@@ -312,10 +311,10 @@ class ZarrArray(MagFolder):
         with contextlib.ExitStack() as stack:
             opened = {}
             for part in parts:
-                reader = store.open(self._key(part.shard), tail=tail)
-                if reader is not None:
-                    stack.enter_context(reader)
-                    opened[part.shard] = (reader, _zarr_file.read_index(reader, spec))
+                found = _zarr_file.open_indexed(store, self._key(part.shard), spec)
+                if found is not None:
+                    stack.enter_context(found[0])
+                    opened[part.shard] = found
             run_tasks(functools.partial(_zarr_file.read_box, *opened[p.shard], spec, p.box, view, at(p))
                       for p in pieces if p.shard in opened)
 
@@ -434,11 +433,11 @@ class ZarrArray(MagFolder):
 
     def _index(self, grid: Sequence[int]) -> list[tuple[int, int] | None] | None:
         """The checked index of the chunk file at grid index `grid` (array order), None if absent."""
-        reader = self.store.open(self._key(grid), tail=_zarr_file.tail_hint(self._spec))
-        if reader is None:
+        found = _zarr_file.open_indexed(self.store, self._key(grid), self._spec)
+        if found is None:
             return None
-        with reader:
-            return _zarr_file.read_index(reader, self._spec).as_list()  # type: ignore[no-any-return]
+        with found[0]:
+            return found[1].as_list()  # type: ignore[no-any-return]
 
     def list_shards(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """(offset, shape) along x, y, z and the additional axes of every chunk file on

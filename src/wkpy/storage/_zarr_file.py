@@ -3,27 +3,63 @@
 Here the store (`wkpy.storage.store`) and the buffer kernels of `wkcore._shard` meet: a
 read fetches the file's index, plans the chunks a box touches, fetches their bytes in
 coalesced batches and decodes them; a write encodes the touched chunks (over the old bytes
-of the ones it covers only in part), lays out the new file and puts it, the untouched
-chunks copied from the old file as they are (`CopyRange`). A file written without old
-chunks (a new file, or a box covering it whole) is written while it is encoded: its chunk
-groups go into the new file in order as they finish (`stream_tasks`), the index last.
-`ZarrArray` calls these once per file, holding the file's lock for writes.
+of the ones it covers only in part). `ZarrArray` calls these once per file, holding the
+file's lock for writes.
+
+A file written without old chunks (no file yet, or a box covering it whole) is written
+while it is encoded: its chunk groups go into the new file in order as they finish
+(`stream_tasks`), the index last (`_write_new`). How a write changes a file that exists:
+
+- **Append** (a local shard with its index at the end and a ``crc32c`` index codec, the
+  layout webknossos writes): the new chunks and then a new index are written after the old
+  file's last byte; the old bytes stay as they are, so the write costs time in proportion
+  to the data written, not to the shard. Before, an undo journal (`journal_key`: a hidden
+  ``.<name>.wkpy-append`` beside the file, put atomically) records the old size. Readers
+  take no lock and change nothing: one that found the old size reads the old index and
+  chunks, which never move; one that finds a size mid-append, or a killed writer's torn
+  end, finds no valid index there (its checksum fails) and reads the old file -- the first
+  bytes up to the size the journal records (`open_indexed`). The next writer of the file
+  settles a killed writer's journal (`settle`): a complete append (a valid index at the
+  end) is kept, anything else is undone by putting the file's first ``size`` bytes back
+  atomically -- so a crash leaves the old file or the new one.
+- **Rewrite** (otherwise, and to compact): the new file is laid out and put atomically, the
+  untouched chunks copied from the old file as they are (`CopyRange`, in the kernel for
+  local files). A shard is compacted this way when the bytes its index no longer lists
+  (replaced chunks, old indexes) would exceed the bytes it does (`COMPACT_RATIO`), so
+  appends cost at most about twice the bytes written. A file with other names (hard
+  links), a link, an object store, an unsharded array or an index without checksum are
+  always rewritten.
+
+Other programs reading a shard while wkpy appends to it (WEBKNOSSOS, tensorstore,
+zarr-python take no wkpy locks) may meet the same mid-append state and report a bad index
+checksum; read again, they find the old or the new file. Appended files are valid Zarr
+shards that every reader reads; only their bytes differ from a compacted file's.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
+import struct
 from collections.abc import Sequence
 
 import numpy as np
 
 from wkcore import _shard
+from wkcore._codecs import crc32c_of
+from wkpy.errors import ConflictError, CorruptFileError, ForeignPathError
 from wkpy.executor import run_tasks, stream_tasks
 from wkpy.storage.store import At, CopyRange, Hole, Reader, Store
 
-__all__ = ["read_index", "read_box", "tail_hint", "write_box"]
+__all__ = ["COMPACT_RATIO", "journal_key", "open_indexed", "read_index", "read_box", "settle", "tail_hint",
+           "write_box"]
 
 _SMALL_CHUNK = 1 << 18
+COMPACT_RATIO = 1.0
+"""A shard is rewritten compact instead of appended to when its dead bytes would exceed
+this many times its live (indexed) bytes."""
+_JOURNAL = struct.Struct("<8sQI")               # magic, old size, CRC32C of the two before
+_MAGIC = b"WKPYAPD1"
 
 WRITTEN, REMOVED, ABSENT = 0, 1, 2
 """What `write_box` did to the file."""
@@ -43,6 +79,149 @@ def read_index(reader: Reader, spec: _shard.ShardSpec) -> _shard.ShardIndex:
     """The checked index of the file `reader` has open (CorruptFileError naming it)."""
     offset, length = _shard.index_range(spec, reader.size)
     return _shard.parse_index(spec, reader.read(offset, length) if length else b"", reader.size, reader.name)
+
+
+def appendable(spec: _shard.ShardSpec) -> bool:
+    """Whether files of `spec` can be appended to (see the module docstring): sharded, the
+    index at the end, with a checksum that tells a torn index from a whole one."""
+    return spec.sharded and not spec.index_at_start and spec.index_crc
+
+
+def journal_key(key: str) -> str:
+    """The key of the undo journal of an append to the file `key` (hidden beside it)."""
+    folder, _, name = key.rpartition("/")
+    return f"{folder}/.{name}.wkpy-append" if folder else f".{name}.wkpy-append"
+
+
+def _journal(size: int) -> bytes:
+    head = struct.pack("<8sQ", _MAGIC, size)
+    return _JOURNAL.pack(_MAGIC, size, crc32c_of(head))
+
+
+def _parse_journal(raw: bytes | None) -> int | None:
+    """The old size a journal records; None if it is not a whole, intact journal."""
+    if raw is None or len(raw) != _JOURNAL.size:
+        return None
+    magic, size, crc = _JOURNAL.unpack(raw)
+    return size if magic == _MAGIC and crc == crc32c_of(raw[:16]) else None
+
+
+def _open_plain(store: Store, key: str) -> Reader | None:
+    """A reader of `key` if it is a regular file and not a link (else None)."""
+    try:
+        return store.open(key, follow_links=False)
+    except CorruptFileError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        raise
+
+
+def settle(store: Store, key: str, spec: _shard.ShardSpec) -> int:
+    """Settle the journal a killed append to the file `key` left; the caller, a writer,
+    holds the file's lock exclusively (a live writer would hold it).
+
+    Returns 0 if there is no journal; 1 if it was dropped (damaged, cut short, a link or no
+    regular file, or not matching the file: it never had an append behind it that could
+    be undone); 2 if the append was complete (a valid index ends the file) and is kept; 3
+    if it was undone (the file's first bytes, up to the recorded size, where a valid index
+    ends them, put back atomically).
+    """
+    name = journal_key(key)
+    journal = _open_plain(store, name)
+    if journal is None:
+        if not store.exists(name):
+            return 0
+        try:
+            store.delete(name)                # a link or FIFO planted there: removed, never followed
+        except OSError:
+            pass                              # a folder: left (no journal fits there, so writes rewrite)
+        return 1
+    with journal:
+        size = _parse_journal(journal.read(0, journal.size) if journal.size == _JOURNAL.size else None)
+    verdict = 1
+    reader = _open_plain(store, key) if size is not None else None
+    if reader is not None:
+        with reader:
+            if _index_at(reader, spec, reader.size) is not None:
+                verdict = 2
+            elif size <= reader.size and _index_at(reader, spec, size) is not None:
+                store.put(key, [CopyRange(reader, 0, size)], mode=reader.version)
+                verdict = 3
+    store.delete(name)
+    return verdict
+
+
+def _index_at(reader: Reader, spec: _shard.ShardSpec, size: int) -> _shard.ShardIndex | None:
+    """The index ending the first `size` bytes of the file, if they end with a valid one."""
+    offset, length = _shard.index_range(spec, size)
+    if not length:
+        return None
+    try:
+        return _shard.parse_index(spec, reader.read(offset, length), size, reader.name)
+    except CorruptFileError:
+        return None
+
+
+def _journal_size(store: Store, key: str) -> int | None:
+    """The old size the journal of `key` records; None if there is no whole, intact one
+    (a link or anything but a regular file there counts as none)."""
+    journal = _open_plain(store, journal_key(key))
+    if journal is None:
+        return None
+    with journal:
+        return _parse_journal(journal.read(0, journal.size) if journal.size == _JOURNAL.size else None)
+
+
+_READ_TRIES = 4
+
+
+def open_indexed(store: Store, key: str, spec: _shard.ShardSpec) -> tuple[Reader, _shard.ShardIndex] | None:
+    """A reader of the file `key` with its checked index; None if there is no file.
+
+    Readers take no lock and change nothing. Where files are appended to (a local store,
+    `appendable`), an index that fails its checks may be one being written, or one a
+    killed writer left: then the file's first bytes up to the size its journal records
+    (the old file, whose bytes never change) are read if they end with a valid index;
+    else the file is opened again (a writer finished meanwhile), the last time after
+    waiting for the file's lock (no writer is then mid-append).
+
+    Raises
+    ------
+    CorruptFileError
+        The file's index is damaged (naming the file).
+    """
+    for attempt in range(_READ_TRIES):
+        if attempt == _READ_TRIES - 1:
+            with store.lock(key):
+                return _open_indexed(store, key, spec, True)
+        found = _open_indexed(store, key, spec, False)
+        if found is not False:
+            return found
+    raise AssertionError("unreachable")
+
+
+def _open_indexed(store: Store, key: str, spec: _shard.ShardSpec, last: bool
+                  ) -> tuple[Reader, _shard.ShardIndex] | None | bool:
+    """One try of `open_indexed`: False if it is to be tried again."""
+    reader = store.open(key, tail=tail_hint(spec))
+    if reader is None:
+        return None
+    try:
+        return reader, read_index(reader, spec)
+    except CorruptFileError:
+        if not (store.can_patch and appendable(spec)):
+            reader.close()
+            raise
+        size = _journal_size(store, key)
+        index = _index_at(reader, spec, size) if size is not None and size <= reader.size else None
+        if index is not None:
+            return reader, index
+        reader.close()
+        if last:
+            raise
+        return False
 
 
 def read_box(reader: Reader, index: _shard.ShardIndex, spec: _shard.ShardSpec, box: tuple[int, ...],
@@ -66,9 +245,10 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
 
     `subs`, chunk-aligned ``(box, at)`` pieces covering `box`, are encoded on the I/O pool
     in parallel. A box covering the whole file does not read the old file (a damaged one
-    is replaced). The new file replaces the old atomically, conditional on the old one
-    being the version read (or absent): `WRITTEN`; a file left without chunks is removed
-    (`REMOVED`) or stays absent (`ABSENT`).
+    is replaced). The new chunks are appended to the old file, or the new file replaces
+    it atomically (see the module docstring), conditional on the old one being the version
+    read (or absent): `WRITTEN`; a file left without chunks is removed (`REMOVED`) or
+    stays absent (`ABSENT`).
 
     Raises
     ------
@@ -79,6 +259,9 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
     """
     name = store.name(key)
     whole = _whole(spec, box)
+    append = not whole and store.can_patch and appendable(spec)
+    if append:
+        settle(store, key, spec)
     reader = None if whole else store.open(key, tail=tail_hint(spec))
     if reader is None:
         return _write_new(store, key, spec, box, data, at, subs, whole)
@@ -88,6 +271,8 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
         pieces = list(subs) or [(box, at)]
         encode = functools.partial(_shard.encode, spec, data=data, index=index, spans=spans, name=name)
         sets = run_tasks(functools.partial(encode, box=b, data_offset=o) for b, o in pieces)
+        if append and reader is not None and reader.in_place and _append(store, key, spec, reader, index, sets):
+            return WRITTEN
         layout = _shard.assemble(spec, index, sets)
         if layout is None:
             if reader is None and not whole:
@@ -151,3 +336,44 @@ def _write_new(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, .
     body = [memoryview(sets[source])[off:off + n] for source, off, n in runs.tolist()]
     store.put(key, [index_bytes, *body] if spec.index_at_start else [*body, index_bytes], mode=mode)
     return WRITTEN
+
+
+def _append(store: Store, key: str, spec: _shard.ShardSpec, reader: Reader, index: _shard.ShardIndex,
+            sets: Sequence[_shard.EncodedChunks]) -> bool:
+    """Append the encoded `sets` and a new index to the file `reader` has open, under its
+    journal (see the module docstring); False, with nothing changed, where the file is to
+    be rewritten instead (no chunk left, too much dead space, a link or a file with other
+    names at `key`, or no journal could be put)."""
+    laid = _shard.append(spec, index, sets, reader.size)
+    if laid is None:
+        return False
+    runs, index_bytes, live = laid
+    end = reader.size + sum(n for _, _, n in runs.tolist())
+    if end - live > COMPACT_RATIO * live:
+        return False
+    journal = journal_key(key)
+    try:
+        store.put(journal, _journal(reader.size))
+    except OSError:                    # its name taken by a folder someone planted: rewrite instead
+        return False
+    writes = []
+    pos = reader.size
+    for source, off, n in runs.tolist():
+        writes.append((pos, memoryview(sets[source])[off:off + n]))
+        pos += n
+    writes.append((pos, index_bytes))
+    try:
+        store.patch(key, writes, mode=reader.version)
+    except ForeignPathError:           # a hard-linked file (refused before writing anything): rewritten
+        store.delete(journal)
+        return False
+    except ConflictError:
+        store.delete(journal)
+        raise
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise                      # a failed write: the journal stays, the next access undoes it
+        store.delete(journal)          # a link: rewritten (the link replaced), never written through
+        return False
+    store.delete(journal)
+    return True

@@ -108,6 +108,7 @@ class ObjectReader(_Reads):
     def __init__(self, store: ObjectStore, key: str, size: int, version: Version) -> None:
         self.store, self.key, self.name = store, key, store.name(key)
         self.size, self.version = size, version
+        self.in_place = False                                  # objects are only ever replaced whole
         self.coalesce_gap = store.coalesce_gap
         self.prefetched: tuple[int, bytes] | None = None      # (offset, bytes) fetched with the open
 
@@ -503,7 +504,8 @@ class ObjectStore:
             raise ConflictError(f"{self.name(key)}: changed since it was read (a concurrent writer); "
                                 "nothing was written")
 
-    def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False) -> None:
+    def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False,
+              mode: Version | None = None) -> Version:
         """Not offered by object stores (`can_patch` is False).
 
         Raises

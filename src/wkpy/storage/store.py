@@ -28,8 +28,10 @@ What a store provides (the `Store` protocol):
   `mode` is ``"overwrite"``, ``"create"`` (fail if the key exists) or a version token
   from a reader (fail unless the object is still that version): the conditional write,
   raising `ConflictError` when it fails. `delete(key, mode=...)` likewise.
-- `patch(key, writes)`: bytes written in place (raw WKW files, with their undo journal);
-  only if `can_patch`.
+- `patch(key, writes, mode=version)`: bytes written in place, within the file or after
+  its end (raw WKW files with their undo journal, appends to Zarr shards with theirs); only
+  if `can_patch`, and only into a file a reader found `in_place` (a regular file with no
+  other name: never through a link, never into a hard-linked file another folder shares).
 - `list(prefix)`, `exists(key)`, `version(key)`, `name(key)` (for messages).
 - `prepare(keys)`: get ready to `put` these keys (a local store creates their folders,
   refusing links that lead out of it); every writer calls it before its puts.
@@ -69,7 +71,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, Union
 import numpy as np
 
 from wkpy._paths import ensure_inside
-from wkpy.errors import ConflictError, CorruptFileError, InvalidRequestError
+from wkpy.errors import ConflictError, CorruptFileError, ForeignPathError, InvalidRequestError
 from wkpy.locking import lock_file_for, path_lock
 
 if TYPE_CHECKING:
@@ -161,6 +163,7 @@ class Reader(Protocol):
     name: str
     size: int
     version: Version
+    in_place: bool              # may be patched in place (a local file with one name)
     coalesce_gap: int
     batch_bytes: int
 
@@ -207,7 +210,8 @@ class Store(Protocol):
     def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole | At], *, mode: Mode = "overwrite",
             sync: bool = False) -> Version: ...
 
-    def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False) -> None: ...
+    def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False,
+              mode: Version | None = None) -> Version: ...
 
     def delete(self, key: str, *, mode: Version | None = None) -> bool: ...
 
@@ -264,6 +268,7 @@ class LocalReader(_Reads):
         self.key, self.name, self.fd = key, name, fd
         self.size = st.st_size
         self.version = _version(st)
+        self.in_place = st.st_nlink == 1
 
     def batches(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, list[tuple[int, Buffer]]]]:
         """As `Reader.batches`, reading every batch into one buffer kept for the whole call
@@ -577,9 +582,12 @@ class LocalStore:
                 self.prepare([key])
         return os.open(tmp, flags, 0o644)
 
-    def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False) -> None:
-        """Write bytes into the existing file `key` in place, at each ``(offset, bytes)``;
-        `sync` flushes them to disk.
+    def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False,
+              mode: Version | None = None) -> Version:
+        """Write bytes into the existing file `key` in place, at each ``(offset, bytes)``
+        (an offset at or after the end appends); `sync` flushes them to disk. With `mode` (a
+        version token from a reader) only if the file is still that version. Returns the
+        file's new version.
 
         Raises
         ------
@@ -588,16 +596,27 @@ class LocalStore:
             FileNotFoundError if there is no file.
         CorruptFileError
             It is not a regular file.
+        ForeignPathError
+            The file has other names (hard links): it may belong to another folder too.
+        ConflictError
+            It is not the version `mode` (nothing was written).
         """
         path = self.name(key)
         fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
                 raise CorruptFileError(f"{path}: not a regular file")
+            if st.st_nlink != 1:
+                raise ForeignPathError(f"{path}: the file has {st.st_nlink} names (hard links); it is never "
+                                       "changed in place")
+            if mode is not None and _version(st) != mode:
+                raise ConflictError(f"{path}: changed since it was read (a concurrent writer); nothing was written")
             for offset, data in writes:
                 _write_all(fd, data, offset)
             if sync:
                 os.fdatasync(fd)
+            return _version(os.fstat(fd))
         finally:
             os.close(fd)
 
