@@ -170,7 +170,9 @@ def stream_tasks(tasks: Iterable[Callable[[], T]]) -> Iterator[T]:
     futures: list[Future[Any] | None] = [pool.submit(t) for t in tasks]
     try:
         for i, t in enumerate(tasks):
-            f, futures[i] = futures[i], None  # no reference kept: a result lives as long as its consumer keeps it
+            f = futures[i]
+            assert f is not None
+            futures[i] = None                 # no reference kept: a result lives as long as its consumer keeps it
             yield t() if _take_back(f, futures) else f.result()
     finally:                                  # a failure, or the consumer stopped early
         left = [f for f in futures if f is not None and not f.cancel()]
