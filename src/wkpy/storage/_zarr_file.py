@@ -291,8 +291,8 @@ def _append(store: Store, key: str, spec: _shard.ShardSpec, reader: Reader, inde
             sets: Sequence[_shard.EncodedChunks]) -> bool:
     """Append the encoded `sets` and a new index to the file `reader` has open, under its
     journal (see the module docstring); False, with nothing changed, where the file is to
-    be rewritten instead (no chunk left, too much dead space, a link or a file with other
-    names at `key`, or no journal could be put)."""
+    be rewritten instead (no chunk left, too much dead space, a link, a file with other
+    names or one not writable at `key`, or no journal could be put)."""
     laid = _shard.append(spec, index, sets, reader.size)
     if laid is None:
         return False
@@ -320,9 +320,12 @@ def _append(store: Store, key: str, spec: _shard.ShardSpec, reader: Reader, inde
         store.delete(journal)
         raise
     except OSError as exc:
-        if exc.errno != errno.ELOOP:
+        if exc.errno not in (errno.ELOOP, errno.EACCES, errno.EPERM):
             raise                      # a failed write: the journal stays, the next access undoes it
-        store.delete(journal)          # a link: rewritten (the link replaced), never written through
+        # refused at the open, nothing written: a link is rewritten (the link replaced, never
+        # written through); a file not writable (mode 0444, append-only) as it always was,
+        # by a new file renamed over it where its folder allows
+        store.delete(journal)
         return False
     store.delete(journal)
     return True
