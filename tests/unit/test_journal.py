@@ -71,6 +71,20 @@ def test_a_complete_journal_rolls_back_and_is_deleted(journal_case):
     assert wkw_roll_back(path) == 0
 
 
+def test_a_file_hard_linked_after_the_crash_is_rolled_back_in_a_copy_of_its_own(journal_case):
+    """A snapshot made with hard links (``cp -al``) after a writer was killed: the journal
+    still belongs to the file (its patch was made before the file got other names); the
+    file is rolled back in a copy of its own, the other name keeps its bytes."""
+    path, journal, raw, old = journal_case
+    other = path.with_name("snapshot.wkw")
+    os.link(path, other)
+    before = other.read_bytes()
+    assert wkw_roll_back(path) == 2
+    assert (_read(path) == old).all()
+    assert not journal.exists() and other.read_bytes() == before
+    assert path.stat().st_nlink == 1 and other.stat().st_nlink == 1
+
+
 def test_every_cut_short_journal_is_discarded_and_leaves_the_file(journal_case):
     path, journal, raw, old = journal_case
     before = path.read_bytes()
