@@ -222,6 +222,28 @@ def test_a_journal_left_while_the_reader_waited_for_the_lock_is_rolled_back(tmp_
     assert planted and not Path(f"{shard}.journal").exists()
 
 
+def test_a_journal_that_cannot_be_applied_fails_the_read_typed(tmp_path, monkeypatch):
+    """A read-only dataset (a read-only mount, files of another user) meeting a killed
+    writer's journal: the read raises `ReadOnlyError` naming the file, which stays as it was."""
+    import errno
+
+    from wkpy.errors import ReadOnlyError
+    from wkpy.storage.store import LocalStore
+
+    mag, shard = _raw_mag(tmp_path)
+    _kill_mid_patch(shard)
+    before = shard.read_bytes()
+
+    def refuse(self, key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EROFS, "Read-only file system", self.name(key))
+
+    monkeypatch.setattr(LocalStore, "patch", refuse)
+    monkeypatch.setattr(LocalStore, "put", refuse)
+    with pytest.raises(ReadOnlyError, match=str(shard)):
+        mag.read(absolute_offset=(0, 0, 0), size=(16, 16, 16))
+    assert shard.read_bytes() == before and Path(f"{shard}.journal").exists()
+
+
 def test_a_cut_short_journal_does_not_block_reads_or_writes(tmp_path):
     mag, shard = _raw_mag(tmp_path)
     journal = wkw_journal(shard, (3, 1, 1, 1, 1), (0, 0, 0, 16, 8, 8))
