@@ -292,3 +292,33 @@ def test_a_shard_that_is_not_writable_is_rewritten_as_before(tmp_path, monkeypat
     assert file.stat().st_ino != inode
     assert [p.name for p in file.parent.iterdir()] == [file.name], "a journal was left"
     np.testing.assert_array_equal(mag.read(absolute_offset=(0, 0, 0), size=(SHARD,) * 3), want)
+
+
+def test_a_reader_whose_locks_a_writer_does_not_share_reads_again_while_the_file_changes(tmp_path, monkeypatch):
+    """A writer of another user (locks are per user) appends again and again: every time
+    the reader opens the file it is mid-append, and the journal is gone by the time the
+    reader looks for it (that append finished). Holding its own lock proves nothing then:
+    the reader tries again while the file keeps changing, instead of reporting the shard
+    damaged; a file that does not change is reported (test_journals_that_do_not_fit...)."""
+    store, _ = _append_killed(tmp_path, None)               # a whole append: the state the writer ends in
+    os.remove(store.name(_zarr_file.journal_key("s")))
+    done = Path(store.name("s")).read_bytes()
+    want = OLD.copy()
+    want[:16, :16, :16] = NEW
+    appends = []
+    real_open, real_journal = LocalStore.open, _zarr_file._journal_size
+
+    def open_(self, key, **kwargs):
+        if key == "s" and len(appends) < 6:                 # the writer is mid-append at each open
+            appends.append(1)
+            Path(self.name("s")).write_bytes(done + b"\1" * (100 + len(appends)))
+        return real_open(self, key, **kwargs)
+
+    def journal_size(store_, key):
+        Path(store_.name("s")).write_bytes(done)            # ... and done before the reader looks
+        return real_journal(store_, key)
+
+    monkeypatch.setattr(LocalStore, "open", open_)
+    monkeypatch.setattr(_zarr_file, "_journal_size", journal_size)
+    np.testing.assert_array_equal(_read(store), want)
+    assert len(appends) == 6
