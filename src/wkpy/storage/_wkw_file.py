@@ -245,8 +245,7 @@ def write_raw(store: Store, key: str, layout: tuple[int, ...], box: tuple[int, .
 
 def _file_head(store: Store, key: str) -> tuple[bytes | None, int]:
     """The first bytes and size of the raw file a journal may belong to; (None, 0) if
-    there is none that it could have patched (absent, a link, not a regular file, a file
-    with several names)."""
+    there is none that it could have patched (absent, a link, not a regular file)."""
     try:
         reader = store.open(key, follow_links=False)
     except CorruptFileError:
@@ -258,9 +257,19 @@ def _file_head(store: Store, key: str) -> tuple[bytes | None, int]:
     if reader is None:
         return None, 0
     with reader:
-        if not reader.in_place:                  # hard-linked: never patched, so never journaled
-            return None, 0
         return (_head(reader) if reader.size >= HEADER else None), reader.size
+
+
+def _unshare(store: Store, key: str) -> None:
+    """Give the raw file `key` a copy of its own if it has other names (hard links made
+    after the patch a journal undoes: a snapshot taken after a crash), so that rolling it
+    back in place changes no other folder's file. A crash before or after the copy leaves
+    the journal, applied by the next access."""
+    reader = store.open(key, follow_links=False)
+    if reader is not None:
+        with reader:
+            if not reader.in_place:
+                store.put(key, [CopyRange(reader, 0, reader.size)], mode=reader.version)
 
 
 def roll_back(store: Store, key: str) -> int:
@@ -271,7 +280,8 @@ def roll_back(store: Store, key: str) -> int:
     file synced, and the journal deleted: 2. Any other journal (cut short while being
     written, damaged, a link, not a regular file, or not matching the file) never had a
     patch behind it and is deleted unapplied: 1. No journal: 0. The journal's format and
-    every rule that judges it live in `wkcore._wkw` ("undo journal", `JournalCheck`).
+    every rule that judges it live in `wkcore._wkw` ("undo journal", `JournalCheck`). A
+    file with other names (hard links) gets a copy of its own first: theirs keep their bytes.
     """
     name = key + JOURNAL
     try:
@@ -300,6 +310,7 @@ def roll_back(store: Store, key: str) -> int:
             for i, p in enumerate(pieces):
                 check.scan(held[i] if held else journal.read(p, min(step, end - p)))
             if check.sealed:
+                _unshare(store, key)
                 bb = check.record_bytes - 8
                 for i, p in enumerate(pieces):
                     records = held[i] if held else journal.read(p, min(step, end - p))

@@ -175,6 +175,10 @@ def _journal_size(store: Store, key: str) -> int | None:
 
 
 _READ_TRIES = 4
+_CHANGED_TRIES = 64
+"""`open_indexed` tries lock-free `_READ_TRIES - 1` times, then under the file's lock,
+again up to `_CHANGED_TRIES` times while the file keeps changing under it (a writer of
+another user: locks are per user)."""
 
 
 def open_indexed(store: Store, key: str, spec: _shard.ShardSpec) -> tuple[Reader, _shard.ShardIndex] | None:
@@ -185,26 +189,32 @@ def open_indexed(store: Store, key: str, spec: _shard.ShardSpec) -> tuple[Reader
     killed writer left: then the file's first bytes up to the size its journal records
     (the old file, whose bytes never change) are read if they end with a valid index;
     else the file is opened again (a writer finished meanwhile), the last time after
-    waiting for the file's lock (no writer is then mid-append).
+    waiting for the file's lock (no writer is then mid-append; or, one of another user,
+    who does not share the locks, changed the file meanwhile: then again, a bounded
+    number of times).
 
     Raises
     ------
     CorruptFileError
         The file's index is damaged (naming the file).
     """
-    for attempt in range(_READ_TRIES):
-        if attempt == _READ_TRIES - 1:
+    tries = _READ_TRIES + _CHANGED_TRIES
+    for attempt in range(tries):
+        if attempt < _READ_TRIES - 1:
+            found = _open_indexed(store, key, spec, False, False)
+        else:
             with store.lock(key):
-                return _open_indexed(store, key, spec, True)
-        found = _open_indexed(store, key, spec, False)
+                found = _open_indexed(store, key, spec, True, attempt == tries - 1)
         if found is not False:
             return found
     raise AssertionError("unreachable")
 
 
-def _open_indexed(store: Store, key: str, spec: _shard.ShardSpec, last: bool
+def _open_indexed(store: Store, key: str, spec: _shard.ShardSpec, locked: bool, last: bool
                   ) -> tuple[Reader, _shard.ShardIndex] | None | bool:
-    """One try of `open_indexed`: False if it is to be tried again."""
+    """One try of `open_indexed`: False if it is to be tried again (`locked`: only if the
+    file changed since it was opened, a writer that does not share this process's locks;
+    `last`: never)."""
     reader = store.open(key, tail=tail_hint(spec))
     if reader is None:
         return None
@@ -219,7 +229,7 @@ def _open_indexed(store: Store, key: str, spec: _shard.ShardSpec, last: bool
         if index is not None:
             return reader, index
         reader.close()
-        if last:
+        if last or (locked and store.version(key) == reader.version):
             raise
         return False
 
@@ -342,8 +352,8 @@ def _append(store: Store, key: str, spec: _shard.ShardSpec, reader: Reader, inde
             sets: Sequence[_shard.EncodedChunks]) -> bool:
     """Append the encoded `sets` and a new index to the file `reader` has open, under its
     journal (see the module docstring); False, with nothing changed, where the file is to
-    be rewritten instead (no chunk left, too much dead space, a link or a file with other
-    names at `key`, or no journal could be put)."""
+    be rewritten instead (no chunk left, too much dead space, a link, a file with other
+    names or one not writable at `key`, or no journal could be put)."""
     laid = _shard.append(spec, index, sets, reader.size)
     if laid is None:
         return False
@@ -371,9 +381,12 @@ def _append(store: Store, key: str, spec: _shard.ShardSpec, reader: Reader, inde
         store.delete(journal)
         raise
     except OSError as exc:
-        if exc.errno != errno.ELOOP:
+        if exc.errno not in (errno.ELOOP, errno.EACCES, errno.EPERM):
             raise                      # a failed write: the journal stays, the next access undoes it
-        store.delete(journal)          # a link: rewritten (the link replaced), never written through
+        # refused at the open, nothing written: a link is rewritten (the link replaced, never
+        # written through); a file not writable (mode 0444, append-only) as it always was,
+        # by a new file renamed over it where its folder allows
+        store.delete(journal)
         return False
     store.delete(journal)
     return True

@@ -19,7 +19,7 @@ import numpy as np
 
 from wkcore import _wkw
 from wkpy._paths import ensure_inside
-from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
+from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, ReadOnlyError, UnsupportedError
 from wkpy.executor import io_pieces, run_tasks
 from wkpy.storage import _wkw_file
 from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
@@ -185,7 +185,8 @@ class WkwArray(MagFolder):
         """Readers of raw files (patched in place) hold the shard lock shared. A journal
         seen while holding it belongs to a killed writer (a live one would hold the lock
         exclusively): the reader lets go, settles it under the exclusive lock, and looks
-        again. Compressed files are only ever replaced whole."""
+        again. Compressed files are only ever replaced whole. A journal that cannot be
+        applied (a read-only dataset) makes the read raise `ReadOnlyError` naming the file."""
         if self._block_type != 1 or not self.store.can_patch:
             yield
             return
@@ -196,7 +197,15 @@ class WkwArray(MagFolder):
                     yield
                     return
             with self.store.lock(key):
-                _wkw_file.roll_back(self.store, key)
+                try:
+                    _wkw_file.roll_back(self.store, key)
+                except OSError as exc:
+                    if isinstance(exc, ReadOnlyError) or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                        raise
+                    raise ReadOnlyError(f"{self.store.name(key)}: a killed writer left its undo journal "
+                                        f"{self.store.name(key + _wkw_file.JOURNAL)}, which cannot be applied "
+                                        f"here ({exc.strerror}); the file reads again once a writer with write "
+                                        "access has rolled it back") from exc
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:
         layout, store = self._layout, self.store

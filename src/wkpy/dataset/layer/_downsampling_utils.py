@@ -372,7 +372,7 @@ def _read_mirrored(source: Array, box: Box, valid: Box) -> np.ndarray:
 # Memory bounds of one task: the target box is written in one piece up to this size (else
 # buffer by buffer), and a block reduction reads at most this many source bytes per piece.
 _WHOLE_BOX_BYTES = 256 * 2**20
-_PIECE_BYTES = 64 * 2**20
+_PIECE_BYTES = 32 * 2**20
 
 
 def _touches(lo: tuple[int, ...], hi: tuple[int, ...], shards: list[Box]) -> bool:

@@ -48,7 +48,9 @@ def upsample_job(job: tuple[Array, Array, Box, tuple[int, int, int]]) -> None:
     """One task: fill a target box (target-mag voxels) by repeating source voxels.
 
     `job` is (source, target, (offset, shape), factors) with the source `factors` times
-    coarser per axis; an all-zero box is not written.
+    coarser per axis. Only the part of the box holding non-zero source voxels is written
+    (the target mag is new: the rest stays absent, reading as zeros), so a shard-sized
+    box with little data costs memory in proportion to that data.
     """
     source, target, (offset, shape), factors = job
     lo = [o // f for o, f in zip(offset, factors)]
@@ -56,6 +58,12 @@ def upsample_job(job: tuple[Array, Array, Box, tuple[int, int, int]]) -> None:
     data = source.read(tuple(lo), tuple(h - l for l, h in zip(lo, hi)))  # type: ignore[arg-type]
     if not data.any():
         return
+    used = [np.flatnonzero(data.any(axis=tuple(b for b in range(4) if b != a))) for a in (1, 2, 3)]
+    data = data[:, used[0][0]:used[0][-1] + 1, used[1][0]:used[1][-1] + 1, used[2][0]:used[2][-1] + 1]
+    end = [min(o + s, (l + u[-1] + 1) * f) for o, s, l, u, f in zip(offset, shape, lo, used, factors)]
+    offset = tuple(max(o, (l + u[0]) * f) for o, l, u, f in zip(offset, lo, used, factors))
+    lo = [l + u[0] for l, u in zip(lo, used)]
+    shape = tuple(e - o for e, o in zip(end, offset))
     for axis, f in enumerate(factors, start=1):
         if f != 1:
             data = np.repeat(data, f, axis=axis)
