@@ -389,6 +389,39 @@ class Bench:
         self.add("P1 2 threads, 2 shards", "wkpy", fmt, two, 2 * block.nbytes)
 
 
+    def p2(self, fmt: str) -> None:
+        """W1 and R1 of the volume with one and with two I/O threads (``WKPY_IO_THREADS``),
+        within one shard (the volume in one 1024³ shard, split over the threads by wkpy)
+        and across several (cubic shards half the volume wide, each one task)."""
+        import wkpy
+
+        half = max(32, 1 << (self.shape[0] // 2 - 1).bit_length())       # a power of two ≥ half the width
+        many = int(np.prod([-(-n // half) for n in self.shape]))
+        for shard, where in ((1024, "1 shard"), (half, f"{many} shards")):
+            p = self.path(f"p2-{fmt}-{shard}")
+
+            def create() -> object:
+                self.fresh(p)
+                ds = wkpy.Dataset(p, voxel_size=(1, 1, 1))
+                return ds.add_layer("color", "color", data_format=fmt).add_mag(1, chunk_shape=32, shard_shape=shard)
+
+            for threads in (1, 2):
+                def write(threads: int = threads) -> None:
+                    os.environ["WKPY_IO_THREADS"] = str(threads)    # the child's pool starts with it
+                    create().write(self.data, absolute_offset=(0, 0, 0), allow_unaligned=True)
+
+                def read(threads: int = threads) -> None:
+                    os.environ["WKPY_IO_THREADS"] = str(threads)
+                    wkpy.Dataset.open(p).get_layer("color").get_mag(1).read(absolute_offset=(0, 0, 0),
+                                                                              size=self.shape)
+
+                self.add(f"P2 W1 {threads} thr, {where}", "wkpy", fmt, run(write, self._repeats), self.data.nbytes)
+                if not p.exists():
+                    run(lambda: os.environ.__setitem__("WKPY_IO_THREADS", "2") or create().write(
+                        self.data, absolute_offset=(0, 0, 0), allow_unaligned=True), 1)
+                self.add(f"P2 R1 {threads} thr, {where}", "wkpy", fmt, run(read, self._repeats), self.data.nbytes)
+
+
 def decode_times(mag: Path, fmt: str, offsets: list, side: int) -> tuple[float, float]:
     """(median, p95) seconds of decoding the chunks each `side`³ cutout at `offsets` touches
     by the `wkcore` kernel alone, one thread: the same box of the same chunks as R2, from
@@ -439,7 +472,7 @@ def decode_times(mag: Path, fmt: str, offsets: list, side: int) -> tuple[float, 
 
 
 WORKLOADS = {"W1": ["w1", "w1_labels"], "W2": ["w2"], "W3": ["w3"], "R1": ["r1", "r1_labels"], "R2": ["r2"], "R3": ["r3"],
-             "C1": ["c1"], "D1": ["d1"], "P1": ["p1"]}
+             "C1": ["c1"], "D1": ["d1"], "P1": ["p1"], "P2": ["p2"]}
 
 
 # ---- limits -----------------------------------------------------------------------------------
@@ -529,6 +562,12 @@ def report(bench: Bench, lim: dict[str, float]) -> None:
                    for w, name in (("R2 200×64³ unaligned", "default threads"), ("R2 1 I/O thread", "1 thread"))
                    if (w, "wkpy", fmt) in medians]
             print(f"  wkpy R2 {fmt} / decode of the chunks it touches (median latencies): {', '.join(got)}")
+    for (workload, system, fmt), (res, nbytes, unit) in medians.items():
+        if workload.startswith("P2") and " 2 thr" in workload:
+            one = medians.get((workload.replace(" 2 thr", " 1 thr"), system, fmt))
+            if one:
+                print(f"  {fmt} {workload[3:5]} {workload.split(', ')[1]}: two threads "
+                      f"{one[0].median / res.median:.2f}× one (ideal {min(2, cores)}×)")
     one = medians.get(("P1 1 thread, 1 shard", "wkpy", "wkw"))
     two = medians.get(("P1 2 threads, 2 shards", "wkpy", "wkw"))
     if one and two:

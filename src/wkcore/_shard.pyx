@@ -159,8 +159,10 @@ cdef const char* chunk_text(const zspec* S, uint64_t m, char* buf) noexcept nogi
 
 cdef int check_index(uint64_t* e, const zspec* S, uint64_t size, wk_err* e_) noexcept nogil:
     """Decode the raw index entries in place (byte order) and check that every present
-    chunk lies inside the file's data bytes."""
-    cdef uint64_t n = S.n_chunks, isz = index_bytes(S), lo, hi, off, nb, m
+    chunk lies inside the file's data bytes, and that together they list no more bytes
+    than those (entries sharing bytes could otherwise make a rewrite copy the file many
+    times over: work stays bounded by the file)."""
+    cdef uint64_t n = S.n_chunks, isz = index_bytes(S), lo, hi, off, nb, m, total = 0
     cdef char where[COORDS_TEXT]
     lo = isz if S.index_at_start else 0
     hi = size if S.index_at_start else size - isz
@@ -175,6 +177,11 @@ cdef int check_index(uint64_t* e, const zspec* S, uint64_t size, wk_err* e_) noe
             return WK_FAIL(e_, WK_ECORRUPT,
                            "shard index entry %llu (chunk %s) is (offset %llu, %llu bytes), outside the data bytes [%llu, %llu)",
                            m, chunk_text(S, m, where), off, nb, lo, hi)
+        total += nb
+        if total > hi - lo:
+            return WK_FAIL(e_, WK_ECORRUPT,
+                           "shard index lists more chunk bytes than the file's %llu data bytes (entries share "
+                           "bytes; entry %llu, chunk %s)", hi - lo, m, chunk_text(S, m, where))
     return 0
 
 cdef void encode_index(const uint64_t* index, const zspec* S, uint8_t* out) noexcept nogil:

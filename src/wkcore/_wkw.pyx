@@ -957,7 +957,8 @@ cdef class JournalCheck:
 
 def assemble(tuple layout_, list parts) -> bytes:
     """The header and jump table of a compressed file made of the `(encoded, ends)` parts
-    of `encode_range` in order (which follow them in the file).
+    of `encode_range` in order (which follow them in the file). `encoded` may be given by
+    its length in bytes (a writer that has written it need not keep it).
 
     Raises
     ------
@@ -979,7 +980,7 @@ def assemble(tuple layout_, list parts) -> bytes:
     cdef const uint8_t* p
     for i in range(len(parts)):
         blob, ends = parts[i]
-        blob_len = memoryview(blob).nbytes
+        blob_len = blob if isinstance(blob, int) else memoryview(blob).nbytes
         PyObject_GetBuffer(ends, &v, PyBUF_SIMPLE)
         try:
             count = <uint64_t>v.len // 8

@@ -117,3 +117,46 @@ def test_a_wkw_header_of_another_kind_is_still_refused_by_a_whole_write(tmp_path
     with pytest.raises(CorruptFileError, match="x0.wkw"):
         mag.write(_pattern(2), absolute_offset=(0, 0, 0))
     assert shard.read_bytes() == bytes(raw)
+
+
+def test_a_shard_index_listing_more_bytes_than_the_file_holds_is_refused(tmp_path):
+    """Index entries sharing bytes are bounded by the file: all 64 entries pointing at the
+    whole data would make a rewrite copy it 64 times (the file grew 60-fold); a shard
+    whose entries list more bytes than it holds is damaged. Entries sharing a chunk's
+    bytes within that bound read as the chunk."""
+    from wkcore import _shard
+    from wkcore._codecs import crc32c_of
+    from wkpy.errors import CorruptFileError as Corrupt
+    from wkpy.storage import _zarr_file
+    from wkpy.storage.store import LocalStore
+
+    spec = _shard.ShardSpec(1, (64, 64, 64), (16, 16, 16), (0, 1, 2), False, [("zstd", 3, False)], True)
+    store = LocalStore(tmp_path)
+    store.prepare(["s"])
+    data = np.random.default_rng(0).integers(0, 50, (64, 64, 64)).astype(np.uint8)
+    _zarr_file.write_box(store, "s", spec, (0, 0, 0, 64, 64, 64), data, (0, 0, 0))
+    raw = (tmp_path / "s").read_bytes()
+    body = len(raw) - spec.index_bytes
+    entries = np.frombuffer(raw[body:body + 16 * 64], "<u8").reshape(64, 2).copy()
+
+    def with_entries(rows: np.ndarray) -> bytes:
+        table = rows.astype("<u8").tobytes()
+        return raw[:body] + table + crc32c_of(table).to_bytes(4, "little")
+
+    (tmp_path / "s").write_bytes(with_entries(np.tile([0, body], (64, 1))))
+    out = np.zeros((64, 64, 64), np.uint8)
+    with pytest.raises(Corrupt, match="more chunk bytes"):
+        _zarr_file.open_indexed(store, "s", spec)
+    with pytest.raises(Corrupt, match="more chunk bytes"), store.lock("s"):
+        _zarr_file.write_box(store, "s", spec, (0, 0, 0, 8, 8, 8), data[:8, :8, :8], (0, 0, 0))
+    assert (tmp_path / "s").stat().st_size == len(raw)
+    shared = entries.copy()
+    small, big = (0, 1) if entries[0, 1] <= entries[1, 1] else (1, 0)
+    shared[big] = shared[small]                            # (chunks 0 and 1: z 0-16 and 16-32 of x, y 0-16)
+    (tmp_path / "s").write_bytes(with_entries(shared))
+    found = _zarr_file.open_indexed(store, "s", spec)
+    assert found is not None
+    with found[0]:
+        _zarr_file.read_box(found[0], found[1], spec, (0, 0, 0, 64, 64, 64), out, (0, 0, 0))
+    z = [slice(0, 16), slice(16, 32)]
+    np.testing.assert_array_equal(out[:16, :16, z[big]], data[:16, :16, z[small]])

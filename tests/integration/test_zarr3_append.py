@@ -6,6 +6,7 @@ the ``write-zarr3-compressed-noisy`` case of ``tests/crash_cases.py``."""
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -265,3 +266,59 @@ def test_readers_beside_an_appending_writer_see_whole_writes(tmp_path):
         for t in threads:
             t.join()
     assert not errors and not torn, (errors[:2], torn[:2])
+
+
+def test_a_shard_that_is_not_writable_is_rewritten_as_before(tmp_path, monkeypatch):
+    """A shard file without write permission (mode 0444, in a folder that is writable)
+    cannot be appended to; it is rewritten (a new file renamed over it), as before appends
+    existed, instead of failing with the append's journal left behind."""
+    mag = _mag(tmp_path)
+    want = _noise((1, SHARD, SHARD, SHARD), 9)
+    mag.write(want, absolute_offset=(0, 0, 0))
+    file = _shard_file(tmp_path)
+    os.chmod(file, 0o444)
+    if os.geteuid() == 0:              # root opens any file for writing: refuse it as the kernel does others
+        real_open = os.open
+
+        def open_(path, flags, *args, **kwargs):
+            if os.fspath(path) == str(file) and flags & (os.O_WRONLY | os.O_RDWR):
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", open_)
+    inode = file.stat().st_ino
+    mag.write(np.full((1, 10, 10, 10), 7, np.uint8), absolute_offset=(3, 3, 3), allow_unaligned=True)
+    want[:, 3:13, 3:13, 3:13] = 7
+    assert file.stat().st_ino != inode
+    assert [p.name for p in file.parent.iterdir()] == [file.name], "a journal was left"
+    np.testing.assert_array_equal(mag.read(absolute_offset=(0, 0, 0), size=(SHARD,) * 3), want)
+
+
+def test_a_reader_whose_locks_a_writer_does_not_share_reads_again_while_the_file_changes(tmp_path, monkeypatch):
+    """A writer of another user (locks are per user) appends again and again: every time
+    the reader opens the file it is mid-append, and the journal is gone by the time the
+    reader looks for it (that append finished). Holding its own lock proves nothing then:
+    the reader tries again while the file keeps changing, instead of reporting the shard
+    damaged; a file that does not change is reported (test_journals_that_do_not_fit...)."""
+    store, _ = _append_killed(tmp_path, None)               # a whole append: the state the writer ends in
+    os.remove(store.name(_zarr_file.journal_key("s")))
+    done = Path(store.name("s")).read_bytes()
+    want = OLD.copy()
+    want[:16, :16, :16] = NEW
+    appends = []
+    real_open, real_journal = LocalStore.open, _zarr_file._journal_size
+
+    def open_(self, key, **kwargs):
+        if key == "s" and len(appends) < 6:                 # the writer is mid-append at each open
+            appends.append(1)
+            Path(self.name("s")).write_bytes(done + b"\1" * (100 + len(appends)))
+        return real_open(self, key, **kwargs)
+
+    def journal_size(store_, key):
+        Path(store_.name("s")).write_bytes(done)            # ... and done before the reader looks
+        return real_journal(store_, key)
+
+    monkeypatch.setattr(LocalStore, "open", open_)
+    monkeypatch.setattr(_zarr_file, "_journal_size", journal_size)
+    np.testing.assert_array_equal(_read(store), want)
+    assert len(appends) == 6

@@ -21,7 +21,7 @@ from wkpy.geometry import Vec3Int  # noqa: E402
 from wkpy.storage import ArrayInfo, create_array, open_array  # noqa: E402
 from wkpy.storage import _zarr_file  # noqa: E402
 from wkpy.storage.object_store import ObjectStore  # noqa: E402
-from wkpy.storage.store import CopyRange, Hole, LocalStore, as_store  # noqa: E402
+from wkpy.storage.store import At, CopyRange, Hole, LocalStore, as_store  # noqa: E402
 
 
 @pytest.fixture
@@ -61,6 +61,12 @@ def test_put_get_list_delete(root) -> None:
                    for o, n in ((0, 2), (1, 2), (7, 2)) for s in [max(k for k in joined if k <= o)])
         store.put("copy", [CopyRange(reader, 6, 3), b"!"])
     assert store.get("copy") == b"xyz!"
+    store.put("head", iter([Hole(2), b"xyz", At(0, b"ab")]))    # a header written last
+    assert store.get("head") == b"abxyz"
+    with pytest.raises(ValueError, match="beyond"):
+        store.put("head", [b"a", At(0, b"ab")])
+    assert store.get("head") == b"abxyz"
+    store.delete("head")
     assert store.get_ranges([("c", 0, 1), ("a/b.bin", 1, 2)]) == [b"2", b"bc"]
     with pytest.raises(CorruptFileError, match="more than"):
         store.get("a/b.bin", limit=4)

@@ -71,6 +71,20 @@ def test_a_complete_journal_rolls_back_and_is_deleted(journal_case):
     assert wkw_roll_back(path) == 0
 
 
+def test_a_file_hard_linked_after_the_crash_is_rolled_back_in_a_copy_of_its_own(journal_case):
+    """A snapshot made with hard links (``cp -al``) after a writer was killed: the journal
+    still belongs to the file (its patch was made before the file got other names); the
+    file is rolled back in a copy of its own, the other name keeps its bytes."""
+    path, journal, raw, old = journal_case
+    other = path.with_name("snapshot.wkw")
+    os.link(path, other)
+    before = other.read_bytes()
+    assert wkw_roll_back(path) == 2
+    assert (_read(path) == old).all()
+    assert not journal.exists() and other.read_bytes() == before
+    assert path.stat().st_nlink == 1 and other.stat().st_nlink == 1
+
+
 def test_every_cut_short_journal_is_discarded_and_leaves_the_file(journal_case):
     path, journal, raw, old = journal_case
     before = path.read_bytes()
@@ -206,6 +220,28 @@ def test_a_journal_left_while_the_reader_waited_for_the_lock_is_rolled_back(tmp_
     monkeypatch.setattr(LocalStore, "lock", lock)
     assert (mag.read(absolute_offset=(0, 0, 0), size=(16, 16, 16)) == 4).all()
     assert planted and not Path(f"{shard}.journal").exists()
+
+
+def test_a_journal_that_cannot_be_applied_fails_the_read_typed(tmp_path, monkeypatch):
+    """A read-only dataset (a read-only mount, files of another user) meeting a killed
+    writer's journal: the read raises `ReadOnlyError` naming the file, which stays as it was."""
+    import errno
+
+    from wkpy.errors import ReadOnlyError
+    from wkpy.storage.store import LocalStore
+
+    mag, shard = _raw_mag(tmp_path)
+    _kill_mid_patch(shard)
+    before = shard.read_bytes()
+
+    def refuse(self, key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EROFS, "Read-only file system", self.name(key))
+
+    monkeypatch.setattr(LocalStore, "patch", refuse)
+    monkeypatch.setattr(LocalStore, "put", refuse)
+    with pytest.raises(ReadOnlyError, match=str(shard)):
+        mag.read(absolute_offset=(0, 0, 0), size=(16, 16, 16))
+    assert shard.read_bytes() == before and Path(f"{shard}.journal").exists()
 
 
 def test_a_cut_short_journal_does_not_block_reads_or_writes(tmp_path):

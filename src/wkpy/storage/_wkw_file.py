@@ -4,7 +4,8 @@ raw files with their undo journal.
 Here the store (`wkpy.storage.store`) and the buffer kernels of `wkcore._wkw` meet. A
 read fetches the header and the jump-table entries a box needs, then the blocks in
 coalesced batches, and decodes them. A compressed file is rebuilt whole (its blocks
-encoded on several threads) and put atomically. So a write into part of a compressed file
+encoded on several threads, each range written to the new file as it finishes) and put
+atomically. So a write into part of a compressed file
 costs time in proportion to the file, not to the data: the touched blocks are decoded and
 encoded, but every untouched block's bytes are copied too (by the kernel, with
 ``copy_file_range``, never through Python; on filesystems with reflinks nearly free).
@@ -27,10 +28,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from wkcore import _morton, _wkw
+from wkcore import _wkw
 from wkpy.errors import CorruptFileError
-from wkpy.executor import run_tasks
-from wkpy.storage.store import CopyRange, Hole, Reader, Store, row_batches
+from wkpy.executor import stream_tasks
+from wkpy.storage.store import At, CopyRange, Hole, Reader, Store, row_batches
 
 __all__ = ["JOURNAL", "read_box", "roll_back", "write_compressed", "write_journal", "write_raw"]
 
@@ -71,7 +72,9 @@ def write_compressed(store: Store, key: str, layout: tuple[int, ...], box: tuple
                      at: tuple[int, ...], threads: int) -> None:
     """Rebuild the compressed file `key` with `data` at `at` written into `box`, its blocks
     encoded in `threads` ranges on the I/O pool, and put it atomically (conditional on the
-    old file being the version read). The caller holds the file's lock.
+    old file being the version read). The caller holds the file's lock. The ranges are
+    written in order as they finish, while later ones encode; the header and jump table,
+    known only then, last, over the room left for them.
 
     `layout` is (block_log2, file_log2, block_type, voxel_type, voxel_bytes); an existing
     file keeps LZ4 or LZ4HC. A box covering the whole file needs only the old header (a
@@ -86,21 +89,45 @@ def write_compressed(store: Store, key: str, layout: tuple[int, ...], box: tuple
             old = _head(reader) if whole else bytes(reader.read(0, reader.size))
         if old is not None and len(old) >= HEADER and old[:3] == b"WKW" and old[5] in (2, 3):
             layout = (*layout[:2], old[5], *layout[3:])
-        # Blocks the box touches lie between the Morton indices of its corner blocks:
-        # split that range evenly over the threads (the rest is copied, which is cheap).
-        g = layout[0]
-        first = _morton.encode(*(box[a] >> g for a in range(3)))
-        last = _morton.encode(*((box[a + 3] - 1) >> g for a in range(3))) + 1
-        k = max(1, min(threads, last - first))
-        bounds = sorted({0, *(first + (last - first) * i // k for i in range(k + 1)), 1 << (3 * layout[1])})
-        parts = run_tasks(functools.partial(_wkw.encode_range, old, layout, box, data, at, lo, hi, name)
-                          for lo, hi in zip(bounds, bounds[1:]))
-        head = _wkw.assemble(layout, parts)
-        store.put(key, [head, *(blob for blob, _ in parts)],
-                  mode=reader.version if reader is not None else "create")
+        bounds = _ranges(layout, box, threads)
+        tasks = [functools.partial(_wkw.encode_range, old, layout, box, data, at, lo, hi, name)
+                 for lo, hi in zip(bounds, bounds[1:])]
+
+        def body() -> Iterator[Hole | _wkw.EncodedBlocks | At]:   # ranges written as they finish
+            parts = []
+            yield Hole(HEADER + (8 << (3 * layout[1])))
+            for blocks, ends in stream_tasks(tasks):
+                yield blocks
+                parts.append((memoryview(blocks).nbytes, ends))     # freed now, while others encode
+                del blocks
+            yield At(0, _wkw.assemble(layout, parts))
+
+        store.put(key, body(), mode=reader.version if reader is not None else "create")
     finally:
         if reader is not None:
             reader.close()
+
+
+def _ranges(layout: tuple[int, ...], box: tuple[int, ...], k: int) -> list[int]:
+    """Bounds of about `k` Morton ranges of the file's blocks holding equal shares of the
+    blocks `box` touches (the blocks outside it, copied or zero, cost little), from 0 to
+    the file's block count.
+
+    The blocks lie between the Morton indices of the box's corner blocks, but not evenly
+    (a box half the file deep holds none of half of that range): the bounds are quantiles
+    of the Morton indices of up to 16 blocks per axis spread over the box.
+    """
+    g, n = layout[0], 1 << (3 * layout[1])
+    axes = [np.unique(np.linspace(box[a] >> g, (box[a + 3] - 1) >> g, 16).round().astype(np.int64))
+            for a in range(3)]
+    x, y, z = (c.ravel() for c in np.meshgrid(*axes, indexing="ij"))
+    codes = np.zeros(x.shape, np.int64)
+    for b in range(layout[1]):                     # x in the lowest bit, as `_morton.encode`
+        codes |= (((x >> b) & 1) << (3 * b)) | (((y >> b) & 1) << (3 * b + 1)) | (((z >> b) & 1) << (3 * b + 2))
+    codes.sort()
+    first, last = int(codes[0]), int(codes[-1]) + 1
+    cuts = [int(codes[len(codes) * i // k]) for i in range(1, k)] if k > 1 else []
+    return sorted({0, first, *cuts, last, n})
 
 
 def _runs(rows: np.ndarray, blocks: bytearray) -> list[tuple[int, memoryview]]:
@@ -218,8 +245,7 @@ def write_raw(store: Store, key: str, layout: tuple[int, ...], box: tuple[int, .
 
 def _file_head(store: Store, key: str) -> tuple[bytes | None, int]:
     """The first bytes and size of the raw file a journal may belong to; (None, 0) if
-    there is none that it could have patched (absent, a link, not a regular file, a file
-    with several names)."""
+    there is none that it could have patched (absent, a link, not a regular file)."""
     try:
         reader = store.open(key, follow_links=False)
     except CorruptFileError:
@@ -231,9 +257,19 @@ def _file_head(store: Store, key: str) -> tuple[bytes | None, int]:
     if reader is None:
         return None, 0
     with reader:
-        if not reader.in_place:                  # hard-linked: never patched, so never journaled
-            return None, 0
         return (_head(reader) if reader.size >= HEADER else None), reader.size
+
+
+def _unshare(store: Store, key: str) -> None:
+    """Give the raw file `key` a copy of its own if it has other names (hard links made
+    after the patch a journal undoes: a snapshot taken after a crash), so that rolling it
+    back in place changes no other folder's file. A crash before or after the copy leaves
+    the journal, applied by the next access."""
+    reader = store.open(key, follow_links=False)
+    if reader is not None:
+        with reader:
+            if not reader.in_place:
+                store.put(key, [CopyRange(reader, 0, reader.size)], mode=reader.version)
 
 
 def roll_back(store: Store, key: str) -> int:
@@ -244,7 +280,8 @@ def roll_back(store: Store, key: str) -> int:
     file synced, and the journal deleted: 2. Any other journal (cut short while being
     written, damaged, a link, not a regular file, or not matching the file) never had a
     patch behind it and is deleted unapplied: 1. No journal: 0. The journal's format and
-    every rule that judges it live in `wkcore._wkw` ("undo journal", `JournalCheck`).
+    every rule that judges it live in `wkcore._wkw` ("undo journal", `JournalCheck`). A
+    file with other names (hard links) gets a copy of its own first: theirs keep their bytes.
     """
     name = key + JOURNAL
     try:
@@ -273,6 +310,7 @@ def roll_back(store: Store, key: str) -> int:
             for i, p in enumerate(pieces):
                 check.scan(held[i] if held else journal.read(p, min(step, end - p)))
             if check.sealed:
+                _unshare(store, key)
                 bb = check.record_bytes - 8
                 for i, p in enumerate(pieces):
                     records = held[i] if held else journal.read(p, min(step, end - p))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,7 +37,7 @@ import numpy as np
 
 from wkcore import _shard
 from wkpy.errors import CorruptFileError, DataMismatchError, InvalidRequestError, UnsupportedError
-from wkpy.executor import io_threads, run_tasks
+from wkpy.executor import io_pieces, run_tasks
 from wkpy.storage import _zarr_file
 from wkpy.storage._zarr3_meta import META_LIMIT, ArrayMeta, dumps_array, parse_meta_json
 from wkpy.storage.array import ArrayInfo, MagFolder, ShardPart, split_by_shard, split_for_threads
@@ -264,7 +265,10 @@ class ZarrArray(MagFolder):
         """
         self._check_box(offset, shape)
         meta = self._meta
-        out = np.full((meta.num_channels, *shape), meta.fill_value, meta.dtype, order="F")
+        # zeros: fresh zero pages, faulted in by the threads that decode into them (a full
+        # of zeros would fill all of them first, on this thread alone)
+        out = np.full((meta.num_channels, *shape), meta.fill_value, meta.dtype, order="F") if any(meta.fill) \
+            else np.zeros((meta.num_channels, *shape), meta.dtype, order="F")
         if any(o + n > e for o, n, e in zip(offset, shape, meta.pick(meta.shape))):
             self.refresh()
             meta = self._meta
@@ -293,7 +297,8 @@ class ZarrArray(MagFolder):
     def _read_parts(self, view: np.ndarray, base: Sequence[int], parts: list[ShardPart]) -> None:
         """Read the shard `parts` (of a box inside the array's shape) into `view` at `base`."""
         spec, meta, store = self._spec, self._meta, self.store
-        pieces = split_for_threads(parts, meta.chunk, io_threads(), range(meta.ndim)) if meta.sharded else parts
+        pieces = split_for_threads(parts, meta.chunk, io_pieces(_nbytes(parts, view.itemsize)), range(meta.ndim)) \
+            if meta.sharded else parts
 
         def at(part: ShardPart) -> tuple[int, ...]:
             return tuple(b + s for b, s in zip(base, part.start))
@@ -363,7 +368,8 @@ class ZarrArray(MagFolder):
 
         def run(part: ShardPart) -> None:
             key = self._key(part.shard)
-            subs = split_for_threads([part], meta.chunk, io_threads(), range(meta.ndim)) if split else [part]
+            subs = split_for_threads([part], meta.chunk, io_pieces(_nbytes([part], view.itemsize)),
+                                     range(meta.ndim)) if split else [part]
 
             def attempt() -> None:
                 with store.lock(key):
@@ -458,6 +464,11 @@ class ZarrArray(MagFolder):
         self._check_box(offset, offset)
         return self._index(meta.place([o // s for o, s in zip(offset, meta.pick(meta.shard))], 0))
 
+
+
+def _nbytes(parts: Sequence[ShardPart], itemsize: int) -> int:
+    """Bytes of the voxels of `parts`."""
+    return itemsize * sum(math.prod(p.extent) for p in parts)
 
 
 def _meta_name(store: Store, key: str) -> Path:

@@ -6,7 +6,9 @@ coalesced batches and decodes them; a write encodes the touched chunks (over the
 of the ones it covers only in part). `ZarrArray` calls these once per file, holding the
 file's lock for writes.
 
-How a write changes a file that exists:
+A file written without old chunks (no file yet, or a box covering it whole) is written
+while it is encoded: its chunk groups go into the new file in order as they finish
+(`stream_tasks`), the index last (`_write_new`). How a write changes a file that exists:
 
 - **Append** (a local shard with its index at the end and a ``crc32c`` index codec, the
   layout webknossos writes): the new chunks and then a new index are written after the old
@@ -46,9 +48,9 @@ import numpy as np
 from wkcore import _shard
 from wkcore._codecs import crc32c_of
 from wkpy.errors import ConflictError, CorruptFileError, ForeignPathError
-from wkpy.executor import run_tasks
+from wkpy.executor import run_tasks, stream_tasks
 from wkpy.storage._cache import INDEXES
-from wkpy.storage.store import CopyRange, Reader, Store
+from wkpy.storage.store import At, CopyRange, Hole, Reader, Store
 
 __all__ = ["COMPACT_RATIO", "journal_key", "open_indexed", "read_index", "read_box", "settle", "tail_hint",
            "write_box"]
@@ -192,6 +194,10 @@ def _journal_size(store: Store, key: str) -> int | None:
 
 
 _READ_TRIES = 4
+_CHANGED_TRIES = 64
+"""`open_indexed` tries lock-free `_READ_TRIES - 1` times, then under the file's lock,
+again up to `_CHANGED_TRIES` times while the file keeps changing under it (a writer of
+another user: locks are per user)."""
 
 
 def open_indexed(store: Store, key: str, spec: _shard.ShardSpec) -> tuple[Reader, _shard.ShardIndex] | None:
@@ -202,26 +208,32 @@ def open_indexed(store: Store, key: str, spec: _shard.ShardSpec) -> tuple[Reader
     killed writer left: then the file's first bytes up to the size its journal records
     (the old file, whose bytes never change) are read if they end with a valid index;
     else the file is opened again (a writer finished meanwhile), the last time after
-    waiting for the file's lock (no writer is then mid-append).
+    waiting for the file's lock (no writer is then mid-append; or, one of another user,
+    who does not share the locks, changed the file meanwhile: then again, a bounded
+    number of times).
 
     Raises
     ------
     CorruptFileError
         The file's index is damaged (naming the file).
     """
-    for attempt in range(_READ_TRIES):
-        if attempt == _READ_TRIES - 1:
+    tries = _READ_TRIES + _CHANGED_TRIES
+    for attempt in range(tries):
+        if attempt < _READ_TRIES - 1:
+            found = _open_indexed(store, key, spec, False, False)
+        else:
             with store.lock(key):
-                return _open_indexed(store, key, spec, True)
-        found = _open_indexed(store, key, spec, False)
+                found = _open_indexed(store, key, spec, True, attempt == tries - 1)
         if found is not False:
             return found
     raise AssertionError("unreachable")
 
 
-def _open_indexed(store: Store, key: str, spec: _shard.ShardSpec, last: bool
+def _open_indexed(store: Store, key: str, spec: _shard.ShardSpec, locked: bool, last: bool
                   ) -> tuple[Reader, _shard.ShardIndex] | None | bool:
-    """One try of `open_indexed`: False if it is to be tried again."""
+    """One try of `open_indexed`: False if it is to be tried again (`locked`: only if the
+    file changed since it was opened, a writer that does not share this process's locks;
+    `last`: never)."""
     reader = store.open(key, tail=tail_hint(spec))
     if reader is None:
         return None
@@ -236,7 +248,7 @@ def _open_indexed(store: Store, key: str, spec: _shard.ShardSpec, last: bool
         if index is not None:
             return reader, index
         reader.close()
-        if last:
+        if last or (locked and store.version(key) == reader.version):
             raise
         return False
 
@@ -280,6 +292,8 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
     if append:
         settle(store, key, spec)
     reader = None if whole else store.open(key, tail=tail_hint(spec))
+    if reader is None:
+        return _write_new(store, key, spec, box, data, at, subs, whole)
     try:
         index = read_index(reader, spec) if reader is not None else None
         spans = reader.read_spans(_shard.plan(spec, index, box, partial=True)) if reader is not None else []
@@ -306,12 +320,59 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
             reader.close()
 
 
+class _Unstreamable(Exception):
+    """The new file's chunks are not its chunk groups one after the other (or there are none)."""
+
+
+def _write_new(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ...], data: np.ndarray,
+               at: tuple[int, ...], subs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]], whole: bool) -> int:
+    """`write_box` without old chunks (no file, or `box` covers it whole): the groups `subs`
+    are encoded on the I/O pool and put in order as they finish, while the later ones
+    encode; the index follows them (or is written over the room left for it at the start).
+
+    Groups cut along the axis on which chunks lie together in the file (as
+    `split_for_threads` cuts them) are the file's body one after the other. If the layout
+    says otherwise (a cut along another axis), the put is abandoned and made again from
+    the layout; a file left without chunks is removed, or stays absent.
+    """
+    pieces = list(subs) or [(box, at)]
+    encode = functools.partial(_shard.encode, spec, data=data, name=store.name(key))
+    sets: list[_shard.EncodedChunks] = []
+    layout: list = []
+
+    def parts():  # type: ignore[no-untyped-def]
+        if spec.index_at_start:
+            yield Hole(spec.index_bytes)
+        for chunks in stream_tasks(functools.partial(encode, box=b, data_offset=o) for b, o in pieces):
+            sets.append(chunks)
+            yield memoryview(chunks)
+        layout.append(_shard.assemble(spec, None, sets))
+        if layout[0] is None or layout[0][0].tolist() != [[i, 0, memoryview(c).nbytes]
+                                                         for i, c in enumerate(sets) if memoryview(c).nbytes]:
+            raise _Unstreamable
+        index_bytes = layout[0][1]
+        yield At(0, index_bytes) if spec.index_at_start else index_bytes
+
+    mode = "overwrite" if whole else "create"
+    try:
+        store.put(key, parts(), mode=mode)
+        return WRITTEN
+    except _Unstreamable:
+        pass
+    if layout[0] is None:
+        return REMOVED if whole and store.delete(key) else ABSENT
+    runs, index_bytes = layout[0]
+    body = [memoryview(sets[source])[off:off + n] for source, off, n in runs.tolist()]
+    store.put(key, [index_bytes, *body] if spec.index_at_start else [*body, index_bytes], mode=mode)
+    return WRITTEN
+
+
 def _append(store: Store, key: str, spec: _shard.ShardSpec, reader: Reader, index: _shard.ShardIndex,
             sets: Sequence[_shard.EncodedChunks]) -> bool:
     """Append the encoded `sets` and a new index to the file `reader` has open, under its
     journal (see the module docstring); False, with nothing changed, where the file is to
-    be rewritten instead (no chunk left, too much dead space, a link or a file with other
-    names at `key`, or no journal could be put)."""
+    be rewritten instead (no chunk left, too much dead space, a link, a file with other
+    names or one not writable at `key`, or no journal could be put)."""
     laid = _shard.append(spec, index, sets, reader.size)
     if laid is None:
         return False
@@ -339,9 +400,12 @@ def _append(store: Store, key: str, spec: _shard.ShardSpec, reader: Reader, inde
         store.delete(journal)
         raise
     except OSError as exc:
-        if exc.errno != errno.ELOOP:
+        if exc.errno not in (errno.ELOOP, errno.EACCES, errno.EPERM):
             raise                      # a failed write: the journal stays, the next access undoes it
-        store.delete(journal)          # a link: rewritten (the link replaced), never written through
+        # refused at the open, nothing written: a link is rewritten (the link replaced, never
+        # written through); a file not writable (mode 0444, append-only) as it always was,
+        # by a new file renamed over it where its folder allows
+        store.delete(journal)
         return False
     store.delete(journal)
     return True

@@ -53,7 +53,7 @@ import numpy as np
 from wkpy.errors import (ConflictError, CorruptFileError, ReadOnlyError, RemoteStorageError,
                          UnsupportedError, WkError)
 from wkpy.storage._cache import VersionCache
-from wkpy.storage.store import CopyRange, Hole, Mode, Version, _Reads, _ranges_by_reader, check_key
+from wkpy.storage.store import At, CopyRange, Hole, Mode, Version, _Reads, _ranges_by_reader, check_at, check_key
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -427,7 +427,7 @@ class ObjectStore:
         """No lock (object stores have none): conditional puts order the writers."""
         return contextlib.nullcontext()
 
-    def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole], *, mode: Mode = "overwrite",
+    def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole | At], *, mode: Mode = "overwrite",
             sync: bool = False) -> Version:
         """Upload the concatenated `data` as the object `key`, whole (see the module
         docstring for the conditions per protocol); `sync` has no meaning here.
@@ -591,7 +591,7 @@ class ObjectStore:
 _MEMORY_LOCK = threading.RLock()
 
 
-def _join(data: Buffer | Iterable[Buffer | CopyRange | Hole]) -> bytes:
+def _join(data: Buffer | Iterable[Buffer | CopyRange | Hole | At]) -> bytes:
     """The parts of a `put` as one buffer (`CopyRange`s fetched from their reader)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
@@ -601,6 +601,9 @@ def _join(data: Buffer | Iterable[Buffer | CopyRange | Hole]) -> bytes:
             out += bytes(part.length)
         elif isinstance(part, CopyRange):
             out += part.reader.read(part.offset, part.length)
+        elif isinstance(part, At):
+            at = check_at(part, len(out))
+            out[at:at + memoryview(part.data).nbytes] = memoryview(part.data).cast("B")
         else:
             out += memoryview(part).cast("B")
     return bytes(out)           # (aiohttp refuses a large bytearray body: "might lock the event loop")

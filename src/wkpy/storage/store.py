@@ -21,7 +21,10 @@ What a store provides (the `Store` protocol):
 - `get(key)` (whole object), `get_ranges([(key, offset, length), ...])`.
 - `put(key, parts, mode=...)`: atomic -- readers see the old object or the new one,
   never a part. `parts` are buffers, `CopyRange`s (bytes of an open reader's object,
-  copied without passing through Python where the store can) and `Hole`s (zero bytes).
+  copied without passing through Python where the store can), `Hole`s (zero bytes) and
+  `At`s (bytes over earlier ones: a header known only once the body is, so that the body
+  can be written while it is still being encoded). `parts` may be a generator: a local
+  store writes each part as it comes.
   `mode` is ``"overwrite"``, ``"create"`` (fail if the key exists) or a version token
   from a reader (fail unless the object is still that version): the conditional write,
   raising `ConflictError` when it fails. `delete(key, mode=...)` likewise.
@@ -74,7 +77,7 @@ from wkpy.locking import lock_file_for, path_lock
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-__all__ = ["CopyRange", "Hole", "LocalStore", "Reader", "Store", "Version", "as_store", "coalesce", "retry_on_conflict",
+__all__ = ["At", "CopyRange", "Hole", "LocalStore", "Reader", "Store", "Version", "as_store", "coalesce", "retry_on_conflict",
            "row_batches"]
 
 T = TypeVar("T")
@@ -113,6 +116,22 @@ class Hole:
     """A part of a `put`: `length` zero bytes (a local store leaves them sparse)."""
 
     length: int
+
+
+@dataclass(frozen=True)
+class At:
+    """A part of a `put`: `data` written at `offset` over bytes the parts before it gave
+    (usually a `Hole` left for a header); the object does not grow, nor does the position
+    of the next part move.
+
+    Raises
+    ------
+    ValueError (from `put`)
+        `data` would reach beyond the bytes given so far.
+    """
+
+    offset: int
+    data: Buffer
 
 
 def coalesce(offsets: np.ndarray, ends: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,7 +210,7 @@ class Store(Protocol):
 
     def version(self, key: str) -> Version | None: ...
 
-    def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole], *, mode: Mode = "overwrite",
+    def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole | At], *, mode: Mode = "overwrite",
             sync: bool = False) -> Version: ...
 
     def patch(self, key: str, writes: Iterable[tuple[int, Buffer]], *, sync: bool = False,
@@ -506,7 +525,7 @@ class LocalStore:
             raise ConflictError(f"{self.name(key)}: changed since it was read (a concurrent writer); "
                                 "nothing was written")
 
-    def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole], *, mode: Mode = "overwrite",
+    def put(self, key: str, data: Buffer | Iterable[Buffer | CopyRange | Hole | At], *, mode: Mode = "overwrite",
             sync: bool = False) -> Version:
         """Replace the file `key` atomically by the concatenated `data` (see the module
         docstring for parts and modes). A link at the name is replaced, never written
@@ -530,6 +549,8 @@ class LocalStore:
                 elif isinstance(part, CopyRange):
                     _copy(part.reader, part.offset, part.length, fd, pos)
                     pos += part.length
+                elif isinstance(part, At):
+                    _write_all(fd, part.data, check_at(part, pos))
                 else:
                     pos += _write_all(fd, part, pos)
             if os.fstat(fd).st_size != pos:
@@ -622,6 +643,15 @@ class LocalStore:
         with self.lock(key):
             self._check(key, mode)
             return _unlink(path)
+
+
+def check_at(part: At, size: int) -> int:
+    """The offset of the `At` part `part` of a `put` that has given `size` bytes so far
+    (ValueError if its bytes would reach beyond them)."""
+    n = memoryview(part.data).nbytes
+    if part.offset < 0 or part.offset + n > size:
+        raise ValueError(f"an At part of {n} bytes at {part.offset} reaches beyond the {size} bytes before it")
+    return part.offset
 
 
 def _unlink(path: str | os.PathLike[str]) -> bool:

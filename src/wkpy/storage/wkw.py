@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,8 @@ import numpy as np
 
 from wkcore import _wkw
 from wkpy._paths import ensure_inside
-from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, UnsupportedError
-from wkpy.executor import io_threads, run_tasks
+from wkpy.errors import CorruptFileError, DataMismatchError, ForeignPathError, ReadOnlyError, UnsupportedError
+from wkpy.executor import io_pieces, run_tasks
 from wkpy.storage import _wkw_file
 from wkpy.storage.array import ArrayInfo, MagFolder, Vec3, split_by_shard, split_for_threads
 from wkpy.storage.store import Store, as_store, retry_on_conflict
@@ -153,7 +154,8 @@ class WkwArray(MagFolder):
     def _read_into(self, out: np.ndarray, offset: Vec3, shape: Vec3) -> np.ndarray:
         layout, store = self._read_layout, self.store
         parts = split_by_shard(offset, shape, (self._side,) * 3)
-        pieces = split_for_threads(parts, self.info.chunk_shape, io_threads(), (2, 1, 0))  # z: Morton's top bit
+        nbytes = self._voxel_bytes * sum(math.prod(p.extent) for p in parts)
+        pieces = split_for_threads(parts, self.info.chunk_shape, io_pieces(nbytes), (2, 1, 0))  # z: Morton's top bit
 
         if len(pieces) == len(parts):  # one task per shard, each opening its file
             def read(part) -> None:  # type: ignore[no-untyped-def]
@@ -183,7 +185,8 @@ class WkwArray(MagFolder):
         """Readers of raw files (patched in place) hold the shard lock shared. A journal
         seen while holding it belongs to a killed writer (a live one would hold the lock
         exclusively): the reader lets go, settles it under the exclusive lock, and looks
-        again. Compressed files are only ever replaced whole."""
+        again. Compressed files are only ever replaced whole. A journal that cannot be
+        applied (a read-only dataset) makes the read raise `ReadOnlyError` naming the file."""
         if self._block_type != 1 or not self.store.can_patch:
             yield
             return
@@ -194,7 +197,15 @@ class WkwArray(MagFolder):
                     yield
                     return
             with self.store.lock(key):
-                _wkw_file.roll_back(self.store, key)
+                try:
+                    _wkw_file.roll_back(self.store, key)
+                except OSError as exc:
+                    if isinstance(exc, ReadOnlyError) or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                        raise
+                    raise ReadOnlyError(f"{self.store.name(key)}: a killed writer left its undo journal "
+                                        f"{self.store.name(key + _wkw_file.JOURNAL)}, which cannot be applied "
+                                        f"here ({exc.strerror}); the file reads again once a writer with write "
+                                        "access has rolled it back") from exc
 
     def write(self, offset: Vec3, data: np.ndarray) -> None:
         layout, store = self._layout, self.store
@@ -207,7 +218,8 @@ class WkwArray(MagFolder):
                 with store.lock(key):
                     try:
                         if self._block_type != 1:
-                            _wkw_file.write_compressed(store, key, layout, part.box, data, part.start, io_threads())
+                            _wkw_file.write_compressed(store, key, layout, part.box, data, part.start,
+                                                       io_pieces(self._voxel_bytes * math.prod(part.extent)))
                         else:  # settles a killed writer's journal first
                             _wkw_file.write_raw(store, key, layout, part.box, data, part.start)
                     except OSError as exc:
