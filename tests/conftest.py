@@ -113,3 +113,19 @@ class Raised:
 
     def __repr__(self) -> str:
         return f"Raised({', '.join(sorted(k.__name__ for k in self.kinds))})"
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How often a Zarr3 shard index is parsed (read and checked whole): ``parses[0]``."""
+    from wkcore import _shard
+
+    count = [0]
+    real = _shard.parse_index
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        count[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_shard, "parse_index", counting)
+    return count

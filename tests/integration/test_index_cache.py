@@ -15,7 +15,6 @@ import pytest
 
 import wkpy as wk
 from conftest import array_in_layout, random_volume
-from wkcore import _shard
 from wkpy.errors import CorruptFileError
 from wkpy.storage import open_array, store as store_module
 from wkpy.storage._cache import INDEXES
@@ -29,19 +28,6 @@ def _empty_cache():
     yield
     INDEXES.clear()
 
-
-@pytest.fixture
-def parses(monkeypatch):
-    """How often a shard index is parsed (read and checked whole)."""
-    count = [0]
-    real = _shard.parse_index
-
-    def counting(*args, **kwargs):
-        count[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_shard, "parse_index", counting)
-    return count
 
 
 @pytest.fixture

@@ -202,22 +202,14 @@ def test_a_upath_that_is_also_a_local_path_is_refused_not_written_locally(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_shard_indexes_are_parsed_once_per_object_version(root, monkeypatch) -> None:
+def test_shard_indexes_are_parsed_once_per_object_version(root, parses) -> None:
     """A remote Zarr3 shard's index is parsed on the first read only (a hit re-reads its
     CRC32C, from the store's cache of small reads); a rewritten object is read anew."""
     import wkpy as wk
-    from wkcore import _shard
     from wkpy.storage._cache import INDEXES
 
     INDEXES.clear()
-    count = [0]
-    real = _shard.parse_index
-
-    def counting(*args, **kwargs):
-        count[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_shard, "parse_index", counting)
+    count = parses
     ds = wk.Dataset(root / "ds", voxel_size=(1, 1, 1))
     mag = ds.add_layer("c", "color", data_format="zarr3").add_mag(1, chunk_shape=8, shard_shape=32)
     old = np.random.default_rng(1).integers(0, 255, (1, 32, 32, 32), dtype=np.uint8)
