@@ -5,13 +5,13 @@ Here the store (`wkpy.storage.store`) and the buffer kernels of `wkcore._wkw` me
 read fetches the header and the jump-table entries a box needs, then the blocks in
 coalesced batches, and decodes them. A compressed file is rebuilt whole (its blocks
 encoded on several threads, each range written to the new file as it finishes) and put
-atomically. So a write into part of a compressed file
-costs time in proportion to the file, not to the data: the touched blocks are decoded and
-encoded, but every untouched block's bytes are copied too (by the kernel, with
-``copy_file_range``, never through Python; on filesystems with reflinks nearly free).
-Unlike a Zarr shard (see `wkpy.storage._zarr_file`) a WKW file cannot grow by appending:
-its format requires the blocks in Morton order, each block's end given by the jump table
-at the start, so a block that grows or shrinks moves every block after it. A raw file is patched in place after an
+atomically. So a write into part of a compressed file costs time and memory in proportion
+to the file, not to the data: the touched blocks are decoded and encoded, and every
+untouched block's bytes are copied too (never decoded, but from the old file read whole
+into memory). Unlike a Zarr shard (see `wkpy.storage._zarr_file`) a WKW file cannot grow
+by appending: its format requires the blocks in Morton order, each block's end given by
+the jump table at the start, so a block that grows or shrinks moves every block after
+it. A raw file is patched in place after an
 undo journal ``<file>.journal`` saving the old blocks is complete (put atomically, so a
 journal is there whole or not at all; `roll_back` judges and applies a journal a killed
 writer left); a new raw file, or one a write covers whole, is built and put at once. A
@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from wkcore import _wkw
+from wkcore import _morton, _wkw
 from wkpy.errors import CorruptFileError
 from wkpy.executor import stream_tasks
 from wkpy.storage.store import At, CopyRange, Hole, Reader, Store, row_batches
@@ -118,13 +118,9 @@ def _ranges(layout: tuple[int, ...], box: tuple[int, ...], k: int) -> list[int]:
     of the Morton indices of up to 16 blocks per axis spread over the box.
     """
     g, n = layout[0], 1 << (3 * layout[1])
-    axes = [np.unique(np.linspace(box[a] >> g, (box[a + 3] - 1) >> g, 16).round().astype(np.int64))
+    axes = [np.unique(np.linspace(box[a] >> g, (box[a + 3] - 1) >> g, 16).round().astype(np.int64)).tolist()
             for a in range(3)]
-    x, y, z = (c.ravel() for c in np.meshgrid(*axes, indexing="ij"))
-    codes = np.zeros(x.shape, np.int64)
-    for b in range(layout[1]):                     # x in the lowest bit, as `_morton.encode`
-        codes |= (((x >> b) & 1) << (3 * b)) | (((y >> b) & 1) << (3 * b + 1)) | (((z >> b) & 1) << (3 * b + 2))
-    codes.sort()
+    codes = sorted(_morton.encode(x, y, z) for x in axes[0] for y in axes[1] for z in axes[2])
     first, last = int(codes[0]), int(codes[-1]) + 1
     cuts = [int(codes[len(codes) * i // k]) for i in range(1, k)] if k > 1 else []
     return sorted({0, first, *cuts, last, n})

@@ -113,8 +113,8 @@ def journal_key(key: str) -> str:
 
 
 def _journal(size: int) -> bytes:
-    head = struct.pack("<8sQ", _MAGIC, size)
-    return _JOURNAL.pack(_MAGIC, size, crc32c_of(head))
+    head = _JOURNAL.pack(_MAGIC, size, 0)[:16]
+    return head + crc32c_of(head).to_bytes(4, "little")
 
 
 def _parse_journal(raw: bytes | None) -> int | None:
@@ -148,17 +148,9 @@ def settle(store: Store, key: str, spec: _shard.ShardSpec) -> int:
     ends them, put back atomically).
     """
     name = journal_key(key)
-    journal = _open_plain(store, name)
-    if journal is None:
-        if not store.exists(name):
-            return 0
-        try:
-            store.delete(name)                # a link or FIFO planted there: removed, never followed
-        except OSError:
-            pass                              # a folder: left (no journal fits there, so writes rewrite)
-        return 1
-    with journal:
-        size = _parse_journal(journal.read(0, journal.size) if journal.size == _JOURNAL.size else None)
+    if not store.exists(name):
+        return 0
+    size = _journal_size(store, key)
     verdict = 1
     reader = _open_plain(store, key) if size is not None else None
     if reader is not None:
@@ -168,7 +160,10 @@ def settle(store: Store, key: str, spec: _shard.ShardSpec) -> int:
             elif size <= reader.size and _index_at(reader, spec, size) is not None:
                 store.put(key, [CopyRange(reader, 0, size)], mode=reader.version)
                 verdict = 3
-    store.delete(name)
+    try:
+        store.delete(name)                    # (a link or FIFO planted there: removed, never followed)
+    except OSError:
+        pass                                  # a folder: left (no journal fits there, so writes rewrite)
     return verdict
 
 
@@ -295,29 +290,31 @@ def write_box(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, ..
     if reader is None:
         return _write_new(store, key, spec, box, data, at, subs, whole)
     try:
-        index = read_index(reader, spec) if reader is not None else None
-        spans = reader.read_spans(_shard.plan(spec, index, box, partial=True)) if reader is not None else []
+        index = read_index(reader, spec)
+        spans = reader.read_spans(_shard.plan(spec, index, box, partial=True))
         pieces = list(subs) or [(box, at)]
         encode = functools.partial(_shard.encode, spec, data=data, index=index, spans=spans, name=name)
         sets = run_tasks(functools.partial(encode, box=b, data_offset=o) for b, o in pieces)
-        if append and reader is not None and reader.in_place and _append(store, key, spec, reader, index, sets):
+        if append and reader.in_place and _append(store, key, spec, reader, index, sets):
             return WRITTEN
         layout = _shard.assemble(spec, index, sets)
         if layout is None:
-            if reader is None and not whole:
-                return ABSENT
-            removed = store.delete(key, mode=reader.version if reader is not None else None)
-            return REMOVED if removed or reader is not None else ABSENT
-        runs, index_bytes = layout
-        old = reader
-        parts: list = [CopyRange(old, off, n) if source < 0 and old is not None
-                       else memoryview(sets[source])[off:off + n] for source, off, n in runs.tolist()]
-        parts = [index_bytes, *parts] if spec.index_at_start else [*parts, index_bytes]
-        store.put(key, parts, mode=reader.version if reader is not None else ("overwrite" if whole else "create"))
+            store.delete(key, mode=reader.version)
+            return REMOVED
+        _put_layout(store, key, spec, layout, sets, reader, reader.version)
         return WRITTEN
     finally:
-        if reader is not None:
-            reader.close()
+        reader.close()
+
+
+def _put_layout(store: Store, key: str, spec: _shard.ShardSpec, layout: tuple, sets: Sequence[_shard.EncodedChunks],
+                old: Reader | None, mode: object) -> None:
+    """Put the file `_shard.assemble` laid out: its runs (the old file's bytes copied from
+    `old`, the sets' from their buffers) and its index before or after them."""
+    runs, index_bytes = layout
+    body = [CopyRange(old, off, n) if source < 0 and old is not None else memoryview(sets[source])[off:off + n]
+            for source, off, n in runs.tolist()]
+    store.put(key, [index_bytes, *body] if spec.index_at_start else [*body, index_bytes], mode=mode)
 
 
 class _Unstreamable(Exception):
@@ -361,9 +358,7 @@ def _write_new(store: Store, key: str, spec: _shard.ShardSpec, box: tuple[int, .
         pass
     if layout[0] is None:
         return REMOVED if whole and store.delete(key) else ABSENT
-    runs, index_bytes = layout[0]
-    body = [memoryview(sets[source])[off:off + n] for source, off, n in runs.tolist()]
-    store.put(key, [index_bytes, *body] if spec.index_at_start else [*body, index_bytes], mode=mode)
+    _put_layout(store, key, spec, layout[0], sets, None, mode)
     return WRITTEN
 
 
